@@ -1,0 +1,19 @@
+//! # memberlist-core
+//!
+//! The sans-I/O core of memberlist-rs, a Rust implementation of HashiCorp's memberlist (SWIM
+//! gossip with the Lifeguard extensions) that is wire-compatible with the Go implementation.
+//!
+//! This crate holds:
+//! - [`wire`]: the Go-compatible message formats and framing (msgpack bodies, compound, CRC,
+//!   labels, compression and encryption wrappers, stream framing);
+//! - [`codec`]: the [`Codec`](codec::Codec) trait implemented by compression plugins;
+//! - [`encryption`]: the [`Encryption`](encryption::Encryption) trait and the
+//!   [`Keyring`](encryption::Keyring).
+//!
+//! Nothing in this crate performs I/O.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod codec;
+pub mod encryption;
+pub mod wire;
