@@ -116,7 +116,6 @@ pub trait Codec: Send + Sync + fmt::Debug {
 pub struct CodecRegistry {
     codecs: Vec<Arc<dyn Codec>>,
     compressor: Option<Arc<dyn Codec>>,
-    max_decompressed_size: Option<usize>,
 }
 
 impl fmt::Debug for CodecRegistry {
@@ -127,7 +126,6 @@ impl fmt::Debug for CodecRegistry {
                 &self.codecs.iter().map(|c| c.name()).collect::<Vec<_>>(),
             )
             .field("compressor", &self.compressor.as_ref().map(|c| c.name()))
-            .field("max_decompressed_size", &self.max_decompressed_size())
             .finish()
     }
 }
@@ -152,12 +150,6 @@ impl CodecRegistry {
         self
     }
 
-    /// Sets the largest decompressed payload accepted (default 40 MiB).
-    pub fn with_max_decompressed_size(mut self, limit: usize) -> Self {
-        self.max_decompressed_size = Some(limit);
-        self
-    }
-
     /// Stops compressing outgoing data; decoders stay registered.
     pub fn without_compressor(mut self) -> Self {
         self.compressor = None;
@@ -177,12 +169,6 @@ impl CodecRegistry {
     /// The decoder for an algorithm id.
     pub fn get(&self, algorithm: u8) -> Option<&Arc<dyn Codec>> {
         self.codecs.iter().find(|c| c.algorithm() == algorithm)
-    }
-
-    /// The largest decompressed payload accepted.
-    pub fn max_decompressed_size(&self) -> usize {
-        self.max_decompressed_size
-            .unwrap_or(DEFAULT_MAX_DECOMPRESSED_SIZE)
     }
 
     /// Decompresses `input` with the codec for `algorithm`, enforcing `limit` and rejecting an

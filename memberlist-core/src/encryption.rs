@@ -254,6 +254,18 @@ pub trait Encryption: Send + Sync + fmt::Debug {
     /// (Go budgets 29 for v1 and 45 for v0).
     fn overhead(&self, version: EnvelopeVersion) -> usize;
 
+    /// The exact envelope length for a plaintext of `plaintext_len` bytes. Streams need it
+    /// before sealing because the length is part of the authenticated header.
+    ///
+    /// The default is Go's AES-GCM envelope: `1 + 12 + len + 16` for version 1, and with
+    /// PKCS#7 padding to a multiple of 16 for version 0.
+    fn sealed_len(&self, version: EnvelopeVersion, plaintext_len: usize) -> usize {
+        match version {
+            EnvelopeVersion::V1 => 1 + 12 + plaintext_len + 16,
+            EnvelopeVersion::V0 => 1 + 12 + plaintext_len + (16 - plaintext_len % 16) + 16,
+        }
+    }
+
     /// Seals `plaintext` with the primary key, appending the envelope to `out`.
     fn encrypt(
         &self,

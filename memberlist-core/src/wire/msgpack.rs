@@ -1,0 +1,569 @@
+//! The small subset of MessagePack that Go memberlist uses, written exactly as go-msgpack
+//! writes it and read as leniently as go-msgpack reads it.
+//!
+//! Writing (byte-identical to Go):
+//! - structs are maps whose keys are the Go field names in sorted order;
+//! - strings and byte slices use the raw/str family (`a0`-`bf`, `da`, `db`), never `d9`/`c4`;
+//! - a nil byte slice is `c0`;
+//! - unsigned integers take the smallest form; signed `int` fields use go-msgpack v2's style
+//!   (fixint, then `d1`/`d2`/`d3`).
+//!
+//! Reading (as lenient as Go): maps with any key order and unknown keys, byte fields as any
+//! str/bin form or as an array of small integers, integers in any width or signedness that fits.
+
+use std::borrow::Cow;
+
+use super::error::DecodeError;
+
+/// Maximum nesting of maps/arrays the skipper follows. Go's structs are flat, so anything
+/// deeper than this inside an unknown field is hostile.
+const MAX_SKIP_DEPTH: usize = 64;
+
+// ------------------------------------------------------------------------------------------
+// Writing
+// ------------------------------------------------------------------------------------------
+
+/// Writes a map header for `n` entries.
+pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) {
+    if n < 16 {
+        out.push(0x80 | n as u8);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(0xde);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0xdf);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+/// Writes a string or byte slice in the raw/str family (`a0|n`, `da`, `db`).
+pub(crate) fn write_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if n < 32 {
+        out.push(0xa0 | n as u8);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(0xda);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+    out.extend_from_slice(bytes);
+}
+
+/// Writes a Go `[]byte` field that is nil when empty (`c0`), else a raw string.
+pub(crate) fn write_nil_or_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        out.push(0xc0);
+    } else {
+        write_str(out, bytes);
+    }
+}
+
+/// Writes an unsigned integer in its smallest form.
+pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
+    if v < 128 {
+        out.push(v as u8);
+    } else if v <= u64::from(u8::MAX) {
+        out.extend_from_slice(&[0xcc, v as u8]);
+    } else if v <= u64::from(u16::MAX) {
+        out.push(0xcd);
+        out.extend_from_slice(&(v as u16).to_be_bytes());
+    } else if v <= u64::from(u32::MAX) {
+        out.push(0xce);
+        out.extend_from_slice(&(v as u32).to_be_bytes());
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Writes a signed Go `int` as go-msgpack v2 does (fixint, then int8/16/32/64).
+pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
+    if (0..128).contains(&v) || (-32..0).contains(&v) {
+        out.push(v as i8 as u8);
+    } else if (-128..0).contains(&v) {
+        out.extend_from_slice(&[0xd0, v as i8 as u8]);
+    } else if i16::try_from(v).is_ok() {
+        out.push(0xd1);
+        out.extend_from_slice(&(v as i16).to_be_bytes());
+    } else if i32::try_from(v).is_ok() {
+        out.push(0xd2);
+        out.extend_from_slice(&(v as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Writes a bool.
+pub(crate) fn write_bool(out: &mut Vec<u8>, v: bool) {
+    out.push(if v { 0xc3 } else { 0xc2 });
+}
+
+/// Encoded size of a raw string of `n` bytes, header included.
+pub(crate) const fn str_size(n: usize) -> usize {
+    n + if n < 32 {
+        1
+    } else if n <= u16::MAX as usize {
+        3
+    } else {
+        5
+    }
+}
+
+/// Encoded size of a nil-when-empty byte field.
+pub(crate) const fn nil_or_bytes_size(n: usize) -> usize {
+    if n == 0 { 1 } else { str_size(n) }
+}
+
+/// Encoded size of an unsigned integer.
+pub(crate) const fn uint_size(v: u64) -> usize {
+    if v < 128 {
+        1
+    } else if v <= u8::MAX as u64 {
+        2
+    } else if v <= u16::MAX as u64 {
+        3
+    } else if v <= u32::MAX as u64 {
+        5
+    } else {
+        9
+    }
+}
+
+/// Encoded size of a signed integer written by [`write_int`].
+pub(crate) const fn int_size(v: i64) -> usize {
+    if v >= -32 && v < 128 {
+        1
+    } else if v >= -128 && v < 0 {
+        2
+    } else if v >= i16::MIN as i64 && v <= i16::MAX as i64 {
+        3
+    } else if v >= i32::MIN as i64 && v <= i32::MAX as i64 {
+        5
+    } else {
+        9
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Reading
+// ------------------------------------------------------------------------------------------
+
+/// A cursor over a msgpack buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    /// Bytes consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The unread bytes.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).ok_or(DecodeError::UnexpectedEof)?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(DecodeError::UnexpectedEof)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+
+    /// Reads a map header (nil counts as an empty map, as Go decodes nil into a zero struct).
+    pub(crate) fn read_map_len(&mut self) -> Result<usize, DecodeError> {
+        let b = self.byte()?;
+        match b {
+            0x80..=0x8f => Ok(usize::from(b & 0x0f)),
+            0xde => Ok(self.be(2)? as usize),
+            0xdf => Ok(self.be(4)? as usize),
+            0xc0 => Ok(0),
+            _ => Err(DecodeError::UnexpectedType {
+                expected: "map",
+                found: b,
+            }),
+        }
+    }
+
+    /// Reads a string or byte field in any str/bin form; nil reads as empty.
+    pub(crate) fn read_raw(&mut self) -> Result<&'a [u8], DecodeError> {
+        let b = self.byte()?;
+        let len = match b {
+            0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 | 0xc4 => self.be(1)? as usize,
+            0xda | 0xc5 => self.be(2)? as usize,
+            0xdb | 0xc6 => self.be(4)? as usize,
+            0xc0 => 0,
+            _ => {
+                return Err(DecodeError::UnexpectedType {
+                    expected: "string",
+                    found: b,
+                });
+            }
+        };
+        self.take(len)
+    }
+
+    /// Reads a UTF-8 string field.
+    pub(crate) fn read_str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
+        std::str::from_utf8(self.read_raw()?).map_err(|_| DecodeError::InvalidUtf8 { field })
+    }
+
+    /// Reads a `[]byte` field: any str/bin form, nil, or an array of integers 0..=255.
+    pub(crate) fn read_bytes(&mut self) -> Result<Cow<'a, [u8]>, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
+        let len = match b {
+            0x90..=0x9f => {
+                self.pos += 1;
+                usize::from(b & 0x0f)
+            }
+            0xdc => {
+                self.pos += 1;
+                self.be(2)? as usize
+            }
+            0xdd => {
+                self.pos += 1;
+                self.be(4)? as usize
+            }
+            _ => return self.read_raw().map(Cow::Borrowed),
+        };
+        // Every element takes at least one byte, so this bounds the allocation by the input.
+        if len > self.buf.len() - self.pos {
+            return Err(DecodeError::UnexpectedEof);
+        }
+        let mut v = Vec::with_capacity(len);
+        for _ in 0..len {
+            let x = self.read_u64()?;
+            v.push(u8::try_from(x).map_err(|_| DecodeError::IntegerOverflow)?);
+        }
+        Ok(Cow::Owned(v))
+    }
+
+    /// Reads any integer form as a signed value.
+    pub(crate) fn read_i64(&mut self) -> Result<i64, DecodeError> {
+        let b = self.byte()?;
+        Ok(match b {
+            0x00..=0x7f => i64::from(b),
+            0xe0..=0xff => i64::from(b as i8),
+            0xcc => self.be(1)? as i64,
+            0xcd => self.be(2)? as i64,
+            0xce => self.be(4)? as i64,
+            0xcf => i64::try_from(self.be(8)?).map_err(|_| DecodeError::IntegerOverflow)?,
+            0xd0 => i64::from(self.be(1)? as u8 as i8),
+            0xd1 => i64::from(self.be(2)? as u16 as i16),
+            0xd2 => i64::from(self.be(4)? as u32 as i32),
+            0xd3 => self.be(8)? as i64,
+            0xc0 => 0,
+            _ => {
+                return Err(DecodeError::UnexpectedType {
+                    expected: "integer",
+                    found: b,
+                });
+            }
+        })
+    }
+
+    /// Reads any integer form as an unsigned value; negative values are an error.
+    pub(crate) fn read_u64(&mut self) -> Result<u64, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
+        if b == 0xcf {
+            self.pos += 1;
+            return self.be(8);
+        }
+        let v = self.read_i64()?;
+        u64::try_from(v).map_err(|_| DecodeError::NegativeInteger)
+    }
+
+    /// Reads an unsigned integer that must fit in `T`.
+    pub(crate) fn read_uint<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
+        T::try_from(self.read_u64()?).map_err(|_| DecodeError::IntegerOverflow)
+    }
+
+    /// Reads a bool (`c2`/`c3`, fixint 0/1, or nil as false).
+    pub(crate) fn read_bool(&mut self) -> Result<bool, DecodeError> {
+        let b = self.byte()?;
+        match b {
+            0xc3 | 0x01 => Ok(true),
+            0xc2 | 0x00 | 0xc0 => Ok(false),
+            _ => Err(DecodeError::UnexpectedType {
+                expected: "bool",
+                found: b,
+            }),
+        }
+    }
+
+    /// Skips one complete value of any type.
+    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+        // Counts of values still to skip, one entry per open container.
+        let mut pending: [u64; MAX_SKIP_DEPTH] = [0; MAX_SKIP_DEPTH];
+        let mut depth = 0usize;
+        pending[0] = 1;
+        loop {
+            while pending[depth] == 0 {
+                if depth == 0 {
+                    return Ok(());
+                }
+                depth -= 1;
+            }
+            pending[depth] -= 1;
+            let b = self.byte()?;
+            let children: u64 = match b {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
+                0x80..=0x8f => 2 * u64::from(b & 0x0f),
+                0x90..=0x9f => u64::from(b & 0x0f),
+                0xa0..=0xbf => {
+                    self.take(usize::from(b & 0x1f))?;
+                    0
+                }
+                0xc4 | 0xd9 => {
+                    let n = self.be(1)? as usize;
+                    self.take(n)?;
+                    0
+                }
+                0xc5 | 0xda => {
+                    let n = self.be(2)? as usize;
+                    self.take(n)?;
+                    0
+                }
+                0xc6 | 0xdb => {
+                    let n = self.be(4)? as usize;
+                    self.take(n)?;
+                    0
+                }
+                0xc7 => {
+                    let n = self.be(1)? as usize;
+                    self.take(n + 1)?;
+                    0
+                }
+                0xc8 => {
+                    let n = self.be(2)? as usize;
+                    self.take(n + 1)?;
+                    0
+                }
+                0xc9 => {
+                    let n = self.be(4)? as usize;
+                    self.take(n.saturating_add(1))?;
+                    0
+                }
+                0xca => {
+                    self.take(4)?;
+                    0
+                }
+                0xcb => {
+                    self.take(8)?;
+                    0
+                }
+                0xcc | 0xd0 => {
+                    self.take(1)?;
+                    0
+                }
+                0xcd | 0xd1 => {
+                    self.take(2)?;
+                    0
+                }
+                0xce | 0xd2 => {
+                    self.take(4)?;
+                    0
+                }
+                0xcf | 0xd3 => {
+                    self.take(8)?;
+                    0
+                }
+                0xd4 => {
+                    self.take(2)?;
+                    0
+                }
+                0xd5 => {
+                    self.take(3)?;
+                    0
+                }
+                0xd6 => {
+                    self.take(5)?;
+                    0
+                }
+                0xd7 => {
+                    self.take(9)?;
+                    0
+                }
+                0xd8 => {
+                    self.take(17)?;
+                    0
+                }
+                0xdc => self.be(2)?,
+                0xdd => self.be(4)?,
+                0xde => 2 * self.be(2)?,
+                0xdf => 2 * self.be(4)?,
+                0xc1 => {
+                    return Err(DecodeError::UnexpectedType {
+                        expected: "msgpack value",
+                        found: b,
+                    });
+                }
+            };
+            if children > 0 {
+                depth += 1;
+                if depth >= MAX_SKIP_DEPTH {
+                    return Err(DecodeError::TooDeep);
+                }
+                pending[depth] = children;
+            }
+        }
+    }
+}
+
+/// Scans one complete msgpack value at the start of `buf` without decoding it.
+///
+/// Returns `Ok(Some(len))` when a whole value is present, `Ok(None)` when more bytes are needed,
+/// and an error for malformed input.
+pub(crate) fn value_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    let mut r = Reader::new(buf);
+    match r.skip() {
+        Ok(()) => Ok(Some(r.position())),
+        Err(DecodeError::UnexpectedEof) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn strings_use_raw_family() {
+        let mut out = Vec::new();
+        write_str(&mut out, &[7u8; 40]);
+        assert_eq!(&out[..3], &[0xda, 0x00, 0x28]);
+        out.clear();
+        write_str(&mut out, b"node-b");
+        assert_eq!(out, b"\xa6node-b");
+        out.clear();
+        write_str(&mut out, &vec![0u8; 70_000]);
+        assert_eq!(&out[..5], &[0xdb, 0, 1, 0x11, 0x70]);
+    }
+
+    #[test]
+    fn ints_match_go_msgpack_v2() {
+        let cases: &[(i64, &[u8])] = &[
+            (0, &[0]),
+            (127, &[0x7f]),
+            (128, &[0xd1, 0, 0x80]),
+            (200, &[0xd1, 0, 0xc8]),
+            (-1, &[0xff]),
+            (-33, &[0xd0, 0xdf]),
+            (40_000, &[0xd2, 0, 0, 0x9c, 0x40]),
+        ];
+        for (v, want) in cases {
+            let mut out = Vec::new();
+            write_int(&mut out, *v);
+            assert_eq!(&out, want, "value {v}");
+            assert_eq!(int_size(*v), want.len());
+            assert_eq!(Reader::new(&out).read_i64().unwrap(), *v);
+        }
+    }
+
+    #[test]
+    fn uints_smallest_form() {
+        let mut out = Vec::new();
+        write_uint(&mut out, 7946);
+        assert_eq!(out, [0xcd, 0x1f, 0x0a]);
+        out.clear();
+        write_uint(&mut out, 70_000);
+        assert_eq!(out, [0xce, 0, 1, 0x11, 0x70]);
+    }
+
+    #[test]
+    fn lenient_reads() {
+        // bytes as bin8, str8 and an array of ints
+        assert_eq!(
+            &*Reader::new(&[0xc4, 2, 1, 2]).read_bytes().unwrap(),
+            &[1, 2]
+        );
+        assert_eq!(&*Reader::new(&[0xd9, 1, 9]).read_bytes().unwrap(), &[9]);
+        assert_eq!(
+            &*Reader::new(&[0x93, 1, 0xcc, 0xff, 0xd1, 0, 3])
+                .read_bytes()
+                .unwrap(),
+            &[1, 255, 3]
+        );
+        // u16 read from int32
+        assert_eq!(
+            Reader::new(&[0xd2, 0, 0, 0x1f, 0x0a])
+                .read_uint::<u16>()
+                .unwrap(),
+            7946
+        );
+        assert!(Reader::new(&[0xff]).read_u64().is_err());
+        assert!(Reader::new(&[0xce, 0, 1, 0, 0]).read_uint::<u16>().is_err());
+        assert!(Reader::new(&[0x01]).read_bool().unwrap());
+    }
+
+    #[test]
+    fn skip_is_bounded() {
+        // A huge claimed array with no elements is an EOF, not an allocation.
+        assert_eq!(
+            Reader::new(&[0xdd, 0xff, 0xff, 0xff, 0xff]).skip(),
+            Err(DecodeError::UnexpectedEof)
+        );
+        // Deep nesting is refused.
+        let deep = vec![0x91u8; 1000];
+        assert_eq!(Reader::new(&deep).skip(), Err(DecodeError::TooDeep));
+        assert_eq!(value_len(&[0x82, 0xa1, b'a', 1]).unwrap(), None);
+        assert_eq!(
+            value_len(&[0x82, 0xa1, b'a', 1, 0xa1, b'b', 2, 0xff]).unwrap(),
+            Some(7)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn skip_never_panics(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut r = Reader::new(&data);
+            let _ = r.skip();
+            let _ = Reader::new(&data).read_bytes();
+        }
+
+        #[test]
+        fn int_round_trip(v in any::<i64>()) {
+            let mut out = Vec::new();
+            write_int(&mut out, v);
+            prop_assert_eq!(out.len(), int_size(v));
+            prop_assert_eq!(Reader::new(&out).read_i64().unwrap(), v);
+        }
+
+        #[test]
+        fn uint_round_trip(v in any::<u64>()) {
+            let mut out = Vec::new();
+            write_uint(&mut out, v);
+            prop_assert_eq!(out.len(), uint_size(v));
+            prop_assert_eq!(Reader::new(&out).read_u64().unwrap(), v);
+        }
+    }
+}

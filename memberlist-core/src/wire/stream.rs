@@ -1,0 +1,380 @@
+//! Stream (TCP) framing.
+//!
+//! One request per connection: the dialer writes an optional label header and one framed
+//! message; the acceptor may answer with one framed message (never labeled). A frame is either
+//! `0a | len:u32 BE | envelope` (encrypted, AAD = those 5 bytes + label), a `compress` message,
+//! or a plain message, which is self-delimiting: msgpack objects plus the raw lengths their
+//! headers declare.
+//!
+//! [`StreamDecoder`] is a sans-I/O decoder: feed it bytes as they arrive and poll it for the
+//! message. It never allocates more than the bytes it was fed, and enforces [`Limits`].
+
+use bytes::Bytes;
+
+use super::error::{DecodeError, WireError};
+use super::frames::{ErrorResponse, UserMsgHeader, encode_stream_user_message};
+use super::frames::{compress_len, encode_compress};
+use super::label::{LabelError, check_label, split_label};
+use super::limits::Limits;
+use super::message::{MessageType, WireMessage};
+use super::msgpack::{Reader, value_len};
+use super::pipeline::Pipeline;
+use super::probe::{Ack, Ping};
+use super::push_pull::{PushPull, PushPullHeader};
+
+/// A message received on a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamMessage {
+    /// A TCP fallback ping.
+    Ping(Ping),
+    /// The answer to a TCP ping.
+    Ack(Ack),
+    /// A push/pull state exchange.
+    PushPull(PushPull),
+    /// A reliable user message.
+    User(Bytes),
+    /// The remote's error reply.
+    Error(ErrorResponse),
+}
+
+impl Pipeline {
+    /// Writes the label header a dialer sends once at the start of a connection (nothing for
+    /// the empty label).
+    pub fn write_stream_preamble(&self, out: &mut Vec<u8>) {
+        self.label.write_header(out);
+    }
+
+    /// Frames one message for a stream: compressed whenever a compressor is set (no
+    /// "only if smaller" test, as Go), then encrypted when keys exist and GossipVerifyOutgoing
+    /// is on. Appends to `out`.
+    ///
+    /// ```
+    /// use memberlist_core::wire::{Pipeline, encode_stream_user_message};
+    /// let mut msg = Vec::new();
+    /// encode_stream_user_message(b"hi", &mut msg);
+    /// let mut frame = Vec::new();
+    /// Pipeline::new().encode_stream(&msg, &mut frame).unwrap();
+    /// assert_eq!(frame, msg); // no compression, no encryption
+    /// ```
+    pub fn encode_stream(&self, message: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
+        let mut compressed = Vec::new();
+        let payload = match self.codecs.compressor() {
+            Some(codec) => {
+                let mut raw = Vec::with_capacity(message.len() / 2 + 16);
+                codec.compress(message, &mut raw)?;
+                compressed.reserve(compress_len(raw.len()));
+                encode_compress(codec.algorithm(), &raw, &mut compressed);
+                &compressed[..]
+            }
+            None => message,
+        };
+        match &self.encryption {
+            Some(enc) if self.verify_outgoing => {
+                let sealed = enc.sealed_len(self.envelope_version, payload.len());
+                let len = u32::try_from(sealed).map_err(|_| DecodeError::LimitExceeded {
+                    what: "encrypted stream length",
+                    value: sealed as u64,
+                    limit: u64::from(u32::MAX),
+                })?;
+                let start = out.len();
+                out.reserve(5 + sealed);
+                out.push(MessageType::Encrypt.byte());
+                out.extend_from_slice(&len.to_be_bytes());
+                let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
+                aad.extend_from_slice(&out[start..start + 5]);
+                aad.extend_from_slice(self.label.as_bytes());
+                enc.encrypt(self.envelope_version, payload, &aad, out)?;
+            }
+            _ => out.extend_from_slice(payload),
+        }
+        Ok(())
+    }
+
+    /// Frames a stream error reply (`errResp`), as a Go acceptor does when a request's
+    /// envelope cannot be opened.
+    pub fn encode_stream_error(&self, error: &str, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let msg = ErrorResponse {
+            error: error.to_owned(),
+        }
+        .to_bytes();
+        self.encode_stream(&msg, out)
+    }
+
+    /// Frames a reliable user message for a stream.
+    pub fn encode_stream_user(&self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
+        let mut msg = Vec::new();
+        encode_stream_user_message(payload, &mut msg);
+        self.encode_stream(&msg, out)
+    }
+
+    /// Unwraps a complete frame (encrypted, compressed or plain) and decodes its message.
+    fn open_stream_frame(&self, frame: &[u8]) -> Result<StreamMessage, WireError> {
+        let mut decrypted = Vec::new();
+        let mut body = frame;
+        if frame.first() == Some(&MessageType::Encrypt.byte()) {
+            let enc = self
+                .encryption
+                .as_ref()
+                .ok_or(WireError::EncryptionNotConfigured)?;
+            let (header, envelope) = frame.split_at(5);
+            let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
+            aad.extend_from_slice(header);
+            aad.extend_from_slice(self.label.as_bytes());
+            enc.decrypt(envelope, &aad, &mut decrypted)?;
+            body = &decrypted;
+        }
+        let mut decompressed = Vec::new();
+        match body.first() {
+            None => return Err(WireError::EmptyFrame),
+            Some(&t) if t == MessageType::Compress.byte() => {
+                self.decompress(
+                    &body[1..],
+                    self.limits.max_decompressed_size,
+                    &mut decompressed,
+                )?;
+                body = &decompressed;
+            }
+            Some(_) => {}
+        }
+        parse_stream_message(body, &self.limits)
+    }
+}
+
+/// Decodes a complete, unwrapped stream message.
+fn parse_stream_message(msg: &[u8], limits: &Limits) -> Result<StreamMessage, WireError> {
+    let (&t, body) = msg.split_first().ok_or(WireError::EmptyFrame)?;
+    let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
+    Ok(match ty {
+        MessageType::Ping => StreamMessage::Ping(Ping::decode_body(body)?.0),
+        MessageType::Ack => StreamMessage::Ack(Ack::decode_body(body)?.0),
+        MessageType::Err => StreamMessage::Error(ErrorResponse::decode_body(body)?.0),
+        MessageType::PushPull => StreamMessage::PushPull(PushPull::decode_body(body, limits)?.0),
+        MessageType::User => {
+            let mut r = Reader::new(body);
+            let header = UserMsgHeader::decode(&mut r, limits)?;
+            let payload = r
+                .rest()
+                .get(..header.user_msg_len as usize)
+                .ok_or(DecodeError::UnexpectedEof)?;
+            StreamMessage::User(Bytes::copy_from_slice(payload))
+        }
+        _ => return Err(DecodeError::UnsupportedMessageType(t).into()),
+    })
+}
+
+/// Which end of a connection a [`StreamDecoder`] reads for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRole {
+    /// We accepted the connection: the dialer may send a label header first.
+    Acceptor,
+    /// We dialed: the reply carries no label header.
+    Dialer,
+}
+
+/// Progress through a plain (unencrypted, uncompressed) frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Waiting for the first byte of the frame.
+    Start,
+    /// Waiting for `objects` more msgpack values starting at `offset`, then `raw` bytes.
+    /// `header` marks that the next value is a push/pull or user header that declares the
+    /// counts.
+    Plain {
+        offset: usize,
+        objects: u64,
+        raw: usize,
+        header: Option<MessageType>,
+    },
+    /// Waiting for an encrypted frame of this total length.
+    Encrypted { total: usize },
+}
+
+/// A sans-I/O stream decoder.
+///
+/// ```
+/// use memberlist_core::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole};
+/// let pipeline = Pipeline::new();
+/// let mut frame = Vec::new();
+/// pipeline.encode_stream_user(b"hello", &mut frame).unwrap();
+///
+/// let mut decoder = StreamDecoder::new(StreamRole::Acceptor);
+/// decoder.feed(&frame[..3]);
+/// assert!(decoder.poll(&pipeline).unwrap().is_none()); // needs more bytes
+/// decoder.feed(&frame[3..]);
+/// assert_eq!(decoder.poll(&pipeline).unwrap(), Some(StreamMessage::User("hello".into())));
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamDecoder {
+    buf: Vec<u8>,
+    label_pending: bool,
+    scan: Scan,
+}
+
+impl StreamDecoder {
+    /// A decoder for one side of a connection.
+    pub fn new(role: StreamRole) -> Self {
+        Self {
+            buf: Vec::new(),
+            label_pending: role == StreamRole::Acceptor,
+            scan: Scan::Start,
+        }
+    }
+
+    /// Adds received bytes.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes buffered and not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Returns the message once a whole frame has arrived, `None` while more bytes are needed,
+    /// or an error. Use [`WireError::is_envelope_error`] to decide whether to send an error
+    /// reply. After a message or an error the decoder starts over on the bytes that remain.
+    pub fn poll(&mut self, pipeline: &Pipeline) -> Result<Option<StreamMessage>, WireError> {
+        if self.label_pending {
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            let had_header = self.buf[0] == MessageType::HasLabel.byte();
+            let consumed = match split_label(&self.buf) {
+                Ok((label, _)) => {
+                    check_label(
+                        label,
+                        had_header,
+                        &pipeline.label,
+                        pipeline.skip_inbound_label_check,
+                    )?;
+                    if had_header { 2 + label.len() } else { 0 }
+                }
+                Err(LabelError::Truncated) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            self.buf.drain(..consumed);
+            self.label_pending = false;
+        }
+        match self.frame_len(pipeline) {
+            Ok(Some(len)) => {
+                self.scan = Scan::Start;
+                let result = pipeline.open_stream_frame(&self.buf[..len]);
+                self.buf.drain(..len);
+                result.map(Some)
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.scan = Scan::Start;
+                self.buf.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Works out whether a whole frame is buffered, resuming where the last call stopped.
+    fn frame_len(&mut self, pipeline: &Pipeline) -> Result<Option<usize>, WireError> {
+        let limits = &pipeline.limits;
+        loop {
+            match self.scan {
+                Scan::Start => {
+                    let Some(&t) = self.buf.first() else {
+                        return Ok(None);
+                    };
+                    if t == MessageType::Encrypt.byte() {
+                        if pipeline.encryption.is_none() {
+                            return Err(WireError::EncryptionNotConfigured);
+                        }
+                        let Some(header) = self.buf.get(1..5) else {
+                            return Ok(None);
+                        };
+                        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+                        if len > limits.max_encrypted_stream {
+                            return Err(DecodeError::LimitExceeded {
+                                what: "encrypted stream length",
+                                value: u64::from(len),
+                                limit: u64::from(limits.max_encrypted_stream),
+                            }
+                            .into());
+                        }
+                        self.scan = Scan::Encrypted {
+                            total: 5 + len as usize,
+                        };
+                        continue;
+                    }
+                    if pipeline.encryption.is_some() && pipeline.verify_incoming {
+                        return Err(WireError::NotEncrypted);
+                    }
+                    let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
+                    let header = match ty {
+                        MessageType::PushPull | MessageType::User => Some(ty),
+                        MessageType::Compound | MessageType::HasCrc | MessageType::HasLabel => {
+                            return Err(DecodeError::UnsupportedMessageType(t).into());
+                        }
+                        _ => None,
+                    };
+                    self.scan = Scan::Plain {
+                        offset: 1,
+                        objects: 1,
+                        raw: 0,
+                        header,
+                    };
+                }
+                Scan::Encrypted { total } => {
+                    return Ok((self.buf.len() >= total).then_some(total));
+                }
+                Scan::Plain {
+                    offset,
+                    objects,
+                    raw,
+                    header,
+                } => {
+                    if objects == 0 {
+                        let total = offset + raw;
+                        if total > limits.max_stream_message {
+                            return Err(too_long(total, limits));
+                        }
+                        return Ok((self.buf.len() >= total).then_some(total));
+                    }
+                    let Some(len) = value_len(&self.buf[offset..])? else {
+                        if self.buf.len() > limits.max_stream_message {
+                            return Err(too_long(self.buf.len(), limits));
+                        }
+                        return Ok(None);
+                    };
+                    let (more_objects, more_raw) = match header {
+                        Some(MessageType::PushPull) => {
+                            let h = PushPullHeader::decode(
+                                &mut Reader::new(&self.buf[offset..]),
+                                limits,
+                            )?;
+                            (u64::from(h.nodes), h.user_state_len as usize)
+                        }
+                        Some(_) => {
+                            let h = UserMsgHeader::decode(
+                                &mut Reader::new(&self.buf[offset..]),
+                                limits,
+                            )?;
+                            (0, h.user_msg_len as usize)
+                        }
+                        None => (0, 0),
+                    };
+                    self.scan = Scan::Plain {
+                        offset: offset + len,
+                        objects: objects - 1 + more_objects,
+                        raw: raw + more_raw,
+                        header: None,
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn too_long(len: usize, limits: &Limits) -> WireError {
+    DecodeError::LimitExceeded {
+        what: "stream message size",
+        value: len as u64,
+        limit: limits.max_stream_message as u64,
+    }
+    .into()
+}
