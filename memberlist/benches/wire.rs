@@ -1,0 +1,241 @@
+//! Wire-format benchmarks: message encode/decode, full compounds, and the packet pipelines.
+//! Targets are in BENCHMARKS.md (from shared/spec/performance-model.md).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use memberlist::aes_gcm::AesGcm;
+use memberlist::codec::{Codec, CodecRegistry};
+use memberlist::encryption::{EnvelopeVersion, Keyring, SecretKey};
+use memberlist::lzw::Lzw;
+use memberlist::wire::*;
+
+/// 16-character names and IPv4 addresses, as in the performance model.
+fn ping() -> Ping {
+    Ping {
+        seq_no: 123_456,
+        node: "node-0000000042a".into(),
+        source_addr: Bytes::from_static(&[10, 0, 0, 1]),
+        source_port: 7946,
+        source_node: "node-0000000001a".into(),
+    }
+}
+
+fn alive(i: usize) -> Alive {
+    Alive {
+        incarnation: 7,
+        node: format!("node-{i:011}").into(),
+        addr: Bytes::copy_from_slice(&[10, 0, (i >> 8) as u8, i as u8]),
+        port: 7946,
+        meta: Bytes::new(),
+        vsn: Vsn::default_advertised(),
+    }
+}
+
+/// As many alive messages as fit a 1,400-byte compound.
+fn alives_for_packet() -> Vec<Alive> {
+    let mut out = Vec::new();
+    let mut size = 2;
+    loop {
+        let a = alive(out.len());
+        if size + a.encoded_len() + 2 > 1400 {
+            return out;
+        }
+        size += a.encoded_len() + 2;
+        out.push(a);
+    }
+}
+
+fn encode_compound_of(alives: &[Alive], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    scratch.clear();
+    let mut ranges = Vec::with_capacity(alives.len());
+    for a in alives {
+        let start = scratch.len();
+        a.encode(scratch);
+        ranges.push(start..scratch.len());
+    }
+    let parts: Vec<&[u8]> = ranges.into_iter().map(|r| &scratch[r]).collect();
+    encode_compound(&parts, out).unwrap();
+}
+
+fn aes() -> Arc<AesGcm> {
+    Arc::new(AesGcm::new(Keyring::new(
+        SecretKey::new(&[9u8; 32]).unwrap(),
+    )))
+}
+
+fn messages(c: &mut Criterion) {
+    let mut g = c.benchmark_group("message");
+    let p = ping();
+    let bytes = p.to_bytes();
+    let mut out = Vec::with_capacity(256);
+    g.bench_function("ping_encode", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&p).encode(&mut out);
+            black_box(&out);
+        })
+    });
+    g.bench_function("ping_decode", |b| {
+        b.iter(|| Ping::decode(black_box(&bytes)).unwrap())
+    });
+    let ack = Ack {
+        seq_no: 123_456,
+        payload: Bytes::new(),
+    };
+    let ack_bytes = ack.to_bytes();
+    g.bench_function("ack_encode", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&ack).encode(&mut out);
+            black_box(&out);
+        })
+    });
+    g.bench_function("ack_decode", |b| {
+        b.iter(|| Ack::decode(black_box(&ack_bytes)).unwrap())
+    });
+    let a = alive(1);
+    let a_bytes = a.to_bytes();
+    g.bench_function("alive_encode", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&a).encode(&mut out);
+            black_box(&out);
+        })
+    });
+    g.bench_function("alive_decode", |b| {
+        b.iter(|| Alive::decode(black_box(&a_bytes)).unwrap())
+    });
+    g.finish();
+}
+
+fn compounds(c: &mut Criterion) {
+    let alives = alives_for_packet();
+    let mut scratch = Vec::with_capacity(2048);
+    let mut packet = Vec::with_capacity(2048);
+    encode_compound_of(&alives, &mut scratch, &mut packet);
+    let size = packet.len();
+    let mut g = c.benchmark_group(format!("compound_{}_alive_{size}B", alives.len()));
+    g.throughput(Throughput::Bytes(size as u64));
+    g.bench_function("encode", |b| {
+        b.iter(|| {
+            packet.clear();
+            encode_compound_of(black_box(&alives), &mut scratch, &mut packet);
+        })
+    });
+    let plain = Pipeline::new();
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            plain.decode_messages(black_box(&packet), &mut |m| {
+                black_box(m.unwrap());
+                n += 1;
+            });
+            assert_eq!(n, alives.len());
+        })
+    });
+    g.finish();
+}
+
+fn pipelines(c: &mut Criterion) {
+    let alives = alives_for_packet();
+    let mut scratch = Vec::with_capacity(2048);
+    let mut compound = Vec::with_capacity(2048);
+    encode_compound_of(&alives, &mut scratch, &mut compound);
+    let size = compound.len();
+    let enc = Pipeline::new().with_encryption(aes(), EnvelopeVersion::V1);
+    let mut g = c.benchmark_group(format!("pipeline_{size}B"));
+    g.throughput(Throughput::Bytes(size as u64));
+    let mut out = Vec::with_capacity(2048);
+    g.bench_function("egress_encode_crc_aes256", |b| {
+        b.iter(|| {
+            encode_compound_of(black_box(&alives), &mut scratch, &mut compound);
+            out.clear();
+            enc.encode_packet(&compound, true, &mut out).unwrap();
+            compound.clear();
+            black_box(&out);
+        })
+    });
+    encode_compound_of(&alives, &mut scratch, &mut compound);
+    out.clear();
+    enc.encode_packet(&compound, true, &mut out).unwrap();
+    let sealed = out.clone();
+    g.bench_function("ingress_aes256_crc_decode", |b| {
+        b.iter(|| {
+            let d = enc.decode_packet(black_box(&sealed)).unwrap();
+            assert_eq!(d.messages.len(), alives.len());
+        })
+    });
+    let lzw = Pipeline::new().with_codecs(CodecRegistry::new().with_compressor(Arc::new(Lzw)));
+    g.bench_function("egress_lzw_crc", |b| {
+        b.iter(|| {
+            out.clear();
+            lzw.encode_packet(black_box(&compound), true, &mut out)
+                .unwrap();
+        })
+    });
+    g.bench_function("lzw_compress", |b| {
+        b.iter(|| {
+            out.clear();
+            Lzw.compress(black_box(&compound), &mut out).unwrap();
+        })
+    });
+    let mut compressed = Vec::new();
+    Lzw.compress(&compound, &mut compressed).unwrap();
+    g.bench_function("lzw_decompress", |b| {
+        b.iter(|| {
+            out.clear();
+            Lzw.decompress(black_box(&compressed), 1 << 20, &mut out)
+                .unwrap();
+        })
+    });
+    g.finish();
+}
+
+fn push_pull(c: &mut Criterion) {
+    let states: Vec<PushNodeState> = (0..10_000)
+        .map(|i| {
+            let a = alive(i);
+            PushNodeState {
+                name: a.node,
+                addr: a.addr,
+                port: a.port,
+                meta: a.meta,
+                incarnation: a.incarnation,
+                state: NodeState::Alive,
+                vsn: a.vsn,
+            }
+        })
+        .collect();
+    let pp = PushPull {
+        join: false,
+        states,
+        user_state: Bytes::new(),
+    };
+    let bytes = pp.to_bytes();
+    let mut g = c.benchmark_group("push_pull_10000_nodes");
+    g.sample_size(20);
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("decode", |b| {
+        b.iter(|| PushPull::decode(black_box(&bytes), &Limits::default()).unwrap())
+    });
+    let p = Pipeline::new();
+    g.bench_function("stream_decode_64k_reads", |b| {
+        b.iter(|| {
+            let mut dec = StreamDecoder::new(StreamRole::Dialer);
+            let mut got = None;
+            for chunk in bytes.chunks(65_536) {
+                dec.feed(chunk);
+                got = dec.poll(&p).unwrap();
+            }
+            assert!(got.is_some());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, messages, compounds, pipelines, push_pull);
+criterion_main!(benches);
