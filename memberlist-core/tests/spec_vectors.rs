@@ -21,7 +21,7 @@ fn ping_with_source() {
     let ping = Ping {
         seq_no: 1,
         node: "node-b".into(),
-        source_addr: Bytes::from_static(&[10, 0, 0, 1]),
+        source_addr: IpBytes::from([10, 0, 0, 1]),
         source_port: 7946,
         source_node: "node-a".into(),
     };
@@ -48,11 +48,11 @@ fn ping_without_source() {
     );
 }
 
-fn alive(addr: &'static [u8], meta: &'static [u8]) -> Alive {
+fn alive(addr: &[u8], meta: &'static [u8]) -> Alive {
     Alive {
         incarnation: 1,
         node: "node-a".into(),
-        addr: Bytes::from_static(addr),
+        addr: IpBytes::new(addr).unwrap(),
         port: 7946,
         meta: Bytes::from_static(meta),
         vsn: Vsn::new(1, 5, 2, 0, 0, 0),
@@ -152,11 +152,11 @@ fn indirect_ping_captured() {
     ));
     let m = IndirectPing {
         seq_no: 3,
-        target: Bytes::from_static(&[127, 0, 0, 1]),
+        target: IpBytes::from([127, 0, 0, 1]),
         port: 17948,
         node: "node-c".into(),
         nack: true,
-        source_addr: Bytes::from_static(&[127, 0, 0, 1]),
+        source_addr: IpBytes::from([127, 0, 0, 1]),
         source_port: 17947,
         source_node: "node-b".into(),
     };
@@ -184,7 +184,7 @@ fn push_pull_captured() {
         join: true,
         states: vec![PushNodeState {
             name: "node-b".into(),
-            addr: Bytes::from_static(&[127, 0, 0, 1]),
+            addr: IpBytes::from([127, 0, 0, 1]),
             port: 17947,
             meta: Bytes::new(),
             incarnation: 1,
@@ -229,7 +229,7 @@ fn lenient_decoding_matches_go() {
     assert_eq!(a.port, 7946);
     assert_eq!(a.node, "n");
     assert_eq!(a.incarnation, 9);
-    assert_eq!(&a.addr[..], &[10, 0, 0, 1]);
+    assert_eq!(a.addr.as_bytes(), &[10, 0, 0, 1]);
     // key matching is case-sensitive: "node" is not "Node"
     let lower = h(&format!("00 81 {} a1 78", key("node")));
     assert_eq!(Ping::decode(&lower).unwrap().node, "");

@@ -18,7 +18,7 @@ fn ping() -> Ping {
     Ping {
         seq_no: 123_456,
         node: "node-0000000042a".into(),
-        source_addr: Bytes::from_static(&[10, 0, 0, 1]),
+        source_addr: IpBytes::from([10, 0, 0, 1]),
         source_port: 7946,
         source_node: "node-0000000001a".into(),
     }
@@ -28,7 +28,7 @@ fn alive(i: usize) -> Alive {
     Alive {
         incarnation: 7,
         node: format!("node-{i:011}").into(),
-        addr: Bytes::copy_from_slice(&[10, 0, (i >> 8) as u8, i as u8]),
+        addr: IpBytes::from([10, 0, (i >> 8) as u8, i as u8]),
         port: 7946,
         meta: Bytes::new(),
         vsn: Vsn::default_advertised(),

@@ -51,13 +51,21 @@ fn blob(max: usize) -> impl Strategy<Value = Bytes> {
     vec(any::<u8>(), 0..max).prop_map(Bytes::from)
 }
 
+fn ip() -> impl Strategy<Value = IpBytes> {
+    prop_oneof![
+        Just(IpBytes::EMPTY),
+        any::<[u8; 4]>().prop_map(IpBytes::from),
+        any::<[u8; 16]>().prop_map(|b| IpBytes::new(&b).unwrap()),
+    ]
+}
+
 fn vsn() -> impl Strategy<Value = Vsn> {
     vec(any::<u8>(), 0..=6).prop_map(|v| Vsn::from_slice(&v))
 }
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (any::<u32>(), name(), blob(17), any::<u16>(), name()).prop_map(|(s, n, a, p, sn)| {
+        (any::<u32>(), name(), ip(), any::<u16>(), name()).prop_map(|(s, n, a, p, sn)| {
             Message::Ping(Ping {
                 seq_no: s,
                 node: n,
@@ -68,11 +76,11 @@ fn message() -> impl Strategy<Value = Message> {
         }),
         (
             any::<u32>(),
-            blob(17),
+            ip(),
             any::<u16>(),
             name(),
             any::<bool>(),
-            blob(17),
+            ip(),
             any::<u16>(),
             name()
         )
@@ -103,22 +111,16 @@ fn message() -> impl Strategy<Value = Message> {
             node: n,
             from: f
         })),
-        (
-            any::<u32>(),
-            name(),
-            blob(17),
-            any::<u16>(),
-            blob(600),
-            vsn()
-        )
-            .prop_map(|(i, n, a, p, m, v)| Message::Alive(Alive {
+        (any::<u32>(), name(), ip(), any::<u16>(), blob(600), vsn()).prop_map(
+            |(i, n, a, p, m, v)| Message::Alive(Alive {
                 incarnation: i,
                 node: n,
                 addr: a,
                 port: p,
                 meta: m,
                 vsn: v,
-            })),
+            })
+        ),
         blob(200).prop_map(Message::User),
     ]
 }
@@ -126,7 +128,7 @@ fn message() -> impl Strategy<Value = Message> {
 fn node_state() -> impl Strategy<Value = PushNodeState> {
     (
         name(),
-        blob(17),
+        ip(),
         any::<u16>(),
         blob(64),
         any::<u32>(),

@@ -4,24 +4,25 @@ use bytes::Bytes;
 use smol_str::SmolStr;
 
 use super::error::DecodeError;
+use super::ip::IpBytes;
 use super::message::{MessageType, WireMessage};
 use super::msgpack::{
     Reader, nil_or_bytes_size, str_size, uint_size, write_map_len, write_nil_or_bytes, write_str,
     write_uint,
 };
 use super::node::Vsn;
-use super::probe::{read_byte_field, read_name};
+use super::probe::{read_byte_field, read_ip, read_name};
 
 /// Announces that a node is alive, with its address, metadata and versions (`alive`, type 4).
 ///
 /// ```
 /// use bytes::Bytes;
-/// use memberlist_core::wire::{Alive, Vsn, WireMessage};
+/// use memberlist_core::wire::{Alive, IpBytes, Vsn, WireMessage};
 ///
 /// let alive = Alive {
 ///     incarnation: 1,
 ///     node: "node-a".into(),
-///     addr: Bytes::from_static(&[10, 0, 0, 1]),
+///     addr: IpBytes::from([10, 0, 0, 1]),
 ///     port: 7946,
 ///     meta: Bytes::new(),
 ///     vsn: Vsn::default_advertised(),
@@ -35,7 +36,7 @@ pub struct Alive {
     /// Node name.
     pub node: SmolStr,
     /// IP as raw 4 or 16 bytes, relayed unchanged.
-    pub addr: Bytes,
+    pub addr: IpBytes,
     /// Port.
     pub port: u16,
     /// Delegate metadata (empty is written as nil).
@@ -50,7 +51,7 @@ impl WireMessage for Alive {
     fn encode_body(&self, out: &mut Vec<u8>) {
         write_map_len(out, 6);
         out.extend_from_slice(b"\xa4Addr");
-        write_nil_or_bytes(out, &self.addr);
+        write_nil_or_bytes(out, self.addr.as_bytes());
         out.extend_from_slice(b"\xabIncarnation");
         write_uint(out, u64::from(self.incarnation));
         out.extend_from_slice(b"\xa4Meta");
@@ -85,7 +86,7 @@ impl WireMessage for Alive {
             match r.read_raw()? {
                 b"Incarnation" => m.incarnation = r.read_uint()?,
                 b"Node" => m.node = read_name(&mut r, "Node")?,
-                b"Addr" => m.addr = read_byte_field(&mut r)?,
+                b"Addr" => m.addr = read_ip(&mut r)?,
                 b"Port" => m.port = r.read_uint()?,
                 b"Meta" => m.meta = read_byte_field(&mut r)?,
                 b"Vsn" => m.vsn = Vsn::from_slice(&r.read_bytes()?),

@@ -173,12 +173,14 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    #[inline]
     fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
         self.pos += 1;
         Ok(b)
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or(DecodeError::UnexpectedEof)?;
         let s = self
@@ -189,6 +191,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
     fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
         Ok(self
             .take(n)?
@@ -197,6 +200,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a map header (nil counts as an empty map, as Go decodes nil into a zero struct).
+    #[inline]
     pub(crate) fn read_map_len(&mut self) -> Result<usize, DecodeError> {
         let b = self.byte()?;
         match b {
@@ -212,7 +216,25 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a string or byte field in any str/bin form; nil reads as empty.
+    #[inline(always)]
     pub(crate) fn read_raw(&mut self) -> Result<&'a [u8], DecodeError> {
+        // Fast path: Go writes every key and short string as a fixstr.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b & 0xe0 == 0xa0
+        {
+            let start = self.pos + 1;
+            let end = start + usize::from(b & 0x1f);
+            if let Some(s) = self.buf.get(start..end) {
+                self.pos = end;
+                return Ok(s);
+            }
+        }
+        self.read_raw_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_raw_slow(&mut self) -> Result<&'a [u8], DecodeError> {
         let b = self.byte()?;
         let len = match b {
             0xa0..=0xbf => usize::from(b & 0x1f),
@@ -236,22 +258,22 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `[]byte` field: any str/bin form, nil, or an array of integers 0..=255.
+    #[inline(always)]
     pub(crate) fn read_bytes(&mut self) -> Result<Cow<'a, [u8]>, DecodeError> {
-        let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
+        match self.buf.get(self.pos) {
+            Some(0x90..=0x9f | 0xdc | 0xdd) => self.read_byte_array(),
+            _ => self.read_raw().map(Cow::Borrowed),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_byte_array(&mut self) -> Result<Cow<'a, [u8]>, DecodeError> {
+        let b = self.byte()?;
         let len = match b {
-            0x90..=0x9f => {
-                self.pos += 1;
-                usize::from(b & 0x0f)
-            }
-            0xdc => {
-                self.pos += 1;
-                self.be(2)? as usize
-            }
-            0xdd => {
-                self.pos += 1;
-                self.be(4)? as usize
-            }
-            _ => return self.read_raw().map(Cow::Borrowed),
+            0x90..=0x9f => usize::from(b & 0x0f),
+            0xdc => self.be(2)? as usize,
+            _ => self.be(4)? as usize,
         };
         // Every element takes at least one byte, so this bounds the allocation by the input.
         if len > self.buf.len() - self.pos {
@@ -290,17 +312,32 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads any integer form as an unsigned value; negative values are an error.
+    #[inline(always)]
     pub(crate) fn read_u64(&mut self) -> Result<u64, DecodeError> {
-        let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
-        if b == 0xcf {
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
             self.pos += 1;
-            return self.be(8);
+            return Ok(u64::from(b));
         }
-        let v = self.read_i64()?;
-        u64::try_from(v).map_err(|_| DecodeError::NegativeInteger)
+        self.read_u64_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_u64_slow(&mut self) -> Result<u64, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;
+        match b {
+            0xcc..=0xcf => {
+                self.pos += 1;
+                self.be(1 << (b - 0xcc))
+            }
+            _ => u64::try_from(self.read_i64()?).map_err(|_| DecodeError::NegativeInteger),
+        }
     }
 
     /// Reads an unsigned integer that must fit in `T`.
+    #[inline]
     pub(crate) fn read_uint<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
         T::try_from(self.read_u64()?).map_err(|_| DecodeError::IntegerOverflow)
     }

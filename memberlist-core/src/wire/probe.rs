@@ -4,6 +4,7 @@ use bytes::Bytes;
 use smol_str::SmolStr;
 
 use super::error::DecodeError;
+use super::ip::IpBytes;
 use super::message::{MessageType, WireMessage};
 use super::msgpack::{
     Reader, nil_or_bytes_size, str_size, uint_size, write_bool, write_map_len, write_nil_or_bytes,
@@ -11,11 +12,20 @@ use super::msgpack::{
 };
 
 pub(crate) fn read_name(r: &mut Reader<'_>, field: &'static str) -> Result<SmolStr, DecodeError> {
-    r.read_str(field).map(SmolStr::new)
+    let s = r.read_str(field)?;
+    Ok(if s.len() <= 23 {
+        SmolStr::new_inline(s)
+    } else {
+        SmolStr::new(s)
+    })
 }
 
 pub(crate) fn read_byte_field(r: &mut Reader<'_>) -> Result<Bytes, DecodeError> {
     Ok(Bytes::copy_from_slice(&r.read_bytes()?))
+}
+
+pub(crate) fn read_ip(r: &mut Reader<'_>) -> Result<IpBytes, DecodeError> {
+    IpBytes::new(&r.read_bytes()?)
 }
 
 /// A probe (`ping`, type 0).
@@ -35,7 +45,7 @@ pub struct Ping {
     /// Name of the intended target ("" = no check).
     pub node: SmolStr,
     /// Sender's IP as raw 4 or 16 bytes (omitted when empty).
-    pub source_addr: Bytes,
+    pub source_addr: IpBytes,
     /// Sender's port (omitted when 0).
     pub source_port: u16,
     /// Sender's name (omitted when empty).
@@ -57,7 +67,7 @@ impl WireMessage for Ping {
         write_uint(out, u64::from(self.seq_no));
         if !self.source_addr.is_empty() {
             out.extend_from_slice(b"\xaaSourceAddr");
-            write_str(out, &self.source_addr);
+            write_str(out, self.source_addr.as_bytes());
         }
         if !self.source_node.is_empty() {
             out.extend_from_slice(b"\xaaSourceNode");
@@ -90,7 +100,7 @@ impl WireMessage for Ping {
             match r.read_raw()? {
                 b"SeqNo" => m.seq_no = r.read_uint()?,
                 b"Node" => m.node = read_name(&mut r, "Node")?,
-                b"SourceAddr" => m.source_addr = read_byte_field(&mut r)?,
+                b"SourceAddr" => m.source_addr = read_ip(&mut r)?,
                 b"SourcePort" => m.source_port = r.read_uint()?,
                 b"SourceNode" => m.source_node = read_name(&mut r, "SourceNode")?,
                 _ => r.skip()?,
@@ -106,7 +116,7 @@ pub struct IndirectPing {
     /// The requester's sequence number, echoed in the forwarded ack or nack.
     pub seq_no: u32,
     /// Target IP as raw bytes.
-    pub target: Bytes,
+    pub target: IpBytes,
     /// Target port.
     pub port: u16,
     /// Target name.
@@ -114,7 +124,7 @@ pub struct IndirectPing {
     /// Whether the relay should send a nack if the target does not answer.
     pub nack: bool,
     /// Requester's IP (omitted when empty).
-    pub source_addr: Bytes,
+    pub source_addr: IpBytes,
     /// Requester's port (omitted when 0).
     pub source_port: u16,
     /// Requester's name (omitted when empty).
@@ -140,7 +150,7 @@ impl WireMessage for IndirectPing {
         write_uint(out, u64::from(self.seq_no));
         if !self.source_addr.is_empty() {
             out.extend_from_slice(b"\xaaSourceAddr");
-            write_str(out, &self.source_addr);
+            write_str(out, self.source_addr.as_bytes());
         }
         if !self.source_node.is_empty() {
             out.extend_from_slice(b"\xaaSourceNode");
@@ -151,7 +161,7 @@ impl WireMessage for IndirectPing {
             write_uint(out, u64::from(self.source_port));
         }
         out.extend_from_slice(b"\xa6Target");
-        write_nil_or_bytes(out, &self.target);
+        write_nil_or_bytes(out, self.target.as_bytes());
     }
 
     fn body_len(&self) -> usize {
@@ -183,11 +193,11 @@ impl WireMessage for IndirectPing {
         for _ in 0..r.read_map_len()? {
             match r.read_raw()? {
                 b"SeqNo" => m.seq_no = r.read_uint()?,
-                b"Target" => m.target = read_byte_field(&mut r)?,
+                b"Target" => m.target = read_ip(&mut r)?,
                 b"Port" => m.port = r.read_uint()?,
                 b"Node" => m.node = read_name(&mut r, "Node")?,
                 b"Nack" => m.nack = r.read_bool()?,
-                b"SourceAddr" => m.source_addr = read_byte_field(&mut r)?,
+                b"SourceAddr" => m.source_addr = read_ip(&mut r)?,
                 b"SourcePort" => m.source_port = r.read_uint()?,
                 b"SourceNode" => m.source_node = read_name(&mut r, "SourceNode")?,
                 _ => r.skip()?,

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use smol_str::SmolStr;
 
 use super::error::DecodeError;
+use super::ip::IpBytes;
 use super::limits::Limits;
 use super::message::MessageType;
 use super::msgpack::{
@@ -12,7 +13,7 @@ use super::msgpack::{
     write_nil_or_bytes, write_str, write_uint,
 };
 use super::node::{NodeState, Vsn};
-use super::probe::{read_byte_field, read_name};
+use super::probe::{read_byte_field, read_ip, read_name};
 
 /// The push/pull header (`pushPullHeader`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub struct PushNodeState {
     /// Node name.
     pub name: SmolStr,
     /// IP as raw bytes.
-    pub addr: Bytes,
+    pub addr: IpBytes,
     /// Port.
     pub port: u16,
     /// Metadata (empty is written as nil).
@@ -101,7 +102,7 @@ impl PushNodeState {
     pub fn encode(&self, out: &mut Vec<u8>) {
         write_map_len(out, 7);
         out.extend_from_slice(b"\xa4Addr");
-        write_nil_or_bytes(out, &self.addr);
+        write_nil_or_bytes(out, self.addr.as_bytes());
         out.extend_from_slice(b"\xabIncarnation");
         write_uint(out, u64::from(self.incarnation));
         out.extend_from_slice(b"\xa4Meta");
@@ -139,7 +140,7 @@ impl PushNodeState {
         for _ in 0..r.read_map_len()? {
             match r.read_raw()? {
                 b"Name" => m.name = read_name(r, "Name")?,
-                b"Addr" => m.addr = read_byte_field(r)?,
+                b"Addr" => m.addr = read_ip(r)?,
                 b"Port" => m.port = r.read_uint()?,
                 b"Meta" => m.meta = read_byte_field(r)?,
                 b"Incarnation" => m.incarnation = r.read_uint()?,
