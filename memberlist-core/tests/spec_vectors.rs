@@ -246,7 +246,9 @@ fn int_styles_both_decode() {
         body.extend_from_slice(nodes);
         body.extend(h(&key("UserStateLen")));
         body.push(0);
-        body.extend(std::iter::repeat_n(0x80, 200));
+        for _ in 0..200 {
+            body.extend(h(&format!("81 {} a1 78", key("Name"))));
+        }
         let pp = PushPull::decode(&body, &Limits::default()).unwrap();
         assert_eq!(pp.states.len(), 200);
     }
@@ -269,4 +271,20 @@ fn push_pull_limits() {
         PushPull::decode(&body, &limits),
         Err(DecodeError::LimitExceeded { .. })
     ));
+}
+
+#[test]
+fn nameless_push_states_are_refused() {
+    let mut body = vec![0x06, 0x83];
+    body.extend(h(&key("Join")));
+    body.push(0xc2);
+    body.extend(h(&key("Nodes")));
+    body.push(1);
+    body.extend(h(&key("UserStateLen")));
+    body.push(0);
+    body.push(0x80);
+    assert_eq!(
+        PushPull::decode(&body, &Limits::default()),
+        Err(DecodeError::MissingField("Name"))
+    );
 }

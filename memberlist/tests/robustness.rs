@@ -47,6 +47,10 @@ fn name() -> impl Strategy<Value = smol_str::SmolStr> {
     "[a-zA-Z0-9.\\-]{0,40}".prop_map(Into::into)
 }
 
+fn node_name() -> impl Strategy<Value = smol_str::SmolStr> {
+    "[a-zA-Z0-9.\\-]{1,40}".prop_map(Into::into)
+}
+
 fn blob(max: usize) -> impl Strategy<Value = Bytes> {
     vec(any::<u8>(), 0..max).prop_map(Bytes::from)
 }
@@ -127,7 +131,7 @@ fn message() -> impl Strategy<Value = Message> {
 
 fn node_state() -> impl Strategy<Value = PushNodeState> {
     (
-        name(),
+        node_name(),
         ip(),
         any::<u16>(),
         blob(64),

@@ -33,6 +33,9 @@ pub enum DecodeError {
     /// Values are nested deeper than the decoder follows.
     #[error("msgpack values nested too deeply")]
     TooDeep,
+    /// A required field is absent or empty.
+    #[error("required field {0} is missing or empty")]
+    MissingField(&'static str),
     /// A message is empty (no type byte).
     #[error("empty message")]
     Empty,

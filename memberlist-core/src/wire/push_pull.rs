@@ -135,6 +135,8 @@ impl PushNodeState {
             + nil_or_bytes_size(self.vsn.len())
     }
 
+    /// Decodes one state. A state without a name is refused: Go never sends one, and
+    /// refusing it keeps the memory a push/pull can claim proportional to real entries.
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut m = Self::default();
         for _ in 0..r.read_map_len()? {
@@ -148,6 +150,9 @@ impl PushNodeState {
                 b"Vsn" => m.vsn = Vsn::from_slice(&r.read_bytes()?),
                 _ => r.skip()?,
             }
+        }
+        if m.name.is_empty() {
+            return Err(DecodeError::MissingField("Name"));
         }
         Ok(m)
     }
