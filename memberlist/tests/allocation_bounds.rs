@@ -10,9 +10,9 @@ use cap::Cap;
 use memberlist::aes_gcm::AesGcm;
 use memberlist::codec::{Codec, CodecRegistry};
 use memberlist::encryption::{EnvelopeVersion, Keyring, SecretKey};
-use memberlist_lz4::Lz4;
 use memberlist::lzw::Lzw;
 use memberlist::wire::*;
+use memberlist_lz4::Lz4;
 
 #[global_allocator]
 static ALLOC: Cap<System> = Cap::new(System, 512 * 1024 * 1024);

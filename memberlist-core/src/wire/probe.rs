@@ -28,6 +28,52 @@ pub(crate) fn read_ip(r: &mut Reader<'_>) -> Result<IpBytes, DecodeError> {
     IpBytes::new(&r.read_bytes()?)
 }
 
+/// The optional `SourceAddr`/`SourceNode`/`SourcePort` fields shared by ping and indirect
+/// ping; each is left out when empty, and they sort last among those structs' keys except
+/// `Target`.
+struct Source<'a> {
+    addr: &'a IpBytes,
+    node: &'a SmolStr,
+    port: u16,
+}
+
+impl Source<'_> {
+    fn fields(&self) -> usize {
+        usize::from(!self.addr.is_empty())
+            + usize::from(!self.node.is_empty())
+            + usize::from(self.port != 0)
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        if !self.addr.is_empty() {
+            out.extend_from_slice(b"\xaaSourceAddr");
+            write_str(out, self.addr.as_bytes());
+        }
+        if !self.node.is_empty() {
+            out.extend_from_slice(b"\xaaSourceNode");
+            write_str(out, self.node.as_bytes());
+        }
+        if self.port != 0 {
+            out.extend_from_slice(b"\xaaSourcePort");
+            write_uint(out, u64::from(self.port));
+        }
+    }
+
+    fn len(&self) -> usize {
+        let mut n = 0;
+        if !self.addr.is_empty() {
+            n += 11 + str_size(self.addr.len());
+        }
+        if !self.node.is_empty() {
+            n += 11 + str_size(self.node.len());
+        }
+        if self.port != 0 {
+            n += 11 + uint_size(u64::from(self.port));
+        }
+        n
+    }
+}
+
 /// A probe (`ping`, type 0).
 ///
 /// `node` names the intended target; a receiver whose name differs ignores the ping. The
@@ -52,45 +98,32 @@ pub struct Ping {
     pub source_node: SmolStr,
 }
 
+impl Ping {
+    fn source(&self) -> Source<'_> {
+        Source {
+            addr: &self.source_addr,
+            node: &self.source_node,
+            port: self.source_port,
+        }
+    }
+}
+
 impl WireMessage for Ping {
     const TYPE: MessageType = MessageType::Ping;
 
     fn encode_body(&self, out: &mut Vec<u8>) {
-        let n = 2
-            + usize::from(!self.source_addr.is_empty())
-            + usize::from(!self.source_node.is_empty())
-            + usize::from(self.source_port != 0);
+        let n = 2 + self.source().fields();
         write_map_len(out, n);
         out.extend_from_slice(b"\xa4Node");
         write_str(out, self.node.as_bytes());
         out.extend_from_slice(b"\xa5SeqNo");
         write_uint(out, u64::from(self.seq_no));
-        if !self.source_addr.is_empty() {
-            out.extend_from_slice(b"\xaaSourceAddr");
-            write_str(out, self.source_addr.as_bytes());
-        }
-        if !self.source_node.is_empty() {
-            out.extend_from_slice(b"\xaaSourceNode");
-            write_str(out, self.source_node.as_bytes());
-        }
-        if self.source_port != 0 {
-            out.extend_from_slice(b"\xaaSourcePort");
-            write_uint(out, u64::from(self.source_port));
-        }
+        self.source().encode(out);
     }
 
     fn body_len(&self) -> usize {
-        let mut n = 1 + 5 + str_size(self.node.len()) + 6 + uint_size(u64::from(self.seq_no));
-        if !self.source_addr.is_empty() {
-            n += 11 + str_size(self.source_addr.len());
-        }
-        if !self.source_node.is_empty() {
-            n += 11 + str_size(self.source_node.len());
-        }
-        if self.source_port != 0 {
-            n += 11 + uint_size(u64::from(self.source_port));
-        }
-        n
+        let n = 1 + 5 + str_size(self.node.len()) + 6 + uint_size(u64::from(self.seq_no));
+        n + self.source().len()
     }
 
     fn decode_body(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
@@ -131,14 +164,21 @@ pub struct IndirectPing {
     pub source_node: SmolStr,
 }
 
+impl IndirectPing {
+    fn source(&self) -> Source<'_> {
+        Source {
+            addr: &self.source_addr,
+            node: &self.source_node,
+            port: self.source_port,
+        }
+    }
+}
+
 impl WireMessage for IndirectPing {
     const TYPE: MessageType = MessageType::IndirectPing;
 
     fn encode_body(&self, out: &mut Vec<u8>) {
-        let n = 5
-            + usize::from(!self.source_addr.is_empty())
-            + usize::from(!self.source_node.is_empty())
-            + usize::from(self.source_port != 0);
+        let n = 5 + self.source().fields();
         write_map_len(out, n);
         out.extend_from_slice(b"\xa4Nack");
         write_bool(out, self.nack);
@@ -148,24 +188,13 @@ impl WireMessage for IndirectPing {
         write_uint(out, u64::from(self.port));
         out.extend_from_slice(b"\xa5SeqNo");
         write_uint(out, u64::from(self.seq_no));
-        if !self.source_addr.is_empty() {
-            out.extend_from_slice(b"\xaaSourceAddr");
-            write_str(out, self.source_addr.as_bytes());
-        }
-        if !self.source_node.is_empty() {
-            out.extend_from_slice(b"\xaaSourceNode");
-            write_str(out, self.source_node.as_bytes());
-        }
-        if self.source_port != 0 {
-            out.extend_from_slice(b"\xaaSourcePort");
-            write_uint(out, u64::from(self.source_port));
-        }
+        self.source().encode(out);
         out.extend_from_slice(b"\xa6Target");
         write_nil_or_bytes(out, self.target.as_bytes());
     }
 
     fn body_len(&self) -> usize {
-        let mut n = 1
+        let n = 1
             + 6
             + 5
             + str_size(self.node.len())
@@ -175,16 +204,7 @@ impl WireMessage for IndirectPing {
             + uint_size(u64::from(self.seq_no))
             + 7
             + nil_or_bytes_size(self.target.len());
-        if !self.source_addr.is_empty() {
-            n += 11 + str_size(self.source_addr.len());
-        }
-        if !self.source_node.is_empty() {
-            n += 11 + str_size(self.source_node.len());
-        }
-        if self.source_port != 0 {
-            n += 11 + uint_size(u64::from(self.source_port));
-        }
-        n
+        n + self.source().len()
     }
 
     fn decode_body(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
