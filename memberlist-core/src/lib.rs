@@ -16,4 +16,5 @@
 
 pub mod codec;
 pub mod encryption;
+pub mod machine;
 pub mod wire;
