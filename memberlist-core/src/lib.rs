@@ -15,6 +15,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod codec;
+pub mod delegate;
 pub mod encryption;
 pub mod machine;
 pub mod wire;

@@ -1,7 +1,713 @@
-//! The sans-I/O protocol machine: SWIM with the Lifeguard extensions, exactly as Go
-//! memberlist times and orders things.
+//! The sans-I/O protocol machine: SWIM with the Lifeguard extensions, timed and ordered as Go
+//! memberlist does.
+//!
+//! A [`Machine`] is fed inputs that carry the current time — datagrams
+//! ([`handle_datagram`](Machine::handle_datagram)), accepted streams
+//! ([`handle_stream`](Machine::handle_stream)), outcomes of the streams it asked for
+//! ([`handle_stream_reply`](Machine::handle_stream_reply)), timer expiry
+//! ([`handle_timeout`](Machine::handle_timeout)) and API calls — and the driver drains its
+//! outputs: datagrams ([`poll_transmit`](Machine::poll_transmit)), stream work
+//! ([`poll_stream_request`](Machine::poll_stream_request)), events
+//! ([`poll_event`](Machine::poll_event)) and the next deadline
+//! ([`poll_timeout`](Machine::poll_timeout)). Randomness comes from a seeded generator, so a
+//! run replays exactly from its seed.
 
 pub mod awareness;
 pub mod broadcast;
+mod config;
+mod gossip;
+mod members;
+mod output;
+mod probe;
+mod push_pull;
+mod state;
 pub mod suspicion;
 pub mod timing;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use smol_str::SmolStr;
+use tracing::{debug, warn};
+
+use crate::delegate::Delegate;
+use crate::wire::{
+    Alive, Dead, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
+    encode_stream_user_message,
+};
+
+pub use config::{ConfigError, ProtocolConfig};
+pub use members::{Member, State};
+pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
+
+use awareness::Awareness;
+use broadcast::{BroadcastKey, TransmitLimitedQueue};
+use probe::{AckHandler, ProbeRound};
+use state::AliveSource;
+use suspicion::Suspicion;
+use timing::push_pull_scale;
+
+/// Largest metadata a node may announce (Go's `MetaMaxSize`).
+pub const META_MAX_SIZE: usize = 512;
+
+/// Counters and gauges the machine keeps (exported as metrics by the runtime).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Accepted alive state changes (`memberlist.msg.alive`).
+    pub alive: u64,
+    /// Accepted suspicions (`memberlist.msg.suspect`).
+    pub suspect: u64,
+    /// Accepted deaths and leaves (`memberlist.msg.dead`).
+    pub dead: u64,
+    /// Times we refuted an accusation about ourselves.
+    pub refutations: u64,
+    /// Probes run with an awareness-scaled interval (`memberlist.degraded.probe`).
+    pub degraded_probes: u64,
+    /// Suspicions that expired without all confirmations (`memberlist.degraded.timeout`).
+    pub degraded_timeouts: u64,
+    /// Current awareness score (`memberlist.health.score`).
+    pub health_score: u32,
+    /// RTT of the last direct probe answered in time.
+    pub last_rtt: Option<Duration>,
+    /// Datagrams sent and their bytes.
+    pub packets_sent: u64,
+    /// Bytes of datagrams sent.
+    pub bytes_sent: u64,
+    /// Datagrams received.
+    pub packets_received: u64,
+    /// Datagrams or messages dropped because they could not be decoded or opened.
+    pub packets_dropped: u64,
+}
+
+/// Errors of API calls on the machine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MachineError {
+    /// No member has this name.
+    #[error("unknown node {0:?}")]
+    UnknownNode(SmolStr),
+    /// The member's address cannot be used.
+    #[error("node {0:?} has no usable address")]
+    NoAddress(SmolStr),
+    /// The message could not be framed.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// The protocol machine of one node.
+pub struct Machine<D: Delegate> {
+    cfg: ProtocolConfig,
+    pipeline: Pipeline,
+    delegate: D,
+    rng: SmallRng,
+    advertise_addr: IpBytes,
+    advertise_port: u16,
+    incarnation: u32,
+    leaving: bool,
+    leave_notify: Option<u64>,
+    members: members::Members,
+    awareness: Awareness,
+    suspicions: HashMap<SmolStr, Suspicion>,
+    broadcasts: TransmitLimitedQueue,
+    seq_no: u32,
+    probe: Option<ProbeRound>,
+    acks: HashMap<u32, AckHandler>,
+    next_probe: Instant,
+    probe_tick_pending: bool,
+    next_gossip: Option<Instant>,
+    next_push_pull: Option<Instant>,
+    next_stream_id: u64,
+    next_notify_id: u64,
+    streams: HashMap<StreamId, StreamKind>,
+    transmits: VecDeque<Transmit>,
+    stream_requests: VecDeque<StreamRequest>,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl<D: Delegate> std::fmt::Debug for Machine<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("name", &self.cfg.name)
+            .field("incarnation", &self.incarnation)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Delegate> Machine<D> {
+    /// Creates the machine for a node advertising `advertise`, announces it (incarnation 1)
+    /// and schedules the probe, gossip and push/pull loops with a random stagger.
+    pub fn new(
+        cfg: ProtocolConfig,
+        pipeline: Pipeline,
+        advertise: SocketAddr,
+        delegate: D,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        Self::with_advertise_bytes(
+            cfg,
+            pipeline,
+            IpBytes::from(advertise.ip()),
+            advertise.port(),
+            delegate,
+            seed,
+            now,
+        )
+    }
+
+    /// Like [`new`](Self::new), with the advertised IP in an explicit byte form (Go nodes
+    /// bound to 0.0.0.0 advertise IPv4 as 16 bytes).
+    pub fn with_advertise_bytes(
+        cfg: ProtocolConfig,
+        pipeline: Pipeline,
+        addr: IpBytes,
+        port: u16,
+        delegate: D,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let stagger = |rng: &mut SmallRng, d: Duration| {
+            if d.is_zero() {
+                Duration::ZERO
+            } else {
+                d.mul_f64(rng.random::<f64>())
+            }
+        };
+        let next_probe = now + stagger(&mut rng, cfg.probe_interval);
+        let next_gossip = (!cfg.gossip_interval.is_zero() && cfg.gossip_nodes > 0)
+            .then(|| now + stagger(&mut rng, cfg.gossip_interval));
+        let next_push_pull = (!cfg.push_pull_interval.is_zero())
+            .then(|| now + stagger(&mut rng, cfg.push_pull_interval));
+        let mut machine = Self {
+            awareness: Awareness::new(cfg.awareness_max_multiplier),
+            broadcasts: TransmitLimitedQueue::new(cfg.retransmit_mult),
+            cfg,
+            pipeline,
+            delegate,
+            rng,
+            advertise_addr: addr,
+            advertise_port: port,
+            incarnation: 0,
+            leaving: false,
+            leave_notify: None,
+            members: members::Members::default(),
+            suspicions: HashMap::new(),
+            seq_no: 0,
+            probe: None,
+            acks: HashMap::new(),
+            next_probe,
+            probe_tick_pending: false,
+            next_gossip,
+            next_push_pull,
+            next_stream_id: 0,
+            next_notify_id: 0,
+            streams: HashMap::new(),
+            transmits: VecDeque::new(),
+            stream_requests: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        let alive = machine.self_alive(now);
+        machine.handle_alive(&alive, AliveSource::Bootstrap, now);
+        Ok(machine)
+    }
+
+    /// A fresh alive message about ourselves with the next incarnation and current metadata.
+    fn self_alive(&mut self, _now: Instant) -> Alive {
+        let mut meta = self.delegate.node_meta(META_MAX_SIZE);
+        if meta.len() > META_MAX_SIZE {
+            warn!(
+                len = meta.len(),
+                "node metadata exceeds 512 bytes; truncating"
+            );
+            meta.truncate(META_MAX_SIZE);
+        }
+        Alive {
+            incarnation: self.next_incarnation(),
+            node: self.cfg.name.clone(),
+            addr: self.advertise_addr,
+            port: self.advertise_port,
+            meta,
+            vsn: self.cfg.vsn(),
+        }
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Inputs
+    // --------------------------------------------------------------------------------------
+
+    /// A datagram arrived from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.stats.packets_received += 1;
+        let decoded = match self.pipeline.decode_packet(data) {
+            Ok(d) => d,
+            Err(e) => {
+                self.stats.packets_dropped += 1;
+                debug!(%from, error = %e, "dropping packet");
+                return;
+            }
+        };
+        for e in &decoded.errors {
+            self.stats.packets_dropped += 1;
+            debug!(%from, error = %e, "dropping message");
+        }
+        for msg in decoded.messages {
+            self.handle_message(msg, from, now);
+        }
+        self.collect_finished_broadcasts();
+    }
+
+    fn handle_message(&mut self, msg: Message, from: SocketAddr, now: Instant) {
+        match msg {
+            Message::Ping(p) => self.handle_ping(&p, from),
+            Message::IndirectPing(p) => self.handle_indirect_ping(&p, from, now),
+            Message::Ack(a) => self.handle_ack(a, now),
+            Message::Nack(n) => self.handle_nack(n),
+            Message::Suspect(s) => {
+                self.handle_suspect(&s, now);
+            }
+            Message::Alive(mut a) => {
+                if a.port == 0 || self.cfg.protocol_version < 2 {
+                    a.port = self.advertise_port;
+                }
+                self.handle_alive(&a, AliveSource::Remote, now);
+            }
+            Message::Dead(d) => {
+                self.handle_dead(&d, now);
+            }
+            Message::User(payload) => self.delegate.notify_message(payload),
+        }
+    }
+
+    /// A stream we accepted delivered its message. Returns the framed reply to write, if
+    /// any (push/pull and TCP pings are answered).
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg: StreamMessage,
+    ) -> Option<Vec<u8>> {
+        let reply = match msg {
+            StreamMessage::PushPull(pp) => self.accept_push_pull(pp, now),
+            StreamMessage::User(payload) => {
+                self.delegate.notify_message(payload);
+                None
+            }
+            StreamMessage::Ping(p) => {
+                if !p.node.is_empty() && p.node != self.cfg.name {
+                    warn!(intended = %p.node, %from, "got a stream ping meant for another node");
+                    None
+                } else {
+                    let ack = crate::wire::Ack {
+                        seq_no: p.seq_no,
+                        payload: Bytes::new(),
+                    };
+                    self.frame_stream(&crate::wire::WireMessage::to_bytes(&ack))
+                }
+            }
+            StreamMessage::Ack(_) | StreamMessage::Error(_) => {
+                debug!(%from, "unexpected stream message");
+                None
+            }
+        };
+        self.collect_finished_broadcasts();
+        reply
+    }
+
+    /// The reply to write when an accepted stream could not be read: Go answers envelope
+    /// failures with an `errResp` and drops the rest silently.
+    pub fn stream_error_reply(&self, error: &WireError) -> Option<Vec<u8>> {
+        if !error.is_envelope_error() {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.pipeline
+            .encode_stream_error(&error.to_string(), &mut out)
+            .ok()?;
+        Some(out)
+    }
+
+    /// The driver's report on a stream request.
+    pub fn handle_stream_reply(&mut self, now: Instant, id: StreamId, outcome: StreamOutcome) {
+        let Some(kind) = self.streams.remove(&id) else {
+            return;
+        };
+        match kind {
+            StreamKind::PushPull { join } => {
+                let contacted = match outcome {
+                    StreamOutcome::Reply(StreamMessage::PushPull(pp)) => {
+                        match self.merge_remote_state(pp, now) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                warn!(error = %e, "push/pull merge failed");
+                                false
+                            }
+                        }
+                    }
+                    StreamOutcome::Reply(StreamMessage::Error(e)) => {
+                        warn!(error = %e.error, "remote error on push/pull");
+                        false
+                    }
+                    other => {
+                        debug!(?other, "push/pull failed");
+                        false
+                    }
+                };
+                if join {
+                    self.events.push_back(Event::JoinResult { id, contacted });
+                }
+            }
+            StreamKind::Ping { seq_no } => {
+                let ok = matches!(&outcome, StreamOutcome::Reply(StreamMessage::Ack(a)) if a.seq_no == seq_no);
+                self.tcp_probe_result(seq_no, ok, now);
+            }
+            StreamKind::User => {
+                if let StreamOutcome::Failed(e) = outcome {
+                    debug!(error = %e, "reliable user message failed");
+                }
+            }
+        }
+        self.collect_finished_broadcasts();
+    }
+
+    /// Timers: call when [`poll_timeout`](Self::poll_timeout)'s instant has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_ack_handlers(now);
+        let expired: Vec<SmolStr> = self
+            .suspicions
+            .iter()
+            .filter(|(_, s)| s.deadline() <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in expired {
+            self.suspicion_expired(&name, now);
+        }
+        self.drive_probe(now);
+        if now >= self.next_probe {
+            while self.next_probe <= now {
+                self.next_probe += self.cfg.probe_interval;
+            }
+            if self.probe.is_some() {
+                self.probe_tick_pending = true;
+            } else {
+                self.start_probe(now);
+            }
+        }
+        if self.probe.is_none() && self.probe_tick_pending {
+            self.probe_tick_pending = false;
+            self.start_probe(now);
+        }
+        if let Some(at) = self.next_gossip
+            && now >= at
+        {
+            let mut next = at;
+            while next <= now {
+                next += self.cfg.gossip_interval;
+            }
+            self.next_gossip = Some(next);
+            self.gossip(now);
+        }
+        if let Some(at) = self.next_push_pull
+            && now >= at
+        {
+            self.next_push_pull =
+                Some(now + push_pull_scale(self.cfg.push_pull_interval, self.members.len()));
+            self.periodic_push_pull(now);
+        }
+        self.collect_finished_broadcasts();
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Outputs
+    // --------------------------------------------------------------------------------------
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next stream to open.
+    pub fn poll_stream_request(&mut self) -> Option<StreamRequest> {
+        self.stream_requests.pop_front()
+    }
+
+    /// The next membership event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Instant {
+        let mut next = self.next_probe;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t
+                && t < next
+            {
+                next = t;
+            }
+        };
+        consider(self.probe_deadline());
+        consider(self.next_gossip);
+        consider(self.next_push_pull);
+        consider(self.suspicions.values().map(Suspicion::deadline).min());
+        consider(self.acks.values().map(AckHandler::deadline).min());
+        next
+    }
+
+    // --------------------------------------------------------------------------------------
+    // API
+    // --------------------------------------------------------------------------------------
+
+    /// Starts a join: a push/pull (join=true) with each address. Each produces an
+    /// [`Event::JoinResult`] with the returned id.
+    pub fn join(
+        &mut self,
+        now: Instant,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+    ) -> Vec<StreamId> {
+        let ids = addrs
+            .into_iter()
+            .filter_map(|to| self.start_push_pull(to, true, now))
+            .collect();
+        self.collect_finished_broadcasts();
+        ids
+    }
+
+    /// Leaves the cluster: broadcasts our death with `From` = ourselves and stops refuting.
+    /// Returns the id of the [`Event::BroadcastFinished`] to wait for; when no other node is
+    /// alive the event is emitted at once.
+    pub fn leave(&mut self, now: Instant) -> u64 {
+        let id = self.notify_id();
+        self.leaving = true;
+        self.leave_notify = Some(id);
+        let dead = Dead {
+            incarnation: self.incarnation,
+            node: self.cfg.name.clone(),
+            from: self.cfg.name.clone(),
+        };
+        let queued = self.handle_dead(&dead, now);
+        self.leave_notify = None;
+        if !queued || !self.any_other_alive() {
+            self.events.push_back(Event::BroadcastFinished(id));
+        }
+        id
+    }
+
+    /// Re-announces ourselves with a new incarnation and the delegate's current metadata.
+    /// Returns the id of the [`Event::BroadcastFinished`] to wait for.
+    pub fn update_meta(&mut self, now: Instant) -> u64 {
+        let id = self.notify_id();
+        let alive = self.self_alive(now);
+        self.handle_alive(&alive, AliveSource::Bootstrap, now);
+        let msg = crate::wire::WireMessage::to_bytes(&alive);
+        self.broadcasts
+            .queue(BroadcastKey::node(self.cfg.name.clone()), msg, Some(id));
+        if !self.any_other_alive() {
+            self.events.push_back(Event::BroadcastFinished(id));
+        }
+        self.collect_finished_broadcasts();
+        id
+    }
+
+    /// Sends a user message to a member over UDP (no piggyback), as Go's `SendBestEffort`.
+    pub fn send_best_effort(&mut self, node: &str, msg: &[u8]) -> Result<(), MachineError> {
+        let (to, pmax) = self.member_address(node)?;
+        let mut packet = Vec::with_capacity(1 + msg.len());
+        packet.push(MessageType::User.byte());
+        packet.extend_from_slice(msg);
+        self.send_packet(to, pmax, &packet);
+        Ok(())
+    }
+
+    /// Sends a user message to an address over UDP (no CRC: the peer is unknown).
+    pub fn send_to_address(&mut self, to: SocketAddr, msg: &[u8]) {
+        let mut packet = Vec::with_capacity(1 + msg.len());
+        packet.push(MessageType::User.byte());
+        packet.extend_from_slice(msg);
+        self.send_packet(to, 0, &packet);
+    }
+
+    /// Sends a user message to a member over a stream, as Go's `SendReliable`.
+    pub fn send_reliable(
+        &mut self,
+        now: Instant,
+        node: &str,
+        msg: &[u8],
+    ) -> Result<StreamId, MachineError> {
+        let (to, _) = self.member_address(node)?;
+        let mut body = Vec::with_capacity(msg.len() + 16);
+        encode_stream_user_message(msg, &mut body);
+        let deadline = now + self.cfg.tcp_timeout;
+        self.open_stream(to, &body, StreamKind::User, deadline, false)
+            .ok_or(MachineError::NoAddress(SmolStr::new(node)))
+    }
+
+    /// Pings `node` at `to` once; the result arrives as [`Event::PingResult`] with the
+    /// returned sequence number.
+    pub fn ping(&mut self, now: Instant, node: &str, to: SocketAddr) -> u32 {
+        self.user_ping(SmolStr::new(node), to, now)
+    }
+
+    /// Queues a user broadcast, gossiped like memberlist's own messages. A broadcast with the
+    /// same key replaces a queued one. With `notify`, an [`Event::BroadcastFinished`] reports
+    /// when it has been sent enough times or was replaced.
+    pub fn queue_broadcast(&mut self, key: BroadcastKey, msg: Bytes, notify: Option<u64>) {
+        let mut framed = Vec::with_capacity(1 + msg.len());
+        framed.push(MessageType::User.byte());
+        framed.extend_from_slice(&msg);
+        self.broadcasts.queue(key, Bytes::from(framed), notify);
+        self.collect_finished_broadcasts();
+    }
+
+    /// Every known node that is not dead or left (suspects included), like Go's `Members`.
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| !m.state.is_gone())
+    }
+
+    /// Every entry of the table, dead and left nodes included.
+    pub fn all_members(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter()
+    }
+
+    /// A member by name.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.get(name)
+    }
+
+    /// Number of members that are not dead or left.
+    pub fn num_members(&self) -> usize {
+        self.members().count()
+    }
+
+    /// Ourselves.
+    pub fn local_member(&self) -> Option<&Member> {
+        self.members.get(&self.cfg.name)
+    }
+
+    /// The Lifeguard awareness score (0 is healthy).
+    pub fn health_score(&self) -> u32 {
+        self.awareness.score()
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ProtocolConfig {
+        &self.cfg
+    }
+
+    /// The wire pipeline (label, codecs, encryption).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Replaces the wire pipeline (e.g. to toggle GossipVerify flags or change keys).
+    pub fn set_pipeline(&mut self, pipeline: Pipeline) {
+        self.pipeline = pipeline;
+    }
+
+    /// The delegate.
+    pub fn delegate(&mut self) -> &mut D {
+        &mut self.delegate
+    }
+
+    /// Broadcasts waiting to be gossiped.
+    pub fn queued_broadcasts(&self) -> usize {
+        self.broadcasts.num_queued()
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Helpers
+    // --------------------------------------------------------------------------------------
+
+    fn member_address(&self, node: &str) -> Result<(SocketAddr, u8), MachineError> {
+        let m = self
+            .members
+            .get(node)
+            .ok_or_else(|| MachineError::UnknownNode(SmolStr::new(node)))?;
+        let to = m
+            .socket_addr()
+            .ok_or_else(|| MachineError::NoAddress(m.name.clone()))?;
+        Ok((to, m.protocol_max()))
+    }
+
+    fn any_other_alive(&self) -> bool {
+        self.members
+            .iter()
+            .any(|m| m.name != self.cfg.name && m.state == State::Alive)
+    }
+
+    fn notify_id(&mut self) -> u64 {
+        self.next_notify_id += 1;
+        self.next_notify_id
+    }
+
+    pub(crate) fn queue_node_broadcast(&mut self, node: &SmolStr, msg: Bytes, notify: Option<u64>) {
+        self.broadcasts
+            .queue(BroadcastKey::node(node.clone()), msg, notify);
+    }
+
+    pub(crate) fn queue_named_broadcast(&mut self, key: SmolStr, msg: Bytes, notify: Option<u64>) {
+        self.broadcasts.queue(BroadcastKey::named(key), msg, notify);
+    }
+
+    pub(crate) fn collect_finished_broadcasts(&mut self) {
+        if self.broadcasts.has_finished() {
+            let finished: Vec<u64> = self.broadcasts.drain_finished().collect();
+            self.events
+                .extend(finished.into_iter().map(Event::BroadcastFinished));
+        }
+    }
+
+    fn frame_stream(&self, msg: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(msg.len() + 64);
+        match self.pipeline.encode_stream(msg, &mut out) {
+            Ok(()) => Some(out),
+            Err(e) => {
+                warn!(error = %e, "cannot frame a stream message");
+                None
+            }
+        }
+    }
+
+    /// Queues stream work: label preamble plus the framed message.
+    pub(crate) fn open_stream(
+        &mut self,
+        to: SocketAddr,
+        msg: &[u8],
+        kind: StreamKind,
+        deadline: Instant,
+        expects_reply: bool,
+    ) -> Option<StreamId> {
+        let mut data = Vec::with_capacity(msg.len() + 64);
+        self.pipeline.write_stream_preamble(&mut data);
+        if let Err(e) = self.pipeline.encode_stream(msg, &mut data) {
+            warn!(%to, error = %e, "cannot frame a stream request");
+            return None;
+        }
+        self.next_stream_id += 1;
+        let id = StreamId(self.next_stream_id);
+        self.streams.insert(id, kind);
+        self.stream_requests.push_back(StreamRequest {
+            id,
+            to,
+            data,
+            kind,
+            deadline,
+            expects_reply,
+        });
+        Some(id)
+    }
+}

@@ -1,0 +1,602 @@
+//! The gossip broadcast queue: Go memberlist's `TransmitLimitedQueue`.
+//!
+//! Gossip messages (alive, suspect, dead, and user broadcasts) are not sent on their own;
+//! they ride along ("piggyback") in the spare room of packets the node sends anyway, and
+//! each one is retransmitted a bounded number of times. [`TransmitLimitedQueue`] holds the
+//! already-encoded messages and decides which of them fill that spare room, in exactly the
+//! order Go memberlist picks them:
+//!
+//! 1. fewest transmissions so far first (fresh news travels first);
+//! 2. within one transmission tier, the **largest message that still fits** first;
+//! 3. among messages of equal size, the **newest** (most recently queued) first.
+//!
+//! A message is dropped once it has been sent [`retransmit_limit`] times (at least once),
+//! when a newer message with the same [`BroadcastKey`] replaces it, or when
+//! [`prune`](TransmitLimitedQueue::prune) or [`reset`](TransmitLimitedQueue::reset)
+//! discards it.
+//!
+//! # Completion notifications
+//!
+//! A broadcast may carry a caller-chosen notification id (`u64`). When that broadcast is
+//! *finished* — transmitted its final time, replaced, pruned or reset away — the id is
+//! recorded, and the caller collects the ids with
+//! [`drain_finished`](TransmitLimitedQueue::drain_finished). This is how the protocol
+//! machine learns that its own `dead` (leave) or refreshed `alive` (meta update) message
+//! has been gossiped enough. Broadcasts queued without an id finish silently. Ids are
+//! reported in the order the broadcasts finished; the queue never interprets them, so
+//! the caller may reuse or repeat ids as it likes. Ids accumulate until drained.
+//!
+//! # Complexity and layout
+//!
+//! Entries live in a slab (a `Vec` of slots, reused through a free list), and two
+//! indexes hold 4-byte slot numbers, which never change while an entry is queued:
+//!
+//! - the *order*, a `BTreeMap` from each entry's 16-byte rank — `(transmits, largest
+//!   first, newest first)` — to its slot;
+//! - the *key index*, from the 64-bit hash of each non-unique key to its slot (the key
+//!   itself is compared against the slot's copy; hash collisions are handled).
+//!
+//! Replacing a message reuses the old entry's slot and leaves the old rank in the order
+//! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
+//! costs one key lookup, one slot write and one insertion next to the newest entries of
+//! the same size — never a search for the old position. Stale entries are skipped and dropped
+//! whenever a pick or prune meets them, and the order is rebuilt without them (in
+//! `O(n)`) whenever they outnumber the live entries and exceed 1,024, so they cost
+//! amortized `O(1)` each and at most about double the order's size.
+//!
+//! Queueing is `O(log n)` (amortized, for replacements); each message picked by
+//! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs one `O(log n)` range
+//! query ("the largest in this tier that is at most the free space"), a removal and a
+//! deferred re-insertion; [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per
+//! dropped entry.
+//!
+//! Per entry the queue holds about 150 bytes besides the message bytes: an 80-byte slot,
+//! an 8-byte sequence number, ~30 bytes of order and ~25 of key index (a stale entry
+//! costs ~30 more until cleaned up). Allocations are kept at their peak (only
+//! [`reset`](TransmitLimitedQueue::reset) releases them), but slot numbers restart from
+//! zero whenever the queue becomes empty.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use memberlist_core::machine::broadcast::{BroadcastKey, TransmitLimitedQueue};
+//!
+//! let mut q = TransmitLimitedQueue::new(4);
+//! q.queue(BroadcastKey::node("a"), Bytes::from_static(b"suspect a"), None);
+//! // A newer message about "a" replaces the queued one, whatever its type.
+//! q.queue(BroadcastKey::node("a"), Bytes::from_static(b"dead a"), Some(7));
+//! q.queue(BroadcastKey::Unique, Bytes::from_static(b"user event"), None);
+//! assert_eq!(q.num_queued(), 2);
+//!
+//! // 5 nodes and a multiplier of 4: every message is sent 4 times. The larger message
+//! // of the (equal) fresh tier goes first.
+//! let sent = q.get_broadcasts(2, 1400, 5);
+//! assert_eq!(sent, [Bytes::from_static(b"user event"), Bytes::from_static(b"dead a")]);
+//! for _ in 0..3 {
+//!     assert_eq!(q.get_broadcasts(2, 1400, 5).len(), 2);
+//! }
+//! assert!(q.is_empty());
+//! assert_eq!(q.drain_finished().collect::<Vec<_>>(), [7]);
+//! ```
+
+mod key_index;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::mem;
+
+use bytes::Bytes;
+use smol_str::SmolStr;
+
+use key_index::KeyIndex;
+
+/// How many times a broadcast is transmitted in a cluster of `num_nodes` nodes:
+/// `retransmit_mult * ceil(log10(num_nodes + 1))`, computed exactly with integers.
+///
+/// `ceil(log10(n + 1))` is the number of decimal digits of `n` (and 0 for `n = 0`), so the
+/// scale is 0 for no nodes, 1 for 1–9 nodes, 2 for 10–99, 3 for 100–999, and so on.
+/// The product saturates at `u32::MAX`.
+///
+/// A limit of 0 or 1 still lets each message be sent once: the queue drops a message when
+/// `transmits + 1 >= limit` after sending it, like Go.
+///
+/// ```
+/// use memberlist_core::machine::broadcast::retransmit_limit;
+///
+/// assert_eq!(retransmit_limit(4, 0), 0);
+/// assert_eq!(retransmit_limit(4, 9), 4);
+/// assert_eq!(retransmit_limit(4, 10), 8);
+/// assert_eq!(retransmit_limit(4, 999), 12);
+/// assert_eq!(retransmit_limit(4, 1000), 16);
+/// ```
+#[must_use]
+pub fn retransmit_limit(retransmit_mult: u32, num_nodes: usize) -> u32 {
+    let scale = num_nodes.checked_ilog10().map_or(0, |d| d + 1);
+    retransmit_mult.saturating_mul(scale)
+}
+
+/// What a broadcast invalidates: a newly queued broadcast replaces the queued broadcast
+/// with an equal key, if any.
+///
+/// The two named namespaces are disjoint: `Node("x")` and `Named("x")` never replace each
+/// other.
+///
+/// - [`Node`](Self::Node) is the namespace of memberlist's own alive/suspect/dead
+///   messages (Go's `memberlistBroadcast`, a `NamedBroadcast` named by node): a new
+///   message about node X replaces any queued message about X, whatever its type. Go
+///   keeps a single name namespace for memberlist's queue and keys the *refutation* alive
+///   by the node's IP address string (`me.Addr.String()`) instead of its name; to
+///   reproduce that quirk exactly, including the collision with a node whose name is that
+///   string, key the refutation as `Node(ip_string)`.
+/// - [`Named`](Self::Named) is for everything else that wants Go's `NamedBroadcast`
+///   behaviour (for example a user-level queue); it never collides with node names.
+/// - [`Unique`](Self::Unique) is Go's `UniqueBroadcast`: it never replaces anything and is
+///   never replaced.
+///
+/// Go's third kind of broadcast, with an arbitrary `Invalidates` predicate checked
+/// against the whole queue, is not supported; memberlist itself never uses it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BroadcastKey {
+    /// A message about the node (or, for Go's refutation quirk, the address) with this
+    /// name.
+    Node(SmolStr),
+    /// A message with an application-chosen name, in a namespace separate from
+    /// [`Node`](Self::Node).
+    Named(SmolStr),
+    /// A message that neither replaces nor is replaced by any other.
+    Unique,
+}
+
+impl BroadcastKey {
+    /// `BroadcastKey::Node(name.into())`.
+    pub fn node(name: impl Into<SmolStr>) -> Self {
+        Self::Node(name.into())
+    }
+
+    /// `BroadcastKey::Named(name.into())`.
+    pub fn named(name: impl Into<SmolStr>) -> Self {
+        Self::Named(name.into())
+    }
+
+    /// Whether this key is [`Unique`](Self::Unique), i.e. takes no part in invalidation.
+    #[must_use]
+    pub fn is_unique(&self) -> bool {
+        matches!(self, Self::Unique)
+    }
+}
+
+/// Position of an entry in the send order (Go's `limitedBroadcast.Less`): fewer
+/// transmits first, then larger first, then newer first. `seq` is unique, so ranks are.
+///
+/// The length is stored clamped to `u32::MAX` to keep the rank at 16 bytes; a message
+/// that long can only be picked when the free space is at least that large, and
+/// [`TransmitLimitedQueue::get_broadcasts_into`] then checks the real length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    transmits: u32,
+    len: Reverse<u32>,
+    seq: Reverse<u64>,
+}
+
+fn clamp_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// One queued broadcast (its rank is in [`TransmitLimitedQueue::order`], its sequence
+/// number in [`TransmitLimitedQueue::seqs`]).
+#[derive(Clone, Debug)]
+struct Slot {
+    message: Bytes,
+    key: BroadcastKey,
+    notify: Option<u64>,
+}
+
+/// Whether the order entry `(rank, index)` is live, i.e. not left behind by a replacement.
+/// (Sequence numbers are unique, and a slot takes a new one whenever its entry is
+/// replaced or the slot is reused.)
+fn is_live(seqs: &[u64], rank: &Rank, index: u32) -> bool {
+    seqs.get(index as usize) == Some(&rank.seq.0)
+}
+
+/// Once stale order entries exceed both this and the number of live entries, the order
+/// is rebuilt without them.
+/// (Tests use a small value to exercise the clean-up.)
+const STALE_SLACK: usize = if cfg!(test) { 4 } else { 1024 };
+
+/// A queue of encoded gossip messages, each retransmitted a limited number of times, with
+/// Go memberlist's selection order and invalidation rules (see the
+/// [module documentation](self)).
+///
+/// The queue is single-threaded and performs no I/O; it never looks at message contents.
+#[derive(Clone, Debug)]
+pub struct TransmitLimitedQueue {
+    retransmit_mult: u32,
+    /// Slot number of every queued entry, in send order, plus stale entries (whose slot
+    /// now has another sequence number, or is free).
+    order: BTreeMap<Rank, u32>,
+    /// Slot of the entry holding each non-unique key.
+    keys: KeyIndex,
+    /// The entries; `None` for free slots.
+    slots: Vec<Option<Slot>>,
+    /// The sequence number of each slot's entry, 0 for free slots: a compact copy that
+    /// tells live order entries from stale ones without touching the slots.
+    seqs: Vec<u64>,
+    /// Free slot numbers; the last one is reused first.
+    free: Vec<u32>,
+    /// Sequence number of the most recently queued entry (Go's `idGen`).
+    seq: u64,
+    /// Notification ids of finished broadcasts, oldest first.
+    finished: Vec<u64>,
+    /// Scratch space for [`Self::get_broadcasts_into`], kept to avoid reallocating.
+    reinsert: Vec<(Rank, u32)>,
+}
+
+impl Default for TransmitLimitedQueue {
+    /// A queue with Go's default `RetransmitMult` of 4.
+    fn default() -> Self {
+        Self::new(4)
+    }
+}
+
+impl TransmitLimitedQueue {
+    /// An empty queue whose messages are sent
+    /// [`retransmit_limit(retransmit_mult, num_nodes)`](retransmit_limit) times.
+    #[must_use]
+    pub fn new(retransmit_mult: u32) -> Self {
+        Self {
+            retransmit_mult,
+            order: BTreeMap::new(),
+            keys: KeyIndex::default(),
+            slots: Vec::new(),
+            seqs: Vec::new(),
+            free: Vec::new(),
+            seq: 0,
+            finished: Vec::new(),
+            reinsert: Vec::new(),
+        }
+    }
+
+    /// The current retransmit multiplier.
+    #[must_use]
+    pub fn retransmit_mult(&self) -> u32 {
+        self.retransmit_mult
+    }
+
+    /// Changes the retransmit multiplier; it applies from the next
+    /// [`get_broadcasts`](Self::get_broadcasts) on, to queued messages too.
+    pub fn set_retransmit_mult(&mut self, retransmit_mult: u32) {
+        self.retransmit_mult = retransmit_mult;
+    }
+
+    /// Queues an encoded message (type byte included) with zero transmissions so far.
+    ///
+    /// If `key` is not [`BroadcastKey::Unique`] and a broadcast with an equal key is queued,
+    /// that broadcast is removed and finished (its notification id, if any, becomes
+    /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
+    /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
+    ///
+    /// Amortized `O(log n)`; a replacement occasionally triggers an `O(n)` clean-up of the
+    /// order (see the [module documentation](self)).
+    pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
+        self.seq += 1;
+        let rank = Rank {
+            transmits: 0,
+            len: Reverse(clamp_len(message.len())),
+            seq: Reverse(self.seq),
+        };
+        if !key.is_unique() {
+            let hash = self.keys.hash(&key);
+            if let Some(index) = self.keys.find(&key, hash, &self.slots) {
+                if let (Some(Some(slot)), Some(seq)) = (
+                    self.slots.get_mut(index as usize),
+                    self.seqs.get_mut(index as usize),
+                ) {
+                    // Replace in place; the old rank stays in `order`, stale.
+                    self.finished.extend(slot.notify);
+                    *seq = self.seq;
+                    slot.message = message;
+                    slot.notify = notify;
+                    self.order.insert(rank, index);
+                    self.compact_if_stale();
+                    return true;
+                }
+            }
+            self.keys.insert(&key, hash, self.vacant_index());
+        }
+        let index = self.alloc(
+            Slot {
+                message,
+                key,
+                notify,
+            },
+            self.seq,
+        );
+        self.order.insert(rank, index);
+        false
+    }
+
+    /// Takes the messages to piggyback on one packet; see
+    /// [`get_broadcasts_into`](Self::get_broadcasts_into), which this allocates a `Vec`
+    /// for.
+    #[must_use]
+    pub fn get_broadcasts(
+        &mut self,
+        overhead: usize,
+        limit: usize,
+        num_nodes: usize,
+    ) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        self.get_broadcasts_into(overhead, limit, num_nodes, &mut out);
+        out
+    }
+
+    /// Appends to `out` the messages to piggyback on one packet with `limit` bytes of room,
+    /// where each message costs its length plus `overhead`, and returns the bytes used
+    /// (the sum of `overhead + len` over the appended messages).
+    ///
+    /// Messages are picked in send order — fewest transmits first, then the largest that
+    /// still fits, then the newest — tier after tier, until nothing else fits. With
+    /// `free = limit - used - overhead` (where `used` counts what was already picked in
+    /// this call), a message fits when `len <= free`; like Go, picking stops as soon as
+    /// `free` is not positive, so even an empty message needs `free > 0`. No message is
+    /// picked twice in one call. A message too large for the room stays queued, untouched.
+    ///
+    /// Each picked message has been transmitted once more; when its transmit count before
+    /// this send plus one reaches
+    /// [`retransmit_limit(retransmit_mult, num_nodes)`](retransmit_limit), it is removed
+    /// and finished, otherwise it moves to the next transmit tier.
+    pub fn get_broadcasts_into(
+        &mut self,
+        overhead: usize,
+        limit: usize,
+        num_nodes: usize,
+        out: &mut Vec<Bytes>,
+    ) -> usize {
+        /// What the range scan found.
+        enum Found {
+            /// Nothing at or after the start of the range.
+            End,
+            /// No fitting entry in this tier; the next tier present.
+            NextTier(u32),
+            /// A stale entry, to drop before looking again.
+            Stale(Rank),
+            /// The entry to send.
+            Pick(Rank, u32),
+        }
+
+        let Some((first, _)) = self.order.first_key_value() else {
+            return 0;
+        };
+        let mut tier = first.transmits;
+        let transmit_limit = u64::from(retransmit_limit(self.retransmit_mult, num_nodes));
+        let mut used = 0usize;
+        let mut reinsert = mem::take(&mut self.reinsert);
+        loop {
+            // Go: `free := limit - bytesUsed - overhead; if free <= 0 { break }`.
+            let free = match limit
+                .checked_sub(used)
+                .and_then(|r| r.checked_sub(overhead))
+            {
+                Some(free) if free > 0 => free,
+                _ => break,
+            };
+            // The first rank at or after `start` is the largest, newest entry of `tier` no
+            // longer than `free`, or else the first entry of a later tier.
+            let start = Rank {
+                transmits: tier,
+                len: Reverse(clamp_len(free)),
+                seq: Reverse(u64::MAX),
+            };
+            let mut found = Found::End;
+            for (rank, &index) in self.order.range(start..) {
+                if rank.transmits != tier {
+                    found = Found::NextTier(rank.transmits);
+                    break;
+                }
+                if !is_live(&self.seqs, rank, index) {
+                    found = Found::Stale(*rank);
+                    break;
+                }
+                // Below `u32::MAX` the rank holds the exact length, which the range bounds.
+                if rank.len.0 < u32::MAX || self.message_len(index) <= free {
+                    found = Found::Pick(*rank, index);
+                    break;
+                }
+            }
+            let (rank, index) = match found {
+                Found::End => break,
+                Found::NextTier(next) => {
+                    tier = next;
+                    continue;
+                }
+                Found::Stale(rank) => {
+                    self.order.remove(&rank);
+                    continue;
+                }
+                Found::Pick(rank, index) => (rank, index),
+            };
+            self.order.remove(&rank);
+            let Some(Some(slot)) = self.slots.get_mut(index as usize) else {
+                continue; // unreachable: the entry was just found live
+            };
+            used += overhead + slot.message.len();
+            out.push(slot.message.clone());
+            if u64::from(rank.transmits) + 1 >= transmit_limit {
+                self.release(index);
+            } else {
+                // Re-inserted after the walk, so the message is not met again in a later
+                // tier during this call (as in Go).
+                let rank = Rank {
+                    transmits: rank.transmits + 1,
+                    ..rank
+                };
+                reinsert.push((rank, index));
+            }
+        }
+        self.order.extend(reinsert.drain(..));
+        self.reinsert = reinsert;
+        self.after_removals();
+        used
+    }
+
+    /// Drops queued broadcasts until at most `max_retain` remain, finishing each dropped
+    /// one.
+    ///
+    /// Like Go's `Prune`, it drops from the far end of the send order: most transmitted
+    /// first, then the smallest, then the oldest. Among broadcasts with equal transmit
+    /// counts and sizes it therefore keeps the newest `max_retain`.
+    pub fn prune(&mut self, max_retain: usize) {
+        while self.num_queued() > max_retain {
+            let Some((rank, index)) = self.order.pop_last() else {
+                break;
+            };
+            if is_live(&self.seqs, &rank, index) {
+                self.release(index);
+            }
+        }
+        self.after_removals();
+    }
+
+    /// Drops every queued broadcast, finishing each in send order, and releases the
+    /// queue's memory.
+    pub fn reset(&mut self) {
+        let slots = mem::take(&mut self.slots);
+        let seqs = mem::take(&mut self.seqs);
+        for (rank, index) in mem::take(&mut self.order) {
+            if is_live(&seqs, &rank, index) {
+                if let Some(Some(slot)) = slots.get(index as usize) {
+                    self.finished.extend(slot.notify);
+                }
+            }
+        }
+        drop(slots);
+        self.keys.clear();
+        self.free = Vec::new();
+        self.reinsert = Vec::new();
+        self.seq = 0;
+    }
+
+    /// Removes and yields the notification ids of broadcasts that finished since the last
+    /// call, in the order they finished.
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, u64> {
+        self.finished.drain(..)
+    }
+
+    /// Whether any finished notification id is waiting in
+    /// [`drain_finished`](Self::drain_finished).
+    #[must_use]
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
+    /// Number of queued broadcasts.
+    #[must_use]
+    pub fn num_queued(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Whether no broadcast is queued.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.num_queued() == 0
+    }
+
+    /// Whether a broadcast with this key is queued (always `false` for
+    /// [`BroadcastKey::Unique`]).
+    #[must_use]
+    pub fn contains_key(&self, key: &BroadcastKey) -> bool {
+        !key.is_unique()
+            && self
+                .keys
+                .find(key, self.keys.hash(key), &self.slots)
+                .is_some()
+    }
+
+    /// The slot number the next [`alloc`](Self::alloc) returns.
+    fn vacant_index(&self) -> u32 {
+        match self.free.last() {
+            Some(&index) => index,
+            None => slot_number(self.slots.len()),
+        }
+    }
+
+    /// Stores a new entry with sequence number `seq` in the slot
+    /// [`vacant_index`](Self::vacant_index) names.
+    fn alloc(&mut self, slot: Slot, seq: u64) -> u32 {
+        if let Some(index) = self.free.pop() {
+            if let (Some(vacant), Some(vacant_seq)) = (
+                self.slots.get_mut(index as usize),
+                self.seqs.get_mut(index as usize),
+            ) {
+                *vacant = Some(slot);
+                *vacant_seq = seq;
+                return index;
+            }
+        }
+        let index = slot_number(self.slots.len());
+        self.slots.push(Some(slot));
+        self.seqs.push(seq);
+        index
+    }
+
+    fn message_len(&self, index: u32) -> usize {
+        match self.slots.get(index as usize) {
+            Some(Some(slot)) => slot.message.len(),
+            _ => usize::MAX,
+        }
+    }
+
+    /// Frees the slot of an entry already removed from `order`, drops its key and records
+    /// its notification.
+    fn release(&mut self, index: u32) {
+        let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(index);
+        if let Some(seq) = self.seqs.get_mut(index as usize) {
+            *seq = 0;
+        }
+        if !slot.key.is_unique() {
+            self.keys.remove(&slot.key, index);
+        }
+        self.finished.extend(slot.notify);
+    }
+
+    /// Keeps the stale entries in check once entries have left the queue: if it is
+    /// empty, drops them all and renumbers slots from 0 (keeping the allocations), so
+    /// that the slab is compact again; otherwise cleans up as after a replacement.
+    fn after_removals(&mut self) {
+        if self.num_queued() == 0 {
+            if !self.slots.is_empty() {
+                self.order.clear();
+                self.slots.clear();
+                self.seqs.clear();
+                self.free.clear();
+            }
+        } else {
+            self.compact_if_stale();
+        }
+    }
+
+    /// Rebuilds the order without stale entries once they outnumber both the live
+    /// entries and [`STALE_SLACK`]. Each clean-up costs `O(order)`, which is at most twice
+    /// the number of stale entries it removes, so stale entries cost `O(1)` amortized.
+    fn compact_if_stale(&mut self) {
+        let live = self.num_queued();
+        let stale = self.order.len().saturating_sub(live);
+        if stale > live.max(STALE_SLACK) {
+            let seqs = &self.seqs;
+            self.order.retain(|rank, index| is_live(seqs, rank, *index));
+        }
+    }
+}
+
+/// Slot numbers are 32-bit to keep the indexes small; 2^32 entries of ~150 bytes each
+/// cannot be held in memory anyway.
+#[allow(clippy::expect_used)]
+fn slot_number(index: usize) -> u32 {
+    u32::try_from(index).expect("fewer than 2^32 queued broadcasts")
+}

@@ -1,0 +1,132 @@
+//! Gossip rounds and packet assembly: piggybacking queued broadcasts on other messages.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::delegate::Delegate;
+use crate::wire::{MessageType, encode_compounds};
+
+use super::Machine;
+use super::members::State;
+
+/// Bytes a compound adds per part (its u16 length).
+const COMPOUND_OVERHEAD: usize = 2;
+/// The `08` type byte of a user broadcast.
+const USER_MSG_OVERHEAD: usize = 1;
+
+impl<D: Delegate> Machine<D> {
+    /// One gossip round: up to `gossip_nodes` random peers that are alive, suspect, or
+    /// recently dead (so they can refute) each get a packet of queued broadcasts.
+    pub(crate) fn gossip(&mut self, now: Instant) {
+        let me = self.cfg.name.clone();
+        let dead_window = self.cfg.gossip_to_the_dead_time;
+        let peers = self
+            .members
+            .random(self.cfg.gossip_nodes, &mut self.rng, |m| {
+                if m.name == me {
+                    return false;
+                }
+                match m.state {
+                    State::Alive | State::Suspect => true,
+                    State::Dead => now.saturating_duration_since(m.state_change) <= dead_window,
+                    State::Left => false,
+                }
+            });
+        let budget = self
+            .cfg
+            .udp_buffer_size
+            .saturating_sub(COMPOUND_OVERHEAD)
+            .saturating_sub(self.pipeline.label().overhead())
+            .saturating_sub(self.pipeline.encryption_overhead());
+        for i in peers {
+            let peer = self.members.at(i);
+            let (to, pmax) = match peer.socket_addr() {
+                Some(to) => (to, peer.protocol_max()),
+                None => continue,
+            };
+            let msgs = self.take_broadcasts(COMPOUND_OVERHEAD, budget);
+            if msgs.is_empty() {
+                return;
+            }
+            if let [single] = &msgs[..] {
+                self.send_packet(to, pmax, single);
+                continue;
+            }
+            match encode_compounds(&msgs) {
+                Ok(packets) => {
+                    for packet in packets {
+                        self.send_packet(to, pmax, &packet);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot build a gossip compound"),
+            }
+        }
+    }
+
+    /// Our own queued broadcasts, then the delegate's (prefixed with the user type byte),
+    /// within `limit` bytes counting `overhead` per message.
+    pub(crate) fn take_broadcasts(&mut self, overhead: usize, limit: usize) -> Vec<Bytes> {
+        let n = self.members.len();
+        let mut msgs = self.broadcasts.get_broadcasts(overhead, limit, n);
+        self.collect_finished_broadcasts();
+        let used: usize = msgs.iter().map(|m| m.len() + overhead).sum();
+        let avail = limit.saturating_sub(used);
+        if avail > overhead + USER_MSG_OVERHEAD {
+            for user in self
+                .delegate
+                .broadcasts(overhead + USER_MSG_OVERHEAD, avail)
+            {
+                let mut framed = Vec::with_capacity(1 + user.len());
+                framed.push(MessageType::User.byte());
+                framed.extend_from_slice(&user);
+                msgs.push(Bytes::from(framed));
+            }
+        }
+        msgs
+    }
+
+    /// Sends `msg` with as many queued broadcasts as fit piggybacked in a compound (Go's
+    /// `sendMsg`).
+    pub(crate) fn send_msg(&mut self, to: SocketAddr, pmax: u8, msg: &[u8]) {
+        let mut avail = self
+            .cfg
+            .udp_buffer_size
+            .saturating_sub(msg.len())
+            .saturating_sub(COMPOUND_OVERHEAD)
+            .saturating_sub(self.pipeline.label().overhead());
+        if self.pipeline.encrypts_outgoing() {
+            avail = avail.saturating_sub(self.pipeline.encryption_overhead());
+        }
+        let extra = self.take_broadcasts(COMPOUND_OVERHEAD, avail);
+        if extra.is_empty() {
+            self.send_packet(to, pmax, msg);
+            return;
+        }
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + extra.len());
+        parts.push(msg);
+        parts.extend(extra.iter().map(|b| &b[..]));
+        match encode_compounds(&parts) {
+            Ok(packets) => {
+                for packet in packets {
+                    self.send_packet(to, pmax, &packet);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot build a piggyback compound"),
+        }
+    }
+
+    /// Frames and queues one datagram; the CRC is added for peers advertising protocol ≥ 5.
+    pub(crate) fn send_packet(&mut self, to: SocketAddr, pmax: u8, payload: &[u8]) {
+        let mut data = Vec::with_capacity(payload.len() + 64);
+        match self.pipeline.encode_packet(payload, pmax >= 5, &mut data) {
+            Ok(()) => {
+                self.stats.packets_sent += 1;
+                self.stats.bytes_sent += data.len() as u64;
+                self.transmits.push_back(super::Transmit { to, data });
+            }
+            Err(e) => tracing::warn!(%to, error = %e, "cannot frame a packet"),
+        }
+    }
+}

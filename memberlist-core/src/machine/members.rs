@@ -1,0 +1,270 @@
+//! The membership table: every known node, in the order the probe cycle visits them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use smol_str::SmolStr;
+
+use crate::wire::{IpBytes, NodeState, Vsn};
+
+/// A node's state in the membership table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Answering probes.
+    Alive,
+    /// Suspected of having failed; it can still refute.
+    Suspect,
+    /// Declared failed.
+    Dead,
+    /// Left the cluster gracefully.
+    Left,
+}
+
+impl State {
+    /// The wire form used in push/pull.
+    pub fn to_wire(self) -> NodeState {
+        match self {
+            Self::Alive => NodeState::Alive,
+            Self::Suspect => NodeState::Suspect,
+            Self::Dead => NodeState::Dead,
+            Self::Left => NodeState::Left,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        self.to_wire().as_str()
+    }
+
+    /// Dead or left: no longer a member.
+    pub fn is_gone(self) -> bool {
+        matches!(self, Self::Dead | Self::Left)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One node as this member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Unique name.
+    pub name: SmolStr,
+    /// Advertised IP, raw bytes as advertised.
+    pub addr: IpBytes,
+    /// Advertised port.
+    pub port: u16,
+    /// Delegate metadata.
+    pub meta: Bytes,
+    /// Incarnation number.
+    pub incarnation: u32,
+    /// Current state.
+    pub state: State,
+    /// When `state` last changed.
+    pub state_change: Instant,
+    /// Protocol and delegate versions.
+    pub vsn: Vsn,
+}
+
+impl Member {
+    /// The node's address, if its IP bytes form one.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        self.addr.to_ip().map(|ip| SocketAddr::new(ip, self.port))
+    }
+
+    /// Highest protocol version the node understands (0 when unknown).
+    pub fn protocol_max(&self) -> u8 {
+        self.vsn.protocol_max().unwrap_or(0)
+    }
+}
+
+/// The table: a vector in probe order plus a name index.
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    nodes: Vec<Member>,
+    index: HashMap<SmolStr, usize>,
+    /// Next position of the round-robin probe.
+    pub(crate) probe_index: usize,
+}
+
+impl Members {
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Member> {
+        self.index.get(name).map(|&i| &self.nodes[i])
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
+        self.index.get(name).map(|&i| &mut self.nodes[i])
+    }
+
+    pub(crate) fn at(&self, i: usize) -> &Member {
+        &self.nodes[i]
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.nodes.iter()
+    }
+
+    /// Inserts a new member at a random position, as Go does, so that new nodes are not all
+    /// probed at the end of a round.
+    pub(crate) fn insert<R: Rng>(&mut self, member: Member, rng: &mut R) {
+        debug_assert!(!self.index.contains_key(&member.name));
+        let n = self.nodes.len();
+        self.index.insert(member.name.clone(), n);
+        self.nodes.push(member);
+        let offset = rng.random_range(0..=n);
+        if offset != n {
+            self.swap(offset, n);
+        }
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.nodes.swap(a, b);
+        self.index.insert(self.nodes[a].name.clone(), a);
+        self.index.insert(self.nodes[b].name.clone(), b);
+    }
+
+    /// Shuffles the probe order (done when the probe index wraps).
+    pub(crate) fn shuffle<R: Rng>(&mut self, rng: &mut R) {
+        self.nodes.shuffle(rng);
+        for (i, m) in self.nodes.iter().enumerate() {
+            if let Some(slot) = self.index.get_mut(&m.name) {
+                *slot = i;
+            }
+        }
+    }
+
+    /// Removes every member for which `reap` is true; returns the removed members.
+    pub(crate) fn reap(&mut self, mut reap: impl FnMut(&Member) -> bool) -> Vec<Member> {
+        let mut removed = Vec::new();
+        let mut kept = Vec::with_capacity(self.nodes.len());
+        for m in self.nodes.drain(..) {
+            if reap(&m) {
+                removed.push(m);
+            } else {
+                kept.push(m);
+            }
+        }
+        self.nodes = kept;
+        self.index.clear();
+        for (i, m) in self.nodes.iter().enumerate() {
+            self.index.insert(m.name.clone(), i);
+        }
+        removed
+    }
+
+    /// Picks up to `k` distinct members for which `accept` holds, uniformly at random.
+    pub(crate) fn random<R: Rng>(
+        &self,
+        k: usize,
+        rng: &mut R,
+        mut accept: impl FnMut(&Member) -> bool,
+    ) -> Vec<usize> {
+        let n = self.nodes.len();
+        let mut picked: Vec<usize> = Vec::with_capacity(k);
+        if k == 0 || n == 0 {
+            return picked;
+        }
+        // Small clusters (or large k): an exhaustive shuffled pass, as Go does since v0.6.
+        if k * 3 >= n {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(rng);
+            picked.extend(
+                order
+                    .into_iter()
+                    .filter(|&i| accept(&self.nodes[i]))
+                    .take(k),
+            );
+            return picked;
+        }
+        // Otherwise random probing with a bounded number of tries (3n, as Go).
+        for _ in 0..3 * n {
+            if picked.len() == k {
+                break;
+            }
+            let i = rng.random_range(0..n);
+            if !picked.contains(&i) && accept(&self.nodes[i]) {
+                picked.push(i);
+            }
+        }
+        picked
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    fn member(name: &str, now: Instant) -> Member {
+        Member {
+            name: name.into(),
+            addr: IpBytes::from([127, 0, 0, 1]),
+            port: 7946,
+            meta: Bytes::new(),
+            incarnation: 1,
+            state: State::Alive,
+            state_change: now,
+            vsn: Vsn::default_advertised(),
+        }
+    }
+
+    #[test]
+    fn index_follows_inserts_shuffles_and_reaps() {
+        let now = Instant::now();
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut t = Members::default();
+        for i in 0..50 {
+            t.insert(member(&format!("n{i}"), now), &mut rng);
+        }
+        let check = |t: &Members| {
+            for (i, m) in t.iter().enumerate() {
+                assert_eq!(t.index[&m.name], i);
+            }
+            assert_eq!(t.index.len(), t.len());
+        };
+        check(&t);
+        t.shuffle(&mut rng);
+        check(&t);
+        let removed = t.reap(|m| m.name.ends_with('3'));
+        assert_eq!(removed.len(), 5);
+        check(&t);
+        assert!(t.get("n13").is_none());
+        assert!(t.get("n12").is_some());
+    }
+
+    #[test]
+    fn random_selection_is_distinct_and_filtered() {
+        let now = Instant::now();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut t = Members::default();
+        for i in 0..100 {
+            t.insert(member(&format!("n{i}"), now), &mut rng);
+        }
+        for k in [0, 1, 3, 10, 40, 100, 200] {
+            let picked = t.random(k, &mut rng, |m| !m.name.ends_with('7'));
+            let mut sorted = picked.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), picked.len());
+            assert!(picked.iter().all(|&i| !t.at(i).name.ends_with('7')));
+            assert!(picked.len() <= k.min(90));
+            if k <= 30 {
+                assert_eq!(picked.len(), k);
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Processing of alive, suspect and dead messages (Go's `aliveNode`, `suspectNode`,
+//! `deadNode`), refutation, and the suspicion timers they start.
+
+use std::time::Instant;
+
+use smol_str::SmolStr;
+use tracing::{debug, warn};
+
+use crate::delegate::Delegate;
+use crate::wire::{Alive, Dead, Suspect, WireMessage};
+
+use super::Machine;
+use super::members::{Member, State};
+use super::output::Event;
+use super::suspicion::{Suspicion, confirmations_needed};
+use super::timing::suspicion_timeout;
+
+/// Where an alive message came from, for the checks that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AliveSource {
+    /// Our own announcement at start-up or after a metadata update.
+    Bootstrap,
+    /// Gossip, a push/pull merge, or any other peer.
+    Remote,
+}
+
+impl<D: Delegate> Machine<D> {
+    /// Go's `aliveNode`. Returns true when the message changed our view.
+    pub(crate) fn handle_alive(&mut self, a: &Alive, source: AliveSource, now: Instant) -> bool {
+        let is_self = a.node == self.cfg.name;
+        if self.leaving && is_self {
+            return false;
+        }
+        // Vsn sanity: pmin and pmax must be set and ordered.
+        if a.vsn.len() >= 3 {
+            let (pmin, pmax) = (a.vsn.protocol_min(), a.vsn.protocol_max());
+            if pmin == Some(0) || pmax == Some(0) || pmin > pmax {
+                warn!(node = %a.node, vsn = ?a.vsn, "ignoring an alive message with an invalid protocol version range");
+                return false;
+            }
+        }
+        let candidate = Member {
+            name: a.node.clone(),
+            addr: a.addr,
+            port: a.port,
+            meta: a.meta.clone(),
+            incarnation: a.incarnation,
+            state: State::Alive,
+            state_change: now,
+            vsn: a.vsn,
+        };
+        if let Err(reason) = self.delegate.notify_alive(&candidate) {
+            debug!(node = %a.node, %reason, "alive message vetoed by the delegate");
+            return false;
+        }
+
+        let known = self.members.get(&a.node).cloned();
+        let Some(old) = known else {
+            // A node we have never seen: it enters as dead with incarnation 0, so the usual
+            // rules below accept any real incarnation and announce the join.
+            let mut fresh = candidate.clone();
+            fresh.state = State::Dead;
+            fresh.incarnation = 0;
+            fresh.state_change = now;
+            if !a.vsn.is_complete() {
+                fresh.vsn = Default::default();
+            }
+            self.members.insert(fresh, &mut self.rng);
+            if !is_self && a.incarnation == 0 {
+                // Go keeps the entry (dead, incarnation 0) but takes nothing else from it.
+                return false;
+            }
+            return self.apply_alive(a, candidate, State::Dead, is_self, source, now);
+        };
+
+        let mut reclaim = false;
+        if old.addr != a.addr || old.port != a.port {
+            let can_reclaim = !self.cfg.dead_node_reclaim_time.is_zero()
+                && old.state == State::Dead
+                && now.saturating_duration_since(old.state_change)
+                    > self.cfg.dead_node_reclaim_time;
+            if old.state == State::Left || can_reclaim {
+                debug!(node = %a.node, old = %old.addr, new = %a.addr, "node reclaimed with a new address");
+                reclaim = true;
+            } else {
+                warn!(node = %a.node, existing = %old.addr, other = %a.addr, "conflicting address for a known node name");
+                self.events.push_back(Event::Conflict {
+                    existing: old,
+                    other: candidate,
+                });
+                return false;
+            }
+        }
+
+        if !reclaim {
+            if !is_self && a.incarnation <= old.incarnation {
+                return false;
+            }
+            if is_self && a.incarnation < old.incarnation {
+                return false;
+            }
+        }
+        self.apply_alive(a, candidate, old.state, is_self, source, now)
+    }
+
+    fn apply_alive(
+        &mut self,
+        a: &Alive,
+        candidate: Member,
+        old_state: State,
+        is_self: bool,
+        source: AliveSource,
+        now: Instant,
+    ) -> bool {
+        self.suspicions.remove(&a.node);
+        if is_self && source == AliveSource::Remote {
+            let Some(me) = self.members.get(&a.node) else {
+                return false;
+            };
+            if a.incarnation == me.incarnation && a.meta == me.meta && a.vsn == me.vsn {
+                return false;
+            }
+            self.refute(a.incarnation);
+            warn!(
+                incarnation = a.incarnation,
+                "refuting an alive message about ourselves"
+            );
+            return false;
+        }
+        self.queue_node_broadcast(&a.node, a.to_bytes(), None);
+        let Some(m) = self.members.get_mut(&a.node) else {
+            return false;
+        };
+        let old_meta = std::mem::replace(&mut m.meta, candidate.meta.clone());
+        if a.vsn.is_complete() {
+            m.vsn = a.vsn;
+        }
+        m.incarnation = a.incarnation;
+        m.addr = a.addr;
+        m.port = a.port;
+        if m.state != State::Alive {
+            m.state = State::Alive;
+            m.state_change = now;
+        }
+        let snapshot = m.clone();
+        self.stats.alive += 1;
+        if old_state.is_gone() {
+            self.events.push_back(Event::Join(snapshot));
+        } else if old_meta != snapshot.meta {
+            self.events.push_back(Event::Update(snapshot));
+        }
+        true
+    }
+
+    /// Go's `suspectNode`. Returns true when the node became suspect.
+    pub(crate) fn handle_suspect(&mut self, s: &Suspect, now: Instant) -> bool {
+        let Some(m) = self.members.get(&s.node) else {
+            return false;
+        };
+        if s.incarnation < m.incarnation {
+            return false;
+        }
+        if let Some(timer) = self.suspicions.get_mut(&s.node) {
+            if timer.confirm(&s.from, now) {
+                self.queue_node_broadcast(&s.node, s.to_bytes(), None);
+            }
+            return false;
+        }
+        if m.state != State::Alive {
+            return false;
+        }
+        if s.node == self.cfg.name {
+            self.refute(s.incarnation);
+            warn!(from = %s.from, "refuting a suspicion about ourselves");
+            return false;
+        }
+        self.queue_node_broadcast(&s.node, s.to_bytes(), None);
+        let n = self.members.len();
+        if let Some(m) = self.members.get_mut(&s.node) {
+            m.incarnation = s.incarnation;
+            m.state = State::Suspect;
+            m.state_change = now;
+        }
+        self.stats.suspect += 1;
+        let k = confirmations_needed(self.cfg.suspicion_mult, n);
+        let min = suspicion_timeout(self.cfg.suspicion_mult, n, self.cfg.probe_interval);
+        let max = min * self.cfg.suspicion_max_timeout_mult;
+        let timer = Suspicion::new(s.from.clone(), k, min, max, now);
+        self.suspicions.insert(s.node.clone(), timer);
+        true
+    }
+
+    /// A suspicion timer expired: declare the node dead if it is still suspect.
+    pub(crate) fn suspicion_expired(&mut self, name: &SmolStr, now: Instant) {
+        let Some(timer) = self.suspicions.remove(name) else {
+            return;
+        };
+        let Some(m) = self.members.get(name) else {
+            return;
+        };
+        if m.state != State::Suspect || m.state_change != timer.start() {
+            return;
+        }
+        if timer.is_degraded() {
+            self.stats.degraded_timeouts += 1;
+        }
+        let dead = Dead {
+            incarnation: m.incarnation,
+            node: name.clone(),
+            from: self.cfg.name.clone(),
+        };
+        debug!(node = %name, "suspicion timed out; marking dead");
+        self.handle_dead(&dead, now);
+    }
+
+    /// Go's `deadNode`. Returns true when the node became dead or left.
+    pub(crate) fn handle_dead(&mut self, d: &Dead, now: Instant) -> bool {
+        let Some(m) = self.members.get(&d.node) else {
+            return false;
+        };
+        if d.incarnation < m.incarnation {
+            return false;
+        }
+        self.suspicions.remove(&d.node);
+        if m.state.is_gone() {
+            return false;
+        }
+        let is_self = d.node == self.cfg.name;
+        if is_self && !self.leaving {
+            self.refute(d.incarnation);
+            warn!(from = %d.from, "refuting a dead message about ourselves");
+            return false;
+        }
+        let notify = if is_self { self.leave_notify } else { None };
+        self.queue_node_broadcast(&d.node, d.to_bytes(), notify);
+        let Some(m) = self.members.get_mut(&d.node) else {
+            return false;
+        };
+        m.incarnation = d.incarnation;
+        m.state = if d.is_leave() {
+            State::Left
+        } else {
+            State::Dead
+        };
+        m.state_change = now;
+        let snapshot = m.clone();
+        self.stats.dead += 1;
+        self.events.push_back(Event::Leave(snapshot));
+        true
+    }
+
+    /// Announces a new incarnation of ourselves that beats `accused_incarnation`.
+    pub(crate) fn refute(&mut self, accused_incarnation: u32) {
+        let mut inc = self.next_incarnation();
+        if accused_incarnation >= inc {
+            inc = accused_incarnation.saturating_add(1);
+            self.incarnation = inc;
+        }
+        if let Some(me) = self.members.get_mut(&self.cfg.name) {
+            me.incarnation = inc;
+        }
+        if let Some(score) = self.awareness.apply_delta(1) {
+            self.stats.health_score = score;
+        }
+        self.stats.refutations += 1;
+        let Some(me) = self.members.get(&self.cfg.name) else {
+            return;
+        };
+        let alive = Alive {
+            incarnation: inc,
+            node: me.name.clone(),
+            addr: me.addr,
+            port: me.port,
+            meta: me.meta.clone(),
+            vsn: me.vsn,
+        };
+        // Go keys the refutation by our address string, not our name (a quirk kept so
+        // that it does not displace other queued messages about us in the same way).
+        let key = SmolStr::new(me.addr.to_string());
+        self.queue_named_broadcast(key, alive.to_bytes(), None);
+    }
+
+    /// The next incarnation number for ourselves.
+    pub(crate) fn next_incarnation(&mut self) -> u32 {
+        self.incarnation = self.incarnation.wrapping_add(1).max(1);
+        self.incarnation
+    }
+}

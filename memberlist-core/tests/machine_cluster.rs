@@ -1,0 +1,418 @@
+//! Small clusters of protocol machines on a virtual clock and an in-memory network: join,
+//! failure detection, leave, refutation, metadata updates and user messages, with checks on
+//! the timing bounds of Go's formulas.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use memberlist_core::delegate::Delegate;
+use memberlist_core::machine::{
+    Event, Machine, ProtocolConfig, State, StreamOutcome, StreamRequest,
+};
+use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole, Suspect, WireMessage};
+
+#[derive(Default)]
+struct Recorder {
+    meta: Bytes,
+    messages: Vec<Bytes>,
+}
+
+impl Delegate for Recorder {
+    fn node_meta(&mut self, _limit: usize) -> Bytes {
+        self.meta.clone()
+    }
+    fn notify_message(&mut self, msg: Bytes) {
+        self.messages.push(msg);
+    }
+}
+
+struct Node {
+    m: Machine<Recorder>,
+    addr: SocketAddr,
+    up: bool,
+    events: Vec<(Duration, Event)>,
+}
+
+/// A datagram on the wire: (delivery time, sequence, sender index, destination, bytes).
+type InFlight = Reverse<(Instant, u64, usize, SocketAddr, Vec<u8>)>;
+
+struct Cluster {
+    start: Instant,
+    now: Instant,
+    nodes: Vec<Node>,
+    in_flight: BinaryHeap<InFlight>,
+    seq: u64,
+    latency: Duration,
+    /// Links that drop everything, as (from, to) node indexes.
+    cut: HashSet<(usize, usize)>,
+}
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)),
+        7946,
+    )
+}
+
+impl Cluster {
+    fn new(n: usize, cfg: impl Fn(String) -> ProtocolConfig, seed: u64) -> Self {
+        let start = Instant::now();
+        let nodes = (0..n)
+            .map(|i| {
+                let m = Machine::new(
+                    cfg(format!("node-{i}")),
+                    Pipeline::new(),
+                    addr(i),
+                    Recorder::default(),
+                    seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    start,
+                )
+                .unwrap();
+                Node {
+                    m,
+                    addr: addr(i),
+                    up: true,
+                    events: Vec::new(),
+                }
+            })
+            .collect();
+        let mut c = Self {
+            start,
+            now: start,
+            nodes,
+            in_flight: BinaryHeap::new(),
+            seq: 0,
+            latency: Duration::from_millis(1),
+            cut: HashSet::new(),
+        };
+        for i in 0..n {
+            c.drain(i);
+        }
+        c
+    }
+
+    fn index_of(&self, a: SocketAddr) -> Option<usize> {
+        self.nodes.iter().position(|n| n.addr == a)
+    }
+
+    fn link_ok(&self, from: usize, to: usize) -> bool {
+        self.nodes[from].up && self.nodes[to].up && !self.cut.contains(&(from, to))
+    }
+
+    /// Moves a node's outputs onto the network.
+    fn drain(&mut self, i: usize) {
+        while let Some(t) = self.nodes[i].m.poll_transmit() {
+            self.seq += 1;
+            self.in_flight.push(Reverse((
+                self.now + self.latency,
+                self.seq,
+                i,
+                t.to,
+                t.data,
+            )));
+        }
+        while let Some(req) = self.nodes[i].m.poll_stream_request() {
+            self.run_stream(i, req);
+        }
+        let elapsed = self.now - self.start;
+        while let Some(e) = self.nodes[i].m.poll_event() {
+            self.nodes[i].events.push((elapsed, e));
+        }
+    }
+
+    /// Streams complete instantly: dial, decode on the acceptor, reply, decode on the dialer.
+    fn run_stream(&mut self, from: usize, req: StreamRequest) {
+        let now = self.now;
+        let outcome = match self.index_of(req.to) {
+            Some(to) if self.link_ok(from, to) && self.link_ok(to, from) => {
+                let mut dec = StreamDecoder::new(StreamRole::Acceptor);
+                dec.feed(&req.data);
+                let msg = dec.poll(self.nodes[to].m.pipeline()).unwrap().unwrap();
+                let src = self.nodes[from].addr;
+                let reply = self.nodes[to].m.handle_stream(now, src, msg);
+                self.drain(to);
+                match reply {
+                    Some(bytes) if req.expects_reply => {
+                        let mut dec = StreamDecoder::new(StreamRole::Dialer);
+                        dec.feed(&bytes);
+                        let msg = dec.poll(self.nodes[from].m.pipeline()).unwrap().unwrap();
+                        StreamOutcome::Reply(msg)
+                    }
+                    _ if req.expects_reply => StreamOutcome::Failed("no reply".into()),
+                    _ => StreamOutcome::Sent,
+                }
+            }
+            _ => StreamOutcome::Failed("connection refused".into()),
+        };
+        self.nodes[from].m.handle_stream_reply(now, req.id, outcome);
+    }
+
+    /// Runs until `until` (virtual time since start).
+    fn run_until(&mut self, until: Duration) {
+        let end = self.start + until;
+        loop {
+            let next_timer = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.up)
+                .map(|(i, n)| (n.m.poll_timeout(), i))
+                .min();
+            let next_packet = self.in_flight.peek().map(|Reverse(p)| p.0);
+            let next = match (next_timer, next_packet) {
+                (Some((t, _)), Some(p)) => t.min(p),
+                (Some((t, _)), None) => t,
+                (None, Some(p)) => p,
+                (None, None) => break,
+            };
+            if next > end {
+                break;
+            }
+            self.now = self.now.max(next);
+            if next_packet == Some(next) {
+                let Reverse((_, _, from, to, data)) = self.in_flight.pop().unwrap();
+                if let Some(to) = self.index_of(to)
+                    && self.link_ok(from, to)
+                {
+                    let src = self.nodes[from].addr;
+                    self.nodes[to].m.handle_datagram(self.now, src, &data);
+                    self.drain(to);
+                }
+                continue;
+            }
+            let (_, i) = next_timer.unwrap();
+            self.nodes[i].m.handle_timeout(self.now);
+            self.drain(i);
+        }
+        self.now = end;
+    }
+
+    fn join_all_through(&mut self, seed: usize) {
+        for i in 0..self.nodes.len() {
+            if i != seed {
+                let to = self.nodes[seed].addr;
+                let now = self.now;
+                self.nodes[i].m.join(now, [to]);
+                self.drain(i);
+            }
+        }
+    }
+
+    fn state_of(&self, observer: usize, node: usize) -> Option<State> {
+        self.nodes[observer]
+            .m
+            .member(&format!("node-{node}"))
+            .map(|m| m.state)
+    }
+
+    fn all_alive(&self) -> bool {
+        let n = self.nodes.len();
+        self.nodes.iter().all(|o| o.m.num_members() == n)
+    }
+
+    /// When `observer` first saw `node` leave (dead or left).
+    fn leave_time(&self, observer: usize, node: usize) -> Option<Duration> {
+        let name = format!("node-{node}");
+        self.nodes[observer]
+            .events
+            .iter()
+            .find_map(|(t, e)| match e {
+                Event::Leave(m) if m.name == name => Some(*t),
+                _ => None,
+            })
+    }
+}
+
+#[test]
+fn five_nodes_join_through_one_seed() {
+    let mut c = Cluster::new(5, ProtocolConfig::lan, 1);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(3));
+    assert!(c.all_alive(), "not everyone sees 5 alive members");
+    for n in &c.nodes {
+        let joins = n
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Join(_)))
+            .count();
+        assert_eq!(joins, 5, "{} saw {joins} joins", n.addr);
+        let results: Vec<_> = n
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::JoinResult { contacted, .. } => Some(*contacted),
+                _ => None,
+            })
+            .collect();
+        assert!(results.iter().all(|&ok| ok));
+    }
+    // Healthy cluster: nobody suspected, awareness at 0.
+    c.run_until(Duration::from_secs(30));
+    for n in &c.nodes {
+        assert_eq!(n.m.health_score(), 0);
+        assert_eq!(n.m.stats().suspect, 0);
+        assert!(n.m.members().all(|m| m.state == State::Alive));
+    }
+}
+
+#[test]
+fn crashed_node_goes_suspect_then_dead_within_the_model() {
+    let n = 10;
+    let mut c = Cluster::new(n, ProtocolConfig::lan, 7);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(10));
+    assert!(c.all_alive());
+    let crash_at = c.now - c.start;
+    c.nodes[9].up = false;
+    c.run_until(crash_at + Duration::from_secs(30));
+    // LAN, N = 10: suspicion min 4 s, max 24 s, k = 2 confirmations.
+    let min = Duration::from_secs(4);
+    let max = Duration::from_secs(24);
+    for observer in 0..n - 1 {
+        assert_eq!(
+            c.state_of(observer, 9),
+            Some(State::Dead),
+            "observer {observer}"
+        );
+        let seen = c.leave_time(observer, 9).expect("a leave event") - crash_at;
+        assert!(
+            seen >= min,
+            "observer {observer} declared death after {seen:?} < {min:?}"
+        );
+        assert!(
+            seen <= max + Duration::from_secs(5),
+            "observer {observer}: {seen:?}"
+        );
+    }
+    // Nobody else was harmed.
+    for observer in 0..n - 1 {
+        for other in 0..n - 1 {
+            assert_eq!(c.state_of(observer, other), Some(State::Alive));
+        }
+    }
+}
+
+#[test]
+fn graceful_leave_is_seen_as_left() {
+    let mut c = Cluster::new(4, ProtocolConfig::lan, 3);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(5));
+    let now = c.now;
+    let id = c.nodes[3].m.leave(now);
+    c.drain(3);
+    c.run_until(Duration::from_secs(8));
+    assert!(
+        c.nodes[3]
+            .events
+            .iter()
+            .any(|(_, e)| *e == Event::BroadcastFinished(id)),
+        "leave broadcast never finished"
+    );
+    c.nodes[3].up = false;
+    for observer in 0..3 {
+        assert_eq!(c.state_of(observer, 3), Some(State::Left));
+    }
+    // Left nodes are reaped after GossipToTheDeadTime (30 s) on the next probe wrap.
+    c.run_until(Duration::from_secs(45));
+    for observer in 0..3 {
+        assert_eq!(
+            c.state_of(observer, 3),
+            None,
+            "observer {observer} kept the left node"
+        );
+        assert_eq!(c.nodes[observer].m.num_members(), 3);
+    }
+}
+
+#[test]
+fn indirect_probes_cover_one_broken_link() {
+    let mut c = Cluster::new(5, ProtocolConfig::lan, 11);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(5));
+    // Cut node 0 -> node 4 only: node 0's probes of 4 fail directly, but relays reach it and
+    // gossip about the suspicion lets node 4 refute.
+    c.cut.insert((0, 4));
+    c.cut.insert((4, 0));
+    c.run_until(Duration::from_secs(60));
+    for observer in 0..4 {
+        assert_eq!(
+            c.state_of(observer, 4),
+            Some(State::Alive),
+            "observer {observer}"
+        );
+    }
+    // Relays answered for node 4, so it was never suspected.
+    let suspected = c.nodes.iter().map(|n| n.m.stats().suspect).sum::<u64>();
+    assert_eq!(suspected, 0);
+}
+
+#[test]
+fn falsely_suspected_node_refutes() {
+    let mut c = Cluster::new(5, ProtocolConfig::lan, 13);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(5));
+    let before = c.nodes[4].m.local_member().unwrap().incarnation;
+    // Node 1 tells node 2 that node 4 is suspect.
+    let suspect = Suspect {
+        incarnation: before,
+        node: "node-4".into(),
+        from: "node-1".into(),
+    };
+    let now = c.now;
+    let from = c.nodes[1].addr;
+    c.nodes[2].m.handle_datagram(now, from, &suspect.to_bytes());
+    c.drain(2);
+    assert_eq!(c.state_of(2, 4), Some(State::Suspect));
+    c.run_until(Duration::from_secs(15));
+    let after = c.nodes[4].m.local_member().unwrap().incarnation;
+    assert!(after > before, "incarnation {before} -> {after}");
+    assert_eq!(c.nodes[4].m.stats().refutations, 1);
+    for observer in 0..5 {
+        assert_eq!(
+            c.state_of(observer, 4),
+            Some(State::Alive),
+            "observer {observer}"
+        );
+        assert_eq!(
+            c.nodes[observer].m.member("node-4").unwrap().incarnation,
+            after
+        );
+    }
+}
+
+#[test]
+fn metadata_updates_and_user_messages_spread() {
+    let mut c = Cluster::new(4, ProtocolConfig::lan, 5);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(5));
+    c.nodes[2].m.delegate().meta = Bytes::from_static(b"role=db");
+    let now = c.now;
+    c.nodes[2].m.update_meta(now);
+    c.drain(2);
+    c.nodes[0].m.send_best_effort("node-1", b"hello").unwrap();
+    c.nodes[0].m.send_reliable(now, "node-3", b"world").unwrap();
+    c.drain(0);
+    c.run_until(Duration::from_secs(8));
+    for observer in [0, 1, 3] {
+        let m = c.nodes[observer].m.member("node-2").unwrap();
+        assert_eq!(&m.meta[..], b"role=db");
+        assert!(
+            c.nodes[observer]
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, Event::Update(m) if m.name == "node-2"))
+        );
+    }
+    assert_eq!(
+        c.nodes[1].m.delegate().messages,
+        vec![Bytes::from_static(b"hello")]
+    );
+    assert_eq!(
+        c.nodes[3].m.delegate().messages,
+        vec![Bytes::from_static(b"world")]
+    );
+}
