@@ -416,3 +416,39 @@ fn metadata_updates_and_user_messages_spread() {
         vec![Bytes::from_static(b"world")]
     );
 }
+
+#[test]
+fn partition_heals_without_a_manual_rejoin() {
+    let n = 6;
+    let mut c = Cluster::new(n, ProtocolConfig::lan, 21);
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(5));
+    assert!(c.all_alive());
+    let left = [0, 1, 2];
+    let right = [3, 4, 5];
+    for a in left {
+        for b in right {
+            c.cut.insert((a, b));
+            c.cut.insert((b, a));
+        }
+    }
+    // Past the maximum suspicion timeout and the reaping delay: each side forgets the other.
+    c.run_until(Duration::from_secs(125));
+    for a in left {
+        assert_eq!(
+            c.nodes[a].m.num_members(),
+            3,
+            "node {a} still sees the other side"
+        );
+    }
+    c.cut.clear();
+    let healed = c.now - c.start;
+    // Reconnect attempts run every 30 s per node; allow one interval plus spreading time.
+    c.run_until(healed + Duration::from_secs(35));
+    assert!(c.all_alive(), "the two halves did not re-merge");
+    for observer in 0..n {
+        for node in 0..n {
+            assert_eq!(c.state_of(observer, node), Some(State::Alive));
+        }
+    }
+}

@@ -58,6 +58,19 @@ pub struct ProtocolConfig {
     pub udp_buffer_size: usize,
     /// After this long, a dead node's name may be taken by another address (zero disables).
     pub dead_node_reclaim_time: Duration,
+    /// The Lifeguard extensions (on by default, as in Go): local health awareness scaling
+    /// the probe interval, dynamic suspicion timeouts shortened by independent confirmations,
+    /// pinging suspects together with the suspicion ("buddy"), and nacks from relays. Off
+    /// gives plain SWIM with a fixed suspicion timeout, for comparison.
+    pub lifeguard: bool,
+    /// Beyond Go: how often to try a push/pull with a node we saw fail (or a seed), so that
+    /// the two sides of a healed partition find each other again without a manual rejoin
+    /// (Go memberlist issue #222). Zero disables it.
+    pub reconnect_interval: Duration,
+    /// Beyond Go: how long a failed node's address is remembered for reconnect attempts.
+    pub reconnect_timeout: Duration,
+    /// Beyond Go: addresses tried for reconnection when they are not current members.
+    pub seeds: Vec<std::net::SocketAddr>,
 }
 
 impl ProtocolConfig {
@@ -82,6 +95,10 @@ impl ProtocolConfig {
             gossip_to_the_dead_time: Duration::from_secs(30),
             udp_buffer_size: 1400,
             dead_node_reclaim_time: Duration::ZERO,
+            lifeguard: true,
+            reconnect_interval: Duration::from_secs(30),
+            reconnect_timeout: Duration::from_secs(6 * 3600),
+            seeds: Vec::new(),
         }
     }
 

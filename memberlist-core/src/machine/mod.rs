@@ -20,6 +20,7 @@ mod members;
 mod output;
 mod probe;
 mod push_pull;
+mod reconnect;
 mod state;
 pub mod suspicion;
 pub mod timing;
@@ -121,6 +122,8 @@ pub struct Machine<D: Delegate> {
     probe_tick_pending: bool,
     next_gossip: Option<Instant>,
     next_push_pull: Option<Instant>,
+    next_reconnect: Option<Instant>,
+    failed: reconnect::Failed,
     next_stream_id: u64,
     next_notify_id: u64,
     streams: HashMap<StreamId, StreamKind>,
@@ -187,6 +190,8 @@ impl<D: Delegate> Machine<D> {
             .then(|| now + stagger(&mut rng, cfg.gossip_interval));
         let next_push_pull = (!cfg.push_pull_interval.is_zero())
             .then(|| now + stagger(&mut rng, cfg.push_pull_interval));
+        let next_reconnect = (!cfg.reconnect_interval.is_zero())
+            .then(|| now + cfg.reconnect_interval + stagger(&mut rng, cfg.reconnect_interval));
         let mut machine = Self {
             awareness: Awareness::new(cfg.awareness_max_multiplier),
             broadcasts: TransmitLimitedQueue::new(cfg.retransmit_mult),
@@ -208,6 +213,8 @@ impl<D: Delegate> Machine<D> {
             probe_tick_pending: false,
             next_gossip,
             next_push_pull,
+            next_reconnect,
+            failed: reconnect::Failed::default(),
             next_stream_id: 0,
             next_notify_id: 0,
             streams: HashMap::new(),
@@ -423,6 +430,12 @@ impl<D: Delegate> Machine<D> {
                 Some(now + push_pull_scale(self.cfg.push_pull_interval, self.members.len()));
             self.periodic_push_pull(now);
         }
+        if let Some(at) = self.next_reconnect
+            && now >= at
+        {
+            self.next_reconnect = Some(now + self.cfg.reconnect_interval);
+            self.reconnect(now);
+        }
         self.collect_finished_broadcasts();
     }
 
@@ -458,6 +471,7 @@ impl<D: Delegate> Machine<D> {
         consider(self.probe_deadline());
         consider(self.next_gossip);
         consider(self.next_push_pull);
+        consider(self.next_reconnect);
         consider(self.suspicions.values().map(Suspicion::deadline).min());
         consider(self.acks.values().map(AckHandler::deadline).min());
         next

@@ -105,7 +105,7 @@ impl<D: Delegate> Machine<D> {
             warn!(node = %target.name, addr = %target.addr, "cannot probe a node without a usable address");
             return;
         };
-        if target.state == State::Alive {
+        if target.state == State::Alive || !self.cfg.lifeguard {
             self.send_msg(to, target.protocol_max(), &ping.to_bytes());
         } else {
             // Ping plus our suspicion, so that the node can refute it (Lifeguard's buddy).
@@ -198,7 +198,7 @@ impl<D: Delegate> Machine<D> {
             let Some(to) = relay.socket_addr() else {
                 continue;
             };
-            let nack = relay.protocol_max() >= 4;
+            let nack = self.cfg.lifeguard && relay.protocol_max() >= 4;
             expected_nacks += u32::from(nack);
             let req = IndirectPing {
                 seq_no,
@@ -276,6 +276,9 @@ impl<D: Delegate> Machine<D> {
     }
 
     pub(crate) fn apply_awareness(&mut self, delta: i32) {
+        if !self.cfg.lifeguard {
+            return;
+        }
         if let Some(score) = self.awareness.apply_delta(delta) {
             self.stats.health_score = score;
         }

@@ -182,7 +182,12 @@ impl<D: Delegate> Machine<D> {
             m.state_change = now;
         }
         self.stats.suspect += 1;
-        let k = confirmations_needed(self.cfg.suspicion_mult, n);
+        // Without Lifeguard the timeout is fixed: no confirmations can shorten it.
+        let k = if self.cfg.lifeguard {
+            confirmations_needed(self.cfg.suspicion_mult, n)
+        } else {
+            0
+        };
         let min = suspicion_timeout(self.cfg.suspicion_mult, n, self.cfg.probe_interval);
         let max = min * self.cfg.suspicion_max_timeout_mult;
         let timer = Suspicion::new(s.from.clone(), k, min, max, now);
@@ -244,6 +249,11 @@ impl<D: Delegate> Machine<D> {
         };
         m.state_change = now;
         let snapshot = m.clone();
+        if snapshot.state == State::Dead
+            && let Some(addr) = snapshot.socket_addr()
+        {
+            self.remember_failed(snapshot.name.clone(), addr, now);
+        }
         self.stats.dead += 1;
         self.events.push_back(Event::Leave(snapshot));
         true
@@ -259,9 +269,7 @@ impl<D: Delegate> Machine<D> {
         if let Some(me) = self.members.get_mut(&self.cfg.name) {
             me.incarnation = inc;
         }
-        if let Some(score) = self.awareness.apply_delta(1) {
-            self.stats.health_score = score;
-        }
+        self.apply_awareness(1);
         self.stats.refutations += 1;
         let Some(me) = self.members.get(&self.cfg.name) else {
             return;
