@@ -452,3 +452,30 @@ fn partition_heals_without_a_manual_rejoin() {
         }
     }
 }
+
+#[test]
+fn cidr_allow_list_keeps_other_networks_out() {
+    // Node 3 only accepts 10.0.0.0/30 (nodes 0..=3); node 4 is 10.0.0.4.
+    let mut c = Cluster::new(
+        5,
+        |name| {
+            let mut cfg = ProtocolConfig::lan(name.clone());
+            if name == "node-3" {
+                cfg.cidrs_allowed = vec!["10.0.0.0/30".parse().unwrap()];
+            }
+            cfg
+        },
+        17,
+    );
+    c.join_all_through(0);
+    c.run_until(Duration::from_secs(20));
+    assert_eq!(
+        c.state_of(3, 4),
+        None,
+        "node 3 accepted a node outside its allow list"
+    );
+    assert_eq!(c.nodes[3].m.num_members(), 4);
+    for observer in [0, 1, 2, 4] {
+        assert_eq!(c.nodes[observer].m.num_members(), 5, "observer {observer}");
+    }
+}

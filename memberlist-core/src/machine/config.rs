@@ -71,9 +71,27 @@ pub struct ProtocolConfig {
     pub reconnect_timeout: Duration,
     /// Beyond Go: addresses tried for reconnection when they are not current members.
     pub seeds: Vec<std::net::SocketAddr>,
+    /// Go's `CIDRsAllowed`: when not empty, alive messages (from packets and push/pull) are
+    /// accepted only if the node's address — and for packets, the sender's address — falls in
+    /// one of these networks. Empty allows everything (as Go's code does, despite its comment).
+    pub cidrs_allowed: Vec<ipnet::IpNet>,
 }
 
 impl ProtocolConfig {
+    /// Go's `IPAllowed`: whether `ip` is inside the allow list (always true when it is empty).
+    ///
+    /// ```
+    /// use memberlist_core::machine::ProtocolConfig;
+    /// let mut cfg = ProtocolConfig::lan("a");
+    /// assert!(cfg.ip_allowed("192.0.2.1".parse().unwrap()));
+    /// cfg.cidrs_allowed = vec!["10.0.0.0/8".parse().unwrap()];
+    /// assert!(cfg.ip_allowed("10.1.2.3".parse().unwrap()));
+    /// assert!(!cfg.ip_allowed("192.0.2.1".parse().unwrap()));
+    /// ```
+    pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
+        self.cidrs_allowed.is_empty() || self.cidrs_allowed.iter().any(|net| net.contains(&ip))
+    }
+
     /// Go's `DefaultLANConfig`.
     pub fn lan(name: impl Into<SmolStr>) -> Self {
         Self {
@@ -99,6 +117,7 @@ impl ProtocolConfig {
             reconnect_interval: Duration::from_secs(30),
             reconnect_timeout: Duration::from_secs(6 * 3600),
             seeds: Vec::new(),
+            cidrs_allowed: Vec::new(),
         }
     }
 

@@ -283,6 +283,10 @@ impl<D: Delegate> Machine<D> {
                 self.handle_suspect(&s, now);
             }
             Message::Alive(mut a) => {
+                if !self.cfg.ip_allowed(from.ip()) {
+                    debug!(%from, "dropping an alive message from outside the CIDR allow list");
+                    return;
+                }
                 if a.port == 0 || self.cfg.protocol_version < 2 {
                     a.port = self.advertise_port;
                 }

@@ -54,8 +54,13 @@ impl<D: Delegate> Machine<D> {
             return false;
         }
 
+        let addr_allowed = a.addr.to_ip().is_some_and(|ip| self.cfg.ip_allowed(ip));
         let known = self.members.get(&a.node).cloned();
         let Some(old) = known else {
+            if !addr_allowed {
+                warn!(node = %a.node, addr = %a.addr, "rejecting a node whose address is not in the CIDR allow list");
+                return false;
+            }
             // A node we have never seen: it enters as dead with incarnation 0, so the usual
             // rules below accept any real incarnation and announce the join.
             let mut fresh = candidate.clone();
@@ -75,6 +80,10 @@ impl<D: Delegate> Machine<D> {
 
         let mut reclaim = false;
         if old.addr != a.addr || old.port != a.port {
+            if !addr_allowed {
+                warn!(node = %a.node, addr = %a.addr, "rejecting an address change outside the CIDR allow list");
+                return false;
+            }
             let can_reclaim = !self.cfg.dead_node_reclaim_time.is_zero()
                 && old.state == State::Dead
                 && now.saturating_duration_since(old.state_change)
