@@ -1,0 +1,744 @@
+//! The discrete-event engine: machines on a virtual clock, one global queue of packet
+//! deliveries and node wake-ups.
+//!
+//! Each node's next [`poll_timeout`](Machine::poll_timeout) lives in the queue as a wake-up
+//! tagged with the node's generation counter; every input to a node re-reads its deadline
+//! and, when it moved, pushes a new wake-up with a bumped generation so the old one is
+//! skipped when popped (lazy invalidation). Nothing scans all nodes per step.
+//!
+//! Streams run synchronously at the instant they are requested, as in the core crate's
+//! cluster test: the acceptor decodes the request with a [`StreamDecoder`], answers through
+//! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
+//! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
+//! and crashes refuse them.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use memberlist_core::delegate::Delegate;
+use memberlist_core::machine::{
+    Event, Machine, ProtocolConfig, State, StreamOutcome, StreamRequest,
+};
+use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use smol_str::SmolStr;
+
+use crate::invariants::Checker;
+use crate::net::{NetConfig, Network};
+use crate::trace::Trace;
+
+/// Clusters up to this size get full invariant checks unless told otherwise.
+pub const FULL_CHECK_LIMIT: usize = 256;
+
+/// How a simulation is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Seed of the network and of every machine.
+    pub seed: u64,
+    /// Link model.
+    pub net: NetConfig,
+    /// Protocol settings of every node (the name is replaced per node).
+    pub protocol: ProtocolConfig,
+    /// Full invariant scans; `None` enables them up to [`FULL_CHECK_LIMIT`] nodes.
+    pub full_checks: Option<bool>,
+}
+
+impl SimConfig {
+    /// `nodes` LAN nodes on a default network.
+    pub fn lan(nodes: usize, seed: u64) -> Self {
+        Self {
+            nodes,
+            seed,
+            net: NetConfig::default(),
+            protocol: ProtocolConfig::lan("template"),
+            full_checks: None,
+        }
+    }
+}
+
+/// The delegate of simulated nodes: it only holds metadata.
+#[derive(Debug, Default)]
+pub struct SimDelegate {
+    /// Metadata announced by the node.
+    pub meta: Bytes,
+}
+
+impl Delegate for SimDelegate {
+    fn node_meta(&mut self, _limit: usize) -> Bytes {
+        self.meta.clone()
+    }
+}
+
+/// What happened to a watched node, from one observer's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// The observer started suspecting it.
+    Suspected,
+    /// The observer declared it dead.
+    Dead,
+    /// The observer saw it leave gracefully.
+    Left,
+    /// The observer saw it join (or come back).
+    Joined,
+    /// The observer saw its metadata change.
+    Updated,
+}
+
+/// One observation about a watched node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Virtual time since the start of the run.
+    pub at: Duration,
+    /// Who observed it.
+    pub observer: usize,
+    /// About whom.
+    pub subject: usize,
+    /// What.
+    pub what: Observation,
+    /// The subject's metadata as the observer holds it.
+    pub meta: Bytes,
+}
+
+/// One simulated node.
+struct Node {
+    machine: Machine<SimDelegate>,
+    addr: SocketAddr,
+    up: bool,
+    generation: u64,
+    wake_at: Option<Instant>,
+    restarts: u64,
+    counters: (u64, u64, u64),
+    stream_bytes: u64,
+    last_suspect: HashMap<usize, Instant>,
+}
+
+enum Work {
+    Wake {
+        node: usize,
+        generation: u64,
+    },
+    Deliver {
+        from: usize,
+        to: usize,
+        data: Vec<u8>,
+    },
+}
+
+struct Item {
+    at: Instant,
+    seq: u64,
+    work: Work,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Item {}
+impl PartialOrd for Item {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Item {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// An invariant was broken; the message names the seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimError(pub String);
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// A simulated cluster.
+pub struct Sim {
+    seed: u64,
+    template: ProtocolConfig,
+    start: Instant,
+    now: Instant,
+    nodes: Vec<Node>,
+    by_addr: HashMap<SocketAddr, usize>,
+    by_name: HashMap<SmolStr, usize>,
+    queue: BinaryHeap<Reverse<Item>>,
+    seq: u64,
+    rng: SmallRng,
+    net: Network,
+    checker: Checker,
+    trace: Trace,
+    watched: Vec<bool>,
+    log: Vec<LogEntry>,
+    steps: u64,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("seed", &self.seed)
+            .field("nodes", &self.nodes.len())
+            .field("elapsed", &self.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The address of node `i`.
+pub fn node_addr(i: usize) -> SocketAddr {
+    let b = (i as u32).to_be_bytes();
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, b[1], b[2], b[3])), 7946)
+}
+
+/// The name of node `i`.
+pub fn node_name(i: usize) -> SmolStr {
+    smol_str::format_smolstr!("node-{i}")
+}
+
+fn mix(mut z: u64) -> u64 {
+    // splitmix64
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Sim {
+    /// Creates the nodes (not yet joined to each other).
+    pub fn new(cfg: SimConfig) -> Result<Self, SimError> {
+        let start = Instant::now();
+        let n = cfg.nodes;
+        let full = cfg.full_checks.unwrap_or(n <= FULL_CHECK_LIMIT);
+        let mut sim = Self {
+            seed: cfg.seed,
+            checker: Checker::new(cfg.seed, start, n, &cfg.protocol, full),
+            template: cfg.protocol,
+            start,
+            now: start,
+            nodes: Vec::with_capacity(n),
+            by_addr: HashMap::with_capacity(n),
+            by_name: HashMap::with_capacity(n),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            rng: SmallRng::seed_from_u64(mix(cfg.seed)),
+            net: Network::new(cfg.net, n),
+            trace: Trace::default(),
+            watched: vec![false; n],
+            log: Vec::new(),
+            steps: 0,
+        };
+        for i in 0..n {
+            let machine = sim.make_machine(i, 0)?;
+            sim.by_addr.insert(node_addr(i), i);
+            sim.by_name.insert(node_name(i), i);
+            sim.nodes.push(Node {
+                machine,
+                addr: node_addr(i),
+                up: true,
+                generation: 0,
+                wake_at: None,
+                restarts: 0,
+                counters: (0, 0, 0),
+                stream_bytes: 0,
+                last_suspect: HashMap::new(),
+            });
+        }
+        for i in 0..n {
+            sim.drain(i);
+        }
+        Ok(sim)
+    }
+
+    fn make_machine(&self, i: usize, restarts: u64) -> Result<Machine<SimDelegate>, SimError> {
+        let mut cfg = self.template.clone();
+        cfg.name = node_name(i);
+        let seed = mix(self.seed ^ mix(i as u64) ^ mix(restarts.wrapping_mul(0x1234_5677)));
+        Machine::new(
+            cfg,
+            Pipeline::new(),
+            node_addr(i),
+            SimDelegate::default(),
+            seed,
+            self.now,
+        )
+        .map_err(|e| SimError(format!("seed {}: {e}", self.seed)))
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Accessors
+    // ----------------------------------------------------------------------------------
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Number of nodes (up or down).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Virtual time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// The current virtual instant.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The machine of node `i`.
+    pub fn machine(&self, i: usize) -> &Machine<SimDelegate> {
+        &self.nodes[i].machine
+    }
+
+    /// Whether node `i` is running.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.nodes[i].up
+    }
+
+    /// Stream bytes written by node `i` (requests it dialed and replies it wrote).
+    pub fn stream_bytes(&self, i: usize) -> u64 {
+        self.nodes[i].stream_bytes
+    }
+
+    /// The network, to change loss, partitions or slowness.
+    pub fn net_mut(&mut self) -> &mut Network {
+        &mut self.net
+    }
+
+    /// Hash of everything processed so far: equal seeds give equal hashes.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
+
+    /// Inputs processed so far (deliveries and wake-ups).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Observations about watched nodes, in order.
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
+    /// Records observations about node `i` in [`log`](Self::log).
+    pub fn watch(&mut self, i: usize) {
+        self.watched[i] = true;
+    }
+
+    /// The node index of a member name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// `Ok` unless an invariant was broken.
+    pub fn check(&self) -> Result<(), SimError> {
+        match self.checker.violations() {
+            [] => Ok(()),
+            v => Err(SimError(v.join("\n"))),
+        }
+    }
+
+    /// Whether full invariant scans are on.
+    pub fn full_checks(&self) -> bool {
+        self.checker.is_full()
+    }
+
+    /// When the first suspicion of `i` matured (for the no-premature-death invariant).
+    pub fn suspicion_matured(&self, i: usize) -> Option<Duration> {
+        self.checker.matured(i).map(|t| t - self.start)
+    }
+
+    /// Invariant (d): every running node sees exactly the running nodes as members.
+    pub fn converged(&self) -> bool {
+        let up = self.nodes.iter().filter(|n| n.up).count();
+        let counts_ok = self
+            .nodes
+            .iter()
+            .filter(|n| n.up)
+            .all(|n| n.machine.num_members() == up);
+        counts_ok
+            && self.nodes.iter().filter(|n| n.up).all(|n| {
+                n.machine
+                    .members()
+                    .all(|m| self.index_of(&m.name).is_some_and(|j| self.nodes[j].up))
+            })
+    }
+
+    /// Like [`converged`](Self::converged), as an error naming the seed.
+    pub fn check_converged(&self) -> Result<(), SimError> {
+        if self.converged() {
+            return Ok(());
+        }
+        let up = self.nodes.iter().filter(|n| n.up).count();
+        let bad: Vec<String> = (0..self.len())
+            .filter(|&i| self.nodes[i].up && self.nodes[i].machine.num_members() != up)
+            .take(5)
+            .map(|i| format!("node {i} sees {}", self.nodes[i].machine.num_members()))
+            .collect();
+        Err(SimError(format!(
+            "seed {}: not converged at t={:.1}s ({up} nodes up): {}",
+            self.seed,
+            self.elapsed().as_secs_f64(),
+            bad.join(", ")
+        )))
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Faults and API calls
+    // ----------------------------------------------------------------------------------
+
+    /// Node `i` joins through node `via`.
+    pub fn join(&mut self, i: usize, via: usize) {
+        let now = self.now;
+        let to = self.nodes[via].addr;
+        self.nodes[i].machine.join(now, [to]);
+        self.drain(i);
+    }
+
+    /// Every node but `seed` joins through `seed`.
+    pub fn join_all_through(&mut self, seed: usize) {
+        for i in 0..self.len() {
+            if i != seed {
+                self.join(i, seed);
+            }
+        }
+    }
+
+    /// Node i joins through a random earlier node, for every i > 0.
+    pub fn join_random_earlier(&mut self) {
+        for i in 1..self.len() {
+            let via = self.rng.random_range(0..i);
+            self.join(i, via);
+        }
+    }
+
+    /// Crashes node `i`: it stops receiving, sending and running timers.
+    pub fn crash(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.up = false;
+        node.generation += 1;
+        node.wake_at = None;
+        self.trace.mix(&[b'C', i as u8]);
+    }
+
+    /// Restarts node `i` with a fresh machine (new seed) and joins it through `via`.
+    pub fn restart(&mut self, i: usize, via: usize) -> Result<(), SimError> {
+        let restarts = self.nodes[i].restarts + 1;
+        let machine = self.make_machine(i, restarts)?;
+        let node = &mut self.nodes[i];
+        node.machine = machine;
+        node.restarts = restarts;
+        node.up = true;
+        node.generation += 1;
+        node.wake_at = None;
+        node.counters = (0, 0, 0);
+        node.last_suspect.clear();
+        self.checker.on_restart(i);
+        self.trace.mix(&[b'R', i as u8]);
+        self.drain(i);
+        self.join(i, via);
+        Ok(())
+    }
+
+    /// Node `i` announces new metadata.
+    pub fn update_meta(&mut self, i: usize, meta: Bytes) -> u64 {
+        self.nodes[i].machine.delegate().meta = meta;
+        let now = self.now;
+        let id = self.nodes[i].machine.update_meta(now);
+        self.drain(i);
+        id
+    }
+
+    /// Node `i` leaves gracefully (it keeps running until crashed).
+    pub fn leave(&mut self, i: usize) -> u64 {
+        let now = self.now;
+        let id = self.nodes[i].machine.leave(now);
+        self.drain(i);
+        id
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Running
+    // ----------------------------------------------------------------------------------
+
+    /// Runs until `until` (virtual time since the start).
+    pub fn run_until(&mut self, until: Duration) {
+        let end = self.start + until;
+        while let Some(Reverse(top)) = self.queue.peek() {
+            if top.at > end {
+                break;
+            }
+            let Some(Reverse(item)) = self.queue.pop() else {
+                break;
+            };
+            if item.at > self.now {
+                self.now = item.at;
+            }
+            match item.work {
+                Work::Wake { node, generation } => {
+                    let n = &mut self.nodes[node];
+                    if !n.up || n.generation != generation {
+                        continue;
+                    }
+                    n.wake_at = None;
+                    self.steps += 1;
+                    self.trace.input(self.now - self.start, node, b'W', &[]);
+                    let now = self.now;
+                    self.nodes[node].machine.handle_timeout(now);
+                    self.drain(node);
+                }
+                Work::Deliver { from, to, data } => {
+                    if !self.nodes[to].up || !self.net.connected(from, to) {
+                        continue;
+                    }
+                    self.steps += 1;
+                    self.trace.input(self.now - self.start, to, b'D', &data);
+                    let now = self.now;
+                    let src = self.nodes[from].addr;
+                    self.nodes[to].machine.handle_datagram(now, src, &data);
+                    self.drain(to);
+                }
+            }
+        }
+        if end > self.now {
+            self.now = end;
+        }
+    }
+
+    /// Runs for `d` more virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.elapsed() + d;
+        self.run_until(until);
+    }
+
+    /// Runs in steps of `step` until `done` holds or `limit` (virtual time since the start)
+    /// passes; returns the time `done` first held.
+    pub fn run_until_true(
+        &mut self,
+        limit: Duration,
+        step: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Option<Duration> {
+        loop {
+            if done(self) {
+                return Some(self.elapsed());
+            }
+            if self.elapsed() >= limit {
+                return None;
+            }
+            let next = (self.elapsed() + step).min(limit);
+            self.run_until(next);
+        }
+    }
+
+    fn push(&mut self, at: Instant, work: Work) {
+        self.seq += 1;
+        self.queue.push(Reverse(Item {
+            at,
+            seq: self.seq,
+            work,
+        }));
+    }
+
+    /// Moves node `i`'s outputs onto the network, runs its streams, records its events and
+    /// reschedules its wake-up.
+    fn drain(&mut self, i: usize) {
+        if !self.nodes[i].up {
+            return;
+        }
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.nodes[i].machine.poll_transmit() {
+                progressed = true;
+                let Some(&to) = self.by_addr.get(&t.to) else {
+                    continue;
+                };
+                let fate = self.net.route(&mut self.rng, i, to);
+                if let Some(delay) = fate.second {
+                    let data = t.data.clone();
+                    self.push(self.now + delay, Work::Deliver { from: i, to, data });
+                }
+                if let Some(delay) = fate.first {
+                    let data = t.data;
+                    self.push(self.now + delay, Work::Deliver { from: i, to, data });
+                }
+            }
+            while let Some(req) = self.nodes[i].machine.poll_stream_request() {
+                progressed = true;
+                self.run_stream(i, req);
+            }
+            while let Some(e) = self.nodes[i].machine.poll_event() {
+                progressed = true;
+                self.on_event(i, e);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.scan_counters(i);
+        self.reschedule(i);
+    }
+
+    fn reschedule(&mut self, i: usize) {
+        let slow = self.net.slowness(i);
+        let node = &mut self.nodes[i];
+        let at = (node.machine.poll_timeout() + slow).max(self.now);
+        if node.wake_at == Some(at) {
+            return;
+        }
+        node.generation += 1;
+        node.wake_at = Some(at);
+        let generation = node.generation;
+        self.push(
+            at,
+            Work::Wake {
+                node: i,
+                generation,
+            },
+        );
+    }
+
+    fn run_stream(&mut self, from: usize, req: StreamRequest) {
+        let now = self.now;
+        self.nodes[from].stream_bytes += req.data.len() as u64;
+        let target = self
+            .by_addr
+            .get(&req.to)
+            .copied()
+            .filter(|&to| to != from && self.nodes[to].up && self.net.connected(from, to));
+        let outcome = match target {
+            None => StreamOutcome::Failed("connection refused".into()),
+            Some(to) => {
+                let mut dec = StreamDecoder::new(StreamRole::Acceptor);
+                dec.feed(&req.data);
+                match dec.poll(self.nodes[to].machine.pipeline()) {
+                    Ok(Some(msg)) => {
+                        let src = self.nodes[from].addr;
+                        let reply = self.nodes[to].machine.handle_stream(now, src, msg);
+                        self.drain(to);
+                        match reply {
+                            Some(bytes) if req.expects_reply => {
+                                self.nodes[to].stream_bytes += bytes.len() as u64;
+                                let mut dec = StreamDecoder::new(StreamRole::Dialer);
+                                dec.feed(&bytes);
+                                match dec.poll(self.nodes[from].machine.pipeline()) {
+                                    Ok(Some(msg)) => StreamOutcome::Reply(msg),
+                                    Ok(None) => StreamOutcome::Failed("short reply".into()),
+                                    Err(e) => StreamOutcome::Failed(e.to_string()),
+                                }
+                            }
+                            _ if req.expects_reply => StreamOutcome::Failed("no reply".into()),
+                            _ => StreamOutcome::Sent,
+                        }
+                    }
+                    Ok(None) => StreamOutcome::Failed("short request".into()),
+                    Err(e) => StreamOutcome::Failed(e.to_string()),
+                }
+            }
+        };
+        let tag = match outcome {
+            StreamOutcome::Reply(_) => b'r',
+            StreamOutcome::Sent => b's',
+            StreamOutcome::Failed(_) => b'f',
+        };
+        self.trace.input(now - self.start, from, tag, &req.data);
+        self.nodes[from]
+            .machine
+            .handle_stream_reply(now, req.id, outcome);
+    }
+
+    fn on_event(&mut self, observer: usize, e: Event) {
+        let (what, m) = match &e {
+            Event::Join(m) => (Observation::Joined, m),
+            Event::Leave(m) if m.state == State::Left => (Observation::Left, m),
+            Event::Leave(m) => (Observation::Dead, m),
+            Event::Update(m) => (Observation::Updated, m),
+            _ => return,
+        };
+        self.trace
+            .event(observer, what as u8, &m.name, m.incarnation);
+        let Some(subject) = self.index_of(&m.name) else {
+            return;
+        };
+        match what {
+            Observation::Joined => self.checker.on_join(self.now, observer, subject, m),
+            Observation::Dead | Observation::Left => {
+                self.checker.on_gone(self.now, observer, subject, m)
+            }
+            _ => {}
+        }
+        if self.watched[subject] {
+            self.log.push(LogEntry {
+                at: self.now - self.start,
+                observer,
+                subject,
+                what,
+                meta: m.meta.clone(),
+            });
+        }
+    }
+
+    /// Looks at the alive/suspect/dead counters of node `i` and rescans its table when they
+    /// moved: suspicions always, everything in full mode.
+    fn scan_counters(&mut self, i: usize) {
+        let stats = self.nodes[i].machine.stats();
+        let counters = (stats.alive, stats.suspect, stats.dead);
+        let old = self.nodes[i].counters;
+        if counters == old {
+            return;
+        }
+        self.nodes[i].counters = counters;
+        if counters.1 != old.1 {
+            let size = self.nodes[i].machine.all_members().count();
+            let suspects: Vec<(usize, Instant)> = self.nodes[i]
+                .machine
+                .all_members()
+                .filter(|m| m.state == State::Suspect)
+                .filter_map(|m| self.by_name.get(&m.name).map(|&s| (s, m.state_change)))
+                .collect();
+            for (subject, since) in suspects {
+                if self.nodes[i].last_suspect.get(&subject) == Some(&since) {
+                    continue;
+                }
+                self.nodes[i].last_suspect.insert(subject, since);
+                self.checker.on_suspect(subject, since, size);
+                self.trace.event(i, b'S', node_name(subject).as_str(), 0);
+                if self.watched[subject] {
+                    self.log.push(LogEntry {
+                        at: since - self.start,
+                        observer: i,
+                        subject,
+                        what: Observation::Suspected,
+                        meta: Bytes::new(),
+                    });
+                }
+            }
+        }
+        if self.checker.is_full() {
+            let by_name = &self.by_name;
+            self.checker
+                .scan_table(self.now, i, self.nodes[i].machine.all_members(), |name| {
+                    by_name.get(name).copied()
+                });
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The virtual network: latency, jitter, loss, duplication, partitions and slow nodes.
+//!
+//! The model is deliberately simple: every link has the same base latency plus uniform jitter,
+//! each datagram is lost or duplicated independently, and a partition assigns every node a
+//! group — nodes in different groups cannot reach each other. Randomness comes from one
+//! seeded generator owned by the engine, so decisions replay exactly.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand::rngs::SmallRng;
+
+/// Settings of the virtual network, shared by all links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetConfig {
+    /// One-way latency of every link.
+    pub base_latency: Duration,
+    /// Uniform extra latency in `[0, jitter)` added per datagram.
+    pub jitter: Duration,
+    /// Probability that a datagram is lost (0.0 ..= 1.0).
+    pub loss: f64,
+    /// Probability that a delivered datagram is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            base_latency: Duration::from_millis(1),
+            jitter: Duration::from_micros(500),
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+/// Per-node network conditions plus the shared link model.
+#[derive(Debug, Clone)]
+pub struct Network {
+    cfg: NetConfig,
+    /// Partition group of each node; links only work inside a group.
+    group: Vec<u32>,
+    /// Extra delay applied to every input of a node (CPU starvation).
+    slow: Vec<Duration>,
+}
+
+impl Network {
+    /// A fully connected network of `n` nodes.
+    pub fn new(cfg: NetConfig, n: usize) -> Self {
+        Self {
+            cfg,
+            group: vec![0; n],
+            slow: vec![Duration::ZERO; n],
+        }
+    }
+
+    /// The link settings.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// Changes the loss probability of all links.
+    pub fn set_loss(&mut self, loss: f64) {
+        self.cfg.loss = loss.clamp(0.0, 1.0);
+    }
+
+    /// Splits the nodes: `group_of(i)` names node i's side; nodes on different sides cannot
+    /// talk.
+    pub fn partition(&mut self, group_of: impl Fn(usize) -> u32) {
+        for (i, g) in self.group.iter_mut().enumerate() {
+            *g = group_of(i);
+        }
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.group.iter_mut().for_each(|g| *g = 0);
+    }
+
+    /// Whether `a` and `b` are on the same side of every partition.
+    pub fn connected(&self, a: usize, b: usize) -> bool {
+        self.group[a] == self.group[b]
+    }
+
+    /// Delays every input of `node` by `delay` (zero makes it normal again).
+    pub fn set_slow(&mut self, node: usize, delay: Duration) {
+        self.slow[node] = delay;
+    }
+
+    /// The input delay of `node`.
+    pub fn slowness(&self, node: usize) -> Duration {
+        self.slow[node]
+    }
+
+    /// Decides the fate of one datagram from `from` to `to`: the delays after which copies
+    /// arrive (empty when lost or partitioned away).
+    pub fn route(&self, rng: &mut SmallRng, from: usize, to: usize) -> Deliveries {
+        if !self.connected(from, to) {
+            return Deliveries::none();
+        }
+        if self.cfg.loss > 0.0 && rng.random::<f64>() < self.cfg.loss {
+            return Deliveries::none();
+        }
+        let first = self.delay(rng, to);
+        let second = (self.cfg.duplicate > 0.0 && rng.random::<f64>() < self.cfg.duplicate)
+            .then(|| self.delay(rng, to));
+        Deliveries {
+            first: Some(first),
+            second,
+        }
+    }
+
+    fn delay(&self, rng: &mut SmallRng, to: usize) -> Duration {
+        let jitter = if self.cfg.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            self.cfg.jitter.mul_f64(rng.random::<f64>())
+        };
+        self.cfg.base_latency + jitter + self.slow[to]
+    }
+}
+
+/// Up to two copies of a datagram and their delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deliveries {
+    /// Delay of the first copy, if any arrives.
+    pub first: Option<Duration>,
+    /// Delay of the duplicate, if one is made.
+    pub second: Option<Duration>,
+}
+
+impl Deliveries {
+    fn none() -> Self {
+        Self {
+            first: None,
+            second: None,
+        }
+    }
+
+    /// The delays of the copies that arrive.
+    pub fn iter(&self) -> impl Iterator<Item = Duration> {
+        self.first.into_iter().chain(self.second)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn partitions_and_loss() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut net = Network::new(NetConfig::default(), 4);
+        net.partition(|i| u32::from(i >= 2));
+        assert!(net.route(&mut rng, 0, 2).first.is_none());
+        assert!(net.route(&mut rng, 0, 1).first.is_some());
+        net.heal();
+        net.set_loss(1.0);
+        assert!(net.route(&mut rng, 0, 2).first.is_none());
+        net.set_loss(0.0);
+        net.set_slow(3, Duration::from_secs(1));
+        let d = net.route(&mut rng, 0, 3).first.unwrap_or_default();
+        assert!(d >= Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,348 @@
+//! Scenarios: a cluster is built, a fault or change is applied, and the figures of interest
+//! are measured and set next to the performance model's.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use memberlist_core::machine::timing::suspicion_timeout;
+
+use crate::engine::{Observation, Sim, SimConfig, SimError};
+use crate::report::{CpuClock, Report};
+
+/// Gossip interval of the LAN preset, for converting seconds into rounds.
+const GOSSIP_ROUND: f64 = 0.2;
+
+/// The scenarios the simulator knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// One node crashes: time to first suspicion, first death, death seen by all.
+    Crash,
+    /// One metadata update: time and gossip rounds until everyone has it.
+    Disseminate,
+    /// N nodes join: time until everyone sees N members and queues drain.
+    Join,
+    /// Bytes sent per node per second once converged.
+    Steady,
+    /// Split in halves past the maximum suspicion timeout, heal, watch for re-convergence.
+    Partition,
+}
+
+impl Scenario {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Crash => "crash",
+            Self::Disseminate => "disseminate",
+            Self::Join => "join",
+            Self::Steady => "steady",
+            Self::Partition => "partition",
+        }
+    }
+}
+
+/// Scenario inputs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Cluster size.
+    pub nodes: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Loss probability on every link.
+    pub loss: f64,
+    /// Join every node through node 0 instead of a random earlier node.
+    pub via_seed: bool,
+    /// Lifeguard extensions on (the default) or plain SWIM.
+    pub lifeguard: bool,
+}
+
+impl Options {
+    /// `nodes` nodes, `seed`, no loss, joining through random earlier nodes.
+    pub fn new(nodes: usize, seed: u64) -> Self {
+        Self {
+            nodes,
+            seed,
+            loss: 0.0,
+            via_seed: false,
+            lifeguard: true,
+        }
+    }
+}
+
+/// Runs a scenario; `Err` only when the cluster could not be built.
+pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
+    let clock = CpuClock::start();
+    let mut report = Report::new(scenario.name(), opts.nodes, opts.seed, opts.loss);
+    let mut sim = build(opts)?;
+    match scenario {
+        Scenario::Crash => crash(&mut sim, &mut report),
+        Scenario::Disseminate => disseminate(&mut sim, &mut report),
+        Scenario::Join => join(&mut sim, opts, &mut report),
+        Scenario::Steady => steady(&mut sim, &mut report),
+        Scenario::Partition => partition(&mut sim, &mut report),
+    }
+    if !opts.lifeguard {
+        report.note("Lifeguard off (plain SWIM)");
+    }
+    if let Err(e) = sim.check() {
+        report.violations = e.0.lines().map(str::to_owned).collect();
+    }
+    report.finish(&clock, sim.elapsed(), sim.steps());
+    Ok(report)
+}
+
+/// A LAN cluster with the options' loss, not yet joined.
+pub fn build(opts: &Options) -> Result<Sim, SimError> {
+    let mut cfg = SimConfig::lan(opts.nodes, opts.seed);
+    cfg.net.loss = opts.loss;
+    cfg.protocol.lifeguard = opts.lifeguard;
+    Sim::new(cfg)
+}
+
+/// Generous bound on how long joining and converging may take.
+fn join_limit(n: usize) -> Duration {
+    Duration::from_secs(60 + (n as u64) / 10)
+}
+
+/// Joins everyone (through random earlier nodes) and runs until converged; returns the time
+/// it took, if it converged.
+pub fn join_and_converge(sim: &mut Sim) -> Option<Duration> {
+    sim.join_random_earlier();
+    let limit = sim.elapsed() + join_limit(sim.len());
+    sim.run_until_true(limit, Duration::from_millis(500), Sim::converged)
+}
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// Piecewise-linear interpolation in log10(n) between (n, value) points.
+fn interpolate_log(points: &[(f64, f64)], n: usize) -> f64 {
+    let x = (n.max(1) as f64).log10();
+    let pts: Vec<(f64, f64)> = points.iter().map(|&(n, v)| (n.log10(), v)).collect();
+    let pair = pts
+        .windows(2)
+        .find(|w| x <= w[1].0)
+        .unwrap_or(&pts[pts.len() - 2..]);
+    let (x0, y0) = pair[0];
+    let (x1, y1) = pair[1];
+    let y = y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+    (y * 100.0).round() / 100.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn converge_or_note(sim: &mut Sim, report: &mut Report) -> bool {
+    match join_and_converge(sim) {
+        Some(t) => {
+            report.measure("join_converged_s", secs(t));
+            true
+        }
+        None => {
+            report.note(format!(
+                "cluster did not converge within {:?}",
+                join_limit(sim.len())
+            ));
+            false
+        }
+    }
+}
+
+fn crash(sim: &mut Sim, report: &mut Report) {
+    if !converge_or_note(sim, report) {
+        return;
+    }
+    sim.run_for(Duration::from_secs(5));
+    let victim = sim.len() - 1;
+    sim.watch(victim);
+    let dead_before: u64 = (0..sim.len()).map(|i| sim.machine(i).stats().dead).sum();
+    sim.crash(victim);
+    let t0 = sim.elapsed();
+    let observers = sim.len() - 1;
+    let all_dead = |s: &Sim| {
+        s.log()
+            .iter()
+            .filter(|e| e.what == Observation::Dead && e.subject == victim)
+            .count()
+            >= observers
+    };
+    let limit = t0 + Duration::from_secs(180);
+    let done = sim.run_until_true(limit, Duration::from_millis(250), all_dead);
+    let first = |what: Observation| {
+        sim.log()
+            .iter()
+            .filter(|e| e.what == what && e.subject == victim)
+            .map(|e| e.at)
+            .min()
+            .map(|t| secs(t.saturating_sub(t0)))
+    };
+    report.measure("first_suspicion_s", first(Observation::Suspected));
+    report.measure("first_dead_s", first(Observation::Dead));
+    report.measure("all_dead_s", done.map(|t| secs(t - t0)));
+    let dead_after: u64 = (0..sim.len())
+        .filter(|&i| i != victim)
+        .map(|i| sim.machine(i).stats().dead)
+        .sum();
+    let false_deaths = dead_after.saturating_sub(dead_before + observers as u64);
+    report.measure("false_deaths", false_deaths);
+    report.expect("first_suspicion_s", 1.58);
+    report.expect(
+        "all_dead_s",
+        interpolate_log(
+            &[(10.0, 6.2), (100.0, 10.8), (1000.0, 15.2), (10000.0, 19.6)],
+            sim.len(),
+        ),
+    );
+    report.note("times are measured from the crash; detection is sampled every 250 ms");
+}
+
+fn disseminate(sim: &mut Sim, report: &mut Report) {
+    if !converge_or_note(sim, report) {
+        return;
+    }
+    sim.run_for(Duration::from_secs(5));
+    let origin = 0;
+    sim.watch(origin);
+    let meta = Bytes::from_static(b"version=2");
+    let t0 = sim.elapsed();
+    sim.update_meta(origin, meta.clone());
+    let others = sim.len() - 1;
+    let seen = |s: &Sim| {
+        s.log()
+            .iter()
+            .filter(|e| {
+                e.what == Observation::Updated
+                    && e.subject == origin
+                    && e.observer != origin
+                    && e.meta == meta
+            })
+            .count()
+    };
+    let limit = t0 + Duration::from_secs(120);
+    let done = sim.run_until_true(limit, Duration::from_millis(100), |s| seen(s) >= others);
+    let mut delays: Vec<f64> = sim
+        .log()
+        .iter()
+        .filter(|e| {
+            e.what == Observation::Updated
+                && e.subject == origin
+                && e.observer != origin
+                && e.meta == meta
+        })
+        .map(|e| (e.at - t0).as_secs_f64())
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let rounds = |s: f64| (s / GOSSIP_ROUND * 10.0).round() / 10.0;
+    let median = percentile(&delays, 0.5);
+    let p99 = percentile(&delays, 0.99);
+    report.measure("reached", delays.len());
+    report.measure("all_reached_s", done.map(|t| secs(t - t0)));
+    report.measure("median_s", secs(Duration::from_secs_f64(median.max(0.0))));
+    report.measure("median_rounds", rounds(median));
+    report.measure("p99_rounds", rounds(p99));
+    report.measure("max_rounds", delays.last().copied().map(rounds));
+    report.expect(
+        "median_rounds",
+        interpolate_log(&[(100.0, 6.0), (1000.0, 8.0), (10000.0, 10.0)], sim.len()),
+    );
+}
+
+fn join(sim: &mut Sim, opts: &Options, report: &mut Report) {
+    if opts.via_seed {
+        sim.join_all_through(0);
+        report.note("all nodes joined through node 0");
+    } else {
+        sim.join_random_earlier();
+        report.note("node i joined through a random earlier node");
+    }
+    let n = sim.len();
+    let limit = join_limit(n) * 5;
+    let step = Duration::from_millis(200);
+    let all_see = sim.run_until_true(limit, step, |s| {
+        (0..n).all(|i| s.machine(i).num_members() == n)
+    });
+    report.measure("all_see_n_s", all_see.map(secs));
+    let limit = sim.elapsed() + Duration::from_secs(600);
+    let quiet = sim.run_until_true(limit, Duration::from_secs(1), |s| {
+        (0..n).all(|i| s.machine(i).queued_broadcasts() == 0)
+    });
+    report.measure("queues_empty_s", quiet.map(secs));
+    report.measure("converged", sim.converged());
+}
+
+fn steady(sim: &mut Sim, report: &mut Report) {
+    if !converge_or_note(sim, report) {
+        return;
+    }
+    let n = sim.len();
+    let limit = sim.elapsed() + Duration::from_secs(600);
+    sim.run_until_true(limit, Duration::from_secs(1), |s| {
+        (0..n).all(|i| s.machine(i).queued_broadcasts() == 0)
+    });
+    sim.run_for(Duration::from_secs(5));
+    let udp = |s: &Sim| (0..n).map(|i| s.machine(i).stats().bytes_sent).sum::<u64>();
+    let tcp = |s: &Sim| (0..n).map(|i| s.stream_bytes(i)).sum::<u64>();
+    let (u0, t0) = (udp(sim), tcp(sim));
+    let window = Duration::from_secs(120);
+    sim.run_for(window);
+    let per_node = |bytes: u64| {
+        let v = bytes as f64 / n as f64 / window.as_secs_f64() / 1024.0;
+        (v * 1000.0).round() / 1000.0
+    };
+    let (udp_rate, tcp_rate) = (per_node(udp(sim) - u0), per_node(tcp(sim) - t0));
+    report.measure("window_s", window.as_secs());
+    report.measure("udp_kib_per_node_s", udp_rate);
+    report.measure("stream_kib_per_node_s", tcp_rate);
+    report.measure(
+        "kib_per_node_s",
+        ((udp_rate + tcp_rate) * 1000.0).round() / 1000.0,
+    );
+    report.expect(
+        "kib_per_node_s",
+        interpolate_log(&[(100.0, 0.35), (1000.0, 1.0)], n),
+    );
+    report.note("stream bytes are push/pull requests dialed plus replies written");
+}
+
+fn partition(sim: &mut Sim, report: &mut Report) {
+    if !converge_or_note(sim, report) {
+        return;
+    }
+    let n = sim.len();
+    let half = n / 2;
+    let cfg = sim.machine(0).config().clone();
+    let min = suspicion_timeout(cfg.suspicion_mult, n, cfg.probe_interval);
+    let max = min * cfg.suspicion_max_timeout_mult;
+    sim.net_mut().partition(|i| u32::from(i >= half));
+    let t0 = sim.elapsed();
+    sim.run_for(max + Duration::from_secs(30));
+    let sides_split = (0..n).all(|i| {
+        let side = if i < half { half } else { n - half };
+        sim.machine(i).num_members() == side
+    });
+    report.measure("partition_s", secs(sim.elapsed() - t0));
+    report.measure("sides_split_cleanly", sides_split);
+    sim.net_mut().heal();
+    let t1 = sim.elapsed();
+    let bound = Duration::from_secs(300);
+    let healed = sim.run_until_true(t1 + bound, Duration::from_secs(1), Sim::converged);
+    report.measure("reconverged", healed.is_some());
+    report.measure("reconverge_s", healed.map(|t| secs(t - t1)));
+    if healed.is_none() {
+        let sizes: Vec<usize> = (0..n).map(|i| sim.machine(i).num_members()).collect();
+        let (lo, hi) = (
+            sizes.iter().min().copied().unwrap_or(0),
+            sizes.iter().max().copied().unwrap_or(0),
+        );
+        report.measure("member_counts_min_max", vec![lo, hi]);
+        report.note(format!(
+            "no re-merge within {}s of healing: like Go memberlist, the machine does not contact dead members by itself",
+            bound.as_secs()
+        ));
+    }
+}

@@ -1,0 +1,149 @@
+//! Simulator tests: failure detection bounds, long lossy runs, determinism and invariants.
+//! Small clusters and fixed seeds keep them fast and reproducible.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use memberlist_core::machine::State;
+use memberlist_core::machine::timing::suspicion_timeout;
+use memberlist_sim::scenarios::{self, Options, Scenario};
+use memberlist_sim::{NetConfig, Observation, Sim, SimConfig};
+
+fn cluster(n: usize, seed: u64, loss: f64) -> Sim {
+    let mut cfg = SimConfig::lan(n, seed);
+    cfg.net = NetConfig {
+        loss,
+        ..NetConfig::default()
+    };
+    let mut sim = Sim::new(cfg).unwrap();
+    sim.join_random_earlier();
+    let t = sim.run_until_true(
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        Sim::converged,
+    );
+    assert!(t.is_some(), "seed {seed}: cluster of {n} did not converge");
+    sim
+}
+
+#[test]
+fn crash_in_ten_nodes_is_seen_dead_by_all_never_before_the_minimum_timeout() {
+    let mut sim = cluster(10, 7, 0.0);
+    sim.run_for(Duration::from_secs(5));
+    let victim = 9;
+    sim.watch(victim);
+    sim.crash(victim);
+    let crash_at = sim.elapsed();
+    sim.run_for(Duration::from_secs(40));
+    let min = suspicion_timeout(4, 10, Duration::from_secs(1));
+    let deaths: Vec<_> = sim
+        .log()
+        .iter()
+        .filter(|e| e.what == Observation::Dead && e.subject == victim)
+        .collect();
+    assert_eq!(deaths.len(), 9, "every survivor declares the victim dead");
+    let first_suspicion = sim
+        .log()
+        .iter()
+        .filter(|e| e.what == Observation::Suspected)
+        .map(|e| e.at)
+        .min()
+        .expect("someone suspected the victim");
+    assert!(first_suspicion >= crash_at);
+    for d in &deaths {
+        assert!(
+            d.at >= first_suspicion + min,
+            "observer {} declared death at {:?}, suspicion at {first_suspicion:?}",
+            d.observer,
+            d.at
+        );
+        // Dead, or already reaped after GossipToTheDeadTime.
+        let state = sim.machine(d.observer).member("node-9").map(|m| m.state);
+        assert!(matches!(state, Some(State::Dead) | None), "{state:?}");
+    }
+    sim.check().unwrap();
+    sim.check_converged().unwrap();
+}
+
+#[test]
+fn seventeen_members_survive_thirty_minutes_at_ten_percent_loss() {
+    let mut sim = cluster(17, 17, 0.10);
+    sim.run_for(Duration::from_secs(30 * 60));
+    let deaths: u64 = (0..17).map(|i| sim.machine(i).stats().dead).sum();
+    assert_eq!(deaths, 0, "false deaths under 10% loss");
+    sim.check().unwrap();
+    sim.check_converged().unwrap();
+}
+
+fn trace_of(seed: u64) -> (u64, u64) {
+    let mut cfg = SimConfig::lan(12, seed);
+    cfg.net.loss = 0.05;
+    cfg.net.duplicate = 0.02;
+    let mut sim = Sim::new(cfg).unwrap();
+    sim.join_random_earlier();
+    sim.run_until(Duration::from_secs(20));
+    sim.crash(3);
+    sim.net_mut().set_slow(5, Duration::from_millis(300));
+    sim.run_until(Duration::from_secs(60));
+    sim.restart(3, 0).unwrap();
+    sim.run_until(Duration::from_secs(90));
+    sim.check().unwrap();
+    (sim.trace_hash(), sim.steps())
+}
+
+#[test]
+fn same_seed_gives_an_identical_trace() {
+    let a = trace_of(42);
+    assert_eq!(a, trace_of(42));
+    assert_ne!(a.0, trace_of(43).0);
+}
+
+#[test]
+fn invariants_hold_for_joins_through_one_seed_and_random_peers() {
+    for (seed, via_seed) in [(1, true), (2, false)] {
+        let mut opts = Options::new(24, seed);
+        opts.via_seed = via_seed;
+        let r = scenarios::run(Scenario::Join, &opts).unwrap();
+        assert!(r.ok(), "{:?}", r.violations);
+        assert_eq!(r.measured["converged"], true, "{}", r.summary());
+    }
+}
+
+#[test]
+fn invariants_hold_for_crash_and_restart_under_loss() {
+    let mut sim = cluster(16, 5, 0.05);
+    sim.crash(4);
+    sim.crash(11);
+    sim.run_for(Duration::from_secs(40));
+    for o in (0..16).filter(|&o| o != 4 && o != 11) {
+        let m = sim.machine(o).member("node-4");
+        assert!(m.is_none_or(|m| m.state.is_gone()), "observer {o}: {m:?}");
+    }
+    sim.restart(4, 0).unwrap();
+    sim.restart(11, 7).unwrap();
+    let back = sim.run_until_true(
+        sim.elapsed() + Duration::from_secs(60),
+        Duration::from_millis(500),
+        Sim::converged,
+    );
+    assert!(back.is_some(), "restarted nodes were not re-admitted");
+    sim.check().unwrap();
+}
+
+#[test]
+fn crash_scenario_report_matches_the_model_roughly() {
+    let r = scenarios::run(Scenario::Crash, &Options::new(10, 3)).unwrap();
+    assert!(r.ok(), "{:?}", r.violations);
+    let all_dead = r.measured["all_dead_s"].as_f64().unwrap();
+    assert!((4.0..=24.0 + 5.0).contains(&all_dead), "{}", r.summary());
+    assert_eq!(r.measured["false_deaths"], 0);
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["scenario"], "crash");
+}
+
+#[test]
+fn partition_heals_and_invariants_hold() {
+    let r = scenarios::run(Scenario::Partition, &Options::new(12, 9)).unwrap();
+    assert!(r.ok(), "{:?}", r.violations);
+    assert_eq!(r.measured["sides_split_cleanly"], true, "{}", r.summary());
+}
