@@ -218,15 +218,19 @@ impl<'a> Reader<'a> {
     /// Reads a string or byte field in any str/bin form; nil reads as empty.
     #[inline(always)]
     pub(crate) fn read_raw(&mut self) -> Result<&'a [u8], DecodeError> {
-        // Fast path: Go writes every key and short string as a fixstr.
-        if let Some(&b) = self.buf.get(self.pos)
-            && b & 0xe0 == 0xa0
-        {
-            let start = self.pos + 1;
-            let end = start + usize::from(b & 0x1f);
-            if let Some(s) = self.buf.get(start..end) {
-                self.pos = end;
-                return Ok(s);
+        // Fast paths: Go writes every key and short string as a fixstr, and an empty byte
+        // slice as nil.
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b & 0xe0 == 0xa0 {
+                let start = self.pos + 1;
+                let end = start + usize::from(b & 0x1f);
+                if let Some(s) = self.buf.get(start..end) {
+                    self.pos = end;
+                    return Ok(s);
+                }
+            } else if b == 0xc0 {
+                self.pos += 1;
+                return Ok(&[]);
             }
         }
         self.read_raw_slow()
@@ -314,11 +318,16 @@ impl<'a> Reader<'a> {
     /// Reads any integer form as an unsigned value; negative values are an error.
     #[inline(always)]
     pub(crate) fn read_u64(&mut self) -> Result<u64, DecodeError> {
-        if let Some(&b) = self.buf.get(self.pos)
-            && b < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(b));
+        match self.buf.get(self.pos..) {
+            Some([b @ 0x00..=0x7f, ..]) => {
+                self.pos += 1;
+                return Ok(u64::from(*b));
+            }
+            Some([0xcd, hi, lo, ..]) => {
+                self.pos += 3;
+                return Ok(u64::from(u16::from_be_bytes([*hi, *lo])));
+            }
+            _ => {}
         }
         self.read_u64_slow()
     }
