@@ -40,6 +40,7 @@ enum Which {
     Join,
     Steady,
     Partition,
+    Lifeguard,
 }
 
 impl From<Which> for Scenario {
@@ -50,6 +51,7 @@ impl From<Which> for Scenario {
             Which::Join => Scenario::Join,
             Which::Steady => Scenario::Steady,
             Which::Partition => Scenario::Partition,
+            Which::Lifeguard => Scenario::Lifeguard,
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Scenario {
     Steady,
     /// Split in halves past the maximum suspicion timeout, heal, watch for re-convergence.
     Partition,
+    /// Slow members (inputs delayed by seconds): false deaths with Lifeguard on versus off.
+    Lifeguard,
 }
 
 impl Scenario {
@@ -36,6 +38,7 @@ impl Scenario {
             Self::Join => "join",
             Self::Steady => "steady",
             Self::Partition => "partition",
+            Self::Lifeguard => "lifeguard",
         }
     }
 }
@@ -79,6 +82,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
         Scenario::Join => join(&mut sim, opts, &mut report),
         Scenario::Steady => steady(&mut sim, &mut report),
         Scenario::Partition => partition(&mut sim, &mut report),
+        Scenario::Lifeguard => lifeguard(opts, &mut report)?,
     }
     if !opts.lifeguard {
         report.note("Lifeguard off (plain SWIM)");
@@ -345,4 +349,82 @@ fn partition(sim: &mut Sim, report: &mut Report) {
             bound.as_secs()
         ));
     }
+}
+
+/// How many members are made slow in the `lifeguard` scenario: 1 per 16, at least 1.
+pub fn slow_members(n: usize) -> usize {
+    (n / 16).max(1)
+}
+
+/// Delay applied to every input of a slow member (as under CPU starvation).
+pub const SLOW_DELAY: Duration = Duration::from_secs(6);
+
+/// Simulated time the slow members run for in the `lifeguard` scenario.
+pub const LIFEGUARD_WINDOW: Duration = Duration::from_secs(300);
+
+/// False death declarations in one run (nobody crashed), split by whom they were about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FalseDeaths {
+    /// Declarations about healthy (not slow) members.
+    pub healthy: u64,
+    /// Declarations about the slow members themselves.
+    pub slow: u64,
+}
+
+/// Runs one cluster with the given Lifeguard setting and slow members, and counts every
+/// observer's death declarations; `None` when the cluster did not converge first.
+pub fn false_deaths(opts: &Options, lifeguard: bool) -> Result<Option<FalseDeaths>, SimError> {
+    let mut o = opts.clone();
+    o.lifeguard = lifeguard;
+    let mut sim = build(&o)?;
+    if join_and_converge(&mut sim).is_none() {
+        return Ok(None);
+    }
+    let n = sim.len();
+    let slow: Vec<usize> = (0..slow_members(n))
+        .map(|i| i * n / slow_members(n))
+        .collect();
+    for i in 0..n {
+        sim.watch(i);
+    }
+    let start = sim.log().len();
+    for &i in &slow {
+        sim.net_mut().set_slow(i, SLOW_DELAY);
+    }
+    sim.run_for(LIFEGUARD_WINDOW);
+    let mut counts = FalseDeaths {
+        healthy: 0,
+        slow: 0,
+    };
+    for e in &sim.log()[start..] {
+        if e.what == Observation::Dead {
+            if slow.contains(&e.subject) {
+                counts.slow += 1;
+            } else {
+                counts.healthy += 1;
+            }
+        }
+    }
+    Ok(Some(counts))
+}
+
+fn lifeguard(opts: &Options, report: &mut Report) -> Result<(), SimError> {
+    let n = opts.nodes;
+    report.measure("slow_members", slow_members(n) as u64);
+    report.measure("slow_delay_s", SLOW_DELAY.as_secs_f64());
+    report.measure("window_s", LIFEGUARD_WINDOW.as_secs());
+    let on = false_deaths(opts, true)?;
+    let off = false_deaths(opts, false)?;
+    report.measure("false_deaths_healthy_lifeguard_on", on.map(|c| c.healthy));
+    report.measure("false_deaths_healthy_lifeguard_off", off.map(|c| c.healthy));
+    report.measure("false_deaths_slow_lifeguard_on", on.map(|c| c.slow));
+    report.measure("false_deaths_slow_lifeguard_off", off.map(|c| c.slow));
+    if let (Some(on), Some(off)) = (on, off) {
+        let ratio = off.healthy as f64 / (on.healthy.max(1)) as f64;
+        report.measure("reduction_factor_healthy", (ratio * 10.0).round() / 10.0);
+    }
+    report.expect("reduction_factor_healthy", 50.0);
+    report.note("false deaths = death declarations by any observer (nobody crashed)");
+    report.note("reduction_factor_healthy divides by max(1, on)");
+    Ok(())
 }

@@ -147,3 +147,22 @@ fn partition_heals_and_invariants_hold() {
     assert!(r.ok(), "{:?}", r.violations);
     assert_eq!(r.measured["sides_split_cleanly"], true, "{}", r.summary());
 }
+
+#[test]
+fn lifeguard_gives_fewer_false_deaths_with_slow_members() {
+    use memberlist_sim::scenarios::false_deaths;
+    let opts = Options::new(32, 5);
+    let on = false_deaths(&opts, true)
+        .unwrap()
+        .expect("converged with Lifeguard");
+    let off = false_deaths(&opts, false)
+        .unwrap()
+        .expect("converged without Lifeguard");
+    let total = |c: memberlist_sim::scenarios::FalseDeaths| c.healthy + c.slow;
+    assert!(
+        total(off) > 0,
+        "slow members caused no false deaths without Lifeguard"
+    );
+    assert!(on.healthy <= off.healthy, "healthy: on {on:?}, off {off:?}");
+    assert!(total(on) < total(off), "on {on:?}, off {off:?}");
+}
