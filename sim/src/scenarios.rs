@@ -222,28 +222,19 @@ fn disseminate(sim: &mut Sim, report: &mut Report) {
     let t0 = sim.elapsed();
     sim.update_meta(origin, meta.clone());
     let others = sim.len() - 1;
-    let seen = |s: &Sim| {
-        s.log()
-            .iter()
-            .filter(|e| {
-                e.what == Observation::Updated
-                    && e.subject == origin
-                    && e.observer != origin
-                    && e.meta == meta
-            })
-            .count()
+    let is_update = |e: &&crate::engine::LogEntry| {
+        e.what == Observation::Updated
+            && e.subject == origin
+            && e.observer != origin
+            && e.meta == meta
     };
+    let seen = |s: &Sim| s.log().iter().filter(is_update).count();
     let limit = t0 + Duration::from_secs(120);
     let done = sim.run_until_true(limit, Duration::from_millis(100), |s| seen(s) >= others);
     let mut delays: Vec<f64> = sim
         .log()
         .iter()
-        .filter(|e| {
-            e.what == Observation::Updated
-                && e.subject == origin
-                && e.observer != origin
-                && e.meta == meta
-        })
+        .filter(is_update)
         .map(|e| (e.at - t0).as_secs_f64())
         .collect();
     delays.sort_by(f64::total_cmp);

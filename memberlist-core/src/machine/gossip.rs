@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::delegate::Delegate;
-use crate::wire::{MessageType, encode_compounds};
+use crate::wire::encode_compounds;
 
 use super::Machine;
 use super::members::State;
@@ -78,10 +78,7 @@ impl<D: Delegate> Machine<D> {
                 .delegate
                 .broadcasts(overhead + USER_MSG_OVERHEAD, avail)
             {
-                let mut framed = Vec::with_capacity(1 + user.len());
-                framed.push(MessageType::User.byte());
-                framed.extend_from_slice(&user);
-                msgs.push(Bytes::from(framed));
+                msgs.push(Bytes::from(super::user_message(&user)));
             }
         }
         msgs

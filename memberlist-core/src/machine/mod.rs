@@ -223,13 +223,13 @@ impl<D: Delegate> Machine<D> {
             events: VecDeque::new(),
             stats: Stats::default(),
         };
-        let alive = machine.self_alive(now);
+        let alive = machine.self_alive();
         machine.handle_alive(&alive, AliveSource::Bootstrap, now);
         Ok(machine)
     }
 
     /// A fresh alive message about ourselves with the next incarnation and current metadata.
-    fn self_alive(&mut self, _now: Instant) -> Alive {
+    fn self_alive(&mut self) -> Alive {
         let mut meta = self.delegate.node_meta(META_MAX_SIZE);
         if meta.len() > META_MAX_SIZE {
             warn!(
@@ -524,7 +524,7 @@ impl<D: Delegate> Machine<D> {
     /// Returns the id of the [`Event::BroadcastFinished`] to wait for.
     pub fn update_meta(&mut self, now: Instant) -> u64 {
         let id = self.notify_id();
-        let alive = self.self_alive(now);
+        let alive = self.self_alive();
         self.handle_alive(&alive, AliveSource::Bootstrap, now);
         let msg = crate::wire::WireMessage::to_bytes(&alive);
         self.broadcasts
@@ -539,19 +539,13 @@ impl<D: Delegate> Machine<D> {
     /// Sends a user message to a member over UDP (no piggyback), as Go's `SendBestEffort`.
     pub fn send_best_effort(&mut self, node: &str, msg: &[u8]) -> Result<(), MachineError> {
         let (to, pmax) = self.member_address(node)?;
-        let mut packet = Vec::with_capacity(1 + msg.len());
-        packet.push(MessageType::User.byte());
-        packet.extend_from_slice(msg);
-        self.send_packet(to, pmax, &packet);
+        self.send_packet(to, pmax, &user_message(msg));
         Ok(())
     }
 
     /// Sends a user message to an address over UDP (no CRC: the peer is unknown).
     pub fn send_to_address(&mut self, to: SocketAddr, msg: &[u8]) {
-        let mut packet = Vec::with_capacity(1 + msg.len());
-        packet.push(MessageType::User.byte());
-        packet.extend_from_slice(msg);
-        self.send_packet(to, 0, &packet);
+        self.send_packet(to, 0, &user_message(msg));
     }
 
     /// Sends a user message to a member over a stream, as Go's `SendReliable`.
@@ -579,10 +573,8 @@ impl<D: Delegate> Machine<D> {
     /// same key replaces a queued one. With `notify`, an [`Event::BroadcastFinished`] reports
     /// when it has been sent enough times or was replaced.
     pub fn queue_broadcast(&mut self, key: BroadcastKey, msg: Bytes, notify: Option<u64>) {
-        let mut framed = Vec::with_capacity(1 + msg.len());
-        framed.push(MessageType::User.byte());
-        framed.extend_from_slice(&msg);
-        self.broadcasts.queue(key, Bytes::from(framed), notify);
+        self.broadcasts
+            .queue(key, Bytes::from(user_message(&msg)), notify);
         self.collect_finished_broadcasts();
     }
 
@@ -728,4 +720,12 @@ impl<D: Delegate> Machine<D> {
         });
         Some(id)
     }
+}
+
+/// A packet user message: the `08` type byte followed by the raw payload.
+pub(crate) fn user_message(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + msg.len());
+    out.push(MessageType::User.byte());
+    out.extend_from_slice(msg);
+    out
 }
