@@ -18,4 +18,7 @@ pub mod codec;
 pub mod delegate;
 pub mod encryption;
 pub mod machine;
+pub mod transport;
 pub mod wire;
+
+pub use transport::{Transport, TransportError};

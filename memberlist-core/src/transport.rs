@@ -1,0 +1,496 @@
+//! The [`Transport`] plugin trait: how a node moves datagrams and byte streams.
+//!
+//! memberlist uses two kinds of communication, exactly as Go memberlist does:
+//!
+//! - **datagrams** (UDP in the default transport) carry probes (ping, indirect ping, ack, nack)
+//!   and gossip (alive, suspect, dead, user broadcasts). They are small (the protocol budgets
+//!   about 1400 bytes), frequent, and allowed to get lost;
+//! - **streams** (TCP in the default transport) carry push/pull state exchanges, the TCP fallback
+//!   ping and reliable user messages. Each stream carries one request and at most one reply, and
+//!   is then closed.
+//!
+//! A transport moves bytes and nothing else: framing, compression, encryption, labels and CRCs
+//! are applied by the runtime before [`Transport::send_to`] and removed after
+//! [`Transport::recv_from`], so a transport never looks inside what it carries.
+//!
+//! The default transport is `memberlist-net` (UDP and TCP on the same port, wire-compatible with
+//! Go). Write your own to run memberlist over something else (QUIC, an in-memory network for
+//! tests, a tunnel) or to wrap another transport (to count, delay or drop traffic).
+//!
+//! # What each method must guarantee
+//!
+//! - [`send_to`](Transport::send_to) hands one datagram to the network. `Ok` says nothing about
+//!   delivery. A datagram may be lost, duplicated or reordered, but is **never merged with
+//!   another nor split**: the receiver's [`recv_from`](Transport::recv_from) returns exactly the
+//!   bytes given to one `send_to`, or nothing. A datagram larger than
+//!   [`max_datagram_size`](Transport::max_datagram_size) is refused with
+//!   [`TransportError::DatagramTooLarge`], never truncated.
+//! - [`recv_from`](Transport::recv_from) waits for the next datagram and returns it whole with
+//!   the sender's address, an address that `send_to` can answer to. Report IPv4 peers as IPv4
+//!   addresses, not as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), so each peer has one form. After
+//!   [`shutdown`](Transport::shutdown), pending and later calls return
+//!   [`TransportError::Shutdown`].
+//! - [`connect`](Transport::connect) opens a stream: bytes arrive in order, without loss or
+//!   duplication, or the stream fails with an I/O error. It fails with
+//!   [`TransportError::Timeout`] if the deadline passes first, including a deadline already in
+//!   the past.
+//! - [`accept`](Transport::accept) waits for the next inbound stream and returns it with the
+//!   peer's address. After shutdown, pending and later calls return [`TransportError::Shutdown`].
+//! - [`shutdown`](Transport::shutdown) stops receiving and accepting, wakes pending
+//!   `recv_from`/`accept` calls with [`TransportError::Shutdown`], and releases the transport's
+//!   resources (its ports). It is idempotent. Streams already handed out keep working; the
+//!   runtime closes them.
+//! - [`advertise_addr`](Transport::advertise_addr) is the address other nodes use to reach this
+//!   node, for datagrams and streams alike. It goes into alive messages and Go peers compare it
+//!   byte for byte, so it must stay the same for the transport's life and must not be an
+//!   unspecified address (`0.0.0.0`, `::`) nor port 0.
+//! - [`local_addr`](Transport::local_addr) is the address actually bound (for logs and tests).
+//! - [`max_datagram_size`](Transport::max_datagram_size) is the largest payload `send_to`
+//!   accepts, constant for the transport's life.
+//!
+//! Datagrams and streams are addressed by the same [`SocketAddr`]: a node reachable by datagrams
+//! at `A` must accept streams at `A` too (Go peers dial the UDP address they know for TCP).
+//!
+//! # Concurrency
+//!
+//! The runtime calls [`recv_from`](Transport::recv_from) from one task and
+//! [`accept`](Transport::accept) from one (other) task, each in a loop. It calls
+//! [`send_to`](Transport::send_to) and [`connect`](Transport::connect) from many tasks
+//! concurrently, and [`shutdown`](Transport::shutdown) at any moment, possibly while all of the
+//! others are pending. Hence the `Send + Sync` bound and `&self` receivers: keep mutable state
+//! behind locks or atomics, and never hold a blocking lock across an `.await`.
+//!
+//! # Cancellation safety
+//!
+//! The runtime awaits [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept) inside
+//! `tokio::select!`, racing them against timers and commands, and drops the losing future. Both
+//! must therefore be **cancel-safe**: dropping the future before it completes must not lose a
+//! datagram or a connection. The usual way to achieve this is to take the item off its queue (the
+//! socket, the listener, a channel) in the same poll that returns it, with no `.await` in
+//! between. `tokio::net::UdpSocket::recv_from`, `tokio::net::TcpListener::accept` and
+//! `tokio::sync::mpsc::Receiver::recv` are cancel-safe; reading a length prefix and then a body
+//! with two awaits is not.
+//!
+//! [`send_to`](Transport::send_to) and [`connect`](Transport::connect) need not be cancel-safe
+//! (a dropped `send_to` may or may not have sent its datagram; a dropped `connect` must simply
+//! not leak the half-open connection).
+//!
+//! # Errors
+//!
+//! All methods report [`TransportError`]. From [`recv_from`](Transport::recv_from) and
+//! [`accept`](Transport::accept), [`TransportError::Shutdown`] is final: the runtime stops its
+//! loop. Any other error is treated as transient: the runtime logs it and calls again, so an
+//! implementation should absorb errors that concern one datagram or one connection itself (log
+//! and continue, backing off if the error repeats) and return only errors the runtime should
+//! hear about, never the same error in a tight loop.
+//!
+//! # Design notes
+//!
+//! The trait uses [`async_trait`], so each call allocates its future. That costs one small
+//! allocation per datagram, negligible next to the system call, and guarantees that the futures
+//! are `Send`, which `tokio::spawn` needs when the runtime is generic over the transport (native
+//! `async fn` in traits cannot promise that to a generic caller yet). It is generic
+//! over the stream type ([`Transport::Stream`]), so the runtime reads and writes TCP or QUIC
+//! streams without dynamic dispatch; a `dyn Transport` is possible by fixing the stream type.
+//!
+//! Differences from the first sketch of this trait, and why:
+//!
+//! - [`TransportError`] has [`DatagramTooLarge`](TransportError::DatagramTooLarge), so an
+//!   oversized datagram is refused rather than silently truncated or fragmented into something
+//!   the receiver cannot use, and [`Advertise`](TransportError::Advertise), so a transport that
+//!   cannot work out its own address says so when it is built;
+//! - errors other than `Shutdown` from `recv_from`/`accept` are defined as non-fatal (see
+//!   above), so one bad packet or one reset connection never stops a node.
+//!
+//! # Example: a wrapper that counts datagrams
+//!
+//! A wrapper forwards every method to the transport inside it. Counting after the inner `.await`
+//! keeps `recv_from` cancel-safe: nothing can be interrupted between taking the datagram and
+//! returning it.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! use bytes::Bytes;
+//! use memberlist_core::transport::{Transport, TransportError};
+//! use tokio::time::Instant;
+//!
+//! /// Counts the datagrams a transport sends and receives.
+//! pub struct Counting<T> {
+//!     inner: T,
+//!     sent: AtomicU64,
+//!     received: AtomicU64,
+//! }
+//!
+//! impl<T> Counting<T> {
+//!     pub fn new(inner: T) -> Self {
+//!         Self { inner, sent: AtomicU64::new(0), received: AtomicU64::new(0) }
+//!     }
+//!     /// (datagrams sent, datagrams received)
+//!     pub fn counts(&self) -> (u64, u64) {
+//!         (self.sent.load(Ordering::Relaxed), self.received.load(Ordering::Relaxed))
+//!     }
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl<T: Transport> Transport for Counting<T> {
+//!     type Stream = T::Stream;
+//!
+//!     fn advertise_addr(&self) -> SocketAddr {
+//!         self.inner.advertise_addr()
+//!     }
+//!     fn local_addr(&self) -> SocketAddr {
+//!         self.inner.local_addr()
+//!     }
+//!     fn max_datagram_size(&self) -> usize {
+//!         self.inner.max_datagram_size()
+//!     }
+//!     async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError> {
+//!         self.inner.send_to(to, data).await?;
+//!         self.sent.fetch_add(1, Ordering::Relaxed);
+//!         Ok(())
+//!     }
+//!     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
+//!         let datagram = self.inner.recv_from().await?;
+//!         self.received.fetch_add(1, Ordering::Relaxed);
+//!         Ok(datagram)
+//!     }
+//!     async fn connect(
+//!         &self,
+//!         to: SocketAddr,
+//!         deadline: Instant,
+//!     ) -> Result<T::Stream, TransportError> {
+//!         self.inner.connect(to, deadline).await
+//!     }
+//!     async fn accept(&self) -> Result<(T::Stream, SocketAddr), TransportError> {
+//!         self.inner.accept().await
+//!     }
+//!     async fn shutdown(&self) -> Result<(), TransportError> {
+//!         self.inner.shutdown().await
+//!     }
+//! }
+//! ```
+//!
+//! # Example: an in-memory transport
+//!
+//! A complete transport: endpoints on a shared in-memory "network" exchange datagrams through
+//! channels and streams through [`tokio::io::duplex`] pipes. It shows each guarantee above:
+//! cancel-safe receives (`mpsc::Receiver::recv` inside `select!`), a deadline check in
+//! `connect`, and a shutdown flag that wakes pending calls.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::io;
+//! use std::net::SocketAddr;
+//! use std::sync::{Arc, Mutex};
+//!
+//! use bytes::Bytes;
+//! use memberlist_core::transport::{Transport, TransportError};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+//! use tokio::sync::{mpsc, watch};
+//! use tokio::time::Instant;
+//!
+//! type Datagram = (Bytes, SocketAddr);
+//! type Inbound = (DuplexStream, SocketAddr);
+//!
+//! /// The mailboxes of every live endpoint, by address.
+//! type Mailboxes = (mpsc::UnboundedSender<Datagram>, mpsc::UnboundedSender<Inbound>);
+//!
+//! #[derive(Clone, Default)]
+//! struct Network {
+//!     endpoints: Arc<Mutex<HashMap<SocketAddr, Mailboxes>>>,
+//! }
+//!
+//! struct MemoryTransport {
+//!     addr: SocketAddr,
+//!     network: Network,
+//!     datagrams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Datagram>>,
+//!     streams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
+//!     closed: watch::Sender<bool>,
+//! }
+//!
+//! impl Network {
+//!     fn endpoint(&self, addr: SocketAddr) -> MemoryTransport {
+//!         let (dgram_tx, dgram_rx) = mpsc::unbounded_channel();
+//!         let (stream_tx, stream_rx) = mpsc::unbounded_channel();
+//!         self.endpoints.lock().unwrap().insert(addr, (dgram_tx, stream_tx));
+//!         MemoryTransport {
+//!             addr,
+//!             network: self.clone(),
+//!             datagrams: tokio::sync::Mutex::new(dgram_rx),
+//!             streams: tokio::sync::Mutex::new(stream_rx),
+//!             closed: watch::Sender::new(false),
+//!         }
+//!     }
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl Transport for MemoryTransport {
+//!     type Stream = DuplexStream;
+//!
+//!     fn advertise_addr(&self) -> SocketAddr {
+//!         self.addr
+//!     }
+//!     fn local_addr(&self) -> SocketAddr {
+//!         self.addr
+//!     }
+//!     fn max_datagram_size(&self) -> usize {
+//!         65_507
+//!     }
+//!
+//!     async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError> {
+//!         if *self.closed.borrow() {
+//!             return Err(TransportError::Shutdown);
+//!         }
+//!         if data.len() > self.max_datagram_size() {
+//!             let (len, max) = (data.len(), self.max_datagram_size());
+//!             return Err(TransportError::DatagramTooLarge { len, max });
+//!         }
+//!         let peer = self.network.endpoints.lock().unwrap().get(&to).map(|e| e.0.clone());
+//!         // A datagram to nobody is lost, as on a real network: still Ok.
+//!         if let Some(peer) = peer {
+//!             let _ = peer.send((Bytes::copy_from_slice(data), self.addr));
+//!         }
+//!         Ok(())
+//!     }
+//!
+//!     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
+//!         let mut closed = self.closed.subscribe();
+//!         let mut datagrams = self.datagrams.lock().await;
+//!         tokio::select! {
+//!             _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
+//!             // Cancel-safe: a datagram is either returned or stays in the channel.
+//!             datagram = datagrams.recv() => datagram.ok_or(TransportError::Shutdown),
+//!         }
+//!     }
+//!
+//!     async fn connect(
+//!         &self,
+//!         to: SocketAddr,
+//!         deadline: Instant,
+//!     ) -> Result<DuplexStream, TransportError> {
+//!         if *self.closed.borrow() {
+//!             return Err(TransportError::Shutdown);
+//!         }
+//!         if deadline <= Instant::now() {
+//!             return Err(TransportError::Timeout);
+//!         }
+//!         let refused = || {
+//!             let err = io::Error::from(io::ErrorKind::ConnectionRefused);
+//!             TransportError::io(format!("connecting to {to}"), err)
+//!         };
+//!         let peer = self.network.endpoints.lock().unwrap().get(&to).map(|e| e.1.clone());
+//!         let peer = peer.ok_or_else(refused)?;
+//!         let (ours, theirs) = tokio::io::duplex(64 * 1024);
+//!         peer.send((theirs, self.addr)).map_err(|_| refused())?;
+//!         Ok(ours)
+//!     }
+//!
+//!     async fn accept(&self) -> Result<(DuplexStream, SocketAddr), TransportError> {
+//!         let mut closed = self.closed.subscribe();
+//!         let mut streams = self.streams.lock().await;
+//!         tokio::select! {
+//!             _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
+//!             stream = streams.recv() => stream.ok_or(TransportError::Shutdown),
+//!         }
+//!     }
+//!
+//!     async fn shutdown(&self) -> Result<(), TransportError> {
+//!         self.closed.send_replace(true);
+//!         self.network.endpoints.lock().unwrap().remove(&self.addr);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let network = Network::default();
+//!     let a = network.endpoint("127.0.0.1:7001".parse()?);
+//!     let b = network.endpoint("127.0.0.1:7002".parse()?);
+//!
+//!     // A datagram, whole, with its sender.
+//!     a.send_to(b.advertise_addr(), b"ping").await?;
+//!     let (data, from) = b.recv_from().await?;
+//!     assert_eq!((&data[..], from), (&b"ping"[..], a.advertise_addr()));
+//!
+//!     // A stream, in both directions.
+//!     let deadline = Instant::now() + std::time::Duration::from_secs(1);
+//!     let mut dialed = a.connect(b.advertise_addr(), deadline).await?;
+//!     let (mut accepted, from) = b.accept().await?;
+//!     assert_eq!(from, a.advertise_addr());
+//!     dialed.write_all(b"push").await?;
+//!     let mut buf = [0; 4];
+//!     accepted.read_exact(&mut buf).await?;
+//!     accepted.write_all(b"pull").await?;
+//!     dialed.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"pull");
+//!
+//!     // A deadline in the past is a timeout; shutdown wakes receivers for good.
+//!     assert!(a.connect(b.advertise_addr(), Instant::now()).await.unwrap_err().is_timeout());
+//!     b.shutdown().await?;
+//!     assert!(b.recv_from().await.unwrap_err().is_shutdown());
+//!     assert!(b.accept().await.unwrap_err().is_shutdown());
+//!     Ok(())
+//! }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+/// Errors reported by a [`Transport`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// An I/O operation failed; `context` says which one (binding, sending to, connecting to...).
+    #[error("{context}: {source}")]
+    Io {
+        /// What the transport was doing, e.g. "connecting to 10.0.0.2:7946".
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The deadline passed before the operation completed.
+    #[error("operation timed out")]
+    Timeout,
+    /// The transport has been shut down.
+    #[error("transport is shut down")]
+    Shutdown,
+    /// The destination's address family cannot be reached from the local socket (an IPv6
+    /// destination from an IPv4 socket, or an IPv4 destination from an IPv6-only socket).
+    #[error("cannot reach {remote} from a socket bound to {local}: address families differ")]
+    AddressFamily {
+        /// The locally bound address.
+        local: SocketAddr,
+        /// The destination.
+        remote: SocketAddr,
+    },
+    /// A datagram is larger than [`Transport::max_datagram_size`]; nothing was sent.
+    #[error("datagram of {len} bytes exceeds the transport's maximum of {max} bytes")]
+    DatagramTooLarge {
+        /// Size of the refused datagram.
+        len: usize,
+        /// The transport's maximum.
+        max: usize,
+    },
+    /// The transport cannot work out the address to advertise to other nodes.
+    #[error("no usable advertise address: {0}")]
+    Advertise(String),
+    /// Any other failure, described for humans.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl TransportError {
+    /// An [`Io`](TransportError::Io) error with the operation it interrupted.
+    ///
+    /// ```
+    /// use memberlist_core::transport::TransportError;
+    ///
+    /// let err = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+    /// let err = TransportError::io("binding 127.0.0.1:7946", err);
+    /// assert!(err.to_string().starts_with("binding 127.0.0.1:7946: "));
+    /// ```
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// True for [`Shutdown`](TransportError::Shutdown): the transport will not produce anything
+    /// again.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, Self::Shutdown)
+    }
+
+    /// True for [`Timeout`](TransportError::Timeout) and for I/O errors of kind
+    /// [`TimedOut`](io::ErrorKind::TimedOut).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Timeout => true,
+            Self::Io { source, .. } => source.kind() == io::ErrorKind::TimedOut,
+            _ => false,
+        }
+    }
+
+    /// The [`io::ErrorKind`] of an [`Io`](TransportError::Io) error, `None` for other variants.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use memberlist_core::transport::TransportError;
+    ///
+    /// let err = std::io::Error::from(ErrorKind::ConnectionRefused);
+    /// let err = TransportError::io("connecting to 127.0.0.1:1", err);
+    /// assert_eq!(err.io_kind(), Some(ErrorKind::ConnectionRefused));
+    /// assert_eq!(TransportError::Timeout.io_kind(), None);
+    /// ```
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Self::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// Moves datagrams and reliable byte streams between nodes. See the [module
+/// documentation](self) for the guarantees each method must give, the concurrency model and
+/// cancellation safety.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// A connected, reliable, ordered byte stream (a TCP connection, a QUIC stream pair, ...).
+    /// Dropping it closes it.
+    type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+
+    /// The address other nodes use to reach this node, for datagrams and streams alike: never
+    /// an unspecified IP nor port 0 (the transport resolves those when it is built). Constant for
+    /// the transport's life.
+    fn advertise_addr(&self) -> SocketAddr;
+
+    /// The locally bound address (with the real port when port 0 was asked for; the IP may be
+    /// unspecified).
+    fn local_addr(&self) -> SocketAddr;
+
+    /// The largest datagram [`send_to`](Transport::send_to) accepts, in bytes. The runtime sizes
+    /// packets with it. For UDP: 65,507 over IPv4 (65,535 minus the IP and UDP headers), 65,527
+    /// over IPv6.
+    fn max_datagram_size(&self) -> usize;
+
+    /// Sends one datagram. `Ok` means handed to the network, not delivered. Never splits or
+    /// merges datagrams; refuses one larger than
+    /// [`max_datagram_size`](Transport::max_datagram_size) with
+    /// [`TransportError::DatagramTooLarge`]. Called from many tasks concurrently.
+    async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError>;
+
+    /// Waits for the next datagram and returns it whole with its sender's address.
+    ///
+    /// **Cancel-safe**: dropping the future must not lose a datagram. Returns
+    /// [`TransportError::Shutdown`] once the transport is shut down, including for calls pending
+    /// at that moment; other errors are transient.
+    async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError>;
+
+    /// Opens a stream to `to`, failing with [`TransportError::Timeout`] if `deadline` passes
+    /// first (also when it has already passed). Called from many tasks concurrently.
+    async fn connect(
+        &self,
+        to: SocketAddr,
+        deadline: Instant,
+    ) -> Result<Self::Stream, TransportError>;
+
+    /// Waits for the next inbound stream and returns it with the remote address.
+    ///
+    /// **Cancel-safe**: dropping the future must not lose a connection. Returns
+    /// [`TransportError::Shutdown`] once the transport is shut down, including for calls pending
+    /// at that moment; other errors are transient.
+    async fn accept(&self) -> Result<(Self::Stream, SocketAddr), TransportError>;
+
+    /// Stops receiving and accepting: pending and later [`recv_from`](Transport::recv_from) and
+    /// [`accept`](Transport::accept) calls return [`TransportError::Shutdown`]. Releases the
+    /// transport's resources. Idempotent.
+    async fn shutdown(&self) -> Result<(), TransportError>;
+}
