@@ -431,6 +431,30 @@ impl Sim {
         }
     }
 
+    /// Makes every running node know every other running node as alive, as if the cluster
+    /// had converged, without simulating the join (which costs O(N²) gossip). Uses
+    /// [`Machine::restore_members`]; the join events it emits are setup, not observations,
+    /// and are dropped.
+    pub fn bootstrap_converged(&mut self) {
+        let everyone: Vec<_> = self
+            .nodes
+            .iter()
+            .filter(|n| n.up)
+            .filter_map(|n| n.machine.local_member().cloned())
+            .collect();
+        let now = self.now;
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].up {
+                continue;
+            }
+            let machine = &mut self.nodes[i].machine;
+            machine.restore_members(now, everyone.iter().cloned());
+            while machine.poll_event().is_some() {}
+            self.drain(i);
+        }
+        self.trace.mix(b"bootstrap");
+    }
+
     /// Crashes node `i`: it stops receiving, sending and running timers.
     pub fn crash(&mut self, i: usize) {
         let node = &mut self.nodes[i];

@@ -56,6 +56,9 @@ pub struct Options {
     pub via_seed: bool,
     /// Lifeguard extensions on (the default) or plain SWIM.
     pub lifeguard: bool,
+    /// Start from a converged cluster (every node told every member) instead of simulating
+    /// the join; needed for large N, where the join alone is O(N²) gossip.
+    pub preconverged: bool,
 }
 
 impl Options {
@@ -67,6 +70,7 @@ impl Options {
             loss: 0.0,
             via_seed: false,
             lifeguard: true,
+            preconverged: false,
         }
     }
 }
@@ -83,11 +87,11 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
     }
     let mut sim = build(opts)?;
     match scenario {
-        Scenario::Crash => crash(&mut sim, &mut report),
-        Scenario::Disseminate => disseminate(&mut sim, &mut report),
+        Scenario::Crash => crash(&mut sim, opts, &mut report),
+        Scenario::Disseminate => disseminate(&mut sim, opts, &mut report),
         Scenario::Join => join(&mut sim, opts, &mut report),
-        Scenario::Steady => steady(&mut sim, &mut report),
-        Scenario::Partition => partition(&mut sim, &mut report),
+        Scenario::Steady => steady(&mut sim, opts, &mut report),
+        Scenario::Partition => partition(&mut sim, opts, &mut report),
         Scenario::Lifeguard => {}
     }
     if !opts.lifeguard {
@@ -147,7 +151,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn converge_or_note(sim: &mut Sim, report: &mut Report) -> bool {
+fn converge_or_note(sim: &mut Sim, opts: &Options, report: &mut Report) -> bool {
+    if opts.preconverged {
+        sim.bootstrap_converged();
+        // Let the nodes' own announcements drain before measuring anything.
+        sim.run_for(Duration::from_secs(10));
+        report.note("started from a converged cluster (--preconverged)");
+        return true;
+    }
     match join_and_converge(sim) {
         Some(t) => {
             report.measure("join_converged_s", secs(t));
@@ -163,8 +174,8 @@ fn converge_or_note(sim: &mut Sim, report: &mut Report) -> bool {
     }
 }
 
-fn crash(sim: &mut Sim, report: &mut Report) {
-    if !converge_or_note(sim, report) {
+fn crash(sim: &mut Sim, opts: &Options, report: &mut Report) {
+    if !converge_or_note(sim, opts, report) {
         return;
     }
     sim.run_for(Duration::from_secs(5));
@@ -211,8 +222,8 @@ fn crash(sim: &mut Sim, report: &mut Report) {
     report.note("times are measured from the crash; detection is sampled every 250 ms");
 }
 
-fn disseminate(sim: &mut Sim, report: &mut Report) {
-    if !converge_or_note(sim, report) {
+fn disseminate(sim: &mut Sim, opts: &Options, report: &mut Report) {
+    if !converge_or_note(sim, opts, report) {
         return;
     }
     sim.run_for(Duration::from_secs(5));
@@ -276,8 +287,8 @@ fn join(sim: &mut Sim, opts: &Options, report: &mut Report) {
     report.measure("converged", sim.converged());
 }
 
-fn steady(sim: &mut Sim, report: &mut Report) {
-    if !converge_or_note(sim, report) {
+fn steady(sim: &mut Sim, opts: &Options, report: &mut Report) {
+    if !converge_or_note(sim, opts, report) {
         return;
     }
     let n = sim.len();
@@ -285,12 +296,22 @@ fn steady(sim: &mut Sim, report: &mut Report) {
     sim.run_until_true(limit, Duration::from_secs(1), |s| {
         (0..n).all(|i| s.machine(i).queued_broadcasts() == 0)
     });
-    sim.run_for(Duration::from_secs(5));
+    // A started cluster does its first push/pulls within one base interval; the window
+    // begins after that wave, so it sees the scaled steady rate.
+    let base = sim.machine(0).config().push_pull_interval;
+    sim.run_for(base + Duration::from_secs(5));
     let udp = |s: &Sim| (0..n).map(|i| s.machine(i).stats().bytes_sent).sum::<u64>();
     let tcp = |s: &Sim| (0..n).map(|i| s.stream_bytes(i)).sum::<u64>();
     let (u0, t0) = (udp(sim), tcp(sim));
     let window = Duration::from_secs(120);
+    let clock = CpuClock::start();
     sim.run_for(window);
+    let (cpu, _) = clock.elapsed();
+    report.measure(
+        "window_node_seconds_per_cpu_second",
+        (n as f64 * window.as_secs_f64() / cpu.as_secs_f64().max(1e-9)).round(),
+    );
+    report.expect("window_node_seconds_per_cpu_second", 200_000);
     let per_node = |bytes: u64| {
         let v = bytes as f64 / n as f64 / window.as_secs_f64() / 1024.0;
         (v * 1000.0).round() / 1000.0
@@ -310,8 +331,8 @@ fn steady(sim: &mut Sim, report: &mut Report) {
     report.note("stream bytes are push/pull requests dialed plus replies written");
 }
 
-fn partition(sim: &mut Sim, report: &mut Report) {
-    if !converge_or_note(sim, report) {
+fn partition(sim: &mut Sim, opts: &Options, report: &mut Report) {
+    if !converge_or_note(sim, opts, report) {
         return;
     }
     let n = sim.len();

@@ -166,3 +166,20 @@ fn lifeguard_gives_fewer_false_deaths_with_slow_members() {
     assert!(on.healthy <= off.healthy, "healthy: on {on:?}, off {off:?}");
     assert!(total(on) < total(off), "on {on:?}, off {off:?}");
 }
+
+#[test]
+fn a_preconverged_cluster_is_converged_and_detects_a_crash() {
+    let mut sim = Sim::new(SimConfig::lan(40, 21)).unwrap();
+    sim.bootstrap_converged();
+    assert!(sim.converged(), "bootstrap must give everyone every member");
+    sim.run_for(Duration::from_secs(20));
+    sim.check_converged().unwrap();
+    sim.crash(7);
+    let seen = sim.run_until_true(
+        sim.elapsed() + Duration::from_secs(60),
+        Duration::from_millis(500),
+        Sim::converged,
+    );
+    assert!(seen.is_some(), "the crash was not seen by everyone");
+    sim.check().unwrap();
+}

@@ -19,7 +19,25 @@ const USER_MSG_OVERHEAD: usize = 1;
 impl<D: Delegate> Machine<D> {
     /// One gossip round: up to `gossip_nodes` random peers that are alive, suspect, or
     /// recently dead (so they can refute) each get a packet of queued broadcasts.
+    ///
+    /// Go picks the peers first and stops at the first empty packet; here the first packet
+    /// is taken before picking, so an idle node (nothing queued, the common case) touches no
+    /// member entries at all. With no other member nothing is taken, as in Go.
     pub(crate) fn gossip(&mut self, now: Instant) {
+        if self.members.len() <= 1 {
+            return;
+        }
+        let budget = self
+            .cfg
+            .udp_buffer_size
+            .saturating_sub(COMPOUND_OVERHEAD)
+            .saturating_sub(self.pipeline.label().overhead())
+            .saturating_sub(self.pipeline.encryption_overhead());
+        let first = self.take_broadcasts(COMPOUND_OVERHEAD, budget);
+        if first.is_empty() {
+            return;
+        }
+        let mut first = Some(first);
         let me = self.cfg.name.clone();
         let dead_window = self.cfg.gossip_to_the_dead_time;
         let peers = self
@@ -34,19 +52,16 @@ impl<D: Delegate> Machine<D> {
                     State::Left => false,
                 }
             });
-        let budget = self
-            .cfg
-            .udp_buffer_size
-            .saturating_sub(COMPOUND_OVERHEAD)
-            .saturating_sub(self.pipeline.label().overhead())
-            .saturating_sub(self.pipeline.encryption_overhead());
         for i in peers {
             let peer = self.members.at(i);
             let (to, pmax) = match peer.socket_addr() {
                 Some(to) => (to, peer.protocol_max()),
                 None => continue,
             };
-            let msgs = self.take_broadcasts(COMPOUND_OVERHEAD, budget);
+            let msgs = match first.take() {
+                Some(msgs) => msgs,
+                None => self.take_broadcasts(COMPOUND_OVERHEAD, budget),
+            };
             if msgs.is_empty() {
                 return;
             }

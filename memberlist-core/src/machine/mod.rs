@@ -21,6 +21,7 @@ mod output;
 mod probe;
 mod push_pull;
 mod reconnect;
+mod restore;
 mod state;
 pub mod suspicion;
 pub mod timing;
@@ -449,17 +450,17 @@ impl<D: Delegate> Machine<D> {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        pop_shrinking(&mut self.transmits)
     }
 
     /// The next stream to open.
     pub fn poll_stream_request(&mut self) -> Option<StreamRequest> {
-        self.stream_requests.pop_front()
+        pop_shrinking(&mut self.stream_requests)
     }
 
     /// The next membership event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        pop_shrinking(&mut self.events)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -723,6 +724,16 @@ impl<D: Delegate> Machine<D> {
 }
 
 /// A packet user message: the `08` type byte followed by the raw payload.
+/// Pops the front of an output queue and, once a burst (a join, a restore) has been drained,
+/// gives its memory back: thousands of idle machines must not each keep a burst's capacity.
+fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let item = queue.pop_front();
+    if item.is_none() && queue.capacity() > 64 {
+        queue.shrink_to(16);
+    }
+    item
+}
+
 pub(crate) fn user_message(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + msg.len());
     out.push(MessageType::User.byte());

@@ -79,9 +79,9 @@ pub enum Event {
     /// Another node claims the name of a known node from a different address.
     Conflict {
         /// What we know.
-        existing: Member,
+        existing: Box<Member>,
         /// What the other node claims.
-        other: Member,
+        other: Box<Member>,
     },
     /// A join or push/pull finished; `contacted` is whether the exchange succeeded.
     JoinResult {

@@ -94,8 +94,8 @@ impl<D: Delegate> Machine<D> {
             } else {
                 warn!(node = %a.node, existing = %old.addr, other = %a.addr, "conflicting address for a known node name");
                 self.events.push_back(Event::Conflict {
-                    existing: old,
-                    other: candidate,
+                    existing: Box::new(old),
+                    other: Box::new(candidate),
                 });
                 return false;
             }
