@@ -623,9 +623,10 @@ impl Sim {
     }
 
     fn reschedule(&mut self, i: usize) {
-        let slow = self.net.slowness(i);
+        // Slowness delays a node's inbound datagrams (see `Network::set_slow`), not its
+        // timers: a starved receive loop makes acks arrive after the probe timeout.
         let node = &mut self.nodes[i];
-        let at = (node.machine.poll_timeout() + slow).max(self.now);
+        let at = node.machine.poll_timeout().max(self.now);
         if node.wake_at == Some(at) {
             return;
         }
@@ -649,8 +650,14 @@ impl Sim {
             .get(&req.to)
             .copied()
             .filter(|&to| to != from && self.nodes[to].up && self.net.connected(from, to));
+        // A slow member answers streams as late as datagrams: past the deadline, the
+        // dialer gives up (the late processing on the far side is not modelled).
+        let late_dialer = now + self.net.slowness(from) > req.deadline;
         let outcome = match target {
             None => StreamOutcome::Failed("connection refused".into()),
+            Some(to) if now + self.net.slowness(to) > req.deadline => {
+                StreamOutcome::Failed("timed out: the peer is slow".into())
+            }
             Some(to) => {
                 let mut dec = StreamDecoder::new(StreamRole::Acceptor);
                 dec.feed(&req.data);
@@ -660,6 +667,9 @@ impl Sim {
                         let reply = self.nodes[to].machine.handle_stream(now, src, msg);
                         self.drain(to);
                         match reply {
+                            Some(_) if req.expects_reply && late_dialer => {
+                                StreamOutcome::Failed("timed out: this node is slow".into())
+                            }
                             Some(bytes) if req.expects_reply => {
                                 self.nodes[to].stream_bytes += bytes.len() as u64;
                                 let mut dec = StreamDecoder::new(StreamRole::Dialer);

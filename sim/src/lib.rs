@@ -17,6 +17,7 @@
 //! sim.check().unwrap();
 //! ```
 
+pub mod batch;
 pub mod engine;
 pub mod invariants;
 pub mod net;

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use memberlist_sim::batch::Batch;
 use memberlist_sim::scenarios::{self, Options, Scenario};
 
 /// Thousands of machines allocate and free megabyte push/pull buffers; glibc's malloc hands
@@ -35,6 +36,10 @@ struct Cli {
     /// Start from a converged cluster instead of simulating the join (for large N).
     #[arg(long)]
     preconverged: bool,
+    /// Repeat the scenario over this many consecutive seeds and print the distribution of
+    /// every figure (min, median, p99, max) next to the model.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     json: bool,
@@ -78,6 +83,9 @@ fn main() -> ExitCode {
         lifeguard: !cli.no_lifeguard,
         preconverged: cli.preconverged,
     };
+    if cli.runs > 1 {
+        return batch(cli.scenario.into(), &opts, cli.runs, cli.json);
+    }
     match scenarios::run(cli.scenario.into(), &opts) {
         Ok(report) => {
             if cli.json {
@@ -95,5 +103,36 @@ fn main() -> ExitCode {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn batch(scenario: Scenario, opts: &Options, runs: usize, json: bool) -> ExitCode {
+    let mut reports = Vec::with_capacity(runs);
+    for k in 0..runs as u64 {
+        let mut o = opts.clone();
+        o.seed = opts.seed + k;
+        match scenarios::run(scenario, &o) {
+            Ok(r) => {
+                if !json {
+                    eprintln!("seed {}: {:.1} CPU s", o.seed, r.cpu_seconds);
+                }
+                reports.push(r);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let b = Batch::from_reports(&reports);
+    if json {
+        println!("{}", b.to_json());
+    } else {
+        print!("{}", b.summary());
+    }
+    if b.failed_seeds.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }

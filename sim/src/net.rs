@@ -82,12 +82,15 @@ impl Network {
         self.group[a] == self.group[b]
     }
 
-    /// Delays every input of `node` by `delay` (zero makes it normal again).
+    /// Delays every datagram delivered to `node` by `delay` (zero makes it normal again):
+    /// the Lifeguard paper's slow member, whose message processing lags seconds behind
+    /// (CPU starvation of its receive loop) while its timers still fire on time, so acks
+    /// to its own probes arrive after its probe timeout.
     pub fn set_slow(&mut self, node: usize, delay: Duration) {
         self.slow[node] = delay;
     }
 
-    /// The input delay of `node`.
+    /// The inbound delay of `node`.
     pub fn slowness(&self, node: usize) -> Duration {
         self.slow[node]
     }

@@ -158,13 +158,12 @@ fn lifeguard_gives_fewer_false_deaths_with_slow_members() {
     let off = false_deaths(&opts, false)
         .unwrap()
         .expect("converged without Lifeguard");
-    let total = |c: memberlist_sim::scenarios::FalseDeaths| c.healthy + c.slow;
+    // Without Lifeguard the slow members' own suspicions mature before refutations reach
+    // them; with it their probe timeouts stretch and their suspicions wait for confirmations.
     assert!(
-        total(off) > 0,
-        "slow members caused no false deaths without Lifeguard"
+        off.healthy >= 10 * on.healthy.max(1),
+        "healthy false deaths: on {on:?}, off {off:?}"
     );
-    assert!(on.healthy <= off.healthy, "healthy: on {on:?}, off {off:?}");
-    assert!(total(on) < total(off), "on {on:?}, off {off:?}");
 }
 
 #[test]
