@@ -7,10 +7,12 @@
 //! skipped when popped (lazy invalidation). Nothing scans all nodes per step.
 //!
 //! Streams run synchronously at the instant they are requested, as in the core crate's
-//! cluster test: the acceptor decodes the request with a [`StreamDecoder`], answers through
+//! cluster test: the acceptor decodes the request with a
+//! [`StreamDecoder`](memberlist_core::wire::StreamDecoder), answers through
 //! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
 //! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
-//! and crashes refuse them.
+//! and crashes refuse them; a slow member answers past the deadline, so its streams fail.
+//! Output handling lives in [`outputs`].
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
@@ -19,10 +21,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{
-    Event, Machine, ProtocolConfig, State, StreamOutcome, StreamRequest,
-};
-use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole};
+use memberlist_core::machine::{Machine, ProtocolConfig};
+use memberlist_core::wire::Pipeline;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use smol_str::SmolStr;
@@ -30,6 +30,8 @@ use smol_str::SmolStr;
 use crate::invariants::Checker;
 use crate::net::{NetConfig, Network};
 use crate::trace::Trace;
+
+pub mod outputs;
 
 /// Clusters up to this size get full invariant checks unless told otherwise.
 pub const FULL_CHECK_LIMIT: usize = 256;
@@ -581,198 +583,5 @@ impl Sim {
             seq: self.seq,
             work,
         }));
-    }
-
-    /// Moves node `i`'s outputs onto the network, runs its streams, records its events and
-    /// reschedules its wake-up.
-    fn drain(&mut self, i: usize) {
-        if !self.nodes[i].up {
-            return;
-        }
-        loop {
-            let mut progressed = false;
-            while let Some(t) = self.nodes[i].machine.poll_transmit() {
-                progressed = true;
-                let Some(&to) = self.by_addr.get(&t.to) else {
-                    continue;
-                };
-                let fate = self.net.route(&mut self.rng, i, to);
-                if let Some(delay) = fate.second {
-                    let data = t.data.clone();
-                    self.push(self.now + delay, Work::Deliver { from: i, to, data });
-                }
-                if let Some(delay) = fate.first {
-                    let data = t.data;
-                    self.push(self.now + delay, Work::Deliver { from: i, to, data });
-                }
-            }
-            while let Some(req) = self.nodes[i].machine.poll_stream_request() {
-                progressed = true;
-                self.run_stream(i, req);
-            }
-            while let Some(e) = self.nodes[i].machine.poll_event() {
-                progressed = true;
-                self.on_event(i, e);
-            }
-            if !progressed {
-                break;
-            }
-        }
-        self.scan_counters(i);
-        self.reschedule(i);
-    }
-
-    fn reschedule(&mut self, i: usize) {
-        // Slowness delays a node's inbound datagrams (see `Network::set_slow`), not its
-        // timers: a starved receive loop makes acks arrive after the probe timeout.
-        let node = &mut self.nodes[i];
-        let at = node.machine.poll_timeout().max(self.now);
-        if node.wake_at == Some(at) {
-            return;
-        }
-        node.generation += 1;
-        node.wake_at = Some(at);
-        let generation = node.generation;
-        self.push(
-            at,
-            Work::Wake {
-                node: i,
-                generation,
-            },
-        );
-    }
-
-    fn run_stream(&mut self, from: usize, req: StreamRequest) {
-        let now = self.now;
-        self.nodes[from].stream_bytes += req.data.len() as u64;
-        let target = self
-            .by_addr
-            .get(&req.to)
-            .copied()
-            .filter(|&to| to != from && self.nodes[to].up && self.net.connected(from, to));
-        // A slow member answers streams as late as datagrams: past the deadline, the
-        // dialer gives up (the late processing on the far side is not modelled).
-        let late_dialer = now + self.net.slowness(from) > req.deadline;
-        let outcome = match target {
-            None => StreamOutcome::Failed("connection refused".into()),
-            Some(to) if now + self.net.slowness(to) > req.deadline => {
-                StreamOutcome::Failed("timed out: the peer is slow".into())
-            }
-            Some(to) => {
-                let mut dec = StreamDecoder::new(StreamRole::Acceptor);
-                dec.feed(&req.data);
-                match dec.poll(self.nodes[to].machine.pipeline()) {
-                    Ok(Some(msg)) => {
-                        let src = self.nodes[from].addr;
-                        let reply = self.nodes[to].machine.handle_stream(now, src, msg);
-                        self.drain(to);
-                        match reply {
-                            Some(_) if req.expects_reply && late_dialer => {
-                                StreamOutcome::Failed("timed out: this node is slow".into())
-                            }
-                            Some(bytes) if req.expects_reply => {
-                                self.nodes[to].stream_bytes += bytes.len() as u64;
-                                let mut dec = StreamDecoder::new(StreamRole::Dialer);
-                                dec.feed(&bytes);
-                                match dec.poll(self.nodes[from].machine.pipeline()) {
-                                    Ok(Some(msg)) => StreamOutcome::Reply(msg),
-                                    Ok(None) => StreamOutcome::Failed("short reply".into()),
-                                    Err(e) => StreamOutcome::Failed(e.to_string()),
-                                }
-                            }
-                            _ if req.expects_reply => StreamOutcome::Failed("no reply".into()),
-                            _ => StreamOutcome::Sent,
-                        }
-                    }
-                    Ok(None) => StreamOutcome::Failed("short request".into()),
-                    Err(e) => StreamOutcome::Failed(e.to_string()),
-                }
-            }
-        };
-        let tag = match outcome {
-            StreamOutcome::Reply(_) => b'r',
-            StreamOutcome::Sent => b's',
-            StreamOutcome::Failed(_) => b'f',
-        };
-        self.trace.input(now - self.start, from, tag, &req.data);
-        self.nodes[from]
-            .machine
-            .handle_stream_reply(now, req.id, outcome);
-    }
-
-    fn on_event(&mut self, observer: usize, e: Event) {
-        let (what, m) = match &e {
-            Event::Join(m) => (Observation::Joined, m),
-            Event::Leave(m) if m.state == State::Left => (Observation::Left, m),
-            Event::Leave(m) => (Observation::Dead, m),
-            Event::Update(m) => (Observation::Updated, m),
-            _ => return,
-        };
-        self.trace
-            .event(observer, what as u8, &m.name, m.incarnation);
-        let Some(subject) = self.index_of(&m.name) else {
-            return;
-        };
-        match what {
-            Observation::Joined => self.checker.on_join(self.now, observer, subject, m),
-            Observation::Dead | Observation::Left => {
-                self.checker.on_gone(self.now, observer, subject, m)
-            }
-            _ => {}
-        }
-        if self.watched[subject] {
-            self.log.push(LogEntry {
-                at: self.now - self.start,
-                observer,
-                subject,
-                what,
-                meta: m.meta.clone(),
-            });
-        }
-    }
-
-    /// Looks at the alive/suspect/dead counters of node `i` and rescans its table when they
-    /// moved: suspicions always, everything in full mode.
-    fn scan_counters(&mut self, i: usize) {
-        let stats = self.nodes[i].machine.stats();
-        let counters = (stats.alive, stats.suspect, stats.dead);
-        let old = self.nodes[i].counters;
-        if counters == old {
-            return;
-        }
-        self.nodes[i].counters = counters;
-        if counters.1 != old.1 {
-            let size = self.nodes[i].machine.all_members().count();
-            let suspects: Vec<(usize, Instant)> = self.nodes[i]
-                .machine
-                .all_members()
-                .filter(|m| m.state == State::Suspect)
-                .filter_map(|m| self.by_name.get(&m.name).map(|&s| (s, m.state_change)))
-                .collect();
-            for (subject, since) in suspects {
-                if self.nodes[i].last_suspect.get(&subject) == Some(&since) {
-                    continue;
-                }
-                self.nodes[i].last_suspect.insert(subject, since);
-                self.checker.on_suspect(subject, since, size);
-                self.trace.event(i, b'S', node_name(subject).as_str(), 0);
-                if self.watched[subject] {
-                    self.log.push(LogEntry {
-                        at: since - self.start,
-                        observer: i,
-                        subject,
-                        what: Observation::Suspected,
-                        meta: Bytes::new(),
-                    });
-                }
-            }
-        }
-        if self.checker.is_full() {
-            let by_name = &self.by_name;
-            self.checker
-                .scan_table(self.now, i, self.nodes[i].machine.all_members(), |name| {
-                    by_name.get(name).copied()
-                });
-        }
     }
 }
