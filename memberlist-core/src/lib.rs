@@ -8,9 +8,12 @@
 //!   labels, compression and encryption wrappers, stream framing);
 //! - [`codec`]: the [`Codec`](codec::Codec) trait implemented by compression plugins;
 //! - [`encryption`]: the [`Encryption`](encryption::Encryption) trait and the
-//!   [`Keyring`](encryption::Keyring).
+//!   [`Keyring`](encryption::Keyring);
+//! - [`machine`]: the sans-I/O protocol state machine;
+//! - [`transport`]: the [`Transport`] trait;
+//! - [`runtime`]: the tokio driver and the public [`Memberlist`] API.
 //!
-//! Nothing in this crate performs I/O.
+//! Everything but [`runtime`] is free of I/O.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -18,7 +21,9 @@ pub mod codec;
 pub mod delegate;
 pub mod encryption;
 pub mod machine;
+pub mod runtime;
 pub mod transport;
 pub mod wire;
 
+pub use runtime::{Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist};
 pub use transport::{Transport, TransportError};

@@ -1,0 +1,123 @@
+//! Join addresses: `[name/]host[:port]`, with DNS names resolved by the system resolver.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// The port used when a join address has none: 7946, Go memberlist's default port.
+pub const DEFAULT_JOIN_PORT: u16 = 7946;
+
+/// A join address taken apart: the optional node name, the host (IP or DNS name) and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JoinSpec<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+}
+
+/// Parses Go's join address forms: `host`, `host:port`, `[v6]`, `[v6]:port`, a bare IPv6
+/// address, each optionally preceded by `name/`.
+pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, String> {
+    let spec = spec.trim();
+    let (name, rest) = match spec.split_once('/') {
+        Some(("", _)) => return Err("empty node name before '/'".into()),
+        Some((name, rest)) => (Some(name), rest),
+        None => (None, spec),
+    };
+    let port_of = |p: &str| p.parse::<u16>().map_err(|_| format!("invalid port {p:?}"));
+    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (host, after) = inner
+            .split_once(']')
+            .ok_or_else(|| "missing ']' after an IPv6 address".to_string())?;
+        let port = match after {
+            "" => default_port,
+            _ => port_of(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| format!("unexpected {after:?} after ']'"))?,
+            )?,
+        };
+        (host, port)
+    } else {
+        match rest.matches(':').count() {
+            0 => (rest, default_port),
+            1 => {
+                let (host, port) = rest.split_once(':').unwrap_or((rest, ""));
+                (host, port_of(port)?)
+            }
+            // Several colons and no brackets: a bare IPv6 address.
+            _ => (rest, default_port),
+        }
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    Ok(JoinSpec { name, host, port })
+}
+
+/// Resolves one join address to every socket address it names.
+pub(crate) async fn resolve(spec: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
+    let JoinSpec { host, port, .. } = parse(spec, default_port)?;
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host:?} resolves to no address"));
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<(Option<&str>, &str, u16), String> {
+        parse(s, 7946).map(|j| (j.name, j.host, j.port))
+    }
+
+    #[test]
+    fn go_address_forms() {
+        assert_eq!(p("10.0.0.1"), Ok((None, "10.0.0.1", 7946)));
+        assert_eq!(p("10.0.0.1:8301"), Ok((None, "10.0.0.1", 8301)));
+        assert_eq!(
+            p("node-b/10.0.0.1:8301"),
+            Ok((Some("node-b"), "10.0.0.1", 8301))
+        );
+        assert_eq!(p("db.example.com"), Ok((None, "db.example.com", 7946)));
+        assert_eq!(p("db.example.com:1"), Ok((None, "db.example.com", 1)));
+        assert_eq!(p("[::1]:9000"), Ok((None, "::1", 9000)));
+        assert_eq!(p("[fd00::1]"), Ok((None, "fd00::1", 7946)));
+        assert_eq!(p("fd00::1"), Ok((None, "fd00::1", 7946)));
+        assert_eq!(p("n/[fd00::1]:5"), Ok((Some("n"), "fd00::1", 5)));
+        assert_eq!(p(" 10.0.0.1 "), Ok((None, "10.0.0.1", 7946)));
+    }
+
+    #[test]
+    fn bad_addresses() {
+        for bad in [
+            "",
+            "/10.0.0.1",
+            "10.0.0.1:",
+            "10.0.0.1:99999",
+            "[::1",
+            "[::1]x",
+            ":80",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn resolves_ips_and_names() {
+        assert_eq!(
+            resolve("127.0.0.1:5", 1).await.unwrap(),
+            vec!["127.0.0.1:5".parse().unwrap()]
+        );
+        let local = resolve("localhost", 7).await.unwrap();
+        assert!(local.iter().all(|a| a.port() == 7 && a.ip().is_loopback()));
+        assert!(resolve("name.invalid", 7).await.is_err());
+    }
+}

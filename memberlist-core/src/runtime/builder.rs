@@ -1,0 +1,315 @@
+//! [`Builder`]: assembles the wire pipeline, the machine and the driver task.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tracing::{Instrument, info, info_span};
+
+use crate::codec::{Codec, CodecRegistry};
+use crate::delegate::{Delegate, NoopDelegate};
+use crate::encryption::{Encryption, EnvelopeVersion};
+use crate::machine::Machine;
+use crate::transport::Transport;
+use crate::wire::{CRC_HEADER_LEN, Label, Pipeline};
+
+use super::config::{Config, ConfigError};
+use super::driver::{Core, Driver, Snapshot, now, send_datagrams};
+use super::error::Error;
+use super::handle::{Memberlist, Shared};
+use super::stats::Counters;
+use super::stream::InboundContext;
+
+/// Marks a [`Builder`] that has no transport yet; [`Builder::transport`] replaces it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTransport;
+
+impl Memberlist<NoTransport, NoopDelegate> {
+    /// Starts building a node with `config`. Give it a transport with
+    /// [`Builder::transport`], optionally a delegate, codecs and encryption, then
+    /// [`start`](Builder::start) it.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use memberlist_core::delegate::NoopDelegate;
+    /// use memberlist_core::runtime::{Config, Error, Memberlist};
+    /// use memberlist_core::transport::Transport;
+    ///
+    /// async fn start<T: Transport>(transport: T) -> Result<Memberlist<T>, Error> {
+    ///     Memberlist::builder(Config::local("node-a").with_label("test"))
+    ///         .transport(transport)
+    ///         .delegate(NoopDelegate)
+    ///         .start()
+    ///         .await
+    /// }
+    /// ```
+    pub fn builder(config: Config) -> Builder<NoTransport, NoopDelegate> {
+        Builder {
+            config,
+            transport: NoTransport,
+            delegate: NoopDelegate,
+            codecs: CodecRegistry::new(),
+            compressor: None,
+            encryption: None,
+            seed: None,
+        }
+    }
+}
+
+/// Assembles a [`Memberlist`] node: configuration, transport, delegate, compression and
+/// encryption plugins. Made by [`Memberlist::builder`].
+///
+/// - **Compression**: [`compression`](Self::compression) registers the codec that compresses
+///   outgoing messages when [`Config::compression`] is on (Go's LZW from `memberlist-lzw` for
+///   Go peers); [`decoder`](Self::decoder) registers codecs that only decompress. Every
+///   registered codec decompresses what arrives, as Go accepts compressed input whatever its
+///   own setting.
+/// - **Encryption**: [`encryption`](Self::encryption) gives the plugin (AES-GCM from
+///   `memberlist-aes-gcm` for Go peers). Its own keys are used, plus those of
+///   [`Config::keyring`] if set. The envelope version follows the protocol version, as in Go.
+pub struct Builder<T, D> {
+    config: Config,
+    transport: T,
+    delegate: D,
+    codecs: CodecRegistry,
+    compressor: Option<Arc<dyn Codec>>,
+    encryption: Option<Arc<dyn Encryption>>,
+    seed: Option<u64>,
+}
+
+impl<T, D> std::fmt::Debug for Builder<T, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("codecs", &self.codecs)
+            .field("encryption", &self.encryption)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, D> Builder<T, D> {
+    /// The transport that carries datagrams and streams (`memberlist-net`'s `NetTransport`
+    /// for UDP + TCP).
+    pub fn transport<T2: Transport>(self, transport: T2) -> Builder<T2, D> {
+        Builder {
+            config: self.config,
+            transport,
+            delegate: self.delegate,
+            codecs: self.codecs,
+            compressor: self.compressor,
+            encryption: self.encryption,
+            seed: self.seed,
+        }
+    }
+
+    /// The application's hooks (metadata, user messages and state, vetoes). It is owned by
+    /// the driver task; reach it later with [`Memberlist::with_delegate`].
+    pub fn delegate<D2: Delegate + 'static>(self, delegate: D2) -> Builder<T, D2> {
+        Builder {
+            config: self.config,
+            transport: self.transport,
+            delegate,
+            codecs: self.codecs,
+            compressor: self.compressor,
+            encryption: self.encryption,
+            seed: self.seed,
+        }
+    }
+
+    /// Compresses outgoing messages with `codec` (when [`Config::compression`] is on) and
+    /// decompresses incoming ones with it.
+    pub fn compression(mut self, codec: impl Codec + 'static) -> Self {
+        let codec: Arc<dyn Codec> = Arc::new(codec);
+        self.codecs = self.codecs.with_decoder(Arc::clone(&codec));
+        self.compressor = Some(codec);
+        self
+    }
+
+    /// Decompresses incoming messages with `codec` too (without compressing with it).
+    pub fn decoder(mut self, codec: impl Codec + 'static) -> Self {
+        self.codecs = self.codecs.with_decoder(Arc::new(codec));
+        self
+    }
+
+    /// Encrypts and decrypts with `encryption` (see [`encryption_shared`](Self::encryption_shared)
+    /// to keep a handle on it for key rotation).
+    pub fn encryption(self, encryption: impl Encryption + 'static) -> Self {
+        self.encryption_shared(Arc::new(encryption))
+    }
+
+    /// Encrypts and decrypts with a shared plugin: keep a clone of the `Arc` to rotate keys
+    /// (`install_key`, `use_key`, `remove_key`) while the node runs.
+    pub fn encryption_shared(mut self, encryption: Arc<dyn Encryption>) -> Self {
+        self.encryption = Some(encryption);
+        self
+    }
+
+    /// Seeds the protocol's random choices (probe order, gossip targets, stagger). By
+    /// default the seed comes from the operating system; fix it to reproduce a run.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    fn pipeline(&self) -> Result<Pipeline, Error> {
+        let c = &self.config;
+        let label = Label::new(c.label.clone().into_bytes()).map_err(|e| ConfigError::Invalid {
+            field: "label",
+            reason: e.to_string(),
+        })?;
+        let mut codecs = self.codecs.clone();
+        match (&self.compressor, c.compression) {
+            (Some(codec), true) => codecs = codecs.with_compressor(Arc::clone(codec)),
+            (None, true) => {
+                info!("compression is on but no compression codec was given; sending uncompressed")
+            }
+            _ => {}
+        }
+        let mut pipeline = Pipeline::new()
+            .with_label(label)
+            .with_skip_inbound_label_check(c.skip_inbound_label_check)
+            .with_codecs(codecs)
+            .with_gossip_verify(c.gossip_verify_incoming, c.gossip_verify_outgoing)
+            .with_limits(c.limits);
+        match (&self.encryption, &c.keyring) {
+            (Some(enc), keyring) => {
+                if let Some(ring) = keyring {
+                    for key in ring.keys() {
+                        enc.install_key(key.clone());
+                    }
+                    enc.use_key(ring.primary())
+                        .map_err(|e| ConfigError::Invalid {
+                            field: "keyring",
+                            reason: e.to_string(),
+                        })?;
+                }
+                let version = EnvelopeVersion::for_protocol(c.protocol.protocol_version);
+                pipeline = pipeline.with_encryption(Arc::clone(enc), version);
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "keyring",
+                    reason: "keys are configured but the builder was given no encryption plugin"
+                        .into(),
+                }
+                .into());
+            }
+            (None, None) => {}
+        }
+        Ok(pipeline)
+    }
+}
+
+impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
+    /// Validates the configuration, builds the wire pipeline and the protocol machine
+    /// (announcing this node at the transport's advertise address), and spawns the driver
+    /// task on the current tokio runtime.
+    ///
+    /// Fails on an invalid configuration, on keys without an encryption plugin, on a
+    /// `udp_buffer_size` larger than the transport's datagrams, and if the delegate vetoes
+    /// our own alive message.
+    pub async fn start(self) -> Result<Memberlist<T, D>, Error> {
+        self.config.validate()?;
+        let max_datagram = self.transport.max_datagram_size();
+        if self.config.protocol.udp_buffer_size > max_datagram {
+            return Err(ConfigError::Invalid {
+                field: "udp_buffer_size",
+                reason: format!(
+                    "{} bytes exceeds the transport's largest datagram ({max_datagram} bytes)",
+                    self.config.protocol.udp_buffer_size
+                ),
+            }
+            .into());
+        }
+        let pipeline = self.pipeline()?;
+        // A best-effort message must fit one datagram with its framing: type byte, CRC,
+        // encryption envelope and label header.
+        let max_user_datagram = max_datagram
+            .saturating_sub(1 + CRC_HEADER_LEN)
+            .saturating_sub(pipeline.encryption_overhead())
+            .saturating_sub(pipeline.label().overhead());
+        let seed = match self.seed {
+            Some(seed) => seed,
+            None => random_seed(),
+        };
+        let transport = Arc::new(self.transport);
+        let advertise = transport.advertise_addr();
+        let config = self.config;
+        let machine = Machine::new(
+            config.protocol.clone(),
+            pipeline.clone(),
+            advertise,
+            self.delegate,
+            seed,
+            now(),
+        )
+        .map_err(ConfigError::from)?;
+        let local = machine
+            .local_member()
+            .cloned()
+            .ok_or(Error::LocalNodeVetoed)?;
+
+        let counters = Arc::new(Counters::default());
+        let snapshot = Arc::new(Mutex::new(Snapshot::new(&machine, local)));
+        let (events, _) = broadcast::channel(config.event_buffer);
+        let (commands_tx, commands_rx) = mpsc::channel(256);
+        let (inbound_tx, inbound_rx) = mpsc::channel(config.max_inbound_streams);
+        let (transmit_tx, transmit_rx) = mpsc::channel(config.transmit_queue);
+        let (stopped_tx, stopped_rx) = watch::channel(false);
+        let inbound_ctx = Arc::new(InboundContext {
+            pipeline,
+            tcp_timeout: config.tcp_timeout(),
+            read_limit: config.stream_read_limit,
+            push_pulls: Arc::new(Semaphore::new(config.max_concurrent_push_pulls)),
+            counters: Arc::clone(&counters),
+            requests: inbound_tx,
+        });
+        let span = info_span!("memberlist", node = %config.name());
+        let sender = tokio::spawn(
+            send_datagrams(Arc::clone(&transport), transmit_rx, Arc::clone(&counters))
+                .instrument(span.clone()),
+        );
+        let driver = Driver {
+            core: Core::new(machine),
+            transport: Arc::clone(&transport),
+            commands: commands_rx,
+            inbound_ctx,
+            inbound_rx,
+            inbound_limit: Arc::new(Semaphore::new(config.max_inbound_streams)),
+            transmit_tx,
+            sender,
+            counters: Arc::clone(&counters),
+            events: events.clone(),
+            snapshot: Arc::clone(&snapshot),
+            stopped: stopped_tx,
+            tcp_timeout: config.tcp_timeout(),
+            read_limit: config.stream_read_limit,
+            name: config.protocol.name.clone(),
+        };
+        info!(
+            node = %config.name(),
+            %advertise,
+            local = %transport.local_addr(),
+            "memberlist node starting"
+        );
+        tokio::spawn(driver.run().instrument(span));
+        Ok(Memberlist::from_shared(Shared {
+            commands: commands_tx,
+            transport,
+            config,
+            snapshot,
+            counters,
+            events,
+            stopped: stopped_rx,
+            max_user_datagram,
+        }))
+    }
+}
+
+/// A seed from the operating system, or (if that fails) the clock hashed with the standard
+/// library's randomly keyed hasher — good enough for choosing gossip targets.
+fn random_seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        use std::hash::{BuildHasher, RandomState};
+        RandomState::new().hash_one(std::time::SystemTime::now())
+    })
+}

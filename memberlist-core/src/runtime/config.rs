@@ -1,0 +1,303 @@
+//! [`Config`]: the protocol settings plus what the runtime itself needs (stream limits,
+//! label, encryption policy, compression switch, keys).
+
+use std::time::Duration;
+
+use smol_str::SmolStr;
+
+use crate::encryption::Keyring;
+use crate::machine::ProtocolConfig;
+use crate::wire::{LABEL_MAX_SIZE, Limits};
+
+/// Go's `maxPushPullRequests`: inbound push/pull exchanges served at once.
+pub const DEFAULT_MAX_CONCURRENT_PUSH_PULLS: usize = 128;
+
+/// Inbound streams (of any kind) served at once by default.
+pub const DEFAULT_MAX_INBOUND_STREAMS: usize = 512;
+
+/// Membership events buffered per subscriber by default.
+pub const DEFAULT_EVENT_BUFFER: usize = 1024;
+
+/// Datagrams queued for sending by default before new ones are dropped.
+pub const DEFAULT_TRANSMIT_QUEUE: usize = 4096;
+
+/// Default for [`Config::stream_read_limit`]: the decoder's own bound on one stream message
+/// (40 MiB, [`Limits::max_stream_message`]) plus room for a label header and an envelope.
+pub const DEFAULT_STREAM_READ_LIMIT: usize = 40 * 1024 * 1024 + 64 * 1024;
+
+/// Everything a [`Memberlist`](super::Memberlist) node needs to know: the
+/// [`ProtocolConfig`] of the protocol machine (timers, multipliers, name; Go's
+/// `TCPTimeout` is [`ProtocolConfig::tcp_timeout`]) and the runtime's own settings.
+///
+/// Start from a preset — [`lan`](Config::lan), [`wan`](Config::wan) or
+/// [`local`](Config::local), Go's `DefaultLANConfig`, `DefaultWANConfig` and
+/// `DefaultLocalConfig` — and change fields. Files are read through
+/// [`ConfigFile`](super::ConfigFile).
+///
+/// ```
+/// use std::time::Duration;
+/// use memberlist_core::runtime::Config;
+///
+/// let mut config = Config::lan("node-a").with_label("prod");
+/// config.protocol.probe_interval = Duration::from_millis(500);
+/// config.protocol.probe_timeout = Duration::from_millis(250);
+/// assert_eq!(config.tcp_timeout(), Duration::from_secs(10));
+/// assert_eq!(config.max_concurrent_push_pulls, 128);
+/// config.validate()?;
+/// # Ok::<(), memberlist_core::runtime::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The protocol machine's settings: name, timers, multipliers, TCP timeout, CIDR allow
+    /// list, reclaim time and so on.
+    pub protocol: ProtocolConfig,
+    /// Go's `Label`: written in front of every packet and stream, and authenticated with the
+    /// encryption; nodes with different labels ignore each other. Empty (the default) writes
+    /// no label header, as Go v0.2.2 expects. At most 255 bytes.
+    pub label: String,
+    /// Go's `SkipInboundLabelCheck`: inbound label headers are refused and our own label is
+    /// assumed (for deployments where a proxy strips labels).
+    pub skip_inbound_label_check: bool,
+    /// Go's `GossipVerifyIncoming` (default true): with keys configured, refuse unencrypted
+    /// packets and streams. Turn off only while rolling encryption out on a live cluster.
+    pub gossip_verify_incoming: bool,
+    /// Go's `GossipVerifyOutgoing` (default true): with keys configured, encrypt what we
+    /// send. Turn off only while rolling encryption out on a live cluster.
+    pub gossip_verify_outgoing: bool,
+    /// Go's `EnableCompression` (default true): compress outgoing messages with the codec given
+    /// to [`Builder::compression`](super::Builder::compression). Without such a codec nothing
+    /// is compressed whatever this says (this crate has no compressor of its own; the
+    /// `memberlist` facade registers Go's LZW). Codecs given to the builder always decompress
+    /// what arrives, whatever this says, as Go does.
+    pub compression: bool,
+    /// Secret keys (the first one encrypts; all of them decrypt). Keys need an encryption
+    /// plugin given to [`Builder::encryption`](super::Builder::encryption); they are installed
+    /// into it when the node starts, the first one becoming its primary key. `None` keeps the
+    /// plugin's own keys (or no encryption without a plugin).
+    pub keyring: Option<Keyring>,
+    /// Inbound push/pull exchanges served at once (Go's `maxPushPullRequests`, 128; Go refuses
+    /// from the 128th on). Push/pulls beyond it are closed without an answer, logged at debug
+    /// level and counted in [`Stats::push_pulls_refused`](super::Stats::push_pulls_refused).
+    pub max_concurrent_push_pulls: usize,
+    /// Inbound streams of any kind served at once (Go has no bound). A connection beyond it is
+    /// closed at once, logged at debug level and counted in
+    /// [`Stats::streams_refused`](super::Stats::streams_refused).
+    pub max_inbound_streams: usize,
+    /// The most bytes read from one stream (an inbound request or the reply to one of ours)
+    /// before it is dropped; a guard on top of the decoder's own [`Limits`].
+    pub stream_read_limit: usize,
+    /// How long [`leave`](super::Memberlist::leave) still waits after our leave message has
+    /// been gossiped, so that it spreads further before a shutdown (Go memberlist: none, the
+    /// default here; Serf waits 1 s).
+    pub leave_propagate_delay: Duration,
+    /// Membership events each [`subscribe`](super::Memberlist::subscribe)r may fall behind by
+    /// before it misses some (and is told so with `RecvError::Lagged`).
+    pub event_buffer: usize,
+    /// Datagrams waiting to be handed to the transport; beyond it new ones are dropped (and
+    /// counted), as a full network would drop them.
+    pub transmit_queue: usize,
+    /// Bounds the decoders enforce on untrusted input (Go HEAD's values by default).
+    pub limits: Limits,
+}
+
+impl Config {
+    fn with_protocol(protocol: ProtocolConfig) -> Self {
+        Self {
+            protocol,
+            label: String::new(),
+            skip_inbound_label_check: false,
+            gossip_verify_incoming: true,
+            gossip_verify_outgoing: true,
+            compression: true,
+            keyring: None,
+            max_concurrent_push_pulls: DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
+            max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
+            stream_read_limit: DEFAULT_STREAM_READ_LIMIT,
+            leave_propagate_delay: Duration::ZERO,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+            transmit_queue: DEFAULT_TRANSMIT_QUEUE,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Go's `DefaultLANConfig` for a node called `name`: probe every second, TCP timeout 10 s,
+    /// push/pull every 30 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memberlist_core::runtime::Config;
+    /// let config = Config::lan("a");
+    /// assert_eq!(config.protocol.probe_interval, Duration::from_secs(1));
+    /// assert_eq!(config.tcp_timeout(), Duration::from_secs(10));
+    /// ```
+    pub fn lan(name: impl Into<SmolStr>) -> Self {
+        Self::with_protocol(ProtocolConfig::lan(name))
+    }
+
+    /// Go's `DefaultWANConfig`: probe every 5 s, TCP timeout 30 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memberlist_core::runtime::Config;
+    /// assert_eq!(Config::wan("a").tcp_timeout(), Duration::from_secs(30));
+    /// ```
+    pub fn wan(name: impl Into<SmolStr>) -> Self {
+        Self::with_protocol(ProtocolConfig::wan(name))
+    }
+
+    /// Go's `DefaultLocalConfig` (loopback or one host): TCP timeout 1 s, probe timeout
+    /// 200 ms.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memberlist_core::runtime::Config;
+    /// assert_eq!(Config::local("a").tcp_timeout(), Duration::from_secs(1));
+    /// ```
+    pub fn local(name: impl Into<SmolStr>) -> Self {
+        Self::with_protocol(ProtocolConfig::local(name))
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.protocol.name
+    }
+
+    /// Go's `TCPTimeout`: the deadline of stream dials and of each read or write phase of a
+    /// stream (an alias of [`ProtocolConfig::tcp_timeout`]).
+    pub fn tcp_timeout(&self) -> Duration {
+        self.protocol.tcp_timeout
+    }
+
+    /// Sets the TCP timeout.
+    pub fn with_tcp_timeout(mut self, timeout: Duration) -> Self {
+        self.protocol.tcp_timeout = timeout;
+        self
+    }
+
+    /// Sets the cluster label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// Turns compression of outgoing messages on or off.
+    pub fn with_compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
+    /// Sets the secret keys (they need an encryption plugin; see [`Config::keyring`]).
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// Checks every setting, naming the field at fault.
+    ///
+    /// ```
+    /// use memberlist_core::runtime::{Config, ConfigError};
+    /// let mut config = Config::lan("a");
+    /// config.max_inbound_streams = 0;
+    /// let err = config.validate().unwrap_err();
+    /// assert!(matches!(err, ConfigError::Invalid { field: "max_inbound_streams", .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid configuration: max_inbound_streams: must be at least 1"
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.protocol.validate()?;
+        let invalid = |field: &'static str, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.protocol.tcp_timeout.is_zero() {
+            return invalid("tcp_timeout", "must be positive");
+        }
+        if self.label.len() > LABEL_MAX_SIZE {
+            return invalid("label", "must be at most 255 bytes");
+        }
+        if self.max_concurrent_push_pulls == 0 {
+            return invalid("max_concurrent_push_pulls", "must be at least 1");
+        }
+        if self.max_inbound_streams == 0 {
+            return invalid("max_inbound_streams", "must be at least 1");
+        }
+        if self.stream_read_limit < 1024 {
+            return invalid("stream_read_limit", "must be at least 1024 bytes");
+        }
+        if self.event_buffer == 0 {
+            return invalid("event_buffer", "must be at least 1");
+        }
+        if self.transmit_queue == 0 {
+            return invalid("transmit_queue", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A setting is out of range or cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A protocol setting is out of range.
+    #[error(transparent)]
+    Protocol(#[from] crate::machine::ConfigError),
+    /// A runtime setting (or a value in a [`ConfigFile`](super::ConfigFile)) is invalid.
+    #[error("invalid configuration: {field}: {reason}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_carry_gos_tcp_timeouts() {
+        assert_eq!(Config::lan("a").tcp_timeout(), Duration::from_secs(10));
+        assert_eq!(Config::wan("a").tcp_timeout(), Duration::from_secs(30));
+        assert_eq!(Config::local("a").tcp_timeout(), Duration::from_secs(1));
+        for c in [Config::lan("a"), Config::wan("a"), Config::local("a")] {
+            assert_eq!(c.max_concurrent_push_pulls, 128);
+            assert!(c.gossip_verify_incoming && c.gossip_verify_outgoing && c.compression);
+            assert!(c.label.is_empty());
+            c.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        type Change = fn(&mut Config);
+        let cases: Vec<(Change, &str)> = vec![
+            (|c| c.label = "x".repeat(256), "label"),
+            (
+                |c| c.max_concurrent_push_pulls = 0,
+                "max_concurrent_push_pulls",
+            ),
+            (|c| c.stream_read_limit = 10, "stream_read_limit"),
+            (|c| c.event_buffer = 0, "event_buffer"),
+            (|c| c.transmit_queue = 0, "transmit_queue"),
+            (|c| c.protocol.tcp_timeout = Duration::ZERO, "tcp_timeout"),
+        ];
+        for (change, field) in cases {
+            let mut c = Config::lan("a");
+            change(&mut c);
+            match c.validate() {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let mut c = Config::lan("");
+        c.label.clear();
+        assert!(matches!(c.validate(), Err(ConfigError::Protocol(_))));
+    }
+}

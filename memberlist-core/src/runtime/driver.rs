@@ -1,0 +1,543 @@
+//! The driver task: owns the [`Machine`], feeds it every input and carries out its outputs.
+//!
+//! One `select!` loop waits for a datagram, an inbound stream, a message read by an inbound
+//! stream task, the outcome of a stream request, an API command, or the machine's deadline.
+//! After each input it drains the machine: datagrams go to the sender task, stream requests
+//! become tasks, events go to subscribers and to the API calls waiting for them, and the
+//! membership snapshot read by the handle is refreshed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use smol_str::SmolStr;
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, trace, warn};
+
+use crate::delegate::Delegate;
+use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
+use crate::transport::{Transport, TransportError};
+use crate::wire::StreamMessage;
+
+use super::error::{JoinError, JoinFailure};
+use super::stats::{Counters, MemberEvent};
+use super::stream::{InboundContext, InboundRequest, run_outbound, serve_inbound};
+
+/// The machine's clock is `std::time::Instant`; the runtime reads time from tokio's clock and
+/// converts, so that tokio's paused time (tests) drives the machine as well.
+pub(crate) fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// An API call, run by the driver with the machine at hand.
+pub(crate) type Command<D> = Box<dyn FnOnce(&mut Core<D>, std::time::Instant) + Send>;
+
+/// Notification ids the runtime hands to `Machine::queue_broadcast` live in the upper half
+/// of the id space; the machine numbers its own (leave, metadata updates) from 1 up.
+const RUNTIME_NOTIFY_BASE: u64 = 1 << 63;
+
+/// What the handle reads without asking the driver: refreshed after every input.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) members: Arc<Vec<Member>>,
+    pub(crate) local: Member,
+    pub(crate) stats: crate::machine::Stats,
+    pub(crate) running: bool,
+    version: (u64, u64, u64, u64, usize),
+}
+
+impl Snapshot {
+    pub(crate) fn new<D: Delegate>(machine: &Machine<D>, local: Member) -> Self {
+        Self {
+            members: Arc::new(machine.all_members().cloned().collect()),
+            local,
+            stats: machine.stats().clone(),
+            running: true,
+            version: version(machine),
+        }
+    }
+}
+
+/// Moves whenever the membership table may have changed.
+fn version<D: Delegate>(machine: &Machine<D>) -> (u64, u64, u64, u64, usize) {
+    let s = machine.stats();
+    (
+        s.alive,
+        s.suspect,
+        s.dead,
+        s.refutations,
+        machine.all_members().count(),
+    )
+}
+
+/// A join in progress: one push/pull per resolved address.
+struct JoinOp {
+    pending: usize,
+    contacted: usize,
+    failures: Vec<JoinFailure>,
+    reply: oneshot::Sender<Result<usize, JoinError>>,
+}
+
+/// One push/pull of a join.
+struct JoinStream {
+    op: u64,
+    address: String,
+    failure: Option<String>,
+}
+
+/// The machine and the API calls waiting on it.
+pub(crate) struct Core<D: Delegate> {
+    pub(crate) machine: Machine<D>,
+    joins: HashMap<u64, JoinOp>,
+    next_join: u64,
+    join_streams: HashMap<StreamId, JoinStream>,
+    user_streams: HashMap<StreamId, oneshot::Sender<Result<(), String>>>,
+    pings: HashMap<u32, oneshot::Sender<Option<Duration>>>,
+    broadcasts: HashMap<u64, oneshot::Sender<()>>,
+    next_notify: u64,
+    stop: bool,
+}
+
+impl<D: Delegate> Core<D> {
+    pub(crate) fn new(machine: Machine<D>) -> Self {
+        Self {
+            machine,
+            joins: HashMap::new(),
+            next_join: 0,
+            join_streams: HashMap::new(),
+            user_streams: HashMap::new(),
+            pings: HashMap::new(),
+            broadcasts: HashMap::new(),
+            next_notify: RUNTIME_NOTIFY_BASE,
+            stop: false,
+        }
+    }
+
+    /// Asks the driver to stop after this command.
+    pub(crate) fn stop(&mut self) {
+        self.stop = true;
+    }
+
+    /// Starts a push/pull with every address; `failures` are addresses that already failed
+    /// (unresolvable). The result is sent once every exchange has finished.
+    pub(crate) fn start_join(
+        &mut self,
+        now: std::time::Instant,
+        targets: Vec<(String, SocketAddr)>,
+        mut failures: Vec<JoinFailure>,
+        reply: oneshot::Sender<Result<usize, JoinError>>,
+    ) {
+        self.next_join += 1;
+        let op = self.next_join;
+        let mut pending = 0;
+        for (address, to) in targets {
+            match self.machine.join(now, [to]).first() {
+                Some(&id) => {
+                    pending += 1;
+                    self.join_streams.insert(
+                        id,
+                        JoinStream {
+                            op,
+                            address,
+                            failure: None,
+                        },
+                    );
+                }
+                None => failures.push(JoinFailure {
+                    address,
+                    reason: "cannot build the push/pull request".into(),
+                }),
+            }
+        }
+        let join = JoinOp {
+            pending,
+            contacted: 0,
+            failures,
+            reply,
+        };
+        if pending == 0 {
+            finish_join(join);
+        } else {
+            self.joins.insert(op, join);
+        }
+    }
+
+    /// Registers a waiter for `Event::BroadcastFinished(id)`.
+    pub(crate) fn wait_broadcast(&mut self, id: u64) -> oneshot::Receiver<()> {
+        self.broadcasts.retain(|_, tx| !tx.is_closed());
+        let (tx, rx) = oneshot::channel();
+        self.broadcasts.insert(id, tx);
+        rx
+    }
+
+    /// A notification id for a user broadcast, distinct from the machine's own.
+    pub(crate) fn notify_id(&mut self) -> u64 {
+        self.next_notify = self.next_notify.wrapping_add(1) | RUNTIME_NOTIFY_BASE;
+        self.next_notify
+    }
+
+    /// Registers a waiter for the outcome of a reliable message.
+    pub(crate) fn wait_user_stream(
+        &mut self,
+        id: StreamId,
+    ) -> oneshot::Receiver<Result<(), String>> {
+        let (tx, rx) = oneshot::channel();
+        self.user_streams.insert(id, tx);
+        rx
+    }
+
+    /// Registers a waiter for `Event::PingResult { seq_no, .. }`.
+    pub(crate) fn wait_ping(&mut self, seq_no: u32) -> oneshot::Receiver<Option<Duration>> {
+        let (tx, rx) = oneshot::channel();
+        self.pings.insert(seq_no, tx);
+        rx
+    }
+
+    /// Notes what the driver saw of a stream request before the machine gets the outcome.
+    fn observe_outcome(&mut self, id: StreamId, outcome: &StreamOutcome) {
+        if let Some(tx) = self.user_streams.remove(&id) {
+            let result = match outcome {
+                StreamOutcome::Failed(reason) => Err(reason.clone()),
+                _ => Ok(()),
+            };
+            let _ = tx.send(result);
+        }
+        if let Some(js) = self.join_streams.get_mut(&id) {
+            js.failure = match outcome {
+                StreamOutcome::Failed(reason) => Some(reason.clone()),
+                StreamOutcome::Reply(StreamMessage::Error(e)) => {
+                    Some(format!("remote error: {}", e.error))
+                }
+                StreamOutcome::Reply(StreamMessage::PushPull(_)) => None,
+                StreamOutcome::Reply(_) => Some("unexpected reply to a push/pull".into()),
+                StreamOutcome::Sent => Some("no reply to a push/pull".into()),
+            };
+        }
+    }
+
+    /// Resolves the API calls an event completes.
+    fn on_event(&mut self, event: &Event) {
+        match *event {
+            Event::JoinResult { id, contacted } => {
+                let Some(js) = self.join_streams.remove(&id) else {
+                    return;
+                };
+                let Some(op) = self.joins.get_mut(&js.op) else {
+                    return;
+                };
+                op.pending -= 1;
+                if contacted {
+                    op.contacted += 1;
+                } else {
+                    op.failures.push(JoinFailure {
+                        address: js.address,
+                        reason: js.failure.unwrap_or_else(|| {
+                            "the peer's state was refused (protocol versions or the \
+                             delegate's notify_merge); see the logs"
+                                .into()
+                        }),
+                    });
+                }
+                if op.pending == 0
+                    && let Some(op) = self.joins.remove(&js.op)
+                {
+                    finish_join(op);
+                }
+            }
+            Event::PingResult { seq_no, rtt } => {
+                if let Some(tx) = self.pings.remove(&seq_no) {
+                    let _ = tx.send(rtt);
+                }
+            }
+            Event::BroadcastFinished(id) => {
+                if let Some(tx) = self.broadcasts.remove(&id) {
+                    let _ = tx.send(());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn finish_join(op: JoinOp) {
+    let result = if op.contacted > 0 {
+        Ok(op.contacted)
+    } else {
+        Err(JoinError::Failed(op.failures))
+    };
+    let _ = op.reply.send(result);
+}
+
+/// Everything the driver task owns besides the transport.
+pub(crate) struct Driver<T: Transport, D: Delegate> {
+    pub(crate) core: Core<D>,
+    pub(crate) transport: Arc<T>,
+    pub(crate) commands: mpsc::Receiver<Command<D>>,
+    pub(crate) inbound_ctx: Arc<InboundContext>,
+    pub(crate) inbound_rx: mpsc::Receiver<InboundRequest>,
+    pub(crate) inbound_limit: Arc<Semaphore>,
+    pub(crate) transmit_tx: mpsc::Sender<Transmit>,
+    pub(crate) sender: tokio::task::JoinHandle<()>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) events: broadcast::Sender<MemberEvent>,
+    pub(crate) snapshot: Arc<Mutex<Snapshot>>,
+    pub(crate) stopped: watch::Sender<bool>,
+    pub(crate) tcp_timeout: Duration,
+    pub(crate) read_limit: usize,
+    pub(crate) name: SmolStr,
+}
+
+/// Marks the node stopped even if the driver unwinds.
+struct StoppedGuard<'a> {
+    snapshot: &'a Mutex<Snapshot>,
+    stopped: &'a watch::Sender<bool>,
+}
+
+impl Drop for StoppedGuard<'_> {
+    fn drop(&mut self) {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .running = false;
+        self.stopped.send_replace(true);
+    }
+}
+
+impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
+    /// The driver loop; returns when the node is shut down or every handle is gone.
+    pub(crate) async fn run(mut self) {
+        let snapshot = Arc::clone(&self.snapshot);
+        let stopped = self.stopped.clone();
+        let _guard = StoppedGuard {
+            snapshot: &snapshot,
+            stopped: &stopped,
+        };
+        let transport = Arc::clone(&self.transport);
+        // Both futures are cancel-safe, but they are kept across iterations anyway and only
+        // replaced once they complete, so nothing is recreated per input.
+        let mut recv = transport.recv_from();
+        let mut accept = transport.accept();
+        let mut accepting = true;
+        let mut outbound: JoinSet<(StreamId, StreamOutcome)> = JoinSet::new();
+        let mut outbound_ids: HashMap<tokio::task::Id, StreamId> = HashMap::new();
+        let mut inbound: JoinSet<()> = JoinSet::new();
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(
+            self.core.machine.poll_timeout(),
+        ));
+        tokio::pin!(sleep);
+        debug!(node = %self.name, "memberlist driver started");
+        loop {
+            sleep.as_mut().reset(tokio::time::Instant::from_std(
+                self.core.machine.poll_timeout(),
+            ));
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => cmd(&mut self.core, now()),
+                    None => {
+                        debug!("every memberlist handle is gone; stopping");
+                        break;
+                    }
+                },
+                received = &mut recv => {
+                    recv = transport.recv_from();
+                    match received {
+                        Ok((data, from)) => self.core.machine.handle_datagram(now(), from, &data),
+                        Err(e) if e.is_shutdown() => {
+                            debug!("transport shut down; stopping");
+                            break;
+                        }
+                        Err(e) => warn!(error = %e, "receiving a datagram failed"),
+                    }
+                }
+                accepted = &mut accept, if accepting => {
+                    accept = transport.accept();
+                    match accepted {
+                        Ok((stream, from)) => self.spawn_inbound(&mut inbound, stream, from),
+                        Err(e) if e.is_shutdown() => accepting = false,
+                        Err(e) => warn!(error = %e, "accepting a stream failed"),
+                    }
+                }
+                Some(req) = self.inbound_rx.recv() => self.on_inbound(req),
+                Some(done) = outbound.join_next_with_id(), if !outbound.is_empty() => {
+                    let (id, outcome) = match done {
+                        Ok((task, (id, outcome))) => {
+                            outbound_ids.remove(&task);
+                            (id, outcome)
+                        }
+                        Err(e) => {
+                            let Some(id) = outbound_ids.remove(&e.id()) else {
+                                continue;
+                            };
+                            (id, StreamOutcome::Failed(format!("stream task failed: {e}")))
+                        }
+                    };
+                    if matches!(outcome, StreamOutcome::Failed(_)) {
+                        Counters::bump(&self.counters.stream_failures);
+                    }
+                    self.core.observe_outcome(id, &outcome);
+                    self.core.machine.handle_stream_reply(now(), id, outcome);
+                }
+                Some(_) = inbound.join_next(), if !inbound.is_empty() => {}
+                () = &mut sleep => {
+                    let t = now();
+                    self.core.machine.handle_timeout(t);
+                    if self.core.machine.poll_timeout() <= t {
+                        // Never spin on a deadline the machine does not move.
+                        trace!("machine deadline did not advance");
+                        let retry = tokio::time::Instant::from_std(t) + Duration::from_millis(1);
+                        sleep.as_mut().reset(retry);
+                        (&mut sleep).await;
+                    }
+                }
+            }
+            self.flush(&mut outbound, &mut outbound_ids);
+            if self.core.stop {
+                break;
+            }
+        }
+        drop(recv);
+        drop(accept);
+        let name = self.name.clone();
+        self.finish(outbound, inbound).await;
+        debug!(node = %name, "memberlist driver stopped");
+    }
+
+    /// Spawns the task serving an accepted stream, or closes it when too many are served.
+    fn spawn_inbound(&self, inbound: &mut JoinSet<()>, stream: T::Stream, from: SocketAddr) {
+        Counters::bump(&self.counters.streams_accepted);
+        match Arc::clone(&self.inbound_limit).try_acquire_owned() {
+            Ok(permit) => {
+                let ctx = Arc::clone(&self.inbound_ctx);
+                inbound.spawn(serve_inbound(stream, from, ctx, permit));
+            }
+            Err(_) => {
+                Counters::bump(&self.counters.streams_refused);
+                debug!(%from, "too many inbound streams; closing a new one");
+            }
+        }
+    }
+
+    fn on_inbound(&mut self, req: InboundRequest) {
+        match req {
+            InboundRequest::Message { from, msg, reply } => {
+                let answer = self.core.machine.handle_stream(now(), from, msg);
+                let _ = reply.send(answer);
+            }
+            InboundRequest::Failed { error, reply } => {
+                let _ = reply.send(self.core.machine.stream_error_reply(&error));
+            }
+        }
+    }
+
+    /// Carries out everything the machine produced.
+    fn flush(
+        &mut self,
+        outbound: &mut JoinSet<(StreamId, StreamOutcome)>,
+        ids: &mut HashMap<tokio::task::Id, StreamId>,
+    ) {
+        while let Some(t) = self.core.machine.poll_transmit() {
+            match self.transmit_tx.try_send(t) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(t)) => {
+                    Counters::bump(&self.counters.transmits_dropped);
+                    debug!(to = %t.to, "send queue full; dropping a datagram");
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        while let Some(req) = self.core.machine.poll_stream_request() {
+            Counters::bump(&self.counters.streams_opened);
+            trace!(to = %req.to, kind = ?req.kind, "opening a stream");
+            let id = req.id;
+            let pipeline = self.core.machine.pipeline().clone();
+            let task = run_outbound(
+                Arc::clone(&self.transport),
+                req,
+                pipeline,
+                self.tcp_timeout,
+                self.read_limit,
+            );
+            let handle = outbound.spawn(async move { (id, task.await) });
+            ids.insert(handle.id(), id);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = self.core.machine.poll_event() {
+            events.push(e);
+        }
+        self.refresh_snapshot(!events.is_empty());
+        for event in events {
+            self.core.on_event(&event);
+            if let Some(e) = MemberEvent::from_machine(&event) {
+                // No subscriber is not an error.
+                let _ = self.events.send(e);
+            }
+        }
+    }
+
+    fn refresh_snapshot(&self, events: bool) {
+        let machine = &self.core.machine;
+        let mut snap = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
+        snap.stats.clone_from(machine.stats());
+        let v = version(machine);
+        if events || v != snap.version {
+            snap.version = v;
+            snap.members = Arc::new(machine.all_members().cloned().collect());
+            if let Some(me) = machine.local_member() {
+                snap.local = me.clone();
+            }
+        }
+    }
+
+    /// Stops everything: pending datagrams are still handed to the transport (so a leave
+    /// message queued just before a shutdown goes out), then the transport is shut down and
+    /// every stream task is aborted.
+    async fn finish(
+        self,
+        mut outbound: JoinSet<(StreamId, StreamOutcome)>,
+        mut inbound: JoinSet<()>,
+    ) {
+        let Self {
+            transport,
+            transmit_tx,
+            mut sender,
+            tcp_timeout,
+            ..
+        } = self;
+        drop(transmit_tx);
+        let flush_for = tcp_timeout.min(Duration::from_secs(1));
+        if tokio::time::timeout(flush_for, &mut sender).await.is_err() {
+            sender.abort();
+        }
+        if let Err(e) = transport.shutdown().await {
+            warn!(error = %e, "shutting the transport down failed");
+        }
+        outbound.shutdown().await;
+        inbound.shutdown().await;
+    }
+}
+
+/// The sender task: hands datagrams to the transport in order. A dedicated task keeps the
+/// driver from ever waiting on the network, while the bounded queue in front of it drops
+/// datagrams (as a congested network would) rather than growing without bound.
+pub(crate) async fn send_datagrams<T: Transport>(
+    transport: Arc<T>,
+    mut queue: mpsc::Receiver<Transmit>,
+    counters: Arc<Counters>,
+) {
+    while let Some(t) = queue.recv().await {
+        match transport.send_to(t.to, &t.data).await {
+            Ok(()) => {}
+            Err(TransportError::Shutdown) => break,
+            Err(e @ TransportError::DatagramTooLarge { .. }) => {
+                Counters::bump(&counters.transmit_errors);
+                warn!(to = %t.to, error = %e, "cannot send a datagram");
+            }
+            Err(e) => {
+                Counters::bump(&counters.transmit_errors);
+                debug!(to = %t.to, error = %e, "sending a datagram failed");
+            }
+        }
+    }
+}

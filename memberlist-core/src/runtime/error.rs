@@ -1,0 +1,164 @@
+//! Errors of the runtime API.
+
+use std::fmt;
+use std::time::Duration;
+
+use smol_str::SmolStr;
+
+use crate::machine::MachineError;
+use crate::transport::TransportError;
+
+use super::config::ConfigError;
+
+/// Errors of [`Memberlist`](super::Memberlist) operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The transport failed.
+    #[error("transport error: {0}")]
+    Transport(#[from] TransportError),
+    /// The node has been shut down (or its driver task stopped).
+    #[error("memberlist is shut down")]
+    Shutdown,
+    /// No member has this name.
+    #[error("unknown node {0:?}")]
+    UnknownNode(SmolStr),
+    /// The member has no address we can use.
+    #[error("node {0:?} has no usable address")]
+    NoAddress(SmolStr),
+    /// The protocol machine refused the operation (for example, a message it cannot frame).
+    #[error(transparent)]
+    Protocol(MachineError),
+    /// A datagram would exceed what the transport can carry.
+    #[error("message of {len} bytes does not fit in one datagram (at most {max} bytes)")]
+    MessageTooLarge {
+        /// Size of the message.
+        len: usize,
+        /// The largest message that fits.
+        max: usize,
+    },
+    /// A reliable message could not be delivered.
+    #[error("sending to {node:?} failed: {reason}")]
+    Send {
+        /// The destination.
+        node: SmolStr,
+        /// What went wrong (dialing, writing, timeout...).
+        reason: String,
+    },
+    /// No ack arrived within the probe timeout.
+    #[error("no ack from {node:?} within {timeout:?}")]
+    PingTimeout {
+        /// The node pinged.
+        node: SmolStr,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// An operation did not complete in time (`what` says which: "leave broadcast", ...).
+    #[error("timed out after {after:?} waiting for the {what}")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// Joining failed.
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    /// The delegate's `notify_alive` vetoed our own alive message, so this node would not be
+    /// a member of its own list.
+    #[error("the delegate vetoed this node's own alive message")]
+    LocalNodeVetoed,
+}
+
+impl From<MachineError> for Error {
+    fn from(e: MachineError) -> Self {
+        match e {
+            MachineError::UnknownNode(n) => Self::UnknownNode(n),
+            MachineError::NoAddress(n) => Self::NoAddress(n),
+            other => Self::Protocol(other),
+        }
+    }
+}
+
+/// Why one join address could not be contacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinFailure {
+    /// The address as given to [`join`](super::Memberlist::join), or the resolved address
+    /// it was tried at (`"db.local:7946 (10.0.0.5:7946)"`).
+    pub address: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for JoinFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.address, self.reason)
+    }
+}
+
+/// [`join`](super::Memberlist::join) contacted no one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// No address was given.
+    #[error("no address to join")]
+    NoAddresses,
+    /// Every address failed; each failure is listed.
+    #[error("failed to join any of {} addresses: {}", .0.len(), ListFailures(.0))]
+    Failed(Vec<JoinFailure>),
+    /// The node has been shut down.
+    #[error("memberlist is shut down")]
+    Shutdown,
+}
+
+impl JoinError {
+    /// The failure of each address (empty unless [`Failed`](JoinError::Failed)).
+    pub fn failures(&self) -> &[JoinFailure] {
+        match self {
+            Self::Failed(f) => f,
+            _ => &[],
+        }
+    }
+}
+
+struct ListFailures<'a>(&'a [JoinFailure]);
+
+impl fmt::Display for ListFailures<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, failure) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{failure}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_error_lists_every_address() {
+        let e = JoinError::Failed(vec![
+            JoinFailure {
+                address: "10.0.0.1:7946".into(),
+                reason: "connection refused".into(),
+            },
+            JoinFailure {
+                address: "nope.invalid".into(),
+                reason: "cannot resolve".into(),
+            },
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "failed to join any of 2 addresses: 10.0.0.1:7946: connection refused; \
+             nope.invalid: cannot resolve"
+        );
+        assert_eq!(e.failures().len(), 2);
+    }
+}

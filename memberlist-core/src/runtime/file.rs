@@ -1,0 +1,534 @@
+//! [`ConfigFile`]: the serde form of [`Config`] (TOML, JSON, YAML… whatever serde reads).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::encryption::{Keyring, SecretKey};
+use crate::machine::ProtocolConfig;
+
+use super::config::{Config, ConfigError};
+
+/// A [`Config`] as written in a file: a preset plus the fields to change, every one optional.
+///
+/// - `name` is required; `preset` is `"lan"` (the default), `"wan"` or `"local"`, and every
+///   field left out keeps the preset's value.
+/// - **Durations** are strings in [humantime](https://docs.rs/humantime) form — `"1s"`,
+///   `"200ms"`, `"1m 30s"`, `"2h"` — or plain integers counting **milliseconds**. They are
+///   written back as strings.
+/// - `keys` are base64 strings (standard alphabet with padding, as Serf and Consul print
+///   them) of 16, 24 or 32 bytes; the first is the primary key. They need an encryption plugin
+///   (see [`Config::keyring`]).
+/// - `seeds` are `ip:port` addresses, `cidrs_allowed` are networks like `"10.0.0.0/8"`.
+/// - Unknown fields are an error, so a typo does not pass silently.
+///
+/// ```
+/// use std::time::Duration;
+/// use memberlist_core::runtime::{Config, ConfigFile};
+///
+/// let file: ConfigFile = toml::from_str(r#"
+///     name = "node-a"
+///     preset = "local"
+///     probe_interval = "500ms"
+///     probe_timeout = 250        # milliseconds
+///     tcp_timeout = "2s"
+///     label = "prod"
+///     max_concurrent_push_pulls = 64
+/// "#)?;
+/// let config: Config = file.into_config()?;
+/// assert_eq!(config.name(), "node-a");
+/// assert_eq!(config.protocol.probe_interval, Duration::from_millis(500));
+/// assert_eq!(config.protocol.probe_timeout, Duration::from_millis(250));
+/// assert_eq!(config.tcp_timeout(), Duration::from_secs(2));
+/// assert_eq!(config.protocol.gossip_interval, Duration::from_millis(100)); // from "local"
+/// assert_eq!(config.label, "prod");
+///
+/// // And back: durations are written as humantime strings.
+/// let text = toml::to_string(&ConfigFile::from(&config))?;
+/// assert!(text.contains(r#"probe_interval = "500ms""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConfigFile {
+    /// The node's unique name (required).
+    pub name: String,
+    /// `"lan"` (default), `"wan"` or `"local"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+
+    /// Protocol version spoken (1..=5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<u8>,
+    /// Delegate protocol versions `[min, max, current]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegate_versions: Option<[u8; 3]>,
+    /// Go's `TCPTimeout`.
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub tcp_timeout: Option<Duration>,
+    /// Go's `IndirectChecks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indirect_checks: Option<usize>,
+    /// Go's `RetransmitMult`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retransmit_mult: Option<u32>,
+    /// Go's `SuspicionMult`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspicion_mult: Option<u32>,
+    /// Go's `SuspicionMaxTimeoutMult`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspicion_max_timeout_mult: Option<u32>,
+    /// Go's `PushPullInterval` (`"0s"` disables periodic push/pull).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub push_pull_interval: Option<Duration>,
+    /// Go's `ProbeInterval`.
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub probe_interval: Option<Duration>,
+    /// Go's `ProbeTimeout`.
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub probe_timeout: Option<Duration>,
+    /// Go's `DisableTcpPings`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_tcp_pings: Option<bool>,
+    /// Go's `AwarenessMaxMultiplier`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awareness_max_multiplier: Option<u32>,
+    /// Go's `GossipInterval` (`"0s"` disables gossip).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub gossip_interval: Option<Duration>,
+    /// Go's `GossipNodes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gossip_nodes: Option<usize>,
+    /// Go's `GossipToTheDeadTime`.
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub gossip_to_the_dead_time: Option<Duration>,
+    /// Go's `UDPBufferSize`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_buffer_size: Option<usize>,
+    /// Go's `DeadNodeReclaimTime` (`"0s"` disables reclaiming).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub dead_node_reclaim_time: Option<Duration>,
+    /// The Lifeguard extensions (default on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifeguard: Option<bool>,
+    /// How often to retry failed nodes and seeds (beyond Go; `"0s"` disables it).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub reconnect_interval: Option<Duration>,
+    /// How long a failed node is retried (beyond Go).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub reconnect_timeout: Option<Duration>,
+    /// Addresses retried for reconnection (`ip:port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<String>>,
+    /// Go's `CIDRsAllowed` (empty allows everything).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidrs_allowed: Option<Vec<String>>,
+
+    /// Go's `Label`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Go's `SkipInboundLabelCheck`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_inbound_label_check: Option<bool>,
+    /// Go's `GossipVerifyIncoming`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gossip_verify_incoming: Option<bool>,
+    /// Go's `GossipVerifyOutgoing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gossip_verify_outgoing: Option<bool>,
+    /// Go's `EnableCompression`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<bool>,
+    /// Secret keys, base64, primary first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+    /// See [`Config::max_concurrent_push_pulls`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_push_pulls: Option<usize>,
+    /// See [`Config::max_inbound_streams`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_inbound_streams: Option<usize>,
+    /// See [`Config::stream_read_limit`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_read_limit: Option<usize>,
+    /// See [`Config::leave_propagate_delay`].
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub leave_propagate_delay: Option<Duration>,
+    /// See [`Config::event_buffer`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_buffer: Option<usize>,
+    /// See [`Config::transmit_queue`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transmit_queue: Option<usize>,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl ConfigFile {
+    /// Applies the fields to the preset and validates the result.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        if self.name.is_empty() {
+            return Err(invalid("name", "a node name is required"));
+        }
+        let mut c = match self.preset.as_deref().unwrap_or("lan") {
+            "lan" => Config::lan(self.name.as_str()),
+            "wan" => Config::wan(self.name.as_str()),
+            "local" => Config::local(self.name.as_str()),
+            other => {
+                return Err(invalid(
+                    "preset",
+                    format!("unknown preset {other:?}; expected \"lan\", \"wan\" or \"local\""),
+                ));
+            }
+        };
+        let p: &mut ProtocolConfig = &mut c.protocol;
+        macro_rules! set {
+            ($($src:ident => $dst:expr),* $(,)?) => {
+                $( if let Some(v) = self.$src { $dst = v; } )*
+            };
+        }
+        set! {
+            protocol_version => p.protocol_version,
+            tcp_timeout => p.tcp_timeout,
+            indirect_checks => p.indirect_checks,
+            retransmit_mult => p.retransmit_mult,
+            suspicion_mult => p.suspicion_mult,
+            suspicion_max_timeout_mult => p.suspicion_max_timeout_mult,
+            push_pull_interval => p.push_pull_interval,
+            probe_interval => p.probe_interval,
+            probe_timeout => p.probe_timeout,
+            disable_tcp_pings => p.disable_tcp_pings,
+            awareness_max_multiplier => p.awareness_max_multiplier,
+            gossip_interval => p.gossip_interval,
+            gossip_nodes => p.gossip_nodes,
+            gossip_to_the_dead_time => p.gossip_to_the_dead_time,
+            udp_buffer_size => p.udp_buffer_size,
+            dead_node_reclaim_time => p.dead_node_reclaim_time,
+            lifeguard => p.lifeguard,
+            reconnect_interval => p.reconnect_interval,
+            reconnect_timeout => p.reconnect_timeout,
+        }
+        if let Some([min, max, cur]) = self.delegate_versions {
+            p.delegate_versions = (min, max, cur);
+        }
+        if let Some(seeds) = self.seeds {
+            p.seeds = seeds
+                .iter()
+                .map(|s| {
+                    s.parse::<SocketAddr>()
+                        .map_err(|e| invalid("seeds", format!("{s:?}: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(cidrs) = self.cidrs_allowed {
+            p.cidrs_allowed = cidrs
+                .iter()
+                .map(|s| {
+                    s.parse::<ipnet::IpNet>()
+                        .map_err(|e| invalid("cidrs_allowed", format!("{s:?}: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        set! {
+            label => c.label,
+            skip_inbound_label_check => c.skip_inbound_label_check,
+            gossip_verify_incoming => c.gossip_verify_incoming,
+            gossip_verify_outgoing => c.gossip_verify_outgoing,
+            compression => c.compression,
+            max_concurrent_push_pulls => c.max_concurrent_push_pulls,
+            max_inbound_streams => c.max_inbound_streams,
+            stream_read_limit => c.stream_read_limit,
+            leave_propagate_delay => c.leave_propagate_delay,
+            event_buffer => c.event_buffer,
+            transmit_queue => c.transmit_queue,
+        }
+        if let Some(keys) = self.keys {
+            c.keyring = parse_keys(&keys)?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+impl TryFrom<ConfigFile> for Config {
+    type Error = ConfigError;
+    fn try_from(file: ConfigFile) -> Result<Self, Self::Error> {
+        file.into_config()
+    }
+}
+
+impl From<&Config> for ConfigFile {
+    /// Every field written out (no preset), keys included: treat the output as a secret when
+    /// keys are set.
+    fn from(c: &Config) -> Self {
+        let p = &c.protocol;
+        let (dmin, dmax, dcur) = p.delegate_versions;
+        Self {
+            name: p.name.to_string(),
+            preset: None,
+            protocol_version: Some(p.protocol_version),
+            delegate_versions: Some([dmin, dmax, dcur]),
+            tcp_timeout: Some(p.tcp_timeout),
+            indirect_checks: Some(p.indirect_checks),
+            retransmit_mult: Some(p.retransmit_mult),
+            suspicion_mult: Some(p.suspicion_mult),
+            suspicion_max_timeout_mult: Some(p.suspicion_max_timeout_mult),
+            push_pull_interval: Some(p.push_pull_interval),
+            probe_interval: Some(p.probe_interval),
+            probe_timeout: Some(p.probe_timeout),
+            disable_tcp_pings: Some(p.disable_tcp_pings),
+            awareness_max_multiplier: Some(p.awareness_max_multiplier),
+            gossip_interval: Some(p.gossip_interval),
+            gossip_nodes: Some(p.gossip_nodes),
+            gossip_to_the_dead_time: Some(p.gossip_to_the_dead_time),
+            udp_buffer_size: Some(p.udp_buffer_size),
+            dead_node_reclaim_time: Some(p.dead_node_reclaim_time),
+            lifeguard: Some(p.lifeguard),
+            reconnect_interval: Some(p.reconnect_interval),
+            reconnect_timeout: Some(p.reconnect_timeout),
+            seeds: Some(p.seeds.iter().map(ToString::to_string).collect()),
+            cidrs_allowed: Some(p.cidrs_allowed.iter().map(ToString::to_string).collect()),
+            label: Some(c.label.clone()),
+            skip_inbound_label_check: Some(c.skip_inbound_label_check),
+            gossip_verify_incoming: Some(c.gossip_verify_incoming),
+            gossip_verify_outgoing: Some(c.gossip_verify_outgoing),
+            compression: Some(c.compression),
+            keys: c.keyring.as_ref().map(|ring| {
+                ring.keys()
+                    .iter()
+                    .map(|k| base64::encode(k.as_bytes()))
+                    .collect()
+            }),
+            max_concurrent_push_pulls: Some(c.max_concurrent_push_pulls),
+            max_inbound_streams: Some(c.max_inbound_streams),
+            stream_read_limit: Some(c.stream_read_limit),
+            leave_propagate_delay: Some(c.leave_propagate_delay),
+            event_buffer: Some(c.event_buffer),
+            transmit_queue: Some(c.transmit_queue),
+        }
+    }
+}
+
+/// Base64 keys → a keyring (`None` for an empty list).
+fn parse_keys(keys: &[String]) -> Result<Option<Keyring>, ConfigError> {
+    let mut parsed = keys.iter().enumerate().map(|(i, text)| {
+        let bytes = base64::decode(text.trim())
+            .ok_or_else(|| invalid("keys", format!("key {i} is not valid base64")))?;
+        SecretKey::new(&bytes).map_err(|_| {
+            invalid(
+                "keys",
+                format!(
+                    "key {i} is {} bytes; keys are 16, 24 or 32 bytes",
+                    bytes.len()
+                ),
+            )
+        })
+    });
+    let Some(primary) = parsed.next().transpose()? else {
+        return Ok(None);
+    };
+    let others = parsed.collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Keyring::with_keys(primary, others)))
+}
+
+/// `Option<Duration>` as a humantime string, or an integer of milliseconds on input.
+mod duration {
+    use std::fmt;
+    use std::time::Duration;
+
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.collect_str(&humantime::format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        d.deserialize_any(DurationVisitor).map(Some)
+    }
+
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration like \"1s\" or \"200ms\", or an integer of milliseconds")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+            humantime::parse_duration(v.trim())
+                .map_err(|e| E::custom(format_args!("invalid duration {v:?}: {e}")))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+            Ok(Duration::from_millis(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+            u64::try_from(v)
+                .map(Duration::from_millis)
+                .map_err(|_| E::custom("a duration cannot be negative"))
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), as Serf and Consul print keys.
+mod base64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub(super) fn encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for chunk in data.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn decode(text: &str) -> Option<Vec<u8>> {
+        let bytes = text.as_bytes();
+        if bytes.is_empty() || bytes.len() % 4 != 0 {
+            return None;
+        }
+        let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|v| v as u32);
+        let groups = bytes.len() / 4;
+        let mut out = Vec::with_capacity(groups * 3);
+        for (g, quad) in bytes.chunks(4).enumerate() {
+            let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+            if pad > 2 || (pad > 0 && g + 1 != groups) {
+                return None;
+            }
+            let mut n = 0u32;
+            for &c in &quad[..4 - pad] {
+                n = (n << 6) | value(c)?;
+            }
+            n <<= 6 * pad as u32;
+            let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&decoded[..3 - pad]);
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for len in 0..40 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let text = base64::encode(&data);
+            if len > 0 {
+                assert_eq!(base64::decode(&text).unwrap(), data, "{text}");
+            }
+        }
+        // Serf's documented example key.
+        let key = base64::decode("cg8StVXbQJ0gPvMd9o7yrg==").unwrap();
+        assert_eq!(key.len(), 16);
+        for bad in ["", "abc", "a===", "ab=c", "ab==abcd", "ab!d"] {
+            assert_eq!(base64::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_snippet_with_keys_and_lists() {
+        let json = r#"{
+            "name": "n1",
+            "preset": "wan",
+            "probe_interval": "4s",
+            "suspicion_mult": 5,
+            "gossip_interval": 250,
+            "dead_node_reclaim_time": "1m 30s",
+            "delegate_versions": [1, 3, 2],
+            "seeds": ["10.0.0.1:7946", "[fd00::1]:7946"],
+            "cidrs_allowed": ["10.0.0.0/8"],
+            "keys": ["cg8StVXbQJ0gPvMd9o7yrg==", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="],
+            "gossip_verify_incoming": false,
+            "leave_propagate_delay": "1s"
+        }"#;
+        let file: ConfigFile = serde_json::from_str(json).unwrap();
+        let c = file.into_config().unwrap();
+        assert_eq!(c.name(), "n1");
+        assert_eq!(c.tcp_timeout(), Duration::from_secs(30)); // wan
+        assert_eq!(c.protocol.probe_interval, Duration::from_secs(4));
+        assert_eq!(c.protocol.suspicion_mult, 5);
+        assert_eq!(c.protocol.gossip_interval, Duration::from_millis(250));
+        assert_eq!(c.protocol.dead_node_reclaim_time, Duration::from_secs(90));
+        assert_eq!(c.protocol.delegate_versions, (1, 3, 2));
+        assert_eq!(c.protocol.seeds.len(), 2);
+        assert_eq!(c.protocol.cidrs_allowed.len(), 1);
+        let ring = c.keyring.clone().unwrap();
+        assert_eq!(ring.keys().len(), 2);
+        assert_eq!(ring.primary().len(), 16);
+        assert_eq!(ring.keys()[1].len(), 32);
+        assert!(!c.gossip_verify_incoming);
+        assert_eq!(c.leave_propagate_delay, Duration::from_secs(1));
+
+        // Full round trip through JSON.
+        let back: ConfigFile =
+            serde_json::from_str(&serde_json::to_string(&ConfigFile::from(&c)).unwrap()).unwrap();
+        let again = back.into_config().unwrap();
+        assert_eq!(again.protocol, c.protocol);
+        assert_eq!(again.keyring, c.keyring);
+        assert_eq!(again.leave_propagate_delay, c.leave_propagate_delay);
+    }
+
+    #[test]
+    fn toml_round_trip_of_every_preset() {
+        for c in [Config::lan("a"), Config::wan("b"), Config::local("c")] {
+            let text = toml::to_string(&ConfigFile::from(&c)).unwrap();
+            let file: ConfigFile = toml::from_str(&text).unwrap();
+            let back = file.into_config().unwrap();
+            assert_eq!(back.protocol, c.protocol, "{text}");
+            assert_eq!(back.max_inbound_streams, c.max_inbound_streams);
+        }
+    }
+
+    #[test]
+    fn clear_errors() {
+        let err = |text: &str| match toml::from_str::<ConfigFile>(text) {
+            Ok(f) => f.into_config().unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(err("preset = \"lan\"").contains("name: a node name is required"));
+        assert!(err("name = \"a\"\npreset = \"moon\"").contains("unknown preset \"moon\""));
+        assert!(err("name = \"a\"\nprobe_interval = \"fast\"").contains("invalid duration"));
+        assert!(err("name = \"a\"\nprobe_interval = -5").contains("cannot be negative"));
+        assert!(err("name = \"a\"\nprobe_intervall = \"1s\"").contains("unknown field"));
+        assert!(err("name = \"a\"\nkeys = [\"AAAA\"]").contains("key 0 is 3 bytes"));
+        assert!(err("name = \"a\"\nkeys = [\"***\"]").contains("not valid base64"));
+        assert!(err("name = \"a\"\nseeds = [\"nowhere\"]").contains("seeds"));
+        assert!(
+            err("name = \"a\"\nprobe_timeout = \"5s\"")
+                .contains("probe_timeout: must be positive and at most probe_interval")
+        );
+        let no_keys: ConfigFile = toml::from_str("name = \"a\"\nkeys = []").unwrap();
+        assert!(no_keys.into_config().unwrap().keyring.is_none());
+    }
+}

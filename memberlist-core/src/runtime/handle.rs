@@ -1,0 +1,615 @@
+//! [`Memberlist`]: the handle applications hold.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use smol_str::SmolStr;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::delegate::{Delegate, NoopDelegate};
+use crate::machine::broadcast::BroadcastKey;
+use crate::machine::{Member, State};
+use crate::transport::Transport;
+
+use super::address::{DEFAULT_JOIN_PORT, resolve};
+use super::config::Config;
+use super::driver::{Command, Core, Snapshot};
+use super::error::{Error, JoinError, JoinFailure};
+use super::stats::{Counters, MemberEvent, Stats};
+
+/// A running memberlist node: a cheap, cloneable handle to the task that runs the protocol.
+///
+/// Build one with [`Memberlist::builder`]. Every method takes `&self`; clones share the same
+/// node. Queries ([`members`](Self::members), [`num_members`](Self::num_members),
+/// [`local_node`](Self::local_node), [`health_score`](Self::health_score),
+/// [`stats`](Self::stats)) read a snapshot the driver refreshes after every input and never
+/// wait; operations are `async` and are carried out by the driver task.
+///
+/// The node runs until [`shutdown`](Self::shutdown), or until every handle has been dropped
+/// (which shuts it down the same way, without leaving).
+///
+/// `T` is the transport, `D` the [`Delegate`] (owned by the driver; reach it with
+/// [`with_delegate`](Self::with_delegate)).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use memberlist_core::runtime::{Config, Error, Memberlist};
+/// use memberlist_core::transport::Transport;
+///
+/// async fn run<T: Transport>(transport: T) -> Result<(), Error> {
+///     let ml = Memberlist::builder(Config::lan("node-a"))
+///         .transport(transport)
+///         .start()
+///         .await?;
+///     let contacted = ml.join(["10.0.0.2:7946", "node-c/10.0.0.3"]).await?;
+///     println!("contacted {contacted} nodes");
+///     for m in ml.members() {
+///         println!("{} {:?} {}", m.name, m.socket_addr(), m.state);
+///     }
+///     let mut events = ml.subscribe();
+///     tokio::spawn(async move {
+///         while let Ok(event) = events.recv().await {
+///             println!("{event:?}");
+///         }
+///     });
+///     ml.send_reliable("node-b", b"hello").await?;
+///     ml.leave(Duration::from_secs(5)).await?;
+///     ml.shutdown().await;
+///     Ok(())
+/// }
+/// ```
+pub struct Memberlist<T, D: Delegate = NoopDelegate> {
+    shared: Arc<Shared<T, D>>,
+}
+
+pub(crate) struct Shared<T, D: Delegate> {
+    pub(crate) commands: mpsc::Sender<Command<D>>,
+    pub(crate) transport: Arc<T>,
+    pub(crate) config: Config,
+    pub(crate) snapshot: Arc<Mutex<Snapshot>>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) events: broadcast::Sender<MemberEvent>,
+    pub(crate) stopped: watch::Receiver<bool>,
+    /// Bytes a best-effort user message may have at most.
+    pub(crate) max_user_datagram: usize,
+}
+
+impl<T, D: Delegate> Clone for Memberlist<T, D> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Transport, D: Delegate + 'static> fmt::Debug for Memberlist<T, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Memberlist")
+            .field("name", &self.name())
+            .field("advertise", &self.advertise_addr())
+            .field("running", &self.is_running())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, D: Delegate> Memberlist<T, D> {
+    pub(crate) fn from_shared(shared: Shared<T, D>) -> Self {
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    fn snapshot(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        self.shared
+            .snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
+    /// Runs `f` in the driver task with the machine at hand, and returns its result.
+    async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core<D>, std::time::Instant) -> R + Send + 'static,
+    ) -> Result<R, Error> {
+        let (tx, rx) = oneshot::channel();
+        let cmd: Command<D> = Box::new(move |core, now| {
+            let _ = tx.send(f(core, now));
+        });
+        self.shared
+            .commands
+            .send(cmd)
+            .await
+            .map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Lifecycle
+    // ------------------------------------------------------------------------------------
+
+    /// Joins a cluster by exchanging state (a push/pull with `join` set) with every address,
+    /// and returns how many exchanges succeeded. It fails only if none did, with every
+    /// address's error listed ([`JoinError::Failed`]).
+    ///
+    /// Addresses take Go's forms: `host:port`, `host` (port 7946, Go's default port; note that
+    /// Go uses the node's own bind port instead), `[v6]:port`, a bare IPv6 address, each
+    /// optionally prefixed with a node name as in `node-b/10.0.0.2:7946`. The name is
+    /// accepted for compatibility and otherwise ignored: a push/pull is not addressed to a
+    /// name. DNS names are resolved with the system resolver and **every** address they
+    /// resolve to is tried (each success counts).
+    ///
+    /// Each exchange is bounded by the TCP timeout, so `join` returns within about that long
+    /// (plus name resolution).
+    ///
+    /// ```no_run
+    /// # use memberlist_core::runtime::{Memberlist, JoinError};
+    /// # use memberlist_core::transport::Transport;
+    /// # async fn f<T: Transport>(ml: Memberlist<T>) {
+    /// match ml.join(["seed-1.example.com", "10.0.0.7:7946"]).await {
+    ///     Ok(n) => println!("joined through {n} nodes"),
+    ///     Err(JoinError::Failed(failures)) => {
+    ///         for f in failures {
+    ///             eprintln!("{}: {}", f.address, f.reason);
+    ///         }
+    ///     }
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn join<I, S>(&self, addrs: I) -> Result<usize, JoinError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut targets = Vec::new();
+        let mut failures = Vec::new();
+        let mut given = 0usize;
+        for spec in addrs {
+            given += 1;
+            let spec = spec.as_ref();
+            match resolve(spec, DEFAULT_JOIN_PORT).await {
+                Ok(resolved) if resolved.len() == 1 && spec.trim() == resolved[0].to_string() => {
+                    targets.push((spec.trim().to_owned(), resolved[0]));
+                }
+                Ok(resolved) => {
+                    targets.extend(
+                        resolved
+                            .into_iter()
+                            .map(|a| (format!("{} ({a})", spec.trim()), a)),
+                    );
+                }
+                Err(reason) => failures.push(JoinFailure {
+                    address: spec.trim().to_owned(),
+                    reason,
+                }),
+            }
+        }
+        if given == 0 {
+            return Err(JoinError::NoAddresses);
+        }
+        if targets.is_empty() {
+            return Err(JoinError::Failed(failures));
+        }
+        tracing::debug!(addresses = targets.len(), "joining");
+        let (tx, rx) = oneshot::channel();
+        self.call(move |core, now| core.start_join(now, targets, failures, tx))
+            .await
+            .map_err(|_| JoinError::Shutdown)?;
+        rx.await.map_err(|_| JoinError::Shutdown)?
+    }
+
+    /// Leaves the cluster gracefully: broadcasts that this node is leaving, and waits until
+    /// the message has been gossiped (or `timeout` passes, which is
+    /// [`Error::Timeout`]; the node has left all the same), then
+    /// [`leave_propagate_delay`](Config::leave_propagate_delay).
+    ///
+    /// As in Go, the node keeps running afterwards — it still answers probes so that others
+    /// see it left rather than failed — until [`shutdown`](Self::shutdown).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist_core::transport::Transport;
+    /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
+    /// ml.leave(Duration::from_secs(5)).await?;
+    /// ml.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn leave(&self, timeout: Duration) -> Result<(), Error> {
+        let done = self
+            .call(|core, now| {
+                let id = core.machine.leave(now);
+                core.wait_broadcast(id)
+            })
+            .await?;
+        match tokio::time::timeout(timeout, done).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Error::Shutdown),
+            Err(_) => {
+                return Err(Error::Timeout {
+                    what: "leave broadcast",
+                    after: timeout,
+                });
+            }
+        }
+        let delay = self.shared.config.leave_propagate_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok(())
+    }
+
+    /// Stops the node: the driver stops, datagrams already queued are still sent, the
+    /// transport is shut down and stream tasks are aborted. No message is sent (peers find
+    /// out by probing; call [`leave`](Self::leave) first to leave gracefully). Idempotent;
+    /// returns once everything has stopped. Later operations fail with [`Error::Shutdown`];
+    /// queries keep returning the last state seen.
+    pub async fn shutdown(&self) {
+        let _ = self.call(|core, _| core.stop()).await;
+        let mut stopped = self.shared.stopped.clone();
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+
+    /// Whether the node is still running (not shut down).
+    pub fn is_running(&self) -> bool {
+        self.snapshot().running
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Queries
+    // ------------------------------------------------------------------------------------
+
+    /// The members that are alive or suspect (not dead nor left), ourselves included — Go's
+    /// `Members`.
+    pub fn members(&self) -> Vec<Member> {
+        let members = Arc::clone(&self.snapshot().members);
+        members
+            .iter()
+            .filter(|m| !m.state.is_gone())
+            .cloned()
+            .collect()
+    }
+
+    /// Every entry of the member table, dead and left nodes not yet reaped included.
+    pub fn all_members(&self) -> Vec<Member> {
+        let members = Arc::clone(&self.snapshot().members);
+        members.to_vec()
+    }
+
+    /// A member by name, whatever its state.
+    pub fn member(&self, name: &str) -> Option<Member> {
+        let members = Arc::clone(&self.snapshot().members);
+        members.iter().find(|m| m.name == name).cloned()
+    }
+
+    /// How many members are alive or suspect — Go's `NumMembers`.
+    pub fn num_members(&self) -> usize {
+        let members = Arc::clone(&self.snapshot().members);
+        members.iter().filter(|m| !m.state.is_gone()).count()
+    }
+
+    /// How many members are in `state`.
+    pub fn count_in_state(&self, state: State) -> usize {
+        let members = Arc::clone(&self.snapshot().members);
+        members.iter().filter(|m| m.state == state).count()
+    }
+
+    /// This node as the cluster sees it — Go's `LocalNode`.
+    pub fn local_node(&self) -> Member {
+        self.snapshot().local.clone()
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        self.shared.config.name()
+    }
+
+    /// The Lifeguard health score: 0 is healthy; higher means this node is slow to answer
+    /// and probes less often — Go's `GetHealthScore`.
+    pub fn health_score(&self) -> u32 {
+        self.snapshot().stats.health_score
+    }
+
+    /// Counters of the protocol and of the runtime.
+    ///
+    /// ```no_run
+    /// # use memberlist_core::runtime::Memberlist;
+    /// # use memberlist_core::transport::Transport;
+    /// # fn f<T: Transport>(ml: Memberlist<T>) {
+    /// let stats = ml.stats();
+    /// println!(
+    ///     "{} datagrams dropped, {} push/pulls refused, health {}",
+    ///     stats.protocol.packets_dropped,
+    ///     stats.push_pulls_refused,
+    ///     ml.health_score()
+    /// );
+    /// # }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let protocol = self.snapshot().stats.clone();
+        self.shared.counters.stats(protocol)
+    }
+
+    /// The address other nodes reach this one at.
+    pub fn advertise_addr(&self) -> SocketAddr {
+        self.shared.transport.advertise_addr()
+    }
+
+    /// The locally bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.transport.local_addr()
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.shared.transport
+    }
+
+    /// The configuration the node was started with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Membership events from now on: joins, leaves and failures, metadata updates, name
+    /// conflicts. A subscriber that falls more than
+    /// [`event_buffer`](Config::event_buffer) events behind misses the oldest and is told
+    /// with [`RecvError::Lagged`](broadcast::error::RecvError::Lagged); the receiver ends
+    /// with `RecvError::Closed` when the node stops.
+    ///
+    /// ```no_run
+    /// # use memberlist_core::runtime::{Memberlist, MemberEvent};
+    /// # use memberlist_core::transport::Transport;
+    /// # async fn f<T: Transport>(ml: Memberlist<T>) {
+    /// let mut events = ml.subscribe();
+    /// while let Ok(event) = events.recv().await {
+    ///     match event {
+    ///         MemberEvent::Join(m) => println!("{} joined at {:?}", m.name, m.socket_addr()),
+    ///         MemberEvent::Leave(m) => println!("{} is {}", m.name, m.state),
+    ///         other => println!("{other:?}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
+        self.shared.events.subscribe()
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Operations
+    // ------------------------------------------------------------------------------------
+
+    /// Re-announces this node with a new incarnation and the delegate's current
+    /// [`node_meta`](Delegate::node_meta), and waits until the announcement has been gossiped
+    /// (or `timeout`, which is [`Error::Timeout`]; the update still spreads) — Go's
+    /// `UpdateNode`.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use memberlist_core::delegate::Delegate;
+    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist_core::transport::Transport;
+    /// struct Meta(Bytes);
+    /// impl Delegate for Meta {
+    ///     fn node_meta(&mut self, _limit: usize) -> Bytes { self.0.clone() }
+    /// }
+    ///
+    /// # async fn f<T: Transport>(ml: Memberlist<T, Meta>) -> Result<(), Error> {
+    /// ml.with_delegate(|d| d.0 = Bytes::from_static(b"role=primary")).await?;
+    /// ml.update_meta(Duration::from_secs(5)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_meta(&self, timeout: Duration) -> Result<(), Error> {
+        let done = self
+            .call(|core, now| {
+                let id = core.machine.update_meta(now);
+                core.wait_broadcast(id)
+            })
+            .await?;
+        match tokio::time::timeout(timeout, done).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::Timeout {
+                what: "metadata update broadcast",
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Runs `f` on the delegate, inside the driver task, and returns its result: the way to
+    /// change what the delegate reports (metadata, local state) or to read what it collected.
+    /// Keep `f` short: the protocol waits while it runs.
+    ///
+    /// ```no_run
+    /// # use memberlist_core::delegate::Delegate;
+    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist_core::transport::Transport;
+    /// #[derive(Default)]
+    /// struct Inbox(Vec<bytes::Bytes>);
+    /// impl Delegate for Inbox {
+    ///     fn notify_message(&mut self, msg: bytes::Bytes) { self.0.push(msg) }
+    /// }
+    ///
+    /// # async fn f<T: Transport>(ml: Memberlist<T, Inbox>) -> Result<(), Error> {
+    /// let received = ml.with_delegate(|inbox| std::mem::take(&mut inbox.0)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_delegate<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut D) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.call(move |core, _| f(core.machine.delegate())).await
+    }
+
+    fn check_datagram(&self, len: usize) -> Result<(), Error> {
+        let max = self.shared.max_user_datagram;
+        if len > max {
+            return Err(Error::MessageTooLarge { len, max });
+        }
+        Ok(())
+    }
+
+    /// Sends a user message to a member in one datagram (UDP), with no delivery guarantee —
+    /// Go's `SendBestEffort`. The receiver's delegate gets it in
+    /// [`notify_message`](Delegate::notify_message).
+    ///
+    /// ```no_run
+    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist_core::transport::Transport;
+    /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
+    /// for m in ml.members() {
+    ///     if m.name != ml.name() {
+    ///         ml.send_best_effort(&m.name, b"tick").await?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_best_effort(&self, node: &str, msg: impl AsRef<[u8]>) -> Result<(), Error> {
+        let msg = msg.as_ref();
+        self.check_datagram(msg.len())?;
+        let (node, msg) = (SmolStr::new(node), msg.to_vec());
+        self.call(move |core, _| core.machine.send_best_effort(&node, &msg))
+            .await?
+            .map_err(Error::from)
+    }
+
+    /// Sends a user message in one datagram to an address, member or not — Go's
+    /// `SendToAddress`.
+    pub async fn send_to_address(
+        &self,
+        to: SocketAddr,
+        msg: impl AsRef<[u8]>,
+    ) -> Result<(), Error> {
+        let msg = msg.as_ref();
+        self.check_datagram(msg.len())?;
+        let msg = msg.to_vec();
+        self.call(move |core, _| core.machine.send_to_address(to, &msg))
+            .await
+    }
+
+    /// Sends a user message to a member over a stream (TCP) and waits until it was written
+    /// — Go's `SendReliable`. Fails if the node is unknown, cannot be reached, or the write
+    /// does not finish within the TCP timeout.
+    pub async fn send_reliable(&self, node: &str, msg: impl AsRef<[u8]>) -> Result<(), Error> {
+        let (name, msg) = (SmolStr::new(node), msg.as_ref().to_vec());
+        let waiter = self
+            .call(move |core, now| {
+                let id = core.machine.send_reliable(now, &name, &msg)?;
+                Ok::<_, Error>(core.wait_user_stream(id))
+            })
+            .await??;
+        match waiter.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(Error::Send {
+                node: SmolStr::new(node),
+                reason,
+            }),
+            Err(_) => Err(Error::Shutdown),
+        }
+    }
+
+    /// Pings a member once (UDP) and returns the round-trip time; fails with
+    /// [`Error::PingTimeout`] if no ack comes within the probe timeout — Go's `Ping`.
+    ///
+    /// ```no_run
+    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist_core::transport::Transport;
+    /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
+    /// match ml.ping("node-b").await {
+    ///     Ok(rtt) => println!("node-b answered in {rtt:?}"),
+    ///     Err(Error::PingTimeout { .. }) => println!("node-b did not answer"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn ping(&self, node: &str) -> Result<Duration, Error> {
+        let name = SmolStr::new(node);
+        let to = self
+            .call(move |core, _| {
+                let m = core
+                    .machine
+                    .member(&name)
+                    .ok_or_else(|| Error::UnknownNode(name.clone()))?;
+                m.socket_addr().ok_or(Error::NoAddress(name))
+            })
+            .await??;
+        self.ping_address(node, to).await
+    }
+
+    /// Pings `node` at `to` (the node need not be a member; an empty name pings whoever
+    /// listens there) and returns the round-trip time.
+    pub async fn ping_address(&self, node: &str, to: SocketAddr) -> Result<Duration, Error> {
+        let name = SmolStr::new(node);
+        let waiter = self
+            .call(move |core, now| {
+                let seq = core.machine.ping(now, &name, to);
+                core.wait_ping(seq)
+            })
+            .await?;
+        match waiter.await {
+            Ok(Some(rtt)) => Ok(rtt),
+            Ok(None) => Err(Error::PingTimeout {
+                node: SmolStr::new(node),
+                timeout: self.shared.config.protocol.probe_timeout,
+            }),
+            Err(_) => Err(Error::Shutdown),
+        }
+    }
+
+    /// Queues a user message to be gossiped to the cluster with memberlist's own messages
+    /// (piggybacked on probes and gossip, retransmitted a limited number of times, as Go's
+    /// `TransmitLimitedQueue`). A message with the same [`BroadcastKey`] replaces a queued
+    /// one. Receivers get it in [`notify_message`](Delegate::notify_message).
+    ///
+    /// ```no_run
+    /// # use memberlist_core::machine::broadcast::BroadcastKey;
+    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist_core::transport::Transport;
+    /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
+    /// // A newer "leader" announcement replaces one still queued.
+    /// ml.queue_broadcast(BroadcastKey::named("leader"), &b"leader=node-a"[..]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn queue_broadcast(
+        &self,
+        key: BroadcastKey,
+        msg: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        let msg = msg.into();
+        self.call(move |core, _| core.machine.queue_broadcast(key, msg, None))
+            .await
+    }
+
+    /// Like [`queue_broadcast`](Self::queue_broadcast), and waits until the message has been
+    /// sent enough times (or replaced by a newer one), or `timeout` ([`Error::Timeout`]).
+    pub async fn broadcast_and_wait(
+        &self,
+        key: BroadcastKey,
+        msg: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let msg = msg.into();
+        let done = self
+            .call(move |core, _| {
+                let id = core.notify_id();
+                let done = core.wait_broadcast(id);
+                core.machine.queue_broadcast(key, msg, Some(id));
+                done
+            })
+            .await?;
+        match tokio::time::timeout(timeout, done).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::Timeout {
+                what: "broadcast",
+                after: timeout,
+            }),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The tokio runtime: the [`Memberlist`] handle and the task that drives the protocol
+//! [`Machine`](crate::machine::Machine) over a [`Transport`](crate::transport::Transport).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use memberlist_core::runtime::{Config, Memberlist, MemberEvent};
+//! use memberlist_core::transport::Transport;
+//!
+//! async fn node<T: Transport>(transport: T) -> Result<(), Box<dyn std::error::Error>> {
+//!     let ml = Memberlist::builder(Config::lan("node-a"))
+//!         .transport(transport) // memberlist_net::NetTransport::bind(addr).await?
+//!         .start()
+//!         .await?;
+//!     ml.join(["10.0.0.2:7946"]).await?;
+//!     let mut events = ml.subscribe();
+//!     while let Ok(event) = events.recv().await {
+//!         if let MemberEvent::Leave(m) = event {
+//!             println!("{} is gone ({})", m.name, m.state);
+//!         }
+//!     }
+//!     ml.leave(Duration::from_secs(5)).await?;
+//!     ml.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # How it runs
+//!
+//! [`Builder::start`] spawns two tasks on the current tokio runtime:
+//!
+//! - the **driver**, which owns the machine (and so the delegate): every call into the
+//!   machine happens there. It waits in one `select!` for a datagram
+//!   ([`Transport::recv_from`](crate::transport::Transport::recv_from)), an inbound stream
+//!   ([`Transport::accept`](crate::transport::Transport::accept)), a message read by a stream
+//!   task, the outcome of a stream the machine asked for, an API command, or the machine's
+//!   next deadline ([`poll_timeout`](crate::machine::Machine::poll_timeout)). After each input
+//!   it drains the machine's outputs: datagrams, stream requests, events;
+//! - the **sender**, which hands datagrams to the transport in order, so that the driver never
+//!   waits on the network. Its queue is bounded ([`Config::transmit_queue`]); when it is full,
+//!   datagrams are dropped and counted, as a congested network would drop them.
+//!
+//! Streams get a task each, so a slow or malicious peer holds up only its own stream:
+//!
+//! - an **inbound stream** is read with a [`StreamDecoder`](crate::wire::StreamDecoder) under
+//!   the TCP timeout and [`Config::stream_read_limit`]; its message goes to the driver, which
+//!   calls [`handle_stream`](crate::machine::Machine::handle_stream) and hands back the reply,
+//!   written by the task under a re-armed TCP timeout. A stream that cannot be decoded gets
+//!   the machine's [`stream_error_reply`](crate::machine::Machine::stream_error_reply) (Go's
+//!   `errResp`), except for a wrong label, which is closed silently as Go does. At most
+//!   [`Config::max_inbound_streams`] are served at once and at most
+//!   [`Config::max_concurrent_push_pulls`] push/pulls (Go's 128); beyond, streams are closed
+//!   and counted in [`Stats`];
+//! - an **outbound stream** ([`poll_stream_request`](crate::machine::Machine::poll_stream_request))
+//!   dials by the request's deadline, writes the request, reads one reply when one is expected
+//!   and reports a [`StreamOutcome`](crate::machine::StreamOutcome) to
+//!   [`handle_stream_reply`](crate::machine::Machine::handle_stream_reply). As in Go, each
+//!   phase of a push/pull or reliable message gets the full TCP timeout; the TCP fallback ping
+//!   stays within the probe's deadline.
+//!
+//! Time: the machine works with `std::time::Instant`; the driver reads tokio's clock
+//! (`tokio::time::Instant::now().into_std()`) and converts deadlines back with
+//! `tokio::time::Instant::from_std`, so everything follows tokio's clock, paused time
+//! included.
+//!
+//! Logging goes through [`tracing`] in a `memberlist` span carrying the node name; nothing
+//! received from the network can panic the runtime.
+
+mod address;
+mod builder;
+mod config;
+mod driver;
+mod error;
+mod file;
+mod handle;
+mod stats;
+mod stream;
+
+pub use address::DEFAULT_JOIN_PORT;
+pub use builder::{Builder, NoTransport};
+pub use config::{
+    Config, ConfigError, DEFAULT_EVENT_BUFFER, DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
+    DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_STREAM_READ_LIMIT, DEFAULT_TRANSMIT_QUEUE,
+};
+pub use error::{Error, JoinError, JoinFailure};
+pub use file::ConfigFile;
+pub use handle::Memberlist;
+pub use stats::{MemberEvent, Stats};
+
+#[cfg(test)]
+mod tests;

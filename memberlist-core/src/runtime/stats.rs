@@ -1,0 +1,138 @@
+//! Counters of the runtime and the membership events handed to subscribers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::machine::{Event, Member};
+
+/// Counters of a running node: the protocol machine's and the runtime's own.
+///
+/// ```
+/// use memberlist_core::runtime::Stats;
+/// let stats = Stats::default();
+/// assert_eq!(stats.protocol.packets_dropped, 0);
+/// assert_eq!(stats.streams_refused, 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// The protocol machine's counters: state changes, datagrams received and dropped
+    /// (undecodable, wrong label, failed decryption), refutations, the health score...
+    pub protocol: crate::machine::Stats,
+    /// Inbound streams accepted from the transport (Go's `memberlist.tcp.accept`).
+    pub streams_accepted: u64,
+    /// Inbound streams closed at once because
+    /// [`max_inbound_streams`](super::Config::max_inbound_streams) were being served.
+    pub streams_refused: u64,
+    /// Inbound push/pulls closed without an answer because
+    /// [`max_concurrent_push_pulls`](super::Config::max_concurrent_push_pulls) were being
+    /// served.
+    pub push_pulls_refused: u64,
+    /// Inbound streams dropped because they could not be read: undecodable, too long, timed
+    /// out, wrong label, failed decryption, reset.
+    pub inbound_stream_errors: u64,
+    /// Streams we opened (push/pull, TCP ping fallback, reliable messages; Go's
+    /// `memberlist.tcp.connect` counts only push/pulls).
+    pub streams_opened: u64,
+    /// Streams we opened that failed (dial, write, reply or timeout).
+    pub stream_failures: u64,
+    /// Datagrams the transport refused to send.
+    pub transmit_errors: u64,
+    /// Datagrams dropped because the send queue was full.
+    pub transmits_dropped: u64,
+}
+
+/// The runtime's own counters, shared by the driver and the stream tasks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) streams_accepted: AtomicU64,
+    pub(crate) streams_refused: AtomicU64,
+    pub(crate) push_pulls_refused: AtomicU64,
+    pub(crate) inbound_stream_errors: AtomicU64,
+    pub(crate) streams_opened: AtomicU64,
+    pub(crate) stream_failures: AtomicU64,
+    pub(crate) transmit_errors: AtomicU64,
+    pub(crate) transmits_dropped: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self, protocol: crate::machine::Stats) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            protocol,
+            streams_accepted: get(&self.streams_accepted),
+            streams_refused: get(&self.streams_refused),
+            push_pulls_refused: get(&self.push_pulls_refused),
+            inbound_stream_errors: get(&self.inbound_stream_errors),
+            streams_opened: get(&self.streams_opened),
+            stream_failures: get(&self.stream_failures),
+            transmit_errors: get(&self.transmit_errors),
+            transmits_dropped: get(&self.transmits_dropped),
+        }
+    }
+}
+
+/// A membership change, as delivered by [`subscribe`](super::Memberlist::subscribe) (Go's
+/// `EventDelegate` and `ConflictDelegate`).
+///
+/// ```
+/// use memberlist_core::runtime::MemberEvent;
+/// use memberlist_core::machine::State;
+///
+/// fn describe(event: &MemberEvent) -> String {
+///     match event {
+///         MemberEvent::Join(m) => format!("{} joined", m.name),
+///         MemberEvent::Leave(m) if m.state == State::Left => format!("{} left", m.name),
+///         MemberEvent::Leave(m) => format!("{} failed", m.name),
+///         MemberEvent::Update(m) => format!("{} changed its metadata", m.name),
+///         MemberEvent::Conflict { existing, other } => {
+///             format!("{} claimed by {} and {}", existing.name, existing.addr, other.addr)
+///         }
+///         _ => String::new(),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemberEvent {
+    /// A node joined, or came back after being dead or gone.
+    Join(Member),
+    /// A node left (`state == Left`) or was declared dead (`state == Dead`).
+    Leave(Member),
+    /// A node's metadata changed.
+    Update(Member),
+    /// Another node claims the name of a known node from a different address.
+    Conflict {
+        /// What we know.
+        existing: Member,
+        /// What the other node claims.
+        other: Member,
+    },
+}
+
+impl MemberEvent {
+    /// The membership events among the machine's events.
+    pub(crate) fn from_machine(event: &Event) -> Option<Self> {
+        Some(match event {
+            Event::Join(m) => Self::Join(m.clone()),
+            Event::Leave(m) => Self::Leave(m.clone()),
+            Event::Update(m) => Self::Update(m.clone()),
+            Event::Conflict { existing, other } => Self::Conflict {
+                existing: Member::clone(existing),
+                other: Member::clone(other),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The member the event is about (for a conflict, the one we know).
+    pub fn member(&self) -> &Member {
+        match self {
+            Self::Join(m) | Self::Leave(m) | Self::Update(m) => m,
+            Self::Conflict { existing, .. } => existing,
+        }
+    }
+}

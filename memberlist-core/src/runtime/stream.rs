@@ -1,0 +1,257 @@
+//! The stream tasks: serving one inbound stream, and running one stream request of the
+//! machine. Each is its own task so that a slow peer never holds up the driver.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::time::{Instant, timeout_at};
+use tracing::debug;
+
+use crate::machine::{StreamKind, StreamOutcome, StreamRequest};
+use crate::transport::Transport;
+use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole, WireError};
+
+use super::stats::Counters;
+
+/// Bytes read from a stream at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What an inbound stream task asks the driver.
+pub(crate) enum InboundRequest {
+    /// A message arrived: hand it to the machine; the answer is the reply to write, if any.
+    Message {
+        from: SocketAddr,
+        msg: StreamMessage,
+        reply: oneshot::Sender<Option<Vec<u8>>>,
+    },
+    /// The stream could not be decoded: the machine decides whether to answer (Go sends an
+    /// `errResp` for envelope failures).
+    Failed {
+        error: WireError,
+        reply: oneshot::Sender<Option<Vec<u8>>>,
+    },
+}
+
+/// What inbound stream tasks share.
+pub(crate) struct InboundContext {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) tcp_timeout: Duration,
+    pub(crate) read_limit: usize,
+    pub(crate) push_pulls: Arc<Semaphore>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) requests: mpsc::Sender<InboundRequest>,
+}
+
+/// Why reading a stream message failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("reading the stream failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the stream closed in the middle of a message")]
+    Truncated,
+    #[error("the stream sent more than {0} bytes")]
+    TooLong(usize),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// Reads one framed message. `Ok(None)`: the peer closed the stream before sending anything.
+pub(crate) async fn read_message<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    role: StreamRole,
+    pipeline: &Pipeline,
+    limit: usize,
+) -> Result<Option<StreamMessage>, ReadError> {
+    let mut decoder = StreamDecoder::new(role);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut total = 0usize;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return if total == 0 {
+                Ok(None)
+            } else {
+                Err(ReadError::Truncated)
+            };
+        }
+        total += n;
+        if total > limit {
+            return Err(ReadError::TooLong(limit));
+        }
+        decoder.feed(&buf[..n]);
+        if let Some(msg) = decoder.poll(pipeline)? {
+            return Ok(Some(msg));
+        }
+    }
+}
+
+/// Writes `data` and closes our side, within `deadline`.
+async fn write_and_close<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    data: &[u8],
+    deadline: Instant,
+) -> Result<(), String> {
+    let write = async {
+        stream.write_all(data).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    };
+    match timeout_at(deadline, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("writing failed: {e}")),
+        Err(_) => Err("timed out writing".into()),
+    }
+}
+
+/// Serves one accepted stream: reads its message under the TCP timeout, lets the driver
+/// handle it, and writes the reply. Holds `_permit` (the inbound stream limit) throughout.
+pub(crate) async fn serve_inbound<S>(
+    mut stream: S,
+    from: SocketAddr,
+    ctx: Arc<InboundContext>,
+    _permit: OwnedSemaphorePermit,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + ctx.tcp_timeout;
+    let read = read_message(
+        &mut stream,
+        StreamRole::Acceptor,
+        &ctx.pipeline,
+        ctx.read_limit,
+    );
+    let (reply, _push_pull) = match timeout_at(deadline, read).await {
+        Ok(Ok(Some(msg))) => {
+            // Go's cap on concurrent inbound push/pulls.
+            let permit = if matches!(msg, StreamMessage::PushPull(_)) {
+                match ctx.push_pulls.clone().try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        Counters::bump(&ctx.counters.push_pulls_refused);
+                        debug!(%from, "too many push/pulls in progress; closing the stream");
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            let (tx, rx) = oneshot::channel();
+            let request = InboundRequest::Message {
+                from,
+                msg,
+                reply: tx,
+            };
+            if ctx.requests.send(request).await.is_err() {
+                return;
+            }
+            (rx.await.ok().flatten(), permit)
+        }
+        Ok(Ok(None)) => {
+            debug!(%from, "stream closed before sending anything");
+            return;
+        }
+        Ok(Err(ReadError::Wire(error))) => {
+            Counters::bump(&ctx.counters.inbound_stream_errors);
+            debug!(%from, %error, "cannot decode an inbound stream");
+            // Go closes a stream with the wrong label silently (no errResp, which would
+            // also tell an unauthenticated peer our label).
+            if matches!(error, WireError::Label(_)) {
+                return;
+            }
+            let (tx, rx) = oneshot::channel();
+            if ctx
+                .requests
+                .send(InboundRequest::Failed { error, reply: tx })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            (rx.await.ok().flatten(), None)
+        }
+        Ok(Err(error)) => {
+            Counters::bump(&ctx.counters.inbound_stream_errors);
+            debug!(%from, %error, "dropping an inbound stream");
+            return;
+        }
+        Err(_) => {
+            Counters::bump(&ctx.counters.inbound_stream_errors);
+            debug!(%from, timeout = ?ctx.tcp_timeout, "inbound stream timed out");
+            return;
+        }
+    };
+    let Some(reply) = reply else {
+        return;
+    };
+    // Go re-arms the deadline before sending its state.
+    let deadline = Instant::now() + ctx.tcp_timeout;
+    if let Err(error) = write_and_close(&mut stream, &reply, deadline).await {
+        debug!(%from, %error, "cannot answer an inbound stream");
+    }
+}
+
+/// Runs one stream request of the machine: dial, write, read the reply when one is expected.
+pub(crate) async fn run_outbound<T: Transport>(
+    transport: Arc<T>,
+    req: StreamRequest,
+    pipeline: Pipeline,
+    tcp_timeout: Duration,
+    read_limit: usize,
+) -> StreamOutcome {
+    match outbound(&*transport, &req, &pipeline, tcp_timeout, read_limit).await {
+        Ok(outcome) => outcome,
+        Err(reason) => {
+            debug!(to = %req.to, kind = ?req.kind, %reason, "stream request failed");
+            StreamOutcome::Failed(reason)
+        }
+    }
+}
+
+async fn outbound<T: Transport>(
+    transport: &T,
+    req: &StreamRequest,
+    pipeline: &Pipeline,
+    tcp_timeout: Duration,
+    read_limit: usize,
+) -> Result<StreamOutcome, String> {
+    let deadline = Instant::from_std(req.deadline);
+    let mut stream = transport
+        .connect(req.to, deadline)
+        .await
+        .map_err(|e| match e {
+            e if e.is_timeout() => format!("connecting to {} timed out", req.to),
+            crate::transport::TransportError::Io { source, .. } => {
+                format!("connecting to {}: {source}", req.to)
+            }
+            e => format!("connecting to {}: {e}", req.to),
+        })?;
+    // The TCP fallback ping lives within the probe's deadline; the other exchanges re-arm
+    // the TCP timeout for each phase, as Go does.
+    let phase_deadline = || match req.kind {
+        StreamKind::Ping { .. } => deadline,
+        _ => Instant::now() + tcp_timeout,
+    };
+    if !req.expects_reply {
+        write_and_close(&mut stream, &req.data, phase_deadline()).await?;
+        return Ok(StreamOutcome::Sent);
+    }
+    let write = async {
+        stream.write_all(&req.data).await?;
+        stream.flush().await
+    };
+    match timeout_at(phase_deadline(), write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("writing to {} failed: {e}", req.to)),
+        Err(_) => return Err(format!("timed out writing to {}", req.to)),
+    }
+    let read = read_message(&mut stream, StreamRole::Dialer, pipeline, read_limit);
+    match timeout_at(phase_deadline(), read).await {
+        Ok(Ok(Some(msg))) => Ok(StreamOutcome::Reply(msg)),
+        Ok(Ok(None)) => Err(format!("{} closed the stream without replying", req.to)),
+        Ok(Err(e)) => Err(format!("reading the reply from {}: {e}", req.to)),
+        Err(_) => Err(format!("timed out waiting for a reply from {}", req.to)),
+    }
+}
