@@ -479,3 +479,37 @@ fn cidr_allow_list_keeps_other_networks_out() {
         assert_eq!(c.nodes[observer].m.num_members(), 5, "observer {observer}");
     }
 }
+
+#[test]
+fn a_failed_join_says_why() {
+    let now = Instant::now();
+    let addr = "127.0.0.1:7946".parse().expect("addr");
+    let mut m = Machine::new(
+        ProtocolConfig::lan("a"),
+        Pipeline::new(),
+        addr,
+        memberlist_core::delegate::NoopDelegate,
+        1,
+        now,
+    )
+    .expect("machine");
+    let ids = m.join(now, ["127.0.0.1:7947".parse().expect("addr")]);
+    let req = m.poll_stream_request().expect("a push/pull request");
+    assert_eq!(ids, vec![req.id]);
+    m.handle_stream_reply(
+        now,
+        req.id,
+        StreamOutcome::Failed("connection refused".into()),
+    );
+    let result = std::iter::from_fn(|| m.poll_event())
+        .find(|e| matches!(e, Event::JoinResult { .. }))
+        .expect("a join result");
+    assert_eq!(
+        result,
+        Event::JoinResult {
+            id: req.id,
+            contacted: false,
+            error: Some("connection refused".into()),
+        }
+    );
+}

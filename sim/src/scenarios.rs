@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use memberlist_core::machine::timing::suspicion_timeout;
+use memberlist_core::machine::timing::{push_pull_scale, suspicion_timeout};
 
 use crate::engine::{Observation, Sim, SimConfig, SimError};
 use crate::report::{CpuClock, Report};
@@ -304,7 +304,9 @@ fn steady(sim: &mut Sim, opts: &Options, report: &mut Report) {
     let udp = |s: &Sim| (0..n).map(|i| s.machine(i).stats().bytes_sent).sum::<u64>();
     let tcp = |s: &Sim| (0..n).map(|i| s.stream_bytes(i)).sum::<u64>();
     let (u0, t0) = (udp(sim), tcp(sim));
-    let window = Duration::from_secs(120);
+    // At least one scaled push/pull interval, so that every node's periodic push/pull
+    // (phase-locked by the common start) falls inside the window exactly once.
+    let window = Duration::from_secs(120).max(push_pull_scale(base, n));
     let clock = CpuClock::start();
     sim.run_for(window);
     let (cpu, _) = clock.elapsed();

@@ -355,27 +355,36 @@ impl<D: Delegate> Machine<D> {
         };
         match kind {
             StreamKind::PushPull { join } => {
-                let contacted = match outcome {
+                let error = match outcome {
                     StreamOutcome::Reply(StreamMessage::PushPull(pp)) => {
                         match self.merge_remote_state(pp, now) {
-                            Ok(()) => true,
+                            Ok(()) => None,
                             Err(e) => {
                                 warn!(error = %e, "push/pull merge failed");
-                                false
+                                Some(e)
                             }
                         }
                     }
                     StreamOutcome::Reply(StreamMessage::Error(e)) => {
                         warn!(error = %e.error, "remote error on push/pull");
-                        false
+                        Some(format!("the peer answered with an error: {}", e.error))
                     }
-                    other => {
-                        debug!(?other, "push/pull failed");
-                        false
+                    StreamOutcome::Reply(other) => {
+                        debug!(?other, "push/pull answered with another message");
+                        Some("the peer answered a push/pull with another message".to_owned())
+                    }
+                    StreamOutcome::Sent => Some("the peer sent no reply".to_owned()),
+                    StreamOutcome::Failed(e) => {
+                        debug!(error = %e, "push/pull failed");
+                        Some(e)
                     }
                 };
                 if join {
-                    self.events.push_back(Event::JoinResult { id, contacted });
+                    self.events.push_back(Event::JoinResult {
+                        id,
+                        contacted: error.is_none(),
+                        error,
+                    });
                 }
             }
             StreamKind::Ping { seq_no } => {

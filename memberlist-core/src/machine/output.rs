@@ -89,6 +89,9 @@ pub enum Event {
         id: StreamId,
         /// Whether the peer answered and its state was merged.
         contacted: bool,
+        /// Why not, when `contacted` is false: the dial or stream failure, the peer's error
+        /// reply, or the merge refusal (a delegate veto, incompatible protocol versions).
+        error: Option<String>,
     },
     /// A ping issued with [`Machine::ping`](super::Machine::ping) finished.
     PingResult {

@@ -220,7 +220,11 @@ impl<D: Delegate> Core<D> {
     /// Resolves the API calls an event completes.
     fn on_event(&mut self, event: &Event) {
         match *event {
-            Event::JoinResult { id, contacted } => {
+            Event::JoinResult {
+                id,
+                contacted,
+                ref error,
+            } => {
                 let Some(js) = self.join_streams.remove(&id) else {
                     return;
                 };
@@ -233,7 +237,7 @@ impl<D: Delegate> Core<D> {
                 } else {
                     op.failures.push(JoinFailure {
                         address: js.address,
-                        reason: js.failure.unwrap_or_else(|| {
+                        reason: js.failure.or_else(|| error.clone()).unwrap_or_else(|| {
                             "the peer's state was refused (protocol versions or the \
                              delegate's notify_merge); see the logs"
                                 .into()

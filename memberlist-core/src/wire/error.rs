@@ -112,7 +112,9 @@ pub enum WireError {
 impl WireError {
     /// Whether this failure happened while unwrapping a stream's envelope (decryption, the
     /// encryption policy, decompression, the type byte). Go answers such failures with an
-    /// `errResp`; failures inside a message body are only logged.
+    /// `errResp`; failures inside a message body are only logged. A wrong or missing label
+    /// is not one: Go closes such a connection without a word (an answer would tell an
+    /// unauthenticated peer something about us).
     pub fn is_envelope_error(&self) -> bool {
         matches!(
             self,
@@ -120,8 +122,21 @@ impl WireError {
                 | Self::Codec(_)
                 | Self::NotEncrypted
                 | Self::EncryptionNotConfigured
-                | Self::Label(_)
                 | Self::EmptyFrame
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::LabelError;
+
+    #[test]
+    fn label_failures_get_no_error_reply_but_envelope_failures_do() {
+        assert!(!WireError::Label(LabelError::Truncated).is_envelope_error());
+        assert!(WireError::NotEncrypted.is_envelope_error());
+        assert!(WireError::EncryptionNotConfigured.is_envelope_error());
+        assert!(!WireError::NestingTooDeep(3).is_envelope_error());
     }
 }
