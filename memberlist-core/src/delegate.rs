@@ -63,7 +63,8 @@ pub trait Delegate: Send {
     /// A direct probe of `node` was answered within the probe timeout.
     fn notify_ping_complete(&mut self, _node: &Member, _rtt: Duration, _payload: Bytes) {}
 
-    /// Every alive message processed, our own included; an error vetoes it.
+    /// Every alive message that may change our view (our own included; repeats of an
+    /// incarnation we already hold for that address are skipped); an error vetoes it.
     fn notify_alive(&mut self, _peer: &Member) -> Result<(), String> {
         Ok(())
     }
