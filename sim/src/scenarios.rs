@@ -329,7 +329,7 @@ fn steady(sim: &mut Sim, opts: &Options, report: &mut Report) {
     );
     report.expect(
         "kib_per_node_s",
-        interpolate_log(&[(100.0, 0.35), (1000.0, 1.0)], n),
+        interpolate_log(&[(100.0, 0.35), (1000.0, 1.0), (10000.0, 5.3)], n),
     );
     report.note("stream bytes are push/pull requests dialed plus replies written");
 }
