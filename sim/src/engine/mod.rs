@@ -121,26 +121,35 @@ struct Node {
 }
 
 enum Work {
-    Wake {
-        node: usize,
-        generation: u64,
-    },
-    Deliver {
-        from: usize,
-        to: usize,
-        data: Vec<u8>,
-    },
+    Wake { node: u32, generation: u64 },
+    Deliver { from: u32, to: u32, data: Vec<u8> },
 }
 
+/// A queued input. `key` packs the virtual time (nanoseconds since the start, high half)
+/// and the push sequence (low half), so heap order is one `u128` comparison and ties keep
+/// push order; 48 bytes instead of 72 keep more of the heap in cache.
 struct Item {
-    at: Instant,
-    seq: u64,
+    key: u128,
     work: Work,
+}
+
+impl Item {
+    fn new(offset: Duration, seq: u64, work: Work) -> Self {
+        let nanos = u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX);
+        Self {
+            key: (u128::from(nanos) << 64) | u128::from(seq),
+            work,
+        }
+    }
+
+    fn offset(&self) -> Duration {
+        Duration::from_nanos((self.key >> 64) as u64)
+    }
 }
 
 impl PartialEq for Item {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.key == other.key
     }
 }
 impl Eq for Item {}
@@ -151,7 +160,7 @@ impl PartialOrd for Item {
 }
 impl Ord for Item {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+        self.key.cmp(&other.key)
     }
 }
 
@@ -510,17 +519,19 @@ impl Sim {
     pub fn run_until(&mut self, until: Duration) {
         let end = self.start + until;
         while let Some(Reverse(top)) = self.queue.peek() {
-            if top.at > end {
+            if top.offset() > until {
                 break;
             }
             let Some(Reverse(item)) = self.queue.pop() else {
                 break;
             };
-            if item.at > self.now {
-                self.now = item.at;
+            let at = self.start + item.offset();
+            if at > self.now {
+                self.now = at;
             }
             match item.work {
                 Work::Wake { node, generation } => {
+                    let node = node as usize;
                     let n = &mut self.nodes[node];
                     if !n.up || n.generation != generation {
                         continue;
@@ -533,6 +544,7 @@ impl Sim {
                     self.drain(node);
                 }
                 Work::Deliver { from, to, data } => {
+                    let (from, to) = (from as usize, to as usize);
                     if !self.nodes[to].up || !self.net.connected(from, to) {
                         continue;
                     }
@@ -578,10 +590,7 @@ impl Sim {
 
     fn push(&mut self, at: Instant, work: Work) {
         self.seq += 1;
-        self.queue.push(Reverse(Item {
-            at,
-            seq: self.seq,
-            work,
-        }));
+        let offset = at.saturating_duration_since(self.start);
+        self.queue.push(Reverse(Item::new(offset, self.seq, work)));
     }
 }

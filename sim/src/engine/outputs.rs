@@ -27,11 +27,25 @@ impl Sim {
                 let fate = self.net.route(&mut self.rng, i, to);
                 if let Some(delay) = fate.second {
                     let data = t.data.clone();
-                    self.push(self.now + delay, Work::Deliver { from: i, to, data });
+                    self.push(
+                        self.now + delay,
+                        Work::Deliver {
+                            from: i as u32,
+                            to: to as u32,
+                            data,
+                        },
+                    );
                 }
                 if let Some(delay) = fate.first {
                     let data = t.data;
-                    self.push(self.now + delay, Work::Deliver { from: i, to, data });
+                    self.push(
+                        self.now + delay,
+                        Work::Deliver {
+                            from: i as u32,
+                            to: to as u32,
+                            data,
+                        },
+                    );
                 }
             }
             while let Some(req) = self.nodes[i].machine.poll_stream_request() {
@@ -64,7 +78,7 @@ impl Sim {
         self.push(
             at,
             Work::Wake {
-                node: i,
+                node: i as u32,
                 generation,
             },
         );
