@@ -343,6 +343,40 @@ impl GoPeer {
         lock(&self.stdin).take();
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        lock(&self.child).id()
+    }
+
+    /// Freezes the process (SIGSTOP, sent with the `kill` program): the node neither answers
+    /// nor sends anything, and commands wait, until [`resume`](Self::resume). Packets sent to
+    /// it meanwhile wait in its socket buffers. Dropping a paused peer still kills it.
+    pub fn pause(&self) -> Result<(), InteropError> {
+        self.signal("STOP")
+    }
+
+    /// Lets a [`pause`](Self::pause)d process run again (SIGCONT).
+    pub fn resume(&self) -> Result<(), InteropError> {
+        self.signal("CONT")
+    }
+
+    fn signal(&self, signal: &str) -> Result<(), InteropError> {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|source| InteropError::Io {
+                name: self.name.clone(),
+                source,
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(self.io_error(&format!("kill -{signal} failed ({status})")))
+        }
+    }
+
     /// The exit status, if the process has exited.
     pub fn exit_status(&self) -> Option<ExitStatus> {
         lock(&self.child).try_wait().ok().flatten()
