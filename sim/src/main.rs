@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use memberlist_sim::batch::Batch;
 use memberlist_sim::scenarios::{self, Options, Scenario};
 
@@ -17,7 +17,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "memberlist-sim", version, about)]
 struct Cli {
     /// Scenario to run.
-    scenario: Which,
+    scenario: Scenario,
     /// Cluster size.
     #[arg(long, default_value_t = 100)]
     nodes: usize,
@@ -45,30 +45,6 @@ struct Cli {
     json: bool,
 }
 
-/// Scenario names on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Which {
-    Crash,
-    Disseminate,
-    Join,
-    Steady,
-    Partition,
-    Lifeguard,
-}
-
-impl From<Which> for Scenario {
-    fn from(w: Which) -> Self {
-        match w {
-            Which::Crash => Scenario::Crash,
-            Which::Disseminate => Scenario::Disseminate,
-            Which::Join => Scenario::Join,
-            Which::Steady => Scenario::Steady,
-            Which::Partition => Scenario::Partition,
-            Which::Lifeguard => Scenario::Lifeguard,
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.nodes < 2 {
@@ -84,9 +60,9 @@ fn main() -> ExitCode {
         preconverged: cli.preconverged,
     };
     if cli.runs > 1 {
-        return batch(cli.scenario.into(), &opts, cli.runs, cli.json);
+        return batch(cli.scenario, &opts, cli.runs, cli.json);
     }
-    match scenarios::run(cli.scenario.into(), &opts) {
+    match scenarios::run(cli.scenario, &opts) {
         Ok(report) => {
             if cli.json {
                 println!("{}", report.to_json());

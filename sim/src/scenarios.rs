@@ -12,8 +12,8 @@ use crate::report::{CpuClock, Report};
 /// Gossip interval of the LAN preset, for converting seconds into rounds.
 const GOSSIP_ROUND: f64 = 0.2;
 
-/// The scenarios the simulator knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The scenarios the simulator knows (also its command-line names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// One node crashes: time to first suspicion, first death, death seen by all.
     Crash,
@@ -25,7 +25,7 @@ pub enum Scenario {
     Steady,
     /// Split in halves past the maximum suspicion timeout, heal, watch for re-convergence.
     Partition,
-    /// Slow members (inputs delayed by seconds): false deaths with Lifeguard on versus off.
+    /// Slow members (inbound messages late by seconds): false deaths, Lifeguard on vs off.
     Lifeguard,
 }
 

@@ -25,27 +25,16 @@ impl Sim {
                     continue;
                 };
                 let fate = self.net.route(&mut self.rng, i, to);
+                let deliver = |data| Work::Deliver {
+                    from: i as u32,
+                    to: to as u32,
+                    data,
+                };
                 if let Some(delay) = fate.second {
-                    let data = t.data.clone();
-                    self.push(
-                        self.now + delay,
-                        Work::Deliver {
-                            from: i as u32,
-                            to: to as u32,
-                            data,
-                        },
-                    );
+                    self.push(self.now + delay, deliver(t.data.clone()));
                 }
                 if let Some(delay) = fate.first {
-                    let data = t.data;
-                    self.push(
-                        self.now + delay,
-                        Work::Deliver {
-                            from: i as u32,
-                            to: to as u32,
-                            data,
-                        },
-                    );
+                    self.push(self.now + delay, deliver(t.data));
                 }
             }
             while let Some(req) = self.nodes[i].machine.poll_stream_request() {
