@@ -31,28 +31,34 @@
 //! Entries live in a slab (a `Vec` of slots, reused through a free list), and two
 //! indexes hold 4-byte slot numbers, which never change while an entry is queued:
 //!
-//! - the *order*, a `BTreeMap` from each entry's 16-byte rank — `(transmits, largest
-//!   first, newest first)` — to its slot;
-//! - the *key index*, from the 64-bit hash of each non-unique key to its slot (the key
-//!   itself is compared against the slot's copy; hash collisions are handled).
+//! - the *order* of sending. Messages never sent yet (the tier every new message
+//!   enters) sit in one stack per message length, newest on top, so queueing one is a
+//!   lookup among the few distinct lengths and a push; messages already sent are ranked
+//!   in a `BTreeMap` by `(transmits, largest first, newest first)`;
+//! - the *key index*, a hash table of slot numbers keyed by each non-unique key's hash;
+//!   the key itself is compared against the slot's copy, so distinct keys with equal
+//!   hashes are told apart (which is why a fast, non-cryptographic seeded hash is safe
+//!   there).
 //!
-//! Replacing a message reuses the old entry's slot and leaves the old rank in the order
+//! Replacing a message reuses the old entry's slot and leaves the old entry in the order
 //! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
-//! costs one key lookup, one slot write and one insertion next to the newest entries of
-//! the same size — never a search for the old position. Stale entries are skipped and dropped
-//! whenever a pick or prune meets them, and the order is rebuilt without them (in
-//! `O(n)`) whenever they outnumber the live entries and exceed 1,024, so they cost
-//! amortized `O(1)` each and at most about double the order's size.
+//! costs one key lookup, one slot write and one push — never a search for the old
+//! position. Stale entries are skipped and dropped whenever a pick or prune meets them,
+//! and the order is rebuilt without them (in `O(n)`) whenever they outnumber the live
+//! entries and exceed 1,024, so they cost amortized `O(1)` each and at most about double
+//! the order's size.
 //!
-//! Queueing is `O(log n)` (amortized, for replacements); each message picked by
+//! Queueing is `O(log d)` for `d` distinct message lengths among the unsent messages
+//! (amortized, for replacements); each message picked by
 //! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs one `O(log n)` range
-//! query ("the largest in this tier that is at most the free space"), a removal and a
-//! deferred re-insertion; [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per
-//! dropped entry.
+//! query ("the largest in this tier that is at most the free space", `O(log d)` for an
+//! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
+//! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry the queue holds about 150 bytes besides the message bytes: an 80-byte slot,
-//! an 8-byte sequence number, ~30 bytes of order and ~25 of key index (a stale entry
-//! costs ~30 more until cleaned up). Allocations are kept at their peak (only
+//! Per entry the queue holds about 120–160 bytes besides the message bytes: an 80-byte
+//! slot, an 8-byte sequence number, 16–32 bytes of order (an unsent entry) or ~30 (a sent
+//! one), and 11–21 of key index (a stale entry costs as much order again until cleaned
+//! up). Allocations are kept at their peak (only
 //! [`reset`](TransmitLimitedQueue::reset) releases them), but slot numbers restart from
 //! zero whenever the queue becomes empty.
 //!
@@ -81,17 +87,21 @@
 //! ```
 
 mod key_index;
+mod order;
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_churn;
 
-use std::cmp::Reverse;
-use std::collections::BTreeMap;
 use std::mem;
 
 use bytes::Bytes;
 use smol_str::SmolStr;
 
 use key_index::KeyIndex;
+use order::{Order, Rank, is_live};
 
 /// How many times a broadcast is transmitted in a cluster of `num_nodes` nodes:
 /// `retransmit_mult * ceil(log10(num_nodes + 1))`, computed exactly with integers.
@@ -168,37 +178,14 @@ impl BroadcastKey {
     }
 }
 
-/// Position of an entry in the send order (Go's `limitedBroadcast.Less`): fewer
-/// transmits first, then larger first, then newer first. `seq` is unique, so ranks are.
-///
-/// The length is stored clamped to `u32::MAX` to keep the rank at 16 bytes; a message
-/// that long can only be picked when the free space is at least that large, and
-/// [`TransmitLimitedQueue::get_broadcasts_into`] then checks the real length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Rank {
-    transmits: u32,
-    len: Reverse<u32>,
-    seq: Reverse<u64>,
-}
-
-fn clamp_len(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-/// One queued broadcast (its rank is in [`TransmitLimitedQueue::order`], its sequence
-/// number in [`TransmitLimitedQueue::seqs`]).
+/// One queued broadcast (its place in the send order is in
+/// [`TransmitLimitedQueue::order`], its sequence number in
+/// [`TransmitLimitedQueue::seqs`]).
 #[derive(Clone, Debug)]
 struct Slot {
     message: Bytes,
     key: BroadcastKey,
     notify: Option<u64>,
-}
-
-/// Whether the order entry `(rank, index)` is live, i.e. not left behind by a replacement.
-/// (Sequence numbers are unique, and a slot takes a new one whenever its entry is
-/// replaced or the slot is reused.)
-fn is_live(seqs: &[u64], rank: &Rank, index: u32) -> bool {
-    seqs.get(index as usize) == Some(&rank.seq.0)
 }
 
 /// Once stale order entries exceed both this and the number of live entries, the order
@@ -216,7 +203,7 @@ pub struct TransmitLimitedQueue {
     retransmit_mult: u32,
     /// Slot number of every queued entry, in send order, plus stale entries (whose slot
     /// now has another sequence number, or is free).
-    order: BTreeMap<Rank, u32>,
+    order: Order,
     /// Slot of the entry holding each non-unique key.
     keys: KeyIndex,
     /// The entries; `None` for free slots.
@@ -248,7 +235,7 @@ impl TransmitLimitedQueue {
     pub fn new(retransmit_mult: u32) -> Self {
         Self {
             retransmit_mult,
-            order: BTreeMap::new(),
+            order: Order::default(),
             keys: KeyIndex::default(),
             slots: Vec::new(),
             seqs: Vec::new(),
@@ -278,33 +265,40 @@ impl TransmitLimitedQueue {
     /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
     /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
     ///
-    /// Amortized `O(log n)`; a replacement occasionally triggers an `O(n)` clean-up of the
-    /// order (see the [module documentation](self)).
+    /// Amortized `O(1)` besides a lookup among the distinct lengths of unsent messages;
+    /// a replacement occasionally triggers an `O(n)` clean-up of the order (see the
+    /// [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
         self.seq += 1;
-        let rank = Rank {
-            transmits: 0,
-            len: Reverse(clamp_len(message.len())),
-            seq: Reverse(self.seq),
-        };
-        if !key.is_unique() {
-            let hash = self.keys.hash(&key);
-            if let Some(index) = self.keys.find(&key, hash, &self.slots) {
-                if let (Some(Some(slot)), Some(seq)) = (
-                    self.slots.get_mut(index as usize),
-                    self.seqs.get_mut(index as usize),
-                ) {
-                    // Replace in place; the old rank stays in `order`, stale.
-                    self.finished.extend(slot.notify);
-                    *seq = self.seq;
-                    slot.message = message;
-                    slot.notify = notify;
-                    self.order.insert(rank, index);
-                    self.compact_if_stale();
-                    return true;
-                }
+        let seq = self.seq;
+        let len = message.len();
+        if key.is_unique() {
+            let index = self.alloc(
+                Slot {
+                    message,
+                    key,
+                    notify,
+                },
+                seq,
+            );
+            self.order.push_fresh(len, seq, index);
+            return false;
+        }
+        let hash = self.keys.hash(&key);
+        if let Some(index) = self.keys.find(&key, hash, &self.slots) {
+            if let (Some(Some(slot)), Some(slot_seq)) = (
+                self.slots.get_mut(index as usize),
+                self.seqs.get_mut(index as usize),
+            ) {
+                // Replace in place; the old entry stays in `order`, stale.
+                self.finished.extend(slot.notify);
+                *slot_seq = seq;
+                slot.message = message;
+                slot.notify = notify;
+                self.order.push_fresh(len, seq, index);
+                self.compact_if_stale();
+                return true;
             }
-            self.keys.insert(&key, hash, self.vacant_index());
         }
         let index = self.alloc(
             Slot {
@@ -312,9 +306,10 @@ impl TransmitLimitedQueue {
                 key,
                 notify,
             },
-            self.seq,
+            seq,
         );
-        self.order.insert(rank, index);
+        self.keys.insert(hash, index);
+        self.order.push_fresh(len, seq, index);
         false
     }
 
@@ -355,88 +350,59 @@ impl TransmitLimitedQueue {
         num_nodes: usize,
         out: &mut Vec<Bytes>,
     ) -> usize {
-        /// What the range scan found.
-        enum Found {
-            /// Nothing at or after the start of the range.
-            End,
-            /// No fitting entry in this tier; the next tier present.
-            NextTier(u32),
-            /// A stale entry, to drop before looking again.
-            Stale(Rank),
-            /// The entry to send.
-            Pick(Rank, u32),
-        }
-
-        let Some((first, _)) = self.order.first_key_value() else {
-            return 0;
+        // Go: `free := limit - bytesUsed - overhead; if free <= 0 { break }`.
+        let free_after = |used: usize| {
+            limit
+                .checked_sub(used)
+                .and_then(|r| r.checked_sub(overhead))
+                .filter(|&free| free > 0)
         };
-        let mut tier = first.transmits;
+        if self.is_empty() {
+            return 0;
+        }
         let transmit_limit = u64::from(retransmit_limit(self.retransmit_mult, num_nodes));
         let mut used = 0usize;
         let mut reinsert = mem::take(&mut self.reinsert);
-        loop {
-            // Go: `free := limit - bytesUsed - overhead; if free <= 0 { break }`.
-            let free = match limit
-                .checked_sub(used)
-                .and_then(|r| r.checked_sub(overhead))
-            {
-                Some(free) if free > 0 => free,
-                _ => break,
+        // Messages picked are re-inserted after the walk, so that none is met again in a
+        // later tier during this call (as in Go).
+        let mut send = |q: &mut Self, index: u32, transmits: u32, seq: u64| {
+            let Some(Some(slot)) = q.slots.get(index as usize) else {
+                return 0; // unreachable: the entry was just found live
             };
-            // The first rank at or after `start` is the largest, newest entry of `tier` no
-            // longer than `free`, or else the first entry of a later tier.
-            let start = Rank {
-                transmits: tier,
-                len: Reverse(clamp_len(free)),
-                seq: Reverse(u64::MAX),
-            };
-            let mut found = Found::End;
-            for (rank, &index) in self.order.range(start..) {
-                if rank.transmits != tier {
-                    found = Found::NextTier(rank.transmits);
-                    break;
-                }
-                if !is_live(&self.seqs, rank, index) {
-                    found = Found::Stale(*rank);
-                    break;
-                }
-                // Below `u32::MAX` the rank holds the exact length, which the range bounds.
-                if rank.len.0 < u32::MAX || self.message_len(index) <= free {
-                    found = Found::Pick(*rank, index);
-                    break;
-                }
-            }
-            let (rank, index) = match found {
-                Found::End => break,
-                Found::NextTier(next) => {
-                    tier = next;
-                    continue;
-                }
-                Found::Stale(rank) => {
-                    self.order.remove(&rank);
-                    continue;
-                }
-                Found::Pick(rank, index) => (rank, index),
-            };
-            self.order.remove(&rank);
-            let Some(Some(slot)) = self.slots.get_mut(index as usize) else {
-                continue; // unreachable: the entry was just found live
-            };
-            used += overhead + slot.message.len();
+            let len = slot.message.len();
             out.push(slot.message.clone());
-            if u64::from(rank.transmits) + 1 >= transmit_limit {
-                self.release(index);
+            if u64::from(transmits) + 1 >= transmit_limit {
+                q.release(index);
             } else {
-                // Re-inserted after the walk, so the message is not met again in a later
-                // tier during this call (as in Go).
-                let rank = Rank {
-                    transmits: rank.transmits + 1,
-                    ..rank
+                reinsert.push((Rank::new(transmits + 1, len, seq), index));
+            }
+            overhead + len
+        };
+        // The fresh tier first: once nothing there fits, nothing will in this call.
+        while let Some(free) = free_after(used) {
+            let Some(entry) = self.order.take_fresh(free, &self.seqs) else {
+                break;
+            };
+            used += send(self, entry.index, 0, entry.seq);
+        }
+        if let Some((first, _)) = self.order.sent.first_key_value() {
+            let mut tier = first.transmits;
+            while let Some(free) = free_after(used) {
+                let slots = &self.slots;
+                let len_of = |index: u32| match slots.get(index as usize) {
+                    Some(Some(slot)) => slot.message.len(),
+                    _ => usize::MAX,
                 };
-                reinsert.push((rank, index));
+                let Some((rank, index)) = self.order.take_sent(&mut tier, free, &self.seqs, len_of)
+                else {
+                    break;
+                };
+                used += send(self, index, rank.transmits, rank.seq.0);
             }
         }
-        self.order.extend(reinsert.drain(..));
+        for (rank, index) in reinsert.drain(..) {
+            self.order.insert_sent(rank, index);
+        }
         self.reinsert = reinsert;
         self.after_removals();
         used
@@ -450,10 +416,10 @@ impl TransmitLimitedQueue {
     /// counts and sizes it therefore keeps the newest `max_retain`.
     pub fn prune(&mut self, max_retain: usize) {
         while self.num_queued() > max_retain {
-            let Some((rank, index)) = self.order.pop_last() else {
+            let Some((seq, index)) = self.order.pop_last() else {
                 break;
             };
-            if is_live(&self.seqs, &rank, index) {
+            if is_live(&self.seqs, seq, index) {
                 self.release(index);
             }
         }
@@ -465,13 +431,14 @@ impl TransmitLimitedQueue {
     pub fn reset(&mut self) {
         let slots = mem::take(&mut self.slots);
         let seqs = mem::take(&mut self.seqs);
-        for (rank, index) in mem::take(&mut self.order) {
-            if is_live(&seqs, &rank, index) {
+        let finished = &mut self.finished;
+        self.order.drain_in_order(|seq, index| {
+            if is_live(&seqs, seq, index) {
                 if let Some(Some(slot)) = slots.get(index as usize) {
-                    self.finished.extend(slot.notify);
+                    finished.extend(slot.notify);
                 }
             }
-        }
+        });
         drop(slots);
         self.keys.clear();
         self.free = Vec::new();
@@ -515,16 +482,8 @@ impl TransmitLimitedQueue {
                 .is_some()
     }
 
-    /// The slot number the next [`alloc`](Self::alloc) returns.
-    fn vacant_index(&self) -> u32 {
-        match self.free.last() {
-            Some(&index) => index,
-            None => slot_number(self.slots.len()),
-        }
-    }
-
-    /// Stores a new entry with sequence number `seq` in the slot
-    /// [`vacant_index`](Self::vacant_index) names.
+    /// Stores a new entry with sequence number `seq` in a free slot and returns its
+    /// number.
     fn alloc(&mut self, slot: Slot, seq: u64) -> u32 {
         if let Some(index) = self.free.pop() {
             if let (Some(vacant), Some(vacant_seq)) = (
@@ -540,13 +499,6 @@ impl TransmitLimitedQueue {
         self.slots.push(Some(slot));
         self.seqs.push(seq);
         index
-    }
-
-    fn message_len(&self, index: u32) -> usize {
-        match self.slots.get(index as usize) {
-            Some(Some(slot)) => slot.message.len(),
-            _ => usize::MAX,
-        }
     }
 
     /// Frees the slot of an entry already removed from `order`, drops its key and records
@@ -588,15 +540,18 @@ impl TransmitLimitedQueue {
         let live = self.num_queued();
         let stale = self.order.len().saturating_sub(live);
         if stale > live.max(STALE_SLACK) {
-            let seqs = &self.seqs;
-            self.order.retain(|rank, index| is_live(seqs, rank, *index));
+            self.order.retain_live(&self.seqs);
         }
     }
 }
 
-/// Slot numbers are 32-bit to keep the indexes small; 2^32 entries of ~150 bytes each
-/// cannot be held in memory anyway.
+/// Slot numbers are 32-bit to keep the indexes small, and `u32::MAX` is reserved (the
+/// key index's empty marker); 2^32 entries of ~100 bytes each cannot be held in memory
+/// anyway.
 #[allow(clippy::expect_used)]
 fn slot_number(index: usize) -> u32 {
-    u32::try_from(index).expect("fewer than 2^32 queued broadcasts")
+    u32::try_from(index)
+        .ok()
+        .filter(|&index| index < u32::MAX)
+        .expect("fewer than 2^32 - 1 queued broadcasts")
 }
