@@ -28,39 +28,48 @@
 //!
 //! # Complexity and layout
 //!
-//! Entries live in a slab (a `Vec` of slots, reused through a free list), and two
-//! indexes hold 4-byte slot numbers, which never change while an entry is queued:
+//! Two structures hold the queue:
 //!
-//! - the *order* of sending. Messages never sent yet (the tier every new message
-//!   enters) sit in one stack per message length, newest on top, so queueing one is a
-//!   lookup among the few distinct lengths and a push; messages already sent are ranked
-//!   in a `BTreeMap` by `(transmits, largest first, newest first)`;
-//! - the *key index*, a hash table of slot numbers keyed by each non-unique key's hash;
-//!   the key itself is compared against the slot's copy, so distinct keys with equal
-//!   hashes are told apart (which is why a fast, non-cryptographic seeded hash is safe
-//!   there).
+//! - the *table* of entries, a hash table keyed by each entry's key (open addressing,
+//!   one 64-byte cache line per bucket holding the message, the key and a hash tag).
+//!   An entry's position there is its 4-byte *slot number*; removals leave tombstones
+//!   rather than move entries, so a slot number changes only when the table is rebuilt
+//!   (to grow, or to clear tombstones, amortized `O(1)` per insertion), which renumbers
+//!   the order along with it.
+//!   Finding the entry a new message replaces therefore costs one cache miss on a large
+//!   queue, where an index pointing into a separate slab costs two in a row. Keys are
+//!   hashed with a fast seeded hash and every candidate is confirmed against the full
+//!   key stored in its bucket, so distinct keys with equal hashes are told apart (which
+//!   is why a non-cryptographic hash is safe there);
+//! - the *order* of sending, which holds slot numbers. Messages never sent yet (the
+//!   tier every new message enters, always as the newest) sit in one stack per message
+//!   length, newest on top, so queueing one is finding the stack of its length (an array
+//!   read, below 2,048 bytes) and a push; messages already sent keep their original
+//!   sequence number from tier to tier, arrive out of order, and are ranked in a
+//!   `BTreeMap` by `(transmits, largest first, newest first)`.
 //!
 //! Replacing a message reuses the old entry's slot and leaves the old entry in the order
 //! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
-//! costs one key lookup, one slot write and one push — never a search for the old
+//! costs one key lookup, one bucket write and one push — never a search for the old
 //! position. Stale entries are skipped and dropped whenever a pick or prune meets them,
 //! and the order is rebuilt without them (in `O(n)`) whenever they outnumber the live
 //! entries and exceed 1,024, so they cost amortized `O(1)` each and at most about double
 //! the order's size.
 //!
-//! Queueing is `O(log d)` for `d` distinct message lengths among the unsent messages
-//! (amortized, for replacements); each message picked by
+//! Queueing is amortized `O(1)` (the amortized part: table rebuilds and order
+//! clean-ups; a message of 2,048 bytes or more adds an `O(log d)` lookup among the `d`
+//! distinct lengths of unsent messages); each message picked by
 //! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs one `O(log n)` range
 //! query ("the largest in this tier that is at most the free space", `O(log d)` for an
 //! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
 //! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry the queue holds about 120–160 bytes besides the message bytes: an 80-byte
-//! slot, an 8-byte sequence number, 16–32 bytes of order (an unsent entry) or ~30 (a sent
-//! one), and 11–21 of key index (a stale entry costs as much order again until cleaned
-//! up). Allocations are kept at their peak (only
-//! [`reset`](TransmitLimitedQueue::reset) releases them), but slot numbers restart from
-//! zero whenever the queue becomes empty.
+//! Per entry a growing queue holds about 125–245 bytes besides the message bytes: 80
+//! bytes per table bucket (the line plus a 16-byte sequence number and notification
+//! id), with between 3/8 and 3/4 of the buckets in use, and 16–32 bytes of order for an
+//! unsent entry or ~30 for a sent one (a stale entry costs as much order again until
+//! cleaned up). Allocations are kept at their peak; only
+//! [`reset`](TransmitLimitedQueue::reset) releases them.
 //!
 //! # Example
 //!
@@ -86,22 +95,25 @@
 //! assert_eq!(q.drain_finished().collect::<Vec<_>>(), [7]);
 //! ```
 
-mod key_index;
 mod order;
+mod stacks;
+mod table;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_churn;
+#[cfg(test)]
+mod tests_table;
 
 use std::mem;
 
 use bytes::Bytes;
 use smol_str::SmolStr;
 
-use key_index::KeyIndex;
-use order::{Order, Rank, is_live};
+use order::{Order, Rank};
+use table::Table;
 
 /// How many times a broadcast is transmitted in a cluster of `num_nodes` nodes:
 /// `retransmit_mult * ceil(log10(num_nodes + 1))`, computed exactly with integers.
@@ -178,16 +190,6 @@ impl BroadcastKey {
     }
 }
 
-/// One queued broadcast (its place in the send order is in
-/// [`TransmitLimitedQueue::order`], its sequence number in
-/// [`TransmitLimitedQueue::seqs`]).
-#[derive(Clone, Debug)]
-struct Slot {
-    message: Bytes,
-    key: BroadcastKey,
-    notify: Option<u64>,
-}
-
 /// Once stale order entries exceed both this and the number of live entries, the order
 /// is rebuilt without them.
 /// (Tests use a small value to exercise the clean-up.)
@@ -202,17 +204,10 @@ const STALE_SLACK: usize = if cfg!(test) { 4 } else { 1024 };
 pub struct TransmitLimitedQueue {
     retransmit_mult: u32,
     /// Slot number of every queued entry, in send order, plus stale entries (whose slot
-    /// now has another sequence number, or is free).
+    /// now has another sequence number, or none).
     order: Order,
-    /// Slot of the entry holding each non-unique key.
-    keys: KeyIndex,
-    /// The entries; `None` for free slots.
-    slots: Vec<Option<Slot>>,
-    /// The sequence number of each slot's entry, 0 for free slots: a compact copy that
-    /// tells live order entries from stale ones without touching the slots.
-    seqs: Vec<u64>,
-    /// Free slot numbers; the last one is reused first.
-    free: Vec<u32>,
+    /// The entries, by key; an entry's position there is its slot number.
+    table: Table,
     /// Sequence number of the most recently queued entry (Go's `idGen`).
     seq: u64,
     /// Notification ids of finished broadcasts, oldest first.
@@ -236,10 +231,7 @@ impl TransmitLimitedQueue {
         Self {
             retransmit_mult,
             order: Order::default(),
-            keys: KeyIndex::default(),
-            slots: Vec::new(),
-            seqs: Vec::new(),
-            free: Vec::new(),
+            table: Table::default(),
             seq: 0,
             finished: Vec::new(),
             reinsert: Vec::new(),
@@ -265,50 +257,34 @@ impl TransmitLimitedQueue {
     /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
     /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
     ///
-    /// Amortized `O(1)` besides a lookup among the distinct lengths of unsent messages;
-    /// a replacement occasionally triggers an `O(n)` clean-up of the order (see the
+    /// Amortized `O(1)`: an insertion occasionally triggers an `O(n)` rebuild of the
+    /// table, a replacement an `O(n)` clean-up of the order (see the
     /// [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
         self.seq += 1;
         let seq = self.seq;
         let len = message.len();
-        if key.is_unique() {
-            let index = self.alloc(
-                Slot {
-                    message,
-                    key,
-                    notify,
-                },
-                seq,
-            );
-            self.order.push_fresh(len, seq, index);
-            return false;
-        }
-        let hash = self.keys.hash(&key);
-        if let Some(index) = self.keys.find(&key, hash, &self.slots) {
-            if let (Some(Some(slot)), Some(slot_seq)) = (
-                self.slots.get_mut(index as usize),
-                self.seqs.get_mut(index as usize),
-            ) {
+        let hash = (!key.is_unique()).then(|| self.table.hash(&key));
+        if let Some(hash) = hash {
+            if let Some(index) = self.table.find(&key, hash) {
                 // Replace in place; the old entry stays in `order`, stale.
-                self.finished.extend(slot.notify);
-                *slot_seq = seq;
-                slot.message = message;
-                slot.notify = notify;
+                let old = self.table.replace(index, message, notify, seq);
+                self.finished.extend(old);
                 self.order.push_fresh(len, seq, index);
                 self.compact_if_stale();
                 return true;
             }
         }
-        let index = self.alloc(
-            Slot {
-                message,
-                key,
-                notify,
-            },
-            seq,
-        );
-        self.keys.insert(hash, index);
+        if self.table.is_full() {
+            let moves = self.table.rebuild();
+            // Stale entries go too: they name old positions.
+            self.order
+                .remap(|seq, index| match moves.get(index as usize) {
+                    Some(&(old_seq, to)) if old_seq == seq => Some(to),
+                    _ => None,
+                });
+        }
+        let index = self.table.insert(key, hash, message, notify, seq);
         self.order.push_fresh(len, seq, index);
         false
     }
@@ -366,13 +342,14 @@ impl TransmitLimitedQueue {
         // Messages picked are re-inserted after the walk, so that none is met again in a
         // later tier during this call (as in Go).
         let mut send = |q: &mut Self, index: u32, transmits: u32, seq: u64| {
-            let Some(Some(slot)) = q.slots.get(index as usize) else {
+            let Some(entry) = q.table.get(index) else {
                 return 0; // unreachable: the entry was just found live
             };
-            let len = slot.message.len();
-            out.push(slot.message.clone());
+            let len = entry.message.len();
+            out.push(entry.message.clone());
             if u64::from(transmits) + 1 >= transmit_limit {
-                q.release(index);
+                let notify = q.table.remove(index);
+                q.finished.extend(notify);
             } else {
                 reinsert.push((Rank::new(transmits + 1, len, seq), index));
             }
@@ -380,7 +357,9 @@ impl TransmitLimitedQueue {
         };
         // The fresh tier first: once nothing there fits, nothing will in this call.
         while let Some(free) = free_after(used) {
-            let Some(entry) = self.order.take_fresh(free, &self.seqs) else {
+            let table = &self.table;
+            let live = |seq, index| table.is_live(seq, index);
+            let Some(entry) = self.order.take_fresh(free, live) else {
                 break;
             };
             used += send(self, entry.index, 0, entry.seq);
@@ -388,12 +367,10 @@ impl TransmitLimitedQueue {
         if let Some((first, _)) = self.order.sent.first_key_value() {
             let mut tier = first.transmits;
             while let Some(free) = free_after(used) {
-                let slots = &self.slots;
-                let len_of = |index: u32| match slots.get(index as usize) {
-                    Some(Some(slot)) => slot.message.len(),
-                    _ => usize::MAX,
-                };
-                let Some((rank, index)) = self.order.take_sent(&mut tier, free, &self.seqs, len_of)
+                let table = &self.table;
+                let live = |seq, index| table.is_live(seq, index);
+                let len_of = |index| table.get(index).map_or(usize::MAX, |e| e.message.len());
+                let Some((rank, index)) = self.order.take_sent(&mut tier, free, live, len_of)
                 else {
                     break;
                 };
@@ -419,8 +396,9 @@ impl TransmitLimitedQueue {
             let Some((seq, index)) = self.order.pop_last() else {
                 break;
             };
-            if is_live(&self.seqs, seq, index) {
-                self.release(index);
+            if self.table.is_live(seq, index) {
+                let notify = self.table.remove(index);
+                self.finished.extend(notify);
             }
         }
         self.after_removals();
@@ -429,19 +407,16 @@ impl TransmitLimitedQueue {
     /// Drops every queued broadcast, finishing each in send order, and releases the
     /// queue's memory.
     pub fn reset(&mut self) {
-        let slots = mem::take(&mut self.slots);
-        let seqs = mem::take(&mut self.seqs);
+        let table = mem::take(&mut self.table);
         let finished = &mut self.finished;
         self.order.drain_in_order(|seq, index| {
-            if is_live(&seqs, seq, index) {
-                if let Some(Some(slot)) = slots.get(index as usize) {
-                    finished.extend(slot.notify);
-                }
+            if table.is_live(seq, index) {
+                finished.extend(table.notify(index));
             }
         });
-        drop(slots);
-        self.keys.clear();
-        self.free = Vec::new();
+        // A fresh table, but with the same hash function.
+        self.table = table;
+        self.table.clear();
         self.reinsert = Vec::new();
         self.seq = 0;
     }
@@ -462,7 +437,7 @@ impl TransmitLimitedQueue {
     /// Number of queued broadcasts.
     #[must_use]
     pub fn num_queued(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.table.len()
     }
 
     /// Whether no broadcast is queued.
@@ -475,59 +450,15 @@ impl TransmitLimitedQueue {
     /// [`BroadcastKey::Unique`]).
     #[must_use]
     pub fn contains_key(&self, key: &BroadcastKey) -> bool {
-        !key.is_unique()
-            && self
-                .keys
-                .find(key, self.keys.hash(key), &self.slots)
-                .is_some()
-    }
-
-    /// Stores a new entry with sequence number `seq` in a free slot and returns its
-    /// number.
-    fn alloc(&mut self, slot: Slot, seq: u64) -> u32 {
-        if let Some(index) = self.free.pop() {
-            if let (Some(vacant), Some(vacant_seq)) = (
-                self.slots.get_mut(index as usize),
-                self.seqs.get_mut(index as usize),
-            ) {
-                *vacant = Some(slot);
-                *vacant_seq = seq;
-                return index;
-            }
-        }
-        let index = slot_number(self.slots.len());
-        self.slots.push(Some(slot));
-        self.seqs.push(seq);
-        index
-    }
-
-    /// Frees the slot of an entry already removed from `order`, drops its key and records
-    /// its notification.
-    fn release(&mut self, index: u32) {
-        let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
-            return;
-        };
-        self.free.push(index);
-        if let Some(seq) = self.seqs.get_mut(index as usize) {
-            *seq = 0;
-        }
-        if !slot.key.is_unique() {
-            self.keys.remove(&slot.key, index);
-        }
-        self.finished.extend(slot.notify);
+        !key.is_unique() && self.table.find(key, self.table.hash(key)).is_some()
     }
 
     /// Keeps the stale entries in check once entries have left the queue: if it is
-    /// empty, drops them all and renumbers slots from 0 (keeping the allocations), so
-    /// that the slab is compact again; otherwise cleans up as after a replacement.
+    /// empty, drops them all (keeping the allocations); otherwise cleans up as after a
+    /// replacement.
     fn after_removals(&mut self) {
-        if self.num_queued() == 0 {
-            if !self.slots.is_empty() {
-                self.order.clear();
-                self.slots.clear();
-                self.seqs.clear();
-                self.free.clear();
-            }
+        if self.is_empty() {
+            self.order.clear();
         } else {
             self.compact_if_stale();
         }
@@ -540,18 +471,9 @@ impl TransmitLimitedQueue {
         let live = self.num_queued();
         let stale = self.order.len().saturating_sub(live);
         if stale > live.max(STALE_SLACK) {
-            self.order.retain_live(&self.seqs);
+            let table = &self.table;
+            self.order
+                .remap(|seq, index| table.is_live(seq, index).then_some(index));
         }
     }
-}
-
-/// Slot numbers are 32-bit to keep the indexes small, and `u32::MAX` is reserved (the
-/// key index's empty marker); 2^32 entries of ~100 bytes each cannot be held in memory
-/// anyway.
-#[allow(clippy::expect_used)]
-fn slot_number(index: usize) -> u32 {
-    u32::try_from(index)
-        .ok()
-        .filter(|&index| index < u32::MAX)
-        .expect("fewer than 2^32 - 1 queued broadcasts")
 }

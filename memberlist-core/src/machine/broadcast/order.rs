@@ -3,13 +3,13 @@
 //! Entries are ranked by `(transmits, largest first, newest first)` (Go's
 //! `limitedBroadcast.Less`), and split in two by their transmit count:
 //!
-//! - **Fresh** entries (never sent) sit in one stack per message length, the lengths in
-//!   a small `BTreeMap` (largest first); each stack holds `(seq, slot)` pairs oldest at
-//!   the bottom, newest on top. Nothing ever *enters* the fresh tier except a newly
-//!   queued message, whose sequence number is the largest so far, so a push onto the top
-//!   of its stack keeps the stack sorted: queueing costs a lookup among the few distinct
-//!   lengths and an `O(1)` push. The next fresh entry to send is the top of the first
-//!   stack no longer than the free space; pruning takes from the bottom of the last.
+//! - **Fresh** entries (never sent) sit in one stack per message length
+//!   ([`Stacks`]), each holding `(seq, slot)` pairs oldest at the bottom, newest on top.
+//!   Nothing ever *enters* the fresh tier except a newly queued message, whose sequence
+//!   number is the largest so far, so a push onto the top of its stack keeps the stack
+//!   sorted: queueing costs finding the stack of its length and an `O(1)` push. The next
+//!   fresh entry to send is the top of the largest stack no longer than the free space;
+//!   pruning takes from the bottom of the smallest.
 //! - **Sent** entries keep their original sequence number as they move from tier to
 //!   tier, so they arrive in a tier out of sequence order; they live in a
 //!   `BTreeMap<Rank, u32>`, `O(log n)` per move.
@@ -17,11 +17,16 @@
 //! An entry is *stale* once its slot has moved on to another sequence number (a
 //! replacement, or release); the order does not search for stale entries but skips
 //! them when it meets them, and its owner rebuilds it without them (in `O(n)`) when they
-//! pile up (see [`Order::retain_live`]).
+//! pile up (see [`Order::remap`]). Methods that meet entries take `live(seq, slot)`,
+//! which tells whether slot `slot` still holds sequence number `seq`. (Sequence numbers
+//! are unique, and a slot takes a new one whenever its entry is replaced or the slot is
+//! reused.)
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::mem;
+
+use super::stacks::{Fresh, Stacks};
 
 /// Position of a sent entry in the send order (Go's `limitedBroadcast.Less`): fewer
 /// transmits first, then larger first, then newer first. `seq` is unique, so ranks are.
@@ -47,56 +52,24 @@ impl Rank {
     }
 }
 
-/// A fresh entry: the sequence number it was queued with, and its slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Fresh {
-    pub(super) seq: u64,
-    pub(super) index: u32,
-}
-
-/// Whether the entry with sequence number `seq` in slot `index` is live, i.e. not left
-/// behind by a replacement or release. (Sequence numbers are unique, and a slot takes a
-/// new one whenever its entry is replaced or the slot is reused.)
-pub(super) fn is_live(seqs: &[u64], seq: u64, index: u32) -> bool {
-    seqs.get(index as usize) == Some(&seq)
-}
-
-/// Emptied fresh stacks kept for reuse, at most this many.
-const SPARE_STACKS: usize = 64;
-
 /// The send order of the queued entries plus stale ones; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Order {
-    /// Fresh entries by message length, largest first; no stack is empty.
-    pub(super) fresh: BTreeMap<Reverse<usize>, VecDeque<Fresh>>,
-    /// Number of entries in `fresh`, stale ones included.
-    fresh_len: usize,
+    /// Entries never sent, plus stale ones, by message length.
+    pub(super) fresh: Stacks,
     /// Entries sent at least once, plus stale ones.
     pub(super) sent: BTreeMap<Rank, u32>,
-    /// Emptied stacks, to reuse their allocations.
-    spare: Vec<VecDeque<Fresh>>,
 }
 
 impl Order {
     /// Number of entries, stale ones included.
     pub(super) fn len(&self) -> usize {
-        self.fresh_len + self.sent.len()
+        self.fresh.len() + self.sent.len()
     }
 
     /// Adds a newly queued entry; `seq` must exceed every sequence number in the order.
     pub(super) fn push_fresh(&mut self, len: usize, seq: u64, index: u32) {
-        let entry = Fresh { seq, index };
-        self.fresh_len += 1;
-        match self.fresh.entry(Reverse(len)) {
-            std::collections::btree_map::Entry::Occupied(stack) => {
-                stack.into_mut().push_back(entry)
-            }
-            std::collections::btree_map::Entry::Vacant(vacant) => {
-                let mut stack = self.spare.pop().unwrap_or_default();
-                stack.push_back(entry);
-                vacant.insert(stack);
-            }
-        }
+        self.fresh.push(len, Fresh { seq, index });
     }
 
     /// Adds an entry that has been sent.
@@ -107,20 +80,12 @@ impl Order {
     /// Removes and returns the next fresh entry to send into `free` bytes: the newest
     /// live one of the largest length that is at most `free`. Stale entries met on the
     /// way are dropped.
-    pub(super) fn take_fresh(&mut self, free: usize, seqs: &[u64]) -> Option<Fresh> {
-        loop {
-            let (&Reverse(len), stack) = self.fresh.range_mut(Reverse(free)..).next()?;
-            let top = stack.pop_back();
-            if stack.is_empty() {
-                self.drop_stack(len);
-            }
-            // No stack is empty, so `top` is always an entry.
-            let top = top?;
-            self.fresh_len -= 1;
-            if is_live(seqs, top.seq, top.index) {
-                return Some(top);
-            }
-        }
+    pub(super) fn take_fresh(
+        &mut self,
+        free: usize,
+        live: impl Fn(u64, u32) -> bool,
+    ) -> Option<Fresh> {
+        self.fresh.take_fitting(free, live)
     }
 
     /// Removes and returns the next sent entry to send into `free` bytes: the largest
@@ -132,7 +97,7 @@ impl Order {
         &mut self,
         tier: &mut u32,
         free: usize,
-        seqs: &[u64],
+        live: impl Fn(u64, u32) -> bool,
         len_of: impl Fn(u32) -> usize,
     ) -> Option<(Rank, u32)> {
         /// What the range scan found.
@@ -161,7 +126,7 @@ impl Order {
                     found = Found::NextTier(rank.transmits);
                     break;
                 }
-                if !is_live(seqs, rank.seq.0, index) {
+                if !live(rank.seq.0, index) {
                     found = Found::Stale(*rank);
                     break;
                 }
@@ -192,25 +157,14 @@ impl Order {
         if let Some((rank, index)) = self.sent.pop_last() {
             return Some((rank.seq.0, index));
         }
-        let mut last = self.fresh.last_entry()?;
-        let bottom = last.get_mut().pop_front();
-        if last.get().is_empty() {
-            let stack = last.remove();
-            self.keep_spare(stack);
-        }
-        let bottom = bottom?;
-        self.fresh_len -= 1;
+        let bottom = self.fresh.pop_bottom()?;
         Some((bottom.seq, bottom.index))
     }
 
     /// Removes every entry, calling `each(seq, slot)` on them in send order, stale ones
     /// included; releases the memory.
     pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u64, u32)) {
-        for stack in mem::take(&mut self.fresh).into_values() {
-            for entry in stack.into_iter().rev() {
-                each(entry.seq, entry.index);
-            }
-        }
+        self.fresh.drain_in_order(&mut each);
         for (rank, index) in mem::take(&mut self.sent) {
             each(rank.seq.0, index);
         }
@@ -219,48 +173,21 @@ impl Order {
 
     /// Removes every entry, keeping the allocations of the fresh stacks.
     pub(super) fn clear(&mut self) {
-        while let Some((_, stack)) = self.fresh.pop_first() {
-            self.keep_spare(stack);
-        }
-        self.fresh_len = 0;
+        self.fresh.clear();
         self.sent.clear();
     }
 
-    /// Drops the stale entries, in `O(n)`.
-    pub(super) fn retain_live(&mut self, seqs: &[u64]) {
-        let mut emptied = Vec::new();
-        self.fresh_len = 0;
-        for (&Reverse(len), stack) in &mut self.fresh {
-            stack.retain(|entry| is_live(seqs, entry.seq, entry.index));
-            self.fresh_len += stack.len();
-            if stack.is_empty() {
-                emptied.push(len);
-            }
-        }
-        for len in emptied {
-            self.drop_stack(len);
-        }
+    /// Drops the stale entries and renumbers the live ones, in `O(n)`: `map(seq, slot)`
+    /// is the entry's new slot number, or `None` if it is stale.
+    pub(super) fn remap(&mut self, map: impl Fn(u64, u32) -> Option<u32>) {
+        self.fresh.remap(&map);
         if !self.sent.is_empty() {
             // Rebuilt from the sorted survivors, which is cheaper than removing many
             // entries one by one.
             self.sent = mem::take(&mut self.sent)
                 .into_iter()
-                .filter(|(rank, index)| is_live(seqs, rank.seq.0, *index))
+                .filter_map(|(rank, index)| map(rank.seq.0, index).map(|index| (rank, index)))
                 .collect();
-        }
-    }
-
-    /// Removes the (empty) stack of length `len`.
-    fn drop_stack(&mut self, len: usize) {
-        if let Some(stack) = self.fresh.remove(&Reverse(len)) {
-            self.keep_spare(stack);
-        }
-    }
-
-    fn keep_spare(&mut self, mut stack: VecDeque<Fresh>) {
-        if self.spare.len() < SPARE_STACKS {
-            stack.clear();
-            self.spare.push(stack);
         }
     }
 
@@ -269,8 +196,8 @@ impl Order {
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u64, u32)> + '_ {
         let fresh = self
             .fresh
-            .values()
-            .flat_map(|stack| stack.iter().rev().map(|e| (0, e.seq, e.index)));
+            .iter()
+            .flat_map(|(_, stack)| stack.iter().rev().map(|e| (0, e.seq, e.index)));
         let sent = self
             .sent
             .iter()
@@ -281,19 +208,7 @@ impl Order {
     /// Checks the order's own invariants.
     #[cfg(test)]
     pub(super) fn check(&self) {
-        let mut total = 0;
-        for stack in self.fresh.values() {
-            assert!(!stack.is_empty(), "empty fresh stack kept");
-            assert!(
-                stack
-                    .iter()
-                    .zip(stack.iter().skip(1))
-                    .all(|(a, b)| a.seq < b.seq),
-                "fresh stack out of sequence order"
-            );
-            total += stack.len();
-        }
-        assert_eq!(total, self.fresh_len);
+        self.fresh.check();
         assert!(self.sent.keys().all(|rank| rank.transmits > 0));
     }
 }

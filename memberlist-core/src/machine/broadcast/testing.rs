@@ -20,71 +20,40 @@ pub(super) fn finished(q: &mut TransmitLimitedQueue) -> Vec<u64> {
 pub(super) fn peek_order(q: &TransmitLimitedQueue) -> Vec<(u32, Bytes)> {
     q.order
         .iter()
-        .filter(|&(_, seq, index)| is_live(&q.seqs, seq, index))
-        .map(|(transmits, _, index)| {
-            let slot = q.slots[index as usize].as_ref().unwrap();
-            (transmits, slot.message.clone())
-        })
+        .filter(|&(_, seq, index)| q.table.is_live(seq, index))
+        .map(|(transmits, _, index)| (transmits, q.table.get(index).unwrap().message.clone()))
         .collect()
 }
 
-/// Checks that the slab, the order and the key index agree.
+/// Checks that the table and the order agree.
 pub(super) fn check_invariants(q: &TransmitLimitedQueue) {
     q.order.check();
-    for (&std::cmp::Reverse(len), stack) in &q.order.fresh {
+    let mut entries = q.table.check();
+    assert_eq!(entries.len(), q.num_queued());
+    for (len, stack) in q.order.fresh.iter() {
         for entry in stack {
-            if is_live(&q.seqs, entry.seq, entry.index) {
-                let slot = q.slots[entry.index as usize].as_ref().unwrap();
-                assert_eq!(slot.message.len(), len, "fresh entry in the wrong stack");
+            if q.table.is_live(entry.seq, entry.index) {
+                let message = &q.table.get(entry.index).unwrap().message;
+                assert_eq!(message.len(), len, "fresh entry in the wrong stack");
             }
         }
     }
     for (rank, &index) in &q.order.sent {
-        if is_live(&q.seqs, rank.seq.0, index) {
-            let slot = q.slots[index as usize].as_ref().unwrap();
-            assert_eq!(
-                *rank,
-                Rank::new(rank.transmits, slot.message.len(), rank.seq.0)
-            );
+        if q.table.is_live(rank.seq.0, index) {
+            let message = &q.table.get(index).unwrap().message;
+            assert_eq!(*rank, Rank::new(rank.transmits, message.len(), rank.seq.0));
         }
     }
-    let live: Vec<_> = q
+    // Every entry is live in the order exactly once.
+    let mut live: Vec<u32> = q
         .order
         .iter()
-        .filter(|&(_, seq, index)| is_live(&q.seqs, seq, index))
+        .filter(|&(_, seq, index)| q.table.is_live(seq, index))
+        .map(|(_, _, index)| index)
         .collect();
-    let mut live_slots: Vec<_> = live.iter().map(|&(_, _, index)| index).collect();
-    live_slots.sort_unstable();
-    live_slots.dedup();
-    assert_eq!(
-        live_slots.len(),
-        live.len(),
-        "a slot is live twice in the order"
-    );
-    assert_eq!(live.len(), q.num_queued());
-    let occupied = q.slots.iter().filter(|slot| slot.is_some()).count();
-    assert_eq!(occupied, q.num_queued());
-    assert_eq!(q.seqs.len(), q.slots.len());
-    for (slot, &seq) in q.slots.iter().zip(&q.seqs) {
-        assert_eq!(slot.is_some(), seq != 0);
-    }
-    let mut free = q.free.clone();
-    free.sort_unstable();
-    free.dedup();
-    assert_eq!(free.len(), q.free.len(), "free list has duplicates");
-    for &index in &q.free {
-        assert!(q.slots[index as usize].is_none());
-    }
-    let mut keyed = 0;
-    for (_, _, index) in live {
-        let slot = q.slots[index as usize].as_ref().unwrap();
-        if !slot.key.is_unique() {
-            keyed += 1;
-            let hash = q.keys.hash(&slot.key);
-            assert_eq!(q.keys.find(&slot.key, hash, &q.slots), Some(index));
-        }
-    }
-    assert_eq!(q.keys.len(), keyed);
+    live.sort_unstable();
+    entries.sort_unstable();
+    assert_eq!(live, entries);
     assert!(q.order.len() - q.num_queued() <= q.num_queued().max(STALE_SLACK));
 }
 

@@ -55,22 +55,28 @@ fn retransmit_limit_matches_digit_count_at_every_power_of_ten() {
 #[test]
 fn entry_layout_is_compact() {
     assert_eq!(std::mem::size_of::<Rank>(), 16);
-    assert!(std::mem::size_of::<Option<Slot>>() <= 80);
+    assert_eq!(std::mem::size_of::<stacks::Fresh>(), 16);
+    // One cache line per entry, aligned to one.
+    assert_eq!(std::mem::size_of::<table::Bucket>(), 64);
+    assert_eq!(std::mem::align_of::<table::Bucket>(), 64);
 }
 
 #[test]
-fn slots_are_renumbered_once_empty() {
+fn emptying_the_queue_drops_stale_entries() {
     let mut q = TransmitLimitedQueue::new(1);
     for i in 0..5 {
         q.queue(node(&format!("n{i}")), msg(1, 3), None);
         q.queue(node(&format!("n{i}")), msg(2, 3), None); // leaves a stale entry
     }
+    assert_eq!(q.order.len(), 10);
     assert_eq!(q.get_broadcasts(0, 1000, 1).len(), 5);
     assert!(q.is_empty());
-    assert!(q.order.len() == 0 && q.slots.is_empty() && q.free.is_empty());
+    assert_eq!(q.order.len(), 0);
+    check_invariants(&q);
     q.queue(node("n0"), msg(3, 3), None);
+    q.queue(node("n0"), msg(4, 3), None);
     q.prune(0);
-    assert!(q.order.len() == 0 && q.slots.is_empty());
+    assert_eq!(q.order.len(), 0);
     check_invariants(&q);
 }
 
@@ -393,7 +399,7 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 1..120),
     ) {
         let mut q = TransmitLimitedQueue::new(mult);
-        q.keys.set_weak_hash(weak_hash);
+        q.table.set_weak_hash(weak_hash);
         let mut model = Model { mult, ..Model::default() };
         let mut fill = 0u8;
         for op in ops {
@@ -463,7 +469,7 @@ fn long_workload_matches_model() {
     };
     for weak_hash in [false, true] {
         let mut q = TransmitLimitedQueue::new(2);
-        q.keys.set_weak_hash(weak_hash);
+        q.table.set_weak_hash(weak_hash);
         let mut model = Model {
             mult: 2,
             ..Model::default()
@@ -534,7 +540,7 @@ fn stale_entries_are_bounded_under_replacement_churn() {
 #[test]
 fn colliding_hashes_keep_keys_apart() {
     let mut q = TransmitLimitedQueue::new(4);
-    q.keys.set_weak_hash(true); // every one-character name hashes alike
+    q.table.set_weak_hash(true); // every one-character name hashes alike
     for name in ["a", "b", "c", "d"] {
         assert!(!q.queue(node(name), msg(1, 5), None));
     }

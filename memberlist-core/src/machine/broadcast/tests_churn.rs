@@ -45,7 +45,7 @@ fn run_churn(
     overhead: usize,
 ) -> Result<(), TestCaseError> {
     let mut q = TransmitLimitedQueue::new(mult);
-    q.keys.set_weak_hash(weak_hash);
+    q.table.set_weak_hash(weak_hash);
     let mut model = Model {
         mult,
         ..Model::default()
