@@ -31,7 +31,8 @@
 //! Two structures hold the queue:
 //!
 //! - the *table* of entries, a hash table keyed by each entry's key (open addressing,
-//!   one 64-byte cache line per bucket holding the message, the key and a hash tag).
+//!   one 64-byte cache line per bucket holding the message, the key and the sequence
+//!   number).
 //!   An entry's position there is its 4-byte *slot number*; removals leave tombstones
 //!   rather than move entries, so a slot number changes only when the table is rebuilt
 //!   (to grow, or to clear tombstones, amortized `O(1)` per insertion), which renumbers
@@ -64,12 +65,11 @@
 //! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
 //! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry a growing queue holds about 125–245 bytes besides the message bytes: 80
-//! bytes per table bucket (the line plus a 16-byte sequence number and notification
-//! id), with between 3/8 and 3/4 of the buckets in use, and 16–32 bytes of order for an
-//! unsent entry or ~30 for a sent one (a stale entry costs as much order again until
-//! cleaned up). Allocations are kept at their peak; only
-//! [`reset`](TransmitLimitedQueue::reset) releases them.
+//! Per entry a growing queue holds about 110–225 bytes besides the message bytes: 72
+//! bytes per table bucket (the line plus a notification id), with between 3/8 and 3/4
+//! of the buckets in use, and 16–32 bytes of order for an unsent entry or ~30 for a sent
+//! one (a stale entry costs as much order again until cleaned up). Allocations are kept
+//! at their peak; only [`reset`](TransmitLimitedQueue::reset) releases them.
 //!
 //! # Example
 //!
@@ -261,6 +261,9 @@ impl TransmitLimitedQueue {
     /// table, a replacement an `O(n)` clean-up of the order (see the
     /// [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
+        if self.seq >= table::SEQ_LIMIT {
+            self.renumber();
+        }
         self.seq += 1;
         let seq = self.seq;
         let len = message.len();
@@ -462,6 +465,21 @@ impl TransmitLimitedQueue {
         } else {
             self.compact_if_stale();
         }
+    }
+
+    /// Renumbers the entries 1, 2, … in sequence order (dropping the stale order
+    /// entries), so that sequence numbers stay below [`table::SEQ_LIMIT`]. Only relative
+    /// sequence numbers matter, so this changes nothing visible.
+    fn renumber(&mut self) {
+        let table = &self.table;
+        self.order
+            .remap(|seq, index| table.is_live(seq, index).then_some(index));
+        let mut seqs = self.table.seqs();
+        seqs.sort_unstable();
+        let renumber = |seq: u64| seqs.binary_search(&seq).map_or(0, |i| i as u64 + 1);
+        self.order.renumber(renumber);
+        self.table.renumber(renumber);
+        self.seq = seqs.len() as u64;
     }
 
     /// Rebuilds the order without stale entries once they outnumber both the live

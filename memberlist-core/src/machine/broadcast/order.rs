@@ -191,6 +191,21 @@ impl Order {
         }
     }
 
+    /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
+    /// order.
+    pub(super) fn renumber(&mut self, renumber: impl Fn(u64) -> u64) {
+        self.fresh.renumber(&renumber);
+        if !self.sent.is_empty() {
+            self.sent = mem::take(&mut self.sent)
+                .into_iter()
+                .map(|(rank, index)| {
+                    let seq = Reverse(renumber(rank.seq.0));
+                    (Rank { seq, ..rank }, index)
+                })
+                .collect();
+        }
+    }
+
     /// Every entry in send order as `(transmits, seq, slot)`, stale ones included.
     #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u64, u32)> + '_ {

@@ -157,6 +157,16 @@ impl Stacks {
         }
     }
 
+    /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
+    /// order.
+    pub(super) fn renumber(&mut self, renumber: impl Fn(u64) -> u64) {
+        for stack in &mut self.stacks {
+            for entry in stack.iter_mut() {
+                entry.seq = renumber(entry.seq);
+            }
+        }
+    }
+
     /// Removes every entry, calling `each(seq, slot)` on them in send order (largest
     /// length first, newest first), stale ones included.
     pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u64, u32)) {

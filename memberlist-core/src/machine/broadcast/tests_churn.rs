@@ -156,3 +156,35 @@ fn long_churn_then_drain_matches_model() {
         run_churn(3, weak_hash, &lens, &steps, 50, 2).unwrap();
     }
 }
+
+/// Sequence numbers never pass the limit that lets buckets store them: the queue
+/// renumbers its entries first, without changing anything visible.
+#[test]
+fn sequence_numbers_are_renumbered_below_the_limit() {
+    let mut q = TransmitLimitedQueue::new(3);
+    let mut model = Model {
+        mult: 3,
+        ..Model::default()
+    };
+    for i in 0..4 * table::SEQ_LIMIT {
+        let key = if i % 7 == 0 {
+            BroadcastKey::Unique
+        } else {
+            BroadcastKey::node(format!("n{}", i % 60))
+        };
+        let m = msg(i as u8, (i % 13) as usize);
+        assert_eq!(
+            q.queue(key.clone(), m.clone(), Some(i)),
+            model.queue(key, m, Some(i))
+        );
+        assert!(q.seq <= table::SEQ_LIMIT);
+        if i % 5 == 0 {
+            let mut out = Vec::new();
+            let used = q.get_broadcasts_into(1, 40, 30, &mut out);
+            assert_eq!((out, used), model.get(1, 40, 30));
+        }
+        assert_eq!(finished(&mut q), std::mem::take(&mut model.finished));
+    }
+    check_invariants(&q);
+    assert_eq!(peek_order(&q), model_order(&model));
+}
