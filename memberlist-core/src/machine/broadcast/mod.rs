@@ -28,33 +28,48 @@
 //!
 //! # Complexity and layout
 //!
-//! Entries live in a slab (a `Vec` of slots, reused through a free list), and two
-//! indexes hold 4-byte slot numbers, which never change while an entry is queued:
+//! Two structures hold the queue:
 //!
-//! - the *order*, a `BTreeMap` from each entry's 16-byte rank — `(transmits, largest
-//!   first, newest first)` — to its slot;
-//! - the *key index*, from the 64-bit hash of each non-unique key to its slot (the key
-//!   itself is compared against the slot's copy; hash collisions are handled).
+//! - the *table* of entries, a hash table keyed by each entry's key (open addressing,
+//!   one 64-byte cache line per bucket holding the message, the key and the sequence
+//!   number).
+//!   An entry's position there is its 4-byte *slot number*; removals leave tombstones
+//!   rather than move entries, so a slot number changes only when the table is rebuilt
+//!   (to grow, or to clear tombstones, amortized `O(1)` per insertion), which renumbers
+//!   the order along with it.
+//!   Finding the entry a new message replaces therefore costs one cache miss on a large
+//!   queue, where an index pointing into a separate slab costs two in a row. Keys are
+//!   hashed with a fast seeded hash and every candidate is confirmed against the full
+//!   key stored in its bucket, so distinct keys with equal hashes are told apart (which
+//!   is why a non-cryptographic hash is safe there);
+//! - the *order* of sending, which holds slot numbers. Messages never sent yet (the
+//!   tier every new message enters, always as the newest) sit in one stack per message
+//!   length, newest on top, so queueing one is finding the stack of its length (an array
+//!   read, below 2,048 bytes) and a push; messages already sent keep their original
+//!   sequence number from tier to tier, arrive out of order, and are ranked in a
+//!   `BTreeMap` by `(transmits, largest first, newest first)`.
 //!
-//! Replacing a message reuses the old entry's slot and leaves the old rank in the order
+//! Replacing a message reuses the old entry's slot and leaves the old entry in the order
 //! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
-//! costs one key lookup, one slot write and one insertion next to the newest entries of
-//! the same size — never a search for the old position. Stale entries are skipped and dropped
-//! whenever a pick or prune meets them, and the order is rebuilt without them (in
-//! `O(n)`) whenever they outnumber the live entries and exceed 1,024, so they cost
-//! amortized `O(1)` each and at most about double the order's size.
+//! costs one key lookup, one bucket write and one push — never a search for the old
+//! position. Stale entries are skipped and dropped whenever a pick or prune meets them,
+//! and the order is rebuilt without them (in `O(n)`) whenever they outnumber the live
+//! entries and exceed 1,024, so they cost amortized `O(1)` each and at most about double
+//! the order's size.
 //!
-//! Queueing is `O(log n)` (amortized, for replacements); each message picked by
+//! Queueing is amortized `O(1)` (the amortized part: table rebuilds and order
+//! clean-ups; a message of 2,048 bytes or more adds an `O(log d)` lookup among the `d`
+//! distinct lengths of unsent messages); each message picked by
 //! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs one `O(log n)` range
-//! query ("the largest in this tier that is at most the free space"), a removal and a
-//! deferred re-insertion; [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per
-//! dropped entry.
+//! query ("the largest in this tier that is at most the free space", `O(log d)` for an
+//! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
+//! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry the queue holds about 150 bytes besides the message bytes: an 80-byte slot,
-//! an 8-byte sequence number, ~30 bytes of order and ~25 of key index (a stale entry
-//! costs ~30 more until cleaned up). Allocations are kept at their peak (only
-//! [`reset`](TransmitLimitedQueue::reset) releases them), but slot numbers restart from
-//! zero whenever the queue becomes empty.
+//! Per entry a growing queue holds about 110–225 bytes besides the message bytes: 72
+//! bytes per table bucket (the line plus a notification id), with between 3/8 and 3/4
+//! of the buckets in use, and 16–32 bytes of order for an unsent entry or ~30 for a sent
+//! one (a stale entry costs as much order again until cleaned up). Allocations are kept
+//! at their peak; only [`reset`](TransmitLimitedQueue::reset) releases them.
 //!
 //! # Example
 //!
@@ -80,18 +95,25 @@
 //! assert_eq!(q.drain_finished().collect::<Vec<_>>(), [7]);
 //! ```
 
-mod key_index;
+mod order;
+mod stacks;
+mod table;
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_churn;
+#[cfg(test)]
+mod tests_table;
 
-use std::cmp::Reverse;
-use std::collections::BTreeMap;
 use std::mem;
 
 use bytes::Bytes;
 use smol_str::SmolStr;
 
-use key_index::KeyIndex;
+use order::{Order, Rank};
+use table::Table;
 
 /// How many times a broadcast is transmitted in a cluster of `num_nodes` nodes:
 /// `retransmit_mult * ceil(log10(num_nodes + 1))`, computed exactly with integers.
@@ -168,39 +190,6 @@ impl BroadcastKey {
     }
 }
 
-/// Position of an entry in the send order (Go's `limitedBroadcast.Less`): fewer
-/// transmits first, then larger first, then newer first. `seq` is unique, so ranks are.
-///
-/// The length is stored clamped to `u32::MAX` to keep the rank at 16 bytes; a message
-/// that long can only be picked when the free space is at least that large, and
-/// [`TransmitLimitedQueue::get_broadcasts_into`] then checks the real length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Rank {
-    transmits: u32,
-    len: Reverse<u32>,
-    seq: Reverse<u64>,
-}
-
-fn clamp_len(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-/// One queued broadcast (its rank is in [`TransmitLimitedQueue::order`], its sequence
-/// number in [`TransmitLimitedQueue::seqs`]).
-#[derive(Clone, Debug)]
-struct Slot {
-    message: Bytes,
-    key: BroadcastKey,
-    notify: Option<u64>,
-}
-
-/// Whether the order entry `(rank, index)` is live, i.e. not left behind by a replacement.
-/// (Sequence numbers are unique, and a slot takes a new one whenever its entry is
-/// replaced or the slot is reused.)
-fn is_live(seqs: &[u64], rank: &Rank, index: u32) -> bool {
-    seqs.get(index as usize) == Some(&rank.seq.0)
-}
-
 /// Once stale order entries exceed both this and the number of live entries, the order
 /// is rebuilt without them.
 /// (Tests use a small value to exercise the clean-up.)
@@ -215,17 +204,10 @@ const STALE_SLACK: usize = if cfg!(test) { 4 } else { 1024 };
 pub struct TransmitLimitedQueue {
     retransmit_mult: u32,
     /// Slot number of every queued entry, in send order, plus stale entries (whose slot
-    /// now has another sequence number, or is free).
-    order: BTreeMap<Rank, u32>,
-    /// Slot of the entry holding each non-unique key.
-    keys: KeyIndex,
-    /// The entries; `None` for free slots.
-    slots: Vec<Option<Slot>>,
-    /// The sequence number of each slot's entry, 0 for free slots: a compact copy that
-    /// tells live order entries from stale ones without touching the slots.
-    seqs: Vec<u64>,
-    /// Free slot numbers; the last one is reused first.
-    free: Vec<u32>,
+    /// now has another sequence number, or none).
+    order: Order,
+    /// The entries, by key; an entry's position there is its slot number.
+    table: Table,
     /// Sequence number of the most recently queued entry (Go's `idGen`).
     seq: u64,
     /// Notification ids of finished broadcasts, oldest first.
@@ -248,11 +230,8 @@ impl TransmitLimitedQueue {
     pub fn new(retransmit_mult: u32) -> Self {
         Self {
             retransmit_mult,
-            order: BTreeMap::new(),
-            keys: KeyIndex::default(),
-            slots: Vec::new(),
-            seqs: Vec::new(),
-            free: Vec::new(),
+            order: Order::default(),
+            table: Table::default(),
             seq: 0,
             finished: Vec::new(),
             reinsert: Vec::new(),
@@ -278,43 +257,38 @@ impl TransmitLimitedQueue {
     /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
     /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
     ///
-    /// Amortized `O(log n)`; a replacement occasionally triggers an `O(n)` clean-up of the
-    /// order (see the [module documentation](self)).
+    /// Amortized `O(1)`: an insertion occasionally triggers an `O(n)` rebuild of the
+    /// table, a replacement an `O(n)` clean-up of the order (see the
+    /// [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
-        self.seq += 1;
-        let rank = Rank {
-            transmits: 0,
-            len: Reverse(clamp_len(message.len())),
-            seq: Reverse(self.seq),
-        };
-        if !key.is_unique() {
-            let hash = self.keys.hash(&key);
-            if let Some(index) = self.keys.find(&key, hash, &self.slots) {
-                if let (Some(Some(slot)), Some(seq)) = (
-                    self.slots.get_mut(index as usize),
-                    self.seqs.get_mut(index as usize),
-                ) {
-                    // Replace in place; the old rank stays in `order`, stale.
-                    self.finished.extend(slot.notify);
-                    *seq = self.seq;
-                    slot.message = message;
-                    slot.notify = notify;
-                    self.order.insert(rank, index);
-                    self.compact_if_stale();
-                    return true;
-                }
-            }
-            self.keys.insert(&key, hash, self.vacant_index());
+        if self.seq >= table::SEQ_LIMIT {
+            self.renumber();
         }
-        let index = self.alloc(
-            Slot {
-                message,
-                key,
-                notify,
-            },
-            self.seq,
-        );
-        self.order.insert(rank, index);
+        self.seq += 1;
+        let seq = self.seq;
+        let len = message.len();
+        let hash = (!key.is_unique()).then(|| self.table.hash(&key));
+        if let Some(hash) = hash {
+            if let Some(index) = self.table.find(&key, hash) {
+                // Replace in place; the old entry stays in `order`, stale.
+                let old = self.table.replace(index, message, notify, seq);
+                self.finished.extend(old);
+                self.order.push_fresh(len, seq, index);
+                self.compact_if_stale();
+                return true;
+            }
+        }
+        if self.table.is_full() {
+            let moves = self.table.rebuild();
+            // Stale entries go too: they name old positions.
+            self.order
+                .remap(|seq, index| match moves.get(index as usize) {
+                    Some(&(old_seq, to)) if old_seq == seq => Some(to),
+                    _ => None,
+                });
+        }
+        let index = self.table.insert(key, hash, message, notify, seq);
+        self.order.push_fresh(len, seq, index);
         false
     }
 
@@ -355,88 +329,60 @@ impl TransmitLimitedQueue {
         num_nodes: usize,
         out: &mut Vec<Bytes>,
     ) -> usize {
-        /// What the range scan found.
-        enum Found {
-            /// Nothing at or after the start of the range.
-            End,
-            /// No fitting entry in this tier; the next tier present.
-            NextTier(u32),
-            /// A stale entry, to drop before looking again.
-            Stale(Rank),
-            /// The entry to send.
-            Pick(Rank, u32),
-        }
-
-        let Some((first, _)) = self.order.first_key_value() else {
-            return 0;
+        // Go: `free := limit - bytesUsed - overhead; if free <= 0 { break }`.
+        let free_after = |used: usize| {
+            limit
+                .checked_sub(used)
+                .and_then(|r| r.checked_sub(overhead))
+                .filter(|&free| free > 0)
         };
-        let mut tier = first.transmits;
+        if self.is_empty() {
+            return 0;
+        }
         let transmit_limit = u64::from(retransmit_limit(self.retransmit_mult, num_nodes));
         let mut used = 0usize;
         let mut reinsert = mem::take(&mut self.reinsert);
-        loop {
-            // Go: `free := limit - bytesUsed - overhead; if free <= 0 { break }`.
-            let free = match limit
-                .checked_sub(used)
-                .and_then(|r| r.checked_sub(overhead))
-            {
-                Some(free) if free > 0 => free,
-                _ => break,
+        // Messages picked are re-inserted after the walk, so that none is met again in a
+        // later tier during this call (as in Go).
+        let mut send = |q: &mut Self, index: u32, transmits: u32, seq: u64| {
+            let Some(entry) = q.table.get(index) else {
+                return 0; // unreachable: the entry was just found live
             };
-            // The first rank at or after `start` is the largest, newest entry of `tier` no
-            // longer than `free`, or else the first entry of a later tier.
-            let start = Rank {
-                transmits: tier,
-                len: Reverse(clamp_len(free)),
-                seq: Reverse(u64::MAX),
-            };
-            let mut found = Found::End;
-            for (rank, &index) in self.order.range(start..) {
-                if rank.transmits != tier {
-                    found = Found::NextTier(rank.transmits);
-                    break;
-                }
-                if !is_live(&self.seqs, rank, index) {
-                    found = Found::Stale(*rank);
-                    break;
-                }
-                // Below `u32::MAX` the rank holds the exact length, which the range bounds.
-                if rank.len.0 < u32::MAX || self.message_len(index) <= free {
-                    found = Found::Pick(*rank, index);
-                    break;
-                }
-            }
-            let (rank, index) = match found {
-                Found::End => break,
-                Found::NextTier(next) => {
-                    tier = next;
-                    continue;
-                }
-                Found::Stale(rank) => {
-                    self.order.remove(&rank);
-                    continue;
-                }
-                Found::Pick(rank, index) => (rank, index),
-            };
-            self.order.remove(&rank);
-            let Some(Some(slot)) = self.slots.get_mut(index as usize) else {
-                continue; // unreachable: the entry was just found live
-            };
-            used += overhead + slot.message.len();
-            out.push(slot.message.clone());
-            if u64::from(rank.transmits) + 1 >= transmit_limit {
-                self.release(index);
+            let len = entry.message.len();
+            out.push(entry.message.clone());
+            if u64::from(transmits) + 1 >= transmit_limit {
+                let notify = q.table.remove(index);
+                q.finished.extend(notify);
             } else {
-                // Re-inserted after the walk, so the message is not met again in a later
-                // tier during this call (as in Go).
-                let rank = Rank {
-                    transmits: rank.transmits + 1,
-                    ..rank
+                reinsert.push((Rank::new(transmits + 1, len, seq), index));
+            }
+            overhead + len
+        };
+        // The fresh tier first: once nothing there fits, nothing will in this call.
+        while let Some(free) = free_after(used) {
+            let table = &self.table;
+            let live = |seq, index| table.is_live(seq, index);
+            let Some(entry) = self.order.take_fresh(free, live) else {
+                break;
+            };
+            used += send(self, entry.index, 0, entry.seq);
+        }
+        if let Some((first, _)) = self.order.sent.first_key_value() {
+            let mut tier = first.transmits;
+            while let Some(free) = free_after(used) {
+                let table = &self.table;
+                let live = |seq, index| table.is_live(seq, index);
+                let len_of = |index| table.get(index).map_or(usize::MAX, |e| e.message.len());
+                let Some((rank, index)) = self.order.take_sent(&mut tier, free, live, len_of)
+                else {
+                    break;
                 };
-                reinsert.push((rank, index));
+                used += send(self, index, rank.transmits, rank.seq.0);
             }
         }
-        self.order.extend(reinsert.drain(..));
+        for (rank, index) in reinsert.drain(..) {
+            self.order.insert_sent(rank, index);
+        }
         self.reinsert = reinsert;
         self.after_removals();
         used
@@ -450,11 +396,12 @@ impl TransmitLimitedQueue {
     /// counts and sizes it therefore keeps the newest `max_retain`.
     pub fn prune(&mut self, max_retain: usize) {
         while self.num_queued() > max_retain {
-            let Some((rank, index)) = self.order.pop_last() else {
+            let Some((seq, index)) = self.order.pop_last() else {
                 break;
             };
-            if is_live(&self.seqs, &rank, index) {
-                self.release(index);
+            if self.table.is_live(seq, index) {
+                let notify = self.table.remove(index);
+                self.finished.extend(notify);
             }
         }
         self.after_removals();
@@ -463,18 +410,16 @@ impl TransmitLimitedQueue {
     /// Drops every queued broadcast, finishing each in send order, and releases the
     /// queue's memory.
     pub fn reset(&mut self) {
-        let slots = mem::take(&mut self.slots);
-        let seqs = mem::take(&mut self.seqs);
-        for (rank, index) in mem::take(&mut self.order) {
-            if is_live(&seqs, &rank, index) {
-                if let Some(Some(slot)) = slots.get(index as usize) {
-                    self.finished.extend(slot.notify);
-                }
+        let table = mem::take(&mut self.table);
+        let finished = &mut self.finished;
+        self.order.drain_in_order(|seq, index| {
+            if table.is_live(seq, index) {
+                finished.extend(table.notify(index));
             }
-        }
-        drop(slots);
-        self.keys.clear();
-        self.free = Vec::new();
+        });
+        // A fresh table, but with the same hash function.
+        self.table = table;
+        self.table.clear();
         self.reinsert = Vec::new();
         self.seq = 0;
     }
@@ -495,7 +440,7 @@ impl TransmitLimitedQueue {
     /// Number of queued broadcasts.
     #[must_use]
     pub fn num_queued(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.table.len()
     }
 
     /// Whether no broadcast is queued.
@@ -508,77 +453,33 @@ impl TransmitLimitedQueue {
     /// [`BroadcastKey::Unique`]).
     #[must_use]
     pub fn contains_key(&self, key: &BroadcastKey) -> bool {
-        !key.is_unique()
-            && self
-                .keys
-                .find(key, self.keys.hash(key), &self.slots)
-                .is_some()
-    }
-
-    /// The slot number the next [`alloc`](Self::alloc) returns.
-    fn vacant_index(&self) -> u32 {
-        match self.free.last() {
-            Some(&index) => index,
-            None => slot_number(self.slots.len()),
-        }
-    }
-
-    /// Stores a new entry with sequence number `seq` in the slot
-    /// [`vacant_index`](Self::vacant_index) names.
-    fn alloc(&mut self, slot: Slot, seq: u64) -> u32 {
-        if let Some(index) = self.free.pop() {
-            if let (Some(vacant), Some(vacant_seq)) = (
-                self.slots.get_mut(index as usize),
-                self.seqs.get_mut(index as usize),
-            ) {
-                *vacant = Some(slot);
-                *vacant_seq = seq;
-                return index;
-            }
-        }
-        let index = slot_number(self.slots.len());
-        self.slots.push(Some(slot));
-        self.seqs.push(seq);
-        index
-    }
-
-    fn message_len(&self, index: u32) -> usize {
-        match self.slots.get(index as usize) {
-            Some(Some(slot)) => slot.message.len(),
-            _ => usize::MAX,
-        }
-    }
-
-    /// Frees the slot of an entry already removed from `order`, drops its key and records
-    /// its notification.
-    fn release(&mut self, index: u32) {
-        let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
-            return;
-        };
-        self.free.push(index);
-        if let Some(seq) = self.seqs.get_mut(index as usize) {
-            *seq = 0;
-        }
-        if !slot.key.is_unique() {
-            self.keys.remove(&slot.key, index);
-        }
-        self.finished.extend(slot.notify);
+        !key.is_unique() && self.table.find(key, self.table.hash(key)).is_some()
     }
 
     /// Keeps the stale entries in check once entries have left the queue: if it is
-    /// empty, drops them all and renumbers slots from 0 (keeping the allocations), so
-    /// that the slab is compact again; otherwise cleans up as after a replacement.
+    /// empty, drops them all (keeping the allocations); otherwise cleans up as after a
+    /// replacement.
     fn after_removals(&mut self) {
-        if self.num_queued() == 0 {
-            if !self.slots.is_empty() {
-                self.order.clear();
-                self.slots.clear();
-                self.seqs.clear();
-                self.free.clear();
-            }
+        if self.is_empty() {
+            self.order.clear();
         } else {
             self.compact_if_stale();
         }
+    }
+
+    /// Renumbers the entries 1, 2, … in sequence order (dropping the stale order
+    /// entries), so that sequence numbers stay below [`table::SEQ_LIMIT`]. Only relative
+    /// sequence numbers matter, so this changes nothing visible.
+    fn renumber(&mut self) {
+        let table = &self.table;
+        self.order
+            .remap(|seq, index| table.is_live(seq, index).then_some(index));
+        let mut seqs = self.table.seqs();
+        seqs.sort_unstable();
+        let renumber = |seq: u64| seqs.binary_search(&seq).map_or(0, |i| i as u64 + 1);
+        self.order.renumber(renumber);
+        self.table.renumber(renumber);
+        self.seq = seqs.len() as u64;
     }
 
     /// Rebuilds the order without stale entries once they outnumber both the live
@@ -588,15 +489,9 @@ impl TransmitLimitedQueue {
         let live = self.num_queued();
         let stale = self.order.len().saturating_sub(live);
         if stale > live.max(STALE_SLACK) {
-            let seqs = &self.seqs;
-            self.order.retain(|rank, index| is_live(seqs, rank, *index));
+            let table = &self.table;
+            self.order
+                .remap(|seq, index| table.is_live(seq, index).then_some(index));
         }
     }
-}
-
-/// Slot numbers are 32-bit to keep the indexes small; 2^32 entries of ~150 bytes each
-/// cannot be held in memory anyway.
-#[allow(clippy::expect_used)]
-fn slot_number(index: usize) -> u32 {
-    u32::try_from(index).expect("fewer than 2^32 queued broadcasts")
 }

@@ -1,66 +1,8 @@
 #![allow(clippy::unwrap_used)]
 
+use super::testing::*;
 use super::*;
 use proptest::prelude::*;
-
-/// A message of `len` bytes filled with `fill` (distinct fills tell messages apart).
-fn msg(fill: u8, len: usize) -> Bytes {
-    Bytes::from(vec![fill; len])
-}
-
-fn node(name: &str) -> BroadcastKey {
-    BroadcastKey::node(name)
-}
-
-fn finished(q: &mut TransmitLimitedQueue) -> Vec<u64> {
-    q.drain_finished().collect()
-}
-
-/// The live entries in send order, without consuming them.
-fn peek_order(q: &TransmitLimitedQueue) -> Vec<(u32, Bytes)> {
-    q.order
-        .iter()
-        .filter(|(rank, index)| is_live(&q.seqs, rank, **index))
-        .map(|(rank, &index)| {
-            let slot = q.slots[index as usize].as_ref().unwrap();
-            (rank.transmits, slot.message.clone())
-        })
-        .collect()
-}
-
-/// Checks that the slab, the order and the key index agree.
-fn check_invariants(q: &TransmitLimitedQueue) {
-    let live: Vec<_> = q
-        .order
-        .iter()
-        .filter(|(rank, index)| is_live(&q.seqs, rank, **index))
-        .collect();
-    assert_eq!(live.len(), q.num_queued());
-    let occupied = q.slots.iter().filter(|slot| slot.is_some()).count();
-    assert_eq!(occupied, q.num_queued());
-    assert_eq!(q.seqs.len(), q.slots.len());
-    for (slot, &seq) in q.slots.iter().zip(&q.seqs) {
-        assert_eq!(slot.is_some(), seq != 0);
-    }
-    let mut free = q.free.clone();
-    free.sort_unstable();
-    free.dedup();
-    assert_eq!(free.len(), q.free.len(), "free list has duplicates");
-    for &index in &q.free {
-        assert!(q.slots[index as usize].is_none());
-    }
-    let mut keyed = 0;
-    for (_, &index) in live {
-        let slot = q.slots[index as usize].as_ref().unwrap();
-        if !slot.key.is_unique() {
-            keyed += 1;
-            let hash = q.keys.hash(&slot.key);
-            assert_eq!(q.keys.find(&slot.key, hash, &q.slots), Some(index));
-        }
-    }
-    assert_eq!(q.keys.len(), keyed);
-    assert!(q.order.len() - q.num_queued() <= q.num_queued().max(STALE_SLACK));
-}
 
 #[test]
 fn retransmit_limit_table() {
@@ -113,22 +55,28 @@ fn retransmit_limit_matches_digit_count_at_every_power_of_ten() {
 #[test]
 fn entry_layout_is_compact() {
     assert_eq!(std::mem::size_of::<Rank>(), 16);
-    assert!(std::mem::size_of::<Option<Slot>>() <= 80);
+    assert_eq!(std::mem::size_of::<stacks::Fresh>(), 16);
+    // One cache line per entry, aligned to one.
+    assert_eq!(std::mem::size_of::<table::Bucket>(), 64);
+    assert_eq!(std::mem::align_of::<table::Bucket>(), 64);
 }
 
 #[test]
-fn slots_are_renumbered_once_empty() {
+fn emptying_the_queue_drops_stale_entries() {
     let mut q = TransmitLimitedQueue::new(1);
     for i in 0..5 {
         q.queue(node(&format!("n{i}")), msg(1, 3), None);
         q.queue(node(&format!("n{i}")), msg(2, 3), None); // leaves a stale entry
     }
+    assert_eq!(q.order.len(), 10);
     assert_eq!(q.get_broadcasts(0, 1000, 1).len(), 5);
     assert!(q.is_empty());
-    assert!(q.order.is_empty() && q.slots.is_empty() && q.free.is_empty());
+    assert_eq!(q.order.len(), 0);
+    check_invariants(&q);
     q.queue(node("n0"), msg(3, 3), None);
+    q.queue(node("n0"), msg(4, 3), None);
     q.prune(0);
-    assert!(q.order.is_empty() && q.slots.is_empty());
+    assert_eq!(q.order.len(), 0);
     check_invariants(&q);
 }
 
@@ -402,138 +350,6 @@ fn example_from_the_module_docs_in_tiers() {
 // ---------------------------------------------------------------------------------------
 
 #[derive(Clone, Debug)]
-struct ModelEntry {
-    key: BroadcastKey,
-    message: Bytes,
-    notify: Option<u64>,
-    transmits: u32,
-    id: u64,
-}
-
-/// Go's `limitedBroadcast.Less`.
-fn go_less(a: &ModelEntry, b: &ModelEntry) -> bool {
-    if a.transmits != b.transmits {
-        return a.transmits < b.transmits;
-    }
-    if a.message.len() != b.message.len() {
-        return a.message.len() > b.message.len();
-    }
-    a.id > b.id
-}
-
-fn go_cmp(a: &ModelEntry, b: &ModelEntry) -> std::cmp::Ordering {
-    if go_less(a, b) {
-        std::cmp::Ordering::Less
-    } else if go_less(b, a) {
-        std::cmp::Ordering::Greater
-    } else {
-        std::cmp::Ordering::Equal
-    }
-}
-
-/// `ceil(log10(n + 1))` the slow way.
-fn model_limit(mult: u32, nodes: usize) -> u32 {
-    let mut scale = 0;
-    let mut bound = 1u128; // 10^scale
-    while (nodes as u128) >= bound {
-        bound *= 10;
-        scale += 1;
-    }
-    mult * scale
-}
-
-#[derive(Debug, Default)]
-struct Model {
-    mult: u32,
-    entries: Vec<ModelEntry>,
-    id_gen: u64,
-    finished: Vec<u64>,
-}
-
-impl Model {
-    fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
-        self.id_gen += 1;
-        let mut replaced = false;
-        if !key.is_unique() {
-            if let Some(pos) = self.entries.iter().position(|e| e.key == key) {
-                let old = self.entries.remove(pos);
-                self.finished.extend(old.notify);
-                replaced = true;
-            }
-        }
-        self.entries.push(ModelEntry {
-            key,
-            message,
-            notify,
-            transmits: 0,
-            id: self.id_gen,
-        });
-        replaced
-    }
-
-    fn get(&mut self, overhead: usize, limit: usize, nodes: usize) -> (Vec<Bytes>, usize) {
-        if self.entries.is_empty() {
-            return (Vec::new(), 0);
-        }
-        let transmit_limit = model_limit(self.mult, nodes);
-        let min_tr = self.entries.iter().map(|e| e.transmits).min().unwrap();
-        let max_tr = self.entries.iter().map(|e| e.transmits).max().unwrap();
-        let mut used = 0i64;
-        let mut out = Vec::new();
-        let mut reinsert = Vec::new();
-        let mut tier = min_tr;
-        while tier <= max_tr {
-            let free = limit as i64 - used - overhead as i64;
-            if free <= 0 {
-                break;
-            }
-            let best = self
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.transmits == tier && e.message.len() as i64 <= free)
-                .min_by(|(_, a), (_, b)| go_cmp(a, b))
-                .map(|(i, _)| i);
-            let Some(i) = best else {
-                tier += 1;
-                continue;
-            };
-            let mut e = self.entries.remove(i);
-            used += (overhead + e.message.len()) as i64;
-            out.push(e.message.clone());
-            if e.transmits + 1 >= transmit_limit {
-                self.finished.extend(e.notify);
-            } else {
-                e.transmits += 1;
-                reinsert.push(e);
-            }
-        }
-        self.entries.extend(reinsert);
-        (out, used as usize)
-    }
-
-    fn prune(&mut self, max_retain: usize) {
-        while self.entries.len() > max_retain {
-            let (i, _) = self
-                .entries
-                .iter()
-                .enumerate()
-                .max_by(|(_, a), (_, b)| go_cmp(a, b))
-                .unwrap();
-            let e = self.entries.remove(i);
-            self.finished.extend(e.notify);
-        }
-    }
-
-    fn reset(&mut self) {
-        self.entries.sort_by(go_cmp);
-        self.finished
-            .extend(self.entries.drain(..).filter_map(|e| e.notify));
-        self.id_gen = 0;
-    }
-}
-
-#[derive(Clone, Debug)]
 enum Op {
     Queue {
         key: u8,
@@ -583,7 +399,7 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 1..120),
     ) {
         let mut q = TransmitLimitedQueue::new(mult);
-        q.keys.weak_hash = weak_hash;
+        q.table.set_weak_hash(weak_hash);
         let mut model = Model { mult, ..Model::default() };
         let mut fill = 0u8;
         for op in ops {
@@ -653,7 +469,7 @@ fn long_workload_matches_model() {
     };
     for weak_hash in [false, true] {
         let mut q = TransmitLimitedQueue::new(2);
-        q.keys.weak_hash = weak_hash;
+        q.table.set_weak_hash(weak_hash);
         let mut model = Model {
             mult: 2,
             ..Model::default()
@@ -718,13 +534,13 @@ fn stale_entries_are_bounded_under_replacement_churn() {
     while !q.is_empty() {
         let _ = q.get_broadcasts(0, 1000, 10);
     }
-    assert!(q.order.is_empty());
+    assert_eq!(q.order.len(), 0);
 }
 
 #[test]
 fn colliding_hashes_keep_keys_apart() {
     let mut q = TransmitLimitedQueue::new(4);
-    q.keys.weak_hash = true; // every one-character name hashes alike
+    q.table.set_weak_hash(true); // every one-character name hashes alike
     for name in ["a", "b", "c", "d"] {
         assert!(!q.queue(node(name), msg(1, 5), None));
     }

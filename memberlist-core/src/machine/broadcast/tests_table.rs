@@ -1,0 +1,169 @@
+//! The entry table on its own, against a `HashMap`: lookups, tombstones, the clean-up of
+//! tombstones at the end of a probe run, and rebuilds (with the positions they move).
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+
+use super::table::Table;
+use super::*;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum TableOp {
+    /// Insert key `k` if absent, else replace its message.
+    Put(u8),
+    /// Remove key `k` if present.
+    Remove(u8),
+    /// Insert a unique entry.
+    PutUnique,
+    /// Remove the oldest unique entry, if any.
+    RemoveUnique,
+}
+
+fn table_key(k: u8) -> BroadcastKey {
+    // Names of a few lengths (the weak hash collides by length), in both namespaces.
+    let name = format!("{}{}", "x".repeat(usize::from(k % 4)), k);
+    if k % 7 == 0 {
+        BroadcastKey::named(name)
+    } else {
+        BroadcastKey::node(name)
+    }
+}
+
+/// Where each entry is, what it holds, and the next sequence number.
+#[derive(Default)]
+struct TableModel {
+    keyed: HashMap<BroadcastKey, (u32, u64)>,
+    unique: Vec<(u32, u64)>,
+    seq: u64,
+}
+
+impl TableModel {
+    /// Applies a rebuild's moves to the recorded positions.
+    fn remap(&mut self, moves: &[(u64, u32)]) {
+        for (index, seq) in self.keyed.values_mut().chain(self.unique.iter_mut()) {
+            let (old_seq, to) = moves[*index as usize];
+            assert_eq!(old_seq, *seq, "a rebuild lost track of an entry");
+            *index = to;
+        }
+    }
+
+    fn check(&self, t: &Table) {
+        let mut positions = t.check();
+        assert_eq!(positions.len(), self.keyed.len() + self.unique.len());
+        for key in self.keyed.keys() {
+            assert!(t.find(key, t.hash(key)).is_some());
+        }
+        for k in (0..=255u8).step_by(5) {
+            let key = table_key(k);
+            let found = t.find(&key, t.hash(&key));
+            assert_eq!(found, self.keyed.get(&key).map(|&(index, _)| index));
+        }
+        let mut want: Vec<u32> = self
+            .keyed
+            .values()
+            .chain(&self.unique)
+            .map(|&(index, seq)| {
+                assert!(t.is_live(seq, index));
+                assert_eq!(t.notify(index), Some(seq));
+                let message = &t.get(index).unwrap().message;
+                assert_eq!(message.len(), (seq % 50) as usize);
+                index
+            })
+            .collect();
+        want.sort_unstable();
+        positions.sort_unstable();
+        assert_eq!(positions, want);
+    }
+}
+
+/// Runs `ops`, checking everything every `check_every` operations.
+fn run_table(weak_hash: bool, ops: &[TableOp], check_every: usize) {
+    let mut t = Table::default();
+    t.set_weak_hash(weak_hash);
+    let mut model = TableModel::default();
+    for (i, op) in ops.iter().enumerate() {
+        model.seq += 1;
+        let seq = model.seq;
+        let message = Bytes::from(vec![1; (seq % 50) as usize]);
+        match *op {
+            TableOp::Put(k) => {
+                let key = table_key(k);
+                let hash = t.hash(&key);
+                if let Some(&(index, old_seq)) = model.keyed.get(&key) {
+                    assert_eq!(t.find(&key, hash), Some(index));
+                    assert_eq!(t.replace(index, message, Some(seq), seq), Some(old_seq));
+                    model.keyed.insert(key, (index, seq));
+                } else {
+                    if t.is_full() {
+                        let moves = t.rebuild();
+                        model.remap(&moves);
+                    }
+                    let index = t.insert(key.clone(), Some(hash), message, Some(seq), seq);
+                    model.keyed.insert(key, (index, seq));
+                }
+            }
+            TableOp::Remove(k) => {
+                if let Some((index, old_seq)) = model.keyed.remove(&table_key(k)) {
+                    assert_eq!(t.remove(index), Some(old_seq));
+                    assert!(!t.is_live(old_seq, index));
+                }
+            }
+            TableOp::PutUnique => {
+                if t.is_full() {
+                    let moves = t.rebuild();
+                    model.remap(&moves);
+                }
+                let index = t.insert(BroadcastKey::Unique, None, message, Some(seq), seq);
+                model.unique.push((index, seq));
+            }
+            TableOp::RemoveUnique => {
+                if !model.unique.is_empty() {
+                    let (index, old_seq) = model.unique.remove(0);
+                    assert_eq!(t.remove(index), Some(old_seq));
+                }
+            }
+        }
+        assert_eq!(t.len(), model.keyed.len() + model.unique.len());
+        if i % check_every == 0 || i + 1 == ops.len() {
+            model.check(&t);
+        }
+    }
+}
+
+fn table_op() -> impl Strategy<Value = TableOp> {
+    prop_oneof![
+        6 => (0u8..64).prop_map(TableOp::Put),
+        5 => (0u8..64).prop_map(TableOp::Remove),
+        1 => Just(TableOp::PutUnique),
+        1 => Just(TableOp::RemoveUnique),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn table_matches_a_hash_map(
+        weak_hash in any::<bool>(),
+        ops in proptest::collection::vec(table_op(), 1..400),
+    ) {
+        run_table(weak_hash, &ops, 1);
+    }
+}
+
+#[test]
+fn tombstones_are_cleaned_up_and_rebuilds_keep_entries() {
+    // Fill, empty, and refill many times: tombstones come and go, and rebuilds run both
+    // to grow and to clear tombstones at an unchanged size.
+    let mut ops = Vec::new();
+    for round in 0..20u8 {
+        ops.extend((0..=255u8).map(|k| TableOp::Put(k.wrapping_add(round))));
+        ops.extend((0..=255u8).step_by(2).map(TableOp::Remove));
+        ops.extend((0..10).map(|_| TableOp::PutUnique));
+        ops.extend((0..=255u8).rev().map(TableOp::Remove));
+        ops.extend((0..10).map(|_| TableOp::RemoveUnique));
+    }
+    run_table(false, &ops, 64);
+    run_table(true, &ops[..ops.len() / 4], 64);
+}
