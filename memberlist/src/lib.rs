@@ -1,11 +1,34 @@
 //! # memberlist
 //!
-//! Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go
-//! memberlist. This facade re-exports the core and the plugins selected with Cargo features.
+//! Cluster membership and failure detection by gossip (SWIM with HashiCorp's Lifeguard
+//! extensions), wire-compatible with HashiCorp's Go memberlist. This facade re-exports the
+//! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
+//! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
+//! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use memberlist::prelude::*;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let transport = NetTransport::bind("0.0.0.0:7946".parse()?).await?;
+//! let ml = Memberlist::builder(Config::lan("node-a")).transport(transport).compression(Lzw).start().await?;
+//! ml.join(["10.0.0.2:7946"]).await?;
+//! for m in ml.members() { println!("{} {}:{} {}", m.name, m.addr, m.port, m.state); }
+//! ml.leave(std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The [`runtime`] module documents the tasks, limits and timeouts; [`delegate`] the
+//! application hooks; [`transport`] how to write a transport of your own.
 #![forbid(unsafe_code)]
 
 pub use memberlist_core as core;
-pub use memberlist_core::{codec, encryption, wire};
+pub use memberlist_core::{
+    Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist, Transport, TransportError,
+    codec, delegate, encryption, machine, runtime, transport, wire,
+};
 
 #[cfg(feature = "aes-gcm")]
 pub use memberlist_aes_gcm as aes_gcm;
@@ -13,3 +36,21 @@ pub use memberlist_aes_gcm as aes_gcm;
 pub use memberlist_lz4 as lz4;
 #[cfg(feature = "lzw")]
 pub use memberlist_lzw as lzw;
+#[cfg(feature = "net")]
+pub use memberlist_net as net;
+
+/// The common imports: the handle, its configuration and events, the delegate trait, member
+/// types, and the default plugins that are enabled.
+pub mod prelude {
+    pub use memberlist_core::delegate::{Delegate, NoopDelegate};
+    pub use memberlist_core::machine::{Member, State};
+    pub use memberlist_core::runtime::{Config, MemberEvent, Memberlist};
+    pub use memberlist_core::transport::Transport;
+
+    #[cfg(feature = "aes-gcm")]
+    pub use memberlist_aes_gcm::{AesGcm, SecretKey};
+    #[cfg(feature = "lzw")]
+    pub use memberlist_lzw::Lzw;
+    #[cfg(feature = "net")]
+    pub use memberlist_net::NetTransport;
+}
