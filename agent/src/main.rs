@@ -1,0 +1,84 @@
+//! `memberlist`: run a memberlist node (`agent`), look at a running cluster (`members`), or watch
+//! a small cluster on this machine join, detect a failure and see a node leave (`demo`).
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod agent;
+mod demo;
+mod members;
+
+/// Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go
+/// memberlist.
+#[derive(Debug, Parser)]
+#[command(name = "memberlist", version, about, long_about = None)]
+struct Cli {
+    /// Log level when `RUST_LOG` is not set (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node: bind, join a cluster, serve /members, /health and /metrics.
+    Agent(agent::AgentArgs),
+    /// Print the members an agent sees, through its HTTP address.
+    Members(members::MembersArgs),
+    /// Start a few nodes on 127.0.0.1 and watch them join, detect a crash and see a leave.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report_error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Agent(args) => agent::run(args, &cli.log_level).await,
+            Command::Members(args) => members::run(args).await,
+            Command::Demo(args) => demo::run(args, &cli.log_level).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes a fatal error for the operator.
+#[allow(clippy::print_stderr)]
+fn report_error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+/// Sends `tracing` output to stderr; `RUST_LOG` wins over `default_level` when set.
+pub(crate) fn init_logging(default_level: &str) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec),
+        _ => EnvFilter::try_new(default_level),
+    }
+    .map_err(|e| format!("bad log level: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .map_err(|e| format!("cannot install the log subscriber: {e}"))
+}
