@@ -10,6 +10,7 @@
 //! - [`encryption`]: the [`Encryption`](encryption::Encryption) trait and the
 //!   [`Keyring`](encryption::Keyring);
 //! - [`machine`]: the sans-I/O protocol state machine;
+//! - [`metrics`]: the [`Metrics`](metrics::Metrics) trait and the catalog of metrics;
 //! - [`transport`]: the [`Transport`] trait;
 //! - [`runtime`]: the tokio driver and the public [`Memberlist`] API.
 //!
@@ -21,6 +22,7 @@ pub mod codec;
 pub mod delegate;
 pub mod encryption;
 pub mod machine;
+pub mod metrics;
 pub mod runtime;
 pub mod transport;
 pub mod wire;

@@ -1,0 +1,72 @@
+//! Metrics: the [`Metrics`] trait a sink implements, and the [catalog](catalog) of everything
+//! the library emits.
+//!
+//! The protocol machine and the runtime report through a [`Metrics`] sink: counters grow,
+//! gauges are set, histograms observe timings (in seconds) and sizes (in bytes). Metric
+//! identifiers are small `Copy` enums with a dense index, so an exporter keeps its
+//! instruments in arrays and an update allocates nothing. The default sink,
+//! [`NoopMetrics`], does nothing; [`InMemoryMetrics`] keeps the values for tests and
+//! for programs that read them directly. Exporters (`memberlist-prometheus`,
+//! `memberlist-opentelemetry`) translate the catalog's names into their conventions.
+//!
+//! ```
+//! use memberlist_core::metrics::{Counter, Gauge, InMemoryMetrics, Metrics};
+//! use memberlist_core::machine::State;
+//!
+//! let sink = InMemoryMetrics::new();
+//! sink.increment(Counter::MsgSuspect, 1);
+//! sink.set(Gauge::Members(State::Alive), 3.0);
+//! assert_eq!(sink.counter(Counter::MsgSuspect), 1);
+//! assert_eq!(sink.gauge(Gauge::Members(State::Alive)), 3.0);
+//! assert_eq!(Counter::MsgSuspect.descriptor().prometheus_name, "memberlist_msg_suspect_total");
+//! ```
+
+pub mod catalog;
+mod memory;
+
+pub use catalog::{Counter, Descriptor, DropReason, Gauge, Histogram, Kind, Origin, Unit};
+pub use memory::{HistogramSummary, InMemoryMetrics};
+
+/// A metrics sink. Implementations must be cheap: they are called on the hot path (every
+/// datagram, every state change) and must not block or allocate per call.
+pub trait Metrics: Send + Sync + 'static {
+    /// Adds `by` to a counter.
+    fn increment(&self, counter: Counter, by: u64);
+    /// Sets a gauge.
+    fn set(&self, gauge: Gauge, value: f64);
+    /// Observes one value of a histogram, in the unit its descriptor names (seconds or bytes).
+    fn record(&self, histogram: Histogram, value: f64);
+}
+
+/// The default sink: every call is a no-op.
+///
+/// ```
+/// use memberlist_core::metrics::{Counter, Metrics, NoopMetrics};
+/// NoopMetrics.increment(Counter::MsgAlive, 1);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopMetrics;
+
+impl Metrics for NoopMetrics {
+    #[inline(always)]
+    fn increment(&self, _counter: Counter, _by: u64) {}
+    #[inline(always)]
+    fn set(&self, _gauge: Gauge, _value: f64) {}
+    #[inline(always)]
+    fn record(&self, _histogram: Histogram, _value: f64) {}
+}
+
+impl<M: Metrics + ?Sized> Metrics for std::sync::Arc<M> {
+    fn increment(&self, counter: Counter, by: u64) {
+        (**self).increment(counter, by);
+    }
+    fn set(&self, gauge: Gauge, value: f64) {
+        (**self).set(gauge, value);
+    }
+    fn record(&self, histogram: Histogram, value: f64) {
+        (**self).record(histogram, value);
+    }
+}
+
+#[cfg(test)]
+mod tests;
