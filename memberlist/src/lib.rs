@@ -5,6 +5,15 @@
 //! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
 //! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
 //! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
+//! `quic`, `prometheus` and `opentelemetry` are reserved names that enable nothing yet.
+//!
+//! | feature | default | brings |
+//! |---|---|---|
+//! | `net` | yes | [`net::NetTransport`]: UDP + TCP on one port, what Go nodes speak |
+//! | `lzw` | yes | [`lzw::Lzw`]: Go's LZW compression (algorithm 0) |
+//! | `aes-gcm` | yes | [`aes_gcm::AesGcm`]: Go's AES-GCM encryption, envelope v0/v1 |
+//! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
+//! | `quic`, `prometheus`, `opentelemetry` | no | nothing yet (planned plugins) |
 //!
 //! ## Quick start
 //!
@@ -27,7 +36,7 @@
 pub use memberlist_core as core;
 pub use memberlist_core::{
     Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist, Transport, TransportError,
-    codec, delegate, encryption, machine, runtime, transport, wire,
+    codec, delegate, encryption, machine, metrics, runtime, transport, wire,
 };
 
 #[cfg(feature = "aes-gcm")]
