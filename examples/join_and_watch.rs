@@ -83,6 +83,8 @@ pub enum Kind {
     Update,
     /// Two nodes claim the same name.
     Conflict,
+    /// A kind of event added to the library after this example was written.
+    Other,
 }
 
 /// What the demo's watcher saw: each event's kind and node name, in order.
@@ -131,8 +133,9 @@ fn describe(event: &MemberEvent) -> (Kind, String) {
         MemberEvent::Leave(m) if m.state == State::Left => Kind::Left,
         MemberEvent::Leave(_) => Kind::Failed,
         MemberEvent::Update(_) => Kind::Update,
+        MemberEvent::Conflict { .. } => Kind::Conflict,
         // The enum is non-exhaustive: a future kind of event lands here.
-        _ => Kind::Conflict,
+        _ => Kind::Other,
     };
     println!("event: {kind:?} {} at {addr} (meta {meta:?})", member.name);
     (kind, member.name.to_string())

@@ -185,10 +185,9 @@ pub struct KvNode {
 }
 
 impl KvNode {
-    /// Starts a node called `name` listening on `bind` with `config`'s timers.
-    pub async fn start(config: Config, bind: SocketAddr) -> Result<Self, DynError> {
+    /// Starts a node with `config` (its name and timers) over `transport`.
+    pub async fn start(config: Config, transport: NetTransport) -> Result<Self, DynError> {
         let store = SharedStore::default();
-        let transport = NetTransport::bind(bind).await?;
         let ml = Memberlist::builder(config)
             .transport(transport)
             .delegate(KvDelegate {
@@ -273,7 +272,8 @@ pub async fn run_demo() -> Result<Summary, DynError> {
     // 1. Three nodes; kv-1 and kv-2 join through kv-0.
     let mut nodes = Vec::new();
     for i in 0..3 {
-        nodes.push(KvNode::start(demo_config(&format!("kv-{i}")), localhost).await?);
+        let transport = NetTransport::bind(localhost).await?;
+        nodes.push(KvNode::start(demo_config(&format!("kv-{i}")), transport).await?);
     }
     let seed = vec![nodes[0].memberlist().advertise_addr().to_string()];
     for node in &nodes[1..] {
@@ -312,7 +312,7 @@ pub async fn run_demo() -> Result<Summary, DynError> {
 
     // 4. A late joiner: its join exchanges full state with kv-0, so the map is complete as
     // soon as `join` returns, without waiting for any gossip.
-    let late = KvNode::start(demo_config("kv-late"), localhost).await?;
+    let late = KvNode::start(demo_config("kv-late"), NetTransport::bind(localhost).await?).await?;
     late.join(&seed).await?;
     let late_joiner_after_join = late.values();
     println!("kv-late right after join: {late_joiner_after_join:?}");
@@ -373,8 +373,12 @@ pub struct Args {
 /// A real node driven by commands on standard input.
 pub async fn run_node(args: Args) -> Result<(), DynError> {
     let bind = args.bind.unwrap_or_else(|| ([0, 0, 0, 0], 7946).into());
-    let name = args.name.unwrap_or_else(|| format!("kv-{}", bind.port()));
-    let node = KvNode::start(Config::lan(name.as_str()), bind).await?;
+    // Bind first, so that the default name can use the port actually bound.
+    let transport = NetTransport::bind(bind).await?;
+    let name = args
+        .name
+        .unwrap_or_else(|| format!("kv-{}", transport.advertise_addr().port()));
+    let node = KvNode::start(Config::lan(name.as_str()), transport).await?;
     println!("{name} listening on {}", node.memberlist().advertise_addr());
     if !args.join.is_empty() {
         let contacted = node.join(&args.join).await?;

@@ -1,6 +1,9 @@
 //! Runs each example's demo (the same function `cargo run --example NAME` runs) on
 //! 127.0.0.1 with system-chosen ports, and checks what it reports. The examples' sources
 //! are compiled into this test as modules; their `main` functions are unused here.
+//!
+//! The examples need the default features `net` and `lzw`; without them this file is empty.
+#![cfg(all(feature = "net", feature = "lzw"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
