@@ -16,7 +16,7 @@
 //! ```text
 //! cargo run --example counting_transport
 //! ```
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error;
 use std::io;
@@ -359,8 +359,8 @@ fn print_row(name: &str, t: &Traffic) {
     );
 }
 
-#[tokio::main]
-async fn main() -> Result<(), DynError> {
+/// The program: logging, then the demo (or a real node).
+async fn run() -> Result<(), DynError> {
     // Logs go to stderr, filtered by RUST_LOG (warnings by default).
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -381,4 +381,16 @@ async fn main() -> Result<(), DynError> {
     }
     print_row("total", &summary.total);
     Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Errors are printed for humans (their `Display`), with a failure exit status.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -23,7 +23,7 @@
 //! It starts three nodes of cluster "blue" on 127.0.0.1, prints what each knows of the
 //! others, turns one web server into a cache, shows a node of cluster "green" being refused,
 //! and exits.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -263,8 +263,8 @@ async fn wait_until(what: &str, mut check: impl FnMut() -> bool) -> Result<(), D
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), DynError> {
+/// The program: logging, then the demo (or a real node).
+async fn run() -> Result<(), DynError> {
     // Logs go to stderr, filtered by RUST_LOG (warnings by default).
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -284,4 +284,16 @@ async fn main() -> Result<(), DynError> {
         println!("  {name}: {}", roles.join(", "));
     }
     Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Errors are printed for humans (their `Display`), with a failure exit status.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -17,7 +17,7 @@
 //!
 //! `--join` takes Go's address forms (`host:port`, `host`, `name/host:port`) and may be
 //! repeated. Set `RUST_LOG=debug` to see the protocol's own logs.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -290,8 +290,8 @@ pub async fn run_node(args: Args) -> Result<(), DynError> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), DynError> {
+/// The program: logging, then the demo (or a real node).
+async fn run() -> Result<(), DynError> {
     // Logs go to stderr, filtered by RUST_LOG (warnings by default).
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -314,5 +314,17 @@ async fn main() -> Result<(), DynError> {
         Ok(())
     } else {
         run_node(args).await
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Errors are printed for humans (their `Display`), with a failure exit status.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

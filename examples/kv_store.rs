@@ -27,7 +27,7 @@
 //! cargo run --example kv_store -- --bind 127.0.0.1:7946
 //! cargo run --example kv_store -- --bind 127.0.0.1:7947 --join 127.0.0.1:7946
 //! ```
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -422,8 +422,8 @@ pub async fn run_node(args: Args) -> Result<(), DynError> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), DynError> {
+/// The program: logging, then the demo (or a real node).
+async fn run() -> Result<(), DynError> {
     // Logs go to stderr, filtered by RUST_LOG (warnings by default).
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -443,5 +443,17 @@ async fn main() -> Result<(), DynError> {
         Ok(())
     } else {
         run_node(args).await
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Errors are printed for humans (their `Display`), with a failure exit status.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
