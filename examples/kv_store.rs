@@ -81,6 +81,8 @@ struct Update {
 pub struct Store {
     entries: BTreeMap<String, Entry>,
     clock: u64,
+    /// Remote maps merged in a join's push/pull (for the demo's report).
+    join_merges: u64,
 }
 
 impl Store {
@@ -161,13 +163,16 @@ impl Delegate for KvDelegate {
     }
 
     /// A peer's whole map: merge it entry by entry.
-    fn merge_remote_state(&mut self, state: Bytes, _join: bool) {
+    fn merge_remote_state(&mut self, state: Bytes, join: bool) {
         if state.is_empty() {
             return;
         }
         match serde_json::from_slice::<BTreeMap<String, Entry>>(&state) {
             Ok(remote) => {
                 let mut store = self.store.lock();
+                if join {
+                    store.join_merges += 1;
+                }
                 for (key, entry) in remote {
                     store.apply(key, entry);
                 }
@@ -237,6 +242,11 @@ impl KvNode {
         self.store.lock().values()
     }
 
+    /// How many remote maps this node merged in joins' push/pulls.
+    pub fn join_merges(&self) -> u64 {
+        self.store.lock().join_merges
+    }
+
     /// Leaves the cluster and stops.
     pub async fn stop(&self) {
         if let Err(e) = self.ml.leave(Duration::from_secs(5)).await {
@@ -253,6 +263,8 @@ pub struct Summary {
     pub maps: Vec<(String, BTreeMap<String, String>)>,
     /// The late joiner's map right after `join` returned, before any gossip.
     pub late_joiner_after_join: BTreeMap<String, String>,
+    /// Remote maps the late joiner had merged by then in its join's push/pull.
+    pub late_joiner_join_merges: u64,
 }
 
 /// Timers for a demo on one machine: the "local" preset, probing and gossiping faster, and a
@@ -315,7 +327,10 @@ pub async fn run_demo() -> Result<Summary, DynError> {
     let late = KvNode::start(demo_config("kv-late"), NetTransport::bind(localhost).await?).await?;
     late.join(&seed).await?;
     let late_joiner_after_join = late.values();
-    println!("kv-late right after join: {late_joiner_after_join:?}");
+    let late_joiner_join_merges = late.join_merges();
+    println!(
+        "kv-late right after join ({late_joiner_join_merges} map merged): {late_joiner_after_join:?}"
+    );
     nodes.push(late);
     wait_until("all 4 nodes see each other", || {
         nodes.iter().all(|n| n.memberlist().num_members() == 4)
@@ -333,6 +348,7 @@ pub async fn run_demo() -> Result<Summary, DynError> {
     Ok(Summary {
         maps,
         late_joiner_after_join,
+        late_joiner_join_merges,
     })
 }
 

@@ -110,6 +110,7 @@ async fn kv_store_demo_converges_and_late_joiner_gets_the_map() {
     }
     // The late joiner had everything as soon as its join's push/pull returned.
     assert_eq!(summary.late_joiner_after_join, expected);
+    assert!(summary.late_joiner_join_merges >= 1, "{summary:?}");
 }
 
 #[test]
