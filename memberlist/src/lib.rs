@@ -63,3 +63,8 @@ pub mod prelude {
     #[cfg(feature = "net")]
     pub use memberlist_net::NetTransport;
 }
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
