@@ -59,8 +59,8 @@ fn four_node_demo_detects_the_crash_and_the_leave_in_plain_output() {
     let summary = &stdout[stdout.find("summary (").unwrap()..];
     let suspect = seconds_after(summary, "first suspect");
     let dead = seconds_after(summary, "first dead");
-    let all_dead = seconds_after(summary, "survivors saw it dead");
-    let left = seconds_after(summary, "remaining nodes saw it left");
+    let all_dead = seconds_after(summary, "saw it dead");
+    let left = seconds_after(summary, "saw it left");
     // Causality, not speed: a node is suspected before it is declared dead, and everyone
     // sees it dead no earlier than the first. The local preset's minimum suspicion timeout
     // is 3 s, so the first death comes at least that long after the first suspicion (the

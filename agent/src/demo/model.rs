@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use memberlist::machine::ProtocolConfig;
-use memberlist::machine::timing::{suspicion_remaining, suspicion_timeout};
+use memberlist::machine::timing::{push_pull_scale, suspicion_remaining, suspicion_timeout};
 
 /// The expectation for a crash in a cluster of `n` nodes running one preset.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,8 @@ pub(crate) struct Model {
     pub(crate) gossip_rounds: u32,
     /// `gossip_rounds · GossipInterval`.
     pub(crate) gossip_spread: Duration,
+    /// The push/pull interval scaled to N, which repairs what gossip missed.
+    pub(crate) push_pull: Duration,
 }
 
 impl Model {
@@ -61,6 +63,7 @@ impl Model {
             first_suspect: t.mul_f64(e / (e - 1.0)),
             gossip_rounds: rounds,
             gossip_spread: protocol.gossip_interval.saturating_mul(rounds),
+            push_pull: push_pull_scale(protocol.push_pull_interval, n),
         }
     }
 
@@ -74,6 +77,13 @@ impl Model {
     /// the demo failed: the longest suspicion timeout, five probe intervals and 5 s of slack.
     pub(crate) fn dead_deadline(&self) -> Duration {
         self.suspicion_max + self.probe_interval.saturating_mul(5) + Duration::from_secs(5)
+    }
+
+    /// How long the joins (or a leave) may take to reach everyone before the demo fails:
+    /// gossip normally does it within a second; a node it missed learns at its next push/pull,
+    /// so the bound is a push/pull interval plus 5 s.
+    pub(crate) fn spread_deadline(&self) -> Duration {
+        self.push_pull + Duration::from_secs(5)
     }
 
     /// Whether `after_suspect` (first dead − first suspicion) lies in the model's range;
@@ -108,6 +118,8 @@ mod tests {
         assert_eq!(m.suspicion_min, ms(3 * 1698));
         assert_eq!(m.suspicion_max, ms(6 * 3 * 1698));
         assert_eq!(m.gossip_rounds, 4);
+        assert_eq!(m.push_pull, Duration::from_secs(30));
+        assert_eq!(m.spread_deadline(), Duration::from_secs(35));
     }
 
     #[test]

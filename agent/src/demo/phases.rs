@@ -8,16 +8,12 @@ use memberlist::machine::State;
 
 use super::cluster::Cluster;
 use super::model::Model;
-use super::report::{self, Departure, Detection, Summary, secs};
+use super::report::{self, Departure, Detection, Summary, count, secs};
 use super::screen::Screen;
 use super::table;
 
 /// How often the tables are polled.
 const TICK: Duration = Duration::from_millis(50);
-/// Longest wait for every node to see every other alive.
-const JOIN_PATIENCE: Duration = Duration::from_secs(30);
-/// Longest wait for every remaining node to see the leaver `left`.
-const LEAVE_PATIENCE: Duration = Duration::from_secs(15);
 /// How long `leave` may wait for its message to be gossiped.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -66,14 +62,13 @@ impl<W: Write> Demo<W> {
         self.cluster.shutdown().await;
     }
 
-    /// Prints the summary and leaves the table on screen.
+    /// Leaves the last table on screen and prints the summary below it.
     pub(crate) fn print_summary(&mut self, summary: &Summary) -> Result<(), String> {
+        self.screen.finish().map_err(output_error)?;
         for line in report::summary(summary, &self.model) {
             report::write(&mut self.screen, &line)?;
         }
-        self.screen
-            .finish()
-            .map_err(|e| format!("cannot write the demo's output: {e}"))
+        Ok(())
     }
 
     /// Act 1: every node joins through the first; waits until all see all alive.
@@ -96,12 +91,13 @@ impl<W: Write> Demo<W> {
             {
                 break;
             }
-            if began.elapsed() > JOIN_PATIENCE {
+            let patience = self.model.spread_deadline();
+            if began.elapsed() > patience {
                 let done = (0..n).filter(|&i| self.cluster.view(i).alive == n).count();
                 return Err(format!(
                     "the cluster did not converge: after {}, only {done} of {n} nodes see all \
                      {n} alive",
-                    secs(JOIN_PATIENCE)
+                    secs(patience)
                 ));
             }
             tokio::time::sleep(TICK).await;
@@ -156,9 +152,8 @@ impl<W: Write> Demo<W> {
             }
             let n_dead = dead.iter().flatten().count();
             let line = format!(
-                "{name} as seen by the {} survivors: {alive} alive, {suspect} suspect, {n_dead} \
-                 dead",
-                survivors.len()
+                "{name} as seen by the {}: {alive} alive, {suspect} suspect, {n_dead} dead",
+                count(survivors.len(), "survivor")
             );
             if line != last {
                 self.say(&line)?;
@@ -215,8 +210,8 @@ impl<W: Write> Demo<W> {
         let (suspect_who, suspect_at) = first_suspect.unwrap_or((dead_who, dead_at));
         let all_dead = dead.iter().flatten().max().copied().unwrap_or(dead_at);
         self.say(&format!(
-            "detected: all {} survivors see {name} dead, {} after the crash",
-            survivors.len(),
+            "detected: all {} see {name} dead, {} after the crash",
+            count(survivors.len(), "survivor"),
             secs(since(all_dead))
         ))?;
         self.snapshot()?;
@@ -263,8 +258,8 @@ impl<W: Write> Demo<W> {
             }
             let n_left = left.iter().flatten().count();
             let line = format!(
-                "{name} as seen by the {} others: {n_left} left",
-                observers.len()
+                "{name} as seen by the {}: {n_left} left",
+                count(observers.len(), "other node")
             );
             if line != last {
                 self.say(&line)?;
@@ -276,11 +271,12 @@ impl<W: Write> Demo<W> {
             if n_left == observers.len() {
                 break;
             }
-            if began.elapsed() > LEAVE_PATIENCE {
+            let patience = self.model.spread_deadline();
+            if began.elapsed() > patience {
                 return Err(format!(
                     "only {n_left} of {} nodes saw {name} leave within {}",
                     observers.len(),
-                    secs(LEAVE_PATIENCE)
+                    secs(patience)
                 ));
             }
             tokio::time::sleep(TICK).await;
@@ -292,8 +288,8 @@ impl<W: Write> Demo<W> {
             .map_or(Duration::ZERO, |at| at.saturating_duration_since(began));
         self.cluster.retire(leaver).await;
         self.say(&format!(
-            "left: all {} others see {name} left, {} after leave() began; {name} is shut down",
-            observers.len(),
+            "left: all {} see {name} left, {} after leave() began; {name} is shut down",
+            count(observers.len(), "other node"),
             secs(all_left)
         ))?;
         self.snapshot()?;
@@ -311,7 +307,8 @@ impl<W: Write> Demo<W> {
         report::write(&mut self.screen, &stamp)
     }
 
-    /// Updates the live table; in plain mode writes the views line instead, when it changed.
+    /// Updates the live table; in plain mode writes the join's progress instead, when it
+    /// changed.
     fn refresh(&mut self, last: &mut String) -> Result<(), String> {
         self.screen
             .table(table::render(&self.cluster))
@@ -319,7 +316,7 @@ impl<W: Write> Demo<W> {
         if self.screen.is_live() {
             return Ok(());
         }
-        let line = table::views_line(&self.cluster);
+        let line = table::join_line(&self.cluster, self.cluster.len());
         if line != *last {
             self.say(&line)?;
             *last = line;

@@ -17,6 +17,24 @@ pub(crate) fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// `3.00 s`, or `3.00–18.00 s` for a range.
+pub(crate) fn span(lo: Duration, hi: Duration) -> String {
+    if lo == hi {
+        secs(lo)
+    } else {
+        format!("{:.2}–{}", lo.as_secs_f64(), secs(hi))
+    }
+}
+
+/// `1 survivor`, `3 survivors`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Writes one line, turning an output error into the demo's error.
 pub(crate) fn write<W: Write>(screen: &mut Screen<W>, line: &str) -> Result<(), String> {
     screen
@@ -32,13 +50,16 @@ pub(crate) fn header(n: usize, p: &ProtocolConfig, m: &Model) -> Vec<String> {
         ),
         format!(
             "preset: Config::local (Go's DefaultLocalConfig): probe every {} (ack timeout {}), \
-             gossip to {} nodes every {}, suspicion multiplier {}, max multiplier {}",
+             gossip to {} nodes every {}, suspicion multiplier {}, max multiplier {}; \
+             retransmit multiplier {} (LAN's value instead of local's 2, so that gossip \
+             reaches every node without waiting for a push/pull)",
             secs(p.probe_interval),
             secs(p.probe_timeout),
             p.gossip_nodes,
             secs(p.gossip_interval),
             p.suspicion_mult,
             p.suspicion_max_timeout_mult,
+            p.retransmit_mult,
         ),
     ];
     lines.push(format!("model for {n} nodes: {}", expectation(m)));
@@ -59,19 +80,20 @@ pub(crate) fn expectation(m: &Model) -> String {
             format!("{} confirmations", m.confirmations)
         };
         format!(
-            "dead {:.2}–{} after the first suspicion ({} once {confirmations} arrived, {} without)",
-            m.suspicion_min.as_secs_f64(),
-            secs(m.suspicion_max),
+            "dead {} after the first suspicion ({} once {confirmations} arrived, {} without)",
+            span(m.suspicion_min, m.suspicion_max),
             secs(m.suspicion_min),
             secs(m.suspicion_max),
         )
     };
     format!(
         "a crash is first suspected after ~{} on average (SWIM: T·e/(e−1)), {timeout}, \
-         so ~{:.2}–{} after the crash; every survivor knows within ~{} more ({} gossip rounds)",
+         so ~{} after the crash; every survivor knows within ~{} more ({} gossip rounds)",
         secs(m.first_suspect),
-        (m.first_suspect + m.suspicion_min).as_secs_f64(),
-        secs(m.first_suspect + m.suspicion_max),
+        span(
+            m.first_suspect + m.suspicion_min,
+            m.first_suspect + m.suspicion_max
+        ),
         secs(m.gossip_spread),
         m.gossip_rounds,
     )
@@ -149,17 +171,16 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
         ),
         format!(
             "                      first dead {} after the crash ({}), {} after the first \
-             suspicion (model {:.2}–{}: {verdict})",
+             suspicion (model {}: {verdict})",
             secs(d.first_dead.1),
             d.first_dead.0,
             secs(after_suspect),
-            m.suspicion_min.as_secs_f64(),
-            secs(m.suspicion_max),
+            span(m.suspicion_min, m.suspicion_max),
         ),
         format!(
-            "                      all {} survivors saw it dead {} after the crash ({} after \
-             the first; model within ~{})",
-            d.survivors,
+            "                      all {} saw it dead {} after the crash ({} after the first; \
+             model within ~{})",
+            count(d.survivors, "survivor"),
             secs(d.all_dead),
             secs(d.all_dead.saturating_sub(d.first_dead.1)),
             secs(m.gossip_spread),
@@ -168,10 +189,10 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
     ];
     lines.push(match &s.departure {
         Some(dep) => format!(
-            "  leave of {}:   all {} remaining nodes saw it left {} after leave() began \
+            "  leave of {}:   all {} saw it left {} after leave() began \
              (leave() returned after {})",
             dep.leaver,
-            dep.observers,
+            count(dep.observers, "remaining node"),
             secs(dep.all_left),
             secs(dep.call)
         ),

@@ -71,23 +71,22 @@ fn by_view(cluster: &Cluster) -> Vec<String> {
     rows
 }
 
-/// A one-line summary of the running nodes' views, for plain output: each distinct view as
-/// `alive/suspect/dead/left` with how many nodes hold it, most members first.
-pub(crate) fn views_line(cluster: &Cluster) -> String {
-    let mut views: BTreeMap<View, usize> = BTreeMap::new();
-    for i in cluster.running() {
-        *views.entry(cluster.view(i)).or_default() += 1;
-    }
-    let parts: Vec<String> = views
-        .iter()
-        .rev()
-        .map(|(v, n)| {
-            let nodes = if *n == 1 { "node sees" } else { "nodes see" };
-            format!(
-                "{n} {nodes} {}/{}/{}/{}",
-                v.alive, v.suspect, v.dead, v.left
-            )
-        })
-        .collect();
-    format!("views (alive/suspect/dead/left): {}", parts.join(", "))
+/// A one-line account of the join for plain output: how many running nodes see all `n`
+/// members alive, and how many the others see.
+pub(crate) fn join_line(cluster: &Cluster, n: usize) -> String {
+    let alive: Vec<usize> = cluster.running().map(|i| cluster.view(i).alive).collect();
+    let done = alive.iter().filter(|&&a| a == n).count();
+    let others = alive.iter().filter(|&&a| a != n);
+    let (lo, hi) = (others.clone().min(), others.max());
+    let others = if alive.len() - done == 1 {
+        "the other sees"
+    } else {
+        "the others see"
+    };
+    let rest = match (lo, hi) {
+        (Some(lo), Some(hi)) if lo == hi => format!("; {others} {lo}"),
+        (Some(lo), Some(hi)) => format!("; {others} {lo} to {hi}"),
+        _ => String::new(),
+    };
+    format!("{done} of {} nodes see all {n} alive{rest}", alive.len())
 }
