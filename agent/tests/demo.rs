@@ -89,3 +89,22 @@ fn node_counts_outside_2_to_50_are_refused_with_a_clear_error() {
         assert!(out.stdout.is_empty(), "--nodes {bad} started anyway");
     }
 }
+
+#[test]
+fn two_node_demo_detects_the_crash_and_skips_the_leave() {
+    let out = demo(&["--nodes", "2"]);
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    assert!(
+        out.status.success(),
+        "demo failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = &stdout[stdout.find("summary (2 nodes").unwrap()..];
+    // With two nodes no confirmation is expected, so the timer runs for the minimum.
+    assert!(summary.contains("no confirmation expected"), "{summary}");
+    let suspect = seconds_after(summary, "first suspect");
+    let dead = seconds_after(summary, "first dead");
+    assert!(dead >= suspect + 2.9, "{summary}");
+    assert!(summary.contains("leave:              skipped"), "{summary}");
+}

@@ -184,22 +184,21 @@ impl<W: Write> Demo<W> {
                 break;
             }
             let now = Instant::now();
-            match first_suspect {
-                None if n_dead == 0 && now > crashed + self.model.suspect_deadline() => {
-                    return Err(format!(
-                        "the crash of {name} was not detected: no node suspected it within {}",
-                        secs(self.model.suspect_deadline())
-                    ));
-                }
-                Some((_, at)) if now > at + self.model.dead_deadline() => {
-                    return Err(format!(
-                        "only {n_dead} of {} survivors saw the crashed {name} dead within {} of \
-                         the first suspicion",
-                        survivors.len(),
-                        secs(self.model.dead_deadline())
-                    ));
-                }
-                _ => {}
+            let suspect_by = crashed + self.model.suspect_deadline();
+            if first_suspect.is_none() && n_dead == 0 && now > suspect_by {
+                return Err(format!(
+                    "the crash of {name} was not detected: no node suspected it within {}",
+                    secs(self.model.suspect_deadline())
+                ));
+            }
+            let dead_from = first_suspect.map_or(suspect_by, |(_, at)| at);
+            if now > dead_from + self.model.dead_deadline() {
+                return Err(format!(
+                    "only {n_dead} of {} survivors saw the crashed {name} dead within {} of \
+                     the first suspicion",
+                    survivors.len(),
+                    secs(self.model.dead_deadline())
+                ));
             }
             tokio::time::sleep(TICK).await;
         }
