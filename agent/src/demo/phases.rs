@@ -209,8 +209,8 @@ impl<W: Write> Demo<W> {
         let (suspect_who, suspect_at) = first_suspect.unwrap_or((dead_who, dead_at));
         let all_dead = dead.iter().flatten().max().copied().unwrap_or(dead_at);
         self.say(&format!(
-            "detected: all {} see {name} dead, {} after the crash",
-            count(survivors.len(), "survivor"),
+            "detected: {} saw {name} dead, {} after the crash",
+            report::every(survivors.len(), "survivor"),
             secs(since(all_dead))
         ))?;
         self.snapshot()?;
@@ -287,8 +287,8 @@ impl<W: Write> Demo<W> {
             .map_or(Duration::ZERO, |at| at.saturating_duration_since(began));
         self.cluster.retire(leaver).await;
         self.say(&format!(
-            "left: all {} see {name} left, {} after leave() began; {name} is shut down",
-            count(observers.len(), "other node"),
+            "left: {} saw {name} left, {} after leave() began; {name} is shut down",
+            report::every(observers.len(), "other node"),
             secs(all_left)
         ))?;
         self.snapshot()?;

@@ -35,6 +35,15 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// `all 3 survivors`, or `the only survivor`.
+pub(crate) fn every(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("the only {noun}")
+    } else {
+        format!("all {n} {noun}s")
+    }
+}
+
 /// Writes one line, turning an output error into the demo's error.
 pub(crate) fn write<W: Write>(screen: &mut Screen<W>, line: &str) -> Result<(), String> {
     screen
@@ -178,9 +187,9 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
             span(m.suspicion_min, m.suspicion_max),
         ),
         format!(
-            "                      all {} saw it dead {} after the crash ({} after the first; \
+            "                      {} saw it dead {} after the crash ({} after the first; \
              model within ~{})",
-            count(d.survivors, "survivor"),
+            every(d.survivors, "survivor"),
             secs(d.all_dead),
             secs(d.all_dead.saturating_sub(d.first_dead.1)),
             secs(m.gossip_spread),
@@ -189,10 +198,10 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
     ];
     lines.push(match &s.departure {
         Some(dep) => format!(
-            "  leave of {}:   all {} saw it left {} after leave() began \
+            "  leave of {}:   {} saw it left {} after leave() began \
              (leave() returned after {})",
             dep.leaver,
-            count(dep.observers, "remaining node"),
+            every(dep.observers, "remaining node"),
             secs(dep.all_left),
             secs(dep.call)
         ),
