@@ -15,9 +15,10 @@ mod members;
 #[derive(Debug, Parser)]
 #[command(name = "memberlist", version, about, long_about = None)]
 struct Cli {
-    /// Log level when `RUST_LOG` is not set (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "info")]
-    log_level: String,
+    /// Log level when `RUST_LOG` is not set (error, warn, info, debug, trace) [default: info;
+    /// warn for demo].
+    #[arg(long, global = true)]
+    log_level: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -47,9 +48,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Agent(args) => agent::run(args, &cli.log_level).await,
+            Command::Agent(args) => {
+                agent::run(args, cli.log_level.as_deref().unwrap_or("info")).await
+            }
             Command::Members(args) => members::run(args).await,
-            Command::Demo(args) => demo::run(args, &cli.log_level).await,
+            Command::Demo(args) => demo::run(args, cli.log_level.as_deref()).await,
         }
     });
     match result {
