@@ -1,0 +1,222 @@
+//! # memberlist-prometheus
+//!
+//! Exports memberlist-rs metrics to Prometheus: every metric of the core's
+//! [catalog](memberlist_core::metrics::catalog) is registered in a
+//! [`prometheus::Registry`] under its Prometheus name (`memberlist_msg_alive_total`,
+//! `memberlist_udp_sent_bytes_total`, `memberlist_probe_node_seconds`,
+//! `memberlist_members{state="alive"}`, …), with the constant labels you choose (Go's
+//! `MetricLabels`). Every time series is resolved once at registration, so an update is one
+//! atomic operation: no lookup, no allocation.
+//!
+//! ```
+//! use memberlist_core::machine::State;
+//! use memberlist_core::metrics::{Counter, Gauge, Metrics};
+//! use memberlist_prometheus::PrometheusMetrics;
+//!
+//! let metrics = PrometheusMetrics::builder()
+//!     .const_label("cluster", "blue")
+//!     .build()?;
+//! metrics.increment(Counter::MsgAlive, 1);
+//! metrics.set(Gauge::Members(State::Alive), 3.0);
+//! let text = metrics.render()?;
+//! assert!(text.contains(r#"memberlist_members{cluster="blue",state="alive"} 3"#));
+//! assert!(text.contains(r#"memberlist_msg_alive_total{cluster="blue"} 1"#));
+//! # Ok::<(), memberlist_prometheus::Error>(())
+//! ```
+//!
+//! Pass the sink to the runtime as any other [`Metrics`] implementation, and serve
+//! [`PrometheusMetrics::render`] (or your own registry's output) on `/metrics`.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+use memberlist_core::metrics::{Counter, Descriptor, Gauge, Histogram, Metrics, Unit};
+use prometheus::{GaugeVec, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// Registering or rendering failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The registry refused a metric (e.g. a name already registered by someone else, or an
+    /// invalid constant label).
+    #[error("prometheus: {0}")]
+    Prometheus(#[from] prometheus::Error),
+}
+
+/// Histogram buckets for durations, in seconds: from 0.5 ms (a loopback round trip) to 10 s
+/// (a WAN push/pull).
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Histogram buckets for sizes, in bytes: 256 B to 16 MiB, by factors of 4.
+pub const BYTES_BUCKETS: &[f64] = &[
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+];
+
+/// Options for [`PrometheusMetrics`]: the registry and constant labels.
+#[derive(Debug, Default)]
+pub struct Builder {
+    registry: Option<Registry>,
+    const_labels: HashMap<String, String>,
+}
+
+impl Builder {
+    /// Registers into `registry` (a clone of the handle; Prometheus registries are shared)
+    /// instead of a new one.
+    pub fn registry(mut self, registry: &Registry) -> Self {
+        self.registry = Some(registry.clone());
+        self
+    }
+
+    /// Adds a label carried by every metric (e.g. `cluster`, `node`).
+    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.const_labels.insert(name.into(), value.into());
+        self
+    }
+
+    /// Registers every metric of the catalog.
+    pub fn build(self) -> Result<PrometheusMetrics, Error> {
+        let registry = self.registry.unwrap_or_default();
+        let labels = &self.const_labels;
+        let opts =
+            |d: &Descriptor| Opts::new(d.prometheus_name, d.help).const_labels(labels.clone());
+        let label_keys = |d: &Descriptor| d.label.into_iter().collect::<Vec<_>>();
+
+        let mut counter_vecs: HashMap<&'static str, IntCounterVec> = HashMap::new();
+        let mut counters = Vec::with_capacity(Counter::COUNT);
+        for c in Counter::all() {
+            let d = c.descriptor();
+            let vec = match counter_vecs.get(d.prometheus_name) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = IntCounterVec::new(opts(d), &label_keys(d))?;
+                    registry.register(Box::new(v.clone()))?;
+                    counter_vecs.insert(d.prometheus_name, v.clone());
+                    v
+                }
+            };
+            counters.push(vec.get_metric_with_label_values(&label_values(c.label_value()))?);
+        }
+
+        let mut gauge_vecs: HashMap<&'static str, GaugeVec> = HashMap::new();
+        let mut gauges = Vec::with_capacity(Gauge::COUNT);
+        for g in Gauge::all() {
+            let d = g.descriptor();
+            let vec = match gauge_vecs.get(d.prometheus_name) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = GaugeVec::new(opts(d), &label_keys(d))?;
+                    registry.register(Box::new(v.clone()))?;
+                    gauge_vecs.insert(d.prometheus_name, v.clone());
+                    v
+                }
+            };
+            gauges.push(vec.get_metric_with_label_values(&label_values(g.label_value()))?);
+        }
+
+        let mut histograms = Vec::with_capacity(Histogram::COUNT);
+        for h in Histogram::all() {
+            let d = h.descriptor();
+            let buckets = match d.unit {
+                Unit::Bytes => BYTES_BUCKETS,
+                Unit::Seconds | Unit::Count => SECONDS_BUCKETS,
+            };
+            let hopts = HistogramOpts::from(opts(d)).buckets(buckets.to_vec());
+            let histogram = prometheus::Histogram::with_opts(hopts)?;
+            registry.register(Box::new(histogram.clone()))?;
+            histograms.push(histogram);
+        }
+
+        Ok(PrometheusMetrics {
+            registry,
+            counters,
+            gauges,
+            histograms,
+        })
+    }
+}
+
+fn label_values(value: Option<&'static str>) -> Vec<&'static str> {
+    value.into_iter().collect()
+}
+
+/// A [`Metrics`] sink backed by Prometheus instruments.
+#[derive(Clone)]
+pub struct PrometheusMetrics {
+    registry: Registry,
+    counters: Vec<IntCounter>,
+    gauges: Vec<prometheus::Gauge>,
+    histograms: Vec<prometheus::Histogram>,
+}
+
+impl std::fmt::Debug for PrometheusMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusMetrics")
+            .field(
+                "series",
+                &(self.counters.len() + self.gauges.len() + self.histograms.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrometheusMetrics {
+    /// Options: registry and constant labels.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Every metric in a new registry, without constant labels.
+    ///
+    /// ```
+    /// let metrics = memberlist_prometheus::PrometheusMetrics::new()?;
+    /// assert!(metrics.render()?.contains("memberlist_health_score 0"));
+    /// # Ok::<(), memberlist_prometheus::Error>(())
+    /// ```
+    pub fn new() -> Result<Self, Error> {
+        Builder::default().build()
+    }
+
+    /// The registry the metrics live in.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The registry's metrics in Prometheus's text exposition format (what `/metrics`
+    /// serves, with content type [`TEXT_CONTENT_TYPE`]).
+    pub fn render(&self) -> Result<String, Error> {
+        Ok(TextEncoder::new().encode_to_string(&self.registry.gather())?)
+    }
+}
+
+/// The content type of [`PrometheusMetrics::render`]'s output.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl Metrics for PrometheusMetrics {
+    #[inline]
+    fn increment(&self, counter: Counter, by: u64) {
+        self.counters[counter.index()].inc_by(by);
+    }
+
+    #[inline]
+    fn set(&self, gauge: Gauge, value: f64) {
+        self.gauges[gauge.index()].set(value);
+    }
+
+    #[inline]
+    fn record(&self, histogram: Histogram, value: f64) {
+        self.histograms[histogram.index()].observe(value);
+    }
+}
+
+#[cfg(test)]
+mod tests;
