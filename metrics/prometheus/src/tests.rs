@@ -100,6 +100,6 @@ fn registering_twice_without_distinguishing_labels_is_an_error() {
     let err = PrometheusMetrics::builder()
         .registry(&registry)
         .build()
-        .unwrap_err();
+        .expect_err("the second registration collides");
     assert!(err.to_string().contains("prometheus"), "{err}");
 }
