@@ -68,5 +68,26 @@ impl<M: Metrics + ?Sized> Metrics for std::sync::Arc<M> {
     }
 }
 
+impl From<&crate::wire::WireError> for DropReason {
+    /// The reason to count when a datagram or stream fails to decode with this error.
+    ///
+    /// ```
+    /// use memberlist_core::metrics::DropReason;
+    /// use memberlist_core::wire::WireError;
+    /// assert_eq!(DropReason::from(&WireError::NotEncrypted), DropReason::Decrypt);
+    /// assert_eq!(DropReason::from(&WireError::EmptyFrame), DropReason::Decode);
+    /// ```
+    fn from(error: &crate::wire::WireError) -> Self {
+        use crate::wire::WireError;
+        match error {
+            WireError::Label(_) => DropReason::Label,
+            WireError::Encryption(_)
+            | WireError::NotEncrypted
+            | WireError::EncryptionNotConfigured => DropReason::Decrypt,
+            _ => DropReason::Decode,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

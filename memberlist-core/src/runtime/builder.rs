@@ -9,6 +9,7 @@ use crate::codec::{Codec, CodecRegistry};
 use crate::delegate::{Delegate, NoopDelegate};
 use crate::encryption::{Encryption, EnvelopeVersion};
 use crate::machine::Machine;
+use crate::metrics::{Metrics, NoopMetrics};
 use crate::transport::Transport;
 use crate::wire::{CRC_HEADER_LEN, Label, Pipeline};
 
@@ -50,6 +51,7 @@ impl Memberlist<NoTransport, NoopDelegate> {
             codecs: CodecRegistry::new(),
             compressor: None,
             encryption: None,
+            metrics: Arc::new(NoopMetrics),
             seed: None,
         }
     }
@@ -73,6 +75,7 @@ pub struct Builder<T, D> {
     codecs: CodecRegistry,
     compressor: Option<Arc<dyn Codec>>,
     encryption: Option<Arc<dyn Encryption>>,
+    metrics: Arc<dyn Metrics>,
     seed: Option<u64>,
 }
 
@@ -97,6 +100,7 @@ impl<T, D> Builder<T, D> {
             codecs: self.codecs,
             compressor: self.compressor,
             encryption: self.encryption,
+            metrics: self.metrics,
             seed: self.seed,
         }
     }
@@ -111,6 +115,7 @@ impl<T, D> Builder<T, D> {
             codecs: self.codecs,
             compressor: self.compressor,
             encryption: self.encryption,
+            metrics: self.metrics,
             seed: self.seed,
         }
     }
@@ -140,6 +145,21 @@ impl<T, D> Builder<T, D> {
     /// (`install_key`, `use_key`, `remove_key`) while the node runs.
     pub fn encryption_shared(mut self, encryption: Arc<dyn Encryption>) -> Self {
         self.encryption = Some(encryption);
+        self
+    }
+
+    /// Reports metrics to `metrics` (see [`crate::metrics`]: the catalog, and exporters such
+    /// as `memberlist-prometheus`). The default sink does nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use memberlist_core::metrics::InMemoryMetrics;
+    /// use memberlist_core::runtime::{Config, Memberlist};
+    /// let sink = Arc::new(InMemoryMetrics::new());
+    /// let builder = Memberlist::builder(Config::local("a")).metrics(Arc::clone(&sink));
+    /// ```
+    pub fn metrics(mut self, metrics: impl Metrics) -> Self {
+        self.metrics = Arc::new(metrics);
         self
     }
 
@@ -248,7 +268,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             .cloned()
             .ok_or(Error::LocalNodeVetoed)?;
 
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(self.metrics));
         let snapshot = Arc::new(Mutex::new(Snapshot::new(&machine, local)));
         let (events, _) = broadcast::channel(config.event_buffer);
         let (commands_tx, commands_rx) = mpsc::channel(256);

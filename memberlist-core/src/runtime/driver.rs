@@ -18,6 +18,7 @@ use tracing::{debug, trace, warn};
 
 use crate::delegate::Delegate;
 use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
+use crate::metrics::{Counter, DropReason};
 use crate::transport::{Transport, TransportError};
 use crate::wire::StreamMessage;
 
@@ -347,7 +348,12 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 received = &mut recv => {
                     recv = transport.recv_from();
                     match received {
-                        Ok((data, from)) => self.core.machine.handle_datagram(now(), from, &data),
+                        Ok((data, from)) => {
+                            let m = &self.counters.metrics;
+                            m.increment(Counter::UdpReceivedPackets, 1);
+                            m.increment(Counter::UdpReceivedBytes, data.len() as u64);
+                            self.core.machine.handle_datagram(now(), from, &data);
+                        }
                         Err(e) if e.is_shutdown() => {
                             debug!("transport shut down; stopping");
                             break;
@@ -411,6 +417,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
     /// Spawns the task serving an accepted stream, or closes it when too many are served.
     fn spawn_inbound(&self, inbound: &mut JoinSet<()>, stream: T::Stream, from: SocketAddr) {
         Counters::bump(&self.counters.streams_accepted);
+        self.counters.metrics.increment(Counter::TcpAccept, 1);
         match Arc::clone(&self.inbound_limit).try_acquire_owned() {
             Ok(permit) => {
                 let ctx = Arc::clone(&self.inbound_ctx);
@@ -418,6 +425,9 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             }
             Err(_) => {
                 Counters::bump(&self.counters.streams_refused);
+                self.counters
+                    .metrics
+                    .increment(Counter::StreamsDropped(DropReason::Limit), 1);
                 debug!(%from, "too many inbound streams; closing a new one");
             }
         }
@@ -446,6 +456,9 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(t)) => {
                     Counters::bump(&self.counters.transmits_dropped);
+                    self.counters
+                        .metrics
+                        .increment(Counter::PacketsDropped(DropReason::QueueFull), 1);
                     debug!(to = %t.to, "send queue full; dropping a datagram");
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -453,6 +466,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         }
         while let Some(req) = self.core.machine.poll_stream_request() {
             Counters::bump(&self.counters.streams_opened);
+            self.counters.metrics.increment(Counter::TcpConnect, 1);
             trace!(to = %req.to, kind = ?req.kind, "opening a stream");
             let id = req.id;
             let pipeline = self.core.machine.pipeline().clone();
@@ -462,6 +476,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 pipeline,
                 self.tcp_timeout,
                 self.read_limit,
+                Arc::clone(&self.counters),
             );
             let handle = outbound.spawn(async move { (id, task.await) });
             ids.insert(handle.id(), id);
@@ -483,15 +498,22 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
     fn refresh_snapshot(&self, events: bool) {
         let machine = &self.core.machine;
         let mut snap = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
-        snap.stats.clone_from(machine.stats());
         let v = version(machine);
-        if events || v != snap.version {
+        let changed = events || v != snap.version;
+        if changed {
             snap.version = v;
             snap.members = Arc::new(machine.all_members().cloned().collect());
             if let Some(me) = machine.local_member() {
                 snap.local = me.clone();
             }
         }
+        let members = changed.then(|| Arc::clone(&snap.members));
+        self.counters.publish_machine(
+            &snap.stats,
+            machine.stats(),
+            members.as_deref().map(Vec::as_slice),
+        );
+        snap.stats.clone_from(machine.stats());
     }
 
     /// Stops everything: pending datagrams are still handed to the transport (so a leave
@@ -532,7 +554,12 @@ pub(crate) async fn send_datagrams<T: Transport>(
 ) {
     while let Some(t) = queue.recv().await {
         match transport.send_to(t.to, &t.data).await {
-            Ok(()) => {}
+            Ok(()) => {
+                counters.metrics.increment(Counter::UdpSentPackets, 1);
+                counters
+                    .metrics
+                    .increment(Counter::UdpSentBytes, t.data.len() as u64);
+            }
             Err(TransportError::Shutdown) => break,
             Err(e @ TransportError::DatagramTooLarge { .. }) => {
                 Counters::bump(&counters.transmit_errors);

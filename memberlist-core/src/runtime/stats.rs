@@ -1,8 +1,10 @@
 //! Counters of the runtime and the membership events handed to subscribers.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::machine::{Event, Member};
+use crate::machine::{Event, Member, State};
+use crate::metrics::{Counter, DropReason, Gauge, Metrics, NoopMetrics};
 
 /// Counters of a running node: the protocol machine's and the runtime's own.
 ///
@@ -41,8 +43,8 @@ pub struct Stats {
     pub transmits_dropped: u64,
 }
 
-/// The runtime's own counters, shared by the driver and the stream tasks.
-#[derive(Debug, Default)]
+/// The runtime's own counters, shared by the driver and the stream tasks, and the metrics
+/// sink they report to.
 pub(crate) struct Counters {
     pub(crate) streams_accepted: AtomicU64,
     pub(crate) streams_refused: AtomicU64,
@@ -52,11 +54,110 @@ pub(crate) struct Counters {
     pub(crate) stream_failures: AtomicU64,
     pub(crate) transmit_errors: AtomicU64,
     pub(crate) transmits_dropped: AtomicU64,
+    push_pulls_in_flight: AtomicI64,
+    pub(crate) metrics: Arc<dyn Metrics>,
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counters").finish_non_exhaustive()
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self::new(Arc::new(NoopMetrics))
+    }
+}
+
+/// Holds one push/pull in the in-flight gauge until dropped.
+pub(crate) struct PushPullInFlight(Arc<Counters>);
+
+impl Drop for PushPullInFlight {
+    fn drop(&mut self) {
+        let n = self.0.push_pulls_in_flight.fetch_sub(1, Ordering::Relaxed) - 1;
+        self.0.metrics.set(Gauge::PushPullInFlight, n as f64);
+    }
 }
 
 impl Counters {
+    pub(crate) fn new(metrics: Arc<dyn Metrics>) -> Self {
+        Self {
+            streams_accepted: AtomicU64::new(0),
+            streams_refused: AtomicU64::new(0),
+            push_pulls_refused: AtomicU64::new(0),
+            inbound_stream_errors: AtomicU64::new(0),
+            streams_opened: AtomicU64::new(0),
+            stream_failures: AtomicU64::new(0),
+            transmit_errors: AtomicU64::new(0),
+            transmits_dropped: AtomicU64::new(0),
+            push_pulls_in_flight: AtomicI64::new(0),
+            metrics,
+        }
+    }
+
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a push/pull as in flight until the guard is dropped.
+    pub(crate) fn push_pull_started(self: &Arc<Self>) -> PushPullInFlight {
+        let n = self.push_pulls_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.metrics.set(Gauge::PushPullInFlight, n as f64);
+        PushPullInFlight(Arc::clone(self))
+    }
+
+    /// An inbound stream was dropped before it was answered.
+    pub(crate) fn inbound_stream_dropped(&self, reason: DropReason) {
+        Self::bump(&self.inbound_stream_errors);
+        self.metrics.increment(Counter::StreamsDropped(reason), 1);
+    }
+
+    /// Bytes written to a stream.
+    pub(crate) fn stream_bytes_sent(&self, bytes: usize) {
+        self.metrics.increment(Counter::TcpSentBytes, bytes as u64);
+    }
+
+    /// Reports what changed in the machine's counters since `before` (called by the driver
+    /// after each input), and the member counts per state when `members` is given.
+    pub(crate) fn publish_machine(
+        &self,
+        before: &crate::machine::Stats,
+        after: &crate::machine::Stats,
+        members: Option<&[Member]>,
+    ) {
+        let m = &*self.metrics;
+        let delta = |c: Counter, b: u64, a: u64| {
+            if a > b {
+                m.increment(c, a - b);
+            }
+        };
+        delta(Counter::MsgAlive, before.alive, after.alive);
+        delta(Counter::MsgSuspect, before.suspect, after.suspect);
+        delta(Counter::MsgDead, before.dead, after.dead);
+        delta(Counter::Refutations, before.refutations, after.refutations);
+        delta(
+            Counter::DegradedProbe,
+            before.degraded_probes,
+            after.degraded_probes,
+        );
+        delta(
+            Counter::DegradedTimeout,
+            before.degraded_timeouts,
+            after.degraded_timeouts,
+        );
+        if before.health_score != after.health_score {
+            m.set(Gauge::HealthScore, f64::from(after.health_score));
+        }
+        if let Some(members) = members {
+            let mut counts = [0usize; 4];
+            for member in members {
+                counts[state_slot(member.state)] += 1;
+            }
+            for state in [State::Alive, State::Suspect, State::Dead, State::Left] {
+                m.set(Gauge::Members(state), counts[state_slot(state)] as f64);
+            }
+        }
     }
 
     pub(crate) fn stats(&self, protocol: crate::machine::Stats) -> Stats {
@@ -72,6 +173,15 @@ impl Counters {
             transmit_errors: get(&self.transmit_errors),
             transmits_dropped: get(&self.transmits_dropped),
         }
+    }
+}
+
+fn state_slot(state: State) -> usize {
+    match state {
+        State::Alive => 0,
+        State::Suspect => 1,
+        State::Dead => 2,
+        State::Left => 3,
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::time::{Instant, timeout_at};
 use tracing::debug;
 
 use crate::machine::{StreamKind, StreamOutcome, StreamRequest};
+use crate::metrics::{Counter, DropReason};
 use crate::transport::Transport;
 use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole, WireError};
 
@@ -93,9 +94,11 @@ async fn write_and_close<S: AsyncWrite + Unpin>(
     stream: &mut S,
     data: &[u8],
     deadline: Instant,
+    counters: &Counters,
 ) -> Result<(), String> {
     let write = async {
         stream.write_all(data).await?;
+        counters.stream_bytes_sent(data.len());
         stream.flush().await?;
         stream.shutdown().await
     };
@@ -128,9 +131,12 @@ pub(crate) async fn serve_inbound<S>(
             // Go's cap on concurrent inbound push/pulls.
             let permit = if matches!(msg, StreamMessage::PushPull(_)) {
                 match ctx.push_pulls.clone().try_acquire_owned() {
-                    Ok(permit) => Some(permit),
+                    Ok(permit) => Some((permit, ctx.counters.push_pull_started())),
                     Err(_) => {
                         Counters::bump(&ctx.counters.push_pulls_refused);
+                        ctx.counters
+                            .metrics
+                            .increment(Counter::StreamsDropped(DropReason::Limit), 1);
                         debug!(%from, "too many push/pulls in progress; closing the stream");
                         return;
                     }
@@ -154,7 +160,8 @@ pub(crate) async fn serve_inbound<S>(
             return;
         }
         Ok(Err(ReadError::Wire(error))) => {
-            Counters::bump(&ctx.counters.inbound_stream_errors);
+            ctx.counters
+                .inbound_stream_dropped(DropReason::from(&error));
             debug!(%from, %error, "cannot decode an inbound stream");
             // Go closes a stream with the wrong label silently (no errResp, which would
             // also tell an unauthenticated peer our label).
@@ -173,12 +180,16 @@ pub(crate) async fn serve_inbound<S>(
             (rx.await.ok().flatten(), None)
         }
         Ok(Err(error)) => {
-            Counters::bump(&ctx.counters.inbound_stream_errors);
+            let reason = match error {
+                ReadError::TooLong(_) => DropReason::Limit,
+                _ => DropReason::Decode,
+            };
+            ctx.counters.inbound_stream_dropped(reason);
             debug!(%from, %error, "dropping an inbound stream");
             return;
         }
         Err(_) => {
-            Counters::bump(&ctx.counters.inbound_stream_errors);
+            ctx.counters.inbound_stream_dropped(DropReason::Timeout);
             debug!(%from, timeout = ?ctx.tcp_timeout, "inbound stream timed out");
             return;
         }
@@ -188,7 +199,7 @@ pub(crate) async fn serve_inbound<S>(
     };
     // Go re-arms the deadline before sending its state.
     let deadline = Instant::now() + ctx.tcp_timeout;
-    if let Err(error) = write_and_close(&mut stream, &reply, deadline).await {
+    if let Err(error) = write_and_close(&mut stream, &reply, deadline, &ctx.counters).await {
         debug!(%from, %error, "cannot answer an inbound stream");
     }
 }
@@ -200,8 +211,19 @@ pub(crate) async fn run_outbound<T: Transport>(
     pipeline: Pipeline,
     tcp_timeout: Duration,
     read_limit: usize,
+    counters: Arc<Counters>,
 ) -> StreamOutcome {
-    match outbound(&*transport, &req, &pipeline, tcp_timeout, read_limit).await {
+    let _in_flight =
+        matches!(req.kind, StreamKind::PushPull { .. }).then(|| counters.push_pull_started());
+    let result = outbound(
+        &*transport,
+        &req,
+        &pipeline,
+        tcp_timeout,
+        read_limit,
+        &counters,
+    );
+    match result.await {
         Ok(outcome) => outcome,
         Err(reason) => {
             debug!(to = %req.to, kind = ?req.kind, %reason, "stream request failed");
@@ -216,6 +238,7 @@ async fn outbound<T: Transport>(
     pipeline: &Pipeline,
     tcp_timeout: Duration,
     read_limit: usize,
+    counters: &Counters,
 ) -> Result<StreamOutcome, String> {
     let deadline = Instant::from_std(req.deadline);
     let mut stream = transport
@@ -235,11 +258,12 @@ async fn outbound<T: Transport>(
         _ => Instant::now() + tcp_timeout,
     };
     if !req.expects_reply {
-        write_and_close(&mut stream, &req.data, phase_deadline()).await?;
+        write_and_close(&mut stream, &req.data, phase_deadline(), counters).await?;
         return Ok(StreamOutcome::Sent);
     }
     let write = async {
         stream.write_all(&req.data).await?;
+        counters.stream_bytes_sent(req.data.len());
         stream.flush().await
     };
     match timeout_at(phase_deadline(), write).await {

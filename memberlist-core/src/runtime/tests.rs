@@ -240,3 +240,66 @@ async fn keys_without_an_encryption_plugin_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("udp_buffer_size"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn runtime_reports_to_the_metrics_sink() {
+    use crate::metrics::{Counter, DropReason, Gauge, InMemoryMetrics};
+    use tokio::io::AsyncWriteExt;
+
+    let network = Network::default();
+    let sink = Arc::new(InMemoryMetrics::new());
+    let seed = Memberlist::builder(Config::lan("node0"))
+        .transport(network.endpoint(7946))
+        .metrics(Arc::clone(&sink))
+        .seed(0)
+        .start()
+        .await
+        .expect("start");
+    let others = [node(&network, 1).await, node(&network, 2).await];
+    let addr = seed.advertise_addr().to_string();
+    for n in &others {
+        n.join([addr.as_str()]).await.expect("join");
+    }
+    eventually("three alive in the gauge", || {
+        sink.gauge(Gauge::Members(State::Alive)) == 3.0
+    })
+    .await;
+    assert!(sink.counter(Counter::TcpAccept) >= 2, "two joins came in");
+    assert!(sink.counter(Counter::MsgAlive) >= 2);
+    assert!(sink.counter(Counter::TcpSentBytes) > 0, "push/pull answers");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(sink.counter(Counter::UdpSentPackets) > 0);
+    assert!(sink.counter(Counter::UdpReceivedPackets) > 0);
+    assert!(sink.counter(Counter::UdpSentBytes) >= sink.counter(Counter::UdpSentPackets));
+    assert!(sink.counter(Counter::UdpReceivedBytes) > 0);
+    assert_eq!(sink.gauge(Gauge::PushPullInFlight), 0.0);
+
+    // A stream of garbage is dropped and counted as undecodable.
+    let intruder = network.endpoint(9999);
+    let mut stream = intruder
+        .connect(
+            seed.advertise_addr(),
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+        .expect("connect");
+    stream.write_all(&[0xEE; 32]).await.expect("write");
+    stream.shutdown().await.expect("close");
+    eventually("the garbage stream is counted", || {
+        sink.counter(Counter::StreamsDropped(DropReason::Decode)) == 1
+    })
+    .await;
+
+    // A crash moves the suspect and dead counters and the per-state gauges.
+    others[0].shutdown().await;
+    eventually("node1 dead in the gauge", || {
+        sink.gauge(Gauge::Members(State::Dead)) == 1.0
+    })
+    .await;
+    assert_eq!(sink.gauge(Gauge::Members(State::Alive)), 2.0);
+    assert!(sink.counter(Counter::MsgSuspect) >= 1);
+    assert!(sink.counter(Counter::MsgDead) >= 1);
+    assert_eq!(sink.counter(Counter::Refutations), 0);
+    seed.shutdown().await;
+    others[1].shutdown().await;
+}
