@@ -18,7 +18,7 @@ use tracing::{debug, trace, warn};
 
 use crate::delegate::Delegate;
 use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
-use crate::metrics::{Counter, DropReason};
+use crate::metrics::{Counter, DropReason, Gauge};
 use crate::transport::{Transport, TransportError};
 use crate::wire::StreamMessage;
 
@@ -47,6 +47,7 @@ pub(crate) struct Snapshot {
     pub(crate) stats: crate::machine::Stats,
     pub(crate) running: bool,
     version: (u64, u64, u64, u64, usize),
+    queued_broadcasts: usize,
 }
 
 impl Snapshot {
@@ -57,6 +58,7 @@ impl Snapshot {
             stats: machine.stats().clone(),
             running: true,
             version: version(machine),
+            queued_broadcasts: 0,
         }
     }
 }
@@ -487,6 +489,9 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         }
         self.refresh_snapshot(!events.is_empty());
         for event in events {
+            if matches!(event, Event::Conflict { .. }) {
+                self.counters.metrics.increment(Counter::Conflicts, 1);
+            }
             self.core.on_event(&event);
             if let Some(e) = MemberEvent::from_machine(&event) {
                 // No subscriber is not an error.
@@ -514,6 +519,13 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             members.as_deref().map(Vec::as_slice),
         );
         snap.stats.clone_from(machine.stats());
+        let queued = machine.queued_broadcasts();
+        if queued != snap.queued_broadcasts {
+            snap.queued_broadcasts = queued;
+            self.counters
+                .metrics
+                .set(Gauge::BroadcastQueue, queued as f64);
+        }
     }
 
     /// Stops everything: pending datagrams are still handed to the transport (so a leave

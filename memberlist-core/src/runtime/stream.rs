@@ -11,7 +11,7 @@ use tokio::time::{Instant, timeout_at};
 use tracing::debug;
 
 use crate::machine::{StreamKind, StreamOutcome, StreamRequest};
-use crate::metrics::{Counter, DropReason};
+use crate::metrics::{Counter, DropReason, Histogram};
 use crate::transport::Transport;
 use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole, WireError};
 
@@ -59,13 +59,14 @@ pub(crate) enum ReadError {
     Wire(#[from] WireError),
 }
 
-/// Reads one framed message. `Ok(None)`: the peer closed the stream before sending anything.
-pub(crate) async fn read_message<S: AsyncRead + Unpin>(
+/// Reads one framed message and how many bytes it took on the stream. `Ok(None)`: the peer
+/// closed the stream before sending anything.
+async fn read_sized<S: AsyncRead + Unpin>(
     stream: &mut S,
     role: StreamRole,
     pipeline: &Pipeline,
     limit: usize,
-) -> Result<Option<StreamMessage>, ReadError> {
+) -> Result<Option<(StreamMessage, usize)>, ReadError> {
     let mut decoder = StreamDecoder::new(role);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut total = 0usize;
@@ -84,7 +85,7 @@ pub(crate) async fn read_message<S: AsyncRead + Unpin>(
         }
         decoder.feed(&buf[..n]);
         if let Some(msg) = decoder.poll(pipeline)? {
-            return Ok(Some(msg));
+            return Ok(Some((msg, total)));
         }
     }
 }
@@ -120,18 +121,23 @@ pub(crate) async fn serve_inbound<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = Instant::now() + ctx.tcp_timeout;
-    let read = read_message(
+    let read = read_sized(
         &mut stream,
         StreamRole::Acceptor,
         &ctx.pipeline,
         ctx.read_limit,
     );
-    let (reply, _push_pull) = match timeout_at(deadline, read).await {
-        Ok(Ok(Some(msg))) => {
+    let (reply, push_pull) = match timeout_at(deadline, read).await {
+        Ok(Ok(Some((msg, size)))) => {
             // Go's cap on concurrent inbound push/pulls.
             let permit = if matches!(msg, StreamMessage::PushPull(_)) {
                 match ctx.push_pulls.clone().try_acquire_owned() {
-                    Ok(permit) => Some((permit, ctx.counters.push_pull_started())),
+                    Ok(permit) => {
+                        ctx.counters
+                            .metrics
+                            .record(Histogram::PushPullSizeRemote, size as f64);
+                        Some((permit, ctx.counters.push_pull_started()))
+                    }
                     Err(_) => {
                         Counters::bump(&ctx.counters.push_pulls_refused);
                         ctx.counters
@@ -197,6 +203,11 @@ pub(crate) async fn serve_inbound<S>(
     let Some(reply) = reply else {
         return;
     };
+    if push_pull.is_some() {
+        ctx.counters
+            .metrics
+            .record(Histogram::PushPullSizeLocal, reply.len() as f64);
+    }
     // Go re-arms the deadline before sending its state.
     let deadline = Instant::now() + ctx.tcp_timeout;
     if let Err(error) = write_and_close(&mut stream, &reply, deadline, &ctx.counters).await {
@@ -213,8 +224,9 @@ pub(crate) async fn run_outbound<T: Transport>(
     read_limit: usize,
     counters: Arc<Counters>,
 ) -> StreamOutcome {
-    let _in_flight =
-        matches!(req.kind, StreamKind::PushPull { .. }).then(|| counters.push_pull_started());
+    let push_pull = matches!(req.kind, StreamKind::PushPull { .. });
+    let _in_flight = push_pull.then(|| counters.push_pull_started());
+    let started = Instant::now();
     let result = outbound(
         &*transport,
         &req,
@@ -224,7 +236,14 @@ pub(crate) async fn run_outbound<T: Transport>(
         &counters,
     );
     match result.await {
-        Ok(outcome) => outcome,
+        Ok(outcome) => {
+            if push_pull {
+                let m = &counters.metrics;
+                m.record(Histogram::PushPullNode, started.elapsed().as_secs_f64());
+                m.record(Histogram::PushPullSizeLocal, req.data.len() as f64);
+            }
+            outcome
+        }
         Err(reason) => {
             debug!(to = %req.to, kind = ?req.kind, %reason, "stream request failed");
             StreamOutcome::Failed(reason)
@@ -271,9 +290,16 @@ async fn outbound<T: Transport>(
         Ok(Err(e)) => return Err(format!("writing to {} failed: {e}", req.to)),
         Err(_) => return Err(format!("timed out writing to {}", req.to)),
     }
-    let read = read_message(&mut stream, StreamRole::Dialer, pipeline, read_limit);
+    let read = read_sized(&mut stream, StreamRole::Dialer, pipeline, read_limit);
     match timeout_at(phase_deadline(), read).await {
-        Ok(Ok(Some(msg))) => Ok(StreamOutcome::Reply(msg)),
+        Ok(Ok(Some((msg, size)))) => {
+            if matches!(msg, StreamMessage::PushPull(_)) {
+                counters
+                    .metrics
+                    .record(Histogram::PushPullSizeRemote, size as f64);
+            }
+            Ok(StreamOutcome::Reply(msg))
+        }
         Ok(Ok(None)) => Err(format!("{} closed the stream without replying", req.to)),
         Ok(Err(e)) => Err(format!("reading the reply from {}: {e}", req.to)),
         Err(_) => Err(format!("timed out waiting for a reply from {}", req.to)),

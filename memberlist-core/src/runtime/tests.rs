@@ -243,7 +243,7 @@ async fn keys_without_an_encryption_plugin_are_refused() {
 
 #[tokio::test(start_paused = true)]
 async fn runtime_reports_to_the_metrics_sink() {
-    use crate::metrics::{Counter, DropReason, Gauge, InMemoryMetrics};
+    use crate::metrics::{Counter, DropReason, Gauge, Histogram, InMemoryMetrics};
     use tokio::io::AsyncWriteExt;
 
     let network = Network::default();
@@ -273,6 +273,11 @@ async fn runtime_reports_to_the_metrics_sink() {
     assert!(sink.counter(Counter::UdpSentBytes) >= sink.counter(Counter::UdpSentPackets));
     assert!(sink.counter(Counter::UdpReceivedBytes) > 0);
     assert_eq!(sink.gauge(Gauge::PushPullInFlight), 0.0);
+    // The seed answered two joins: it saw their states and sent its own.
+    let remote = sink.histogram(Histogram::PushPullSizeRemote);
+    let local = sink.histogram(Histogram::PushPullSizeLocal);
+    assert!(remote.count >= 2 && remote.min > 0.0, "{remote:?}");
+    assert!(local.count >= 2 && local.max > remote.min, "{local:?}");
 
     // A stream of garbage is dropped and counted as undecodable.
     let intruder = network.endpoint(9999);
