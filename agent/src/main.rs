@@ -8,21 +8,28 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod demo;
+mod http;
+mod join;
 mod members;
+mod meta;
+mod settings;
+mod view;
 
 /// Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go
 /// memberlist.
 #[derive(Debug, Parser)]
 #[command(name = "memberlist", version, about, long_about = None)]
 struct Cli {
-    /// Log level when `RUST_LOG` is not set (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "info")]
-    log_level: String,
+    /// Log level when `RUST_LOG` is not set (error, warn, info, debug, trace) [default: info].
+    #[arg(long, global = true)]
+    log_level: Option<String>,
 
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node: bind, join a cluster, serve /members, /health and /metrics.
@@ -47,9 +54,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Agent(args) => agent::run(args, &cli.log_level).await,
+            Command::Agent(args) => agent::run(args, cli.log_level.as_deref()).await,
             Command::Members(args) => members::run(args).await,
-            Command::Demo(args) => demo::run(args, &cli.log_level).await,
+            Command::Demo(args) => {
+                demo::run(args, cli.log_level.as_deref().unwrap_or("info")).await
+            }
         }
     });
     match result {
