@@ -33,7 +33,7 @@
 //!
 //! (`http=none` without `--http`). Everything else is logged through `tracing` to stderr.
 //! SIGINT or SIGTERM makes the node leave the cluster (waiting at most 5 s for the leave to be
-//! gossiped), shut down, and the process exit with status 0.
+//! gossiped; a second signal skips the wait), shut down, and the process exit with status 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -217,9 +217,12 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
     let signal = shutdown_signal().await;
     info!(signal, "leaving the cluster");
     joiner.abort();
-    match node.leave(LEAVE_TIMEOUT).await {
-        Ok(()) => info!("left the cluster"),
-        Err(e) => warn!("leave did not complete: {e}"),
+    tokio::select! {
+        left = node.leave(LEAVE_TIMEOUT) => match left {
+            Ok(()) => info!("left the cluster"),
+            Err(e) => warn!("leave did not complete: {e}"),
+        },
+        again = shutdown_signal() => warn!(signal = again, "second signal: shutting down without waiting for the leave"),
     }
     node.shutdown().await;
     let _ = stop_http.send(());
@@ -235,10 +238,12 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
     Ok(())
 }
 
-/// The startup line on stdout that scripts (and the tests) read.
-#[allow(clippy::print_stdout)]
+/// The startup line on stdout that scripts (and the tests) read. A closed stdout is not an
+/// error: the agent keeps running.
 fn announce_start(node: &Node, http: Option<SocketAddr>) {
-    println!(
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "memberlist agent started: name={} bind={} advertise={} http={}",
         node.name(),
         node.local_addr(),

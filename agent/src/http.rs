@@ -48,6 +48,7 @@ pub(crate) async fn serve(
         .map_err(|e| format!("HTTP server failed: {e}"))
 }
 
+/// `GET /members`: every known member, sorted by name.
 async fn members(AxumState(node): AxumState<Node>) -> Json<Vec<MemberView>> {
     let mut members: Vec<MemberView> = node.all_members().iter().map(MemberView::of).collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));
@@ -64,6 +65,7 @@ fn counts(node: &Node) -> BTreeMap<String, usize> {
     counts
 }
 
+/// `GET /health`: the health score and member counts.
 async fn health(AxumState(node): AxumState<Node>) -> Json<HealthView> {
     Json(HealthView {
         name: node.name().to_owned(),
@@ -72,6 +74,7 @@ async fn health(AxumState(node): AxumState<Node>) -> Json<HealthView> {
     })
 }
 
+/// `GET /metrics`: Prometheus text format.
 async fn metrics(AxumState(node): AxumState<Node>) -> impl IntoResponse {
     (
         [(

@@ -112,10 +112,10 @@ fn render_table(members: &[MemberView]) -> String {
     out
 }
 
-/// Writes the command's output.
-#[allow(clippy::print_stdout)]
+/// Writes the command's output (a closed stdout, as in `| head`, is not an error).
 fn print_out(text: &str) {
-    println!("{text}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 #[cfg(test)]
