@@ -159,8 +159,8 @@ fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {shown}: {e}"))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).map_err(|e| format!("config file {shown}: {e}"))?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
     let known = config_file_keys();
     if let Some(unknown) = table
         .keys()
@@ -176,11 +176,23 @@ fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
     }
     let agent: AgentKeys = own
         .try_into()
-        .map_err(|e| format!("config file {shown}: {e}"))?;
+        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
     let file: ConfigFile = table
         .try_into()
-        .map_err(|e| format!("config file {shown}: {e}"))?;
+        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
     Ok((file, agent))
+}
+
+/// A TOML error on one line: its message lines joined, the source snippet left out.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.contains(" | ") && !l.ends_with(" |")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Every key a [`ConfigFile`] reads: those written out for a full configuration, and
@@ -273,6 +285,15 @@ mod tests {
         let err = check_keys(&["cg8StVXbQJ0gPvMd9o7yrg==".into(), "AAAA".into()]).unwrap_err();
         assert!(err.contains("--key #2 is 3 bytes"), "{err}");
         assert!(check_keys(&["***".into()]).unwrap_err().contains("base64"));
+    }
+
+    #[test]
+    fn toml_errors_fit_on_one_line() {
+        let err = toml::from_str::<toml::Table>("name = \n").unwrap_err();
+        let line = one_line(&err.to_string());
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.starts_with("TOML parse error at line 1"), "{line}");
+        assert!(line.contains("quoted"), "{line}");
     }
 
     #[test]

@@ -335,6 +335,14 @@ zone = "z1"
         err.contains("invalid configuration: probe_timeout"),
         "{err}"
     );
+    std::fs::write(&bad, "name = \"x\"\njoin = \"not-a-list\"\n").unwrap();
+    let err = agent_fails(&["--config", &bad.display().to_string()]);
+    assert!(err.contains("in `join`"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    std::fs::write(&bad, "name = \n").unwrap();
+    let err = agent_fails(&["--config", &bad.display().to_string()]);
+    assert!(err.contains("TOML parse error at line 1"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
     let err = agent_fails(&["--config", "/nonexistent/agent.toml", "--name", "x"]);
     assert!(
         err.contains("cannot read config file /nonexistent/agent.toml"),
