@@ -50,6 +50,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info, warn};
 
 use crate::settings::{self, DelegateVersions};
+use crate::signals::Signals;
 
 /// How long a leave may take to be gossiped before the agent shuts down anyway.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -147,6 +148,7 @@ impl Delegate for AgentDelegate {
 pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), String> {
     let settings = settings::resolve(args, log_level)?;
     crate::init_logging(settings.log_level.as_deref().unwrap_or("info"))?;
+    let mut signals = Signals::new();
 
     let http_listener = match settings.http {
         Some(addr) => Some(
@@ -214,7 +216,7 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
         settings.join.clone(),
     ));
 
-    let signal = shutdown_signal().await;
+    let signal = signals.recv().await;
     info!(signal, "leaving the cluster");
     joiner.abort();
     tokio::select! {
@@ -222,7 +224,7 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
             Ok(()) => info!("left the cluster"),
             Err(e) => warn!("leave did not complete: {e}"),
         },
-        again = shutdown_signal() => warn!(signal = again, "second signal: shutting down without waiting for the leave"),
+        again = signals.recv() => warn!(signal = again, "second signal: shutting down without waiting for the leave"),
     }
     node.shutdown().await;
     let _ = stop_http.send(());
@@ -274,31 +276,5 @@ async fn log_events(node: Node) {
             Err(RecvError::Lagged(missed)) => warn!(missed, "missed membership events"),
             Err(RecvError::Closed) => return,
         }
-    }
-}
-
-/// Waits for SIGINT or SIGTERM and names it.
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
-                }
-            }
-            Err(e) => {
-                warn!("cannot listen for SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }

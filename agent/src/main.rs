@@ -13,6 +13,7 @@ mod join;
 mod members;
 mod meta;
 mod settings;
+mod signals;
 mod view;
 
 /// Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go

@@ -235,6 +235,11 @@ fn an_unreachable_join_is_retried_until_a_node_appears_there() {
         a.logs()
     );
     assert!(a.logs().contains("joined the cluster"), "{}", a.logs());
+    // SIGINT works like SIGTERM.
+    a.signal("INT");
+    let status = a.wait_exit(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status}:\n{}", a.logs());
+    assert!(a.logs().contains("signal=\"SIGINT\""), "{}", a.logs());
     drop(late);
 }
 
