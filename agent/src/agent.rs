@@ -1,10 +1,280 @@
-//! The `agent` subcommand (not written yet).
+//! `memberlist agent`: run one memberlist node until SIGINT or SIGTERM.
+//!
+//! ```text
+//! memberlist agent --name NAME --bind IP:PORT [--advertise IP:PORT] [--join ADDR]...
+//!                  [--preset lan|wan|local] [--key BASE64]... [--label TEXT]
+//!                  [--transport net|quic] [--http IP:PORT] [--config FILE]
+//!                  [--meta KEY=VALUE]... [--delegate-version MIN,MAX,CUR]
+//! ```
+//!
+//! - `--bind` takes UDP and TCP on one port (port 0 picks a free one); `--advertise` is the
+//!   address announced to others when it differs (NAT, containers).
+//! - `--join` may repeat. Joining happens in the background: an unreachable address is
+//!   logged and retried with a doubling wait (1 s up to 30 s) until one join succeeds.
+//! - `--preset` picks Go's `DefaultLANConfig`, `DefaultWANConfig` or `DefaultLocalConfig`
+//!   (default `lan`). Compression (Go's LZW) is on, as in Go.
+//! - `--key` may repeat: base64 of 16, 24 or 32 bytes, the first is the primary key. Keys
+//!   turn on AES-GCM encryption, as Go's `SecretKey`/`Keyring`.
+//! - `--meta KEY=VALUE` may repeat: the node's metadata, encoded as Serf's tags (byte 0xFF
+//!   then a MessagePack map of string to string, at most 512 bytes; see [`crate::meta`]), so
+//!   `serf members` shows them as tags.
+//! - `--delegate-version MIN,MAX,CUR` is the delegate protocol range announced in the node's
+//!   version vector (default 0,0,0). Serf agents refuse nodes whose range does not cover
+//!   theirs: use `2,5,5` to join a Serf cluster.
+//! - `--http` serves `/members`, `/health` and `/metrics` (see [`crate::http`]).
+//! - `--config FILE` reads every option from TOML (see [`crate::settings`]); flags override.
+//! - `--transport quic` is reserved for a later QUIC transport and refused for now.
+//!
+//! Once both sockets are bound, one line goes to stdout:
+//!
+//! ```text
+//! memberlist agent started: name=a bind=127.0.0.1:40001 advertise=127.0.0.1:40001 http=127.0.0.1:40002
+//! ```
+//!
+//! (`http=none` without `--http`). Everything else is logged through `tracing` to stderr.
+//! SIGINT or SIGTERM makes the node leave the cluster (waiting at most 5 s for the leave to be
+//! gossiped; a second signal skips the wait), shut down, and the process exit with status 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use memberlist::aes_gcm::AesGcm;
+use memberlist::delegate::Delegate;
+use memberlist::lzw::Lzw;
+use memberlist::net::{NetTransport, NetTransportOptions};
+use memberlist::{MemberEvent, Memberlist};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{error, info, warn};
+
+use crate::settings::{self, DelegateVersions};
+use crate::signals::Signals;
+
+/// How long a leave may take to be gossiped before the agent shuts down anyway.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The node the agent runs.
+pub(crate) type Node = Memberlist<NetTransport, AgentDelegate>;
 
 /// Options of `memberlist agent`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct AgentArgs {}
+pub(crate) struct AgentArgs {
+    /// The node's unique name in the cluster.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Address to bind for UDP and TCP (port 0 picks a free port).
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) bind: Option<SocketAddr>,
+    /// Address announced to other nodes, if not the bound one.
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) advertise: Option<SocketAddr>,
+    /// A node to join (repeatable); retried in the background until a join succeeds.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) join: Vec<String>,
+    /// Protocol timings: Go's LAN, WAN or local defaults [default: lan].
+    #[arg(long, value_enum)]
+    pub(crate) preset: Option<Preset>,
+    /// Encryption key, base64 of 16, 24 or 32 bytes (repeatable; the first one encrypts).
+    #[arg(long, value_name = "BASE64")]
+    pub(crate) key: Vec<String>,
+    /// Label written on every packet; nodes with different labels ignore each other.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) label: Option<String>,
+    /// Transport: UDP + TCP (`net`); `quic` is not available yet [default: net].
+    #[arg(long, value_enum)]
+    pub(crate) transport: Option<TransportKind>,
+    /// Serve GET /members, /health and /metrics on this address (port 0 picks one).
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) http: Option<SocketAddr>,
+    /// TOML file with any of these options (flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Node metadata entry (repeatable), encoded as Serf tags: byte 0xFF then a msgpack map
+    /// of string to string, at most 512 bytes in all.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) meta: Vec<String>,
+    /// Delegate protocol versions MIN,MAX,CUR announced to peers [default: 0,0,0]; Serf
+    /// clusters need 2,5,5.
+    #[arg(long, value_name = "MIN,MAX,CUR")]
+    pub(crate) delegate_version: Option<DelegateVersions>,
+}
 
-/// Runs `memberlist agent`.
-pub(crate) async fn run(_args: AgentArgs, _log_level: &str) -> Result<(), String> {
-    Err("not implemented yet".into())
+/// `--preset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Preset {
+    /// Go's `DefaultLANConfig`.
+    Lan,
+    /// Go's `DefaultWANConfig`.
+    Wan,
+    /// Go's `DefaultLocalConfig` (fast timers, for one machine).
+    Local,
+}
+
+impl Preset {
+    /// The name `ConfigFile` knows it by.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Lan => "lan",
+            Self::Wan => "wan",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// `--transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TransportKind {
+    /// UDP for gossip and probes, TCP for push/pull, on one port.
+    Net,
+    /// QUIC (not available yet).
+    Quic,
+}
+
+/// The agent's delegate: announces the encoded `--meta` tags and ignores user messages.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentDelegate {
+    meta: Bytes,
+}
+
+impl Delegate for AgentDelegate {
+    fn node_meta(&mut self, _limit: usize) -> Bytes {
+        self.meta.clone()
+    }
+}
+
+/// Runs `memberlist agent` until a signal; `log_level` is `--log-level` when given.
+pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), String> {
+    let settings = settings::resolve(args, log_level)?;
+    crate::init_logging(settings.log_level.as_deref().unwrap_or("info"))?;
+    let mut signals = Signals::new();
+
+    let http_listener = match settings.http {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen for HTTP on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    let http_addr = match &http_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| format!("cannot read the HTTP address: {e}"))?,
+        ),
+        None => None,
+    };
+
+    let mut options = NetTransportOptions::new(settings.bind);
+    if let Some(advertise) = settings.advertise {
+        options = options.with_advertise(advertise);
+    }
+    let transport = NetTransport::with_options(options)
+        .await
+        .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
+    let delegate = AgentDelegate {
+        meta: Bytes::from(settings.meta),
+    };
+    let mut builder = Memberlist::builder(settings.config.clone())
+        .transport(transport)
+        .delegate(delegate)
+        .compression(Lzw);
+    if let Some(ring) = &settings.config.keyring {
+        builder = builder.encryption(AesGcm::new(ring.clone()));
+    }
+    let node: Node = builder
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the node: {e}"))?;
+
+    info!(
+        name = node.name(),
+        bind = %node.local_addr(),
+        advertise = %node.advertise_addr(),
+        http = %http_addr.map_or_else(|| "none".to_owned(), |a| a.to_string()),
+        encrypted = settings.config.keyring.is_some(),
+        "agent started"
+    );
+    announce_start(&node, http_addr);
+
+    tokio::spawn(log_events(node.clone()));
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_task = http_listener.map(|listener| {
+        let node = node.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = http_stopped.await;
+            };
+            if let Err(e) = crate::http::serve(listener, node, shutdown).await {
+                error!("{e}");
+            }
+        })
+    });
+    let joiner = tokio::spawn(crate::join::join_until_success(
+        node.clone(),
+        settings.join.clone(),
+    ));
+
+    let signal = signals.recv().await;
+    info!(signal, "leaving the cluster");
+    joiner.abort();
+    tokio::select! {
+        left = node.leave(LEAVE_TIMEOUT) => match left {
+            Ok(()) => info!("left the cluster"),
+            Err(e) => warn!("leave did not complete: {e}"),
+        },
+        again = signals.recv() => warn!(signal = again, "second signal: shutting down without waiting for the leave"),
+    }
+    node.shutdown().await;
+    let _ = stop_http.send(());
+    if let Some(task) = http_task {
+        if tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .is_err()
+        {
+            warn!("the HTTP server did not stop within 2 s");
+        }
+    }
+    info!("shutdown complete");
+    Ok(())
+}
+
+/// The startup line on stdout that scripts (and the tests) read. A closed stdout is not an
+/// error: the agent keeps running.
+fn announce_start(node: &Node, http: Option<SocketAddr>) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "memberlist agent started: name={} bind={} advertise={} http={}",
+        node.name(),
+        node.local_addr(),
+        node.advertise_addr(),
+        http.map_or_else(|| "none".to_owned(), |a| a.to_string()),
+    );
+}
+
+/// Logs membership events until the node stops.
+async fn log_events(node: Node) {
+    let mut events = node.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(MemberEvent::Join(m)) => {
+                info!(member = %m.name, addr = ?m.socket_addr(), "member joined")
+            }
+            Ok(MemberEvent::Leave(m)) => {
+                info!(member = %m.name, state = %m.state, "member left or failed")
+            }
+            Ok(MemberEvent::Update(m)) => info!(member = %m.name, "member updated its metadata"),
+            Ok(MemberEvent::Conflict { existing, other }) => warn!(
+                member = %existing.name,
+                known = ?existing.socket_addr(),
+                claimed_by = ?other.socket_addr(),
+                "name conflict"
+            ),
+            Ok(other) => info!(member = %other.member().name, "membership event: {other:?}"),
+            Err(RecvError::Lagged(missed)) => warn!(missed, "missed membership events"),
+            Err(RecvError::Closed) => return,
+        }
+    }
 }

@@ -8,7 +8,13 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod demo;
+mod http;
+mod join;
 mod members;
+mod meta;
+mod settings;
+mod signals;
+mod view;
 
 /// Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go
 /// memberlist.
@@ -24,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node: bind, join a cluster, serve /members, /health and /metrics.
@@ -48,9 +56,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Agent(args) => {
-                agent::run(args, cli.log_level.as_deref().unwrap_or("info")).await
-            }
+            Command::Agent(args) => agent::run(args, cli.log_level.as_deref()).await,
             Command::Members(args) => members::run(args).await,
             Command::Demo(args) => demo::run(args, cli.log_level.as_deref()).await,
         }

@@ -1,10 +1,162 @@
-//! The `members` subcommand (not written yet).
+//! `memberlist members --http IP:PORT [--json]`: asks a running agent for `GET /members`
+//! and prints a table (name, address, state, incarnation, metadata), or the agent's JSON
+//! as is with `--json`.
+//!
+//! Metadata is shown as `key=value,…` when it is Serf-style tags, as `base64:…` otherwise.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::view::MemberView;
+
+/// How long the whole request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Options of `memberlist members`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct MembersArgs {}
+pub(crate) struct MembersArgs {
+    /// The agent's HTTP address (its `--http`).
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) http: SocketAddr,
+    /// Print the agent's JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
 
 /// Runs `memberlist members`.
-pub(crate) async fn run(_args: MembersArgs) -> Result<(), String> {
-    Err("not implemented yet".into())
+pub(crate) async fn run(args: MembersArgs) -> Result<(), String> {
+    let addr = args.http;
+    let body = tokio::task::spawn_blocking(move || fetch_members(addr))
+        .await
+        .map_err(|e| format!("the HTTP request task failed: {e}"))??;
+    if args.json {
+        print_out(body.trim_end());
+        return Ok(());
+    }
+    let members: Vec<MemberView> = serde_json::from_str(&body).map_err(|e| {
+        format!("the agent at {addr} answered something that is not a member list: {e}")
+    })?;
+    print_out(render_table(&members).trim_end());
+    Ok(())
+}
+
+/// `GET http://addr/members`, its body on success.
+fn fetch_members(addr: SocketAddr) -> Result<String, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://{addr}/members");
+    let mut response = agent
+        .get(&url)
+        .call()
+        .map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| format!("cannot read the answer of the agent at {addr}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "the agent at {addr} answered {status} to GET /members"
+        ));
+    }
+    Ok(body)
+}
+
+/// The members as an aligned table with a header row.
+fn render_table(members: &[MemberView]) -> String {
+    let header = ["NAME", "ADDRESS", "STATE", "INCARNATION", "META"];
+    let rows: Vec<[String; 5]> = members
+        .iter()
+        .map(|m| {
+            let addr = if m.addr.contains(':') {
+                format!("[{}]:{}", m.addr, m.port)
+            } else {
+                format!("{}:{}", m.addr, m.port)
+            };
+            [
+                m.name.clone(),
+                addr,
+                m.state.clone(),
+                m.incarnation.to_string(),
+                m.meta_text(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// Writes the command's output (a closed stdout, as in `| head`, is not an error).
+fn print_out(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn table_is_aligned() {
+        let members = vec![
+            MemberView {
+                name: "alpha".into(),
+                addr: "127.0.0.1".into(),
+                port: 7946,
+                state: "alive".into(),
+                incarnation: 3,
+                meta: Some(BTreeMap::from([("role".into(), "web".into())])),
+                meta_base64: None,
+            },
+            MemberView {
+                name: "b".into(),
+                addr: "::1".into(),
+                port: 1,
+                state: "left".into(),
+                incarnation: 12,
+                meta: None,
+                meta_base64: Some("AQI=".into()),
+            },
+        ];
+        let table = render_table(&members);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("NAME   ADDRESS         STATE  INCARNATION  META"));
+        assert_eq!(
+            lines[1],
+            "alpha  127.0.0.1:7946  alive  3            role=web"
+        );
+        assert_eq!(
+            lines[2],
+            "b      [::1]:1         left   12           base64:AQI="
+        );
+    }
 }

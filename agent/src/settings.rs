@@ -1,0 +1,313 @@
+//! The agent's settings: command-line flags over an optional TOML file (`--config FILE`).
+//!
+//! The file holds every option. Its keys are those of
+//! [`memberlist::ConfigFile`] (`name`, `preset`, `keys`, `label`, `delegate_versions`,
+//! `seeds`, `probe_interval`, … — durations as `"1s"`/`"200ms"` or integer milliseconds) plus
+//! the agent's own:
+//!
+//! ```toml
+//! name = "node-a"
+//! preset = "local"
+//! bind = "127.0.0.1:7946"
+//! advertise = "192.0.2.10:7946"
+//! join = ["10.0.0.2:7946"]
+//! http = "127.0.0.1:8080"
+//! transport = "net"
+//! log_level = "debug"
+//! keys = ["cg8StVXbQJ0gPvMd9o7yrg=="]
+//! delegate_versions = [2, 5, 5]
+//! probe_interval = "500ms"
+//!
+//! [meta]
+//! role = "web"
+//! ```
+//!
+//! A flag given on the command line replaces the file's value; for the repeatable flags
+//! (`--join`, `--key`) the command-line list replaces the file's list, and `--meta` entries
+//! are added to the file's table (replacing an entry of the same key). An unknown key in the
+//! file is an error naming the key and the file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use memberlist::{Config, ConfigFile};
+use serde::Deserialize;
+
+use crate::agent::{AgentArgs, TransportKind};
+use crate::meta;
+
+/// The agent's own keys in a config file (the rest are [`ConfigFile`]'s).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentKeys {
+    bind: Option<String>,
+    advertise: Option<String>,
+    join: Option<Vec<String>>,
+    http: Option<String>,
+    meta: Option<BTreeMap<String, String>>,
+    transport: Option<String>,
+    log_level: Option<String>,
+}
+
+/// The keys [`AgentKeys`] reads.
+const AGENT_KEYS: [&str; 7] = [
+    "bind",
+    "advertise",
+    "join",
+    "http",
+    "meta",
+    "transport",
+    "log_level",
+];
+
+/// Everything the agent needs to start, after flags and file were merged and checked.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// The memberlist configuration (preset, protocol knobs, keys, label, versions).
+    pub(crate) config: Config,
+    /// The UDP + TCP address to bind.
+    pub(crate) bind: SocketAddr,
+    /// The address to advertise, if not derived from `bind`.
+    pub(crate) advertise: Option<SocketAddr>,
+    /// Addresses to join (retried in the background until one works).
+    pub(crate) join: Vec<String>,
+    /// Where to serve the HTTP API.
+    pub(crate) http: Option<SocketAddr>,
+    /// The encoded node metadata (Serf tags).
+    pub(crate) meta: Vec<u8>,
+    /// The log level from the file, when the command line gave none.
+    pub(crate) log_level: Option<String>,
+}
+
+/// Reads the file (if any), applies the flags over it, and validates the result.
+pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Settings, String> {
+    let (mut file, agent) = match &args.config {
+        Some(path) => read_file(path)?,
+        None => (ConfigFile::default(), AgentKeys::default()),
+    };
+
+    let transport = match (args.transport, agent.transport.as_deref()) {
+        (Some(t), _) => t,
+        (None, None | Some("net")) => TransportKind::Net,
+        (None, Some("quic")) => TransportKind::Quic,
+        (None, Some(other)) => {
+            return Err(format!(
+                "config file: unknown transport {other:?}; expected \"net\" or \"quic\""
+            ));
+        }
+    };
+    if transport == TransportKind::Quic {
+        return Err("the QUIC transport is not available yet; use --transport net".into());
+    }
+
+    if let Some(name) = args.name {
+        file.name = name;
+    }
+    if file.name.is_empty() {
+        return Err("a node name is required: --name NAME (or `name` in the config file)".into());
+    }
+    if let Some(preset) = args.preset {
+        file.preset = Some(preset.as_str().to_owned());
+    }
+    if !args.key.is_empty() {
+        check_keys(&args.key)?;
+        file.keys = Some(args.key);
+    }
+    if let Some(label) = args.label {
+        file.label = Some(label);
+    }
+    if let Some(v) = args.delegate_version {
+        file.delegate_versions = Some(v.0);
+    }
+
+    let bind = pick_addr("bind", args.bind, agent.bind.as_deref())?
+        .ok_or("a bind address is required: --bind IP:PORT (or `bind` in the config file)")?;
+    let advertise = pick_addr("advertise", args.advertise, agent.advertise.as_deref())?;
+    let http = pick_addr("http", args.http, agent.http.as_deref())?;
+    let join = if args.join.is_empty() {
+        agent.join.unwrap_or_default()
+    } else {
+        args.join
+    };
+
+    let mut tags = agent.meta.unwrap_or_default();
+    for pair in &args.meta {
+        let (k, v) = meta::parse_pair(pair)?;
+        tags.insert(k, v);
+    }
+    let meta = meta::encode_tags(&tags).map_err(|e| format!("--meta: {e}"))?;
+
+    let config = file
+        .into_config()
+        .map_err(|e| format!("invalid configuration: {e}"))?;
+    Ok(Settings {
+        config,
+        bind,
+        advertise,
+        join,
+        http,
+        meta,
+        log_level: cli_log_level.map(str::to_owned).or(agent.log_level),
+    })
+}
+
+/// Reads a TOML config file, rejecting unknown keys by name.
+fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {shown}: {e}"))?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
+    let known = config_file_keys();
+    if let Some(unknown) = table
+        .keys()
+        .find(|k| !known.contains(k) && !AGENT_KEYS.contains(&k.as_str()))
+    {
+        return Err(format!("config file {shown}: unknown key `{unknown}`"));
+    }
+    let mut own = toml::Table::new();
+    for key in AGENT_KEYS {
+        if let Some(v) = table.remove(key) {
+            own.insert(key.to_owned(), v);
+        }
+    }
+    let agent: AgentKeys = own
+        .try_into()
+        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
+    let file: ConfigFile = table
+        .try_into()
+        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
+    Ok((file, agent))
+}
+
+/// A TOML error on one line: its message lines joined, the source snippet left out.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.contains(" | ") && !l.ends_with(" |")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Every key a [`ConfigFile`] reads: those written out for a full configuration, and
+/// `preset` (never written out).
+fn config_file_keys() -> Vec<String> {
+    let mut keys: Vec<String> = toml::Table::try_from(ConfigFile::from(&Config::lan("x")))
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.push("preset".into());
+    // `keys` is written only when a keyring is set.
+    keys.push("keys".into());
+    keys
+}
+
+/// The flag's address, else the file's (parsed), else none.
+fn pick_addr(
+    what: &str,
+    flag: Option<SocketAddr>,
+    file: Option<&str>,
+) -> Result<Option<SocketAddr>, String> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    file.map(|text| {
+        text.trim().parse().map_err(|e| {
+            format!("config file: `{what}` = {text:?} is not an IP:PORT address ({e})")
+        })
+    })
+    .transpose()
+}
+
+/// Checks `--key` values: standard base64 of 16, 24 or 32 bytes.
+fn check_keys(keys: &[String]) -> Result<(), String> {
+    for (i, key) in keys.iter().enumerate() {
+        let n = i + 1;
+        let bytes = STANDARD
+            .decode(key.trim())
+            .map_err(|e| format!("--key #{n} is not valid base64: {e}"))?;
+        if ![16, 24, 32].contains(&bytes.len()) {
+            return Err(format!(
+                "--key #{n} is {} bytes; AES keys are 16, 24 or 32 bytes (base64 of them)",
+                bytes.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `--delegate-version MIN,MAX,CUR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DelegateVersions(pub(crate) [u8; 3]);
+
+impl std::str::FromStr for DelegateVersions {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let bad = || format!("expected MIN,MAX,CUR (three numbers 0-255), got {s:?}");
+        let [min, max, cur] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let num = |t: &str| t.parse::<u8>().map_err(|_| bad());
+        let (min, max, cur) = (num(min)?, num(max)?, num(cur)?);
+        if !(min <= cur && cur <= max) {
+            return Err(format!("need MIN <= CUR <= MAX, got {s:?}"));
+        }
+        Ok(Self([min, max, cur]))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delegate_versions_parse() {
+        assert_eq!(
+            "2,5,5".parse::<DelegateVersions>().unwrap(),
+            DelegateVersions([2, 5, 5])
+        );
+        assert!("2,5".parse::<DelegateVersions>().is_err());
+        assert!("5,2,3".parse::<DelegateVersions>().is_err());
+        assert!("1,2,300".parse::<DelegateVersions>().is_err());
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(check_keys(&["cg8StVXbQJ0gPvMd9o7yrg==".into()]).is_ok());
+        let err = check_keys(&["cg8StVXbQJ0gPvMd9o7yrg==".into(), "AAAA".into()]).unwrap_err();
+        assert!(err.contains("--key #2 is 3 bytes"), "{err}");
+        assert!(check_keys(&["***".into()]).unwrap_err().contains("base64"));
+    }
+
+    #[test]
+    fn toml_errors_fit_on_one_line() {
+        let err = toml::from_str::<toml::Table>("name = \n").unwrap_err();
+        let line = one_line(&err.to_string());
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.starts_with("TOML parse error at line 1"), "{line}");
+        assert!(line.contains("quoted"), "{line}");
+    }
+
+    #[test]
+    fn config_file_keys_cover_the_fields() {
+        let keys = config_file_keys();
+        for k in [
+            "name",
+            "probe_interval",
+            "keys",
+            "preset",
+            "delegate_versions",
+            "label",
+        ] {
+            assert!(keys.iter().any(|x| x == k), "{k} missing from {keys:?}");
+        }
+    }
+}
