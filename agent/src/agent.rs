@@ -45,6 +45,7 @@ use memberlist::delegate::Delegate;
 use memberlist::lzw::Lzw;
 use memberlist::net::{NetTransport, NetTransportOptions};
 use memberlist::{MemberEvent, Memberlist};
+use memberlist_prometheus::PrometheusMetrics;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info, warn};
@@ -176,9 +177,13 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
     let delegate = AgentDelegate {
         meta: Bytes::from(settings.meta),
     };
+    let metrics = PrometheusMetrics::builder()
+        .build()
+        .map_err(|e| format!("cannot set up the metrics: {e}"))?;
     let mut builder = Memberlist::builder(settings.config.clone())
         .transport(transport)
         .delegate(delegate)
+        .metrics(metrics.clone())
         .compression(Lzw);
     if let Some(ring) = &settings.config.keyring {
         builder = builder.encryption(AesGcm::new(ring.clone()));
@@ -206,7 +211,7 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
             let shutdown = async move {
                 let _ = http_stopped.await;
             };
-            if let Err(e) = crate::http::serve(listener, node, shutdown).await {
+            if let Err(e) = crate::http::serve(listener, node, metrics, shutdown).await {
                 error!("{e}");
             }
         })

@@ -111,9 +111,14 @@ fn three_agents_form_a_cluster_seen_through_http_and_members_then_one_leaves() {
         "{body}"
     );
     assert!(body.contains("memberlist_health_score "), "{body}");
+    assert!(
+        body.contains("# TYPE memberlist_push_pull_node_seconds histogram"),
+        "{body}"
+    );
+    assert!(body.contains("memberlist_msg_alive_total "), "{body}");
     let received = body
         .lines()
-        .find_map(|l| l.strip_prefix("memberlist_packets_received_total "))
+        .find_map(|l| l.strip_prefix("memberlist_udp_received_packets_total "))
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap();
     assert!(received > 0, "{body}");
