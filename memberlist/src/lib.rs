@@ -5,7 +5,8 @@
 //! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
 //! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
 //! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
-//! `quic`, `prometheus` and `opentelemetry` are reserved names that enable nothing yet.
+//! `prometheus` adds the Prometheus exporter; `quic` and `opentelemetry` are reserved names
+//! that enable nothing yet.
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -13,7 +14,8 @@
 //! | `lzw` | yes | [`lzw::Lzw`]: Go's LZW compression (algorithm 0) |
 //! | `aes-gcm` | yes | [`aes_gcm::AesGcm`]: Go's AES-GCM encryption, envelope v0/v1 |
 //! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
-//! | `quic`, `prometheus`, `opentelemetry` | no | nothing yet (planned plugins) |
+//! | `prometheus` | no | `prometheus::PrometheusMetrics`: every metric in a Prometheus registry |
+//! | `quic`, `opentelemetry` | no | nothing yet (planned plugins) |
 //!
 //! ## Quick start
 //!
@@ -47,6 +49,8 @@ pub use memberlist_lz4 as lz4;
 pub use memberlist_lzw as lzw;
 #[cfg(feature = "net")]
 pub use memberlist_net as net;
+#[cfg(feature = "prometheus")]
+pub use memberlist_prometheus as prometheus;
 
 /// The common imports: the handle, its configuration and events, the delegate trait, member
 /// types, and the default plugins that are enabled.
