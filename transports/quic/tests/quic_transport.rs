@@ -425,3 +425,80 @@ async fn streams_beyond_the_caps_wait_or_are_refused() {
     let (_, from) = within(a.accept()).await.unwrap();
     assert_eq!(from, friend.advertise_addr());
 }
+
+#[tokio::test]
+async fn a_dual_stack_node_reports_ipv4_peers_as_ipv4() {
+    let ca = DevCa::new("dual").unwrap();
+    let tls = ca.node_tls("dual").unwrap();
+    let config = QuicConfig::new("[::]:0".parse().unwrap(), tls)
+        .with_advertise("127.0.0.1:0".parse().unwrap());
+    let dual = match QuicTransport::bind(config).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("skipping: cannot bind [::] ({e}); this host has no IPv6");
+            return;
+        }
+    };
+    let v4 = node(&ca, "v4").await;
+    within(v4.send_to(dual.advertise_addr(), b"hello"))
+        .await
+        .unwrap();
+    let (_, from) = within(dual.recv_from()).await.unwrap();
+    assert_eq!(from, v4.advertise_addr(), "not ::ffff:127.0.0.1");
+    within(dual.send_to(from, b"back")).await.unwrap();
+    assert_eq!(&within(v4.recv_from()).await.unwrap().0[..], b"back");
+    assert_eq!(
+        dual.stats().connections_dialed,
+        0,
+        "answered on the same connection"
+    );
+}
+
+/// Collects everything written by the fmt subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// A current-thread runtime: every task runs on this thread, under the subscriber set here.
+#[tokio::test]
+async fn refusals_are_logged_as_warnings_with_their_reason() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let ca = DevCa::new("logs").unwrap();
+    let a = node(&ca, "a").await;
+    let stranger = node(&DevCa::new("elsewhere").unwrap(), "stranger").await;
+    assert!(
+        within(stranger.connect(a.advertise_addr(), deadline()))
+            .await
+            .is_err()
+    );
+    stats_until(&a, "a counts the refusal", |s| {
+        s.handshake_failures.unknown_ca >= 1
+    })
+    .await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("accepting"))
+        .unwrap_or_else(|| panic!("a warning from the accepting side in:\n{logs}"));
+    assert!(line.contains("unknown CA"), "{line}");
+    assert!(
+        line.contains(&stranger.advertise_addr().to_string()),
+        "{line}"
+    );
+}
