@@ -228,14 +228,11 @@ pub(crate) fn send_on(inner: &Arc<Inner>, conn: &Connection, to: SocketAddr, dat
         .max_datagram_size()
         .is_some_and(|max| data.len() <= max);
     if fits {
-        match conn.send_datagram(data) {
+        // Cloning `Bytes` bumps a reference count and keeps the packet for the fallback.
+        match conn.send_datagram(data.clone()) {
             Ok(()) => return bump(&inner.counters.datagrams_sent),
-            Err(SendDatagramError::TooLarge) => {
-                // The path MTU shrank since the check; fall through with nothing to resend:
-                // the datagram was moved. Count it as dropped.
-                bump(&inner.counters.datagrams_dropped);
-                return;
-            }
+            // The path MTU shrank since the check (black-hole detection): use a stream.
+            Err(SendDatagramError::TooLarge) => {}
             Err(e) => {
                 bump(&inner.counters.datagrams_dropped);
                 debug!(peer = %to, error = %e, "sending a datagram failed");
