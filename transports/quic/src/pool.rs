@@ -196,6 +196,17 @@ impl<C: Pooled> Pool<C> {
         }
     }
 
+    /// Every pooled connection, leaving the pool as it is.
+    pub(crate) fn connections(&self) -> Vec<C> {
+        self.lock()
+            .values()
+            .filter_map(|slot| match slot {
+                Slot::Ready(c) => Some(c.clone()),
+                Slot::Dialing { .. } => None,
+            })
+            .collect()
+    }
+
     /// Every pooled connection, emptying the pool (waiters are dropped, so they see an error).
     pub(crate) fn drain(&self) -> Vec<C> {
         self.lock()

@@ -18,6 +18,11 @@ use crate::stats::{Counters, QuicStats, bump};
 use crate::stream::QuicStream;
 
 type Datagram = (Bytes, SocketAddr);
+
+/// Bytes of datagrams quinn buffers per connection, each way.
+const DATAGRAM_BUFFER: usize = 1 << 20;
+/// How long [`QuicTransport::shutdown`] waits for queued datagrams (a leave message) to leave.
+const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 type Inbound = (QuicStream, SocketAddr);
 
 /// State shared by the transport handle and its tasks.
@@ -86,7 +91,8 @@ fn transport_config(config: &QuicConfig) -> Result<TransportConfig, TransportErr
         .max_concurrent_bidi_streams(VarInt::from_u32(config.max_streams_per_connection))
         .max_concurrent_uni_streams(VarInt::from_u32(config.max_streams_per_connection))
         .initial_mtu(INITIAL_MTU)
-        .datagram_receive_buffer_size(Some(1 << 20));
+        .datagram_receive_buffer_size(Some(DATAGRAM_BUFFER))
+        .datagram_send_buffer_size(DATAGRAM_BUFFER);
     Ok(t)
 }
 
@@ -201,6 +207,21 @@ impl QuicTransport {
             )),
             Ok(Err(_)) => Err(TransportError::Shutdown),
             Err(_) => Err(TransportError::Timeout),
+        }
+    }
+
+    /// Waits (at most [`FLUSH_GRACE`]) until quinn has written out the datagrams queued on
+    /// every pooled connection: closing a connection discards what it has not sent yet, which
+    /// would lose a leave message sent just before the shutdown.
+    async fn flush(&self) {
+        let deadline = Instant::now() + FLUSH_GRACE;
+        for conn in self.inner.pool.connections() {
+            while conn.close_reason().is_none()
+                && conn.datagram_send_buffer_space() < DATAGRAM_BUFFER
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
         }
     }
 
@@ -329,10 +350,14 @@ impl Transport for QuicTransport {
         }
     }
 
-    /// Closes the endpoint and every connection (QUIC has no way to keep streams of a closed
-    /// endpoint alive, so streams already handed out fail from here on), and wakes pending
-    /// receives. Idempotent.
+    /// Lets queued datagrams leave (a quarter of a second at most), then closes the endpoint
+    /// and every connection (QUIC has no way to keep streams of a closed endpoint alive, so
+    /// streams already handed out fail from here on; the runtime aborts its stream tasks at
+    /// shutdown anyway), and wakes pending receives. Idempotent.
     async fn shutdown(&self) -> Result<(), TransportError> {
+        if !self.is_closed() {
+            self.flush().await;
+        }
         self.close();
         Ok(())
     }

@@ -380,3 +380,25 @@ async fn a_connection_flood_leaves_a_healthy_peer_served() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_leaves_is_seen_as_left() {
+    let ca = DevCa::new("leave").unwrap();
+    let a = start(&ca, "leave-a").await;
+    let b = start(&ca, "leave-b").await;
+    let c = start(&ca, "leave-c").await;
+    b.join([addr_of(&a)]).await.unwrap();
+    c.join([addr_of(&a)]).await.unwrap();
+    eventually("three alive", || all_alive(&[&a, &b, &c], 3)).await;
+    // The leave message goes out before the endpoint closes.
+    c.leave(Duration::from_secs(10)).await.unwrap();
+    c.shutdown().await;
+    eventually("the others see leave-c as left, not dead", || {
+        [&a, &b]
+            .iter()
+            .all(|n| n.member("leave-c").map(|m| m.state) == Some(State::Left))
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
