@@ -502,3 +502,49 @@ async fn refusals_are_logged_as_warnings_with_their_reason() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn tls_material_loads_from_pem_files() {
+    let ca = DevCa::new("files").unwrap();
+    let issued = ca.issue("from-files").unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "memberlist-quic-pem-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key, ca_file) = (
+        dir.join("node.pem"),
+        dir.join("node.key"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&cert, &issued.cert_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+
+    let tls = TlsConfig::from_pem_files(&cert, &key, &ca_file).expect("valid PEM files");
+    let a = QuicTransport::bind(QuicConfig::new(loopback(), tls))
+        .await
+        .unwrap();
+    let b = node(&ca, "b").await;
+    within(a.send_to(b.advertise_addr(), b"from files"))
+        .await
+        .unwrap();
+    assert_eq!(&within(b.recv_from()).await.unwrap().0[..], b"from files");
+
+    // A missing file and a key that does not match the certificate are reported, not panics.
+    let err = TlsConfig::from_pem_files(dir.join("nope.pem"), &key, &ca_file).unwrap_err();
+    assert!(err.to_string().contains("nope.pem"), "{err}");
+    let other_key = ca.issue("someone-else").unwrap().key_pem;
+    let err = TlsConfig::from_pem(
+        issued.cert_pem.as_bytes(),
+        other_key.as_bytes(),
+        ca.cert_pem().as_bytes(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("TLS configuration"), "{err}");
+    let err =
+        TlsConfig::from_pem(b"", issued.key_pem.as_bytes(), ca.cert_pem().as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("certificate chain"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
