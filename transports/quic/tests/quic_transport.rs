@@ -548,3 +548,40 @@ async fn tls_material_loads_from_pem_files() {
     assert!(err.to_string().contains("certificate chain"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn idle_connections_close_and_are_dialled_again() {
+    let ca = DevCa::new("idle").unwrap();
+    let short = |c: QuicConfig| c.with_idle_timeout(Duration::from_millis(300));
+    let a = node_with(&ca, "a", short).await;
+    let b = node_with(&ca, "b", short).await;
+    within(a.send_to(b.advertise_addr(), b"one")).await.unwrap();
+    within(b.recv_from()).await.unwrap();
+    assert_eq!(a.stats().connections_open, 1);
+    stats_until(&a, "a's idle connection closed", |s| {
+        s.connections_open == 0
+    })
+    .await;
+    stats_until(&b, "b's idle connection closed", |s| {
+        s.connections_open == 0
+    })
+    .await;
+    within(a.send_to(b.advertise_addr(), b"two")).await.unwrap();
+    let (data, from) = within(b.recv_from()).await.unwrap();
+    assert_eq!((&data[..], from), (&b"two"[..], a.advertise_addr()));
+    assert_eq!(
+        a.stats().connections_dialed,
+        2,
+        "dialled again after the idle close"
+    );
+
+    // With keep-alives the connection outlives the idle timeout.
+    let alive = |c: QuicConfig| short(c).with_keep_alive(Some(Duration::from_millis(100)));
+    let c = node_with(&ca, "c", alive).await;
+    let d = node_with(&ca, "d", alive).await;
+    within(c.send_to(d.advertise_addr(), b"hi")).await.unwrap();
+    within(d.recv_from()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(c.stats().connections_open, 1);
+    assert_eq!(c.stats().connections_dialed, 1);
+}
