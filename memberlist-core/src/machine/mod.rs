@@ -717,6 +717,18 @@ impl<D: Delegate> Machine<D> {
             warn!(%to, error = %e, "cannot frame a stream request");
             return None;
         }
+        Some(self.queue_stream(to, data, kind, deadline, expects_reply))
+    }
+
+    /// Queues stream work whose bytes (preamble and frame) are ready.
+    pub(crate) fn queue_stream(
+        &mut self,
+        to: SocketAddr,
+        data: Vec<u8>,
+        kind: StreamKind,
+        deadline: Instant,
+        expects_reply: bool,
+    ) -> StreamId {
         self.next_stream_id += 1;
         let id = StreamId(self.next_stream_id);
         self.streams.insert(id, kind);
@@ -728,7 +740,7 @@ impl<D: Delegate> Machine<D> {
             deadline,
             expects_reply,
         });
-        Some(id)
+        id
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::wire::{Alive, Dead, NodeState, PushNodeState, PushPull, Suspect};
+use crate::wire::{
+    Alive, Dead, NodeState, PushNodeState, PushNodeStateRef, PushPull, Suspect, encode_push_pull,
+};
 
 use super::Machine;
 use super::members::{Member, State};
@@ -14,26 +16,37 @@ use super::output::{StreamId, StreamKind};
 use super::state::AliveSource;
 
 impl<D: Delegate> Machine<D> {
-    /// Our push/pull message: every node we know (ourselves, suspects, not-yet-reaped dead and
-    /// left nodes) and the delegate's state.
-    pub(crate) fn local_push_pull(&mut self, join: bool) -> PushPull {
-        let states = self
-            .members
-            .iter()
-            .map(|m| PushNodeState {
-                name: m.name.clone(),
-                addr: m.addr,
-                port: m.port,
-                meta: m.meta.clone(),
-                incarnation: m.incarnation,
-                state: m.state.to_wire(),
-                vsn: m.vsn,
-            })
-            .collect();
-        PushPull {
-            join,
-            states,
-            user_state: self.delegate.local_state(join),
+    /// Appends our push/pull message: every node we know (ourselves, suspects, not-yet-reaped
+    /// dead and left nodes) and the delegate's state. Written straight from the table.
+    pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
+        let user_state = self.delegate.local_state(join);
+        let states = self.members.iter().map(|m| PushNodeStateRef {
+            name: &m.name,
+            addr: m.addr,
+            port: m.port,
+            meta: &m.meta,
+            incarnation: m.incarnation,
+            state: m.state.to_wire(),
+            vsn: m.vsn,
+        });
+        encode_push_pull(join, states, &user_state, out);
+    }
+
+    /// Our push/pull message framed for a stream (after `prefix`, e.g. the label preamble):
+    /// written in place when the pipeline neither compresses nor encrypts.
+    fn framed_local_push_pull(&mut self, join: bool, mut out: Vec<u8>) -> Option<Vec<u8>> {
+        if self.pipeline.stream_is_plain() {
+            self.write_local_push_pull(join, &mut out);
+            return Some(out);
+        }
+        let mut msg = Vec::new();
+        self.write_local_push_pull(join, &mut msg);
+        match self.pipeline.encode_stream(&msg, &mut out) {
+            Ok(()) => Some(out),
+            Err(e) => {
+                warn!(error = %e, "cannot frame our push/pull");
+                None
+            }
         }
     }
 
@@ -44,9 +57,11 @@ impl<D: Delegate> Machine<D> {
         join: bool,
         now: Instant,
     ) -> Option<StreamId> {
-        let msg = self.local_push_pull(join).to_bytes();
+        let mut data = Vec::new();
+        self.pipeline.write_stream_preamble(&mut data);
+        let data = self.framed_local_push_pull(join, data)?;
         let deadline = now + self.cfg.tcp_timeout;
-        self.open_stream(to, &msg, StreamKind::PushPull { join }, deadline, true)
+        Some(self.queue_stream(to, data, StreamKind::PushPull { join }, deadline, true))
     }
 
     /// One periodic push/pull with a random live peer.
@@ -198,18 +213,10 @@ impl<D: Delegate> Machine<D> {
 
     /// A push/pull arrived on a stream we accepted: answer with our state first, then merge.
     pub(crate) fn accept_push_pull(&mut self, remote: PushPull, now: Instant) -> Option<Vec<u8>> {
-        let reply = self.local_push_pull(remote.join).to_bytes();
-        let mut frame = Vec::with_capacity(reply.len() + 64);
-        let framed = self.pipeline.encode_stream(&reply, &mut frame);
+        let frame = self.framed_local_push_pull(remote.join, Vec::new());
         if let Err(e) = self.merge_remote_state(remote, now) {
             warn!(error = %e, "push/pull merge failed");
         }
-        match framed {
-            Ok(()) => Some(frame),
-            Err(e) => {
-                warn!(error = %e, "cannot frame the push/pull reply");
-                None
-            }
-        }
+        frame
     }
 }
