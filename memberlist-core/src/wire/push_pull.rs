@@ -124,6 +124,70 @@ impl PushNodeState {
     /// Decodes one state. A state without a name is refused: Go never sends one, and
     /// refusing it keeps the memory a push/pull can claim proportional to real entries.
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let start = r.clone();
+        if let Some(m) = Self::decode_canonical(r) {
+            return Ok(m);
+        }
+        *r = start;
+        Self::decode_any_order(r)
+    }
+
+    /// The layout Go and we write: a map of the seven fields with the keys in sorted order.
+    /// The same reads as [`decode_any_order`](Self::decode_any_order) makes for it, minus
+    /// the key dispatch. Anything else (another order, more or fewer keys, any error) gives
+    /// `None`, and the general decoder reads the state again and decides.
+    #[inline]
+    fn decode_canonical(r: &mut Reader<'_>) -> Option<Self> {
+        if !r.eat(b"\x87\xa4Addr") {
+            return None;
+        }
+        let addr = read_ip(r).ok()?;
+        let incarnation = if r.eat(b"\xabIncarnation") {
+            r.read_uint().ok()?
+        } else {
+            return None;
+        };
+        let meta = if r.eat(b"\xa4Meta") {
+            read_byte_field(r).ok()?
+        } else {
+            return None;
+        };
+        let name = if r.eat(b"\xa4Name") {
+            read_name(r, "Name").ok()?
+        } else {
+            return None;
+        };
+        let port = if r.eat(b"\xa4Port") {
+            r.read_uint().ok()?
+        } else {
+            return None;
+        };
+        let state = if r.eat(b"\xa5State") {
+            NodeState::from_i64(r.read_i64().ok()?)
+        } else {
+            return None;
+        };
+        let vsn = if r.eat(b"\xa3Vsn") {
+            Vsn::from_slice(&r.read_bytes().ok()?)
+        } else {
+            return None;
+        };
+        if name.is_empty() {
+            return None;
+        }
+        Some(Self {
+            name,
+            addr,
+            port,
+            meta,
+            incarnation,
+            state,
+            vsn,
+        })
+    }
+
+    /// Any key order, unknown keys skipped.
+    fn decode_any_order(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut m = Self::default();
         for _ in 0..r.read_map_len()? {
             match r.read_raw()? {
@@ -373,6 +437,43 @@ mod tests {
             s.as_ref().encode(&mut one);
             assert_eq!(one.len(), s.as_ref().encoded_len());
         }
+    }
+
+    #[test]
+    fn any_key_order_decodes_like_the_canonical_one() {
+        let s = &sample().states[4];
+        // Keys reversed, plus an unknown key: the general path.
+        let mut out = Vec::new();
+        write_map_len(&mut out, 8);
+        out.extend_from_slice(b"\xa3Vsn");
+        write_nil_or_bytes(&mut out, s.vsn.as_bytes());
+        out.extend_from_slice(b"\xa5Extra");
+        write_uint(&mut out, 1);
+        out.extend_from_slice(b"\xa5State");
+        write_int(&mut out, s.state.as_i64());
+        out.extend_from_slice(b"\xa4Port");
+        write_uint(&mut out, u64::from(s.port));
+        out.extend_from_slice(b"\xa4Name");
+        write_str(&mut out, s.name.as_bytes());
+        out.extend_from_slice(b"\xa4Meta");
+        write_nil_or_bytes(&mut out, &s.meta);
+        out.extend_from_slice(b"\xabIncarnation");
+        write_uint(&mut out, u64::from(s.incarnation));
+        out.extend_from_slice(b"\xa4Addr");
+        write_nil_or_bytes(&mut out, s.addr.as_bytes());
+        assert_eq!(PushNodeState::decode(&mut Reader::new(&out)).unwrap(), *s);
+        let mut canonical = Vec::new();
+        s.encode(&mut canonical);
+        let mut r = Reader::new(&canonical);
+        assert_eq!(PushNodeState::decode_canonical(&mut r).unwrap(), *s);
+        assert_eq!(r.position(), canonical.len());
+        // A nameless state is refused by either path.
+        let mut nameless = Vec::new();
+        PushNodeState::default().encode(&mut nameless);
+        assert_eq!(
+            PushNodeState::decode(&mut Reader::new(&nameless)),
+            Err(DecodeError::MissingField("Name"))
+        );
     }
 
     #[test]
