@@ -36,6 +36,12 @@ struct Cli {
     /// Start from a converged cluster instead of simulating the join (for large N).
     #[arg(long)]
     preconverged: bool,
+    /// Follow-up push/pulls after a join (default: the LAN preset's; 0 turns them off).
+    #[arg(long)]
+    join_push_pulls: Option<u32>,
+    /// Base wait before each follow-up push/pull of a join, in milliseconds.
+    #[arg(long)]
+    join_push_pull_delay_ms: Option<u64>,
     /// Repeat the scenario over this many consecutive seeds and print the distribution of
     /// every figure (min, median, p99, max) next to the model.
     #[arg(long, default_value_t = 1)]
@@ -58,6 +64,10 @@ fn main() -> ExitCode {
         via_seed: cli.via_seed,
         lifeguard: !cli.no_lifeguard,
         preconverged: cli.preconverged,
+        join_push_pulls: cli.join_push_pulls,
+        join_push_pull_delay: cli
+            .join_push_pull_delay_ms
+            .map(std::time::Duration::from_millis),
     };
     if cli.runs > 1 {
         return batch(cli.scenario, &opts, cli.runs, cli.json);

@@ -59,6 +59,10 @@ pub struct Options {
     /// Start from a converged cluster (every node told every member) instead of simulating
     /// the join; needed for large N, where the join alone is O(N²) gossip.
     pub preconverged: bool,
+    /// Follow-up push/pulls after a join; `None` keeps the preset's.
+    pub join_push_pulls: Option<u32>,
+    /// Base wait before each follow-up push/pull; `None` keeps the preset's.
+    pub join_push_pull_delay: Option<Duration>,
 }
 
 impl Options {
@@ -71,6 +75,8 @@ impl Options {
             via_seed: false,
             lifeguard: true,
             preconverged: false,
+            join_push_pulls: None,
+            join_push_pull_delay: None,
         }
     }
 }
@@ -109,6 +115,12 @@ pub fn build(opts: &Options) -> Result<Sim, SimError> {
     let mut cfg = SimConfig::lan(opts.nodes, opts.seed);
     cfg.net.loss = opts.loss;
     cfg.protocol.lifeguard = opts.lifeguard;
+    if let Some(n) = opts.join_push_pulls {
+        cfg.protocol.join_push_pulls = n;
+    }
+    if let Some(d) = opts.join_push_pull_delay {
+        cfg.protocol.join_push_pull_delay = d;
+    }
     Sim::new(cfg)
 }
 
@@ -286,6 +298,8 @@ fn join(sim: &mut Sim, opts: &Options, report: &mut Report) {
     });
     report.measure("queues_empty_s", quiet.map(secs));
     report.measure("converged", sim.converged());
+    let follow_ups: u64 = (0..n).map(|i| sim.machine(i).stats().join_follow_ups).sum();
+    report.measure("join_follow_up_push_pulls", follow_ups);
 }
 
 fn steady(sim: &mut Sim, opts: &Options, report: &mut Report) {

@@ -182,3 +182,44 @@ fn a_preconverged_cluster_is_converged_and_detects_a_crash() {
     assert!(seen.is_some(), "the crash was not seen by everyone");
     sim.check().unwrap();
 }
+
+/// Joins `n` nodes through node 0 with `follow_ups` follow-up push/pulls per joiner; returns
+/// the sim after 20 s and when everyone first saw all `n` members.
+fn mass_join(n: usize, seed: u64, follow_ups: u32) -> (Sim, Option<Duration>) {
+    let mut cfg = SimConfig::lan(n, seed);
+    cfg.protocol.join_push_pulls = follow_ups;
+    let mut sim = Sim::new(cfg).unwrap();
+    sim.join_all_through(0);
+    let all_see = sim.run_until_true(Duration::from_secs(20), Duration::from_millis(200), |s| {
+        (0..n).all(|i| s.machine(i).num_members() == n)
+    });
+    sim.run_until(Duration::from_secs(20));
+    sim.check().unwrap();
+    (sim, all_see)
+}
+
+#[test]
+fn joiners_run_their_follow_up_push_pulls() {
+    let n = 150;
+    let (sim, all_see) = mass_join(n, 5, 3);
+    // Every joiner ran exactly three (delays of 2-4 s each: all done within 12 s); the seed,
+    // which joined nobody, none.
+    assert_eq!(sim.machine(0).stats().join_follow_ups, 0);
+    for i in 1..n {
+        assert_eq!(sim.machine(i).stats().join_follow_ups, 3, "node {i}");
+    }
+    let t = all_see.expect("everyone sees everyone within 20 s");
+    assert!(t < Duration::from_secs(10), "full membership after {t:?}");
+    assert!(sim.converged());
+}
+
+#[test]
+fn join_follow_ups_can_be_switched_off() {
+    let n = 150;
+    let (sim, _) = mass_join(n, 5, 0);
+    for i in 0..n {
+        assert_eq!(sim.machine(i).stats().join_follow_ups, 0, "node {i}");
+    }
+    // Without them the join still completes, by gossip and the periodic push/pulls.
+    assert!(sim.converged());
+}

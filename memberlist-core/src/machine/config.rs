@@ -71,6 +71,15 @@ pub struct ProtocolConfig {
     pub reconnect_timeout: Duration,
     /// Beyond Go: addresses tried for reconnection when they are not current members.
     pub seeds: Vec<std::net::SocketAddr>,
+    /// Beyond Go: extra push/pulls with random live members after a successful join (zero
+    /// disables them). A mass join through one seed otherwise leaves the early joiners
+    /// waiting for the last few members to arrive by chance; see `join_push_pull_delay`.
+    /// Peers see ordinary push/pulls. Default 3.
+    pub join_push_pulls: u32,
+    /// Beyond Go: the wait before each follow-up push/pull of a join, multiplied by a random
+    /// factor in [1, 2) so that nodes joining together do not exchange at the same instant.
+    /// Default: 2 s (LAN), 5 s (WAN), 1 s (local).
+    pub join_push_pull_delay: Duration,
     /// Go's `CIDRsAllowed`: when not empty, alive messages (from packets and push/pull) are
     /// accepted only if the node's address — and for packets, the sender's address — falls in
     /// one of these networks. Empty allows everything (as Go's code does, despite its comment).
@@ -117,6 +126,8 @@ impl ProtocolConfig {
             reconnect_interval: Duration::from_secs(30),
             reconnect_timeout: Duration::from_secs(6 * 3600),
             seeds: Vec::new(),
+            join_push_pulls: 3,
+            join_push_pull_delay: Duration::from_secs(2),
             cidrs_allowed: Vec::new(),
         }
     }
@@ -132,6 +143,7 @@ impl ProtocolConfig {
             gossip_nodes: 4,
             gossip_interval: Duration::from_millis(500),
             gossip_to_the_dead_time: Duration::from_secs(60),
+            join_push_pull_delay: Duration::from_secs(5),
             ..Self::lan(name)
         }
     }
@@ -148,6 +160,7 @@ impl ProtocolConfig {
             probe_interval: Duration::from_secs(1),
             gossip_interval: Duration::from_millis(100),
             gossip_to_the_dead_time: Duration::from_secs(15),
+            join_push_pull_delay: Duration::from_secs(1),
             ..Self::lan(name)
         }
     }
@@ -197,6 +210,12 @@ impl ProtocolConfig {
         }
         if self.suspicion_mult == 0 || self.suspicion_max_timeout_mult == 0 {
             return bad("suspicion_mult", "multipliers must be at least 1");
+        }
+        if self.join_push_pulls > 0 && self.join_push_pull_delay.is_zero() {
+            return bad(
+                "join_push_pull_delay",
+                "must be positive when join_push_pulls is set",
+            );
         }
         if self.udp_buffer_size < 64 {
             return bad("udp_buffer_size", "must be at least 64 bytes");

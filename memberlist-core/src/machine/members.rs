@@ -134,7 +134,7 @@ impl Members {
         &self.nodes[i]
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Member> {
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Member> {
         self.nodes.iter()
     }
 

@@ -16,6 +16,7 @@ pub mod awareness;
 pub mod broadcast;
 mod config;
 mod gossip;
+mod join_sync;
 mod members;
 mod output;
 mod probe;
@@ -84,6 +85,9 @@ pub struct Stats {
     pub packets_received: u64,
     /// Datagrams or messages dropped because they could not be decoded or opened.
     pub packets_dropped: u64,
+    /// Follow-up push/pulls run after a join (beyond Go; see
+    /// [`ProtocolConfig::join_push_pulls`]).
+    pub join_follow_ups: u64,
 }
 
 /// Errors of API calls on the machine.
@@ -124,6 +128,7 @@ pub struct Machine<D: Delegate> {
     next_gossip: Option<Instant>,
     next_push_pull: Option<Instant>,
     next_reconnect: Option<Instant>,
+    join_follow_ups: Option<join_sync::FollowUps>,
     failed: reconnect::Failed,
     next_stream_id: u64,
     next_notify_id: u64,
@@ -215,6 +220,7 @@ impl<D: Delegate> Machine<D> {
             next_gossip,
             next_push_pull,
             next_reconnect,
+            join_follow_ups: None,
             failed: reconnect::Failed::default(),
             next_stream_id: 0,
             next_notify_id: 0,
@@ -380,6 +386,9 @@ impl<D: Delegate> Machine<D> {
                     }
                 };
                 if join {
+                    if error.is_none() {
+                        self.schedule_join_follow_ups(now);
+                    }
                     self.events.push_back(Event::JoinResult {
                         id,
                         contacted: error.is_none(),
@@ -450,6 +459,7 @@ impl<D: Delegate> Machine<D> {
             self.next_reconnect = Some(now + self.cfg.reconnect_interval);
             self.reconnect(now);
         }
+        self.run_join_follow_up(now);
         self.collect_finished_broadcasts();
     }
 
@@ -486,6 +496,7 @@ impl<D: Delegate> Machine<D> {
         consider(self.next_gossip);
         consider(self.next_push_pull);
         consider(self.next_reconnect);
+        consider(self.join_follow_up_deadline());
         consider(self.suspicions.values().map(Suspicion::deadline).min());
         consider(self.acks.values().map(AckHandler::deadline).min());
         next
@@ -717,6 +728,18 @@ impl<D: Delegate> Machine<D> {
             warn!(%to, error = %e, "cannot frame a stream request");
             return None;
         }
+        Some(self.queue_stream(to, data, kind, deadline, expects_reply))
+    }
+
+    /// Queues stream work whose bytes (preamble and frame) are ready.
+    pub(crate) fn queue_stream(
+        &mut self,
+        to: SocketAddr,
+        data: Vec<u8>,
+        kind: StreamKind,
+        deadline: Instant,
+        expects_reply: bool,
+    ) -> StreamId {
         self.next_stream_id += 1;
         let id = StreamId(self.next_stream_id);
         self.streams.insert(id, kind);
@@ -728,7 +751,7 @@ impl<D: Delegate> Machine<D> {
             deadline,
             expects_reply,
         });
-        Some(id)
+        id
     }
 }
 

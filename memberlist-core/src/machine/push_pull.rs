@@ -6,7 +6,9 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::wire::{Alive, Dead, NodeState, PushNodeState, PushPull, Suspect};
+use crate::wire::{
+    Alive, Dead, NodeState, PushNodeState, PushNodeStateRef, PushPull, Suspect, encode_push_pull,
+};
 
 use super::Machine;
 use super::members::{Member, State};
@@ -14,26 +16,37 @@ use super::output::{StreamId, StreamKind};
 use super::state::AliveSource;
 
 impl<D: Delegate> Machine<D> {
-    /// Our push/pull message: every node we know (ourselves, suspects, not-yet-reaped dead and
-    /// left nodes) and the delegate's state.
-    pub(crate) fn local_push_pull(&mut self, join: bool) -> PushPull {
-        let states = self
-            .members
-            .iter()
-            .map(|m| PushNodeState {
-                name: m.name.clone(),
-                addr: m.addr,
-                port: m.port,
-                meta: m.meta.clone(),
-                incarnation: m.incarnation,
-                state: m.state.to_wire(),
-                vsn: m.vsn,
-            })
-            .collect();
-        PushPull {
-            join,
-            states,
-            user_state: self.delegate.local_state(join),
+    /// Appends our push/pull message: every node we know (ourselves, suspects, not-yet-reaped
+    /// dead and left nodes) and the delegate's state. Written straight from the table.
+    pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
+        let user_state = self.delegate.local_state(join);
+        let states = self.members.iter().map(|m| PushNodeStateRef {
+            name: &m.name,
+            addr: m.addr,
+            port: m.port,
+            meta: &m.meta,
+            incarnation: m.incarnation,
+            state: m.state.to_wire(),
+            vsn: m.vsn,
+        });
+        encode_push_pull(join, states, &user_state, out);
+    }
+
+    /// Our push/pull message framed for a stream (after `prefix`, e.g. the label preamble):
+    /// written in place when the pipeline neither compresses nor encrypts.
+    fn framed_local_push_pull(&mut self, join: bool, mut out: Vec<u8>) -> Option<Vec<u8>> {
+        if self.pipeline.stream_is_plain() {
+            self.write_local_push_pull(join, &mut out);
+            return Some(out);
+        }
+        let mut msg = Vec::new();
+        self.write_local_push_pull(join, &mut msg);
+        match self.pipeline.encode_stream(&msg, &mut out) {
+            Ok(()) => Some(out),
+            Err(e) => {
+                warn!(error = %e, "cannot frame our push/pull");
+                None
+            }
         }
     }
 
@@ -44,9 +57,11 @@ impl<D: Delegate> Machine<D> {
         join: bool,
         now: Instant,
     ) -> Option<StreamId> {
-        let msg = self.local_push_pull(join).to_bytes();
+        let mut data = Vec::new();
+        self.pipeline.write_stream_preamble(&mut data);
+        let data = self.framed_local_push_pull(join, data)?;
         let deadline = now + self.cfg.tcp_timeout;
-        self.open_stream(to, &msg, StreamKind::PushPull { join }, deadline, true)
+        Some(self.queue_stream(to, data, StreamKind::PushPull { join }, deadline, true))
     }
 
     /// One periodic push/pull with a random live peer.
@@ -144,72 +159,193 @@ impl<D: Delegate> Machine<D> {
 
     /// Go's `verifyProtocol`: every node, ours and theirs, must speak a protocol and delegate
     /// version inside the range every alive node understands.
+    ///
+    /// One pass over each side gathers the range and the extremes of the current versions;
+    /// only when an extreme falls outside the range is the slow pass run that names the
+    /// first node at fault (the same node and message as checking node by node).
     pub(crate) fn verify_protocol(&self, remote: &[PushNodeState]) -> Result<(), String> {
-        let (mut maxpmin, mut minpmax, mut maxdmin, mut mindmax) = (0u8, u8::MAX, 0u8, u8::MAX);
-        let mut widen = |v: &crate::wire::Vsn| {
-            let b = v.as_bytes();
-            if b.len() < 5 {
-                return;
-            }
-            maxpmin = maxpmin.max(b[0]);
-            minpmax = minpmax.min(b[1]);
-            maxdmin = maxdmin.max(b[3]);
-            mindmax = mindmax.min(b[4]);
-        };
-        for s in remote.iter().filter(|s| s.state == NodeState::Alive) {
-            widen(&s.vsn);
-        }
-        for m in self.members.iter().filter(|m| m.state == State::Alive) {
-            widen(&m.vsn);
-        }
-        let check = |name: &str, pcur: u8, dcur: u8| {
-            if pcur < maxpmin || pcur > minpmax {
-                return Err(format!(
-                    "node {name:?} uses protocol version {pcur}, outside the cluster's range [{maxpmin}, {minpmax}]"
-                ));
-            }
-            if dcur < maxdmin || dcur > mindmax {
-                return Err(format!(
-                    "node {name:?} uses delegate protocol version {dcur}, outside the cluster's range [{maxdmin}, {mindmax}]"
-                ));
-            }
-            Ok(())
-        };
+        let mut seen = VersionSpan::default();
         for s in remote {
-            let (pcur, dcur) = if s.vsn.is_complete() {
-                (
-                    s.vsn.protocol_current().unwrap_or(0),
-                    s.vsn.delegate_current().unwrap_or(0),
-                )
-            } else {
-                (0, 0)
-            };
-            check(&s.name, pcur, dcur)?;
+            if s.state == NodeState::Alive {
+                seen.widen(&s.vsn);
+            }
+            seen.current(remote_current(s));
         }
         for m in self.members.iter() {
-            check(
-                &m.name,
-                m.vsn.protocol_current().unwrap_or(0),
-                m.vsn.delegate_current().unwrap_or(0),
-            )?;
+            if m.state == State::Alive {
+                seen.widen(&m.vsn);
+            }
+            seen.current(local_current(m));
+        }
+        if seen.all_inside() {
+            return Ok(());
+        }
+        for s in remote {
+            seen.check(&s.name, remote_current(s))?;
+        }
+        for m in self.members.iter() {
+            seen.check(&m.name, local_current(m))?;
         }
         Ok(())
     }
 
     /// A push/pull arrived on a stream we accepted: answer with our state first, then merge.
     pub(crate) fn accept_push_pull(&mut self, remote: PushPull, now: Instant) -> Option<Vec<u8>> {
-        let reply = self.local_push_pull(remote.join).to_bytes();
-        let mut frame = Vec::with_capacity(reply.len() + 64);
-        let framed = self.pipeline.encode_stream(&reply, &mut frame);
+        let frame = self.framed_local_push_pull(remote.join, Vec::new());
         if let Err(e) = self.merge_remote_state(remote, now) {
             warn!(error = %e, "push/pull merge failed");
         }
-        match framed {
-            Ok(()) => Some(frame),
-            Err(e) => {
-                warn!(error = %e, "cannot frame the push/pull reply");
-                None
-            }
+        frame
+    }
+}
+
+/// A remote state's current (protocol, delegate) versions: zero unless its `Vsn` is complete.
+fn remote_current(s: &PushNodeState) -> (u8, u8) {
+    if s.vsn.is_complete() {
+        (
+            s.vsn.protocol_current().unwrap_or(0),
+            s.vsn.delegate_current().unwrap_or(0),
+        )
+    } else {
+        (0, 0)
+    }
+}
+
+/// One of our members' current (protocol, delegate) versions.
+fn local_current(m: &Member) -> (u8, u8) {
+    (
+        m.vsn.protocol_current().unwrap_or(0),
+        m.vsn.delegate_current().unwrap_or(0),
+    )
+}
+
+/// What `verifyProtocol` gathers: the range every alive node understands, and the lowest and
+/// highest current versions spoken.
+#[derive(Debug, Clone, Copy)]
+struct VersionSpan {
+    max_pmin: u8,
+    min_pmax: u8,
+    max_dmin: u8,
+    min_dmax: u8,
+    p_lo: u8,
+    p_hi: u8,
+    d_lo: u8,
+    d_hi: u8,
+}
+
+impl Default for VersionSpan {
+    fn default() -> Self {
+        Self {
+            max_pmin: 0,
+            min_pmax: u8::MAX,
+            max_dmin: 0,
+            min_dmax: u8::MAX,
+            p_lo: u8::MAX,
+            p_hi: 0,
+            d_lo: u8::MAX,
+            d_hi: 0,
         }
+    }
+}
+
+impl VersionSpan {
+    fn widen(&mut self, v: &crate::wire::Vsn) {
+        let b = v.as_bytes();
+        if b.len() < 5 {
+            return;
+        }
+        self.max_pmin = self.max_pmin.max(b[0]);
+        self.min_pmax = self.min_pmax.min(b[1]);
+        self.max_dmin = self.max_dmin.max(b[3]);
+        self.min_dmax = self.min_dmax.min(b[4]);
+    }
+
+    fn current(&mut self, (p, d): (u8, u8)) {
+        self.p_lo = self.p_lo.min(p);
+        self.p_hi = self.p_hi.max(p);
+        self.d_lo = self.d_lo.min(d);
+        self.d_hi = self.d_hi.max(d);
+    }
+
+    /// Whether every current version seen lies inside the range (true when none was seen).
+    fn all_inside(&self) -> bool {
+        let none = self.p_lo > self.p_hi;
+        none || (self.p_lo >= self.max_pmin
+            && self.p_hi <= self.min_pmax
+            && self.d_lo >= self.max_dmin
+            && self.d_hi <= self.min_dmax)
+    }
+
+    fn check(&self, name: &str, (pcur, dcur): (u8, u8)) -> Result<(), String> {
+        let (maxpmin, minpmax, maxdmin, mindmax) =
+            (self.max_pmin, self.min_pmax, self.max_dmin, self.min_dmax);
+        if pcur < maxpmin || pcur > minpmax {
+            return Err(format!(
+                "node {name:?} uses protocol version {pcur}, outside the cluster's range [{maxpmin}, {minpmax}]"
+            ));
+        }
+        if dcur < maxdmin || dcur > mindmax {
+            return Err(format!(
+                "node {name:?} uses delegate protocol version {dcur}, outside the cluster's range [{maxdmin}, {mindmax}]"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::delegate::NoopDelegate;
+    use crate::machine::ProtocolConfig;
+    use crate::wire::{IpBytes, Pipeline, Vsn};
+
+    fn machine() -> Machine<NoopDelegate> {
+        let addr: SocketAddr = "127.0.0.1:7946".parse().unwrap();
+        let cfg = ProtocolConfig::lan("a");
+        Machine::new(cfg, Pipeline::new(), addr, NoopDelegate, 1, Instant::now()).unwrap()
+    }
+
+    fn state(name: &str, vsn: Vsn, state: NodeState) -> PushNodeState {
+        PushNodeState {
+            name: name.into(),
+            addr: IpBytes::from([127, 0, 0, 2]),
+            port: 7946,
+            meta: Default::default(),
+            incarnation: 1,
+            state,
+            vsn,
+        }
+    }
+
+    #[test]
+    fn version_check_names_the_first_node_outside_the_range() {
+        let m = machine();
+        let ok = state("b", Vsn::default_advertised(), NodeState::Alive);
+        assert_eq!(m.verify_protocol(std::slice::from_ref(&ok)), Ok(()));
+        // A live node that needs protocol >= 3 excludes our version 2 (and b's).
+        let picky = state("c", Vsn::new(3, 5, 4, 0, 0, 0), NodeState::Alive);
+        let err = m.verify_protocol(&[ok.clone(), picky.clone()]).unwrap_err();
+        assert!(
+            err.starts_with("node \"b\" uses protocol version 2"),
+            "{err}"
+        );
+        // A dead node's range does not count, but its current version still must fit.
+        let dead = state("d", Vsn::new(1, 1, 1, 0, 0, 0), NodeState::Dead);
+        assert_eq!(m.verify_protocol(&[ok.clone(), dead.clone()]), Ok(()));
+        let old = state("e", Vsn::new(1, 2, 1, 0, 0, 0), NodeState::Alive);
+        let newer = state("f", Vsn::new(2, 5, 2, 0, 2, 1), NodeState::Alive);
+        let err = m.verify_protocol(&[old, newer]).unwrap_err();
+        assert!(
+            err.starts_with("node \"e\" uses protocol version 1"),
+            "{err}"
+        );
+        let delegate = state("g", Vsn::new(1, 5, 2, 1, 1, 1), NodeState::Alive);
+        let err = m.verify_protocol(&[delegate]).unwrap_err();
+        assert!(
+            err.starts_with("node \"g\" uses delegate protocol version 1"),
+            "{err}"
+        );
     }
 }

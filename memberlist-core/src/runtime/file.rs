@@ -122,6 +122,12 @@ pub struct ConfigFile {
     /// Addresses retried for reconnection (`ip:port`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seeds: Option<Vec<String>>,
+    /// Follow-up push/pulls after a join (beyond Go; `0` disables them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_push_pulls: Option<u32>,
+    /// Wait before each follow-up push/pull of a join (beyond Go).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub join_push_pull_delay: Option<Duration>,
     /// Go's `CIDRsAllowed` (empty allows everything).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidrs_allowed: Option<Vec<String>>,
@@ -214,6 +220,8 @@ impl ConfigFile {
             lifeguard => p.lifeguard,
             reconnect_interval => p.reconnect_interval,
             reconnect_timeout => p.reconnect_timeout,
+            join_push_pulls => p.join_push_pulls,
+            join_push_pull_delay => p.join_push_pull_delay,
         }
         if let Some([min, max, cur]) = self.delegate_versions {
             p.delegate_versions = (min, max, cur);
@@ -294,6 +302,8 @@ impl From<&Config> for ConfigFile {
             reconnect_interval: Some(p.reconnect_interval),
             reconnect_timeout: Some(p.reconnect_timeout),
             seeds: Some(p.seeds.iter().map(ToString::to_string).collect()),
+            join_push_pulls: Some(p.join_push_pulls),
+            join_push_pull_delay: Some(p.join_push_pull_delay),
             cidrs_allowed: Some(p.cidrs_allowed.iter().map(ToString::to_string).collect()),
             label: Some(c.label.clone()),
             skip_inbound_label_check: Some(c.skip_inbound_label_check),
@@ -477,6 +487,21 @@ mod tests {
             assert_eq!(back.protocol, c.protocol, "{text}");
             assert_eq!(back.max_inbound_streams, c.max_inbound_streams);
         }
+    }
+
+    #[test]
+    fn join_follow_up_keys() {
+        let file: ConfigFile =
+            toml::from_str("name = \"a\"\njoin_push_pulls = 0\njoin_push_pull_delay = \"3s\"")
+                .unwrap();
+        let c = file.into_config().unwrap();
+        assert_eq!(c.protocol.join_push_pulls, 0);
+        assert_eq!(c.protocol.join_push_pull_delay, Duration::from_secs(3));
+        let defaults: ConfigFile = toml::from_str("name = \"a\"").unwrap();
+        assert_eq!(defaults.into_config().unwrap().protocol.join_push_pulls, 3);
+        let zero: ConfigFile = toml::from_str("name = \"a\"\njoin_push_pull_delay = 0").unwrap();
+        let e = zero.into_config().unwrap_err().to_string();
+        assert!(e.contains("join_push_pull_delay"), "{e}");
     }
 
     #[test]

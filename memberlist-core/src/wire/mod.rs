@@ -49,5 +49,5 @@ pub use node::{
 };
 pub use pipeline::{DecodedPacket, Pipeline};
 pub use probe::{Ack, IndirectPing, Nack, Ping};
-pub use push_pull::{PushNodeState, PushPull, PushPullHeader};
+pub use push_pull::{PushNodeState, PushNodeStateRef, PushPull, PushPullHeader, encode_push_pull};
 pub use stream::{StreamDecoder, StreamMessage, StreamRole};

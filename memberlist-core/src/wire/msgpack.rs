@@ -173,6 +173,16 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    /// Consumes `prefix` if the unread bytes start with it; reports whether they did.
+    #[inline]
+    pub(crate) fn eat(&mut self, prefix: &[u8]) -> bool {
+        let hit = self.rest().starts_with(prefix);
+        if hit {
+            self.pos += prefix.len();
+        }
+        hit
+    }
+
     #[inline]
     fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;

@@ -98,7 +98,139 @@ pub struct PushNodeState {
 }
 
 impl PushNodeState {
+    /// The same state, borrowed.
+    pub fn as_ref(&self) -> PushNodeStateRef<'_> {
+        PushNodeStateRef {
+            name: &self.name,
+            addr: self.addr,
+            port: self.port,
+            meta: &self.meta,
+            incarnation: self.incarnation,
+            state: self.state,
+            vsn: self.vsn,
+        }
+    }
+
     /// Appends the msgpack map.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        self.as_ref().encode(out);
+    }
+
+    /// The exact length [`encode`](Self::encode) writes.
+    pub fn encoded_len(&self) -> usize {
+        self.as_ref().encoded_len()
+    }
+
+    /// Decodes one state. A state without a name is refused: Go never sends one, and
+    /// refusing it keeps the memory a push/pull can claim proportional to real entries.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let start = r.clone();
+        if let Some(m) = Self::decode_canonical(r) {
+            return Ok(m);
+        }
+        *r = start;
+        Self::decode_any_order(r)
+    }
+
+    /// The layout Go and we write: a map of the seven fields with the keys in sorted order.
+    /// The same reads as [`decode_any_order`](Self::decode_any_order) makes for it, minus
+    /// the key dispatch. Anything else (another order, more or fewer keys, any error) gives
+    /// `None`, and the general decoder reads the state again and decides.
+    #[inline]
+    fn decode_canonical(r: &mut Reader<'_>) -> Option<Self> {
+        if !r.eat(b"\x87\xa4Addr") {
+            return None;
+        }
+        let addr = read_ip(r).ok()?;
+        let incarnation = if r.eat(b"\xabIncarnation") {
+            r.read_uint().ok()?
+        } else {
+            return None;
+        };
+        let meta = if r.eat(b"\xa4Meta") {
+            read_byte_field(r).ok()?
+        } else {
+            return None;
+        };
+        let name = if r.eat(b"\xa4Name") {
+            read_name(r, "Name").ok()?
+        } else {
+            return None;
+        };
+        let port = if r.eat(b"\xa4Port") {
+            r.read_uint().ok()?
+        } else {
+            return None;
+        };
+        let state = if r.eat(b"\xa5State") {
+            NodeState::from_i64(r.read_i64().ok()?)
+        } else {
+            return None;
+        };
+        let vsn = if r.eat(b"\xa3Vsn") {
+            Vsn::from_slice(&r.read_bytes().ok()?)
+        } else {
+            return None;
+        };
+        if name.is_empty() {
+            return None;
+        }
+        Some(Self {
+            name,
+            addr,
+            port,
+            meta,
+            incarnation,
+            state,
+            vsn,
+        })
+    }
+
+    /// Any key order, unknown keys skipped.
+    fn decode_any_order(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut m = Self::default();
+        for _ in 0..r.read_map_len()? {
+            match r.read_raw()? {
+                b"Name" => m.name = read_name(r, "Name")?,
+                b"Addr" => m.addr = read_ip(r)?,
+                b"Port" => m.port = r.read_uint()?,
+                b"Meta" => m.meta = read_byte_field(r)?,
+                b"Incarnation" => m.incarnation = r.read_uint()?,
+                b"State" => m.state = NodeState::from_i64(r.read_i64()?),
+                b"Vsn" => m.vsn = Vsn::from_slice(&r.read_bytes()?),
+                _ => r.skip()?,
+            }
+        }
+        if m.name.is_empty() {
+            return Err(DecodeError::MissingField("Name"));
+        }
+        Ok(m)
+    }
+}
+
+/// One node's state borrowed from wherever it is kept (a membership table), so that our
+/// own push/pull can be written without first copying every entry into a
+/// [`PushNodeState`]. Encodes to exactly the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushNodeStateRef<'a> {
+    /// Node name.
+    pub name: &'a str,
+    /// IP as raw bytes.
+    pub addr: IpBytes,
+    /// Port.
+    pub port: u16,
+    /// Metadata (empty is written as nil).
+    pub meta: &'a [u8],
+    /// Incarnation.
+    pub incarnation: u32,
+    /// State.
+    pub state: NodeState,
+    /// Versions.
+    pub vsn: Vsn,
+}
+
+impl PushNodeStateRef<'_> {
+    /// Appends the msgpack map: keys in Go's (sorted) order.
     pub fn encode(&self, out: &mut Vec<u8>) {
         write_map_len(out, 7);
         out.extend_from_slice(b"\xa4Addr");
@@ -106,7 +238,7 @@ impl PushNodeState {
         out.extend_from_slice(b"\xabIncarnation");
         write_uint(out, u64::from(self.incarnation));
         out.extend_from_slice(b"\xa4Meta");
-        write_nil_or_bytes(out, &self.meta);
+        write_nil_or_bytes(out, self.meta);
         out.extend_from_slice(b"\xa4Name");
         write_str(out, self.name.as_bytes());
         out.extend_from_slice(b"\xa4Port");
@@ -134,28 +266,40 @@ impl PushNodeState {
             + 4
             + nil_or_bytes_size(self.vsn.len())
     }
+}
 
-    /// Decodes one state. A state without a name is refused: Go never sends one, and
-    /// refusing it keeps the memory a push/pull can claim proportional to real entries.
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut m = Self::default();
-        for _ in 0..r.read_map_len()? {
-            match r.read_raw()? {
-                b"Name" => m.name = read_name(r, "Name")?,
-                b"Addr" => m.addr = read_ip(r)?,
-                b"Port" => m.port = r.read_uint()?,
-                b"Meta" => m.meta = read_byte_field(r)?,
-                b"Incarnation" => m.incarnation = r.read_uint()?,
-                b"State" => m.state = NodeState::from_i64(r.read_i64()?),
-                b"Vsn" => m.vsn = Vsn::from_slice(&r.read_bytes()?),
-                _ => r.skip()?,
-            }
-        }
-        if m.name.is_empty() {
-            return Err(DecodeError::MissingField("Name"));
-        }
-        Ok(m)
+/// Appends a whole push/pull message (type byte, header, states, user state) from borrowed
+/// states: the bytes [`PushPull::encode`] writes for the same content. The iterator's length
+/// is the header's node count.
+///
+/// ```
+/// use memberlist_core::wire::{PushNodeState, PushPull, encode_push_pull};
+/// let pp = PushPull { join: false, states: vec![PushNodeState { name: "a".into(), ..Default::default() }], user_state: "u".into() };
+/// let mut out = Vec::new();
+/// encode_push_pull(false, pp.states.iter().map(PushNodeState::as_ref), b"u", &mut out);
+/// assert_eq!(out, pp.to_bytes());
+/// ```
+pub fn encode_push_pull<'a>(
+    join: bool,
+    states: impl ExactSizeIterator<Item = PushNodeStateRef<'a>>,
+    user_state: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let header = PushPullHeader {
+        nodes: u32::try_from(states.len()).unwrap_or(u32::MAX),
+        user_state_len: u32::try_from(user_state.len()).unwrap_or(u32::MAX),
+        join,
+    };
+    let mut states = states.peekable();
+    // Entries of one table are nearly the same size: the first one sizes the buffer.
+    let per_entry = states.peek().map_or(0, |s| s.encoded_len() + 4);
+    out.reserve(1 + header.encoded_len() + per_entry * header.nodes as usize + user_state.len());
+    out.push(MessageType::PushPull.byte());
+    header.encode(out);
+    for s in states {
+        s.encode(out);
     }
+    out.extend_from_slice(user_state);
 }
 
 /// A complete push/pull message: header, node states and user state.
@@ -245,5 +389,118 @@ impl PushPull {
             },
             r.position() + len,
         ))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole};
+
+    fn sample() -> PushPull {
+        let states = (0..40)
+            .map(|i| PushNodeState {
+                name: format!("node-{i}-with-a-longer-name").into(),
+                addr: IpBytes::from([10, 0, 0, i as u8]),
+                port: 7946 + i as u16,
+                meta: if i % 3 == 0 {
+                    Bytes::new()
+                } else {
+                    Bytes::from(vec![i as u8; i * 7])
+                },
+                incarnation: i as u32 * 1000,
+                state: NodeState::from_i64(i as i64 % 5),
+                vsn: Vsn::default_advertised(),
+            })
+            .collect();
+        PushPull {
+            join: true,
+            states,
+            user_state: Bytes::from_static(b"user state"),
+        }
+    }
+
+    #[test]
+    fn borrowed_encoding_is_byte_identical() {
+        let pp = sample();
+        let mut out = Vec::new();
+        encode_push_pull(
+            pp.join,
+            pp.states.iter().map(PushNodeState::as_ref),
+            &pp.user_state,
+            &mut out,
+        );
+        assert_eq!(out, pp.to_bytes());
+        for s in &pp.states {
+            let mut one = Vec::new();
+            s.as_ref().encode(&mut one);
+            assert_eq!(one.len(), s.as_ref().encoded_len());
+        }
+    }
+
+    #[test]
+    fn any_key_order_decodes_like_the_canonical_one() {
+        let s = &sample().states[4];
+        // Keys reversed, plus an unknown key: the general path.
+        let mut out = Vec::new();
+        write_map_len(&mut out, 8);
+        out.extend_from_slice(b"\xa3Vsn");
+        write_nil_or_bytes(&mut out, s.vsn.as_bytes());
+        out.extend_from_slice(b"\xa5Extra");
+        write_uint(&mut out, 1);
+        out.extend_from_slice(b"\xa5State");
+        write_int(&mut out, s.state.as_i64());
+        out.extend_from_slice(b"\xa4Port");
+        write_uint(&mut out, u64::from(s.port));
+        out.extend_from_slice(b"\xa4Name");
+        write_str(&mut out, s.name.as_bytes());
+        out.extend_from_slice(b"\xa4Meta");
+        write_nil_or_bytes(&mut out, &s.meta);
+        out.extend_from_slice(b"\xabIncarnation");
+        write_uint(&mut out, u64::from(s.incarnation));
+        out.extend_from_slice(b"\xa4Addr");
+        write_nil_or_bytes(&mut out, s.addr.as_bytes());
+        assert_eq!(PushNodeState::decode(&mut Reader::new(&out)).unwrap(), *s);
+        let mut canonical = Vec::new();
+        s.encode(&mut canonical);
+        let mut r = Reader::new(&canonical);
+        assert_eq!(PushNodeState::decode_canonical(&mut r).unwrap(), *s);
+        assert_eq!(r.position(), canonical.len());
+        // A nameless state is refused by either path.
+        let mut nameless = Vec::new();
+        PushNodeState::default().encode(&mut nameless);
+        assert_eq!(
+            PushNodeState::decode(&mut Reader::new(&nameless)),
+            Err(DecodeError::MissingField("Name"))
+        );
+    }
+
+    #[test]
+    fn complete_decoding_matches_the_incremental_decoder() {
+        let pipeline = Pipeline::new();
+        let bytes = sample().to_bytes();
+        let incremental = |role, data: &[u8]| {
+            let mut dec = StreamDecoder::new(role);
+            dec.feed(data);
+            dec.poll(&pipeline)
+        };
+        for role in [StreamRole::Acceptor, StreamRole::Dialer] {
+            let fast = StreamDecoder::decode_complete(role, &pipeline, &bytes).unwrap();
+            assert_eq!(fast, Some(StreamMessage::PushPull(sample())));
+            // Truncated and corrupted inputs give the incremental decoder's answers.
+            for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+                assert_eq!(
+                    StreamDecoder::decode_complete(role, &pipeline, &bytes[..cut]),
+                    incremental(role, &bytes[..cut])
+                );
+            }
+            let mut bad = bytes.to_vec();
+            bad[40] = 0xc1;
+            assert_eq!(
+                StreamDecoder::decode_complete(role, &pipeline, &bad),
+                incremental(role, &bad)
+            );
+        }
     }
 }

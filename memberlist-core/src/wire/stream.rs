@@ -44,6 +44,12 @@ impl Pipeline {
         self.label.write_header(out);
     }
 
+    /// Whether [`encode_stream`](Self::encode_stream) writes a message unchanged (no
+    /// compressor, no outgoing encryption), so that a caller may write it in place.
+    pub fn stream_is_plain(&self) -> bool {
+        self.codecs.compressor().is_none() && !(self.encryption.is_some() && self.verify_outgoing)
+    }
+
     /// Frames one message for a stream: compressed whenever a compressor is set (no
     /// "only if smaller" test, as Go), then encrypted when keys exist and GossipVerifyOutgoing
     /// is on. Appends to `out`.
@@ -269,6 +275,41 @@ impl StreamDecoder {
                 Err(e)
             }
         }
+    }
+
+    /// Decodes everything one side of a connection wrote, held whole in memory: the same
+    /// answer as [`feed`](Self::feed) then [`poll`](Self::poll) on a fresh decoder. A plain
+    /// push/pull (the one large message) is parsed in a single pass, without the framing scan
+    /// an incremental reader needs to find where the frame ends; anything else, and any
+    /// error, goes through the incremental path, so errors are the same too.
+    ///
+    /// ```
+    /// use memberlist_core::wire::{Pipeline, PushPull, StreamDecoder, StreamMessage, StreamRole};
+    /// let pp = PushPull { join: true, states: vec![], user_state: "s".into() };
+    /// let got = StreamDecoder::decode_complete(StreamRole::Dialer, &Pipeline::new(), &pp.to_bytes());
+    /// assert_eq!(got.unwrap(), Some(StreamMessage::PushPull(pp)));
+    /// ```
+    pub fn decode_complete(
+        role: StreamRole,
+        pipeline: &Pipeline,
+        data: &[u8],
+    ) -> Result<Option<StreamMessage>, WireError> {
+        let unlabeled = pipeline.label.as_bytes().is_empty()
+            && (role == StreamRole::Dialer || data.first() != Some(&MessageType::HasLabel.byte()));
+        let plaintext_ok = pipeline.encryption.is_none() || !pipeline.verify_incoming;
+        if unlabeled
+            && plaintext_ok
+            && let Some((&t, body)) = data.split_first()
+            && t == MessageType::PushPull.byte()
+            && let Ok((pp, used)) = PushPull::decode_body(body, &pipeline.limits)
+            && used < pipeline.limits.max_stream_message
+        // 1 + used bytes, at most the limit
+        {
+            return Ok(Some(StreamMessage::PushPull(pp)));
+        }
+        let mut decoder = Self::new(role);
+        decoder.feed(data);
+        decoder.poll(pipeline)
     }
 
     /// Works out whether a whole frame is buffered, resuming where the last call stopped.

@@ -90,9 +90,8 @@ impl Sim {
                 StreamOutcome::Failed("timed out: the peer is slow".into())
             }
             Some(to) => {
-                let mut dec = StreamDecoder::new(StreamRole::Acceptor);
-                dec.feed(&req.data);
-                match dec.poll(self.nodes[to].machine.pipeline()) {
+                let pipeline = self.nodes[to].machine.pipeline();
+                match StreamDecoder::decode_complete(StreamRole::Acceptor, pipeline, &req.data) {
                     Ok(Some(msg)) => {
                         let src = self.nodes[from].addr;
                         let reply = self.nodes[to].machine.handle_stream(now, src, msg);
@@ -103,9 +102,12 @@ impl Sim {
                             }
                             Some(bytes) if req.expects_reply => {
                                 self.nodes[to].stream_bytes += bytes.len() as u64;
-                                let mut dec = StreamDecoder::new(StreamRole::Dialer);
-                                dec.feed(&bytes);
-                                match dec.poll(self.nodes[from].machine.pipeline()) {
+                                let pipeline = self.nodes[from].machine.pipeline();
+                                match StreamDecoder::decode_complete(
+                                    StreamRole::Dialer,
+                                    pipeline,
+                                    &bytes,
+                                ) {
                                     Ok(Some(msg)) => StreamOutcome::Reply(msg),
                                     Ok(None) => StreamOutcome::Failed("short reply".into()),
                                     Err(e) => StreamOutcome::Failed(e.to_string()),
