@@ -24,11 +24,13 @@ mod push_pull;
 mod reconnect;
 mod restore;
 mod state;
+mod stats;
 pub mod suspicion;
 pub mod timing;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -38,6 +40,7 @@ use smol_str::SmolStr;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
+use crate::metrics::{Counter, DropReason, Metrics, NoopMetrics};
 use crate::wire::{
     Alive, Dead, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
     encode_stream_user_message,
@@ -46,6 +49,7 @@ use crate::wire::{
 pub use config::{ConfigError, ProtocolConfig};
 pub use members::{Member, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
+pub use stats::Stats;
 
 use awareness::Awareness;
 use broadcast::{BroadcastKey, TransmitLimitedQueue};
@@ -56,39 +60,6 @@ use timing::push_pull_scale;
 
 /// Largest metadata a node may announce (Go's `MetaMaxSize`).
 pub const META_MAX_SIZE: usize = 512;
-
-/// Counters and gauges the machine keeps (exported as metrics by the runtime).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Accepted alive state changes (`memberlist.msg.alive`).
-    pub alive: u64,
-    /// Accepted suspicions (`memberlist.msg.suspect`).
-    pub suspect: u64,
-    /// Accepted deaths and leaves (`memberlist.msg.dead`).
-    pub dead: u64,
-    /// Times we refuted an accusation about ourselves.
-    pub refutations: u64,
-    /// Probes run with an awareness-scaled interval (`memberlist.degraded.probe`).
-    pub degraded_probes: u64,
-    /// Suspicions that expired without all confirmations (`memberlist.degraded.timeout`).
-    pub degraded_timeouts: u64,
-    /// Current awareness score (`memberlist.health.score`).
-    pub health_score: u32,
-    /// RTT of the last direct probe answered in time.
-    pub last_rtt: Option<Duration>,
-    /// Datagrams sent and their bytes.
-    pub packets_sent: u64,
-    /// Bytes of datagrams sent.
-    pub bytes_sent: u64,
-    /// Datagrams received.
-    pub packets_received: u64,
-    /// Datagrams or messages dropped because they could not be decoded or opened.
-    pub packets_dropped: u64,
-    /// Follow-up push/pulls run after a join (beyond Go; see
-    /// [`ProtocolConfig::join_push_pulls`]).
-    pub join_follow_ups: u64,
-}
 
 /// Errors of API calls on the machine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +108,7 @@ pub struct Machine<D: Delegate> {
     stream_requests: VecDeque<StreamRequest>,
     events: VecDeque<Event>,
     stats: Stats,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl<D: Delegate> std::fmt::Debug for Machine<D> {
@@ -229,6 +201,7 @@ impl<D: Delegate> Machine<D> {
             stream_requests: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            metrics: Arc::new(NoopMetrics),
         };
         let alive = machine.self_alive();
         machine.handle_alive(&alive, AliveSource::Bootstrap, now);
@@ -259,6 +232,12 @@ impl<D: Delegate> Machine<D> {
     // Inputs
     // --------------------------------------------------------------------------------------
 
+    /// Reports drops by reason, probe timings and round-trip times to `metrics` (the
+    /// counters in [`stats`](Self::stats) are kept either way). The default sink does nothing.
+    pub fn set_metrics(&mut self, metrics: Arc<dyn Metrics>) {
+        self.metrics = metrics;
+    }
+
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.packets_received += 1;
@@ -266,12 +245,16 @@ impl<D: Delegate> Machine<D> {
             Ok(d) => d,
             Err(e) => {
                 self.stats.packets_dropped += 1;
+                let reason = DropReason::from(&e);
+                self.metrics.increment(Counter::PacketsDropped(reason), 1);
                 debug!(%from, error = %e, "dropping packet");
                 return;
             }
         };
         for e in &decoded.errors {
             self.stats.packets_dropped += 1;
+            let reason = DropReason::from(e);
+            self.metrics.increment(Counter::PacketsDropped(reason), 1);
             debug!(%from, error = %e, "dropping message");
         }
         for msg in decoded.messages {
@@ -291,6 +274,8 @@ impl<D: Delegate> Machine<D> {
             }
             Message::Alive(mut a) => {
                 if !self.cfg.ip_allowed(from.ip()) {
+                    let cidr = Counter::PacketsDropped(DropReason::Cidr);
+                    self.metrics.increment(cidr, 1);
                     debug!(%from, "dropping an alive message from outside the CIDR allow list");
                     return;
                 }
@@ -444,6 +429,7 @@ impl<D: Delegate> Machine<D> {
                 next += self.cfg.gossip_interval;
             }
             self.next_gossip = Some(next);
+            self.stats.gossip_rounds += 1;
             self.gossip(now);
         }
         if let Some(at) = self.next_push_pull

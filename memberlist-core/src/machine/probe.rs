@@ -9,6 +9,7 @@ use smol_str::SmolStr;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
+use crate::metrics::Histogram;
 use crate::wire::{Ack, IndirectPing, Nack, Ping, Suspect, WireMessage, encode_compound};
 
 use super::Machine;
@@ -248,6 +249,9 @@ impl<D: Delegate> Machine<D> {
         let Some(round) = self.probe.take() else {
             return;
         };
+        let took = now.saturating_duration_since(round.sent);
+        self.metrics
+            .record(Histogram::ProbeNode, took.as_secs_f64());
         if acked {
             self.apply_awareness(-1);
             return;
@@ -342,6 +346,7 @@ impl<D: Delegate> Machine<D> {
             if round.seq_no == ack.seq_no {
                 if now < round.ack_deadline {
                     let rtt = now.saturating_duration_since(round.sent);
+                    self.metrics.record(Histogram::ProbeRtt, rtt.as_secs_f64());
                     if let Some(m) = self.members.get(&round.target).cloned() {
                         self.stats.last_rtt = Some(rtt);
                         self.delegate.notify_ping_complete(&m, rtt, ack.payload);

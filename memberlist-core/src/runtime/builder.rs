@@ -254,7 +254,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         let transport = Arc::new(self.transport);
         let advertise = transport.advertise_addr();
         let config = self.config;
-        let machine = Machine::new(
+        let mut machine = Machine::new(
             config.protocol.clone(),
             pipeline.clone(),
             advertise,
@@ -263,12 +263,13 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             now(),
         )
         .map_err(ConfigError::from)?;
+        machine.set_metrics(Arc::clone(&self.metrics));
         let local = machine
             .local_member()
             .cloned()
             .ok_or(Error::LocalNodeVetoed)?;
 
-        let counters = Arc::new(Counters::new(self.metrics));
+        let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
         let snapshot = Arc::new(Mutex::new(Snapshot::new(&machine, local)));
         let (events, _) = broadcast::channel(config.event_buffer);
         let (commands_tx, commands_rx) = mpsc::channel(256);

@@ -18,7 +18,7 @@ use tracing::{debug, trace, warn};
 
 use crate::delegate::Delegate;
 use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
-use crate::metrics::{Counter, DropReason, Gauge};
+use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
 use crate::wire::StreamMessage;
 
@@ -394,7 +394,14 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 Some(_) = inbound.join_next(), if !inbound.is_empty() => {}
                 () = &mut sleep => {
                     let t = now();
+                    let rounds = self.core.machine.stats().gossip_rounds;
+                    let started = std::time::Instant::now();
                     self.core.machine.handle_timeout(t);
+                    if self.core.machine.stats().gossip_rounds != rounds {
+                        // Go's `memberlist.gossip` timer: the real time the step took.
+                        let took = started.elapsed().as_secs_f64();
+                        self.counters.metrics.record(Histogram::Gossip, took);
+                    }
                     if self.core.machine.poll_timeout() <= t {
                         // Never spin on a deadline the machine does not move.
                         trace!("machine deadline did not advance");

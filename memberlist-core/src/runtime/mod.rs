@@ -88,3 +88,5 @@ pub use stats::{MemberEvent, Stats};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_metrics;

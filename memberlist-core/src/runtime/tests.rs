@@ -26,11 +26,11 @@ type Mailboxes = (
 );
 
 #[derive(Clone, Default)]
-struct Network {
+pub(super) struct Network {
     endpoints: Arc<Mutex<HashMap<SocketAddr, Mailboxes>>>,
 }
 
-struct MemoryTransport {
+pub(super) struct MemoryTransport {
     addr: SocketAddr,
     network: Network,
     datagrams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Datagram>>,
@@ -39,8 +39,11 @@ struct MemoryTransport {
 }
 
 impl Network {
-    fn endpoint(&self, port: u16) -> MemoryTransport {
-        let addr = SocketAddr::from(([10, 0, 0, 1], port));
+    pub(super) fn endpoint(&self, port: u16) -> MemoryTransport {
+        self.endpoint_at(SocketAddr::from(([10, 0, 0, 1], port)))
+    }
+
+    pub(super) fn endpoint_at(&self, addr: SocketAddr) -> MemoryTransport {
         let (dgram_tx, dgram_rx) = mpsc::unbounded_channel();
         let (stream_tx, stream_rx) = mpsc::unbounded_channel();
         self.endpoints
@@ -142,9 +145,9 @@ impl Transport for MemoryTransport {
     }
 }
 
-type Node = Memberlist<MemoryTransport>;
+pub(super) type Node = Memberlist<MemoryTransport>;
 
-async fn node(network: &Network, i: u16) -> Node {
+pub(super) async fn node(network: &Network, i: u16) -> Node {
     Memberlist::builder(Config::lan(format!("node{i}")))
         .transport(network.endpoint(7946 + i))
         .seed(u64::from(i))
@@ -154,7 +157,7 @@ async fn node(network: &Network, i: u16) -> Node {
 }
 
 /// Waits in virtual time (up to a virtual minute) until `check` holds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(super) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
@@ -239,72 +242,4 @@ async fn keys_without_an_encryption_plugin_are_refused() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("udp_buffer_size"), "{err}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn runtime_reports_to_the_metrics_sink() {
-    use crate::metrics::{Counter, DropReason, Gauge, Histogram, InMemoryMetrics};
-    use tokio::io::AsyncWriteExt;
-
-    let network = Network::default();
-    let sink = Arc::new(InMemoryMetrics::new());
-    let seed = Memberlist::builder(Config::lan("node0"))
-        .transport(network.endpoint(7946))
-        .metrics(Arc::clone(&sink))
-        .seed(0)
-        .start()
-        .await
-        .expect("start");
-    let others = [node(&network, 1).await, node(&network, 2).await];
-    let addr = seed.advertise_addr().to_string();
-    for n in &others {
-        n.join([addr.as_str()]).await.expect("join");
-    }
-    eventually("three alive in the gauge", || {
-        sink.gauge(Gauge::Members(State::Alive)) == 3.0
-    })
-    .await;
-    assert!(sink.counter(Counter::TcpAccept) >= 2, "two joins came in");
-    assert!(sink.counter(Counter::MsgAlive) >= 2);
-    assert!(sink.counter(Counter::TcpSentBytes) > 0, "push/pull answers");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(sink.counter(Counter::UdpSentPackets) > 0);
-    assert!(sink.counter(Counter::UdpReceivedPackets) > 0);
-    assert!(sink.counter(Counter::UdpSentBytes) >= sink.counter(Counter::UdpSentPackets));
-    assert!(sink.counter(Counter::UdpReceivedBytes) > 0);
-    assert_eq!(sink.gauge(Gauge::PushPullInFlight), 0.0);
-    // The seed answered two joins: it saw their states and sent its own.
-    let remote = sink.histogram(Histogram::PushPullSizeRemote);
-    let local = sink.histogram(Histogram::PushPullSizeLocal);
-    assert!(remote.count >= 2 && remote.min > 0.0, "{remote:?}");
-    assert!(local.count >= 2 && local.max > remote.min, "{local:?}");
-
-    // A stream of garbage is dropped and counted as undecodable.
-    let intruder = network.endpoint(9999);
-    let mut stream = intruder
-        .connect(
-            seed.advertise_addr(),
-            Instant::now() + Duration::from_secs(1),
-        )
-        .await
-        .expect("connect");
-    stream.write_all(&[0xEE; 32]).await.expect("write");
-    stream.shutdown().await.expect("close");
-    eventually("the garbage stream is counted", || {
-        sink.counter(Counter::StreamsDropped(DropReason::Decode)) == 1
-    })
-    .await;
-
-    // A crash moves the suspect and dead counters and the per-state gauges.
-    others[0].shutdown().await;
-    eventually("node1 dead in the gauge", || {
-        sink.gauge(Gauge::Members(State::Dead)) == 1.0
-    })
-    .await;
-    assert_eq!(sink.gauge(Gauge::Members(State::Alive)), 2.0);
-    assert!(sink.counter(Counter::MsgSuspect) >= 1);
-    assert!(sink.counter(Counter::MsgDead) >= 1);
-    assert_eq!(sink.counter(Counter::Refutations), 0);
-    seed.shutdown().await;
-    others[1].shutdown().await;
 }
