@@ -48,6 +48,8 @@
 //! `service.name`) and hand back the provider and the sink:
 //!
 //! ```no_run
+//! # #[cfg(feature = "http-proto")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use memberlist_opentelemetry::Otlp;
 //!
@@ -57,7 +59,10 @@
 //!     .install()?;
 //! // … pass `metrics` to the runtime; at exit:
 //! provider.shutdown()?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "http-proto"))]
+//! # fn main() {}
 //! ```
 //!
 //! ## Cargo features
@@ -70,16 +75,21 @@
 //!   a current-thread runtime, call `force_flush` and `shutdown` from outside it (e.g.
 //!   `spawn_blocking`), since the export waits on a task of that runtime.
 //!
+//! With neither feature, only the sink is built (no `opentelemetry-otlp` dependency):
+//! bring your own exporter and meter provider.
+//!
 //! Caveat: if another crate of your build enables `opentelemetry-otlp`'s `reqwest-client`
 //! (async) feature, Cargo unifies it in and the HTTP exporter switches to the async client,
 //! which needs a Tokio runtime on the reader's thread; keep to the blocking client or
 //! build your own exporter and pass its provider to [`OtelMetrics::builder`].
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "http-proto", feature = "grpc-tonic"))]
 mod otlp;
 mod sink;
 pub mod units;
 
+#[cfg(any(feature = "http-proto", feature = "grpc-tonic"))]
 pub use otlp::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Error, Otlp, Protocol};
 pub use sink::{Builder, OtelMetrics, SCOPE_NAME, scope};
 

@@ -192,10 +192,7 @@ impl Otlp {
             return Err(Error::ZeroInterval);
         }
         let endpoint = endpoint_url(&self.endpoint, self.protocol)?;
-        let exporter = build_exporter(self.protocol, endpoint.clone(), self.timeout)?;
-        let reader = PeriodicReader::builder(exporter)
-            .with_interval(self.interval)
-            .build();
+        let reader = build_reader(self.protocol, endpoint.clone(), self.timeout, self.interval)?;
         let mut resource = Resource::builder();
         if let Some(name) = self.service_name {
             resource = resource.with_service_name(name);
@@ -241,40 +238,43 @@ fn endpoint_url(endpoint: &str, protocol: Protocol) -> Result<String, Error> {
     })
 }
 
-fn build_exporter(
+fn build_reader(
     protocol: Protocol,
     endpoint: String,
     timeout: Duration,
-) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    #[cfg(any(feature = "http-proto", feature = "grpc-tonic"))]
+    interval: Duration,
+) -> Result<PeriodicReader<opentelemetry_otlp::MetricExporter>, Error> {
     use opentelemetry_otlp::WithExportConfig;
-    match protocol {
+    let exporter = match protocol {
         #[cfg(feature = "http-proto")]
-        Protocol::HttpProtobuf => Ok(opentelemetry_otlp::MetricExporter::builder()
+        Protocol::HttpProtobuf => opentelemetry_otlp::MetricExporter::builder()
             .with_http()
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .with_endpoint(endpoint)
             .with_timeout(timeout)
-            .build()?),
+            .build()?,
         #[cfg(feature = "grpc-tonic")]
         Protocol::Grpc => {
             // tonic's channel spawns its worker on the current Tokio runtime.
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(Error::NoTokioRuntime);
             }
-            Ok(opentelemetry_otlp::MetricExporter::builder()
+            opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
                 .with_protocol(opentelemetry_otlp::Protocol::Grpc)
                 .with_endpoint(endpoint)
                 .with_timeout(timeout)
-                .build()?)
+                .build()?
         }
         #[allow(unreachable_patterns)]
         disabled => {
-            let _ = (endpoint, timeout);
-            Err(Error::ProtocolDisabled { protocol: disabled })
+            let _ = (endpoint, timeout, interval);
+            return Err(Error::ProtocolDisabled { protocol: disabled });
         }
-    }
+    };
+    Ok(PeriodicReader::builder(exporter)
+        .with_interval(interval)
+        .build())
 }
 
 #[cfg(test)]
@@ -310,6 +310,8 @@ mod tests {
         assert!(matches!(err, Error::UnsupportedScheme { .. }), "{err}");
         let err = Otlp::new("/v1/metrics").install().expect_err("no host");
         assert!(matches!(err, Error::UnsupportedScheme { .. }), "{err}");
+        let err = Otlp::new("http://:4318").install().expect_err("no host");
+        assert!(matches!(err, Error::MissingHost { .. }), "{err}");
         let err = Otlp::new("").install().expect_err("empty");
         assert!(matches!(err, Error::InvalidEndpoint { .. }), "{err}");
         assert!(err.to_string().contains("invalid OTLP endpoint"), "{err}");
