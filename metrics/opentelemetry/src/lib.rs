@@ -75,7 +75,13 @@
 //!   a current-thread runtime, call `force_flush` and `shutdown` from outside it (e.g.
 //!   `spawn_blocking`), since the export waits on a task of that runtime.
 //!
-//! With neither feature, only the sink is built (no `opentelemetry-otlp` dependency):
+//! - `experimental-bound-instruments`: binds each series' instrument to its attributes
+//!   (OpenTelemetry's experimental bound instruments), so the SDK skips its per-update
+//!   attribute lookup. Every series then exists from the start and is exported at zero
+//!   until updated (as with the Prometheus exporter); without the feature, a series appears
+//!   at its first update. The API behind it may change in a later OpenTelemetry release.
+//!
+//! With neither transport feature, only the sink is built (no `opentelemetry-otlp` dependency):
 //! bring your own exporter and meter provider.
 //!
 //! Caveat: if another crate of your build enables `opentelemetry-otlp`'s `reqwest-client`
@@ -86,6 +92,7 @@
 
 #[cfg(any(feature = "http-proto", feature = "grpc-tonic"))]
 mod otlp;
+mod series;
 mod sink;
 pub mod units;
 

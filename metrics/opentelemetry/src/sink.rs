@@ -7,6 +7,7 @@ use memberlist_core::metrics::{Counter, Descriptor, Gauge, Histogram, Metrics};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, Value};
 
+use crate::series::{CounterSeries, GaugeSeries, HistogramSeries};
 use crate::units::{counter_unit, gauge_unit, histogram_boundaries, histogram_unit};
 
 /// The instrumentation scope name under which [`Builder::provider`] and [`Builder::build`]
@@ -71,20 +72,14 @@ impl Builder {
         let counters = Counter::all()
             .map(|c| {
                 let d = c.descriptor();
-                let instrument = counter_instruments
-                    .entry(d.otel_name)
-                    .or_insert_with(|| {
-                        meter
-                            .u64_counter(d.otel_name)
-                            .with_description(d.help)
-                            .with_unit(counter_unit(c))
-                            .build()
-                    })
-                    .clone();
-                Series {
-                    instrument,
-                    attributes: attributes(consts, d, c.label_value()),
-                }
+                let instrument = counter_instruments.entry(d.otel_name).or_insert_with(|| {
+                    meter
+                        .u64_counter(d.otel_name)
+                        .with_description(d.help)
+                        .with_unit(counter_unit(c))
+                        .build()
+                });
+                CounterSeries::new(instrument, attributes(consts, d, c.label_value()))
             })
             .collect();
 
@@ -92,35 +87,27 @@ impl Builder {
         let gauges = Gauge::all()
             .map(|g| {
                 let d = g.descriptor();
-                let instrument = gauge_instruments
-                    .entry(d.otel_name)
-                    .or_insert_with(|| {
-                        meter
-                            .f64_gauge(d.otel_name)
-                            .with_description(d.help)
-                            .with_unit(gauge_unit(g))
-                            .build()
-                    })
-                    .clone();
-                Series {
-                    instrument,
-                    attributes: attributes(consts, d, g.label_value()),
-                }
+                let instrument = gauge_instruments.entry(d.otel_name).or_insert_with(|| {
+                    meter
+                        .f64_gauge(d.otel_name)
+                        .with_description(d.help)
+                        .with_unit(gauge_unit(g))
+                        .build()
+                });
+                GaugeSeries::new(instrument, attributes(consts, d, g.label_value()))
             })
             .collect();
 
         let histograms = Histogram::all()
             .map(|h| {
                 let d = h.descriptor();
-                Series {
-                    instrument: meter
-                        .f64_histogram(d.otel_name)
-                        .with_description(d.help)
-                        .with_unit(histogram_unit(h))
-                        .with_boundaries(histogram_boundaries(h).to_vec())
-                        .build(),
-                    attributes: attributes(consts, d, h.label_value()),
-                }
+                let instrument = meter
+                    .f64_histogram(d.otel_name)
+                    .with_description(d.help)
+                    .with_unit(histogram_unit(h))
+                    .with_boundaries(histogram_boundaries(h).to_vec())
+                    .build();
+                HistogramSeries::new(&instrument, attributes(consts, d, h.label_value()))
             })
             .collect();
 
@@ -143,14 +130,6 @@ fn attributes(consts: &[KeyValue], d: &Descriptor, label: Option<&'static str>) 
         out.push(KeyValue::new(key, value));
     }
     out.into_boxed_slice()
-}
-
-/// One time series: its instrument (shared by the series of a labelled metric) and its
-/// attributes, built once.
-#[derive(Clone)]
-struct Series<I> {
-    instrument: I,
-    attributes: Box<[KeyValue]>,
 }
 
 /// A [`Metrics`] sink that records into OpenTelemetry instruments: `u64` counters, `f64`
@@ -176,9 +155,9 @@ struct Series<I> {
 /// ```
 #[derive(Clone)]
 pub struct OtelMetrics {
-    counters: Vec<Series<opentelemetry::metrics::Counter<u64>>>,
-    gauges: Vec<Series<opentelemetry::metrics::Gauge<f64>>>,
-    histograms: Vec<Series<opentelemetry::metrics::Histogram<f64>>>,
+    counters: Vec<CounterSeries>,
+    gauges: Vec<GaugeSeries>,
+    histograms: Vec<HistogramSeries>,
 }
 
 impl std::fmt::Debug for OtelMetrics {
@@ -228,36 +207,33 @@ impl OtelMetrics {
     /// assert_eq!(attrs[1].value.as_str(), "cidr");
     /// ```
     pub fn counter_attributes(&self, counter: Counter) -> &[KeyValue] {
-        &self.counters[counter.index()].attributes
+        self.counters[counter.index()].attributes()
     }
 
     /// The attributes a gauge's data points carry.
     pub fn gauge_attributes(&self, gauge: Gauge) -> &[KeyValue] {
-        &self.gauges[gauge.index()].attributes
+        self.gauges[gauge.index()].attributes()
     }
 
     /// The attributes a histogram's data points carry.
     pub fn histogram_attributes(&self, histogram: Histogram) -> &[KeyValue] {
-        &self.histograms[histogram.index()].attributes
+        self.histograms[histogram.index()].attributes()
     }
 }
 
 impl Metrics for OtelMetrics {
     #[inline]
     fn increment(&self, counter: Counter, by: u64) {
-        let s = &self.counters[counter.index()];
-        s.instrument.add(by, &s.attributes);
+        self.counters[counter.index()].add(by);
     }
 
     #[inline]
     fn set(&self, gauge: Gauge, value: f64) {
-        let s = &self.gauges[gauge.index()];
-        s.instrument.record(value, &s.attributes);
+        self.gauges[gauge.index()].record(value);
     }
 
     #[inline]
     fn record(&self, histogram: Histogram, value: f64) {
-        let s = &self.histograms[histogram.index()];
-        s.instrument.record(value, &s.attributes);
+        self.histograms[histogram.index()].record(value);
     }
 }
