@@ -74,8 +74,7 @@
 //!   called inside a Tokio runtime, which must keep running while metrics are exported; with
 //!   a current-thread runtime, call `force_flush` and `shutdown` from outside it (e.g.
 //!   `spawn_blocking`), since the export waits on a task of that runtime.
-//!
-//! - `experimental-bound-instruments`: binds each series' instrument to its attributes
+//! - `experimental-bound-instruments` (default): binds each series' instrument to its attributes
 //!   (OpenTelemetry's experimental bound instruments), so the SDK skips its per-update
 //!   attribute lookup. Every series then exists from the start and is exported at zero
 //!   until updated (as with the Prometheus exporter); without the feature, a series appears
