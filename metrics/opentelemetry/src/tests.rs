@@ -270,3 +270,35 @@ fn units_agree_with_the_catalog() {
         assert!(matches!(histogram_unit(h), "s" | "By"));
     }
 }
+
+#[test]
+fn a_caller_meter_keeps_its_scope_and_the_global_provider_is_the_fallback() {
+    use opentelemetry::metrics::MeterProvider;
+
+    // The caller's own meter and scope.
+    let (provider, exporter) = in_memory();
+    let meter = provider.meter("my-app");
+    let metrics = OtelMetrics::builder().meter(&meter).build();
+    metrics.increment(Counter::TcpAccept, 4);
+    let all = flush(&provider, &exporter);
+    let last = all.last().expect("one export");
+    let scope = last
+        .scope_metrics()
+        .find(|s| s.scope().name() == "my-app")
+        .expect("the caller's scope");
+    assert!(scope.metrics().any(|m| m.name() == "memberlist.tcp.accept"));
+
+    // No meter given: the global provider, scope `memberlist`. Only this test sets it.
+    let (global, global_exporter) = in_memory();
+    opentelemetry::global::set_meter_provider(global.clone());
+    let metrics = OtelMetrics::builder().build();
+    metrics.increment(Counter::TcpConnect, 6);
+    let all = flush(&global, &global_exporter);
+    let exported = scope_metrics(&all);
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) =
+        find(&exported, "memberlist.tcp.connect").data()
+    else {
+        panic!("a sum")
+    };
+    assert_eq!(sum.data_points().next().map(|p| p.value()), Some(6));
+}
