@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use memberlist::delegate::NoopDelegate;
 use memberlist::machine::{Machine, ProtocolConfig};
 use memberlist::metrics::{Counter, Metrics, NoopMetrics};
@@ -89,7 +89,25 @@ fn sinks() -> Vec<(&'static str, Arc<dyn Metrics>)> {
         "prometheus",
         Arc::new(memberlist::prometheus::PrometheusMetrics::new().unwrap()),
     ));
+    #[cfg(feature = "opentelemetry")]
+    sinks.push(("opentelemetry", Arc::new(otel())));
     sinks
+}
+
+/// An OpenTelemetry sink on an SDK provider with a periodic reader (as the OTLP setup
+/// builds it), exporting to memory rather than to a collector.
+#[cfg(feature = "opentelemetry")]
+fn otel() -> memberlist::opentelemetry::OtelMetrics {
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    let metrics = memberlist::opentelemetry::OtelMetrics::builder()
+        .provider(&provider)
+        .build();
+    // The provider must outlive the benchmark.
+    std::mem::forget(provider);
+    metrics
 }
 
 fn bench(c: &mut Criterion) {
@@ -107,4 +125,35 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `METRICS_COST_COUNT=SINK` processes a fixed number of packets with one sink and exits,
+/// for instruction counts under callgrind (wall time on a shared machine is too noisy):
+/// `METRICS_COST_COUNT=prometheus valgrind --tool=callgrind target/release/deps/metrics_cost-*`
+fn count(name: &str) {
+    const PACKETS: usize = 20_000;
+    let Some((_, sink)) = sinks().into_iter().find(|(n, _)| *n == name) else {
+        panic!("unknown sink {name}");
+    };
+    let data = packet();
+    let mut m = machine(Arc::clone(&sink));
+    let now = Instant::now();
+    for _ in 0..PACKETS {
+        process(&mut m, &*sink, black_box(&data), now);
+    }
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("METRICS_COST_COUNT") {
+        // A baseline run with no packets gives the set-up cost to subtract.
+        if name.ends_with("-setup") {
+            let name = name.trim_end_matches("-setup");
+            let (_, sink) = sinks().into_iter().find(|(n, _)| *n == name).unwrap();
+            black_box(machine(sink));
+            return;
+        }
+        count(&name);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

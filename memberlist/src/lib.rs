@@ -5,8 +5,8 @@
 //! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
 //! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
 //! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
-//! `prometheus` adds the Prometheus exporter; `quic` and `opentelemetry` are reserved names
-//! that enable nothing yet.
+//! `prometheus` and `opentelemetry` add the metrics exporters; `quic` is a reserved name that
+//! enables nothing yet.
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -15,7 +15,8 @@
 //! | `aes-gcm` | yes | [`aes_gcm::AesGcm`]: Go's AES-GCM encryption, envelope v0/v1 |
 //! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
 //! | `prometheus` | no | `prometheus::PrometheusMetrics`: every metric in a Prometheus registry |
-//! | `quic`, `opentelemetry` | no | nothing yet (planned plugins) |
+//! | `opentelemetry` | no | `opentelemetry::OtelMetrics` and `opentelemetry::Otlp` (OTLP export over HTTP) |
+//! | `quic` | no | nothing yet (planned plugin) |
 //!
 //! ## Quick start
 //!
@@ -49,6 +50,8 @@ pub use memberlist_lz4 as lz4;
 pub use memberlist_lzw as lzw;
 #[cfg(feature = "net")]
 pub use memberlist_net as net;
+#[cfg(feature = "opentelemetry")]
+pub use memberlist_opentelemetry as opentelemetry;
 #[cfg(feature = "prometheus")]
 pub use memberlist_prometheus as prometheus;
 

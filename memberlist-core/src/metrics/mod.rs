@@ -68,6 +68,30 @@ impl<M: Metrics + ?Sized> Metrics for std::sync::Arc<M> {
     }
 }
 
+/// Two sinks at once: every update goes to both (e.g. Prometheus for scraping and
+/// OpenTelemetry for push). Nest pairs for more.
+///
+/// ```
+/// use memberlist_core::metrics::{Counter, InMemoryMetrics, Metrics};
+/// let both = (InMemoryMetrics::new(), InMemoryMetrics::new());
+/// both.increment(Counter::TcpAccept, 1);
+/// assert_eq!((both.0.counter(Counter::TcpAccept), both.1.counter(Counter::TcpAccept)), (1, 1));
+/// ```
+impl<A: Metrics, B: Metrics> Metrics for (A, B) {
+    fn increment(&self, counter: Counter, by: u64) {
+        self.0.increment(counter, by);
+        self.1.increment(counter, by);
+    }
+    fn set(&self, gauge: Gauge, value: f64) {
+        self.0.set(gauge, value);
+        self.1.set(gauge, value);
+    }
+    fn record(&self, histogram: Histogram, value: f64) {
+        self.0.record(histogram, value);
+        self.1.record(histogram, value);
+    }
+}
+
 impl From<&crate::wire::WireError> for DropReason {
     /// The reason to count when a datagram or stream fails to decode with this error.
     ///
