@@ -5,8 +5,8 @@
 //! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
 //! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
 //! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
-//! `prometheus` adds the Prometheus exporter; `quic` and `opentelemetry` are reserved names
-//! that enable nothing yet.
+//! `prometheus` adds the Prometheus exporter and `quic` the QUIC transport (Rust-only);
+//! `opentelemetry` is a reserved name that enables nothing yet.
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -15,7 +15,8 @@
 //! | `aes-gcm` | yes | [`aes_gcm::AesGcm`]: Go's AES-GCM encryption, envelope v0/v1 |
 //! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
 //! | `prometheus` | no | `prometheus::PrometheusMetrics`: every metric in a Prometheus registry |
-//! | `quic`, `opentelemetry` | no | nothing yet (planned plugins) |
+//! | `quic` | no | `quic::QuicTransport`: QUIC (quinn) with TLS 1.3 from a cluster CA, mutual TLS, `quic::DevCa` development certificates; Rust-only (Go nodes cannot join) |
+//! | `opentelemetry` | no | nothing yet (a planned plugin) |
 //!
 //! ## Quick start
 //!
@@ -51,6 +52,8 @@ pub use memberlist_lzw as lzw;
 pub use memberlist_net as net;
 #[cfg(feature = "prometheus")]
 pub use memberlist_prometheus as prometheus;
+#[cfg(feature = "quic")]
+pub use memberlist_quic as quic;
 
 /// The common imports: the handle, its configuration and events, the delegate trait, member
 /// types, and the default plugins that are enabled.
