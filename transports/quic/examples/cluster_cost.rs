@@ -22,6 +22,10 @@
 //! cargo run --release -p memberlist-quic --example cluster_cost -- --transport net --nodes 50 --window 60
 //! ```
 //!
+//! The `join` line also sums, for QUIC, the packets the transport dropped or quinn declared
+//! lost and the failed handshakes, and for both transports the suspicions accepted, the
+//! refutations and the packets the runtime could not send.
+//!
 //! One `result` line at the end is meant for scripts (key=value pairs). Linux only (reads
 //! `/proc/self/stat`; assumes the usual 100 clock ticks per second).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -155,8 +159,11 @@ trait Probe: Send + Sync {
     fn sent(&self) -> (u64, u64);
     /// QUIC connections this node dialled so far (0 for UDP/TCP).
     fn dials(&self) -> u64;
-    /// (packets dropped, failed handshakes) so far (0 for UDP/TCP).
+    /// (packets dropped by the transport or lost on the way, failed handshakes) so far (0 for
+    /// UDP/TCP).
     fn losses(&self) -> (u64, u64);
+    /// The runtime's (suspicions accepted, refutations, transmits dropped or refused) so far.
+    fn protocol(&self) -> (u64, u64, u64);
     fn join(&self, seed: String) -> JoinFuture;
 }
 
@@ -193,6 +200,14 @@ impl Probe for NetNode {
     fn losses(&self) -> (u64, u64) {
         (0, 0)
     }
+    fn protocol(&self) -> (u64, u64, u64) {
+        let s = self.0.stats();
+        (
+            s.protocol.suspect,
+            s.protocol.refutations,
+            s.transmits_dropped + s.transmit_errors,
+        )
+    }
     fn join(&self, seed: String) -> JoinFuture {
         join_future(&self.0, seed)
     }
@@ -214,7 +229,18 @@ impl Probe for QuicNode {
     }
     fn losses(&self) -> (u64, u64) {
         let s = self.0.transport().inner.stats();
-        (s.datagrams_dropped, s.handshake_failures.total())
+        (
+            s.datagrams_dropped + self.0.transport().inner.wire_stats().lost_packets,
+            s.handshake_failures.total(),
+        )
+    }
+    fn protocol(&self) -> (u64, u64, u64) {
+        let s = self.0.stats();
+        (
+            s.protocol.suspect,
+            s.protocol.refutations,
+            s.transmits_dropped + s.transmit_errors,
+        )
     }
     fn join(&self, seed: String) -> JoinFuture {
         join_future(&self.0, seed)
@@ -349,9 +375,15 @@ async fn run(
         .iter()
         .map(|node| node.losses())
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let (suspicions, refutations, unsent) = nodes
+        .iter()
+        .map(|node| node.protocol())
+        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
     println!(
         "join: all {n} nodes see {n} alive {:.3} s after the joins began (QUIC packets \
-         dropped so far: {dropped}, failed handshakes: {failed})",
+         dropped or lost so far: {dropped}, failed handshakes: {failed}; suspicions accepted: \
+         {suspicions}, refutations: {refutations}, packets the runtime could not send: \
+         {unsent})",
         converged.as_secs_f64()
     );
 

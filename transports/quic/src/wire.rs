@@ -22,6 +22,9 @@ pub struct WireStats {
     pub udp_datagrams_received: u64,
     /// Their bytes.
     pub udp_bytes_received: u64,
+    /// Packets quinn's loss detection declared lost (their datagrams are gone; stream data
+    /// is sent again).
+    pub lost_packets: u64,
 }
 
 impl WireStats {
@@ -32,6 +35,7 @@ impl WireStats {
             udp_bytes_sent: s.udp_tx.bytes,
             udp_datagrams_received: s.udp_rx.datagrams,
             udp_bytes_received: s.udp_rx.bytes,
+            lost_packets: s.path.lost_packets,
         }
     }
 
@@ -40,6 +44,7 @@ impl WireStats {
         self.udp_bytes_sent += o.udp_bytes_sent;
         self.udp_datagrams_received += o.udp_datagrams_received;
         self.udp_bytes_received += o.udp_bytes_received;
+        self.lost_packets += o.lost_packets;
     }
 }
 
