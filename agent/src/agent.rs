@@ -5,6 +5,8 @@
 //!                  [--preset lan|wan|local] [--key BASE64]... [--label TEXT]
 //!                  [--transport net|quic] [--http IP:PORT] [--config FILE]
 //!                  [--meta KEY=VALUE]... [--delegate-version MIN,MAX,CUR]
+//!                  [--tls-cert PEM --tls-key PEM --tls-ca PEM [--tls-server-name NAME]
+//!                   [--no-mtls]]
 //! ```
 //!
 //! - `--bind` takes UDP and TCP on one port (port 0 picks a free one); `--advertise` is the
@@ -23,7 +25,16 @@
 //!   theirs: use `2,5,5` to join a Serf cluster.
 //! - `--http` serves `/members`, `/health` and `/metrics` (see [`crate::http`]).
 //! - `--config FILE` reads every option from TOML (see [`crate::settings`]); flags override.
-//! - `--transport quic` is reserved for a later QUIC transport and refused for now.
+//! - `--transport quic` runs the node over QUIC (`memberlist::quic`): `--bind` is then one UDP
+//!   port, and `--tls-cert`, `--tls-key` and `--tls-ca` are required — this node's certificate
+//!   chain and private key, and the cluster CA, all PEM. Only nodes with a certificate from
+//!   that CA can join; the accepting side requires the dialler's certificate too (mutual TLS)
+//!   unless `--no-mtls`. Node certificates must carry the cluster server name
+//!   (`memberlist.cluster` unless `--tls-server-name` says otherwise) in their subject
+//!   alternative names. `memberlist tls-dev` writes development certificates. TLS encrypts
+//!   and authenticates everything, so `--key` (memberlist's own encryption) is **refused**
+//!   with QUIC rather than silently doubling the work; the TLS flags are refused with `net`.
+//!   QUIC nodes cannot talk to UDP/TCP nodes, nor to Go memberlist.
 //!
 //! Once both sockets are bound, one line goes to stdout:
 //!
@@ -44,20 +55,21 @@ use memberlist::aes_gcm::AesGcm;
 use memberlist::delegate::Delegate;
 use memberlist::lzw::Lzw;
 use memberlist::net::{NetTransport, NetTransportOptions};
-use memberlist::{MemberEvent, Memberlist};
+use memberlist::quic::{QuicConfig, QuicTransport};
+use memberlist::{MemberEvent, Memberlist, Transport};
 use memberlist_prometheus::PrometheusMetrics;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info, warn};
 
-use crate::settings::{self, DelegateVersions};
+use crate::settings::{self, DelegateVersions, Settings, TransportSettings};
 use crate::signals::Signals;
 
 /// How long a leave may take to be gossiped before the agent shuts down anyway.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The node the agent runs.
-pub(crate) type Node = Memberlist<NetTransport, AgentDelegate>;
+/// The node the agent runs, over transport `T`.
+pub(crate) type Node<T> = Memberlist<T, AgentDelegate>;
 
 /// Options of `memberlist agent`.
 #[derive(Debug, clap::Args)]
@@ -83,9 +95,12 @@ pub(crate) struct AgentArgs {
     /// Label written on every packet; nodes with different labels ignore each other.
     #[arg(long, value_name = "TEXT")]
     pub(crate) label: Option<String>,
-    /// Transport: UDP + TCP (`net`); `quic` is not available yet [default: net].
+    /// Transport: UDP + TCP (`net`, what Go speaks) or QUIC with TLS (`quic`, needs
+    /// --tls-cert, --tls-key, --tls-ca) [default: net].
     #[arg(long, value_enum)]
     pub(crate) transport: Option<TransportKind>,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
     /// Serve GET /members, /health and /metrics on this address (port 0 picks one).
     #[arg(long, value_name = "IP:PORT")]
     pub(crate) http: Option<SocketAddr>,
@@ -100,6 +115,39 @@ pub(crate) struct AgentArgs {
     /// clusters need 2,5,5.
     #[arg(long, value_name = "MIN,MAX,CUR")]
     pub(crate) delegate_version: Option<DelegateVersions>,
+}
+
+/// The TLS flags of `--transport quic`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct TlsArgs {
+    /// QUIC: this node's certificate chain, PEM (leaf first).
+    #[arg(long, value_name = "PEM")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// QUIC: this node's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// QUIC: the cluster CA certificate(s), PEM; peers must hold a certificate it issued.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) tls_ca: Option<PathBuf>,
+    /// QUIC: the name every node certificate carries and diallers verify
+    /// [default: memberlist.cluster].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) tls_server_name: Option<String>,
+    /// QUIC: accept connections from clients without a certificate (mutual TLS is on by
+    /// default).
+    #[arg(long)]
+    pub(crate) no_mtls: bool,
+}
+
+impl TlsArgs {
+    /// True when any TLS flag was given.
+    pub(crate) fn given(&self) -> bool {
+        self.tls_cert.is_some()
+            || self.tls_key.is_some()
+            || self.tls_ca.is_some()
+            || self.tls_server_name.is_some()
+            || self.no_mtls
+    }
 }
 
 /// `--preset`.
@@ -129,7 +177,7 @@ impl Preset {
 pub(crate) enum TransportKind {
     /// UDP for gossip and probes, TCP for push/pull, on one port.
     Net,
-    /// QUIC (not available yet).
+    /// QUIC with TLS 1.3 (datagrams for gossip, streams for push/pull), on one UDP port.
     Quic,
 }
 
@@ -147,9 +195,9 @@ impl Delegate for AgentDelegate {
 
 /// Runs `memberlist agent` until a signal; `log_level` is `--log-level` when given.
 pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), String> {
-    let settings = settings::resolve(args, log_level)?;
+    let mut settings = settings::resolve(args, log_level)?;
     crate::init_logging(settings.log_level.as_deref().unwrap_or("info"))?;
-    let mut signals = Signals::new();
+    let signals = Signals::new();
 
     let http_listener = match settings.http {
         Some(addr) => Some(
@@ -159,6 +207,41 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
         ),
         None => None,
     };
+
+    let bind = settings.bind;
+    match std::mem::replace(&mut settings.transport, TransportSettings::Net) {
+        TransportSettings::Net => {
+            let mut options = NetTransportOptions::new(bind);
+            if let Some(advertise) = settings.advertise {
+                options = options.with_advertise(advertise);
+            }
+            let transport = NetTransport::with_options(options)
+                .await
+                .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+            run_node(transport, "net", settings, http_listener, signals).await
+        }
+        TransportSettings::Quic { tls, mutual_tls } => {
+            let mut config = QuicConfig::new(bind, *tls).with_mutual_tls(mutual_tls);
+            if let Some(advertise) = settings.advertise {
+                config = config.with_advertise(advertise);
+            }
+            let transport = QuicTransport::bind(config)
+                .await
+                .map_err(|e| format!("cannot start QUIC on {bind}: {e}"))?;
+            run_node(transport, "quic", settings, http_listener, signals).await
+        }
+    }
+}
+
+/// Runs the node over `transport` (named `kind` in the logs) until a signal, then leaves and
+/// shuts down.
+async fn run_node<T: Transport>(
+    transport: T,
+    kind: &'static str,
+    settings: Settings,
+    http_listener: Option<TcpListener>,
+    mut signals: Signals,
+) -> Result<(), String> {
     let http_addr = match &http_listener {
         Some(l) => Some(
             l.local_addr()
@@ -166,14 +249,6 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
         ),
         None => None,
     };
-
-    let mut options = NetTransportOptions::new(settings.bind);
-    if let Some(advertise) = settings.advertise {
-        options = options.with_advertise(advertise);
-    }
-    let transport = NetTransport::with_options(options)
-        .await
-        .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
     let delegate = AgentDelegate {
         meta: Bytes::from(settings.meta),
     };
@@ -188,7 +263,7 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
     if let Some(ring) = &settings.config.keyring {
         builder = builder.encryption(AesGcm::new(ring.clone()));
     }
-    let node: Node = builder
+    let node: Node<T> = builder
         .start()
         .await
         .map_err(|e| format!("cannot start the node: {e}"))?;
@@ -198,7 +273,8 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
         bind = %node.local_addr(),
         advertise = %node.advertise_addr(),
         http = %http_addr.map_or_else(|| "none".to_owned(), |a| a.to_string()),
-        encrypted = settings.config.keyring.is_some(),
+        transport = kind,
+        encrypted = settings.config.keyring.is_some() || kind == "quic",
         "agent started"
     );
     announce_start(&node, http_addr);
@@ -247,7 +323,7 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
 
 /// The startup line on stdout that scripts (and the tests) read. A closed stdout is not an
 /// error: the agent keeps running.
-fn announce_start(node: &Node, http: Option<SocketAddr>) {
+fn announce_start<T: Transport>(node: &Node<T>, http: Option<SocketAddr>) {
     use std::io::Write as _;
     let _ = writeln!(
         std::io::stdout().lock(),
@@ -260,7 +336,7 @@ fn announce_start(node: &Node, http: Option<SocketAddr>) {
 }
 
 /// Logs membership events until the node stops.
-async fn log_events(node: Node) {
+async fn log_events<T: Transport>(node: Node<T>) {
     let mut events = node.subscribe();
     loop {
         match events.recv().await {

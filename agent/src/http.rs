@@ -18,6 +18,7 @@ use axum::extract::State as AxumState;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
+use memberlist::Transport;
 use memberlist::machine::State;
 use memberlist_prometheus::PrometheusMetrics;
 use tokio::net::TcpListener;
@@ -29,31 +30,33 @@ use crate::view::{HealthView, MemberView};
 const STATES: [State; 4] = [State::Alive, State::Suspect, State::Dead, State::Left];
 
 /// What the handlers read: the node and its metrics sink.
-#[derive(Clone)]
-pub(crate) struct Api {
-    node: Node,
+pub(crate) struct Api<T> {
+    node: Node<T>,
     metrics: PrometheusMetrics,
 }
 
-impl axum::extract::FromRef<Api> for Node {
-    fn from_ref(api: &Api) -> Node {
-        api.node.clone()
+impl<T> Clone for Api<T> {
+    fn clone(&self) -> Self {
+        Self {
+            node: self.node.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
 /// The routes, bound to `node` and its metrics.
-pub(crate) fn router(node: Node, metrics: PrometheusMetrics) -> Router {
+pub(crate) fn router<T: Transport>(node: Node<T>, metrics: PrometheusMetrics) -> Router {
     Router::new()
-        .route("/members", get(members))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_handler))
+        .route("/members", get(members::<T>))
+        .route("/health", get(health::<T>))
+        .route("/metrics", get(metrics_handler::<T>))
         .with_state(Api { node, metrics })
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
-pub(crate) async fn serve(
+pub(crate) async fn serve<T: Transport>(
     listener: TcpListener,
-    node: Node,
+    node: Node<T>,
     metrics: PrometheusMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
@@ -64,14 +67,14 @@ pub(crate) async fn serve(
 }
 
 /// `GET /members`: every known member, sorted by name.
-async fn members(AxumState(node): AxumState<Node>) -> Json<Vec<MemberView>> {
-    let mut members: Vec<MemberView> = node.all_members().iter().map(MemberView::of).collect();
+async fn members<T: Transport>(AxumState(api): AxumState<Api<T>>) -> Json<Vec<MemberView>> {
+    let mut members: Vec<MemberView> = api.node.all_members().iter().map(MemberView::of).collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));
     Json(members)
 }
 
 /// Member counts per state, every state present.
-fn counts(node: &Node) -> BTreeMap<String, usize> {
+fn counts<T: Transport>(node: &Node<T>) -> BTreeMap<String, usize> {
     let mut counts: BTreeMap<String, usize> =
         STATES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     for m in node.all_members() {
@@ -81,17 +84,18 @@ fn counts(node: &Node) -> BTreeMap<String, usize> {
 }
 
 /// `GET /health`: the health score and member counts.
-async fn health(AxumState(node): AxumState<Node>) -> Json<HealthView> {
+async fn health<T: Transport>(AxumState(api): AxumState<Api<T>>) -> Json<HealthView> {
+    let node = &api.node;
     Json(HealthView {
         name: node.name().to_owned(),
         health_score: node.health_score(),
-        members: counts(&node),
+        members: counts(node),
     })
 }
 
 /// `GET /metrics`: every metric of the catalog in Prometheus's text format, from the
 /// node's [`PrometheusMetrics`] sink.
-async fn metrics_handler(AxumState(api): AxumState<Api>) -> impl IntoResponse {
+async fn metrics_handler<T: Transport>(AxumState(api): AxumState<Api<T>>) -> impl IntoResponse {
     match api.metrics.render() {
         Ok(text) => (
             StatusCode::OK,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use memberlist::JoinError;
+use memberlist::{JoinError, Transport};
 use tracing::{info, warn};
 
 use crate::agent::Node;
@@ -20,7 +20,7 @@ pub(crate) fn next_backoff(previous: Duration) -> Duration {
 }
 
 /// Tries to join `addrs` until one attempt contacts at least one node.
-pub(crate) async fn join_until_success(node: Node, addrs: Vec<String>) {
+pub(crate) async fn join_until_success<T: Transport>(node: Node<T>, addrs: Vec<String>) {
     if addrs.is_empty() {
         return;
     }

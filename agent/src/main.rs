@@ -1,5 +1,6 @@
-//! `memberlist`: run a memberlist node (`agent`), look at a running cluster (`members`), or watch
-//! a small cluster on this machine join, detect a failure and see a node leave (`demo`).
+//! `memberlist`: run a memberlist node (`agent`), look at a running cluster (`members`), watch
+//! a small cluster on this machine join, detect a failure and see a node leave (`demo`), or
+//! write development certificates for the QUIC transport (`tls-dev`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ mod members;
 mod meta;
 mod settings;
 mod signals;
+mod tls_dev;
 mod view;
 
 /// Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go
@@ -40,6 +42,8 @@ enum Command {
     Members(members::MembersArgs),
     /// Start a few nodes on 127.0.0.1 and watch them join, detect a crash and see a leave.
     Demo(demo::DemoArgs),
+    /// Write a development CA and node certificates (PEM) for `agent --transport quic`.
+    TlsDev(tls_dev::TlsDevArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent::run(args, cli.log_level.as_deref()).await,
             Command::Members(args) => members::run(args).await,
             Command::Demo(args) => demo::run(args, cli.log_level.as_deref()).await,
+            Command::TlsDev(args) => tls_dev::run(args),
         }
     });
     match result {

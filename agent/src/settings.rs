@@ -12,7 +12,12 @@
 //! advertise = "192.0.2.10:7946"
 //! join = ["10.0.0.2:7946"]
 //! http = "127.0.0.1:8080"
-//! transport = "net"
+//! transport = "net"          # or "quic", with the four tls_* / mtls keys below
+//! # tls_cert = "node-a.pem"   # QUIC only: this node's certificate chain (PEM)
+//! # tls_key = "node-a.key"    # QUIC only: its private key (PEM: PKCS#8, PKCS#1 or SEC1)
+//! # tls_ca = "ca.pem"         # QUIC only: the cluster CA (PEM)
+//! # tls_server_name = "memberlist.cluster"  # QUIC only: the name every node certificate carries
+//! # mtls = true               # QUIC only: require client certificates (default true)
 //! log_level = "debug"
 //! keys = ["cg8StVXbQJ0gPvMd9o7yrg=="]
 //! delegate_versions = [2, 5, 5]
@@ -26,17 +31,23 @@
 //! (`--join`, `--key`) the command-line list replaces the file's list, and `--meta` entries
 //! are added to the file's table (replacing an entry of the same key). An unknown key in the
 //! file is an error naming the key and the file.
+//!
+//! With `transport = "quic"` (or `--transport quic`) the three PEM files are required and
+//! loaded here, so a missing or invalid file is reported before anything starts; memberlist's
+//! own encryption keys are refused (see [`crate::agent`]). The TLS keys are refused with the
+//! `net` transport, where they would silently do nothing.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use memberlist::quic::TlsConfig;
 use memberlist::{Config, ConfigFile};
 use serde::Deserialize;
 
-use crate::agent::{AgentArgs, TransportKind};
+use crate::agent::{AgentArgs, TlsArgs, TransportKind};
 use crate::meta;
 
 /// The agent's own keys in a config file (the rest are [`ConfigFile`]'s).
@@ -50,10 +61,15 @@ struct AgentKeys {
     meta: Option<BTreeMap<String, String>>,
     transport: Option<String>,
     log_level: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
+    tls_server_name: Option<String>,
+    mtls: Option<bool>,
 }
 
 /// The keys [`AgentKeys`] reads.
-const AGENT_KEYS: [&str; 7] = [
+const AGENT_KEYS: [&str; 12] = [
     "bind",
     "advertise",
     "join",
@@ -61,7 +77,26 @@ const AGENT_KEYS: [&str; 7] = [
     "meta",
     "transport",
     "log_level",
+    "tls_cert",
+    "tls_key",
+    "tls_ca",
+    "tls_server_name",
+    "mtls",
 ];
+
+/// The transport the agent runs, with what it needs.
+#[derive(Debug)]
+pub(crate) enum TransportSettings {
+    /// UDP + TCP.
+    Net,
+    /// QUIC with this TLS identity; `mutual_tls` requires client certificates.
+    Quic {
+        /// The node's certificate chain and key, and the cluster CA.
+        tls: Box<TlsConfig>,
+        /// Whether accepted connections must present a certificate from the CA too.
+        mutual_tls: bool,
+    },
+}
 
 /// Everything the agent needs to start, after flags and file were merged and checked.
 #[derive(Debug)]
@@ -80,11 +115,13 @@ pub(crate) struct Settings {
     pub(crate) meta: Vec<u8>,
     /// The log level from the file, when the command line gave none.
     pub(crate) log_level: Option<String>,
+    /// The transport and its TLS material.
+    pub(crate) transport: TransportSettings,
 }
 
 /// Reads the file (if any), applies the flags over it, and validates the result.
 pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Settings, String> {
-    let (mut file, agent) = match &args.config {
+    let (mut file, mut agent) = match &args.config {
         Some(path) => read_file(path)?,
         None => (ConfigFile::default(), AgentKeys::default()),
     };
@@ -99,9 +136,6 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
             ));
         }
     };
-    if transport == TransportKind::Quic {
-        return Err("the QUIC transport is not available yet; use --transport net".into());
-    }
 
     if let Some(name) = args.name {
         file.name = name;
@@ -112,6 +146,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
     if let Some(preset) = args.preset {
         file.preset = Some(preset.as_str().to_owned());
     }
+    let tls_given = args.tls.given() || agent.tls_given();
     if !args.key.is_empty() {
         check_keys(&args.key)?;
         file.keys = Some(args.key);
@@ -128,17 +163,38 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
     let advertise = pick_addr("advertise", args.advertise, agent.advertise.as_deref())?;
     let http = pick_addr("http", args.http, agent.http.as_deref())?;
     let join = if args.join.is_empty() {
-        agent.join.unwrap_or_default()
+        agent.join.take().unwrap_or_default()
     } else {
         args.join
     };
 
-    let mut tags = agent.meta.unwrap_or_default();
+    let mut tags = agent.meta.take().unwrap_or_default();
     for pair in &args.meta {
         let (k, v) = meta::parse_pair(pair)?;
         tags.insert(k, v);
     }
     let meta = meta::encode_tags(&tags).map_err(|e| format!("--meta: {e}"))?;
+
+    let transport = match transport {
+        TransportKind::Net if tls_given => {
+            return Err(
+                "the TLS options (--tls-cert, --tls-key, --tls-ca, --tls-server-name, \
+                        --no-mtls) apply to --transport quic only"
+                    .into(),
+            );
+        }
+        TransportKind::Net => TransportSettings::Net,
+        TransportKind::Quic => {
+            if file.keys.as_ref().is_some_and(|k| !k.is_empty()) {
+                return Err(
+                    "--key (memberlist encryption) cannot be used with --transport \
+                            quic: TLS already encrypts and authenticates all QUIC traffic"
+                        .into(),
+                );
+            }
+            quic_settings(args.tls, &agent)?
+        }
+    };
 
     let config = file
         .into_config()
@@ -151,6 +207,54 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         http,
         meta,
         log_level: cli_log_level.map(str::to_owned).or(agent.log_level),
+        transport,
+    })
+}
+
+impl AgentKeys {
+    /// True when the file sets any TLS key.
+    fn tls_given(&self) -> bool {
+        self.tls_cert.is_some()
+            || self.tls_key.is_some()
+            || self.tls_ca.is_some()
+            || self.tls_server_name.is_some()
+            || self.mtls.is_some()
+    }
+}
+
+/// The QUIC transport's settings: flags over the file, the three PEM files required and
+/// loaded.
+fn quic_settings(flags: TlsArgs, file: &AgentKeys) -> Result<TransportSettings, String> {
+    let cert = flags.tls_cert.or_else(|| file.tls_cert.clone());
+    let key = flags.tls_key.or_else(|| file.tls_key.clone());
+    let ca = flags.tls_ca.or_else(|| file.tls_ca.clone());
+    let (Some(cert), Some(key), Some(ca)) = (&cert, &key, &ca) else {
+        let missing: Vec<&str> = [
+            (cert.is_none(), "--tls-cert"),
+            (key.is_none(), "--tls-key"),
+            (ca.is_none(), "--tls-ca"),
+        ]
+        .into_iter()
+        .filter_map(|(absent, flag)| absent.then_some(flag))
+        .collect();
+        return Err(format!(
+            "--transport quic needs TLS files: missing {} (`memberlist tls-dev` makes \
+             development ones)",
+            missing.join(", ")
+        ));
+    };
+    let mut tls = TlsConfig::from_pem_files(cert, key, ca)
+        .map_err(|e| format!("cannot load the TLS files: {e}"))?;
+    if let Some(name) = flags
+        .tls_server_name
+        .or_else(|| file.tls_server_name.clone())
+    {
+        tls = tls.with_server_name(name);
+    }
+    let mutual_tls = !flags.no_mtls && file.mtls.unwrap_or(true);
+    Ok(TransportSettings::Quic {
+        tls: Box::new(tls),
+        mutual_tls,
     })
 }
 

@@ -173,10 +173,7 @@ fn bad_flags_keys_meta_and_busy_ports_fail_with_one_clear_line() {
     let err = with(&["--delegate-version", "5,2"]);
     assert!(err.contains("MIN,MAX,CUR"), "{err}");
     let err = with(&["--transport", "quic"]);
-    assert!(
-        err.contains("the QUIC transport is not available yet"),
-        "{err}"
-    );
+    assert!(err.contains("--transport quic needs TLS files"), "{err}");
     let err = agent_fails(&["--bind", "127.0.0.1:0"]);
     assert!(err.contains("a node name is required"), "{err}");
 

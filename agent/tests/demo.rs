@@ -108,3 +108,24 @@ fn two_node_demo_detects_the_crash_and_skips_the_leave() {
     assert!(dead >= suspect + 2.9, "{summary}");
     assert!(summary.contains("leave:              skipped"), "{summary}");
 }
+
+#[test]
+fn four_node_demo_over_quic_runs_and_names_its_transport() {
+    let out = demo(&["--nodes", "4", "--transport", "quic"]);
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    let summary = &stdout[stdout.find("summary (4 nodes").expect("a summary")..];
+    assert!(
+        summary.contains("transport:          quic (QUIC + TLS 1.3"),
+        "{stdout}"
+    );
+    assert!(summary.contains("all 3 survivors"), "{stdout}");
+    assert!(summary.contains("all 2 remaining nodes"), "{stdout}");
+    let dead = seconds_after(summary, "first dead");
+    assert!(dead >= seconds_after(summary, "first suspect"), "{stdout}");
+}

@@ -5,8 +5,8 @@
 //! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
 //! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
 //! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
-//! `prometheus` and `opentelemetry` add the metrics exporters; `quic` is a reserved name that
-//! enables nothing yet.
+//! `prometheus` and `opentelemetry` add the metrics exporters and `quic` the QUIC transport
+//! (Rust-only).
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -16,7 +16,7 @@
 //! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
 //! | `prometheus` | no | `prometheus::PrometheusMetrics`: every metric in a Prometheus registry |
 //! | `opentelemetry` | no | `opentelemetry::OtelMetrics` and `opentelemetry::Otlp` (OTLP export over HTTP) |
-//! | `quic` | no | nothing yet (planned plugin) |
+//! | `quic` | no | `quic::QuicTransport`: QUIC (quinn) with TLS 1.3 from a cluster CA, mutual TLS, `quic::DevCa` development certificates; Rust-only (Go nodes cannot join) |
 //!
 //! ## Quick start
 //!
@@ -54,6 +54,8 @@ pub use memberlist_net as net;
 pub use memberlist_opentelemetry as opentelemetry;
 #[cfg(feature = "prometheus")]
 pub use memberlist_prometheus as prometheus;
+#[cfg(feature = "quic")]
+pub use memberlist_quic as quic;
 
 /// The common imports: the handle, its configuration and events, the delegate trait, member
 /// types, and the default plugins that are enabled.

@@ -2,15 +2,13 @@
 //! through the first one, and watched by polling their member tables and by counting their
 //! membership events.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use memberlist::machine::State;
-use memberlist::prelude::{Config, MemberEvent, Memberlist, NetTransport};
+use memberlist::prelude::{Config, MemberEvent};
 use tokio::sync::{broadcast, mpsc};
 
-/// One node of the demo.
-pub(crate) type Node = Memberlist<NetTransport>;
+use super::node::{Factory, Node};
 
 /// What became of a node the demo stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +55,7 @@ enum Seen {
 
 /// The running demo cluster.
 pub(crate) struct Cluster {
+    transport: &'static str,
     nodes: Vec<Node>,
     fates: Vec<Fate>,
     events: mpsc::UnboundedReceiver<Seen>,
@@ -65,26 +64,24 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     /// Starts `n` nodes called `node-01`, `node-02`, … with `config(name)`, each on its own
-    /// 127.0.0.1 port chosen by the system, and subscribes to their events.
-    pub(crate) async fn start(n: usize, config: impl Fn(&str) -> Config) -> Result<Self, String> {
+    /// 127.0.0.1 port chosen by the system with a transport from `factory`, and subscribes
+    /// to their events.
+    pub(crate) async fn start(
+        n: usize,
+        factory: &Factory,
+        config: impl Fn(&str) -> Config,
+    ) -> Result<Self, String> {
         let (tx, events) = mpsc::unbounded_channel();
         let mut nodes = Vec::with_capacity(n);
         let width = n.to_string().len().max(2);
         for i in 1..=n {
             let name = format!("node-{i:0width$}");
-            let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            let transport = NetTransport::bind(bind)
-                .await
-                .map_err(|e| format!("{name}: cannot bind {bind}: {e}"))?;
-            let node = Memberlist::builder(config(&name))
-                .transport(transport)
-                .start()
-                .await
-                .map_err(|e| format!("{name}: cannot start: {e}"))?;
+            let node = factory.start(&name, config(&name)).await?;
             tokio::spawn(forward(node.subscribe(), tx.clone()));
             nodes.push(node);
         }
         Ok(Self {
+            transport: factory.describe(),
             fates: vec![Fate::Running; nodes.len()],
             nodes,
             events,
@@ -99,11 +96,16 @@ impl Cluster {
         };
         let seed_addr = seed.advertise_addr().to_string();
         for node in &self.nodes[1..] {
-            node.join([seed_addr.as_str()])
+            node.join(seed_addr.as_str())
                 .await
                 .map_err(|e| format!("{} cannot join through {seed_addr}: {e}", node.name()))?;
         }
         Ok(())
+    }
+
+    /// The transport the nodes run, as the summary names it.
+    pub(crate) fn transport(&self) -> &'static str {
+        self.transport
     }
 
     /// How many nodes the demo started.

@@ -4,13 +4,16 @@
 //! ```text
 //! cargo run --release -p memberlist-agent -- demo            # 5 nodes
 //! cargo run --release -p memberlist-agent -- demo --nodes 50
+//! cargo run --release -p memberlist-agent -- demo --transport quic
 //! ```
 //!
 //! What it does, in order:
 //!
 //! 1. **Start and join.** `--nodes N` nodes (2 to 50, default 5) start in this process, each
 //!    a [`NetTransport`](memberlist::prelude::NetTransport) on its own 127.0.0.1 port chosen
-//!    by the system, with Go's `DefaultLocalConfig` preset ([`Config::local`]: probe every
+//!    by the system (or, with `--transport quic`, a
+//!    [`QuicTransport`](memberlist::quic::QuicTransport) with a certificate from a CA the demo
+//!    generates in memory: mutual TLS, nothing written to disk), with Go's `DefaultLocalConfig` preset ([`Config::local`]: probe every
 //!    1 s with a 200 ms ack timeout, gossip to 3 nodes every 100 ms, suspicion multiplier 3,
 //!    maximum multiplier 6), except that messages are retransmitted as often as on a LAN
 //!    (retransmit multiplier 4 instead of 2; see [`preset`]). Every node joins through the
@@ -53,6 +56,7 @@
 
 mod cluster;
 mod model;
+mod node;
 mod phases;
 mod report;
 mod screen;
@@ -64,6 +68,7 @@ use memberlist::prelude::Config;
 
 use self::cluster::Cluster;
 use self::model::Model;
+use self::node::{DemoTransport, Factory};
 use self::phases::Demo;
 use self::screen::Screen;
 
@@ -79,6 +84,10 @@ pub(crate) struct DemoArgs {
     #[arg(long, short = 'n', default_value_t = 5,
           value_parser = clap::value_parser!(u16).range(i64::from(MIN_NODES)..=i64::from(MAX_NODES)))]
     nodes: u16,
+    /// Transport of the nodes: UDP + TCP (`net`) or QUIC with TLS (`quic`, certificates from
+    /// an in-memory development CA).
+    #[arg(long, value_enum, default_value_t = DemoTransport::Net)]
+    transport: DemoTransport,
 }
 
 /// The retransmit multiplier the demo uses instead of the local preset's 2 (Go's LAN value).
@@ -104,12 +113,13 @@ pub(crate) async fn run(args: DemoArgs, log_level: Option<&str>) -> Result<(), S
     let n = usize::from(args.nodes);
     let protocol = preset("demo").protocol;
     let model = Model::new(&protocol, n);
+    let factory = Factory::new(args.transport)?;
     let live = std::io::stdout().is_terminal();
     let mut screen = Screen::new(std::io::stdout(), live);
-    for line in report::header(n, &protocol, &model) {
+    for line in report::header(n, factory.describe(), &protocol, &model) {
         report::write(&mut screen, &line)?;
     }
-    let cluster = Cluster::start(n, preset).await?;
+    let cluster = Cluster::start(n, &factory, preset).await?;
     let mut demo = Demo::new(cluster, screen, model);
     let outcome = demo.play().await;
     demo.shutdown().await;

@@ -49,6 +49,7 @@ impl<W: Write> Demo<W> {
         };
         Ok(Summary {
             nodes: n,
+            transport: self.cluster.transport(),
             converged,
             detection,
             departure,

@@ -52,11 +52,12 @@ pub(crate) fn write<W: Write>(screen: &mut Screen<W>, line: &str) -> Result<(), 
 }
 
 /// The opening lines: what runs, with which preset, and what the model expects.
-pub(crate) fn header(n: usize, p: &ProtocolConfig, m: &Model) -> Vec<String> {
+pub(crate) fn header(n: usize, transport: &str, p: &ProtocolConfig, m: &Model) -> Vec<String> {
     let mut lines = vec![
         format!(
             "memberlist demo: {n} nodes in this process on 127.0.0.1 (ports chosen by the system)"
         ),
+        format!("transport: {transport}"),
         format!(
             "preset: Config::local (Go's DefaultLocalConfig): probe every {} (ack timeout {}), \
              gossip to {} nodes every {}, suspicion multiplier {}, max multiplier {}; \
@@ -141,6 +142,8 @@ pub(crate) struct Departure {
 pub(crate) struct Summary {
     /// Nodes started.
     pub(crate) nodes: usize,
+    /// The transport they ran.
+    pub(crate) transport: &'static str,
     /// From the first join until every node saw every node alive.
     pub(crate) converged: Duration,
     /// The crash.
@@ -165,6 +168,7 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
     let mut lines = vec![
         String::new(),
         format!("summary ({} nodes, Config::local):", s.nodes),
+        format!("  transport:          {}", s.transport),
         format!(
             "  joined:             all {} nodes saw {} alive {} after the first join",
             s.nodes,

@@ -128,6 +128,7 @@ async fn serve(inner: Arc<Inner>, conn: Connection, peer: SocketAddr, slot: Owne
         .counters
         .connections_open
         .fetch_add(1, Ordering::Relaxed);
+    inner.wire.track(&conn);
     let Waiting { pending, waiters } = inner.pool.established(peer, &conn);
     for waiter in waiters {
         let _ = waiter.send(Ok(conn.clone()));
@@ -159,6 +160,7 @@ async fn serve(inner: Arc<Inner>, conn: Connection, peer: SocketAddr, slot: Owne
         debug!(%peer, %reason, "QUIC connection closed");
     }
     inner.pool.closed(peer, &conn);
+    inner.wire.retire(&conn);
     inner
         .counters
         .connections_open

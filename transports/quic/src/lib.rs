@@ -59,6 +59,7 @@ mod stats;
 mod stream;
 mod tls;
 mod transport;
+mod wire;
 
 pub use config::{
     DATAGRAM_PAYLOAD_BUDGET, DEFAULT_ACCEPT_QUEUE, DEFAULT_DATAGRAM_QUEUE,
@@ -73,5 +74,6 @@ pub use stats::{HandshakeFailure, HandshakeFailures, QuicStats};
 pub use stream::QuicStream;
 pub use tls::{ALPN, DEFAULT_SERVER_NAME, TlsConfig, TlsError, quic_client};
 pub use transport::QuicTransport;
+pub use wire::WireStats;
 /// The quinn and rustls versions this crate is built on, for raw clients and custom configs.
 pub use {quinn, rustls};

@@ -16,6 +16,7 @@ use crate::conn::{accept_loop, canonical, dial, send_on};
 use crate::pool::{Pool, SendPlan, WaitPlan};
 use crate::stats::{Counters, QuicStats, bump};
 use crate::stream::QuicStream;
+use crate::wire::{Wire, WireStats};
 
 type Datagram = (Bytes, SocketAddr);
 
@@ -31,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) server_name: String,
     pub(crate) pool: Pool<Connection>,
     pub(crate) counters: Counters,
+    pub(crate) wire: Wire,
     pub(crate) conn_slots: Arc<Semaphore>,
     pub(crate) stream_slots: Arc<Semaphore>,
     pub(crate) datagram_tx: mpsc::Sender<Datagram>,
@@ -147,6 +149,7 @@ impl QuicTransport {
             server_name: config.tls.server_name().to_owned(),
             pool: Pool::new(config.pending_per_peer),
             counters: Counters::default(),
+            wire: Wire::default(),
             conn_slots: Arc::new(Semaphore::new(config.max_connections)),
             stream_slots: Arc::new(Semaphore::new(config.max_streams)),
             datagram_tx,
@@ -168,6 +171,12 @@ impl QuicTransport {
     /// A snapshot of the transport's counters.
     pub fn stats(&self) -> QuicStats {
         self.inner.counters.snapshot()
+    }
+
+    /// The UDP datagrams and bytes its QUIC connections sent and received so far, QUIC and
+    /// TLS overhead included (for measuring the transport's cost on the wire).
+    pub fn wire_stats(&self) -> WireStats {
+        self.inner.wire.snapshot()
     }
 
     fn is_closed(&self) -> bool {

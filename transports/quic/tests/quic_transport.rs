@@ -585,3 +585,34 @@ async fn idle_connections_close_and_are_dialled_again() {
     assert_eq!(c.stats().connections_open, 1);
     assert_eq!(c.stats().connections_dialed, 1);
 }
+
+#[tokio::test]
+async fn wire_stats_count_udp_bytes_of_live_and_closed_connections() {
+    let ca = DevCa::new("wire").unwrap();
+    let a = node(&ca, "a").await;
+    let b = node(&ca, "b").await;
+    assert_eq!(a.wire_stats(), memberlist_quic::WireStats::default());
+    let payload = vec![7u8; 1000];
+    for _ in 0..10 {
+        within(a.send_to(b.advertise_addr(), &payload))
+            .await
+            .unwrap();
+        within(b.recv_from()).await.unwrap();
+    }
+    let live = a.wire_stats();
+    // The handshake plus ten 1,000-byte datagrams, each in its own QUIC packet with its
+    // header and AEAD tag: more bytes than the payloads, at least one datagram each.
+    assert!(live.udp_datagrams_sent >= 11, "{live:?}");
+    assert!(live.udp_bytes_sent > 10 * 1000, "{live:?}");
+    assert!(live.udp_bytes_received > 0, "{live:?}");
+    let seen_by_b = b.wire_stats();
+    assert!(seen_by_b.udp_bytes_received > 10 * 1000, "{seen_by_b:?}");
+    // After shutdown the connection is closed: its figures are kept, never lost.
+    within(a.shutdown()).await.unwrap();
+    stats_until(&a, "the connection closed", |s| s.connections_open == 0).await;
+    let closed = a.wire_stats();
+    assert!(
+        closed.udp_bytes_sent >= live.udp_bytes_sent,
+        "{closed:?} < {live:?}"
+    );
+}
