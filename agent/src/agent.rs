@@ -24,6 +24,9 @@
 //!   version vector (default 0,0,0). Serf agents refuse nodes whose range does not cover
 //!   theirs: use `2,5,5` to join a Serf cluster.
 //! - `--http` serves `/members`, `/health` and `/metrics` (see [`crate::http`]).
+//! - `--otlp-endpoint URL` also pushes every metric over OTLP/HTTP (protobuf) to a
+//!   collector, every `--otlp-interval` (60 s by default), with `service.name` = the node's
+//!   name (`memberlist-opentelemetry`).
 //! - `--config FILE` reads every option from TOML (see [`crate::settings`]); flags override.
 //! - `--transport quic` runs the node over QUIC (`memberlist::quic`): `--bind` is then one UDP
 //!   port, and `--tls-cert`, `--tls-key` and `--tls-ca` are required — this node's certificate
@@ -57,6 +60,7 @@ use memberlist::lzw::Lzw;
 use memberlist::net::{NetTransport, NetTransportOptions};
 use memberlist::quic::{QuicConfig, QuicTransport};
 use memberlist::{MemberEvent, Memberlist, Transport};
+use memberlist_opentelemetry::Otlp;
 use memberlist_prometheus::PrometheusMetrics;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
@@ -115,6 +119,13 @@ pub(crate) struct AgentArgs {
     /// clusters need 2,5,5.
     #[arg(long, value_name = "MIN,MAX,CUR")]
     pub(crate) delegate_version: Option<DelegateVersions>,
+    /// Also push the metrics over OTLP/HTTP (protobuf) to this collector, e.g.
+    /// http://127.0.0.1:4318 (`/v1/metrics` is added when the URL has no path).
+    #[arg(long, value_name = "URL")]
+    pub(crate) otlp_endpoint: Option<String>,
+    /// How often to push over OTLP [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) otlp_interval: Option<Duration>,
 }
 
 /// The TLS flags of `--transport quic`.
@@ -255,11 +266,24 @@ async fn run_node<T: Transport>(
     let metrics = PrometheusMetrics::builder()
         .build()
         .map_err(|e| format!("cannot set up the metrics: {e}"))?;
-    let mut builder = Memberlist::builder(settings.config.clone())
+    let otlp = match &settings.otlp {
+        Some((endpoint, interval)) => Some(
+            Otlp::new(endpoint.clone())
+                .interval(*interval)
+                .service_name(settings.config.name().to_owned())
+                .install()
+                .map_err(|e| format!("--otlp-endpoint {endpoint}: {e}"))?,
+        ),
+        None => None,
+    };
+    let builder = Memberlist::builder(settings.config.clone())
         .transport(transport)
-        .delegate(delegate)
-        .metrics(metrics.clone())
-        .compression(Lzw);
+        .delegate(delegate);
+    let mut builder = match &otlp {
+        Some((_, otel)) => builder.metrics((metrics.clone(), otel.clone())),
+        None => builder.metrics(metrics.clone()),
+    }
+    .compression(Lzw);
     if let Some(ring) = &settings.config.keyring {
         builder = builder.encryption(AesGcm::new(ring.clone()));
     }
@@ -315,6 +339,13 @@ async fn run_node<T: Transport>(
             .is_err()
         {
             warn!("the HTTP server did not stop within 2 s");
+        }
+    }
+    if let Some((provider, _)) = otlp {
+        // The last export, then the exporter's thread stops (blocking calls).
+        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(e)) = flushed {
+            warn!("the last OTLP export failed: {e}");
         }
     }
     info!("shutdown complete");

@@ -66,10 +66,26 @@ struct AgentKeys {
     tls_ca: Option<PathBuf>,
     tls_server_name: Option<String>,
     mtls: Option<bool>,
+    otlp_endpoint: Option<String>,
+    #[serde(default, with = "humantime_serde_opt")]
+    otlp_interval: Option<std::time::Duration>,
+}
+
+/// `otlp_interval = "15s"` in the file: a humantime duration.
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<std::time::Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// The keys [`AgentKeys`] reads.
-const AGENT_KEYS: [&str; 12] = [
+const AGENT_KEYS: [&str; 14] = [
     "bind",
     "advertise",
     "join",
@@ -82,6 +98,8 @@ const AGENT_KEYS: [&str; 12] = [
     "tls_ca",
     "tls_server_name",
     "mtls",
+    "otlp_endpoint",
+    "otlp_interval",
 ];
 
 /// The transport the agent runs, with what it needs.
@@ -117,6 +135,8 @@ pub(crate) struct Settings {
     pub(crate) log_level: Option<String>,
     /// The transport and its TLS material.
     pub(crate) transport: TransportSettings,
+    /// Where to push metrics over OTLP/HTTP, and how often.
+    pub(crate) otlp: Option<(String, std::time::Duration)>,
 }
 
 /// Reads the file (if any), applies the flags over it, and validates the result.
@@ -199,6 +219,14 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
     let config = file
         .into_config()
         .map_err(|e| format!("invalid configuration: {e}"))?;
+    let otlp_interval = args
+        .otlp_interval
+        .or(agent.otlp_interval)
+        .unwrap_or(memberlist_opentelemetry::DEFAULT_INTERVAL);
+    let otlp = args
+        .otlp_endpoint
+        .or(agent.otlp_endpoint.take())
+        .map(|endpoint| (endpoint, otlp_interval));
     Ok(Settings {
         config,
         bind,
@@ -206,6 +234,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         join,
         http,
         meta,
+        otlp,
         log_level: cli_log_level.map(str::to_owned).or(agent.log_level),
         transport,
     })
