@@ -35,7 +35,9 @@ impl HandshakeFailure {
         };
         match code.checked_sub(0x100) {
             Some(48) => Self::UnknownCa,
-            Some(42..=46) => Self::BadCertificate,
+            // bad_certificate … certificate_unknown, and decrypt_error: a certificate that
+            // claims the cluster CA's name but is not signed by its key.
+            Some(42..=46 | 51) => Self::BadCertificate,
             Some(116) => Self::NoClientCertificate,
             Some(120) => Self::Alpn,
             _ => Self::Other,
@@ -46,7 +48,7 @@ impl HandshakeFailure {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UnknownCa => "unknown CA",
-            Self::BadCertificate => "bad certificate",
+            Self::BadCertificate => "bad certificate or signature",
             Self::NoClientCertificate => "no client certificate",
             Self::Alpn => "ALPN mismatch",
             Self::Timeout => "timeout",
@@ -201,6 +203,10 @@ mod tests {
         assert_eq!(
             HandshakeFailure::classify(&local(120)),
             HandshakeFailure::Alpn
+        );
+        assert_eq!(
+            HandshakeFailure::classify(&local(51)),
+            HandshakeFailure::BadCertificate
         );
         assert_eq!(
             HandshakeFailure::classify(&local(42)),
