@@ -51,17 +51,20 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use memberlist::aes_gcm::AesGcm;
 use memberlist::delegate::Delegate;
 use memberlist::lzw::Lzw;
+use memberlist::metrics::Metrics;
 use memberlist::net::{NetTransport, NetTransportOptions};
 use memberlist::quic::{QuicConfig, QuicTransport};
 use memberlist::{MemberEvent, Memberlist, Transport};
-use memberlist_opentelemetry::Otlp;
+use memberlist_opentelemetry::{OtelMetrics, Otlp};
 use memberlist_prometheus::PrometheusMetrics;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info, warn};
@@ -204,6 +207,43 @@ impl Delegate for AgentDelegate {
     }
 }
 
+/// Where the agent's metrics go: the Prometheus registry `/metrics` serves, and the OTLP
+/// pipeline when `--otlp-endpoint` is given.
+struct Sinks {
+    metrics: PrometheusMetrics,
+    otlp: Option<(SdkMeterProvider, OtelMetrics)>,
+}
+
+impl Sinks {
+    fn new(settings: &Settings) -> Result<Sinks, String> {
+        let metrics = PrometheusMetrics::builder()
+            .build()
+            .map_err(|e| format!("cannot set up the metrics: {e}"))?;
+        let otlp = match &settings.otlp {
+            Some((endpoint, interval)) => Some(
+                Otlp::new(endpoint.clone())
+                    .interval(*interval)
+                    .service_name(settings.config.name().to_owned())
+                    .install()
+                    .map_err(|e| format!("--otlp-endpoint {endpoint}: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Sinks { metrics, otlp })
+    }
+}
+
+/// The sink handed to the runtime and the transport: Prometheus, plus OTLP when on.
+fn sink(
+    metrics: &PrometheusMetrics,
+    otlp: Option<&(SdkMeterProvider, OtelMetrics)>,
+) -> Arc<dyn Metrics> {
+    match otlp {
+        Some((_, otel)) => Arc::new((metrics.clone(), otel.clone())),
+        None => Arc::new(metrics.clone()),
+    }
+}
+
 /// Runs `memberlist agent` until a signal; `log_level` is `--log-level` when given.
 pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), String> {
     let mut settings = settings::resolve(args, log_level)?;
@@ -219,6 +259,7 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
         None => None,
     };
 
+    let sinks = Sinks::new(&settings)?;
     let bind = settings.bind;
     match std::mem::replace(&mut settings.transport, TransportSettings::Net) {
         TransportSettings::Net => {
@@ -229,17 +270,19 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
             let transport = NetTransport::with_options(options)
                 .await
                 .map_err(|e| format!("cannot bind {bind}: {e}"))?;
-            run_node(transport, "net", settings, http_listener, signals).await
+            run_node(transport, "net", settings, sinks, http_listener, signals).await
         }
         TransportSettings::Quic { tls, mutual_tls } => {
-            let mut config = QuicConfig::new(bind, *tls).with_mutual_tls(mutual_tls);
+            let mut config = QuicConfig::new(bind, *tls)
+                .with_mutual_tls(mutual_tls)
+                .with_metrics(sink(&sinks.metrics, sinks.otlp.as_ref()));
             if let Some(advertise) = settings.advertise {
                 config = config.with_advertise(advertise);
             }
             let transport = QuicTransport::bind(config)
                 .await
                 .map_err(|e| format!("cannot start QUIC on {bind}: {e}"))?;
-            run_node(transport, "quic", settings, http_listener, signals).await
+            run_node(transport, "quic", settings, sinks, http_listener, signals).await
         }
     }
 }
@@ -250,6 +293,7 @@ async fn run_node<T: Transport>(
     transport: T,
     kind: &'static str,
     settings: Settings,
+    sinks: Sinks,
     http_listener: Option<TcpListener>,
     mut signals: Signals,
 ) -> Result<(), String> {
@@ -263,27 +307,12 @@ async fn run_node<T: Transport>(
     let delegate = AgentDelegate {
         meta: Bytes::from(settings.meta),
     };
-    let metrics = PrometheusMetrics::builder()
-        .build()
-        .map_err(|e| format!("cannot set up the metrics: {e}"))?;
-    let otlp = match &settings.otlp {
-        Some((endpoint, interval)) => Some(
-            Otlp::new(endpoint.clone())
-                .interval(*interval)
-                .service_name(settings.config.name().to_owned())
-                .install()
-                .map_err(|e| format!("--otlp-endpoint {endpoint}: {e}"))?,
-        ),
-        None => None,
-    };
-    let builder = Memberlist::builder(settings.config.clone())
+    let Sinks { metrics, otlp } = sinks;
+    let mut builder = Memberlist::builder(settings.config.clone())
         .transport(transport)
-        .delegate(delegate);
-    let mut builder = match &otlp {
-        Some((_, otel)) => builder.metrics((metrics.clone(), otel.clone())),
-        None => builder.metrics(metrics.clone()),
-    }
-    .compression(Lzw);
+        .delegate(delegate)
+        .metrics(sink(&metrics, otlp.as_ref()))
+        .compression(Lzw);
     if let Some(ring) = &settings.config.keyring {
         builder = builder.encryption(AesGcm::new(ring.clone()));
     }

@@ -163,6 +163,14 @@ fn quic_agents_form_a_cluster_refuse_another_ca_and_see_a_leave() {
     for x in [&a, &b, &c] {
         assert_eq!(x.state_of("mallory"), None, "{} lists mallory", x.name);
     }
+    // The refused handshakes show in the /metrics of the node mallory dialled.
+    let refused: f64 = http_get(a.http(), "/metrics")
+        .1
+        .lines()
+        .filter(|l| l.starts_with("memberlist_quic_handshakes_refused_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(refused >= 1.0, "a counted no refused handshake");
 
     // SIGTERM: c leaves gracefully over QUIC; the others see it left.
     c.signal("TERM");

@@ -113,6 +113,40 @@ impl DropReason {
     }
 }
 
+/// Why a transport refused a peer's TLS handshake (transports with TLS, such as QUIC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandshakeRefusal {
+    /// The peer's certificate chains to another CA.
+    UnknownCa,
+    /// The peer's certificate is invalid, expired, for another name, or not signed by the
+    /// cluster CA's key.
+    BadCertificate,
+    /// Mutual TLS is on and the peer sent no certificate.
+    NoClientCertificate,
+    /// The peer does not speak our application protocol (ALPN).
+    Alpn,
+}
+
+impl HandshakeRefusal {
+    /// Every reason, in index order.
+    pub const ALL: [HandshakeRefusal; 4] = [
+        HandshakeRefusal::UnknownCa,
+        HandshakeRefusal::BadCertificate,
+        HandshakeRefusal::NoClientCertificate,
+        HandshakeRefusal::Alpn,
+    ];
+
+    /// The label value (`reason="…"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HandshakeRefusal::UnknownCa => "unknown_ca",
+            HandshakeRefusal::BadCertificate => "bad_certificate",
+            HandshakeRefusal::NoClientCertificate => "no_client_certificate",
+            HandshakeRefusal::Alpn => "alpn",
+        }
+    }
+}
+
 const STATES: [State; 4] = [State::Alive, State::Suspect, State::Dead, State::Left];
 
 const fn state_index(state: State) -> usize {
@@ -186,11 +220,13 @@ pub enum Counter {
     Refutations,
     /// Another node claimed this node's name or a member's name with another address.
     Conflicts,
+    /// TLS handshakes refused, by reason (QUIC transport).
+    HandshakesRefused(HandshakeRefusal),
 }
 
 impl Counter {
     /// How many distinct counters (time series) there are.
-    pub const COUNT: usize = 14 + 2 * DropReason::ALL.len();
+    pub const COUNT: usize = 14 + 2 * DropReason::ALL.len() + HandshakeRefusal::ALL.len();
 
     /// Every counter, in index order.
     pub fn all() -> impl Iterator<Item = Counter> {
@@ -217,6 +253,7 @@ impl Counter {
             Counter::Conflicts => 13,
             Counter::PacketsDropped(r) => 14 + r.index(),
             Counter::StreamsDropped(r) => 14 + drops + r.index(),
+            Counter::HandshakesRefused(r) => 14 + 2 * drops + r as usize,
         }
     }
 
@@ -242,7 +279,12 @@ impl Counter {
         match index {
             i if i < PLAIN.len() => Some(PLAIN[i]),
             i if i < PLAIN.len() + drops => Some(Counter::PacketsDropped(DropReason::ALL[i - 14])),
-            i if i < Self::COUNT => Some(Counter::StreamsDropped(DropReason::ALL[i - 14 - drops])),
+            i if i < PLAIN.len() + 2 * drops => {
+                Some(Counter::StreamsDropped(DropReason::ALL[i - 14 - drops]))
+            }
+            i if i < Self::COUNT => Some(Counter::HandshakesRefused(
+                HandshakeRefusal::ALL[i - 14 - 2 * drops],
+            )),
             _ => None,
         }
     }
@@ -251,6 +293,7 @@ impl Counter {
     pub const fn label_value(self) -> Option<&'static str> {
         match self {
             Counter::PacketsDropped(r) | Counter::StreamsDropped(r) => Some(r.as_str()),
+            Counter::HandshakesRefused(r) => Some(r.as_str()),
             _ => None,
         }
     }
@@ -417,6 +460,16 @@ impl Counter {
                 Rust,
                 None,
                 "Node-name conflicts seen (one name, two addresses)."
+            ),
+            Counter::HandshakesRefused(_) => &desc!(
+                "memberlist.quic.handshake.refused",
+                "memberlist_quic_handshakes_refused_total",
+                "memberlist.quic.handshakes_refused",
+                Counter,
+                Count,
+                Rust,
+                Some("reason"),
+                "TLS handshakes refused, by reason (QUIC transport)."
             ),
         }
     }

@@ -24,7 +24,9 @@
 pub mod catalog;
 mod memory;
 
-pub use catalog::{Counter, Descriptor, DropReason, Gauge, Histogram, Kind, Origin, Unit};
+pub use catalog::{
+    Counter, Descriptor, DropReason, Gauge, HandshakeRefusal, Histogram, Kind, Origin, Unit,
+};
 pub use memory::{HistogramSummary, InMemoryMetrics};
 
 /// A metrics sink. Implementations must be cheap: they are called on the hot path (every

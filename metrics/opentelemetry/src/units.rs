@@ -62,6 +62,7 @@ pub const fn counter_unit(counter: Counter) -> &'static str {
         Counter::DegradedTimeout => "{suspicion}",
         Counter::Refutations => "{refutation}",
         Counter::Conflicts => "{conflict}",
+        Counter::HandshakesRefused(_) => "{handshake}",
         Counter::UdpSentBytes | Counter::UdpReceivedBytes | Counter::TcpSentBytes => "By",
     }
 }

@@ -68,6 +68,17 @@ pub struct QuicConfig {
     pub(crate) datagram_queue: usize,
     pub(crate) accept_queue: usize,
     pub(crate) pending_per_peer: usize,
+    pub(crate) metrics: Option<MetricsSink>,
+}
+
+/// The metrics sink a transport reports refused handshakes to.
+#[derive(Clone)]
+pub(crate) struct MetricsSink(pub(crate) std::sync::Arc<dyn memberlist_core::metrics::Metrics>);
+
+impl std::fmt::Debug for MetricsSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsSink")
+    }
 }
 
 impl QuicConfig {
@@ -88,6 +99,7 @@ impl QuicConfig {
             datagram_queue: DEFAULT_DATAGRAM_QUEUE,
             accept_queue: DEFAULT_ACCEPT_QUEUE,
             pending_per_peer: DEFAULT_PENDING_PER_PEER,
+            metrics: None,
         }
     }
 
@@ -151,6 +163,19 @@ impl QuicConfig {
     /// Accepted streams queued for the runtime before new ones are refused (at least 1).
     pub fn with_accept_queue(mut self, n: usize) -> Self {
         self.accept_queue = n.max(1);
+        self
+    }
+
+    /// Reports refused TLS handshakes to `metrics` too
+    /// (`memberlist_quic_handshakes_refused_total{reason}`); pass the sink given to the
+    /// runtime's builder. They are counted in [`QuicTransport::stats`] either way.
+    ///
+    /// [`QuicTransport::stats`]: crate::QuicTransport::stats
+    pub fn with_metrics(
+        mut self,
+        metrics: std::sync::Arc<dyn memberlist_core::metrics::Metrics>,
+    ) -> Self {
+        self.metrics = Some(MetricsSink(metrics));
         self
     }
 

@@ -54,6 +54,10 @@ fn handshake_failed(
 ) {
     let reason = HandshakeFailure::classify(error);
     inner.counters.handshake_failed(reason);
+    if let (Some(sink), Some(refusal)) = (&inner.metrics, reason.refusal()) {
+        let counter = memberlist_core::metrics::Counter::HandshakesRefused(refusal);
+        sink.0.increment(counter, 1);
+    }
     let direction = if dialing { "dialling" } else { "accepting" };
     if reason == HandshakeFailure::Timeout || reason == HandshakeFailure::Other {
         debug!(%peer, reason = reason.as_str(), %error, "QUIC handshake failed ({direction})");

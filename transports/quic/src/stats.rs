@@ -44,6 +44,19 @@ impl HandshakeFailure {
         }
     }
 
+    /// The catalog's reason for a refusal (`None` for timeouts and other failures, which
+    /// are not refusals).
+    pub fn refusal(self) -> Option<memberlist_core::metrics::HandshakeRefusal> {
+        use memberlist_core::metrics::HandshakeRefusal as R;
+        match self {
+            Self::UnknownCa => Some(R::UnknownCa),
+            Self::BadCertificate => Some(R::BadCertificate),
+            Self::NoClientCertificate => Some(R::NoClientCertificate),
+            Self::Alpn => Some(R::Alpn),
+            Self::Timeout | Self::Other => None,
+        }
+    }
+
     /// A short name for logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub(crate) stream_tx: mpsc::Sender<Inbound>,
     pub(crate) closed: watch::Sender<bool>,
     pub(crate) handshake_timeout: std::time::Duration,
+    pub(crate) metrics: Option<crate::config::MetricsSink>,
 }
 
 /// memberlist over QUIC: one quinn endpoint (one UDP port) both accepts and dials; gossip
@@ -156,6 +157,7 @@ impl QuicTransport {
             stream_tx,
             closed: watch::Sender::new(false),
             handshake_timeout: config.handshake_timeout,
+            metrics: config.metrics.clone(),
         });
         tokio::spawn(accept_loop(inner.clone()));
         debug!(%local, %advertise, mutual_tls = config.mutual_tls, "QUIC transport bound");

@@ -249,7 +249,12 @@ async fn user_messages_and_push_pull_state_cross_quic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_another_ca_cannot_join() {
     let ca = DevCa::new("members").unwrap();
-    let a = start(&ca, "ca-a").await;
+    let sink = std::sync::Arc::new(memberlist_core::metrics::InMemoryMetrics::new());
+    let metrics: std::sync::Arc<dyn memberlist_core::metrics::Metrics> = sink.clone();
+    let a = start_full(&ca, fast("ca-a"), TestDelegate::default(), |c| {
+        c.with_metrics(metrics)
+    })
+    .await;
     let b = start(&ca, "ca-b").await;
     b.join([addr_of(&a)]).await.unwrap();
     eventually("two alive", || all_alive(&[&a, &b], 2)).await;
@@ -263,6 +268,11 @@ async fn a_node_with_another_ca_cannot_join() {
         a.transport().stats().handshake_failures.unknown_ca >= 1
     })
     .await;
+    // …and reports it as a metric.
+    let refused = memberlist_core::metrics::Counter::HandshakesRefused(
+        memberlist_core::metrics::HandshakeRefusal::UnknownCa,
+    );
+    assert!(sink.counter(refused) >= 1);
     // Its datagrams are never delivered either.
     for _ in 0..3 {
         intruder
