@@ -42,8 +42,13 @@ for name, udp, enc, blob in captures():
         write("packet", name, bytes([selector]) + blob)
         if enc:
             write("decrypt", name, bytes([0]) + blob)
+        if not enc:
+            # machine: [op=datagram][from][len16][payload], then a time step.
+            write("machine", name, bytes([0, 1]) + len(blob).to_bytes(2, "big") + blob + bytes([3, 20, 0, 0]))
     else:
         write("stream", name, bytes([selector, 64]) + blob)
+        if not enc:
+            write("machine", name, bytes([2, 2]) + len(blob).to_bytes(2, "big") + blob + bytes([3, 40, 0, 0]))
         if enc:
             write("decrypt", name, bytes([5]) + blob)
     # LZW payloads: the Buf of every compress message is a good decompress seed.
