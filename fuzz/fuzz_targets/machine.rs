@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use memberlist::delegate::NoopDelegate;
 use memberlist::machine::{Machine, ProtocolConfig};
-use memberlist::wire::{
-    Alive, IpBytes, Message, Pipeline, StreamDecoder, StreamRole, Vsn,
-};
+use memberlist::wire::{Alive, IpBytes, Message, Pipeline, StreamDecoder, StreamRole, Vsn};
 
 #[path = "common.rs"]
 mod common;
