@@ -46,7 +46,7 @@ use crate::wire::{
     encode_stream_user_message,
 };
 
-pub use config::{ConfigError, ProtocolConfig};
+pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
 pub use members::{Member, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use stats::Stats;
@@ -245,16 +245,14 @@ impl<D: Delegate> Machine<D> {
             Ok(d) => d,
             Err(e) => {
                 self.stats.packets_dropped += 1;
-                let reason = DropReason::from(&e);
-                self.metrics.increment(Counter::PacketsDropped(reason), 1);
+                crate::metrics::count_wire_drop(&*self.metrics, &e, false);
                 debug!(%from, error = %e, "dropping packet");
                 return;
             }
         };
         for e in &decoded.errors {
             self.stats.packets_dropped += 1;
-            let reason = DropReason::from(e);
-            self.metrics.increment(Counter::PacketsDropped(reason), 1);
+            crate::metrics::count_wire_drop(&*self.metrics, e, false);
             debug!(%from, error = %e, "dropping message");
         }
         for msg in decoded.messages {

@@ -20,7 +20,7 @@ use crate::delegate::Delegate;
 use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
 use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
-use crate::wire::StreamMessage;
+use crate::wire::{Limit, StreamMessage};
 
 use super::error::{JoinError, JoinFailure};
 use super::stats::{Counters, MemberEvent};
@@ -350,12 +350,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 received = &mut recv => {
                     recv = transport.recv_from();
                     match received {
-                        Ok((data, from)) => {
-                            let m = &self.counters.metrics;
-                            m.increment(Counter::UdpReceivedPackets, 1);
-                            m.increment(Counter::UdpReceivedBytes, data.len() as u64);
-                            self.core.machine.handle_datagram(now(), from, &data);
-                        }
+                        Ok((data, from)) => self.on_datagram(&data, from),
                         Err(e) if e.is_shutdown() => {
                             debug!("transport shut down; stopping");
                             break;
@@ -434,12 +429,31 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             }
             Err(_) => {
                 Counters::bump(&self.counters.streams_refused);
-                self.counters
-                    .metrics
-                    .increment(Counter::StreamsDropped(DropReason::Limit), 1);
+                crate::metrics::count_drop(
+                    &*self.counters.metrics,
+                    DropReason::Limit,
+                    Some(Limit::InboundStreams),
+                    true,
+                );
                 debug!(%from, "too many inbound streams; closing a new one");
             }
         }
+    }
+
+    /// Hands a datagram to the machine, unless it is larger than
+    /// [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size).
+    fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
+        let m = &self.counters.metrics;
+        m.increment(Counter::UdpReceivedPackets, 1);
+        m.increment(Counter::UdpReceivedBytes, data.len() as u64);
+        let max = self.core.machine.pipeline().limits().max_datagram_size;
+        if data.len() > max {
+            let limit = Some(Limit::DatagramSize);
+            crate::metrics::count_drop(&**m, DropReason::Limit, limit, false);
+            debug!(%from, len = data.len(), max, "dropping an oversized datagram");
+            return;
+        }
+        self.core.machine.handle_datagram(now(), from, data);
     }
 
     fn on_inbound(&mut self, req: InboundRequest) {
