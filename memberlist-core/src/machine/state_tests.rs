@@ -198,3 +198,31 @@ fn oversized_remote_metadata_is_refused() {
     assert!(m.handle_alive(&alive("b", 1, &[7; 512]), AliveSource::Remote, now));
     assert_eq!(m.member("b").unwrap().meta.len(), 512);
 }
+
+/// Announces more metadata than Go's `MetaMaxSize`.
+struct Chatty;
+
+impl crate::delegate::Delegate for Chatty {
+    fn node_meta(&mut self, _limit: usize) -> Bytes {
+        Bytes::from(vec![9u8; 600])
+    }
+}
+
+#[test]
+fn our_own_metadata_is_truncated_to_512_bytes() {
+    // Go panics here; we announce the first 512 bytes and log a warning.
+    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+    let now = Instant::now();
+    let mut m = Machine::new(
+        ProtocolConfig::lan("a"),
+        Pipeline::new(),
+        addr,
+        Chatty,
+        1,
+        now,
+    )
+    .unwrap();
+    assert_eq!(m.local_member().unwrap().meta.len(), 512);
+    m.update_meta(now);
+    assert_eq!(m.local_member().unwrap().meta.len(), 512);
+}

@@ -167,7 +167,9 @@ impl Config {
     }
 
     /// Go's `TCPTimeout`: the deadline of stream dials and of each read or write phase of a
-    /// stream (an alias of [`ProtocolConfig::tcp_timeout`]).
+    /// stream (an alias of [`ProtocolConfig::tcp_timeout`]). A phase has one deadline
+    /// however the bytes trickle in: an inbound stream must deliver its whole message within
+    /// it, or it is closed and counted as `memberlist_limit_exceeded_total{limit="stream_deadline"}`.
     pub fn tcp_timeout(&self) -> Duration {
         self.protocol.tcp_timeout
     }
