@@ -91,8 +91,9 @@ pub enum Limit {
     InboundStreams,
     /// More inbound push/pulls at once than the runtime's `max_concurrent_push_pulls`.
     PushPulls,
-    /// A stream that did not finish a read or write phase within the TCP timeout (a silent
-    /// or trickling peer).
+    /// An inbound stream that did not finish a read or write phase within the TCP timeout
+    /// (a silent or trickling peer, or one that does not read its answer). Our own dials
+    /// that time out are stream failures, not counted here.
     StreamDeadline,
     /// Another node's metadata larger than [`Limits::max_remote_meta`].
     RemoteMeta,
