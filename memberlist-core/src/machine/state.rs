@@ -4,10 +4,11 @@
 //! # The incarnation rule (hostile or absurd incarnations, Go issue #358)
 //!
 //! Go compares incarnations as plain `uint32`s, so one forged message carrying
-//! `u32::MAX` pins a node for good: a dead message at `u32::MAX` can never be beaten by a
-//! refutation (Go's refutation wraps around to 0), and an alive at `u32::MAX` makes every
-//! later update of the real node look stale. We keep Go's comparison and wire format and
-//! add three rules:
+//! `u32::MAX` does lasting harm: a dead message at `u32::MAX` can never be beaten by a
+//! refutation (Go's refutation wraps around to 0), so the node stays dead until its entry
+//! is forgotten (`GossipToTheDeadTime`); an alive at `u32::MAX` pins the node for good, as
+//! every later update of the real node looks stale and any suspicion of it can no longer
+//! be refuted. We keep Go's comparison and wire format and add three rules:
 //!
 //! 1. **Bounded jumps for other nodes.** An alive, suspect or dead message about another,
 //!    already known node whose incarnation is more than

@@ -476,3 +476,78 @@ fn an_oversized_encrypted_stream_frame_counts_as_its_limit() {
         1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_node_declared_dead_at_u32_max_comes_back() {
+    // With the jump check off on both nodes, a forged dead at u32::MAX gets through. Nothing
+    // beats u32::MAX, but it is spent: the next alive about `b` with a lower incarnation (its
+    // own announcement still in gossip, or its refutation, counted as `incarnation_ceiling`)
+    // brings it back. In Go, `b` would stay dead in `a`'s view for good.
+    let network = Network::default();
+    let (sink_a, sink_b) = (
+        Arc::new(InMemoryMetrics::new()),
+        Arc::new(InMemoryMetrics::new()),
+    );
+    let open = |name: &str| {
+        let mut c = Config::lan(name);
+        c.protocol.max_incarnation_jump = 0;
+        c
+    };
+    let a = start(&network, open("a"), &sink_a).await;
+    let b = Memberlist::builder(open("b"))
+        .transport(network.endpoint(101))
+        .metrics(Arc::clone(&sink_b))
+        .seed(101)
+        .start()
+        .await
+        .expect("start");
+    b.join([a.advertise_addr().to_string()])
+        .await
+        .expect("join");
+    eventually("a sees b", || {
+        a.member("b").is_some_and(|m| m.state == State::Alive)
+    })
+    .await;
+    let dead = Dead {
+        incarnation: u32::MAX,
+        node: "b".into(),
+        from: "mallory".into(),
+    };
+    let mut packet = Vec::new();
+    Pipeline::new()
+        .encode_packet(&dead.to_bytes(), false, &mut packet)
+        .unwrap();
+    let raw = network.endpoint(9000);
+    let mut events = a.subscribe();
+    raw.send_to(a.advertise_addr(), &packet).await.unwrap();
+    let death = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Ok(crate::runtime::MemberEvent::Leave(m)) if m.name == "b" => break m,
+                Ok(_) => {}
+                Err(e) => panic!("events: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the forgery takes b down first");
+    assert_eq!((death.state, death.incarnation), (State::Dead, u32::MAX));
+    // Back within a few gossip rounds, long before a's dead entries are forgotten
+    // (gossip_to_the_dead_time, 30 s), which would also let it back.
+    let back = |a: &Node| {
+        a.member("b")
+            .is_some_and(|m| m.state == State::Alive && m.incarnation < u32::MAX)
+    };
+    let died = Instant::now();
+    while !back(&a) {
+        assert!(died.elapsed() < Duration::from_secs(10), "b stayed dead");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.member("b").unwrap().state, State::Alive);
+    assert_eq!(
+        sink_a.counter(Counter::LimitExceeded(Limit::IncarnationJump)),
+        0
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
