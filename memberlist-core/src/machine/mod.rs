@@ -238,9 +238,19 @@ impl<D: Delegate> Machine<D> {
         self.metrics = metrics;
     }
 
-    /// A datagram arrived from `from`.
+    /// A datagram arrived from `from`. One larger than
+    /// [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size) is dropped
+    /// unread (and counted).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.packets_received += 1;
+        let max = self.pipeline.limits().max_datagram_size;
+        if data.len() > max {
+            self.stats.packets_dropped += 1;
+            let limit = Some(crate::wire::Limit::DatagramSize);
+            crate::metrics::count_drop(&*self.metrics, DropReason::Limit, limit, false);
+            debug!(%from, len = data.len(), max, "dropping an oversized datagram");
+            return;
+        }
         let decoded = match self.pipeline.decode_packet(data) {
             Ok(d) => d,
             Err(e) => {

@@ -455,19 +455,12 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         }
     }
 
-    /// Hands a datagram to the machine, unless it is larger than
-    /// [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size).
+    /// Counts a datagram and hands it to the machine (which drops it unread when it is
+    /// larger than [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size)).
     fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
         let m = &self.counters.metrics;
         m.increment(Counter::UdpReceivedPackets, 1);
         m.increment(Counter::UdpReceivedBytes, data.len() as u64);
-        let max = self.core.machine.pipeline().limits().max_datagram_size;
-        if data.len() > max {
-            let limit = Some(Limit::DatagramSize);
-            crate::metrics::count_drop(&**m, DropReason::Limit, limit, false);
-            debug!(%from, len = data.len(), max, "dropping an oversized datagram");
-            return;
-        }
         self.core.machine.handle_datagram(now(), from, data);
     }
 
