@@ -84,7 +84,17 @@ pub struct ProtocolConfig {
     /// accepted only if the node's address — and for packets, the sender's address — falls in
     /// one of these networks. Empty allows everything (as Go's code does, despite its comment).
     pub cidrs_allowed: Vec<ipnet::IpNet>,
+    /// How far ahead of the incarnation we know for another node an alive, suspect or dead
+    /// message may go before it is refused as absurd (Go has no such bound). Messages about
+    /// a node we do not know yet, about ourselves, or reclaiming a name are not checked.
+    /// 0 turns the check off. Default: [`DEFAULT_MAX_INCARNATION_JUMP`]. Part of the
+    /// incarnation rule described in SECURITY.md ("Incarnation abuse").
+    pub max_incarnation_jump: u32,
 }
+
+/// Default for [`ProtocolConfig::max_incarnation_jump`]: 65,536. Honest nodes move their
+/// incarnation by one per refutation, so no real history comes near it.
+pub const DEFAULT_MAX_INCARNATION_JUMP: u32 = 1 << 16;
 
 impl ProtocolConfig {
     /// Go's `IPAllowed`: whether `ip` is inside the allow list (always true when it is empty).
@@ -129,6 +139,7 @@ impl ProtocolConfig {
             join_push_pulls: 3,
             join_push_pull_delay: Duration::from_secs(2),
             cidrs_allowed: Vec::new(),
+            max_incarnation_jump: DEFAULT_MAX_INCARNATION_JUMP,
         }
     }
 

@@ -46,7 +46,7 @@ use crate::wire::{
     encode_stream_user_message,
 };
 
-pub use config::{ConfigError, ProtocolConfig};
+pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
 pub use members::{Member, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use stats::Stats;
@@ -238,23 +238,31 @@ impl<D: Delegate> Machine<D> {
         self.metrics = metrics;
     }
 
-    /// A datagram arrived from `from`.
+    /// A datagram arrived from `from`. One larger than
+    /// [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size) is dropped
+    /// unread (and counted).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.packets_received += 1;
+        let max = self.pipeline.limits().max_datagram_size;
+        if data.len() > max {
+            self.stats.packets_dropped += 1;
+            let limit = Some(crate::wire::Limit::DatagramSize);
+            crate::metrics::count_drop(&*self.metrics, DropReason::Limit, limit, false);
+            debug!(%from, len = data.len(), max, "dropping an oversized datagram");
+            return;
+        }
         let decoded = match self.pipeline.decode_packet(data) {
             Ok(d) => d,
             Err(e) => {
                 self.stats.packets_dropped += 1;
-                let reason = DropReason::from(&e);
-                self.metrics.increment(Counter::PacketsDropped(reason), 1);
+                crate::metrics::count_wire_drop(&*self.metrics, &e, false);
                 debug!(%from, error = %e, "dropping packet");
                 return;
             }
         };
         for e in &decoded.errors {
             self.stats.packets_dropped += 1;
-            let reason = DropReason::from(e);
-            self.metrics.increment(Counter::PacketsDropped(reason), 1);
+            crate::metrics::count_wire_drop(&*self.metrics, e, false);
             debug!(%from, error = %e, "dropping message");
         }
         for msg in decoded.messages {

@@ -1,5 +1,38 @@
 //! Processing of alive, suspect and dead messages (Go's `aliveNode`, `suspectNode`,
 //! `deadNode`), refutation, and the suspicion timers they start.
+//!
+//! # The incarnation rule (hostile or absurd incarnations, Go issue #358)
+//!
+//! Go compares incarnations as plain `uint32`s, so one forged message carrying
+//! `u32::MAX` does lasting harm: a dead message at `u32::MAX` can never be beaten by a
+//! refutation (Go's refutation wraps around to 0), so the node stays dead until its entry
+//! is forgotten (`GossipToTheDeadTime`); an alive at `u32::MAX` pins the node for good, as
+//! every later update of the real node looks stale and any suspicion of it can no longer
+//! be refuted. We keep Go's comparison and wire format and add three rules:
+//!
+//! 1. **Bounded jumps for other nodes.** An alive, suspect or dead message about another,
+//!    already known node whose incarnation is more than
+//!    [`max_incarnation_jump`](super::ProtocolConfig::max_incarnation_jump) (65,536 by
+//!    default) ahead of the incarnation we hold for it is refused, logged at warn and counted
+//!    as `memberlist_limit_exceeded_total{limit="incarnation_jump"}`. Honest nodes move by
+//!    one per refutation. Not checked: nodes we have never seen (a long-lived node may join
+//!    with any incarnation), messages about ourselves (after a restart the cluster may know
+//!    us far ahead of our fresh incarnation, and we must still refute), and name reclaims.
+//! 2. **`u32::MAX` is spent.** A member we hold at incarnation `u32::MAX` accepts an alive
+//!    message with any lower incarnation, as if its incarnation had wrapped around. The
+//!    real node (or a restart of it) can thus always take its entry back, so neither a
+//!    forged alive nor a forged dead at `u32::MAX` pins or evicts it for good. Alive
+//!    messages at `u32::MAX` itself are still ordinary (equal is old news), so no gossip
+//!    loop can form.
+//! 3. **Refuting the unbeatable.** Accused at `u32::MAX` (suspect, dead, or a different
+//!    alive about us), we cannot go higher: we refute with our next incarnation, wrapping
+//!    to 1 after `u32::MAX` instead of Go's 0, and count
+//!    `memberlist_limit_exceeded_total{limit="incarnation_ceiling"}`. Rule 2 makes our
+//!    peers accept it. Below `u32::MAX` we refute with the accused incarnation plus one,
+//!    exactly as Go does.
+//!
+//! Go peers in a mixed cluster keep Go's behaviour: a forged `u32::MAX` they accept stays
+//! pinned in their view, as it would in an all-Go cluster.
 
 use std::time::Instant;
 
@@ -7,13 +40,21 @@ use smol_str::SmolStr;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::wire::{Alive, Dead, Suspect, WireMessage};
+use crate::metrics::Counter;
+use crate::wire::{Alive, Dead, Limit, Suspect, WireMessage};
 
 use super::Machine;
 use super::members::{Member, State};
 use super::output::Event;
 use super::suspicion::{Suspicion, confirmations_needed};
 use super::timing::suspicion_timeout;
+
+/// Whether an alive message at `incoming` is news about a member we hold at `known`: a
+/// higher incarnation, or any lower one once `known` is spent at `u32::MAX` (rule 2 of the
+/// incarnation rule).
+pub(crate) fn supersedes(incoming: u32, known: u32) -> bool {
+    incoming > known || (known == u32::MAX && incoming < u32::MAX)
+}
 
 /// Where an alive message came from, for the checks that depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +86,18 @@ impl<D: Delegate> Machine<D> {
         // delegate call and the copies keeps a 10,000-entry merge cheap.
         if !is_self
             && let Some(m) = self.members.get(&a.node)
-            && a.incarnation <= m.incarnation
+            && !supersedes(a.incarnation, m.incarnation)
             && m.addr == a.addr
             && m.port == a.port
         {
+            return false;
+        }
+        let max_meta = self.pipeline.limits().max_remote_meta;
+        if source == AliveSource::Remote && !is_self && a.meta.len() > max_meta {
+            let len = a.meta.len();
+            warn!(node = %a.node, len, max = max_meta, "ignoring an alive message with oversized metadata");
+            self.metrics
+                .increment(Counter::LimitExceeded(Limit::RemoteMeta), 1);
             return false;
         }
         let candidate = Member {
@@ -114,7 +163,10 @@ impl<D: Delegate> Machine<D> {
         }
 
         if !reclaim {
-            if !is_self && a.incarnation <= old.incarnation {
+            if !is_self && !supersedes(a.incarnation, old.incarnation) {
+                return false;
+            }
+            if !is_self && self.jump_too_far(&a.node, old.incarnation, a.incarnation, "alive") {
                 return false;
             }
             if is_self && a.incarnation < old.incarnation {
@@ -181,6 +233,13 @@ impl<D: Delegate> Machine<D> {
         if s.incarnation < m.incarnation {
             return false;
         }
+        let known = m.incarnation;
+        if s.node != self.cfg.name && self.jump_too_far(&s.node, known, s.incarnation, "suspect") {
+            return false;
+        }
+        let Some(m) = self.members.get(&s.node) else {
+            return false;
+        };
         if let Some(timer) = self.suspicions.get_mut(&s.node) {
             if timer.confirm(&s.from, now) {
                 self.queue_node_broadcast(&s.node, s.to_bytes(), None);
@@ -247,6 +306,13 @@ impl<D: Delegate> Machine<D> {
         if d.incarnation < m.incarnation {
             return false;
         }
+        let known = m.incarnation;
+        if d.node != self.cfg.name && self.jump_too_far(&d.node, known, d.incarnation, "dead") {
+            return false;
+        }
+        let Some(m) = self.members.get(&d.node) else {
+            return false;
+        };
         self.suspicions.remove(&d.node);
         if m.state.is_gone() {
             return false;
@@ -280,11 +346,33 @@ impl<D: Delegate> Machine<D> {
         true
     }
 
-    /// Announces a new incarnation of ourselves that beats `accused_incarnation`.
+    /// Rule 1 of the incarnation rule: whether a message about another node, known at
+    /// `known`, claims an incarnation too far ahead (then it is logged and counted).
+    fn jump_too_far(&self, node: &str, known: u32, incarnation: u32, kind: &'static str) -> bool {
+        let max = self.cfg.max_incarnation_jump;
+        if max == 0 || incarnation <= known.saturating_add(max) {
+            return false;
+        }
+        warn!(%node, known, incarnation, max, kind, "refusing a message with an absurd incarnation jump");
+        self.metrics
+            .increment(Counter::LimitExceeded(Limit::IncarnationJump), 1);
+        true
+    }
+
+    /// Announces a new incarnation of ourselves that beats `accused_incarnation`, or, when
+    /// nothing can beat it (`u32::MAX`), our next incarnation (rule 3 of the incarnation
+    /// rule).
     pub(crate) fn refute(&mut self, accused_incarnation: u32) {
         let mut inc = self.next_incarnation();
-        if accused_incarnation >= inc {
-            inc = accused_incarnation.saturating_add(1);
+        if accused_incarnation == u32::MAX {
+            warn!(
+                incarnation = inc,
+                "accused at incarnation u32::MAX, which nothing beats; refuting with our next one"
+            );
+            self.metrics
+                .increment(Counter::LimitExceeded(Limit::IncarnationCeiling), 1);
+        } else if accused_incarnation >= inc {
+            inc = accused_incarnation + 1;
             self.incarnation = inc;
         }
         if let Some(me) = self.members.get_mut(&self.cfg.name) {
@@ -315,3 +403,7 @@ impl<D: Delegate> Machine<D> {
         self.incarnation
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

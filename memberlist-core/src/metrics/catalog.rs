@@ -6,6 +6,7 @@
 //! sink can keep its instruments in an array and update them without hashing or allocating.
 
 use crate::machine::State;
+use crate::wire::Limit;
 
 /// What kind of instrument a metric is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -222,11 +223,16 @@ pub enum Counter {
     Conflicts,
     /// TLS handshakes refused, by reason (QUIC transport).
     HandshakesRefused(HandshakeRefusal),
+    /// A bound on hostile input was exceeded, by limit (the input was dropped or refused; a
+    /// drop is also counted in [`PacketsDropped`](Counter::PacketsDropped) or
+    /// [`StreamsDropped`](Counter::StreamsDropped)).
+    LimitExceeded(Limit),
 }
 
 impl Counter {
     /// How many distinct counters (time series) there are.
-    pub const COUNT: usize = 14 + 2 * DropReason::ALL.len() + HandshakeRefusal::ALL.len();
+    pub const COUNT: usize =
+        14 + 2 * DropReason::ALL.len() + HandshakeRefusal::ALL.len() + Limit::ALL.len();
 
     /// Every counter, in index order.
     pub fn all() -> impl Iterator<Item = Counter> {
@@ -254,6 +260,7 @@ impl Counter {
             Counter::PacketsDropped(r) => 14 + r.index(),
             Counter::StreamsDropped(r) => 14 + drops + r.index(),
             Counter::HandshakesRefused(r) => 14 + 2 * drops + r as usize,
+            Counter::LimitExceeded(l) => 14 + 2 * drops + HandshakeRefusal::ALL.len() + l.index(),
         }
     }
 
@@ -276,15 +283,17 @@ impl Counter {
             Counter::Conflicts,
         ];
         let drops = DropReason::ALL.len();
+        let limits_from = 14 + 2 * drops + HandshakeRefusal::ALL.len();
         match index {
             i if i < PLAIN.len() => Some(PLAIN[i]),
             i if i < PLAIN.len() + drops => Some(Counter::PacketsDropped(DropReason::ALL[i - 14])),
             i if i < PLAIN.len() + 2 * drops => {
                 Some(Counter::StreamsDropped(DropReason::ALL[i - 14 - drops]))
             }
-            i if i < Self::COUNT => Some(Counter::HandshakesRefused(
+            i if i < limits_from => Some(Counter::HandshakesRefused(
                 HandshakeRefusal::ALL[i - 14 - 2 * drops],
             )),
+            i if i < Self::COUNT => Some(Counter::LimitExceeded(Limit::ALL[i - limits_from])),
             _ => None,
         }
     }
@@ -294,6 +303,7 @@ impl Counter {
         match self {
             Counter::PacketsDropped(r) | Counter::StreamsDropped(r) => Some(r.as_str()),
             Counter::HandshakesRefused(r) => Some(r.as_str()),
+            Counter::LimitExceeded(l) => Some(l.as_str()),
             _ => None,
         }
     }
@@ -470,6 +480,16 @@ impl Counter {
                 Rust,
                 Some("reason"),
                 "TLS handshakes refused, by reason (QUIC transport)."
+            ),
+            Counter::LimitExceeded(_) => &desc!(
+                "memberlist.limit.exceeded",
+                "memberlist_limit_exceeded_total",
+                "memberlist.limit_exceeded",
+                Counter,
+                Count,
+                Rust,
+                Some("limit"),
+                "Inputs refused because they exceeded a limit, by limit."
             ),
         }
     }

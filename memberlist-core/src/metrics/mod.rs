@@ -102,9 +102,13 @@ impl From<&crate::wire::WireError> for DropReason {
     /// use memberlist_core::wire::WireError;
     /// assert_eq!(DropReason::from(&WireError::NotEncrypted), DropReason::Decrypt);
     /// assert_eq!(DropReason::from(&WireError::EmptyFrame), DropReason::Decode);
+    /// assert_eq!(DropReason::from(&WireError::NestingTooDeep(4)), DropReason::Limit);
     /// ```
     fn from(error: &crate::wire::WireError) -> Self {
         use crate::wire::WireError;
+        if error.limit().is_some() {
+            return DropReason::Limit;
+        }
         match error {
             WireError::Label(_) => DropReason::Label,
             WireError::Encryption(_)
@@ -112,6 +116,36 @@ impl From<&crate::wire::WireError> for DropReason {
             | WireError::EncryptionNotConfigured => DropReason::Decrypt,
             _ => DropReason::Decode,
         }
+    }
+}
+
+/// Counts a datagram (`stream == false`) or an inbound stream dropped because of `error`:
+/// the drop by reason, and which limit tripped when it was one. Returns the reason.
+pub(crate) fn count_wire_drop(
+    metrics: &dyn Metrics,
+    error: &crate::wire::WireError,
+    stream: bool,
+) -> DropReason {
+    let reason = DropReason::from(error);
+    count_drop(metrics, reason, error.limit(), stream);
+    reason
+}
+
+/// Counts a datagram or inbound stream dropped for `reason`, and `limit` if one tripped.
+pub(crate) fn count_drop(
+    metrics: &dyn Metrics,
+    reason: DropReason,
+    limit: Option<crate::wire::Limit>,
+    stream: bool,
+) {
+    let drop = if stream {
+        Counter::StreamsDropped(reason)
+    } else {
+        Counter::PacketsDropped(reason)
+    };
+    metrics.increment(drop, 1);
+    if let Some(limit) = limit {
+        metrics.increment(Counter::LimitExceeded(limit), 1);
     }
 }
 

@@ -97,7 +97,10 @@ pub struct Config {
     /// Datagrams waiting to be handed to the transport; beyond it new ones are dropped (and
     /// counted), as a full network would drop them.
     pub transmit_queue: usize,
-    /// Bounds the decoders enforce on untrusted input (Go HEAD's values by default).
+    /// Bounds enforced on untrusted input (Go's values by default): sizes and counts the
+    /// decoders check, the largest datagram accepted and the largest metadata accepted from
+    /// another node. Each input refused is counted in
+    /// [`Counter::LimitExceeded`](crate::metrics::Counter::LimitExceeded) by limit.
     pub limits: Limits,
 }
 
@@ -164,7 +167,9 @@ impl Config {
     }
 
     /// Go's `TCPTimeout`: the deadline of stream dials and of each read or write phase of a
-    /// stream (an alias of [`ProtocolConfig::tcp_timeout`]).
+    /// stream (an alias of [`ProtocolConfig::tcp_timeout`]). A phase has one deadline
+    /// however the bytes trickle in: an inbound stream must deliver its whole message within
+    /// it, or it is closed and counted as `memberlist_limit_exceeded_total{limit="stream_deadline"}`.
     pub fn tcp_timeout(&self) -> Duration {
         self.protocol.tcp_timeout
     }
@@ -235,6 +240,16 @@ impl Config {
         if self.transmit_queue == 0 {
             return invalid("transmit_queue", "must be at least 1");
         }
+        // Our own datagrams (udp_buffer_size, at least 64 bytes) must fit what we accept.
+        if self.limits.max_datagram_size < self.protocol.udp_buffer_size {
+            return invalid("max_datagram_size", "must be at least udp_buffer_size");
+        }
+        if self.limits.max_remote_meta < crate::machine::META_MAX_SIZE {
+            return invalid(
+                "max_remote_meta",
+                "must be at least 512 bytes (Go's MetaMaxSize)",
+            );
+        }
         Ok(())
     }
 }
@@ -286,6 +301,8 @@ mod tests {
             (|c| c.stream_read_limit = 10, "stream_read_limit"),
             (|c| c.event_buffer = 0, "event_buffer"),
             (|c| c.transmit_queue = 0, "transmit_queue"),
+            (|c| c.limits.max_datagram_size = 1000, "max_datagram_size"),
+            (|c| c.limits.max_remote_meta = 100, "max_remote_meta"),
             (|c| c.protocol.tcp_timeout = Duration::ZERO, "tcp_timeout"),
         ];
         for (change, field) in cases {

@@ -5,6 +5,21 @@
 //! After each input it drains the machine: datagrams go to the sender task, stream requests
 //! become tasks, events go to subscribers and to the API calls waiting for them, and the
 //! membership snapshot read by the handle is refreshed.
+//!
+//! # Overload, and why there is no handoff queue
+//!
+//! Go hands alive, suspect, dead and user messages from its UDP reader to a second goroutine
+//! through two queues of `HandoffQueueDepth` (1,024) entries, alive messages first, dropping
+//! what does not fit. Here a datagram is read only when the loop is ready for it and is
+//! processed at once, every message in it, before the next one is read: nothing queues
+//! between receipt and the machine, so no message type can wait behind another (an alive
+//! message is never starved by a backlog of suspicions). The backlog that exists lies
+//! before the driver, in the socket's receive buffer or the transport's own bounded queue,
+//! where overflow is dropped type-blind, as Go's socket buffer does. The work per datagram
+//! is bounded by [`Limits`](crate::wire::Limits) (size, nesting, decompressed size) and
+//! `select!` picks fairly among ready inputs, so a flood delays but never stops probes,
+//! gossip and streams. Inbound streams queue at most one message each, and at most
+//! `max_inbound_streams` of them exist.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +35,7 @@ use crate::delegate::Delegate;
 use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
 use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
-use crate::wire::StreamMessage;
+use crate::wire::{Limit, StreamMessage};
 
 use super::error::{JoinError, JoinFailure};
 use super::stats::{Counters, MemberEvent};
@@ -350,12 +365,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 received = &mut recv => {
                     recv = transport.recv_from();
                     match received {
-                        Ok((data, from)) => {
-                            let m = &self.counters.metrics;
-                            m.increment(Counter::UdpReceivedPackets, 1);
-                            m.increment(Counter::UdpReceivedBytes, data.len() as u64);
-                            self.core.machine.handle_datagram(now(), from, &data);
-                        }
+                        Ok((data, from)) => self.on_datagram(&data, from),
                         Err(e) if e.is_shutdown() => {
                             debug!("transport shut down; stopping");
                             break;
@@ -434,12 +444,24 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             }
             Err(_) => {
                 Counters::bump(&self.counters.streams_refused);
-                self.counters
-                    .metrics
-                    .increment(Counter::StreamsDropped(DropReason::Limit), 1);
+                crate::metrics::count_drop(
+                    &*self.counters.metrics,
+                    DropReason::Limit,
+                    Some(Limit::InboundStreams),
+                    true,
+                );
                 debug!(%from, "too many inbound streams; closing a new one");
             }
         }
+    }
+
+    /// Counts a datagram and hands it to the machine (which drops it unread when it is
+    /// larger than [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size)).
+    fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
+        let m = &self.counters.metrics;
+        m.increment(Counter::UdpReceivedPackets, 1);
+        m.increment(Counter::UdpReceivedBytes, data.len() as u64);
+        self.core.machine.handle_datagram(now(), from, data);
     }
 
     fn on_inbound(&mut self, req: InboundRequest) {

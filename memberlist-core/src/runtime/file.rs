@@ -131,6 +131,9 @@ pub struct ConfigFile {
     /// Go's `CIDRsAllowed` (empty allows everything).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidrs_allowed: Option<Vec<String>>,
+    /// See [`ProtocolConfig::max_incarnation_jump`] (beyond Go; `0` disables the check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_incarnation_jump: Option<u32>,
 
     /// Go's `Label`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,6 +171,24 @@ pub struct ConfigFile {
     /// See [`Config::transmit_queue`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transmit_queue: Option<usize>,
+    /// See [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_datagram_size: Option<usize>,
+    /// See [`Limits::max_push_nodes`](crate::wire::Limits::max_push_nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_push_nodes: Option<u32>,
+    /// See [`Limits::max_user_state`](crate::wire::Limits::max_user_state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_user_state: Option<u32>,
+    /// See [`Limits::max_user_message`](crate::wire::Limits::max_user_message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_user_message: Option<u32>,
+    /// See [`Limits::max_decompressed_size`](crate::wire::Limits::max_decompressed_size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_decompressed_size: Option<usize>,
+    /// See [`Limits::max_remote_meta`](crate::wire::Limits::max_remote_meta).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_remote_meta: Option<usize>,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -222,6 +243,7 @@ impl ConfigFile {
             reconnect_timeout => p.reconnect_timeout,
             join_push_pulls => p.join_push_pulls,
             join_push_pull_delay => p.join_push_pull_delay,
+            max_incarnation_jump => p.max_incarnation_jump,
         }
         if let Some([min, max, cur]) = self.delegate_versions {
             p.delegate_versions = (min, max, cur);
@@ -256,6 +278,12 @@ impl ConfigFile {
             leave_propagate_delay => c.leave_propagate_delay,
             event_buffer => c.event_buffer,
             transmit_queue => c.transmit_queue,
+            max_datagram_size => c.limits.max_datagram_size,
+            max_push_nodes => c.limits.max_push_nodes,
+            max_user_state => c.limits.max_user_state,
+            max_user_message => c.limits.max_user_message,
+            max_decompressed_size => c.limits.max_decompressed_size,
+            max_remote_meta => c.limits.max_remote_meta,
         }
         if let Some(keys) = self.keys {
             c.keyring = parse_keys(&keys)?;
@@ -305,6 +333,7 @@ impl From<&Config> for ConfigFile {
             join_push_pulls: Some(p.join_push_pulls),
             join_push_pull_delay: Some(p.join_push_pull_delay),
             cidrs_allowed: Some(p.cidrs_allowed.iter().map(ToString::to_string).collect()),
+            max_incarnation_jump: Some(p.max_incarnation_jump),
             label: Some(c.label.clone()),
             skip_inbound_label_check: Some(c.skip_inbound_label_check),
             gossip_verify_incoming: Some(c.gossip_verify_incoming),
@@ -322,6 +351,12 @@ impl From<&Config> for ConfigFile {
             leave_propagate_delay: Some(c.leave_propagate_delay),
             event_buffer: Some(c.event_buffer),
             transmit_queue: Some(c.transmit_queue),
+            max_datagram_size: Some(c.limits.max_datagram_size),
+            max_push_nodes: Some(c.limits.max_push_nodes),
+            max_user_state: Some(c.limits.max_user_state),
+            max_user_message: Some(c.limits.max_user_message),
+            max_decompressed_size: Some(c.limits.max_decompressed_size),
+            max_remote_meta: Some(c.limits.max_remote_meta),
         }
     }
 }
@@ -486,7 +521,36 @@ mod tests {
             let back = file.into_config().unwrap();
             assert_eq!(back.protocol, c.protocol, "{text}");
             assert_eq!(back.max_inbound_streams, c.max_inbound_streams);
+            assert_eq!(back.limits, c.limits);
         }
+    }
+
+    #[test]
+    fn limit_keys() {
+        let file: ConfigFile = toml::from_str(
+            "name = \"a\"\nmax_datagram_size = 2048\nmax_push_nodes = 10\n\
+             max_user_state = 100\nmax_user_message = 200\nmax_decompressed_size = 4096\n\
+             max_remote_meta = 1024\nmax_incarnation_jump = 0",
+        )
+        .unwrap();
+        let c = file.into_config().unwrap();
+        let l = c.limits;
+        assert_eq!(
+            (l.max_datagram_size, l.max_push_nodes, l.max_user_state),
+            (2048, 10, 100)
+        );
+        assert_eq!(
+            (
+                l.max_user_message,
+                l.max_decompressed_size,
+                l.max_remote_meta
+            ),
+            (200, 4096, 1024)
+        );
+        assert_eq!(c.protocol.max_incarnation_jump, 0);
+        let small: ConfigFile = toml::from_str("name = \"a\"\nmax_datagram_size = 10").unwrap();
+        let e = small.into_config().unwrap_err().to_string();
+        assert!(e.contains("max_datagram_size"), "{e}");
     }
 
     #[test]

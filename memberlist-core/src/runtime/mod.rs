@@ -89,4 +89,6 @@ pub use stats::{MemberEvent, Stats};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
 mod tests_metrics;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::machine::{Event, Member, State};
 use crate::metrics::{Counter, DropReason, Gauge, Metrics, NoopMetrics};
+use crate::wire::Limit;
 
 /// Counters of a running node: the protocol machine's and the runtime's own.
 ///
@@ -108,9 +109,9 @@ impl Counters {
     }
 
     /// An inbound stream was dropped before it was answered.
-    pub(crate) fn inbound_stream_dropped(&self, reason: DropReason) {
+    pub(crate) fn inbound_stream_dropped(&self, reason: DropReason, limit: Option<Limit>) {
         Self::bump(&self.inbound_stream_errors);
-        self.metrics.increment(Counter::StreamsDropped(reason), 1);
+        crate::metrics::count_drop(&*self.metrics, reason, limit, true);
     }
 
     /// Bytes written to a stream.

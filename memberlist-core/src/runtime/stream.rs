@@ -13,7 +13,7 @@ use tracing::debug;
 use crate::machine::{StreamKind, StreamOutcome, StreamRequest};
 use crate::metrics::{Counter, DropReason, Histogram};
 use crate::transport::Transport;
-use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole, WireError};
+use crate::wire::{Limit, Pipeline, StreamDecoder, StreamMessage, StreamRole, WireError};
 
 use super::stats::Counters;
 
@@ -59,6 +59,17 @@ pub(crate) enum ReadError {
     Wire(#[from] WireError),
 }
 
+impl ReadError {
+    /// The limit this failure tripped, if any.
+    fn limit(&self) -> Option<Limit> {
+        match self {
+            ReadError::TooLong(_) => Some(Limit::StreamRead),
+            ReadError::Wire(e) => e.limit(),
+            _ => None,
+        }
+    }
+}
+
 /// Reads one framed message and how many bytes it took on the stream. `Ok(None)`: the peer
 /// closed the stream before sending anything.
 async fn read_sized<S: AsyncRead + Unpin>(
@@ -90,13 +101,22 @@ async fn read_sized<S: AsyncRead + Unpin>(
     }
 }
 
+/// Why writing to a stream failed.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("writing failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out writing")]
+    Timeout,
+}
+
 /// Writes `data` and closes our side, within `deadline`.
 async fn write_and_close<S: AsyncWrite + Unpin>(
     stream: &mut S,
     data: &[u8],
     deadline: Instant,
     counters: &Counters,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let write = async {
         stream.write_all(data).await?;
         counters.stream_bytes_sent(data.len());
@@ -105,8 +125,8 @@ async fn write_and_close<S: AsyncWrite + Unpin>(
     };
     match timeout_at(deadline, write).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("writing failed: {e}")),
-        Err(_) => Err("timed out writing".into()),
+        Ok(Err(e)) => Err(WriteError::Io(e)),
+        Err(_) => Err(WriteError::Timeout),
     }
 }
 
@@ -140,9 +160,12 @@ pub(crate) async fn serve_inbound<S>(
                     }
                     Err(_) => {
                         Counters::bump(&ctx.counters.push_pulls_refused);
-                        ctx.counters
-                            .metrics
-                            .increment(Counter::StreamsDropped(DropReason::Limit), 1);
+                        crate::metrics::count_drop(
+                            &*ctx.counters.metrics,
+                            DropReason::Limit,
+                            Some(Limit::PushPulls),
+                            true,
+                        );
                         debug!(%from, "too many push/pulls in progress; closing the stream");
                         return;
                     }
@@ -167,7 +190,7 @@ pub(crate) async fn serve_inbound<S>(
         }
         Ok(Err(ReadError::Wire(error))) => {
             ctx.counters
-                .inbound_stream_dropped(DropReason::from(&error));
+                .inbound_stream_dropped(DropReason::from(&error), error.limit());
             debug!(%from, %error, "cannot decode an inbound stream");
             // Go closes a stream with the wrong label silently (no errResp, which would
             // also tell an unauthenticated peer our label).
@@ -190,12 +213,14 @@ pub(crate) async fn serve_inbound<S>(
                 ReadError::TooLong(_) => DropReason::Limit,
                 _ => DropReason::Decode,
             };
-            ctx.counters.inbound_stream_dropped(reason);
+            ctx.counters.inbound_stream_dropped(reason, error.limit());
             debug!(%from, %error, "dropping an inbound stream");
             return;
         }
         Err(_) => {
-            ctx.counters.inbound_stream_dropped(DropReason::Timeout);
+            // One deadline for the whole read, however the bytes trickle in.
+            ctx.counters
+                .inbound_stream_dropped(DropReason::Timeout, Some(Limit::StreamDeadline));
             debug!(%from, timeout = ?ctx.tcp_timeout, "inbound stream timed out");
             return;
         }
@@ -210,8 +235,15 @@ pub(crate) async fn serve_inbound<S>(
     }
     // Go re-arms the deadline before sending its state.
     let deadline = Instant::now() + ctx.tcp_timeout;
-    if let Err(error) = write_and_close(&mut stream, &reply, deadline, &ctx.counters).await {
-        debug!(%from, %error, "cannot answer an inbound stream");
+    match write_and_close(&mut stream, &reply, deadline, &ctx.counters).await {
+        Ok(()) => {}
+        Err(WriteError::Timeout) => {
+            // A peer that does not read its answer is cut off at the deadline too.
+            ctx.counters
+                .inbound_stream_dropped(DropReason::Timeout, Some(Limit::StreamDeadline));
+            debug!(%from, timeout = ?ctx.tcp_timeout, "answering an inbound stream timed out");
+        }
+        Err(error) => debug!(%from, %error, "cannot answer an inbound stream"),
     }
 }
 
@@ -277,7 +309,9 @@ async fn outbound<T: Transport>(
         _ => Instant::now() + tcp_timeout,
     };
     if !req.expects_reply {
-        write_and_close(&mut stream, &req.data, phase_deadline(), counters).await?;
+        write_and_close(&mut stream, &req.data, phase_deadline(), counters)
+            .await
+            .map_err(|e| e.to_string())?;
         return Ok(StreamOutcome::Sent);
     }
     let write = async {
@@ -301,7 +335,12 @@ async fn outbound<T: Transport>(
             Ok(StreamOutcome::Reply(msg))
         }
         Ok(Ok(None)) => Err(format!("{} closed the stream without replying", req.to)),
-        Ok(Err(e)) => Err(format!("reading the reply from {}: {e}", req.to)),
+        Ok(Err(e)) => {
+            if let Some(limit) = e.limit() {
+                counters.metrics.increment(Counter::LimitExceeded(limit), 1);
+            }
+            Err(format!("reading the reply from {}: {e}", req.to))
+        }
         Err(_) => Err(format!("timed out waiting for a reply from {}", req.to)),
     }
 }

@@ -296,12 +296,20 @@ fn machine_counters_are_published_as_deltas() {
 fn every_catalog_entry_has_a_test_above() {
     // The tests in this file cover these, except `HandshakesRefused` (4 series), moved by
     // the QUIC transport and tested in transports/quic/tests/cluster.rs and
-    // agent/tests/agent_quic.rs. A new catalog entry must be added here and tested.
+    // agent/tests/agent_quic.rs, and `LimitExceeded` (one series per `Limit`), tested in
+    // runtime/tests_limits.rs (each limit exceeded over the in-memory network) and
+    // machine/state_tests.rs (`IncarnationCeiling`). A new catalog entry must be added
+    // here and tested.
     let covered = Counter::COUNT + Gauge::COUNT + Histogram::COUNT;
     assert_eq!(
         covered,
-        32 + 7 + 6,
+        32 + crate::wire::Limit::ALL.len() + 7 + 6,
         "the catalog changed: test the new entries"
+    );
+    assert_eq!(
+        crate::wire::Limit::ALL.len(),
+        15,
+        "a new limit: exceed it in runtime/tests_limits.rs"
     );
     assert!(Counter::all().all(|c| c.descriptor().kind == Kind::Counter));
 }

@@ -45,11 +45,14 @@ pub enum DecodeError {
     /// The message type is known but not valid in this context (e.g. push/pull in a packet).
     #[error("message type {0} is not supported here")]
     UnsupportedMessageType(u8),
+    /// An IP address field is longer than 16 bytes.
+    #[error("IP address of {0} bytes is longer than 16")]
+    AddressTooLong(usize),
     /// A declared count or length exceeds a configured limit.
     #[error("{what} of {value} exceeds the limit of {limit}")]
     LimitExceeded {
-        /// What was being limited.
-        what: &'static str,
+        /// Which limit.
+        what: super::Limit,
         /// The declared value.
         value: u64,
         /// The limit.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use super::error::DecodeError;
-use super::limits::Limits;
+use super::limits::{Limit, Limits};
 use super::message::{MessageType, WireMessage};
 use super::msgpack::{
     Reader, int_size, str_size, uint_size, write_int, write_map_len, write_str, write_uint,
@@ -37,11 +37,8 @@ impl UserMsgHeader {
         for _ in 0..r.read_map_len()? {
             match r.read_raw()? {
                 b"UserMsgLen" => {
-                    h.user_msg_len = checked_count(
-                        r.read_i64()?,
-                        "user message length",
-                        limits.max_user_message,
-                    )?
+                    h.user_msg_len =
+                        checked_count(r.read_i64()?, Limit::UserMessage, limits.max_user_message)?
                 }
                 _ => r.skip()?,
             }

@@ -49,11 +49,7 @@ impl IpBytes {
             return Ok(Self { len: 16, bytes: v6 });
         }
         if raw.len() > IP_BYTES_MAX {
-            return Err(DecodeError::LimitExceeded {
-                what: "IP address length",
-                value: raw.len() as u64,
-                limit: IP_BYTES_MAX as u64,
-            });
+            return Err(DecodeError::AddressTooLong(raw.len()));
         }
         let mut bytes = [0u8; IP_BYTES_MAX];
         bytes[..raw.len()].copy_from_slice(raw);

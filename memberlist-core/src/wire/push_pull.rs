@@ -6,7 +6,7 @@ use smol_str::SmolStr;
 
 use super::error::DecodeError;
 use super::ip::IpBytes;
-use super::limits::Limits;
+use super::limits::{Limit, Limits};
 use super::message::MessageType;
 use super::msgpack::{
     Reader, int_size, nil_or_bytes_size, str_size, uint_size, write_bool, write_int, write_map_len,
@@ -48,14 +48,11 @@ impl PushPullHeader {
             match r.read_raw()? {
                 b"Nodes" => {
                     h.nodes =
-                        checked_count(r.read_i64()?, "push/pull node count", limits.max_push_nodes)?
+                        checked_count(r.read_i64()?, Limit::PushPullNodes, limits.max_push_nodes)?
                 }
                 b"UserStateLen" => {
-                    h.user_state_len = checked_count(
-                        r.read_i64()?,
-                        "push/pull user state length",
-                        limits.max_user_state,
-                    )?
+                    h.user_state_len =
+                        checked_count(r.read_i64()?, Limit::UserState, limits.max_user_state)?
                 }
                 b"Join" => h.join = r.read_bool()?,
                 _ => r.skip()?,
@@ -66,7 +63,7 @@ impl PushPullHeader {
 }
 
 /// Checks a Go `int` count: not negative and at most `limit`.
-pub(crate) fn checked_count(v: i64, what: &'static str, limit: u32) -> Result<u32, DecodeError> {
+pub(crate) fn checked_count(v: i64, what: Limit, limit: u32) -> Result<u32, DecodeError> {
     let v = u64::try_from(v).map_err(|_| DecodeError::NegativeInteger)?;
     if v > u64::from(limit) {
         return Err(DecodeError::LimitExceeded {

@@ -15,7 +15,7 @@ use super::error::{DecodeError, WireError};
 use super::frames::{ErrorResponse, UserMsgHeader, encode_stream_user_message};
 use super::frames::{compress_len, encode_compress};
 use super::label::{LabelError, check_label, split_label};
-use super::limits::Limits;
+use super::limits::{Limit, Limits};
 use super::message::{MessageType, WireMessage};
 use super::msgpack::{Reader, value_len};
 use super::pipeline::Pipeline;
@@ -78,7 +78,7 @@ impl Pipeline {
             Some(enc) if self.verify_outgoing => {
                 let sealed = enc.sealed_len(self.envelope_version, payload.len());
                 let len = u32::try_from(sealed).map_err(|_| DecodeError::LimitExceeded {
-                    what: "encrypted stream length",
+                    what: Limit::EncryptedStream,
                     value: sealed as u64,
                     limit: u64::from(u32::MAX),
                 })?;
@@ -331,7 +331,7 @@ impl StreamDecoder {
                         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
                         if len > limits.max_encrypted_stream {
                             return Err(DecodeError::LimitExceeded {
-                                what: "encrypted stream length",
+                                what: Limit::EncryptedStream,
                                 value: u64::from(len),
                                 limit: u64::from(limits.max_encrypted_stream),
                             }
@@ -413,7 +413,7 @@ impl StreamDecoder {
 
 fn too_long(len: usize, limits: &Limits) -> WireError {
     DecodeError::LimitExceeded {
-        what: "stream message size",
+        what: Limit::StreamMessage,
         value: len as u64,
         limit: limits.max_stream_message as u64,
     }

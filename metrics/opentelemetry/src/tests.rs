@@ -1,5 +1,6 @@
 use memberlist_core::machine::State;
 use memberlist_core::metrics::{Counter, DropReason, Gauge, Histogram, Metrics, Unit};
+use memberlist_core::wire::Limit;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -155,6 +156,7 @@ fn counters_add_and_gauges_keep_the_last_value() {
     }
     metrics.increment(Counter::UdpSentBytes, 1400);
     metrics.increment(Counter::UdpSentBytes, 600);
+    metrics.increment(Counter::LimitExceeded(Limit::RemoteMeta), 3);
     metrics.set(Gauge::Members(State::Suspect), 4.0);
     metrics.set(Gauge::Members(State::Suspect), 2.0);
     metrics.record(Histogram::ProbeRtt, 0.0007);
@@ -182,6 +184,18 @@ fn counters_add_and_gauges_keep_the_last_value() {
         assert_eq!(points[0].value(), 5);
         assert_eq!(attrs(points[0].attributes()), cidr);
     }
+
+    let AggregatedMetrics::U64(MetricData::Sum(limits)) =
+        find(&exported, "memberlist.limit_exceeded").data()
+    else {
+        panic!("a sum")
+    };
+    let meta = vec![("limit".to_owned(), "remote_meta".to_owned())];
+    let point = limits
+        .data_points()
+        .find(|p| attrs(p.attributes()) == meta)
+        .expect("the remote_meta series");
+    assert_eq!(point.value(), 3);
 
     let AggregatedMetrics::U64(MetricData::Sum(sent)) =
         find(&exported, "memberlist.udp.sent").data()

@@ -63,6 +63,7 @@ pub const fn counter_unit(counter: Counter) -> &'static str {
         Counter::Refutations => "{refutation}",
         Counter::Conflicts => "{conflict}",
         Counter::HandshakesRefused(_) => "{handshake}",
+        Counter::LimitExceeded(_) => "{input}",
         Counter::UdpSentBytes | Counter::UdpReceivedBytes | Counter::TcpSentBytes => "By",
     }
 }

@@ -1,5 +1,6 @@
 use memberlist_core::machine::State;
 use memberlist_core::metrics::{Counter, DropReason, Gauge, Histogram, Metrics};
+use memberlist_core::wire::Limit;
 
 use super::*;
 
@@ -50,9 +51,14 @@ fn updates_reach_the_right_series() {
     let metrics = PrometheusMetrics::new().expect("register");
     metrics.increment(Counter::PacketsDropped(DropReason::Decrypt), 3);
     metrics.increment(Counter::UdpSentBytes, 1400);
+    metrics.increment(Counter::LimitExceeded(Limit::StreamDeadline), 2);
     metrics.set(Gauge::Members(State::Suspect), 2.0);
     metrics.record(Histogram::ProbeRtt, 0.0007);
     let text = metrics.render().expect("render");
+    assert!(
+        text.contains(r#"memberlist_limit_exceeded_total{limit="stream_deadline"} 2"#),
+        "{text}"
+    );
     assert!(
         text.contains(r#"memberlist_udp_dropped_total{reason="decrypt"} 3"#),
         "{text}"
