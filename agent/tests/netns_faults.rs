@@ -4,7 +4,8 @@
 //! push/pull and reconnect every 30 s, gossip to the dead for 30 s).
 //!
 //! - a partition longer than the longest suspicion timeout heals by itself;
-//! - a node killed and restarted under its name at a new address is seen there;
+//! - a node killed and restarted under its name at a new address is seen there (with the
+//!   LAN default, and with `dead_node_reclaim_time` set);
 //! - a node frozen (SIGSTOP) for 20 s gets no healthy node declared dead, and comes back;
 //! - 5 % of the datagrams lost on every link (the agent's hidden `--test-drop-rate`: this
 //!   kernel has no netem) for 10 minutes (`MEMBERLIST_LOSS_TEST_SECS` to change) without a
@@ -247,11 +248,13 @@ fn netns_partition_longer_than_the_suspicion_timeout_heals_by_itself() {
     assert!(watch.seen("dead").is_empty(), "{:?}", watch.not_alive);
 }
 
-#[test]
-#[ignore = "needs root (network namespaces); run with --include-ignored"]
-fn netns_node_killed_and_restarted_at_a_new_address_is_seen_there() {
+/// Kills n4 with SIGKILL, restarts it at once under its name at a second address of its
+/// namespace, and checks that every other node lists it alive there. `config` is a config
+/// file given to every node (over the LAN preset), `what` names the variant in the result.
+fn restart_at_a_new_address(what: &str, config: Option<&str>) {
+    let extra: Vec<&str> = config.map(|c| vec!["--config", c]).unwrap_or_default();
     let lab = Lab::new(N);
-    let mut agents = cluster(&lab, &[]);
+    let mut agents = cluster(&lab, &extra);
     let others = [0, 1, 2, 3];
     let old = agents[4].bind;
 
@@ -259,7 +262,7 @@ fn netns_node_killed_and_restarted_at_a_new_address_is_seen_there() {
     agents[4].kill();
     lab.add_alt_ip(4);
     let new = SocketAddr::from((lab.alt_ip(4), netns_support::GOSSIP_PORT));
-    agents[4] = start(&lab, 4, new, &[]);
+    agents[4] = start(&lab, 4, new, &extra);
     let restarted = killed.elapsed();
     let wanted = new.to_string();
     let seen_there = wait_until(Duration::from_secs(180), || {
@@ -278,7 +281,7 @@ fn netns_node_killed_and_restarted_at_a_new_address_is_seen_there() {
     let healthy_dead = about(&log, Kind::Dead, &others).len();
     let healthy_suspected = about(&log, Kind::Suspect, &others).len();
     eprintln!(
-        "RESULT restart: 5 nodes (LAN preset), n4 SIGKILLed at {old} and restarted {} s later \
+        "RESULT restart ({what}): 5 nodes, n4 SIGKILLed at {old} and restarted {} s later \
          at {new}; all others list it alive at {new} {} s after the kill; address conflicts \
          logged {conflicts}; n4 declared dead by {} observers; healthy nodes: {healthy_dead} \
          deaths, {healthy_suspected} suspicions",
@@ -298,6 +301,23 @@ fn netns_node_killed_and_restarted_at_a_new_address_is_seen_there() {
     );
     assert!(full, "no full view after the restart");
     assert_eq!(healthy_dead, 0, "a healthy node was declared dead");
+}
+
+#[test]
+#[ignore = "needs root (network namespaces); run with --include-ignored"]
+fn netns_node_killed_and_restarted_at_a_new_address_is_seen_there() {
+    // Go's LAN default: DeadNodeReclaimTime 0, so the new address is only taken once the
+    // dead entry at the old one is reaped (GossipToTheDeadTime, 30 s).
+    restart_at_a_new_address("LAN preset", None);
+}
+
+#[test]
+#[ignore = "needs root (network namespaces); run with --include-ignored"]
+fn netns_restarted_node_is_reclaimed_at_its_new_address_with_dead_node_reclaim_time() {
+    let dir = agent_support::TempDir::new("netns-reclaim");
+    let file = dir.file("reclaim.toml");
+    std::fs::write(&file, "dead_node_reclaim_time = \"1s\"\n").unwrap();
+    restart_at_a_new_address("LAN preset + dead_node_reclaim_time 1 s", Some(&file));
 }
 
 #[test]
@@ -337,6 +357,8 @@ fn netns_frozen_node_gets_no_healthy_node_declared_dead() {
         std::thread::sleep(Duration::from_millis(300));
     }
     let log = events(&agents, stopped, Instant::now());
+    let frozen_degraded = agents[4].metric("memberlist_degraded_probe_total");
+    let frozen_health = agents[4].metric("memberlist_health_score");
     let by_frozen = about(&log, Kind::Suspect, &healthy)
         .into_iter()
         .filter(|e| e.observer == "n4")
@@ -352,7 +374,8 @@ fn netns_frozen_node_gets_no_healthy_node_declared_dead() {
          {frozen_seen_dead}/4 at resume (suspicions of n4 raised: {frozen_suspected}); all alive everywhere {} s after SIGCONT; false \
          suspicions of healthy nodes: {by_frozen} raised by the frozen node, {by_healthy} by \
          healthy nodes; healthy (observer, member) pairs seen non-alive in /members: {} \
-         ({:?}); false deaths: {}",
+         ({:?}); false deaths: {}; n4's degraded probes {frozen_degraded:?}, health score \
+         40 s after resume {frozen_health:?}",
         secs(freeze),
         back_after.map_or_else(|| "NOT within 40".into(), secs),
         watch.not_alive.len(),
@@ -406,6 +429,10 @@ fn netns_five_percent_datagram_loss_causes_no_false_death() {
     let metric = |name: &str| -> f64 { agents.iter().filter_map(|a| a.metric(name)).sum() };
     let suspect_msgs = metric("memberlist_msg_suspect_total");
     let dead_msgs = metric("memberlist_msg_dead_total");
+    // Probes that missed an ack (Lifeguard raised the health score) and TCP connections
+    // (push/pull and the TCP fallback pings that saved the probes the loss broke).
+    let degraded = metric("memberlist_degraded_probe_total");
+    let tcp_connects = metric("memberlist_tcp_connect_total");
     let still_alive = sees_alive(&agents, &all, &all);
 
     // The hook's own count, logged at shutdown: the loss really was about 5 %.
@@ -430,7 +457,8 @@ fn netns_five_percent_datagram_loss_causes_no_false_death() {
         "RESULT loss: 5 nodes (LAN preset), {:.1} % of {sent} outgoing datagrams dropped \
          ({dropped}) over {} s; false suspicions raised (probe failed) {suspicions}, \
          refutations {refutations}, suspect messages applied (memberlist_msg_suspect_total, \
-         all nodes) {suspect_msgs}, dead messages applied {dead_msgs}; (observer, member) \
+         all nodes) {suspect_msgs}, dead messages applied {dead_msgs}; degraded probes \
+         {degraded}, TCP connections {tcp_connects}; (observer, member) \
          pairs seen non-alive in /members polled every 1 s: {} {:?}; false deaths {}",
         ratio * 100.0,
         secs(end - start),
