@@ -360,6 +360,9 @@ pub enum Kind {
     Refute,
     /// This agent saw another node claim the member's name from another address.
     Conflict,
+    /// This agent's probe of the member got no UDP ack, direct or indirect, but the TCP
+    /// fallback ping reached it (no suspicion then).
+    TcpRescue,
 }
 
 /// One event from an agent's log.
@@ -429,6 +432,8 @@ impl NsAgent {
                     (Kind::Refute, self.name.as_str())
                 } else if line.contains("conflicting address for a known node name") {
                     (Kind::Conflict, field(line, "node")?)
+                } else if line.contains("reached over TCP but UDP probes failed") {
+                    (Kind::TcpRescue, field(line, "node")?)
                 } else {
                     return None;
                 };
