@@ -109,8 +109,8 @@ fn about<'a>(events: &'a [Event], kind: Kind, nodes: &[usize]) -> Vec<&'a Event>
         .collect()
 }
 
-/// `(observer, member)` pairs `poll` saw in a state other than alive, polling `observers`'
-/// views about `nodes` every `every` until `until`; `dead` collects those seen dead.
+/// The `(observer, member, state)` triples seen in `/members` with a state other than alive,
+/// over polls of some observers' views about some members.
 struct Watch {
     not_alive: BTreeSet<(String, String, String)>,
     polls: u64,
@@ -138,6 +138,7 @@ impl Watch {
         }
     }
 
+    /// Polls every `every` until `until`.
     fn watch(
         &mut self,
         agents: &[NsAgent],
@@ -226,7 +227,7 @@ fn netns_partition_longer_than_the_suspicion_timeout_heals_by_itself() {
         if healed {
             secs(heal_time)
         } else {
-            "NOT (120 s)".into()
+            "NOT within 120".into()
         },
         secs(PUSH_PULL_INTERVAL + Duration::from_secs(2)),
         watch.not_alive.len(),
