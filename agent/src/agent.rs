@@ -28,6 +28,8 @@
 //!   collector, every `--otlp-interval` (60 s by default), with `service.name` = the node's
 //!   name (`memberlist-opentelemetry`).
 //! - `--config FILE` reads every option from TOML (see [`crate::settings`]); flags override.
+//! - Hidden, test-only: `--test-drop-rate FRACTION` and `--test-drop-seed N` drop that
+//!   fraction of outgoing datagrams (see [`crate::faults`]).
 //! - `--transport quic` runs the node over QUIC (`memberlist::quic`): `--bind` is then one UDP
 //!   port, and `--tls-cert`, `--tls-key` and `--tls-ca` are required — this node's certificate
 //!   chain and private key, and the cluster CA, all PEM. Only nodes with a certificate from
@@ -69,6 +71,7 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, info, warn};
 
+use crate::faults::{Lossy, TestHooks};
 use crate::settings::{self, DelegateVersions, Settings, TransportSettings};
 use crate::signals::Signals;
 
@@ -129,6 +132,9 @@ pub(crate) struct AgentArgs {
     /// How often to push over OTLP [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(crate) otlp_interval: Option<Duration>,
+    /// Hidden, test-only fault injection (see [`crate::faults`]).
+    #[command(flatten)]
+    pub(crate) test_hooks: TestHooks,
 }
 
 /// The TLS flags of `--transport quic`.
@@ -245,8 +251,13 @@ fn sink(
 }
 
 /// Runs `memberlist agent` until a signal; `log_level` is `--log-level` when given.
-pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), String> {
+pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<(), String> {
+    let hooks = std::mem::take(&mut args.test_hooks);
     let mut settings = settings::resolve(args, log_level)?;
+    let drop_rate = hooks.test_drop_rate.filter(|rate| *rate > 0.0);
+    if drop_rate.is_some() && !matches!(settings.transport, TransportSettings::Net) {
+        return Err("--test-drop-rate applies to --transport net only".into());
+    }
     crate::init_logging(settings.log_level.as_deref().unwrap_or("info"))?;
     let signals = Signals::new();
 
@@ -270,7 +281,16 @@ pub(crate) async fn run(args: AgentArgs, log_level: Option<&str>) -> Result<(), 
             let transport = NetTransport::with_options(options)
                 .await
                 .map_err(|e| format!("cannot bind {bind}: {e}"))?;
-            run_node(transport, "net", settings, sinks, http_listener, signals).await
+            match drop_rate {
+                Some(rate) => {
+                    let seed = hooks
+                        .test_drop_seed
+                        .unwrap_or_else(|| crate::faults::seed_for(settings.config.name()));
+                    let lossy = Lossy::new(transport, rate, seed);
+                    run_node(lossy, "net", settings, sinks, http_listener, signals).await
+                }
+                None => run_node(transport, "net", settings, sinks, http_listener, signals).await,
+            }
         }
         TransportSettings::Quic { tls, mutual_tls } => {
             let mut config = QuicConfig::new(bind, *tls)

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod demo;
+mod faults;
 mod http;
 mod join;
 mod members;
