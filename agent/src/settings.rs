@@ -58,6 +58,7 @@ struct AgentKeys {
     advertise: Option<String>,
     join: Option<Vec<String>>,
     http: Option<String>,
+    admin_http: Option<String>,
     meta: Option<BTreeMap<String, String>>,
     transport: Option<String>,
     log_level: Option<String>,
@@ -85,11 +86,12 @@ mod humantime_serde_opt {
 }
 
 /// The keys [`AgentKeys`] reads.
-const AGENT_KEYS: [&str; 14] = [
+const AGENT_KEYS: [&str; 15] = [
     "bind",
     "advertise",
     "join",
     "http",
+    "admin_http",
     "meta",
     "transport",
     "log_level",
@@ -129,6 +131,8 @@ pub(crate) struct Settings {
     pub(crate) join: Vec<String>,
     /// Where to serve the HTTP API.
     pub(crate) http: Option<SocketAddr>,
+    /// Where to serve the admin API (key rotation), if anywhere.
+    pub(crate) admin_http: Option<SocketAddr>,
     /// The encoded node metadata (Serf tags).
     pub(crate) meta: Vec<u8>,
     /// The log level from the file, when the command line gave none.
@@ -182,6 +186,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         .ok_or("a bind address is required: --bind IP:PORT (or `bind` in the config file)")?;
     let advertise = pick_addr("advertise", args.advertise, agent.advertise.as_deref())?;
     let http = pick_addr("http", args.http, agent.http.as_deref())?;
+    let admin_http = pick_addr("admin_http", args.admin_http, agent.admin_http.as_deref())?;
     let join = if args.join.is_empty() {
         agent.join.take().unwrap_or_default()
     } else {
@@ -233,6 +238,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         advertise,
         join,
         http,
+        admin_http,
         meta,
         otlp,
         log_level: cli_log_level.map(str::to_owned).or(agent.log_level),
