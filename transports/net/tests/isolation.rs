@@ -126,10 +126,10 @@ fn crafted(pipeline: &Pipeline, victim: &Node, attacker: SocketAddr) -> Vec<Vec<
         Alive {
             incarnation: me.incarnation + 100,
             node: me.name.clone(),
-            addr: ip.clone(),
+            addr: ip,
             port: attacker.port(),
             meta: Default::default(),
-            vsn: vsn.clone(),
+            vsn: vsn,
         }
         .to_bytes(),
         Alive {
