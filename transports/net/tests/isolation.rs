@@ -129,7 +129,7 @@ fn crafted(pipeline: &Pipeline, victim: &Node, attacker: SocketAddr) -> Vec<Vec<
             addr: ip,
             port: attacker.port(),
             meta: Default::default(),
-            vsn: vsn,
+            vsn,
         }
         .to_bytes(),
         Alive {
