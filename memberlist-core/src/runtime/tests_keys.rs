@@ -391,3 +391,41 @@ async fn key_rotation_on_a_live_cluster_without_false_suspicions() {
         n.shutdown().await;
     }
 }
+
+/// The migration's steps in the wrong order (verification on before everyone encrypts) cut
+/// nodes off from each other: the accusation count the test above checks does move.
+#[tokio::test(start_paused = true)]
+async fn migration_steps_out_of_order_cause_suspicions() {
+    let network = Network::default();
+    let off = GossipVerify {
+        incoming: false,
+        outgoing: false,
+    };
+    let nodes = cluster(&network, &[key(1)], off).await;
+    settle().await;
+    let before = accusations(&nodes);
+    rolling(&nodes[..2], |n| async move {
+        n.set_gossip_verify_incoming(true).await
+    })
+    .await;
+    assert!(accusations(&nodes) > before);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// A node that makes the new key primary before the others have installed it is cut off.
+#[tokio::test(start_paused = true)]
+async fn using_a_key_before_everyone_installed_it_causes_suspicions() {
+    let network = Network::default();
+    let nodes = cluster(&network, &[key(1)], GossipVerify::default()).await;
+    settle().await;
+    let before = accusations(&nodes);
+    nodes[0].install_key(key(2)).await.unwrap();
+    nodes[0].use_key(&key(2)).await.unwrap();
+    settle().await;
+    assert!(accusations(&nodes) > before);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
