@@ -3,7 +3,8 @@
 //! ```text
 //! memberlist agent --name NAME --bind IP:PORT [--advertise IP:PORT] [--join ADDR]...
 //!                  [--preset lan|wan|local] [--key BASE64]... [--label TEXT]
-//!                  [--transport net|quic] [--http IP:PORT] [--config FILE]
+//!                  [--transport net|quic] [--http IP:PORT] [--admin-http IP:PORT]
+//!                  [--config FILE]
 //!                  [--meta KEY=VALUE]... [--delegate-version MIN,MAX,CUR]
 //!                  [--tls-cert PEM --tls-key PEM --tls-ca PEM [--tls-server-name NAME]
 //!                   [--no-mtls]]

@@ -12,6 +12,7 @@
 //! advertise = "192.0.2.10:7946"
 //! join = ["10.0.0.2:7946"]
 //! http = "127.0.0.1:8080"
+//! # admin_http = "127.0.0.1:8081"  # key rotation API, loopback only, off by default
 //! transport = "net"          # or "quic", with the four tls_* / mtls keys below
 //! # tls_cert = "node-a.pem"   # QUIC only: this node's certificate chain (PEM)
 //! # tls_key = "node-a.key"    # QUIC only: its private key (PEM: PKCS#8, PKCS#1 or SEC1)

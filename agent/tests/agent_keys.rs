@@ -141,6 +141,16 @@ fn admin_api_is_refused_without_keys_and_off_loopback() {
     ]);
     assert!(err.contains("loopback"), "{err}");
     assert!(!err.contains(OLD));
+    // The same from the config file.
+    let dir = TempDir::new("admin-http");
+    let file = dir.file("agent.toml");
+    std::fs::write(
+        &file,
+        format!("name = \"x\"\nbind = \"127.0.0.1:0\"\nkeys = [\"{OLD}\"]\nadmin_http = \"192.0.2.1:8081\"\n"),
+    )
+    .unwrap();
+    let err = agent_fails(&["--config", &file]);
+    assert!(err.contains("--admin-http 192.0.2.1:8081"), "{err}");
 }
 
 #[test]
