@@ -49,6 +49,8 @@ pub struct Pipeline {
 
 /// Go's GossipVerifyIncoming / GossipVerifyOutgoing, shared by every clone of a [`Pipeline`]
 /// so that they can be switched on a live node (each packet reads them once, without a lock).
+/// Cost, measured with cachegrind on an encrypted 1.3 kB packet encoded then decoded: about 4
+/// more instructions per round trip than plain `bool`s, out of about 16,000.
 #[derive(Debug)]
 pub(crate) struct GossipVerify {
     incoming: AtomicBool,
