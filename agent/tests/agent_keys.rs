@@ -1,8 +1,10 @@
 //! Key rotation through the admin API (`--admin-http`) on a cluster of three agent processes
 //! on 127.0.0.1: install a new key everywhere, make it primary everywhere, remove the old
 //! one, without any node being suspected or declared dead; then a node holding only the old
-//! key cannot join. Also: the admin API's refusals, at startup and per request (the refusal
-//! with QUIC is a unit test of `admin.rs`: a QUIC agent cannot be given `--key` at all).
+//! key cannot join. The plaintext → encryption migration through `POST /encryption` on three
+//! agents started with the key and verification off, the same way. Also: the admin API's
+//! refusals, at startup and per request (the refusal with QUIC is a unit test of `admin.rs`:
+//! a QUIC agent cannot be given `--key` at all).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod agent_support;
@@ -245,4 +247,137 @@ fn three_agents_rotate_their_key_over_http_without_false_suspicions() {
     assert_eq!(status, 200, "{flags}");
     assert_eq!(flags["verify_incoming"], false);
     assert_eq!(flags["verify_outgoing"], true);
+}
+
+#[test]
+fn three_agents_move_from_plaintext_to_encryption_over_http() {
+    let dir = TempDir::new("migration");
+    let file = dir.file("lenient.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "preset = \"lan\"\nkeys = [\"{OLD}\"]\n\
+             gossip_verify_incoming = false\ngossip_verify_outgoing = false\n"
+        ),
+    )
+    .unwrap();
+    let start_lenient = |name: &str, join: Option<SocketAddr>| {
+        let admin_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin_arg = admin_addr.to_string();
+        let seed = join.map(|j| j.to_string());
+        let mut args = vec![
+            "--config",
+            &file,
+            "--name",
+            name,
+            "--bind",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--admin-http",
+            &admin_arg,
+        ];
+        if let Some(seed) = &seed {
+            args.extend(["--join", seed]);
+        }
+        (Agent::start(&args), admin_addr)
+    };
+    let first = start_lenient("a", None);
+    let seed = first.0.bind;
+    let mut agents = vec![first];
+    for name in ["b", "c"] {
+        agents.push(start_lenient(name, Some(seed)));
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || all_alive(&agents)),
+        "{}",
+        agents[0].0.logs()
+    );
+    // (a) Keys everywhere, verification off: a plaintext agent is still understood. It then
+    // leaves gracefully (its leave counts once in `memberlist_msg_dead_total`).
+    let mut plain = Agent::start(&[
+        "--name",
+        "p",
+        "--bind",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--preset",
+        "lan",
+        "--join",
+        &seed.to_string(),
+    ]);
+    let everyone_sees_p = |state: &str| {
+        agents
+            .iter()
+            .all(|(a, _)| a.state_of("p").as_deref() == Some(state))
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || everyone_sees_p("alive")),
+        "{}",
+        agents[0].0.logs()
+    );
+    plain.signal("TERM");
+    assert!(plain.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(
+        wait_until(Duration::from_secs(20), || everyone_sees_p("left")),
+        "{}",
+        agents[0].0.logs()
+    );
+    let before: Vec<f64> = agents.iter().map(|(a, _)| accusations(a)).collect();
+    let watch = |for_: Duration| {
+        let end = std::time::Instant::now() + for_;
+        while std::time::Instant::now() < end {
+            for (a, _) in &agents {
+                for m in a.members().iter().filter(|m| m["name"] != "p") {
+                    assert_eq!(m["state"], "alive", "{} sees {m}: {}", a.name, a.logs());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let flags = |v: Value| admin_flags(&agents, v);
+    assert_eq!(
+        admin(agents[0].1, "GET", "/encryption", None).1,
+        serde_json::json!({ "verify_incoming": false, "verify_outgoing": false })
+    );
+    // (b) outgoing on everywhere, then (c) incoming on everywhere.
+    flags(serde_json::json!({ "verify_outgoing": true }));
+    watch(Duration::from_secs(3));
+    flags(serde_json::json!({ "verify_incoming": true }));
+    watch(Duration::from_secs(3));
+    for ((a, addr), before) in agents.iter().zip(before) {
+        assert_eq!(
+            admin(*addr, "GET", "/encryption", None).1,
+            serde_json::json!({ "verify_incoming": true, "verify_outgoing": true })
+        );
+        assert_eq!(accusations(a), before, "{}: {}", a.name, a.logs());
+    }
+    // A plaintext agent can no longer join.
+    let late = Agent::start(&[
+        "--name",
+        "late",
+        "--bind",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--preset",
+        "lan",
+        "--join",
+        &seed.to_string(),
+    ]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(late.members().len(), 1, "{}", late.logs());
+    for (a, _) in &agents {
+        assert!(a.state_of("late").is_none(), "{}", a.name);
+    }
+}
+
+/// `POST /encryption` with `body` on every agent, one after the other.
+fn admin_flags(agents: &[(Agent, SocketAddr)], body: Value) {
+    for (a, addr) in agents {
+        let (status, answer) = admin(*addr, "POST", "/encryption", Some(body.clone()));
+        assert_eq!(status, 200, "{}: {answer}", a.name);
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
