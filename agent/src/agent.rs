@@ -3,7 +3,8 @@
 //! ```text
 //! memberlist agent --name NAME --bind IP:PORT [--advertise IP:PORT] [--join ADDR]...
 //!                  [--preset lan|wan|local] [--key BASE64]... [--label TEXT]
-//!                  [--transport net|quic] [--http IP:PORT] [--config FILE]
+//!                  [--transport net|quic] [--http IP:PORT] [--admin-http IP:PORT]
+//!                  [--config FILE]
 //!                  [--meta KEY=VALUE]... [--delegate-version MIN,MAX,CUR]
 //!                  [--tls-cert PEM --tls-key PEM --tls-ca PEM [--tls-server-name NAME]
 //!                   [--no-mtls]]
@@ -24,6 +25,8 @@
 //!   version vector (default 0,0,0). Serf agents refuse nodes whose range does not cover
 //!   theirs: use `2,5,5` to join a Serf cluster.
 //! - `--http` serves `/members`, `/health` and `/metrics` (see [`crate::http`]).
+//! - `--admin-http` (off by default, loopback only, needs `--key`, refused with QUIC) serves
+//!   key rotation and the GossipVerify switches (see [`crate::admin`]).
 //! - `--otlp-endpoint URL` also pushes every metric over OTLP/HTTP (protobuf) to a
 //!   collector, every `--otlp-interval` (60 s by default), with `service.name` = the node's
 //!   name (`memberlist-opentelemetry`).
@@ -114,6 +117,10 @@ pub(crate) struct AgentArgs {
     /// Serve GET /members, /health and /metrics on this address (port 0 picks one).
     #[arg(long, value_name = "IP:PORT")]
     pub(crate) http: Option<SocketAddr>,
+    /// Serve the admin API (GET /keys, POST /keys/install|use|remove, GET/POST /encryption)
+    /// on this loopback address; off by default. Needs --key; refused with QUIC.
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) admin_http: Option<SocketAddr>,
     /// TOML file with any of these options (flags override it).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
@@ -269,6 +276,22 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
         ),
         None => None,
     };
+    let admin_listener = match settings.admin_http {
+        Some(addr) => {
+            let quic = matches!(settings.transport, TransportSettings::Quic { .. });
+            crate::admin::check_admin_addr(addr, quic, settings.config.keyring.is_some())?;
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen for the admin API on {addr}: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    let listeners = Listeners {
+        http: http_listener,
+        admin: admin_listener,
+    };
 
     let sinks = Sinks::new(&settings)?;
     let bind = settings.bind;
@@ -287,9 +310,9 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
                         .test_drop_seed
                         .unwrap_or_else(|| crate::faults::seed_for(settings.config.name()));
                     let lossy = Lossy::new(transport, rate, seed);
-                    run_node(lossy, "net", settings, sinks, http_listener, signals).await
+                    run_node(lossy, "net", settings, sinks, listeners, signals).await
                 }
-                None => run_node(transport, "net", settings, sinks, http_listener, signals).await,
+                None => run_node(transport, "net", settings, sinks, listeners, signals).await,
             }
         }
         TransportSettings::Quic { tls, mutual_tls } => {
@@ -302,9 +325,15 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
             let transport = QuicTransport::bind(config)
                 .await
                 .map_err(|e| format!("cannot start QUIC on {bind}: {e}"))?;
-            run_node(transport, "quic", settings, sinks, http_listener, signals).await
+            run_node(transport, "quic", settings, sinks, listeners, signals).await
         }
     }
+}
+
+/// The HTTP listeners: `--http` and `--admin-http`.
+struct Listeners {
+    http: Option<TcpListener>,
+    admin: Option<TcpListener>,
 }
 
 /// Runs the node over `transport` (named `kind` in the logs) until a signal, then leaves and
@@ -314,13 +343,24 @@ async fn run_node<T: Transport>(
     kind: &'static str,
     settings: Settings,
     sinks: Sinks,
-    http_listener: Option<TcpListener>,
+    listeners: Listeners,
     mut signals: Signals,
 ) -> Result<(), String> {
+    let Listeners {
+        http: http_listener,
+        admin: admin_listener,
+    } = listeners;
     let http_addr = match &http_listener {
         Some(l) => Some(
             l.local_addr()
                 .map_err(|e| format!("cannot read the HTTP address: {e}"))?,
+        ),
+        None => None,
+    };
+    let admin_addr = match &admin_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| format!("cannot read the admin API address: {e}"))?,
         ),
         None => None,
     };
@@ -350,7 +390,7 @@ async fn run_node<T: Transport>(
         encrypted = settings.config.keyring.is_some() || kind == "quic",
         "agent started"
     );
-    announce_start(&node, http_addr);
+    announce_start(&node, http_addr, admin_addr);
 
     tokio::spawn(log_events(node.clone()));
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -361,6 +401,18 @@ async fn run_node<T: Transport>(
                 let _ = http_stopped.await;
             };
             if let Err(e) = crate::http::serve(listener, node, metrics, shutdown).await {
+                error!("{e}");
+            }
+        })
+    });
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = admin_listener.map(|listener| {
+        let node = node.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = admin_stopped.await;
+            };
+            if let Err(e) = crate::admin::serve(listener, node, shutdown).await {
                 error!("{e}");
             }
         })
@@ -382,6 +434,10 @@ async fn run_node<T: Transport>(
     }
     node.shutdown().await;
     let _ = stop_http.send(());
+    let _ = stop_admin.send(());
+    if let Some(task) = admin_task {
+        task.abort();
+    }
     if let Some(task) = http_task {
         if tokio::time::timeout(Duration::from_secs(2), task)
             .await
@@ -403,11 +459,16 @@ async fn run_node<T: Transport>(
 
 /// The startup line on stdout that scripts (and the tests) read. A closed stdout is not an
 /// error: the agent keeps running.
-fn announce_start<T: Transport>(node: &Node<T>, http: Option<SocketAddr>) {
+fn announce_start<T: Transport>(
+    node: &Node<T>,
+    http: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+) {
     use std::io::Write as _;
+    let admin = admin.map_or_else(String::new, |a| format!(" admin={a}"));
     let _ = writeln!(
         std::io::stdout().lock(),
-        "memberlist agent started: name={} bind={} advertise={} http={}",
+        "memberlist agent started: name={} bind={} advertise={} http={}{admin}",
         node.name(),
         node.local_addr(),
         node.advertise_addr(),

@@ -1,17 +1,19 @@
-//! `memberlist`: run a memberlist node (`agent`), look at a running cluster (`members`), watch
-//! a small cluster on this machine join, detect a failure and see a node leave (`demo`), or
-//! write development certificates for the QUIC transport (`tls-dev`).
+//! `memberlist`: run a memberlist node (`agent`), look at a running cluster (`members`), rotate
+//! its keys (`keys`), watch a small cluster on this machine join, detect a failure and see a
+//! node leave (`demo`), or write development certificates for the QUIC transport (`tls-dev`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod agent;
 mod demo;
 mod faults;
 mod http;
 mod join;
+mod keys_cli;
 mod members;
 mod meta;
 mod settings;
@@ -41,6 +43,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Print the members an agent sees, through its HTTP address.
     Members(members::MembersArgs),
+    /// Rotate a running agent's encryption keys through its admin API (--admin-http).
+    Keys(keys_cli::KeysArgs),
     /// Start a few nodes on 127.0.0.1 and watch them join, detect a crash and see a leave.
     Demo(demo::DemoArgs),
     /// Write a development CA and node certificates (PEM) for `agent --transport quic`.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Agent(args) => agent::run(args, cli.log_level.as_deref()).await,
             Command::Members(args) => members::run(args).await,
+            Command::Keys(args) => keys_cli::run(args).await,
             Command::Demo(args) => demo::run(args, cli.log_level.as_deref()).await,
             Command::TlsDev(args) => tls_dev::run(args),
         }

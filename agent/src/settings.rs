@@ -12,6 +12,7 @@
 //! advertise = "192.0.2.10:7946"
 //! join = ["10.0.0.2:7946"]
 //! http = "127.0.0.1:8080"
+//! # admin_http = "127.0.0.1:8081"  # key rotation API, loopback only, off by default
 //! transport = "net"          # or "quic", with the four tls_* / mtls keys below
 //! # tls_cert = "node-a.pem"   # QUIC only: this node's certificate chain (PEM)
 //! # tls_key = "node-a.key"    # QUIC only: its private key (PEM: PKCS#8, PKCS#1 or SEC1)
@@ -58,6 +59,7 @@ struct AgentKeys {
     advertise: Option<String>,
     join: Option<Vec<String>>,
     http: Option<String>,
+    admin_http: Option<String>,
     meta: Option<BTreeMap<String, String>>,
     transport: Option<String>,
     log_level: Option<String>,
@@ -85,11 +87,12 @@ mod humantime_serde_opt {
 }
 
 /// The keys [`AgentKeys`] reads.
-const AGENT_KEYS: [&str; 14] = [
+const AGENT_KEYS: [&str; 15] = [
     "bind",
     "advertise",
     "join",
     "http",
+    "admin_http",
     "meta",
     "transport",
     "log_level",
@@ -129,6 +132,8 @@ pub(crate) struct Settings {
     pub(crate) join: Vec<String>,
     /// Where to serve the HTTP API.
     pub(crate) http: Option<SocketAddr>,
+    /// Where to serve the admin API (key rotation), if anywhere.
+    pub(crate) admin_http: Option<SocketAddr>,
     /// The encoded node metadata (Serf tags).
     pub(crate) meta: Vec<u8>,
     /// The log level from the file, when the command line gave none.
@@ -182,6 +187,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         .ok_or("a bind address is required: --bind IP:PORT (or `bind` in the config file)")?;
     let advertise = pick_addr("advertise", args.advertise, agent.advertise.as_deref())?;
     let http = pick_addr("http", args.http, agent.http.as_deref())?;
+    let admin_http = pick_addr("admin_http", args.admin_http, agent.admin_http.as_deref())?;
     let join = if args.join.is_empty() {
         agent.join.take().unwrap_or_default()
     } else {
@@ -233,6 +239,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         advertise,
         join,
         http,
+        admin_http,
         meta,
         otlp,
         log_level: cli_log_level.map(str::to_owned).or(agent.log_level),

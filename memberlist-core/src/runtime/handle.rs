@@ -112,7 +112,7 @@ impl<T, D: Delegate> Memberlist<T, D> {
 
 impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// Runs `f` in the driver task with the machine at hand, and returns its result.
-    async fn call<R: Send + 'static>(
+    pub(super) async fn call<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Core<D>, std::time::Instant) -> R + Send + 'static,
     ) -> Result<R, Error> {

