@@ -36,6 +36,11 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Broken invariants (empty when all held).
     pub violations: Vec<String>,
+    /// Per-member times behind the headline figure, in seconds from the event, sorted:
+    /// when each member declared the crashed node dead (`crash`) or received the update
+    /// (`disseminate`); empty for other scenarios. Kept for plots, not serialized.
+    #[serde(skip)]
+    pub series: Vec<f64>,
 }
 
 impl Report {
@@ -55,6 +60,7 @@ impl Report {
             expected: BTreeMap::new(),
             notes: Vec::new(),
             violations: Vec::new(),
+            series: Vec::new(),
         }
     }
 

@@ -214,6 +214,19 @@ fn crash(sim: &mut Sim, opts: &Options, report: &mut Report) {
             .min()
             .map(|t| secs(t.saturating_sub(t0)))
     };
+    let mut dead_at: Vec<Option<Duration>> = vec![None; sim.len()];
+    for e in sim.log() {
+        if e.what == Observation::Dead && e.subject == victim {
+            let t = &mut dead_at[e.observer];
+            *t = Some(t.map_or(e.at, |t| t.min(e.at)));
+        }
+    }
+    report.series = dead_at
+        .into_iter()
+        .flatten()
+        .map(|t| secs(t.saturating_sub(t0)))
+        .collect();
+    report.series.sort_by(f64::total_cmp);
     report.measure("first_suspicion_s", first(Observation::Suspected));
     report.measure("first_dead_s", first(Observation::Dead));
     report.measure("all_dead_s", done.map(|t| secs(t - t0)));
@@ -264,6 +277,7 @@ fn disseminate(sim: &mut Sim, opts: &Options, report: &mut Report) {
     let rounds = |s: f64| (s / GOSSIP_ROUND * 10.0).round() / 10.0;
     let median = percentile(&delays, 0.5);
     let p99 = percentile(&delays, 0.99);
+    report.series.clone_from(&delays);
     report.measure("reached", delays.len());
     report.measure("all_reached_s", done.map(|t| secs(t - t0)));
     report.measure("median_s", secs(Duration::from_secs_f64(median.max(0.0))));

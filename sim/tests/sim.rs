@@ -142,6 +142,17 @@ fn crash_scenario_report_matches_the_model_roughly() {
 }
 
 #[test]
+fn crash_and_dissemination_reports_carry_every_members_time_for_plots() {
+    for scenario in [Scenario::Crash, Scenario::Disseminate] {
+        let r = scenarios::run(scenario, &Options::new(12, 4)).unwrap();
+        assert!(r.ok(), "{:?}", r.violations);
+        assert_eq!(r.series.len(), 11, "{}", scenario.name());
+        assert!(r.series.windows(2).all(|w| w[0] <= w[1]));
+        assert!(r.series.iter().all(|&t| t >= 0.0));
+    }
+}
+
+#[test]
 fn partition_heals_and_invariants_hold() {
     let r = scenarios::run(Scenario::Partition, &Options::new(12, 9)).unwrap();
     assert!(r.ok(), "{:?}", r.violations);

@@ -87,6 +87,30 @@ impl Member {
     }
 }
 
+/// Up to 16 bytes as a little-endian integer, without a loop for the usual 4-, 6- and
+/// 16-byte cases (IPv4, versions, IPv6); callers hash the length alongside.
+fn pack(b: &[u8]) -> u128 {
+    match *b {
+        [a, b2, c, d] => u128::from(u32::from_le_bytes([a, b2, c, d])),
+        [a, b2, c, d, e, f] => u128::from(u64::from_le_bytes([a, b2, c, d, e, f, 0, 0])),
+        _ => match <[u8; 16]>::try_from(b) {
+            Ok(x) => u128::from_le_bytes(x),
+            Err(_) => b
+                .iter()
+                .take(16)
+                .enumerate()
+                .fold(0, |acc, (i, &x)| acc | u128::from(x) << (8 * i)),
+        },
+    }
+}
+
+/// SplitMix64's finalizer: a bijection of `u64` with full avalanche.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// The table: a vector in probe order plus a name index.
 ///
 /// The index holds positions only (4 bytes a member) and hashes the names stored in the
@@ -97,8 +121,38 @@ pub(crate) struct Members {
     nodes: Vec<Member>,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
+    /// Bumped by every change that can alter an entry's wire fields or the table's order
+    /// (`get_mut`, `insert`, `shuffle`, `reap`): what caches of the table key on.
+    generation: u64,
+    /// The table's fingerprint as of `digest.generation`, computed on demand.
+    digest: Option<(u64, TableDigest)>,
     /// Next position of the round-robin probe.
     pub(crate) probe_index: usize,
+    /// The generation at which the table alone last passed `verifyProtocol`.
+    pub(crate) verified_at: Option<u64>,
+}
+
+/// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
+/// 64-bit hashes of every entry's (name, address, port, meta, incarnation, versions), the
+/// first keyed by the table's randomly seeded hasher, plus what a merge needs to know to
+/// trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct TableDigest {
+    /// Sums of the two per-entry hashes.
+    pub(crate) sums: [u64; 2],
+    /// Number of entries.
+    pub(crate) len: usize,
+    /// Every entry is alive with a non-zero port.
+    pub(crate) plain: bool,
+}
+
+impl TableDigest {
+    /// Adds one entry's hashes.
+    pub(crate) fn add(&mut self, h: [u64; 2]) {
+        self.sums[0] = self.sums[0].wrapping_add(h[0]);
+        self.sums[1] = self.sums[1].wrapping_add(h[1]);
+        self.len += 1;
+    }
 }
 
 impl fmt::Debug for Members {
@@ -115,6 +169,11 @@ impl Members {
         self.nodes.len()
     }
 
+    /// Changes whenever an entry's wire fields or the table's order may have changed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(name);
         self.index
@@ -127,6 +186,7 @@ impl Members {
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
+        self.generation = self.generation.wrapping_add(1);
         self.position(name).map(|i| &mut self.nodes[i])
     }
 
@@ -151,6 +211,7 @@ impl Members {
     /// probed at the end of a round.
     pub(crate) fn insert<R: Rng>(&mut self, member: Member, rng: &mut R) {
         debug_assert!(self.position(&member.name).is_none());
+        self.generation = self.generation.wrapping_add(1);
         let n = self.nodes.len();
         let hash = self.hasher.hash_one(member.name.as_str());
         self.nodes.push(member);
@@ -194,6 +255,7 @@ impl Members {
 
     /// Shuffles the probe order (done when the probe index wraps).
     pub(crate) fn shuffle<R: Rng>(&mut self, rng: &mut R) {
+        self.generation = self.generation.wrapping_add(1);
         self.nodes.shuffle(rng);
         self.rebuild_index();
     }
@@ -210,8 +272,69 @@ impl Members {
             }
         }
         self.nodes = kept;
-        self.rebuild_index();
+        if !removed.is_empty() {
+            self.generation = self.generation.wrapping_add(1);
+            self.rebuild_index();
+        }
         removed
+    }
+
+    /// The two hashes of one push/pull entry, as [`TableDigest`] sums them: the name's
+    /// seeded hash (the one the index uses) folded with the other fields through a
+    /// bijective 64-bit mixer, and a second value mixed from the first.
+    pub(crate) fn entry_hashes(
+        &self,
+        name: &str,
+        addr: &IpBytes,
+        port: u16,
+        meta: &[u8],
+        incarnation: u32,
+        vsn: &Vsn,
+    ) -> [u64; 2] {
+        let (a, vb) = (addr.as_bytes(), vsn.as_bytes());
+        let ip = pack(a);
+        let v = pack(vb) as u64;
+        let meta_hash = if meta.is_empty() {
+            0
+        } else {
+            self.hasher.hash_one(meta)
+        };
+        let lengths = u64::from(incarnation)
+            | u64::from(port) << 32
+            | (a.len() as u64) << 48
+            | (vb.len() as u64) << 56;
+        let mut h = self.hasher.hash_one(name);
+        h = mix64(h ^ lengths);
+        h = mix64(h ^ ip as u64);
+        // The lengths are hashed above, so rounds that only an IPv6 address or non-empty
+        // metadata needs can be left out for the others.
+        if a.len() > 8 {
+            h = mix64(h ^ (ip >> 64) as u64);
+        }
+        h = mix64(h ^ v);
+        if meta_hash != 0 {
+            h = mix64(h ^ meta_hash);
+        }
+        [h, mix64(h ^ 0x9e37_79b9_7f4a_7c15)]
+    }
+
+    /// The table's fingerprint, recomputed (one pass) only after a change.
+    pub(crate) fn digest(&mut self) -> TableDigest {
+        if let Some((generation, d)) = self.digest
+            && generation == self.generation
+        {
+            return d;
+        }
+        let mut d = TableDigest {
+            plain: true,
+            ..TableDigest::default()
+        };
+        for m in &self.nodes {
+            d.plain &= m.state == State::Alive && m.port != 0;
+            d.add(self.entry_hashes(&m.name, &m.addr, m.port, &m.meta, m.incarnation, &m.vsn));
+        }
+        self.digest = Some((self.generation, d));
+        d
     }
 
     /// Picks up to `k` distinct members for which `accept` holds, uniformly at random.
@@ -290,7 +413,15 @@ mod tests {
             assert!(positions.iter().enumerate().all(|(i, &p)| p as usize == i));
         };
         check(&t);
+        let (g, d) = (t.generation(), t.digest());
+        assert_eq!(t.digest(), d);
+        t.get_mut("n1").unwrap().incarnation += 1;
+        assert_ne!(t.generation(), g);
+        assert_ne!(t.digest(), d);
+        t.get_mut("n1").unwrap().incarnation -= 1;
+        assert_eq!(t.digest(), d, "the fingerprint does not depend on history");
         t.shuffle(&mut rng);
+        assert_eq!(t.digest(), d, "nor on the order");
         check(&t);
         let removed = t.reap(|m| m.name.ends_with('3'));
         assert_eq!(removed.len(), 5);

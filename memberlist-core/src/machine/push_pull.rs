@@ -11,7 +11,7 @@ use crate::wire::{
 };
 
 use super::Machine;
-use super::members::{Member, State};
+use super::members::{Member, State, TableDigest};
 use super::output::{StreamId, StreamKind};
 use super::state::AliveSource;
 
@@ -85,7 +85,17 @@ impl<D: Delegate> Machine<D> {
         remote: PushPull,
         now: Instant,
     ) -> Result<(), String> {
-        self.verify_protocol(&remote.states)?;
+        let unchanged = self.unchanged_view(&remote.states);
+        // A view equal to ours has the same versions as ours: if our table alone passes the
+        // check (remembered until it changes), so does the pair.
+        let generation = self.members.generation();
+        if unchanged.is_none() || self.members.verified_at != Some(generation) {
+            if unchanged.is_some() && self.verify_protocol(&[]).is_ok() {
+                self.members.verified_at = Some(generation);
+            } else {
+                self.verify_protocol(&remote.states)?;
+            }
+        }
         if remote.join {
             let peers: Vec<Member> = remote
                 .states
@@ -110,7 +120,14 @@ impl<D: Delegate> Machine<D> {
                 .notify_merge(&peers)
                 .map_err(|e| format!("merge canceled: {e}"))?;
         }
-        for s in &remote.states {
+        let states: &[PushNodeState] = match unchanged {
+            // The same view as ours: every entry but our own is news we already hold, which
+            // `handle_alive` drops without a side effect; only our own entry is processed
+            // (it may still call the delegate or make us refute).
+            Some(me) => me.map(std::slice::from_ref).unwrap_or_default(),
+            None => &remote.states,
+        };
+        for s in states {
             let port = if s.port == 0 || self.cfg.protocol_version < 2 {
                 self.advertise_port
             } else {
@@ -157,6 +174,48 @@ impl<D: Delegate> Machine<D> {
         Ok(())
     }
 
+    /// Whether a remote push/pull holds exactly our view, in which case merging it entry by
+    /// entry would change nothing but for our own entry; returns that entry (if present).
+    ///
+    /// The check needs no table lookup: it compares an order-independent 128-bit fingerprint
+    /// of the remote entries with the table's (kept until the table changes), and only for
+    /// the case where every entry on both sides is alive with a non-zero port and a valid
+    /// version range, and ports are taken as sent (protocol version 2 and up). Then each
+    /// remote entry about another node carries the incarnation, address and port we hold,
+    /// and `handle_alive` returns before any side effect. Equal fingerprints of different
+    /// views need the sums of seeded 64-bit entry hashes to collide (odds about 2⁻⁶⁴).
+    fn unchanged_view<'a>(
+        &mut self,
+        remote: &'a [PushNodeState],
+    ) -> Option<Option<&'a PushNodeState>> {
+        if self.cfg.protocol_version < 2 || remote.len() != self.members.len() {
+            return None;
+        }
+        let ours = self.members.digest();
+        if !ours.plain {
+            return None;
+        }
+        let mut theirs = TableDigest::default();
+        let mut me = None;
+        for s in remote {
+            if s.state != NodeState::Alive || s.port == 0 || !valid_vsn(&s.vsn) {
+                return None;
+            }
+            if s.name == self.cfg.name {
+                me = Some(s);
+            }
+            theirs.add(self.members.entry_hashes(
+                &s.name,
+                &s.addr,
+                s.port,
+                &s.meta,
+                s.incarnation,
+                &s.vsn,
+            ));
+        }
+        (theirs.sums == ours.sums).then_some(me)
+    }
+
     /// Go's `verifyProtocol`: every node, ours and theirs, must speak a protocol and delegate
     /// version inside the range every alive node understands.
     ///
@@ -197,6 +256,16 @@ impl<D: Delegate> Machine<D> {
         }
         frame
     }
+}
+
+/// `handle_alive`'s sanity check of a version range: when present, pmin and pmax are
+/// non-zero and ordered.
+fn valid_vsn(v: &crate::wire::Vsn) -> bool {
+    if v.len() < 3 {
+        return true;
+    }
+    let (pmin, pmax) = (v.protocol_min(), v.protocol_max());
+    !(pmin == Some(0) || pmax == Some(0) || pmin > pmax)
 }
 
 /// A remote state's current (protocol, delegate) versions: zero unless its `Vsn` is complete.
@@ -317,6 +386,75 @@ mod tests {
             state,
             vsn,
         }
+    }
+
+    /// Our view as a peer would send it, from our own table.
+    fn our_view(m: &Machine<NoopDelegate>) -> Vec<PushNodeState> {
+        m.members
+            .iter()
+            .map(|x| PushNodeState {
+                name: x.name.clone(),
+                addr: x.addr,
+                port: x.port,
+                meta: x.meta.clone(),
+                incarnation: x.incarnation,
+                state: x.state.to_wire(),
+                vsn: x.vsn,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_equal_view_is_recognized_and_any_difference_is_not() {
+        let mut m = machine();
+        let now = Instant::now();
+        for (i, name) in ["b", "c", "d"].into_iter().enumerate() {
+            let a = Alive {
+                incarnation: 1,
+                node: name.into(),
+                addr: IpBytes::from([127, 0, 0, 2 + i as u8]),
+                port: 7946,
+                meta: Default::default(),
+                vsn: Vsn::default_advertised(),
+            };
+            assert!(m.handle_alive(&a, AliveSource::Remote, now));
+        }
+        let mut view = our_view(&m);
+        view.reverse();
+        let me = m.unchanged_view(&view).expect("same view");
+        assert_eq!(me.map(|s| s.name.as_str()), Some("a"));
+        let mut newer = view.clone();
+        newer[1].incarnation += 1;
+        assert!(m.unchanged_view(&newer).is_none());
+        let mut moved = view.clone();
+        moved[1].port += 1;
+        assert!(m.unchanged_view(&moved).is_none());
+        let mut meta = view.clone();
+        meta[1].meta = "x".into();
+        assert!(m.unchanged_view(&meta).is_none());
+        let mut suspect = view.clone();
+        suspect[1].state = NodeState::Suspect;
+        assert!(m.unchanged_view(&suspect).is_none());
+        assert!(m.unchanged_view(&view[1..]).is_none());
+        // A change to the table is seen: the fingerprint is recomputed.
+        let s = Suspect {
+            incarnation: 1,
+            node: "c".into(),
+            from: "b".into(),
+        };
+        assert!(m.handle_suspect(&s, now));
+        assert!(m.unchanged_view(&view).is_none());
+        // Merging an equal view changes nothing and keeps the table as it was.
+        let mut m = machine();
+        let view = our_view(&m);
+        let before = m.members.generation();
+        let pp = PushPull {
+            join: false,
+            states: view,
+            user_state: Default::default(),
+        };
+        assert_eq!(m.merge_remote_state(pp, now), Ok(()));
+        assert_eq!(m.members.generation(), before);
     }
 
     #[test]
