@@ -43,14 +43,14 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
 
     // Join: everyone but the seed at once.
     let began = Instant::now();
-    let mut joins = Vec::with_capacity(n);
-    for node in &nodes[1..] {
-        let (node, seed) = (node.clone(), seed.clone());
-        joins.push(tokio::spawn(async move {
-            node.join([seed.as_str()]).await.map(|_| ())
-        }));
-    }
     let deadline = began + scenario.timeout;
+    let mut joins = Vec::with_capacity(n);
+    for (i, node) in nodes[1..].iter().enumerate() {
+        let (node, seed) = (node.clone(), seed.clone());
+        joins.push(tokio::spawn(join_with_retries(
+            node, seed, i as u64, deadline,
+        )));
+    }
     let join_s = loop {
         if nodes
             .iter()
@@ -66,8 +66,10 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         }
         tokio::time::sleep(POLL).await;
     };
+    let mut join_retries = 0;
     for join in joins {
-        join.await
+        join_retries += join
+            .await
             .map_err(|e| format!("join task: {e}"))?
             .map_err(|e| format!("join: {e}"))?;
     }
@@ -126,9 +128,35 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         bytes_per_node_s: (sent1 - sent0) as f64 / n as f64 / secs,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
+        join_retries,
         dials_per_node_min: (dials1 - dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
     })
+}
+
+/// Joins `node` through `seed`, retrying failed attempts (a seed refuses push/pulls beyond
+/// its concurrency limit, 128 by default, as Go does, so hundreds of simultaneous joins
+/// through one seed see refusals) after 0.5–1 s, until `deadline`. Returns the retries.
+async fn join_with_retries(
+    node: Node,
+    seed: String,
+    salt: u64,
+    deadline: Instant,
+) -> Result<u64, String> {
+    let mut retries = 0;
+    loop {
+        match node.join([seed.as_str()]).await {
+            Ok(_) => return Ok(retries),
+            Err(e) if Instant::now() > deadline => return Err(e.to_string()),
+            Err(e) => {
+                tracing::debug!(node = node.name(), error = %e, "join failed; retrying");
+                retries += 1;
+                // Spread the retries: 500 ms plus up to 500 ms, varying by node and attempt.
+                let jitter = (salt.wrapping_mul(0x9e37_79b9).wrapping_add(retries * 7919)) % 500;
+                tokio::time::sleep(Duration::from_millis(500 + jitter)).await;
+            }
+        }
+    }
 }
 
 fn worst_alive(nodes: &[Node]) -> usize {

@@ -88,9 +88,10 @@ fn repeat(
         let r = once(&scenario)?;
         if !common.json {
             println!(
-                "run {}: join {:.2} s, CPU {:.3} ms/node-s ({:.1} % of a core), sent {:.0} B/node-s, peak RSS {:.0} KiB/node, crash→dead {:.2} s, {:.2} dials/node-min, worst alive {}/{}",
+                "run {}: join {:.2} s ({} retries), CPU {:.3} ms/node-s ({:.1} % of a core), sent {:.0} B/node-s, peak RSS {:.0} KiB/node, crash→dead {:.2} s, {:.2} dials/node-min, worst alive {}/{}",
                 i + 1,
                 r.join_s,
+                r.join_retries,
                 r.cpu_ms_per_node_s,
                 r.cpu_pct_of_core,
                 r.bytes_per_node_s,

@@ -285,6 +285,7 @@ fn measure(
         bytes_per_node_s: sent1.saturating_sub(sent0) as f64 / n as f64 / secs,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
+        join_retries: 0,
         dials_per_node_min: dials1.saturating_sub(dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
     })

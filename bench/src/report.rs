@@ -29,6 +29,10 @@ pub struct RunReport {
     pub rss_kib_per_node: f64,
     /// From the crash of one node until every survivor sees it dead, seconds.
     pub crash_to_dead_s: f64,
+    /// Failed joins retried (in-process runs; a seed refuses push/pulls beyond its
+    /// concurrency limit). Always 0 for one process per node, where a failed join fails the
+    /// run.
+    pub join_retries: u64,
     /// Streams (TCP connections: push/pulls, mostly) each node dialled per minute of the
     /// window.
     pub dials_per_node_min: f64,
