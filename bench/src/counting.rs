@@ -18,6 +18,7 @@ use tokio::time::Instant;
 pub struct Counting<T> {
     inner: T,
     sent: Arc<AtomicU64>,
+    stream_sent: Arc<AtomicU64>,
 }
 
 impl<T> Counting<T> {
@@ -26,12 +27,18 @@ impl<T> Counting<T> {
         Self {
             inner,
             sent: Arc::default(),
+            stream_sent: Arc::default(),
         }
     }
 
-    /// Bytes sent so far.
+    /// Bytes sent so far (datagrams and streams).
     pub fn bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Of [`bytes_sent`](Self::bytes_sent), those written to streams (dialled or accepted).
+    pub fn stream_bytes_sent(&self) -> u64 {
+        self.stream_sent.load(Ordering::Relaxed)
     }
 }
 
@@ -65,6 +72,7 @@ impl<T: Transport> Transport for Counting<T> {
         Ok(CountingStream {
             inner,
             sent: self.sent.clone(),
+            stream_sent: self.stream_sent.clone(),
         })
     }
     async fn accept(&self) -> Result<(Self::Stream, SocketAddr), TransportError> {
@@ -73,6 +81,7 @@ impl<T: Transport> Transport for Counting<T> {
             CountingStream {
                 inner,
                 sent: self.sent.clone(),
+                stream_sent: self.stream_sent.clone(),
             },
             from,
         ))
@@ -87,6 +96,7 @@ impl<T: Transport> Transport for Counting<T> {
 pub struct CountingStream<S> {
     inner: S,
     sent: Arc<AtomicU64>,
+    stream_sent: Arc<AtomicU64>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
@@ -108,6 +118,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &poll {
             self.sent.fetch_add(*n as u64, Ordering::Relaxed);
+            self.stream_sent.fetch_add(*n as u64, Ordering::Relaxed);
         }
         poll
     }
@@ -119,6 +130,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = &poll {
             self.sent.fetch_add(*n as u64, Ordering::Relaxed);
+            self.stream_sent.fetch_add(*n as u64, Ordering::Relaxed);
         }
         poll
     }

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use memberlist_core::machine::State;
 use memberlist_core::runtime::{Config, Memberlist};
+use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use tokio::time::Instant;
 
 use crate::counting::Counting;
-use crate::report::{RunReport, cpu_time, peak_rss_kib};
+use crate::report::{RunReport, cpu_time, peak_rss_kib, push_pull_figures};
 use crate::{BenchError, Scenario};
 
 /// A node of the in-process scenario.
@@ -35,6 +36,7 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         let transport = Counting::new(NetTransport::bind(bind).await?);
         let node = Memberlist::builder(Config::lan(format!("node-{i:04}")))
             .transport(transport)
+            .compression(Lzw)
             .start()
             .await?;
         nodes.push(node);
@@ -77,16 +79,28 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
     // Steady state.
     tokio::time::sleep(scenario.settle).await;
     let sent = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.transport().bytes_sent()).sum() };
+    let streamed = |nodes: &[Node]| -> u64 {
+        nodes
+            .iter()
+            .map(|n| n.transport().stream_bytes_sent())
+            .sum()
+    };
     let dials = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.stats().streams_opened).sum() };
-    let (cpu0, sent0, dials0, t0) = (
+    let (cpu0, sent0, streamed0, dials0, t0) = (
         cpu_time("self"),
         sent(&nodes),
+        streamed(&nodes),
         dials(&nodes),
         Instant::now(),
     );
     tokio::time::sleep(scenario.window).await;
-    let (cpu1, sent1, dials1, window) =
-        (cpu_time("self"), sent(&nodes), dials(&nodes), t0.elapsed());
+    let (cpu1, sent1, streamed1, dials1, window) = (
+        cpu_time("self"),
+        sent(&nodes),
+        streamed(&nodes),
+        dials(&nodes),
+        t0.elapsed(),
+    );
     let worst_alive = worst_alive(&nodes);
     let rss = peak_rss_kib("self").unwrap_or(0);
     let cpu = match (cpu0, cpu1) {
@@ -94,6 +108,13 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         _ => f64::NAN,
     };
     let secs = window.as_secs_f64();
+    let (stream_bytes_per_dial, bytes_per_node_s_nominal) = push_pull_figures(
+        n,
+        secs,
+        sent1 - sent0,
+        streamed1 - streamed0,
+        dials1 - dials0,
+    );
 
     // Crash the last node: shut down without leaving.
     let victim = nodes.pop().ok_or("no nodes")?;
@@ -126,6 +147,8 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
         cpu_pct_of_core: cpu / secs * 100.0,
         bytes_per_node_s: (sent1 - sent0) as f64 / n as f64 / secs,
+        bytes_per_node_s_nominal,
+        stream_bytes_per_dial,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
         join_retries,

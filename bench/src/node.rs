@@ -3,7 +3,7 @@
 //! (`interop/go/peer`, `-bench` mode), so both sides are driven by the same code.
 //!
 //! Output: `{"event":"ready","name","addr","port"}` once bound; `{"event":"joined",
-//! "contacted","error"}` after a `join`; `{"event":"stats","alive","bytes_sent","target",`
+//! "contacted","error"}` after a `join`; `{"event":"stats","alive","bytes_sent","stream_bytes_sent","target",`
 //! `"dials"}` for `stats` (`target` is the state of node `to`: `alive`, `suspect` or
 //! `gone`; `dials` counts the streams this node opened).
 //! Input: `{"cmd":"join","addrs":[..]}`, `{"cmd":"stats","to":name}`. End of input stops
@@ -14,6 +14,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use memberlist_core::machine::State;
 use memberlist_core::runtime::{Config, Memberlist};
+use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -32,6 +33,7 @@ pub async fn run(name: &str) -> Result<(), BenchError> {
     let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let node = Memberlist::builder(Config::lan(name))
         .transport(Counting::new(NetTransport::bind(bind).await?))
+        .compression(Lzw)
         .start()
         .await?;
     let addr = node.advertise_addr();
@@ -80,6 +82,7 @@ pub async fn run(name: &str) -> Result<(), BenchError> {
                     "event": "stats",
                     "alive": node.count_in_state(State::Alive),
                     "bytes_sent": node.transport().bytes_sent(),
+                    "stream_bytes_sent": node.transport().stream_bytes_sent(),
                     "dials": node.stats().streams_opened,
                     "target": target,
                 }));

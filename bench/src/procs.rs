@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::report::{RunReport, cpu_time_precise, peak_rss_kib};
+use crate::report::{RunReport, cpu_time_precise, peak_rss_kib, push_pull_figures};
 use crate::{BenchError, Scenario};
 
 /// How often the harness asks every node for its view while waiting (join, crash).
@@ -67,6 +67,7 @@ struct NodeProc {
 struct View {
     alive: usize,
     bytes_sent: u64,
+    stream_bytes_sent: u64,
     dials: u64,
     target: String,
 }
@@ -172,6 +173,10 @@ fn views(nodes: &mut [NodeProc], target: &str) -> Result<Vec<View>, BenchError> 
             Ok(View {
                 alive: v.get("alive").and_then(Value::as_u64).unwrap_or(0) as usize,
                 bytes_sent: v.get("bytes_sent").and_then(Value::as_u64).unwrap_or(0),
+                stream_bytes_sent: v
+                    .get("stream_bytes_sent")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
                 dials: v.get("dials").and_then(Value::as_u64).unwrap_or(0),
                 target: v
                     .get("target")
@@ -245,8 +250,10 @@ fn measure(
     let sent = |v: &[View]| v.iter().map(|v| v.bytes_sent).sum::<u64>();
     let dials = |v: &[View]| v.iter().map(|v| v.dials).sum::<u64>();
     let start = views(nodes, "")?;
-    let (sent0, dials0, cpu0, t0) = (
+    let streamed = |v: &[View]| v.iter().map(|v| v.stream_bytes_sent).sum::<u64>();
+    let (sent0, streamed0, dials0, cpu0, t0) = (
         sent(&start),
+        streamed(&start),
         dials(&start),
         total_cpu(nodes),
         Instant::now(),
@@ -254,7 +261,14 @@ fn measure(
     std::thread::sleep(scenario.window);
     let (cpu1, secs) = (total_cpu(nodes), t0.elapsed().as_secs_f64());
     let end = views(nodes, "")?;
-    let (sent1, dials1) = (sent(&end), dials(&end));
+    let (sent1, streamed1, dials1) = (sent(&end), streamed(&end), dials(&end));
+    let (stream_bytes_per_dial, bytes_per_node_s_nominal) = push_pull_figures(
+        n,
+        secs,
+        sent1.saturating_sub(sent0),
+        streamed1.saturating_sub(streamed0),
+        dials1.saturating_sub(dials0),
+    );
     let worst_alive = end.iter().map(|v| v.alive).min().unwrap_or(0);
     let rss: u64 = nodes.iter().filter_map(|n| peak_rss_kib(&n.pid)).sum();
     let cpu = (cpu1.saturating_sub(cpu0)).as_secs_f64();
@@ -283,6 +297,8 @@ fn measure(
         cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
         cpu_pct_of_core: cpu / secs * 100.0,
         bytes_per_node_s: sent1.saturating_sub(sent0) as f64 / n as f64 / secs,
+        bytes_per_node_s_nominal,
+        stream_bytes_per_dial,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
         join_retries: 0,

@@ -29,6 +29,14 @@ pub struct RunReport {
     pub rss_kib_per_node: f64,
     /// From the crash of one node until every survivor sees it dead, seconds.
     pub crash_to_dead_s: f64,
+    /// Of `bytes_per_node_s`, the stream (TCP) bytes, divided by the streams dialled in the
+    /// window: the bytes of one push/pull exchange, both directions (NaN without dials).
+    pub stream_bytes_per_dial: f64,
+    /// `bytes_per_node_s` with the measured stream bytes replaced by one exchange of
+    /// `stream_bytes_per_dial` per node per nominal push/pull interval (30 s scaled by
+    /// `pushPullScale`): a window of 30 s holds 0–2 push/pulls of each node (Go's are often
+    /// synchronised), so this is the fairer steady figure.
+    pub bytes_per_node_s_nominal: f64,
     /// Failed joins retried (in-process runs; a seed refuses push/pulls beyond its
     /// concurrency limit). Always 0 for one process per node, where a failed join fails the
     /// run.
@@ -94,6 +102,10 @@ pub struct Summary {
     pub cpu_pct_of_core: Spread,
     /// [`RunReport::bytes_per_node_s`].
     pub bytes_per_node_s: Spread,
+    /// [`RunReport::bytes_per_node_s_nominal`].
+    pub bytes_per_node_s_nominal: Spread,
+    /// [`RunReport::stream_bytes_per_dial`].
+    pub stream_bytes_per_dial: Spread,
     /// [`RunReport::rss_kib_per_node`].
     pub rss_kib_per_node: Spread,
     /// [`RunReport::crash_to_dead_s`].
@@ -117,6 +129,8 @@ impl Summary {
             cpu_ms_per_node_s: get(|r| r.cpu_ms_per_node_s),
             cpu_pct_of_core: get(|r| r.cpu_pct_of_core),
             bytes_per_node_s: get(|r| r.bytes_per_node_s),
+            bytes_per_node_s_nominal: get(|r| r.bytes_per_node_s_nominal),
+            stream_bytes_per_dial: get(|r| r.stream_bytes_per_dial),
             rss_kib_per_node: get(|r| r.rss_kib_per_node),
             crash_to_dead_s: get(|r| r.crash_to_dead_s),
             dials_per_node_min: get(|r| r.dials_per_node_min),
@@ -185,12 +199,36 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// The two figures derived from the window's totals: (stream bytes per dial, bytes per node
+/// per second at the nominal push/pull rate). `bytes` and `stream_bytes` are the totals
+/// over all nodes, `secs` the window.
+pub fn push_pull_figures(
+    nodes: usize,
+    secs: f64,
+    bytes: u64,
+    stream_bytes: u64,
+    dials: u64,
+) -> (f64, f64) {
+    let per_dial = if dials == 0 {
+        f64::NAN
+    } else {
+        stream_bytes as f64 / dials as f64
+    };
+    let period = memberlist_core::machine::timing::push_pull_scale(
+        std::time::Duration::from_secs(30),
+        nodes,
+    )
+    .as_secs_f64();
+    let datagrams = bytes.saturating_sub(stream_bytes) as f64 / nodes as f64 / secs;
+    (per_dial, datagrams + per_dial / period)
+}
+
 /// One line for humans: median [min – max] of each figure.
 pub fn human(s: &Summary) -> String {
     let f = |x: Spread, d: usize| format!("{:.d$} [{:.d$} – {:.d$}]", x.median, x.min, x.max);
     format!(
-        "{} N={} runs={}: join {} s; CPU {} ms/node-s ({} % of a core); sent {} B/node-s; \
-         peak RSS {} KiB/node; crash→dead {} s; {} dials/node-min",
+        "{} N={} runs={}: join {} s; CPU {} ms/node-s ({} % of a core); sent {} B/node-s \
+         ({} at the nominal push/pull rate); peak RSS {} KiB/node; crash→dead {} s; {} dials/node-min",
         s.implementation,
         s.nodes,
         s.runs,
@@ -198,6 +236,7 @@ pub fn human(s: &Summary) -> String {
         f(s.cpu_ms_per_node_s, 3),
         f(s.cpu_pct_of_core, 1),
         f(s.bytes_per_node_s, 0),
+        f(s.bytes_per_node_s_nominal, 0),
         f(s.rss_kib_per_node, 0),
         f(s.crash_to_dead_s, 2),
         f(s.dials_per_node_min, 2),

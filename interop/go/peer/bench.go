@@ -18,6 +18,9 @@ import (
 // benchMode is set by -bench.
 var benchMode bool
 
+// streamBytesSent counts the part of bytesSent written to streams.
+var streamBytesSent uint64
+
 // dials counts the streams this node opened.
 var dials uint64
 
@@ -63,6 +66,7 @@ type countingConn struct{ net.Conn }
 func (c countingConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	atomic.AddUint64(&bytesSent, uint64(n))
+	atomic.AddUint64(&streamBytesSent, uint64(n))
 	return n, err
 }
 
@@ -107,11 +111,12 @@ func benchStats(ml *memberlist.Memberlist, to string, id json.RawMessage) map[st
 		}
 	}
 	obj := map[string]interface{}{
-		"event":      "stats",
-		"alive":      alive,
-		"bytes_sent": atomic.LoadUint64(&bytesSent),
-		"dials":      atomic.LoadUint64(&dials),
-		"target":     target,
+		"event":             "stats",
+		"alive":             alive,
+		"bytes_sent":        atomic.LoadUint64(&bytesSent),
+		"dials":             atomic.LoadUint64(&dials),
+		"stream_bytes_sent": atomic.LoadUint64(&streamBytesSent),
+		"target":            target,
 	}
 	withID(obj, id)
 	return obj
