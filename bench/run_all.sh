@@ -20,6 +20,6 @@ for n in 10 50 100; do
     run "go-$n" go --peer "$peer" --nodes "$n" "${common[@]}" --runs 5
 done
 run rust-100 rust --nodes 100 "${common[@]}" --runs 5
-run rust-500 rust --nodes 500 "${common[@]}" --runs 5
-run rust-1000 rust --nodes 1000 "${common[@]}" --runs 3
+run rust-500 rust --nodes 500 "${common[@]}" --join-timeout 60 --runs 3
+run rust-1000 rust --nodes 1000 "${common[@]}" --join-timeout 60 --runs 3
 echo "$(date -u +%H:%M:%S) done" >&2

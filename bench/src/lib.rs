@@ -30,8 +30,12 @@ pub struct Scenario {
     pub settle: Duration,
     /// Length of the steady-state window.
     pub window: Duration,
-    /// Give-up time of the join and of the crash detection.
+    /// Give-up time of the crash detection (and of the join, one process per node).
     pub timeout: Duration,
+    /// In-process runs: after this long without every node seeing N alive, the run goes on
+    /// with the measurement and reports the join as not converged (`join_s` NaN, `null` in
+    /// JSON).
+    pub join_timeout: Duration,
 }
 
 impl Scenario {
@@ -42,6 +46,7 @@ impl Scenario {
             settle: Duration::from_secs(5),
             window,
             timeout: Duration::from_secs(180),
+            join_timeout: Duration::from_secs(60),
         }
     }
 }

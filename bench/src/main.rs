@@ -62,6 +62,9 @@ struct Common {
     /// Pause between full join and the window, seconds.
     #[arg(long, default_value_t = 5)]
     settle: u64,
+    /// In-process: seconds to wait for a full join before measuring anyway.
+    #[arg(long, default_value_t = 60)]
+    join_timeout: u64,
     /// Runs; the summary gives median [min – max].
     #[arg(long, default_value_t = 1)]
     runs: usize,
@@ -74,6 +77,7 @@ impl Common {
     fn scenario(&self) -> Scenario {
         let mut s = Scenario::new(self.nodes, Duration::from_secs(self.seconds));
         s.settle = Duration::from_secs(self.settle);
+        s.join_timeout = Duration::from_secs(self.join_timeout);
         s
     }
 }

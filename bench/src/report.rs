@@ -15,7 +15,8 @@ pub struct RunReport {
     pub implementation: String,
     /// Cluster size.
     pub nodes: usize,
-    /// From the joins until every node sees all `nodes` alive, seconds.
+    /// From the joins until every node sees all `nodes` alive, seconds (in-process: NaN when
+    /// that did not happen within the join timeout).
     pub join_s: f64,
     /// Length of the steady-state window, seconds.
     pub window_s: f64,
@@ -27,7 +28,8 @@ pub struct RunReport {
     pub bytes_per_node_s: f64,
     /// Peak resident memory per node (VmHWM divided by the nodes of a process), KiB.
     pub rss_kib_per_node: f64,
-    /// From the crash of one node until every survivor sees it dead, seconds.
+    /// From the crash of one node until every survivor sees it dead, seconds (in-process: NaN
+    /// when that did not happen within the scenario's timeout).
     pub crash_to_dead_s: f64,
     /// Of `bytes_per_node_s`, the stream (TCP) bytes, divided by the streams dialled in the
     /// window: the bytes of one push/pull exchange, both directions (NaN without dials).
