@@ -38,7 +38,9 @@
 //! durations), `-key` (base64 AES key, repeatable, first is primary), `-label` (refused by
 //! 0.2.2, which has no labels), `-compression`, `-gossip-verify-incoming`,
 //! `-gossip-verify-outgoing` (bools, default true), `-meta`, `-local-state`,
-//! `-delegate-version min,max,cur`, `-join a,b,...`, `-ping-events`. Bad flags exit 2 and a
+//! `-delegate-version min,max,cur`, `-join a,b,...`, `-ping-events`, `-bench` (benchmark mode
+//! for `memberlist-bench`: the transport counts the bytes and streams it sends, node events
+//! are not printed; see `interop/go/peer/bench.go`). Bad flags exit 2 and a
 //! failed `memberlist.Create` exits 1, with a message on stderr; memberlist logs to stderr.
 //!
 //! Stdout, one JSON object per line (byte strings are `"data"` when UTF-8, else base64 in
@@ -65,7 +67,9 @@
 //! `data`); `send_to_address` (`addr`, `to`, `data`); `broadcast` (`data`, through a
 //! `TransmitLimitedQueue`; Go does not deduplicate, so a receiver may see it more than once);
 //! `update_meta` (`meta`, `timeout_ms`, default 5000; 0 waits forever); `set_local_state`
-//! (`data`); `leave` (`timeout_ms`, default 5000); `shutdown` (then exit 0). End of input:
+//! (`data`); `leave` (`timeout_ms`, default 5000); `shutdown` (then exit 0); `stats` (`to`,
+//! optional: answers `{"event":"stats","alive","bytes_sent","stream_bytes_sent","dials",
+//! "target"}`, `target` being `to`'s state or `gone`; the counters move only with `-bench`). End of input:
 //! shutdown and exit 0. Commands run one at a time, in order.
 
 mod b64;

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use memberlist::aes_gcm::AesGcm;
 use memberlist::codec::{Codec, CodecRegistry};
+use memberlist::core::delegate::NoopDelegate;
+use memberlist::core::machine::{Machine, ProtocolConfig};
 use memberlist::encryption::{EnvelopeVersion, Keyring, SecretKey};
 use memberlist::lzw::Lzw;
 use memberlist::wire::*;
@@ -237,5 +239,82 @@ fn push_pull(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, messages, compounds, pipelines, push_pull);
+/// A machine named `local`, LAN preset, no encryption, at `now`.
+fn machine(now: std::time::Instant) -> Machine<NoopDelegate> {
+    Machine::new(
+        ProtocolConfig::lan("local"),
+        Pipeline::new(),
+        "10.255.255.1:7946".parse().unwrap(),
+        NoopDelegate,
+        1,
+        now,
+    )
+    .unwrap()
+}
+
+/// Decoding a 10,000-node push/pull state and merging it into a machine
+/// (`Machine::handle_stream`, as the runtime does for an accepted push/pull; the timed
+/// work includes encoding the machine's own state as the reply).
+///
+/// - `known`: the machine already knows the 10,000 nodes at the same incarnations (the
+///   steady-state case: every entry is a no-op merge).
+/// - `unknown`: a fresh machine that knows only itself (the join case: 10,000 new
+///   members, each queueing an alive broadcast and a join event). Built untimed per
+///   iteration.
+fn push_pull_merge(c: &mut Criterion) {
+    let states: Vec<PushNodeState> = (0..10_000)
+        .map(|i| {
+            let a = alive(i);
+            PushNodeState {
+                name: a.node,
+                addr: a.addr,
+                port: a.port,
+                meta: a.meta,
+                incarnation: a.incarnation,
+                state: NodeState::Alive,
+                vsn: a.vsn,
+            }
+        })
+        .collect();
+    let bytes = PushPull {
+        join: false,
+        states,
+        user_state: Bytes::new(),
+    }
+    .to_bytes();
+    let from: std::net::SocketAddr = "10.255.255.2:7946".parse().unwrap();
+    let decode =
+        |b: &[u8]| StreamMessage::PushPull(PushPull::decode(b, &Limits::default()).unwrap());
+    let mut g = c.benchmark_group("push_pull_merge_10000_nodes");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(10_000));
+    let now = std::time::Instant::now();
+    let mut known = machine(now);
+    black_box(known.handle_stream(now, from, decode(&bytes)));
+    while known.poll_event().is_some() {}
+    assert_eq!(known.num_members(), 10_001);
+    g.bench_function("known", |b| {
+        b.iter(|| known.handle_stream(now, from, decode(black_box(&bytes))))
+    });
+    g.bench_function("unknown", |b| {
+        b.iter_batched(
+            || machine(now),
+            |mut m| {
+                let reply = m.handle_stream(now, from, decode(black_box(&bytes)));
+                (m, reply)
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    messages,
+    compounds,
+    pipelines,
+    push_pull,
+    push_pull_merge
+);
 criterion_main!(benches);

@@ -360,6 +360,7 @@ func buildConfig(d *delegate) (*memberlist.Config, []string) {
 		delegateVsn   = flag.String("delegate-version", "", "DelegateProtocolMin,Max,Version, e.g. 0,2,1")
 		join          = flag.String("join", "", "comma-separated addresses to join at start-up")
 		pingEvents    = flag.Bool("ping-events", false, "emit a ping event for every completed probe")
+		bench         = flag.Bool("bench", false, "benchmark mode: count bytes sent (stats command), no node events")
 	)
 	flag.Var(&probeInterval, "probe-interval", "ProbeInterval override (Go duration)")
 	flag.Var(&probeTimeout, "probe-timeout", "ProbeTimeout override (Go duration)")
@@ -482,6 +483,12 @@ func buildConfig(d *delegate) (*memberlist.Config, []string) {
 	cfg.Delegate = d
 	cfg.Events = events{}
 	cfg.Conflict = conflicts{}
+	if *bench {
+		benchMode = true
+		cfg.Events = nil
+		cfg.Conflict = nil
+		installCountingTransport(cfg)
+	}
 	if *pingEvents {
 		cfg.Ping = pings{}
 	}
@@ -645,6 +652,9 @@ func (p *peer) run(c *command) (exit bool, err error) {
 		return false, p.ml.Leave(c.timeout(5 * time.Second))
 	case "shutdown":
 		return true, p.ml.Shutdown()
+	case "stats":
+		emit(benchStats(p.ml, c.To, c.ID))
+		return false, nil
 	case "":
 		return false, errors.New("missing cmd")
 	default:

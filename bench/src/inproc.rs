@@ -1,0 +1,200 @@
+//! The `rust` scenario: N Rust nodes in this process over real UDP/TCP sockets on 127.0.0.1.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use memberlist_core::machine::State;
+use memberlist_core::runtime::{Config, Memberlist};
+use memberlist_lzw::Lzw;
+use memberlist_net::NetTransport;
+use tokio::time::Instant;
+
+use crate::counting::Counting;
+use crate::report::{RunReport, cpu_time, peak_rss_kib, push_pull_figures};
+use crate::{BenchError, Scenario};
+
+/// A node of the in-process scenario.
+type Node = Memberlist<Counting<NetTransport>>;
+
+/// How often the harness looks at the nodes while waiting (join, crash).
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs the scenario once on the current tokio runtime (the binary uses a 2-worker one).
+///
+/// Nodes bind 127.0.0.1:0 with `Config::lan`; all but the first join through the first at
+/// once; after the join and `scenario.settle`, the process's CPU time and the nodes' sent
+/// bytes are read over `scenario.window`; then the last node shuts down without leaving,
+/// and the harness waits until every survivor sees it dead.
+pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
+    let n = scenario.nodes;
+    if n < 3 {
+        return Err("--nodes must be at least 3".into());
+    }
+    let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut nodes: Vec<Node> = Vec::with_capacity(n);
+    for i in 0..n {
+        let transport = Counting::new(NetTransport::bind(bind).await?);
+        let node = Memberlist::builder(Config::lan(format!("node-{i:04}")))
+            .transport(transport)
+            .compression(Lzw)
+            .start()
+            .await?;
+        nodes.push(node);
+    }
+    let seed = nodes[0].advertise_addr().to_string();
+
+    // Join: everyone but the seed at once.
+    let began = Instant::now();
+    let deadline = began + scenario.timeout;
+    let mut joins = Vec::with_capacity(n);
+    for (i, node) in nodes[1..].iter().enumerate() {
+        let (node, seed) = (node.clone(), seed.clone());
+        joins.push(tokio::spawn(join_with_retries(
+            node, seed, i as u64, deadline,
+        )));
+    }
+    let join_deadline = began + scenario.join_timeout;
+    let mut join_converged = true;
+    let join_s = loop {
+        if nodes
+            .iter()
+            .all(|node| node.count_in_state(State::Alive) == n)
+        {
+            break began.elapsed().as_secs_f64();
+        }
+        if Instant::now() > join_deadline {
+            // Measure the steady state anyway; the run reports the join as not converged.
+            let worst = worst_alive(&nodes);
+            tracing::warn!("not joined in time: the worst node sees {worst}/{n} alive");
+            join_converged = false;
+            break f64::NAN;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let mut join_retries = 0;
+    for join in joins {
+        if !join_converged {
+            join.abort();
+            continue;
+        }
+        join_retries += join
+            .await
+            .map_err(|e| format!("join task: {e}"))?
+            .map_err(|e| format!("join: {e}"))?;
+    }
+
+    // Steady state.
+    tokio::time::sleep(scenario.settle).await;
+    let sent = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.transport().bytes_sent()).sum() };
+    let streamed = |nodes: &[Node]| -> u64 {
+        nodes
+            .iter()
+            .map(|n| n.transport().stream_bytes_sent())
+            .sum()
+    };
+    let dials = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.stats().streams_opened).sum() };
+    let (cpu0, sent0, streamed0, dials0, t0) = (
+        cpu_time("self"),
+        sent(&nodes),
+        streamed(&nodes),
+        dials(&nodes),
+        Instant::now(),
+    );
+    tokio::time::sleep(scenario.window).await;
+    let (cpu1, sent1, streamed1, dials1, window) = (
+        cpu_time("self"),
+        sent(&nodes),
+        streamed(&nodes),
+        dials(&nodes),
+        t0.elapsed(),
+    );
+    let worst_alive = worst_alive(&nodes);
+    let rss = peak_rss_kib("self").unwrap_or(0);
+    let cpu = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => (b - a).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let secs = window.as_secs_f64();
+    let (stream_bytes_per_dial, bytes_per_node_s_nominal) = push_pull_figures(
+        n,
+        secs,
+        sent1 - sent0,
+        streamed1 - streamed0,
+        dials1 - dials0,
+    );
+
+    // Crash the last node: shut down without leaving.
+    let victim = nodes.pop().ok_or("no nodes")?;
+    let victim_name = victim.name().to_owned();
+    let crashed = Instant::now();
+    victim.shutdown().await;
+    let deadline = crashed + scenario.timeout;
+    let crash_to_dead_s = loop {
+        let all_see_dead = nodes.iter().all(|node| {
+            node.member(&victim_name)
+                .is_none_or(|m| matches!(m.state, State::Dead | State::Left))
+        });
+        if all_see_dead {
+            break crashed.elapsed().as_secs_f64();
+        }
+        if Instant::now() > deadline {
+            // Report the run anyway, with the crash detection as not completed.
+            tracing::warn!("{victim_name} not seen dead by all survivors in time");
+            break f64::NAN;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    for node in &nodes {
+        node.shutdown().await;
+    }
+
+    Ok(RunReport {
+        implementation: "rust".into(),
+        nodes: n,
+        join_s,
+        window_s: secs,
+        cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
+        cpu_pct_of_core: cpu / secs * 100.0,
+        bytes_per_node_s: (sent1 - sent0) as f64 / n as f64 / secs,
+        bytes_per_node_s_nominal,
+        stream_bytes_per_dial,
+        rss_kib_per_node: rss as f64 / n as f64,
+        crash_to_dead_s,
+        join_retries,
+        dials_per_node_min: (dials1 - dials0) as f64 / n as f64 / secs * 60.0,
+        worst_alive,
+    })
+}
+
+/// Joins `node` through `seed`, retrying failed attempts (a seed refuses push/pulls beyond
+/// its concurrency limit, 128 by default, as Go does, so hundreds of simultaneous joins
+/// through one seed see refusals) after 0.5–1 s, until `deadline`. Returns the retries.
+async fn join_with_retries(
+    node: Node,
+    seed: String,
+    salt: u64,
+    deadline: Instant,
+) -> Result<u64, String> {
+    let mut retries = 0;
+    loop {
+        match node.join([seed.as_str()]).await {
+            Ok(_) => return Ok(retries),
+            Err(e) if Instant::now() > deadline => return Err(e.to_string()),
+            Err(e) => {
+                tracing::debug!(node = node.name(), error = %e, "join failed; retrying");
+                retries += 1;
+                // Spread the retries: 500 ms plus up to 500 ms, varying by node and attempt.
+                let jitter = (salt.wrapping_mul(0x9e37_79b9).wrapping_add(retries * 7919)) % 500;
+                tokio::time::sleep(Duration::from_millis(500 + jitter)).await;
+            }
+        }
+    }
+}
+
+fn worst_alive(nodes: &[Node]) -> usize {
+    nodes
+        .iter()
+        .map(|node| node.count_in_state(State::Alive))
+        .min()
+        .unwrap_or(0)
+}
