@@ -40,6 +40,15 @@ impl<T> Counting<T> {
     pub fn stream_bytes_sent(&self) -> u64 {
         self.stream_sent.load(Ordering::Relaxed)
     }
+
+    /// A stream of the inner transport, counting into this wrapper's totals.
+    fn wrap<S>(&self, inner: S) -> CountingStream<S> {
+        CountingStream {
+            inner,
+            sent: Arc::clone(&self.sent),
+            stream_sent: Arc::clone(&self.stream_sent),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -69,22 +78,11 @@ impl<T: Transport> Transport for Counting<T> {
         deadline: Instant,
     ) -> Result<Self::Stream, TransportError> {
         let inner = self.inner.connect(to, deadline).await?;
-        Ok(CountingStream {
-            inner,
-            sent: self.sent.clone(),
-            stream_sent: self.stream_sent.clone(),
-        })
+        Ok(self.wrap(inner))
     }
     async fn accept(&self) -> Result<(Self::Stream, SocketAddr), TransportError> {
         let (inner, from) = self.inner.accept().await?;
-        Ok((
-            CountingStream {
-                inner,
-                sent: self.sent.clone(),
-                stream_sent: self.stream_sent.clone(),
-            },
-            from,
-        ))
+        Ok((self.wrap(inner), from))
     }
     async fn shutdown(&self) -> Result<(), TransportError> {
         self.inner.shutdown().await
