@@ -49,6 +49,8 @@ struct Cluster {
     latency: Duration,
     /// Links that drop everything, as (from, to) node indexes.
     cut: HashSet<(usize, usize)>,
+    /// Every datagram sent, when `Some`.
+    tap: Option<Vec<Vec<u8>>>,
 }
 
 fn addr(i: usize) -> SocketAddr {
@@ -60,11 +62,20 @@ fn addr(i: usize) -> SocketAddr {
 
 impl Cluster {
     fn new(n: usize, cfg: impl Fn(String) -> ProtocolConfig, seed: u64) -> Self {
+        Self::named(n, |i| format!("node-{i}"), cfg, seed)
+    }
+
+    fn named(
+        n: usize,
+        name: impl Fn(usize) -> String,
+        cfg: impl Fn(String) -> ProtocolConfig,
+        seed: u64,
+    ) -> Self {
         let start = Instant::now();
         let nodes = (0..n)
             .map(|i| {
                 let m = Machine::new(
-                    cfg(format!("node-{i}")),
+                    cfg(name(i)),
                     Pipeline::new(),
                     addr(i),
                     Recorder::default(),
@@ -88,6 +99,7 @@ impl Cluster {
             seq: 0,
             latency: Duration::from_millis(1),
             cut: HashSet::new(),
+            tap: None,
         };
         for i in 0..n {
             c.drain(i);
@@ -106,6 +118,9 @@ impl Cluster {
     /// Moves a node's outputs onto the network.
     fn drain(&mut self, i: usize) {
         while let Some(t) = self.nodes[i].m.poll_transmit() {
+            if let Some(tap) = &mut self.tap {
+                tap.push(t.data.clone());
+            }
             self.seq += 1;
             self.in_flight.push(Reverse((
                 self.now + self.latency,
@@ -512,4 +527,39 @@ fn a_failed_join_says_why() {
             error: Some("connection refused".into()),
         }
     );
+}
+
+/// Go's `rawSendMsgPacket` decides the CRC of pings, acks, nacks and indirect pings by
+/// looking the destination's IP up among member *names* (spec §3.1): with ordinary names
+/// they go without a CRC, exactly as Go sends them; with IP names they carry one.
+#[test]
+fn probes_carry_a_crc_only_where_go_would_find_the_node_by_name() {
+    const PING: u8 = 0;
+    const ACK: u8 = 2;
+    const COMPOUND: u8 = 7;
+    const HAS_CRC: u8 = 12;
+    let probes_by_crc = |name: fn(usize) -> String| {
+        let mut c = Cluster::named(4, name, ProtocolConfig::lan, 7);
+        c.join_all_through(0);
+        c.run_until(Duration::from_secs(3));
+        assert!(c.all_alive());
+        c.tap = Some(Vec::new());
+        c.run_until(Duration::from_secs(20));
+        let (mut with, mut without) = (0, 0);
+        for d in c.tap.take().unwrap() {
+            match d[0] {
+                PING | ACK => without += 1,
+                HAS_CRC if matches!(d[5], PING | ACK) => with += 1,
+                HAS_CRC | COMPOUND => {}
+                other => panic!("unexpected message type {other}"),
+            }
+        }
+        (with, without)
+    };
+    let (with, without) = probes_by_crc(|i| format!("node-{i}"));
+    assert_eq!(with, 0, "pings/acks with a CRC among ordinary names");
+    assert!(without > 20, "only {without} bare pings/acks");
+    let (with, without) = probes_by_crc(|i| addr(i).ip().to_string());
+    assert_eq!(without, 0, "pings/acks without a CRC among IP names");
+    assert!(with > 20, "only {with} pings/acks with a CRC");
 }

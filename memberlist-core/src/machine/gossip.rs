@@ -9,7 +9,7 @@ use crate::delegate::Delegate;
 use crate::wire::encode_compounds;
 
 use super::Machine;
-use super::members::State;
+use super::members::{Member, State};
 
 /// Bytes a compound adds per part (its u16 length).
 const COMPOUND_OVERHEAD: usize = 2;
@@ -99,9 +99,25 @@ impl<D: Delegate> Machine<D> {
         msgs
     }
 
+    /// The protocol version that decides the CRC of a datagram sent to a bare address, found
+    /// as Go's `rawSendMsgPacket` finds it when it is not handed the node: by looking up the
+    /// destination's IP, as text, among the member *names*. So the CRC is added only in
+    /// clusters whose node names are their IPs (spec §3.1); everywhere else pings, acks,
+    /// nacks and indirect pings go without one, byte for byte as Go sends them.
+    pub(crate) fn pmax_by_address_name(&self, to: SocketAddr) -> u8 {
+        let mut name = smol_str::SmolStrBuilder::new();
+        // Writing to the builder cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{}", to.ip()));
+        self.members
+            .get(name.finish().as_str())
+            .map_or(0, Member::protocol_max)
+    }
+
     /// Sends `msg` with as many queued broadcasts as fit piggybacked in a compound (Go's
-    /// `sendMsg`).
-    pub(crate) fn send_msg(&mut self, to: SocketAddr, pmax: u8, msg: &[u8]) {
+    /// `sendMsg`). Like Go, it is not told the destination node: the CRC follows
+    /// [`pmax_by_address_name`](Self::pmax_by_address_name).
+    pub(crate) fn send_msg(&mut self, to: SocketAddr, msg: &[u8]) {
+        let pmax = self.pmax_by_address_name(to);
         let mut avail = self
             .cfg
             .udp_buffer_size

@@ -558,9 +558,11 @@ impl<D: Delegate> Machine<D> {
         Ok(())
     }
 
-    /// Sends a user message to an address over UDP (no CRC: the peer is unknown).
+    /// Sends a user message to an address over UDP, as Go's `SendToAddress` (whose CRC
+    /// depends on a member being named after the address's IP).
     pub fn send_to_address(&mut self, to: SocketAddr, msg: &[u8]) {
-        self.send_packet(to, 0, &user_message(msg));
+        let pmax = self.pmax_by_address_name(to);
+        self.send_packet(to, pmax, &user_message(msg));
     }
 
     /// Sends a user message to a member over a stream, as Go's `SendReliable`.

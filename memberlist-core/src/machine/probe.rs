@@ -39,7 +39,6 @@ pub(crate) enum AckHandler {
     /// We relay for `requester`: forward the ack with its sequence number, or a nack.
     Relay {
         requester: SocketAddr,
-        requester_pmax: u8,
         seq_no: u32,
         nack: bool,
         deadline: Instant,
@@ -107,7 +106,7 @@ impl<D: Delegate> Machine<D> {
             return;
         };
         if target.state == State::Alive || !self.cfg.lifeguard {
-            self.send_msg(to, target.protocol_max(), &ping.to_bytes());
+            self.send_msg(to, &ping.to_bytes());
         } else {
             // Ping plus our suspicion, so that the node can refute it (Lifeguard's buddy).
             let suspect = Suspect {
@@ -211,7 +210,7 @@ impl<D: Delegate> Machine<D> {
                 source_port: self.advertise_port,
                 source_node: me.clone(),
             };
-            self.send_msg(to, relay.protocol_max(), &req.to_bytes());
+            self.send_msg(to, &req.to_bytes());
         }
         let mut tcp = None;
         if !self.cfg.disable_tcp_pings && target.protocol_max() >= 3 {
@@ -299,11 +298,7 @@ impl<D: Delegate> Machine<D> {
             payload: self.delegate.ack_payload(),
         };
         let to = reply_address(p.source_addr.to_ip(), p.source_port, from);
-        let pmax = self
-            .members
-            .get(&p.source_node)
-            .map_or(0, |m| m.protocol_max());
-        self.send_msg(to, pmax, &ack.to_bytes());
+        self.send_msg(to, &ack.to_bytes());
     }
 
     /// Pings the target for a requester and arranges the forwarded ack or the nack.
@@ -323,22 +318,16 @@ impl<D: Delegate> Machine<D> {
         };
         let ping = self.our_ping(req.node.clone());
         let requester = reply_address(req.source_addr.to_ip(), req.source_port, from);
-        let requester_pmax = self
-            .members
-            .get(&req.source_node)
-            .map_or(0, |m| m.protocol_max());
         self.acks.insert(
             ping.seq_no,
             AckHandler::Relay {
                 requester,
-                requester_pmax,
                 seq_no: req.seq_no,
                 nack: req.nack,
                 deadline: now + self.cfg.probe_timeout,
             },
         );
-        let target_pmax = self.members.get(&req.node).map_or(0, |m| m.protocol_max());
-        self.send_msg(SocketAddr::new(ip, port), target_pmax, &ping.to_bytes());
+        self.send_msg(SocketAddr::new(ip, port), &ping.to_bytes());
     }
 
     pub(crate) fn handle_ack(&mut self, ack: Ack, now: Instant) {
@@ -358,16 +347,13 @@ impl<D: Delegate> Machine<D> {
         }
         match self.acks.remove(&ack.seq_no) {
             Some(AckHandler::Relay {
-                requester,
-                requester_pmax,
-                seq_no,
-                ..
+                requester, seq_no, ..
             }) => {
                 let fwd = Ack {
                     seq_no,
                     payload: Bytes::new(),
                 };
-                self.send_msg(requester, requester_pmax, &fwd.to_bytes());
+                self.send_msg(requester, &fwd.to_bytes());
             }
             Some(AckHandler::User { sent, .. }) => {
                 self.events.push_back(Event::PingResult {
@@ -399,13 +385,12 @@ impl<D: Delegate> Machine<D> {
             match self.acks.remove(&seq) {
                 Some(AckHandler::Relay {
                     requester,
-                    requester_pmax,
                     seq_no,
                     nack: true,
                     ..
                 }) => {
                     let nack = Nack { seq_no };
-                    self.send_msg(requester, requester_pmax, &nack.to_bytes());
+                    self.send_msg(requester, &nack.to_bytes());
                 }
                 Some(AckHandler::User { .. }) => {
                     self.events.push_back(Event::PingResult {
@@ -443,7 +428,7 @@ impl<D: Delegate> Machine<D> {
                 deadline: now + self.cfg.probe_timeout,
             },
         );
-        self.send_msg(to, 0, &ping.to_bytes());
+        self.send_msg(to, &ping.to_bytes());
         ping.seq_no
     }
 
