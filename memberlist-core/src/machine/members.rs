@@ -130,6 +130,18 @@ pub(crate) struct Members {
     pub(crate) probe_index: usize,
     /// The generation at which the table alone last passed `verifyProtocol`.
     pub(crate) verified_at: Option<u64>,
+    /// Names of the entries changed since the last [`take_changes`](Self::take_changes),
+    /// kept only once switched on (the runtime's snapshot reads it; the simulator does not).
+    journal: Option<Journal>,
+}
+
+/// What changed in the table since it was last asked.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    /// Names of entries inserted, modified or removed, possibly repeated.
+    pub(crate) names: Vec<SmolStr>,
+    /// Too many names to be worth listing: everything may have changed.
+    pub(crate) everything: bool,
 }
 
 /// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
@@ -152,6 +164,23 @@ impl TableDigest {
         self.sums[0] = self.sums[0].wrapping_add(h[0]);
         self.sums[1] = self.sums[1].wrapping_add(h[1]);
         self.len += 1;
+    }
+}
+
+impl Journal {
+    /// Records a changed entry; past twice the table's size (plus slack) a list stops
+    /// paying off, so it collapses into "everything", which bounds the journal's memory if
+    /// nobody reads it.
+    fn note(&mut self, name: &SmolStr, table_len: usize) {
+        if self.everything {
+            return;
+        }
+        if self.names.len() >= 2 * table_len + 64 {
+            self.names = Vec::new();
+            self.everything = true;
+        } else {
+            self.names.push(name.clone());
+        }
     }
 }
 
@@ -187,7 +216,27 @@ impl Members {
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
         self.generation = self.generation.wrapping_add(1);
-        self.position(name).map(|i| &mut self.nodes[i])
+        let i = self.position(name)?;
+        let len = self.nodes.len();
+        let m = &mut self.nodes[i];
+        if let Some(journal) = &mut self.journal {
+            journal.note(&m.name, len);
+        }
+        Some(m)
+    }
+
+    /// Starts recording which entries change, for [`take_changes`](Self::take_changes).
+    pub(crate) fn track_changes(&mut self) {
+        self.journal.get_or_insert_with(|| Journal {
+            names: Vec::new(),
+            everything: true,
+        });
+    }
+
+    /// What changed since the last call (everything, on the first), or `None` when changes
+    /// are not tracked.
+    pub(crate) fn take_changes(&mut self) -> Option<Journal> {
+        self.journal.as_mut().map(std::mem::take)
     }
 
     pub(crate) fn at(&self, i: usize) -> &Member {
@@ -214,6 +263,9 @@ impl Members {
         self.generation = self.generation.wrapping_add(1);
         let n = self.nodes.len();
         let hash = self.hasher.hash_one(member.name.as_str());
+        if let Some(journal) = &mut self.journal {
+            journal.note(&member.name, n + 1);
+        }
         self.nodes.push(member);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, n as u32, |&i| {
@@ -272,6 +324,11 @@ impl Members {
             }
         }
         self.nodes = kept;
+        if let Some(journal) = &mut self.journal {
+            for m in &removed {
+                journal.note(&m.name, self.nodes.len());
+            }
+        }
         if !removed.is_empty() {
             self.generation = self.generation.wrapping_add(1);
             self.rebuild_index();

@@ -47,6 +47,7 @@ use crate::wire::{
 };
 
 pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
+pub(crate) use members::Journal;
 pub use members::{Member, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use stats::Stats;
@@ -613,6 +614,17 @@ impl<D: Delegate> Machine<D> {
     /// Number of members that are not dead or left.
     pub fn num_members(&self) -> usize {
         self.members().count()
+    }
+
+    /// Starts recording which members change, for [`take_member_changes`](Self::take_member_changes).
+    pub(crate) fn track_member_changes(&mut self) {
+        self.members.track_changes();
+    }
+
+    /// The members inserted, changed or removed since the last call (everything on the
+    /// first), or `None` when not tracked.
+    pub(crate) fn take_member_changes(&mut self) -> Option<Journal> {
+        self.members.take_changes()
     }
 
     /// Ourselves.

@@ -14,9 +14,10 @@ use crate::transport::Transport;
 use crate::wire::{CRC_HEADER_LEN, Label, Pipeline};
 
 use super::config::{Config, ConfigError};
-use super::driver::{Core, Driver, Snapshot, now, send_datagrams};
+use super::driver::{Core, Driver, now, send_datagrams};
 use super::error::Error;
 use super::handle::{Memberlist, Shared};
+use super::snapshot::Snapshot;
 use super::stats::Counters;
 use super::stream::InboundContext;
 
@@ -270,7 +271,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             .ok_or(Error::LocalNodeVetoed)?;
 
         let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
-        let snapshot = Arc::new(Mutex::new(Snapshot::new(&machine, local)));
+        let snapshot = Arc::new(Mutex::new(Snapshot::new(&mut machine, local)));
         let (events, _) = broadcast::channel(config.event_buffer);
         let (commands_tx, commands_rx) = mpsc::channel(256);
         let (inbound_tx, inbound_rx) = mpsc::channel(config.max_inbound_streams);

@@ -32,12 +32,13 @@ use tokio::task::JoinSet;
 use tracing::{debug, trace, warn};
 
 use crate::delegate::Delegate;
-use crate::machine::{Event, Machine, Member, StreamId, StreamOutcome, Transmit};
+use crate::machine::{Event, Machine, State, StreamId, StreamOutcome, Transmit};
 use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
 use crate::wire::{Limit, StreamMessage};
 
 use super::error::{JoinError, JoinFailure};
+use super::snapshot::Snapshot;
 use super::stats::{Counters, MemberEvent};
 use super::stream::{InboundContext, InboundRequest, run_outbound, serve_inbound};
 
@@ -53,42 +54,6 @@ pub(crate) type Command<D> = Box<dyn FnOnce(&mut Core<D>, std::time::Instant) + 
 /// Notification ids the runtime hands to `Machine::queue_broadcast` live in the upper half
 /// of the id space; the machine numbers its own (leave, metadata updates) from 1 up.
 const RUNTIME_NOTIFY_BASE: u64 = 1 << 63;
-
-/// What the handle reads without asking the driver: refreshed after every input.
-#[derive(Debug, Clone)]
-pub(crate) struct Snapshot {
-    pub(crate) members: Arc<Vec<Member>>,
-    pub(crate) local: Member,
-    pub(crate) stats: crate::machine::Stats,
-    pub(crate) running: bool,
-    version: (u64, u64, u64, u64, usize),
-    queued_broadcasts: usize,
-}
-
-impl Snapshot {
-    pub(crate) fn new<D: Delegate>(machine: &Machine<D>, local: Member) -> Self {
-        Self {
-            members: Arc::new(machine.all_members().cloned().collect()),
-            local,
-            stats: machine.stats().clone(),
-            running: true,
-            version: version(machine),
-            queued_broadcasts: 0,
-        }
-    }
-}
-
-/// Moves whenever the membership table may have changed.
-fn version<D: Delegate>(machine: &Machine<D>) -> (u64, u64, u64, u64, usize) {
-    let s = machine.stats();
-    (
-        s.alive,
-        s.suspect,
-        s.dead,
-        s.refutations,
-        machine.all_members().count(),
-    )
-}
 
 /// A join in progress: one push/pull per resolved address.
 struct JoinOp {
@@ -516,7 +481,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         while let Some(e) = self.core.machine.poll_event() {
             events.push(e);
         }
-        self.refresh_snapshot(!events.is_empty());
+        self.refresh_snapshot();
         for event in events {
             if matches!(event, Event::Conflict { .. }) {
                 self.counters.metrics.increment(Counter::Conflicts, 1);
@@ -529,23 +494,16 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         }
     }
 
-    fn refresh_snapshot(&self, events: bool) {
-        let machine = &self.core.machine;
+    fn refresh_snapshot(&mut self) {
+        let machine = &mut self.core.machine;
         let mut snap = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
-        let v = version(machine);
-        let changed = events || v != snap.version;
-        if changed {
-            snap.version = v;
-            snap.members = Arc::new(machine.all_members().cloned().collect());
-            if let Some(me) = machine.local_member() {
-                snap.local = me.clone();
-            }
-        }
-        let members = changed.then(|| Arc::clone(&snap.members));
+        let changed = snap.update(machine);
         self.counters.publish_machine(
             &snap.stats,
             machine.stats(),
-            members.as_deref().map(Vec::as_slice),
+            changed.then(|| {
+                [State::Alive, State::Suspect, State::Dead, State::Left].map(|s| snap.count(s))
+            }),
         );
         snap.stats.clone_from(machine.stats());
         let queued = machine.queued_broadcasts();

@@ -16,8 +16,9 @@ use crate::transport::Transport;
 
 use super::address::{DEFAULT_JOIN_PORT, resolve};
 use super::config::Config;
-use super::driver::{Command, Core, Snapshot};
+use super::driver::{Command, Core};
 use super::error::{Error, JoinError, JoinFailure};
+use super::snapshot::Snapshot;
 use super::stats::{Counters, MemberEvent, Stats};
 
 /// A running memberlist node: a cheap, cloneable handle to the task that runs the protocol.
@@ -283,20 +284,18 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
 
     /// A member by name, whatever its state.
     pub fn member(&self, name: &str) -> Option<Member> {
-        let members = Arc::clone(&self.snapshot().members);
-        members.iter().find(|m| m.name == name).cloned()
+        self.snapshot().get(name).cloned()
     }
 
     /// How many members are alive or suspect — Go's `NumMembers`.
     pub fn num_members(&self) -> usize {
-        let members = Arc::clone(&self.snapshot().members);
-        members.iter().filter(|m| !m.state.is_gone()).count()
+        let snapshot = self.snapshot();
+        snapshot.count(State::Alive) + snapshot.count(State::Suspect)
     }
 
     /// How many members are in `state`.
     pub fn count_in_state(&self, state: State) -> usize {
-        let members = Arc::clone(&self.snapshot().members);
-        members.iter().filter(|m| m.state == state).count()
+        self.snapshot().count(state)
     }
 
     /// This node as the cluster sees it — Go's `LocalNode`.

@@ -120,12 +120,12 @@ impl Counters {
     }
 
     /// Reports what changed in the machine's counters since `before` (called by the driver
-    /// after each input), and the member counts per state when `members` is given.
+    /// after each input), and the member counts per state (alive, suspect, dead, left) when given.
     pub(crate) fn publish_machine(
         &self,
         before: &crate::machine::Stats,
         after: &crate::machine::Stats,
-        members: Option<&[Member]>,
+        counts: Option<[usize; 4]>,
     ) {
         let m = &*self.metrics;
         let delta = |c: Counter, b: u64, a: u64| {
@@ -150,13 +150,10 @@ impl Counters {
         if before.health_score != after.health_score {
             m.set(Gauge::HealthScore, f64::from(after.health_score));
         }
-        if let Some(members) = members {
-            let mut counts = [0usize; 4];
-            for member in members {
-                counts[state_slot(member.state)] += 1;
-            }
-            for state in [State::Alive, State::Suspect, State::Dead, State::Left] {
-                m.set(Gauge::Members(state), counts[state_slot(state)] as f64);
+        if let Some(counts) = counts {
+            let states = [State::Alive, State::Suspect, State::Dead, State::Left];
+            for (state, n) in states.into_iter().zip(counts) {
+                m.set(Gauge::Members(state), n as f64);
             }
         }
     }
@@ -174,15 +171,6 @@ impl Counters {
             transmit_errors: get(&self.transmit_errors),
             transmits_dropped: get(&self.transmits_dropped),
         }
-    }
-}
-
-fn state_slot(state: State) -> usize {
-    match state {
-        State::Alive => 0,
-        State::Suspect => 1,
-        State::Dead => 2,
-        State::Left => 3,
     }
 }
 
