@@ -10,6 +10,8 @@
 //! dictionary one entry later than Go, and it loses the 17th successor of a dictionary entry
 //! when converting its compact node representation, wasting a code.)
 
+use std::cell::Cell;
+
 /// Bits per literal code.
 const LITERAL_BITS: u32 = 8;
 /// The clear code, `1 << LITERAL_BITS`.
@@ -18,11 +20,18 @@ const CLEAR: u32 = 1 << LITERAL_BITS;
 const EOF: u32 = CLEAR + 1;
 /// Go's writer emits a clear code when the next code to assign would reach this value.
 const MAX_CODE: u32 = (1 << 12) - 1;
-/// Hash table size: four times the number of codes, like Go's, so probing stays short.
+/// Largest hash table: four times the number of codes, like Go's, so probing stays short.
 const TABLE_SIZE: usize = 4 << 12;
-const TABLE_MASK: u32 = TABLE_SIZE as u32 - 1;
+/// Smallest hash table used, for tiny inputs.
+const MIN_TABLE_SIZE: usize = 64;
 /// An empty hash slot. Valid slots hold `key << 12 | code` with `code >= 258`, never zero.
 const EMPTY: u32 = 0;
+
+thread_local! {
+    /// The hash table of the last encoding on this thread, kept to avoid allocating one per
+    /// call (its contents are reset by every call; only the allocation is reused).
+    static TABLE: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+}
 
 /// LSB-first packing of variable-width codes into bytes.
 struct BitWriter<'a> {
@@ -53,24 +62,19 @@ impl BitWriter<'_> {
 }
 
 /// Encoder state besides the bit writer.
-struct Dictionary {
+struct Dictionary<'t> {
     /// The most recently assigned code.
     hi: u32,
     /// The code at which `hi` no longer fits the current width.
     overflow: u32,
-    /// Open-addressing hash table from `prefix << 8 | byte` to its code.
-    table: Vec<u32>,
+    /// Open-addressing hash table from `prefix << 8 | byte` to its code; its length is a power
+    /// of two.
+    table: &'t mut [u32],
+    /// `table.len() - 1`.
+    mask: u32,
 }
 
-impl Dictionary {
-    fn new() -> Self {
-        Dictionary {
-            hi: EOF,
-            overflow: CLEAR << 1,
-            table: vec![EMPTY; TABLE_SIZE],
-        }
-    }
-
+impl Dictionary<'_> {
     /// Advances `hi` after a code was written. Returns `false` when the dictionary was full and
     /// has been reset (a clear code was written), in which case no entry must be added.
     fn advance(&mut self, w: &mut BitWriter<'_>) -> bool {
@@ -89,15 +93,48 @@ impl Dictionary {
         }
         true
     }
+
+    /// The slot index where probing for `key` starts.
+    fn slot(&self, key: u32) -> usize {
+        (((key >> 12) ^ key) & self.mask) as usize
+    }
 }
 
-/// The slot index where probing for `key` starts.
-fn slot(key: u32) -> usize {
-    (((key >> 12) ^ key) & TABLE_MASK) as usize
+/// The hash table size for `len` input bytes: at least four slots per entry the input can add
+/// (one per byte, at most 4095 - 258 before a clear), so the load stays at most 1/4 as with
+/// Go's fixed table, while small inputs only clear a small table.
+fn table_size(len: usize) -> usize {
+    (len.min(TABLE_SIZE / 4) * 4)
+        .next_power_of_two()
+        .max(MIN_TABLE_SIZE)
 }
 
 /// Appends the LZW stream for `input` to `out`.
 pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
+    encode_within(input, usize::MAX, out);
+}
+
+/// Appends the LZW stream for `input` to `out` if it is at most `max_len` bytes long and
+/// returns `true`; otherwise stops as soon as the stream is known to be longer, leaves `out` as
+/// it was and returns `false`.
+pub(crate) fn encode_within(input: &[u8], max_len: usize, out: &mut Vec<u8>) -> bool {
+    // A thread being torn down has no table left to lend: use a fresh one then.
+    let mut table = TABLE.try_with(Cell::take).unwrap_or_default();
+    table.clear();
+    table.resize(table_size(input.len()), EMPTY);
+    let start = out.len();
+    let fits = encode_with(&mut table, input, start.saturating_add(max_len), out);
+    if !fits {
+        out.truncate(start);
+    }
+    // Ignored for the same reason: the table is then simply dropped.
+    let _ = TABLE.try_with(|cell| cell.set(table));
+    fits
+}
+
+/// Encodes `input` with the all-empty hash `table` (power-of-two length), giving up (returning
+/// `false`) once `out` grows beyond `end` bytes.
+fn encode_with(table: &mut [u32], input: &[u8], end: usize, out: &mut Vec<u8>) -> bool {
     let mut w = BitWriter {
         out,
         bits: 0,
@@ -106,26 +143,37 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
     };
     w.write(CLEAR);
     if let Some((&first, rest)) = input.split_first() {
-        let mut dict = Dictionary::new();
+        let mask = u32::try_from(table.len().saturating_sub(1)).unwrap_or(0);
+        let mut dict = Dictionary {
+            hi: EOF,
+            overflow: CLEAR << 1,
+            table,
+            mask,
+        };
         let mut code = u32::from(first);
         'bytes: for &byte in rest {
             let literal = u32::from(byte);
             // `code` < 4096, so `key` < 2^20 and `key << 12` fits in 32 bits.
             let key = (code << 8) | literal;
-            let mut index = slot(key);
-            // The table never holds more than 4095 - 258 entries, so an empty slot exists.
+            let mut index = dict.slot(key);
+            // The table holds at most a quarter as many entries as slots (see `table_size`),
+            // so an empty slot exists.
             while let Some(&entry) = dict.table.get(index).filter(|&&e| e != EMPTY) {
                 if entry >> 12 == key {
                     code = entry & MAX_CODE;
                     continue 'bytes;
                 }
-                index = (index + 1) & TABLE_MASK as usize;
+                index = (index + 1) & dict.mask as usize;
             }
             w.write(code);
+            if w.out.len() > end {
+                return false;
+            }
             code = literal;
             if dict.advance(&mut w) {
+                let hi = dict.hi;
                 if let Some(entry) = dict.table.get_mut(index) {
-                    *entry = (key << 12) | dict.hi;
+                    *entry = (key << 12) | hi;
                 }
             }
         }
@@ -134,6 +182,7 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
     }
     w.write(EOF);
     w.finish();
+    out.len() <= end
 }
 
 #[cfg(test)]
@@ -160,8 +209,50 @@ mod tests {
 
     #[test]
     fn slot_stays_in_table() {
-        for key in [0, 1, (4095 << 8) | 255, u32::MAX >> 12] {
-            assert!(slot(key) < TABLE_SIZE);
+        for size in [MIN_TABLE_SIZE, 1024, TABLE_SIZE] {
+            let mut table = vec![EMPTY; size];
+            let dict = Dictionary {
+                hi: EOF,
+                overflow: CLEAR << 1,
+                mask: size as u32 - 1,
+                table: &mut table,
+            };
+            for key in [0, 1, (4095 << 8) | 255, u32::MAX >> 12] {
+                assert!(dict.slot(key) < size);
+            }
         }
+    }
+
+    #[test]
+    fn table_size_keeps_load_at_most_a_quarter() {
+        assert_eq!(table_size(0), MIN_TABLE_SIZE);
+        assert_eq!(table_size(93), 512);
+        assert_eq!(table_size(4000), TABLE_SIZE);
+        assert_eq!(table_size(usize::MAX), TABLE_SIZE);
+        for len in 1..5000 {
+            // Entries added: one per byte after the first, at most 4095 - 258 between clears.
+            let entries = (len - 1).min((MAX_CODE - EOF - 1) as usize);
+            assert!(entries * 4 <= table_size(len), "{len}");
+        }
+    }
+
+    #[test]
+    fn within_stops_early_and_restores_out() {
+        let input: Vec<u8> = (0..=255).collect();
+        let full = encoded(&input);
+        let mut out = b"keep".to_vec();
+        assert!(!encode_within(&input, full.len() - 1, &mut out));
+        assert_eq!(out, b"keep");
+        assert!(encode_within(&input, full.len(), &mut out));
+        assert_eq!(&out[4..], &full[..]);
+    }
+
+    #[test]
+    fn reused_table_gives_the_same_output() {
+        let big = b"memberlist gossip ".repeat(400);
+        let small = b"ping ping ping";
+        let first = encoded(small);
+        let _ = encoded(&big);
+        assert_eq!(encoded(small), first);
     }
 }
