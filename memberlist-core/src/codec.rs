@@ -99,6 +99,53 @@ pub trait Codec: Send + Sync + fmt::Debug {
     /// Compresses `input`, appending the compressed bytes to `out`.
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError>;
 
+    /// Compresses `input` only if the result is at most `max_len` bytes: appends it to `out`
+    /// and returns `Ok(true)`, or leaves `out` as it was and returns `Ok(false)`.
+    ///
+    /// The packet pipeline uses this for compress-if-smaller, so that a codec can give up as
+    /// soon as it knows the output will not fit (most small messages never shrink). The
+    /// default compresses fully and then checks the length.
+    ///
+    /// ```
+    /// use memberlist_core::codec::{Codec, CodecError};
+    ///
+    /// #[derive(Debug)]
+    /// struct Identity;
+    ///
+    /// impl Codec for Identity {
+    ///     fn algorithm(&self) -> u8 { 200 }
+    ///     fn name(&self) -> &'static str { "identity" }
+    ///     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    ///         out.extend_from_slice(input);
+    ///         Ok(())
+    ///     }
+    ///     fn decompress(&self, input: &[u8], _: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    ///         out.extend_from_slice(input);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut out = b"x".to_vec();
+    /// assert!(!Identity.compress_within(b"hello", 4, &mut out).unwrap());
+    /// assert_eq!(out, b"x");
+    /// assert!(Identity.compress_within(b"hello", 5, &mut out).unwrap());
+    /// assert_eq!(out, b"xhello");
+    /// ```
+    fn compress_within(
+        &self,
+        input: &[u8],
+        max_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, CodecError> {
+        let start = out.len();
+        self.compress(input, out)?;
+        if out.len() - start > max_len {
+            out.truncate(start);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// Decompresses `input`, appending at most `limit` bytes to `out`.
     fn decompress(&self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), CodecError>;
 }

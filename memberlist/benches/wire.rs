@@ -197,6 +197,58 @@ fn pipelines(c: &mut Criterion) {
     g.finish();
 }
 
+/// Compression on small packets (pings and acks never shrink, but every send tries) and on a
+/// full gossip packet, through the codec alone and through the packet pipeline.
+fn compression(c: &mut Criterion) {
+    let mut g = c.benchmark_group("compression");
+    let ping_bytes = Message::Ping(ping()).to_bytes();
+    let mut out = Vec::with_capacity(4096);
+    g.bench_function("lzw_compress_ping_sized", |b| {
+        b.iter(|| {
+            out.clear();
+            Lzw.compress(black_box(&ping_bytes), &mut out).unwrap();
+        })
+    });
+    let mut ping_lzw = Vec::new();
+    Lzw.compress(&ping_bytes, &mut ping_lzw).unwrap();
+    g.bench_function("lzw_decompress_ping_sized", |b| {
+        b.iter(|| {
+            out.clear();
+            Lzw.decompress(black_box(&ping_lzw), 1 << 20, &mut out)
+                .unwrap();
+        })
+    });
+    let lzw = Pipeline::new().with_codecs(CodecRegistry::new().with_compressor(Arc::new(Lzw)));
+    g.bench_function("encode_packet_compressed_ping", |b| {
+        b.iter(|| {
+            out.clear();
+            lzw.encode_packet(black_box(&ping_bytes), true, &mut out)
+                .unwrap();
+        })
+    });
+    let alives = alives_for_packet();
+    let mut scratch = Vec::with_capacity(2048);
+    let mut compound = Vec::with_capacity(2048);
+    encode_compound_of(&alives, &mut scratch, &mut compound);
+    g.bench_function("encode_packet_compressed_gossip", |b| {
+        b.iter(|| {
+            out.clear();
+            lzw.encode_packet(black_box(&compound), true, &mut out)
+                .unwrap();
+        })
+    });
+    let mut packet = Vec::new();
+    lzw.encode_packet(&compound, true, &mut packet).unwrap();
+    assert!(packet.len() < compound.len());
+    g.bench_function("decode_packet_compressed_gossip", |b| {
+        b.iter(|| {
+            let d = lzw.decode_packet(black_box(&packet)).unwrap();
+            assert_eq!(d.messages.len(), alives.len());
+        })
+    });
+    g.finish();
+}
+
 fn push_pull(c: &mut Criterion) {
     let states: Vec<PushNodeState> = (0..10_000)
         .map(|i| {
@@ -314,6 +366,7 @@ criterion_group!(
     messages,
     compounds,
     pipelines,
+    compression,
     push_pull,
     push_pull_merge
 );

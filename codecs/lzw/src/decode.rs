@@ -1,4 +1,10 @@
 //! Bounded LZW decoding on top of weezl's streaming decoder.
+//!
+//! Building a weezl decoder allocates and zeroes its code tables (about 60 KiB), which cost
+//! more than decoding a small packet; each thread therefore keeps one decoder and its output
+//! window and resets the decoder before every stream.
+
+use std::cell::Cell;
 
 use memberlist_core::codec::CodecError;
 use weezl::{BitOrder, LzwStatus, decode::Decoder};
@@ -16,6 +22,30 @@ const CHUNK: usize = 4 * 1024;
 /// such call consumes at least one code, so a healthy stream never comes close to this bound.
 const MAX_IDLE_CALLS: u32 = 64;
 
+/// A decoder and the window it writes into, reused by the decodings of one thread.
+struct Scratch {
+    decoder: Decoder,
+    chunk: Box<[u8; CHUNK]>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            // A fresh decoder starts without a dictionary and, like Go's reader, treats a first
+            // code other than a clear code as if a clear code had preceded it; `reset` returns
+            // it to that state.
+            decoder: Decoder::new(BitOrder::Lsb, LITERAL_WIDTH),
+            chunk: Box::new([0; CHUNK]),
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's [`Scratch`], taken out while a decoding runs (a nested decoding on the
+    /// same thread, were there one, would build its own).
+    static SCRATCH: Cell<Option<Box<Scratch>>> = const { Cell::new(None) };
+}
+
 /// Builds a [`CodecError::Corrupt`] for this codec.
 fn corrupt(reason: impl Into<String>) -> CodecError {
     CodecError::Corrupt {
@@ -28,8 +58,29 @@ fn corrupt(reason: impl Into<String>) -> CodecError {
 ///
 /// On error `out` is truncated back to its original length.
 pub(crate) fn decode(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    // A thread being torn down has no scratch to lend: build a fresh one then.
+    let mut scratch = match SCRATCH.try_with(Cell::take).ok().flatten() {
+        Some(mut scratch) => {
+            scratch.decoder.reset();
+            scratch
+        }
+        None => Box::new(Scratch::new()),
+    };
+    let outcome = decode_with(&mut scratch, input, limit, out);
+    // Ignored for the same reason: the scratch is then simply dropped.
+    let _ = SCRATCH.try_with(|cell| cell.set(Some(scratch)));
+    outcome
+}
+
+/// [`decode`] with a decoder in its initial state.
+fn decode_with(
+    scratch: &mut Scratch,
+    input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
     let start = out.len();
-    let outcome = decode_bounded(input, limit, out, start);
+    let outcome = decode_bounded(scratch, input, limit, out, start);
     if outcome.is_err() {
         out.truncate(start);
     }
@@ -39,20 +90,19 @@ pub(crate) fn decode(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<()
 /// Runs the decoder over `input` in [`CHUNK`]-sized steps, appending to `out` (whose first
 /// `start` bytes belong to the caller) until the EOF code, an error, or the limit.
 fn decode_bounded(
+    scratch: &mut Scratch,
     input: &[u8],
     limit: usize,
     out: &mut Vec<u8>,
     start: usize,
 ) -> Result<(), CodecError> {
-    // A fresh decoder starts without a dictionary and, like Go's reader, treats a first code
-    // other than a clear code as if a clear code had preceded it.
-    let mut decoder = Decoder::new(BitOrder::Lsb, LITERAL_WIDTH);
-    let mut chunk = [0u8; CHUNK];
+    let Scratch { decoder, chunk } = scratch;
+    let chunk = &mut chunk[..];
     let mut rest = input;
     let mut idle_calls = 0u32;
 
     loop {
-        let result = decoder.decode_bytes(rest, &mut chunk);
+        let result = decoder.decode_bytes(rest, chunk);
         rest = rest.get(result.consumed_in..).unwrap_or_default();
         let produced = chunk
             .get(..result.consumed_out)
@@ -149,6 +199,59 @@ mod tests {
             })
         ));
         assert_eq!(out, b"prefix");
+    }
+
+    /// Decodes with a decoder built for this one call.
+    fn decode_fresh(input: &[u8], limit: usize) -> (Result<(), CodecError>, Vec<u8>) {
+        let mut out = Vec::new();
+        let result = decode_with(&mut Scratch::new(), input, limit, &mut out);
+        (result, out)
+    }
+
+    /// Decodes with this thread's reused decoder.
+    fn decode_reused(input: &[u8], limit: usize) -> (Result<(), CodecError>, Vec<u8>) {
+        let mut out = Vec::new();
+        let result = decode(input, limit, &mut out);
+        (result, out)
+    }
+
+    #[test]
+    fn reused_decoder_matches_a_fresh_one() {
+        let mut valid = Vec::new();
+        crate::encode::encode(
+            &b"memberlist gossip, memberlist gossip".repeat(200),
+            &mut valid,
+        );
+        // Deterministic pseudo-random inputs: valid streams, truncated and corrupted ones and
+        // noise, decoded in an order that leaves the reused decoder in every kind of state.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..600 {
+            let r = next();
+            let mut input = valid.clone();
+            match round % 4 {
+                0 => {}
+                1 => input.truncate(r as usize % valid.len()),
+                2 => {
+                    for _ in 0..(r % 4 + 1) {
+                        let at = next() as usize % input.len();
+                        input[at] ^= next() as u8 | 1;
+                    }
+                }
+                _ => input = (0..r % 300).map(|_| next() as u8).collect(),
+            }
+            let limit = if round % 5 == 0 { 1000 } else { 1 << 16 };
+            assert_eq!(
+                decode_reused(&input, limit),
+                decode_fresh(&input, limit),
+                "round {round}"
+            );
+        }
     }
 
     #[test]

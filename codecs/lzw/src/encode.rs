@@ -10,6 +10,8 @@
 //! dictionary one entry later than Go, and it loses the 17th successor of a dictionary entry
 //! when converting its compact node representation, wasting a code.)
 
+use std::cell::Cell;
+
 /// Bits per literal code.
 const LITERAL_BITS: u32 = 8;
 /// The clear code, `1 << LITERAL_BITS`.
@@ -18,11 +20,35 @@ const CLEAR: u32 = 1 << LITERAL_BITS;
 const EOF: u32 = CLEAR + 1;
 /// Go's writer emits a clear code when the next code to assign would reach this value.
 const MAX_CODE: u32 = (1 << 12) - 1;
-/// Hash table size: four times the number of codes, like Go's, so probing stays short.
+/// Largest hash table: four times the number of codes, like Go's, so probing stays short.
 const TABLE_SIZE: usize = 4 << 12;
-const TABLE_MASK: u32 = TABLE_SIZE as u32 - 1;
+/// Smallest hash table used, for tiny inputs.
+const MIN_TABLE_SIZE: usize = 64;
 /// An empty hash slot. Valid slots hold `key << 12 | code` with `code >= 258`, never zero.
 const EMPTY: u32 = 0;
+/// Most dictionary entries between two clear codes (codes 258 to 4094).
+const MAX_ENTRIES: usize = (MAX_CODE - EOF - 1) as usize;
+
+/// The encoder's memory, reused by the encodings of one thread.
+#[derive(Default)]
+struct Tables {
+    /// [`TABLE_SIZE`] slots, all [`EMPTY`] between encodings; an encoding uses a prefix of it
+    /// (see [`table_size`]).
+    table: Vec<u32>,
+    /// The slots filled since the table was last emptied, so that emptying it costs one store
+    /// per entry rather than a pass over the whole table.
+    touched: Vec<u16>,
+}
+
+thread_local! {
+    /// This thread's [`Tables`], taken out while an encoding runs.
+    static TABLES: Cell<Tables> = const {
+        Cell::new(Tables {
+            table: Vec::new(),
+            touched: Vec::new(),
+        })
+    };
+}
 
 /// LSB-first packing of variable-width codes into bytes.
 struct BitWriter<'a> {
@@ -34,6 +60,7 @@ struct BitWriter<'a> {
 }
 
 impl BitWriter<'_> {
+    #[inline]
     fn write(&mut self, code: u32) {
         self.bits |= code << self.n_bits;
         self.n_bits += self.width;
@@ -53,26 +80,22 @@ impl BitWriter<'_> {
 }
 
 /// Encoder state besides the bit writer.
-struct Dictionary {
+struct Dictionary<'t> {
     /// The most recently assigned code.
     hi: u32,
     /// The code at which `hi` no longer fits the current width.
     overflow: u32,
-    /// Open-addressing hash table from `prefix << 8 | byte` to its code.
-    table: Vec<u32>,
+    /// Open-addressing hash table from `prefix << 8 | byte` to its code; its length is a power
+    /// of two.
+    table: &'t mut [u32],
+    /// The slots of `table` filled so far.
+    touched: &'t mut Vec<u16>,
 }
 
-impl Dictionary {
-    fn new() -> Self {
-        Dictionary {
-            hi: EOF,
-            overflow: CLEAR << 1,
-            table: vec![EMPTY; TABLE_SIZE],
-        }
-    }
-
+impl Dictionary<'_> {
     /// Advances `hi` after a code was written. Returns `false` when the dictionary was full and
     /// has been reset (a clear code was written), in which case no entry must be added.
+    #[inline]
     fn advance(&mut self, w: &mut BitWriter<'_>) -> bool {
         self.hi += 1;
         if self.hi == self.overflow {
@@ -84,20 +107,88 @@ impl Dictionary {
             w.width = LITERAL_BITS + 1;
             self.hi = EOF;
             self.overflow = CLEAR << 1;
-            self.table.fill(EMPTY);
+            empty_touched(self.table, self.touched);
             return false;
         }
         true
     }
+
+    /// Stores `entry` in slot `index` (an empty slot found by probing).
+    #[inline]
+    fn insert(&mut self, index: usize, entry: u32) {
+        if let Some(slot) = self.table.get_mut(index) {
+            *slot = entry;
+            // `index` < TABLE_SIZE = 2^14, so it fits.
+            self.touched.push(index as u16);
+        }
+    }
 }
 
-/// The slot index where probing for `key` starts.
-fn slot(key: u32) -> usize {
-    (((key >> 12) ^ key) & TABLE_MASK) as usize
+/// The slot index where probing for `key` starts, in a table of `mask + 1` slots.
+#[inline]
+fn slot(key: u32, mask: usize) -> usize {
+    ((key >> 12) ^ key) as usize & mask
+}
+
+/// Empties the `touched` slots of `table`, leaving it all [`EMPTY`].
+fn empty_touched(table: &mut [u32], touched: &mut Vec<u16>) {
+    for &index in touched.iter() {
+        if let Some(slot) = table.get_mut(usize::from(index)) {
+            *slot = EMPTY;
+        }
+    }
+    touched.clear();
+}
+
+/// The hash table size for `len` input bytes: at least four slots per entry the input can add
+/// (one per byte, at most 4095 - 258 before a clear), so the load stays at most 1/4 as with
+/// Go's fixed table, while small inputs only clear a small table.
+fn table_size(len: usize) -> usize {
+    (len.min(TABLE_SIZE / 4) * 4)
+        .next_power_of_two()
+        .max(MIN_TABLE_SIZE)
 }
 
 /// Appends the LZW stream for `input` to `out`.
 pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
+    encode_within(input, usize::MAX, out);
+}
+
+/// Appends the LZW stream for `input` to `out` if it is at most `max_len` bytes long and
+/// returns `true`; otherwise stops as soon as the stream is known to be longer, leaves `out` as
+/// it was and returns `false`.
+pub(crate) fn encode_within(input: &[u8], max_len: usize, out: &mut Vec<u8>) -> bool {
+    // A thread being torn down has no tables left to lend: use fresh ones then.
+    let mut tables = TABLES.try_with(Cell::take).unwrap_or_default();
+    if tables.table.len() != TABLE_SIZE {
+        tables.table = vec![EMPTY; TABLE_SIZE];
+        tables.touched = Vec::with_capacity(MAX_ENTRIES);
+    }
+    let Tables { table, touched } = &mut tables;
+    let size = table_size(input.len());
+    let start = out.len();
+    let fits = match table.get_mut(..size) {
+        Some(prefix) => encode_with(prefix, touched, input, start.saturating_add(max_len), out),
+        None => false,
+    };
+    if !fits {
+        out.truncate(start);
+    }
+    empty_touched(table, touched);
+    // Ignored for the same reason: the tables are then simply dropped.
+    let _ = TABLES.try_with(|cell| cell.set(tables));
+    fits
+}
+
+/// Encodes `input` with the all-empty hash `table` (power-of-two length), recording the slots
+/// it fills in `touched`, giving up (returning `false`) once `out` grows beyond `end` bytes.
+fn encode_with(
+    table: &mut [u32],
+    touched: &mut Vec<u16>,
+    input: &[u8],
+    end: usize,
+    out: &mut Vec<u8>,
+) -> bool {
     let mut w = BitWriter {
         out,
         bits: 0,
@@ -106,27 +197,35 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
     };
     w.write(CLEAR);
     if let Some((&first, rest)) = input.split_first() {
-        let mut dict = Dictionary::new();
+        let mask = table.len().saturating_sub(1);
+        let mut dict = Dictionary {
+            hi: EOF,
+            overflow: CLEAR << 1,
+            table,
+            touched,
+        };
         let mut code = u32::from(first);
         'bytes: for &byte in rest {
             let literal = u32::from(byte);
             // `code` < 4096, so `key` < 2^20 and `key << 12` fits in 32 bits.
             let key = (code << 8) | literal;
-            let mut index = slot(key);
-            // The table never holds more than 4095 - 258 entries, so an empty slot exists.
+            let mut index = slot(key, mask);
+            // The table holds at most a quarter as many entries as slots (see `table_size`),
+            // so an empty slot exists.
             while let Some(&entry) = dict.table.get(index).filter(|&&e| e != EMPTY) {
                 if entry >> 12 == key {
                     code = entry & MAX_CODE;
                     continue 'bytes;
                 }
-                index = (index + 1) & TABLE_MASK as usize;
+                index = (index + 1) & mask;
             }
             w.write(code);
+            if w.out.len() > end {
+                return false;
+            }
             code = literal;
             if dict.advance(&mut w) {
-                if let Some(entry) = dict.table.get_mut(index) {
-                    *entry = (key << 12) | dict.hi;
-                }
+                dict.insert(index, (key << 12) | dict.hi);
             }
         }
         w.write(code);
@@ -134,6 +233,7 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
     }
     w.write(EOF);
     w.finish();
+    out.len() <= end
 }
 
 #[cfg(test)]
@@ -160,8 +260,53 @@ mod tests {
 
     #[test]
     fn slot_stays_in_table() {
-        for key in [0, 1, (4095 << 8) | 255, u32::MAX >> 12] {
-            assert!(slot(key) < TABLE_SIZE);
+        for size in [MIN_TABLE_SIZE, 1024, TABLE_SIZE] {
+            for key in [0, 1, (4095 << 8) | 255, u32::MAX >> 12] {
+                assert!(slot(key, size - 1) < size);
+            }
         }
+    }
+
+    #[test]
+    fn table_size_keeps_load_at_most_a_quarter() {
+        assert_eq!(table_size(0), MIN_TABLE_SIZE);
+        assert_eq!(table_size(93), 512);
+        assert_eq!(table_size(4000), TABLE_SIZE);
+        assert_eq!(table_size(usize::MAX), TABLE_SIZE);
+        for len in 1..5000 {
+            // Entries added: one per byte after the first, at most 4095 - 258 between clears.
+            let entries = (len - 1).min(MAX_ENTRIES);
+            assert!(entries * 4 <= table_size(len), "{len}");
+        }
+    }
+
+    #[test]
+    fn within_stops_early_and_restores_out() {
+        let input: Vec<u8> = (0..=255).collect();
+        let full = encoded(&input);
+        let mut out = b"keep".to_vec();
+        assert!(!encode_within(&input, full.len() - 1, &mut out));
+        assert_eq!(out, b"keep");
+        assert!(encode_within(&input, full.len(), &mut out));
+        assert_eq!(&out[4..], &full[..]);
+    }
+
+    #[test]
+    fn reused_table_gives_the_same_output_and_is_left_empty() {
+        let big = b"memberlist gossip ".repeat(400);
+        let small = b"ping ping ping";
+        let first = encoded(small);
+        let _ = encoded(&big);
+        // A dictionary that fills up (clear codes), and an encoding that gives up early.
+        let noise: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let _ = encoded(&noise);
+        assert!(!encode_within(&noise, 100, &mut Vec::new()));
+        assert_eq!(encoded(small), first);
+        let tables = TABLES.with(Cell::take);
+        assert_eq!(tables.table.len(), TABLE_SIZE);
+        assert!(tables.table.iter().all(|&slot| slot == EMPTY));
+        assert!(tables.touched.is_empty());
     }
 }

@@ -59,8 +59,9 @@ const NAME: &str = "lzw";
 /// LZW compression compatible with Go's `compress/lzw` (LSB order, literal width 8), the only
 /// compression algorithm Go memberlist knows (algorithm id [`LZW_ALGORITHM`], 0).
 ///
-/// `Lzw` holds no state; every call builds a fresh encoder or decoder, so one value can be
-/// shared freely between threads.
+/// `Lzw` holds no state, so one value can be shared freely between threads. To avoid
+/// allocating code tables for every packet, each thread keeps the encoder's hash table and one
+/// weezl decoder (about 130 KiB together) and resets them before each use.
 ///
 /// # Example
 ///
@@ -114,6 +115,18 @@ impl Codec for Lzw {
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
         encode::encode(input, out);
         Ok(())
+    }
+
+    /// Like [`compress`](Codec::compress), but stops as soon as the stream would exceed
+    /// `max_len` bytes (returning `Ok(false)` with `out` as it was). Output that fits is
+    /// byte-identical to [`compress`](Codec::compress)'s.
+    fn compress_within(
+        &self,
+        input: &[u8],
+        max_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, CodecError> {
+        Ok(encode::encode_within(input, max_len, out))
     }
 
     /// Decompresses the LZW stream in `input`, appending at most `limit` bytes to `out`.

@@ -7,8 +7,10 @@
 //! GossipVerifyIncoming is off) → CRC check → messages (compounds split and compressed parts
 //! expanded recursively).
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::LocalKey;
 
 use crate::codec::CodecRegistry;
 use crate::encryption::{Encryption, EnvelopeVersion};
@@ -219,28 +221,45 @@ impl Pipeline {
         crc: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), WireError> {
-        let mut compressed = Vec::new();
+        let mut scratch = PacketScratch::take();
+        let outcome = self.encode_packet_with(message, crc, &mut scratch, out);
+        scratch.put_back();
+        outcome
+    }
+
+    /// [`encode_packet`](Self::encode_packet) with scratch buffers for the compressed bytes,
+    /// the `compress` frame and the CRC-wrapped plaintext.
+    fn encode_packet_with(
+        &self,
+        message: &[u8],
+        crc: bool,
+        scratch: &mut PacketScratch,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
         let payload = match self.codecs.compressor() {
-            Some(codec) => {
-                let mut raw = Vec::with_capacity(message.len() / 2 + 16);
-                codec.compress(message, &mut raw)?;
-                if compress_len(raw.len()) < message.len() {
-                    encode_compress(codec.algorithm(), &raw, &mut compressed);
-                    &compressed[..]
+            // A `compress` frame is at least `compress_len(0)` bytes plus the compressed
+            // bytes, so compression pays only if those are shorter than `max_len`; below that
+            // (and for most small messages) nothing is attempted or the codec gives up early.
+            Some(codec) if message.len() > compress_len(0) => {
+                let max_len = message.len() - compress_len(0) - 1;
+                let raw = &mut scratch.raw;
+                if codec.compress_within(message, max_len, raw)?
+                    && compress_len(raw.len()) < message.len()
+                {
+                    encode_compress(codec.algorithm(), raw, &mut scratch.frame);
+                    &scratch.frame[..]
                 } else {
                     message
                 }
             }
-            None => message,
+            _ => message,
         };
         self.label.write_header(out);
         match &self.encryption {
             Some(enc) if self.verify_outgoing() => {
-                let mut plain;
                 let plaintext = if crc {
-                    plain = Vec::with_capacity(payload.len() + 5);
-                    write_crc_wrapped(payload, &mut plain);
-                    &plain[..]
+                    write_crc_wrapped(payload, &mut scratch.plain);
+                    &scratch.plain[..]
                 } else {
                     payload
                 };
@@ -326,8 +345,8 @@ impl Pipeline {
             };
         }
         if t == MessageType::Compress.byte() {
-            let mut inner = Vec::new();
-            return match self.decompress(body, *budget, &mut inner) {
+            let mut inner = take_buffer(&INFLATED);
+            let truncated = match self.decompress(body, *budget, &mut inner) {
                 Ok(()) => {
                     *budget -= inner.len();
                     self.walk(&inner, depth + 1, budget, sink)
@@ -337,6 +356,8 @@ impl Pipeline {
                     0
                 }
             };
+            put_back_buffer(&INFLATED, inner);
+            return truncated;
         }
         sink(Message::decode(msg).map_err(WireError::from));
         0
@@ -365,5 +386,146 @@ impl Pipeline {
             Err(e) => decoded.errors.push(e),
         });
         Ok(decoded)
+    }
+}
+
+/// Largest scratch buffer kept for the next packet; larger ones (a big decompressed payload)
+/// are freed rather than held by the thread.
+const MAX_KEPT_SCRATCH: usize = 64 * 1024;
+
+thread_local! {
+    /// [`PacketScratch`] buffers between outgoing packets on this thread.
+    static OUTGOING: Cell<PacketScratch> = const { Cell::new(PacketScratch::new()) };
+    /// The buffer for decompressed messages between incoming packets on this thread.
+    static INFLATED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers for the intermediate forms of one outgoing packet, reused by the packets of a
+/// thread so that a compression attempt (which usually fails for small messages) allocates
+/// nothing.
+#[derive(Default)]
+struct PacketScratch {
+    /// The compressed bytes.
+    raw: Vec<u8>,
+    /// The `compress` frame around them.
+    frame: Vec<u8>,
+    /// The CRC-wrapped payload, when it is encrypted.
+    plain: Vec<u8>,
+}
+
+impl PacketScratch {
+    const fn new() -> Self {
+        Self {
+            raw: Vec::new(),
+            frame: Vec::new(),
+            plain: Vec::new(),
+        }
+    }
+
+    /// Takes this thread's buffers (empty ones if another packet on this thread holds them, or
+    /// the thread is being torn down).
+    fn take() -> Self {
+        OUTGOING.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Empties the buffers and returns them to the thread.
+    fn put_back(mut self) {
+        for buf in [&mut self.raw, &mut self.frame, &mut self.plain] {
+            clear_or_free(buf);
+        }
+        // A thread being torn down drops them instead.
+        let _ = OUTGOING.try_with(|cell| cell.set(self));
+    }
+}
+
+/// Takes the buffer in `slot` (an empty one if it is in use further up the stack).
+fn take_buffer(slot: &'static LocalKey<Cell<Vec<u8>>>) -> Vec<u8> {
+    slot.try_with(Cell::take).unwrap_or_default()
+}
+
+/// Empties `buf` and returns it to `slot`.
+fn put_back_buffer(slot: &'static LocalKey<Cell<Vec<u8>>>, mut buf: Vec<u8>) {
+    clear_or_free(&mut buf);
+    let _ = slot.try_with(|cell| cell.set(buf));
+}
+
+/// Empties `buf`, and frees its memory if it has grown beyond [`MAX_KEPT_SCRATCH`].
+fn clear_or_free(buf: &mut Vec<u8>) {
+    if buf.capacity() > MAX_KEPT_SCRATCH {
+        *buf = Vec::new();
+    } else {
+        buf.clear();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::codec::{Codec, CodecError};
+
+    /// "Compresses" by dropping the last `shrink` bytes, so every output length can be tried.
+    #[derive(Debug)]
+    struct Truncate {
+        shrink: usize,
+    }
+
+    impl Codec for Truncate {
+        fn algorithm(&self) -> u8 {
+            7
+        }
+        fn name(&self) -> &'static str {
+            "truncate"
+        }
+        fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+            out.extend_from_slice(&input[..input.len().saturating_sub(self.shrink)]);
+            Ok(())
+        }
+        fn decompress(&self, input: &[u8], _: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
+            out.extend_from_slice(input);
+            Ok(())
+        }
+    }
+
+    /// The packet as built before compression attempts could stop early: compress fully, keep
+    /// the `compress` frame only if it is strictly shorter.
+    fn reference(codec: &dyn Codec, message: &[u8], crc: bool) -> Vec<u8> {
+        let mut raw = Vec::new();
+        codec.compress(message, &mut raw).unwrap();
+        let mut frame = Vec::new();
+        let payload = if compress_len(raw.len()) < message.len() {
+            encode_compress(codec.algorithm(), &raw, &mut frame);
+            &frame[..]
+        } else {
+            message
+        };
+        let mut out = Vec::new();
+        if crc {
+            write_crc_wrapped(payload, &mut out);
+        } else {
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    #[test]
+    fn compress_if_smaller_is_unchanged_around_the_threshold() {
+        for shrink in [0, 1, 12, 13, 14, 15, 16, 40, 300] {
+            let codec = Arc::new(Truncate { shrink });
+            let pipeline =
+                Pipeline::new().with_codecs(CodecRegistry::new().with_compressor(codec.clone()));
+            for len in (0..90).chain([300, 400, 70_000]) {
+                let message: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                for crc in [false, true] {
+                    let mut out = Vec::new();
+                    pipeline.encode_packet(&message, crc, &mut out).unwrap();
+                    assert_eq!(
+                        out,
+                        reference(&*codec, &message, crc),
+                        "shrink {shrink}, len {len}"
+                    );
+                }
+            }
+        }
     }
 }
