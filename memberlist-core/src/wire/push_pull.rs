@@ -164,15 +164,16 @@ impl PushNodeState {
         } else {
             return None;
         };
-        let port = if r.eat(b"\xa4Port") {
-            r.read_uint().ok()?
-        } else {
-            return None;
+        let port = match r.eat_then::<2>(b"\xa4Port\xcd") {
+            Some(p) => u16::from_be_bytes(p),
+            None if r.eat(b"\xa4Port") => r.read_uint().ok()?,
+            None => return None,
         };
-        let state = if r.eat(b"\xa5State") {
-            NodeState::from_i64(r.read_i64().ok()?)
-        } else {
-            return None;
+        let state = match r.eat_then::<1>(b"\xa5State") {
+            Some([s @ 0..=0x7f]) => NodeState::from_i64(i64::from(s)),
+            // Any other form of the state (Go writes a positive fixint) is left to the
+            // general decoder.
+            _ => return None,
         };
         let vsn = match r.eat_then::<6>(b"\xa3Vsn\xa6") {
             Some([a, b, c, d, e, f]) => Vsn::new(a, b, c, d, e, f),
