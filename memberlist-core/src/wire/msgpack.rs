@@ -183,6 +183,16 @@ impl<'a> Reader<'a> {
         hit
     }
 
+    /// Consumes `prefix` and the `N` bytes after it if the unread bytes start with them;
+    /// returns those `N` bytes. Nothing is consumed otherwise.
+    #[inline(always)]
+    pub(crate) fn eat_then<const N: usize>(&mut self, prefix: &[u8]) -> Option<[u8; N]> {
+        let tail = self.rest().strip_prefix(prefix)?;
+        let bytes: [u8; N] = tail.get(..N)?.try_into().ok()?;
+        self.pos += prefix.len() + N;
+        Some(bytes)
+    }
+
     #[inline]
     fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEof)?;

@@ -135,39 +135,50 @@ impl PushNodeState {
     /// `None`, and the general decoder reads the state again and decides.
     #[inline]
     fn decode_canonical(r: &mut Reader<'_>) -> Option<Self> {
-        if !r.eat(b"\x87\xa4Addr") {
-            return None;
-        }
-        let addr = read_ip(r).ok()?;
+        // The usual values (an IPv4 address, no metadata, a short name, a small state, six
+        // version bytes) are matched with their keys in one step each; any other form of a
+        // value is read by the general readers, with the same result.
+        let addr = match r.eat_then::<4>(b"\x87\xa4Addr\xa4") {
+            Some(ip) => IpBytes::from(ip),
+            None if r.eat(b"\x87\xa4Addr") => read_ip(r).ok()?,
+            None => return None,
+        };
         let incarnation = if r.eat(b"\xabIncarnation") {
             r.read_uint().ok()?
         } else {
             return None;
         };
-        let meta = if r.eat(b"\xa4Meta") {
+        let meta = if r.eat(b"\xa4Meta\xc0") {
+            Bytes::new()
+        } else if r.eat(b"\xa4Meta") {
             read_byte_field(r).ok()?
         } else {
             return None;
         };
         let name = if r.eat(b"\xa4Name") {
-            read_name(r, "Name").ok()?
+            match r.rest().first() {
+                // A fixstr of 1 to 23 bytes: SmolStr keeps it inline.
+                Some(0xa1..=0xb7) => SmolStr::new_inline(r.read_str("Name").ok()?),
+                _ => read_name(r, "Name").ok()?,
+            }
         } else {
             return None;
         };
-        let port = if r.eat(b"\xa4Port") {
-            r.read_uint().ok()?
-        } else {
-            return None;
+        let port = match r.eat_then::<2>(b"\xa4Port\xcd") {
+            Some(p) => u16::from_be_bytes(p),
+            None if r.eat(b"\xa4Port") => r.read_uint().ok()?,
+            None => return None,
         };
-        let state = if r.eat(b"\xa5State") {
-            NodeState::from_i64(r.read_i64().ok()?)
-        } else {
-            return None;
+        let state = match r.eat_then::<1>(b"\xa5State") {
+            Some([s @ 0..=0x7f]) => NodeState::from_i64(i64::from(s)),
+            // Any other form of the state (Go writes a positive fixint) is left to the
+            // general decoder.
+            _ => return None,
         };
-        let vsn = if r.eat(b"\xa3Vsn") {
-            Vsn::from_slice(&r.read_bytes().ok()?)
-        } else {
-            return None;
+        let vsn = match r.eat_then::<6>(b"\xa3Vsn\xa6") {
+            Some([a, b, c, d, e, f]) => Vsn::new(a, b, c, d, e, f),
+            None if r.eat(b"\xa3Vsn") => Vsn::from_slice(&r.read_bytes().ok()?),
+            None => return None,
         };
         if name.is_empty() {
             return None;
@@ -228,7 +239,62 @@ pub struct PushNodeStateRef<'a> {
 
 impl PushNodeStateRef<'_> {
     /// Appends the msgpack map: keys in Go's (sorted) order.
+    #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if !self.encode_small(out) {
+            self.encode_general(out);
+        }
+    }
+
+    /// The usual entry — an IPv4 address, a small state, six version bytes, no metadata,
+    /// a name of fewer than 32 bytes — written as a few fixed-size pieces (keys and values
+    /// together) instead of field by field: the bytes [`encode_general`](Self::encode_general)
+    /// writes. Returns false, having written nothing, for any other entry.
+    #[inline]
+    fn encode_small(&self, out: &mut Vec<u8>) -> bool {
+        let (Ok([a0, a1, a2, a3]), Ok([v0, v1, v2, v3, v4, v5])) = (
+            <[u8; 4]>::try_from(self.addr.as_bytes()),
+            <[u8; 6]>::try_from(self.vsn.as_bytes()),
+        ) else {
+            return false;
+        };
+        let state = match self.state.as_i64() {
+            s @ 0..=0x7f => s as u8,
+            _ => return false,
+        };
+        if !self.meta.is_empty() || self.name.len() >= 32 {
+            return false;
+        }
+        out.extend_from_slice(&[
+            0x87, 0xa4, b'A', b'd', b'd', b'r', 0xa4, a0, a1, a2, a3, 0xab, b'I', b'n', b'c', b'a',
+            b'r', b'n', b'a', b't', b'i', b'o', b'n',
+        ]);
+        match self.incarnation {
+            i @ 0..=0x7f => out.push(i as u8),
+            i => write_uint(out, u64::from(i)),
+        }
+        out.extend_from_slice(b"\xa4Meta\xc0\xa4Name");
+        out.push(0xa0 | self.name.len() as u8);
+        out.extend_from_slice(self.name.as_bytes());
+        match self.port {
+            p @ 0x100.. => {
+                let [hi, lo] = p.to_be_bytes();
+                out.extend_from_slice(&[0xa4, b'P', b'o', b'r', b't', 0xcd, hi, lo]);
+            }
+            p => {
+                out.extend_from_slice(b"\xa4Port");
+                write_uint(out, u64::from(p));
+            }
+        }
+        out.extend_from_slice(&[
+            0xa5, b'S', b't', b'a', b't', b'e', state, 0xa3, b'V', b's', b'n', 0xa6, v0, v1, v2,
+            v3, v4, v5,
+        ]);
+        true
+    }
+
+    /// Any entry, field by field.
+    fn encode_general(&self, out: &mut Vec<u8>) {
         write_map_len(out, 7);
         out.extend_from_slice(b"\xa4Addr");
         write_nil_or_bytes(out, self.addr.as_bytes());
@@ -433,6 +499,53 @@ mod tests {
             let mut one = Vec::new();
             s.as_ref().encode(&mut one);
             assert_eq!(one.len(), s.as_ref().encoded_len());
+        }
+    }
+
+    #[test]
+    fn small_entries_encode_like_the_general_path_and_decode_back() {
+        let names = [
+            "a",
+            "node-12",
+            "a-name-of-exactly-23-ch",
+            "a-name-of-thirty-one-bytes-long",
+        ];
+        let addrs = [
+            IpBytes::EMPTY,
+            IpBytes::from([10, 0, 0, 1]),
+            IpBytes::new(&[0xfe; 16]).unwrap(),
+            IpBytes::new(&[1, 2]).unwrap(),
+        ];
+        let vsns = [
+            Vsn::default(),
+            Vsn::from_slice(&[1, 5]),
+            Vsn::new(1, 5, 2, 255, 4, 9),
+        ];
+        let states = [0, 3, 127, -1, -33, 200, i64::MIN].map(NodeState::from_i64);
+        for (i, name) in names.into_iter().enumerate() {
+            for addr in addrs {
+                for vsn in vsns {
+                    for (j, state) in states.into_iter().enumerate() {
+                        let wide = [0, 127, 128, 255, 256, 65_535, 65_536, u32::MAX];
+                        let s = PushNodeStateRef {
+                            name,
+                            addr,
+                            port: wide[(i + j) % wide.len()] as u16,
+                            meta: b"",
+                            incarnation: wide[(i * 3 + j) % wide.len()],
+                            state,
+                            vsn,
+                        };
+                        let (mut small, mut general) = (Vec::new(), Vec::new());
+                        s.encode(&mut small);
+                        s.encode_general(&mut general);
+                        assert_eq!(small, general);
+                        assert_eq!(small.len(), s.encoded_len());
+                        let back = PushNodeState::decode(&mut Reader::new(&small)).unwrap();
+                        assert_eq!(back.as_ref(), s);
+                    }
+                }
+            }
         }
     }
 
