@@ -42,7 +42,7 @@ use tracing::{debug, warn};
 use crate::delegate::Delegate;
 use crate::metrics::{Counter, DropReason, Metrics, NoopMetrics};
 use crate::wire::{
-    Alive, Dead, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
+    Alive, Dead, DecodedPacket, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
     encode_stream_user_message,
 };
 
@@ -77,10 +77,16 @@ pub enum MachineError {
     Wire(#[from] WireError),
 }
 
+/// Capacity of the reused decoded-message vector kept between packets (a full 1,400-byte
+/// gossip packet carries about 20 messages).
+const MAX_KEPT_MESSAGES: usize = 64;
+
 /// The protocol machine of one node.
 pub struct Machine<D: Delegate> {
     cfg: ProtocolConfig,
     pipeline: Pipeline,
+    /// The last packet's decoded vectors, emptied, kept for their capacity.
+    received: DecodedPacket,
     delegate: D,
     rng: SmallRng,
     advertise_addr: IpBytes,
@@ -184,6 +190,7 @@ impl<D: Delegate> Machine<D> {
             leaving: false,
             leave_notify: None,
             members: members::Members::default(),
+            received: DecodedPacket::default(),
             suspicions: HashMap::new(),
             seq_no: 0,
             probe: None,
@@ -252,22 +259,26 @@ impl<D: Delegate> Machine<D> {
             debug!(%from, len = data.len(), max, "dropping an oversized datagram");
             return;
         }
-        let decoded = match self.pipeline.decode_packet(data) {
-            Ok(d) => d,
-            Err(e) => {
-                self.stats.packets_dropped += 1;
-                crate::metrics::count_wire_drop(&*self.metrics, &e, false);
-                debug!(%from, error = %e, "dropping packet");
-                return;
-            }
-        };
-        for e in &decoded.errors {
+        // The previous packet's vectors, kept for their capacity.
+        let mut decoded = std::mem::take(&mut self.received);
+        if let Err(e) = self.pipeline.decode_packet_into(data, &mut decoded) {
             self.stats.packets_dropped += 1;
-            crate::metrics::count_wire_drop(&*self.metrics, e, false);
+            crate::metrics::count_wire_drop(&*self.metrics, &e, false);
+            debug!(%from, error = %e, "dropping packet");
+            self.received = decoded;
+            return;
+        }
+        for e in decoded.errors.drain(..) {
+            self.stats.packets_dropped += 1;
+            crate::metrics::count_wire_drop(&*self.metrics, &e, false);
             debug!(%from, error = %e, "dropping message");
         }
-        for msg in decoded.messages {
+        for msg in decoded.messages.drain(..) {
             self.handle_message(msg, from, now);
+        }
+        // A rare huge compound should not pin its capacity for the node's lifetime.
+        if decoded.messages.capacity() <= MAX_KEPT_MESSAGES {
+            self.received = decoded;
         }
         self.collect_finished_broadcasts();
     }

@@ -378,14 +378,45 @@ impl Pipeline {
     /// Opens and decodes a whole packet. Envelope failures (label, decryption, CRC) are
     /// errors; failures of individual messages are collected in [`DecodedPacket::errors`].
     pub fn decode_packet(&self, datagram: &[u8]) -> Result<DecodedPacket, WireError> {
+        let mut decoded = DecodedPacket::default();
+        self.decode_packet_into(datagram, &mut decoded)?;
+        Ok(decoded)
+    }
+
+    /// [`decode_packet`](Self::decode_packet) into a reused result, so a receiver that keeps
+    /// one `DecodedPacket` does not grow fresh vectors for every packet. `decoded` is
+    /// cleared first.
+    ///
+    /// ```
+    /// use memberlist_core::wire::{DecodedPacket, Message, Nack, Pipeline, WireMessage};
+    ///
+    /// let pipeline = Pipeline::new();
+    /// let mut packet = Vec::new();
+    /// pipeline.encode_packet(&Nack { seq_no: 7 }.to_bytes(), false, &mut packet).unwrap();
+    /// let mut decoded = DecodedPacket::default();
+    /// for _ in 0..2 {
+    ///     pipeline.decode_packet_into(&packet, &mut decoded).unwrap();
+    ///     assert_eq!(decoded.messages, vec![Message::Nack(Nack { seq_no: 7 })]);
+    /// }
+    /// ```
+    pub fn decode_packet_into(
+        &self,
+        datagram: &[u8],
+        decoded: &mut DecodedPacket,
+    ) -> Result<(), WireError> {
+        decoded.messages.clear();
+        decoded.errors.clear();
+        decoded.truncated = 0;
         let mut scratch = Vec::new();
         let payload = self.open_packet(datagram, &mut scratch)?;
-        let mut decoded = DecodedPacket::default();
+        let DecodedPacket {
+            messages, errors, ..
+        } = decoded;
         decoded.truncated = self.decode_messages(payload, &mut |m| match m {
-            Ok(m) => decoded.messages.push(m),
-            Err(e) => decoded.errors.push(e),
+            Ok(m) => messages.push(m),
+            Err(e) => errors.push(e),
         });
-        Ok(decoded)
+        Ok(())
     }
 }
 
