@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use memberlist_core::machine::State;
 use memberlist_core::runtime::{Config, Memberlist};
+use memberlist_lz4::Lz4;
 use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use tokio::time::Instant;
 
 use crate::counting::Counting;
 use crate::report::{RunReport, cpu_time, peak_rss_kib, push_pull_figures};
-use crate::{BenchError, Scenario};
+use crate::{BenchCodec, BenchError, Scenario};
 
 /// A node of the in-process scenario.
 type Node = Memberlist<Counting<NetTransport>>;
@@ -21,8 +22,8 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Runs the scenario once on the current tokio runtime (the binary uses a 2-worker one).
 ///
-/// Nodes bind 127.0.0.1:0 with `Config::lan`; all but the first join through the first at
-/// once; after the join and `scenario.settle`, the process's CPU time and the nodes' sent
+/// Nodes bind 127.0.0.1:0 with `Config::lan` and `scenario.codec`; all but the first join
+/// through the first, at once or `scenario.join_rate` per second; after the join and `scenario.settle`, the process's CPU time and the nodes' sent
 /// bytes are read over `scenario.window`; then the last node shuts down without leaving,
 /// and the harness waits until every survivor sees it dead.
 pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
@@ -34,11 +35,12 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
     let mut nodes: Vec<Node> = Vec::with_capacity(n);
     for i in 0..n {
         let transport = Counting::new(NetTransport::bind(bind).await?);
-        let node = Memberlist::builder(Config::lan(format!("node-{i:04}")))
-            .transport(transport)
-            .compression(Lzw)
-            .start()
-            .await?;
+        let builder = Memberlist::builder(Config::lan(format!("node-{i:04}"))).transport(transport);
+        let node = match scenario.codec {
+            BenchCodec::Lzw => builder.compression(Lzw).start().await?,
+            BenchCodec::Lz4 => builder.compression(Lz4).start().await?,
+            BenchCodec::None => builder.start().await?,
+        };
         nodes.push(node);
     }
     let seed = nodes[0].advertise_addr().to_string();
@@ -49,11 +51,19 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
     let mut joins = Vec::with_capacity(n);
     for (i, node) in nodes[1..].iter().enumerate() {
         let (node, seed) = (node.clone(), seed.clone());
-        joins.push(tokio::spawn(join_with_retries(
-            node, seed, i as u64, deadline,
-        )));
+        let start = scenario.join_rate.map_or(began, |rate| {
+            began + Duration::from_secs_f64(i as f64 / rate)
+        });
+        joins.push(tokio::spawn(async move {
+            tokio::time::sleep_until(start).await;
+            join_with_retries(node, seed, i as u64, deadline).await
+        }));
     }
-    let join_deadline = began + scenario.join_timeout;
+    // A rolling start gives the join timeout after the last node has started joining.
+    let stagger = scenario.join_rate.map_or(Duration::ZERO, |rate| {
+        Duration::from_secs_f64((n - 1) as f64 / rate)
+    });
+    let join_deadline = began + stagger + scenario.join_timeout;
     let mut join_converged = true;
     let join_s = loop {
         if nodes

@@ -36,6 +36,24 @@ pub struct Scenario {
     /// with the measurement and reports the join as not converged (`join_s` NaN, `null` in
     /// JSON).
     pub join_timeout: Duration,
+    /// In-process runs: nodes joining per second (a rolling start); `None` joins everyone
+    /// at once.
+    pub join_rate: Option<f64>,
+    /// In-process runs: what compresses outgoing messages.
+    pub codec: BenchCodec,
+}
+
+/// Compression of the in-process nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchCodec {
+    /// Go's LZW, as Go's LAN default (`EnableCompression`).
+    #[default]
+    Lzw,
+    /// lz4 (not understood by Go nodes; for Rust-only clusters).
+    Lz4,
+    /// No compression.
+    None,
 }
 
 impl Scenario {
@@ -47,6 +65,8 @@ impl Scenario {
             window,
             timeout: Duration::from_secs(180),
             join_timeout: Duration::from_secs(60),
+            join_rate: None,
+            codec: BenchCodec::Lzw,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use memberlist_bench::procs::{Program, run_once};
 use memberlist_bench::report::{RunReport, Summary, human, raise_fd_limit};
-use memberlist_bench::{BenchError, Scenario, inproc, node};
+use memberlist_bench::{BenchCodec, BenchError, Scenario, inproc, node};
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +65,12 @@ struct Common {
     /// In-process: seconds to wait for a full join before measuring anyway.
     #[arg(long, default_value_t = 60)]
     join_timeout: u64,
+    /// In-process: nodes joining per second, a rolling start (default: all at once).
+    #[arg(long)]
+    join_rate: Option<f64>,
+    /// In-process: compression of the nodes (`lzw` is Go's LAN default).
+    #[arg(long, value_enum, default_value_t = BenchCodec::Lzw)]
+    codec: BenchCodec,
     /// Runs; the summary gives median [min – max].
     #[arg(long, default_value_t = 1)]
     runs: usize,
@@ -78,6 +84,8 @@ impl Common {
         let mut s = Scenario::new(self.nodes, Duration::from_secs(self.seconds));
         s.settle = Duration::from_secs(self.settle);
         s.join_timeout = Duration::from_secs(self.join_timeout);
+        s.join_rate = self.join_rate.filter(|r| *r > 0.0);
+        s.codec = self.codec;
         s
     }
 }
