@@ -31,7 +31,7 @@ pub struct Stats {
     /// Datagrams or messages dropped because they could not be decoded or opened.
     pub packets_dropped: u64,
     /// Follow-up push/pulls run after a join (beyond Go; see
-    /// [`ProtocolConfig::join_push_pulls`]).
+    /// [`ProtocolConfig::join_push_pulls`](super::ProtocolConfig::join_push_pulls)).
     pub join_follow_ups: u64,
     /// Gossip rounds run (every gossip tick, whether or not it had something to send, as
     /// Go's `memberlist.gossip` timer counts them).

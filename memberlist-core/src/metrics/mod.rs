@@ -1,4 +1,4 @@
-//! Metrics: the [`Metrics`] trait a sink implements, and the [catalog](catalog) of everything
+//! Metrics: the [`Metrics`] trait a sink implements, and the [catalog] of everything
 //! the library emits.
 //!
 //! The protocol machine and the runtime report through a [`Metrics`] sink: counters grow,
