@@ -11,7 +11,7 @@ use memberlist_net::NetTransport;
 use tokio::time::Instant;
 
 use crate::counting::Counting;
-use crate::report::{RunReport, cpu_time, peak_rss_kib, push_pull_figures};
+use crate::report::{Churn, RunReport, cpu_time, peak_rss_kib, push_pull_figures};
 use crate::{BenchCodec, BenchError, Scenario};
 
 /// A node of the in-process scenario.
@@ -103,6 +103,17 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
             .sum()
     };
     let dials = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.stats().streams_opened).sum() };
+    let churn = |nodes: &[Node]| -> [u64; 3] {
+        nodes.iter().fold([0; 3], |[s, r, d], n| {
+            let st = n.stats();
+            [
+                s + st.protocol.suspect,
+                r + st.protocol.refutations,
+                d + st.transmits_dropped,
+            ]
+        })
+    };
+    let churn0 = churn(&nodes);
     let (cpu0, sent0, streamed0, dials0, t0) = (
         cpu_time("self"),
         sent(&nodes),
@@ -118,6 +129,14 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         dials(&nodes),
         t0.elapsed(),
     );
+    let churn1 = churn(&nodes);
+    let per_node_min =
+        |i: usize| (churn1[i] - churn0[i]) as f64 / n as f64 / window.as_secs_f64() * 60.0;
+    let churn = Churn {
+        suspect_msgs: per_node_min(0),
+        refutations: per_node_min(1),
+        transmits_dropped: per_node_min(2),
+    };
     let worst_alive = worst_alive(&nodes);
     let rss = peak_rss_kib("self").unwrap_or(0);
     let cpu = match (cpu0, cpu1) {
@@ -173,6 +192,7 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         join_retries,
         dials_per_node_min: (dials1 - dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
+        churn: Some(churn),
     })
 }
 

@@ -113,6 +113,12 @@ fn repeat(
                 r.worst_alive,
                 r.nodes
             );
+            if let Some(c) = r.churn {
+                println!(
+                    "       per node-minute: {:.2} suspect messages, {:.2} refutations, {:.2} datagrams dropped (send queue full)",
+                    c.suspect_msgs, c.refutations, c.transmits_dropped
+                );
+            }
         } else {
             eprintln!("run {} done", i + 1);
         }

@@ -304,5 +304,6 @@ fn measure(
         join_retries: 0,
         dials_per_node_min: dials1.saturating_sub(dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
+        churn: None,
     })
 }

@@ -48,6 +48,21 @@ pub struct RunReport {
     pub dials_per_node_min: f64,
     /// The fewest members alive that any node saw at the end of the window.
     pub worst_alive: usize,
+    /// Churn in the window (in-process runs only): suspect messages processed, refutations
+    /// and datagrams dropped because a node's send queue was full, per node per minute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churn: Option<Churn>,
+}
+
+/// Signs of an unsettled cluster during the window, per node per minute.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Churn {
+    /// Suspect messages processed.
+    pub suspect_msgs: f64,
+    /// Refutations of a suspicion or death of the node itself.
+    pub refutations: f64,
+    /// Datagrams dropped before the socket (send queue full).
+    pub transmits_dropped: f64,
 }
 
 /// Median, minimum and maximum of one figure over runs.
