@@ -9,6 +9,14 @@
 //! (weezl's encoder is not used because its output differs from Go's: weezl 0.2.1 clears the
 //! dictionary one entry later than Go, and it loses the 17th successor of a dictionary entry
 //! when converting its compact node representation, wasting a code.)
+//!
+//! # Cost
+//!
+//! Every input byte costs one hash-table probe (most often a single load and compare); every
+//! emitted code additionally costs an append to a 64-bit bit buffer (flushed four bytes at a
+//! time), one comparison for code-width changes and dictionary resets, and two stores. The
+//! tables are fixed-size arrays indexed through masks, so the hot loop has no bounds checks,
+//! and they are kept per thread and emptied entry by entry, so an encoding allocates nothing.
 
 use std::cell::Cell;
 
@@ -18,131 +26,107 @@ const LITERAL_BITS: u32 = 8;
 const CLEAR: u32 = 1 << LITERAL_BITS;
 /// The end-of-data code.
 const EOF: u32 = CLEAR + 1;
+/// The first dictionary code.
+const FIRST_ENTRY: u32 = EOF + 1;
 /// Go's writer emits a clear code when the next code to assign would reach this value.
 const MAX_CODE: u32 = (1 << 12) - 1;
+/// Number of 12-bit codes.
+const CODES: usize = 1 << 12;
 /// Largest hash table: four times the number of codes, like Go's, so probing stays short.
-const TABLE_SIZE: usize = 4 << 12;
+const TABLE_SIZE: usize = 4 * CODES;
+/// Masks any index into the hash table.
+const TABLE_MASK: usize = TABLE_SIZE - 1;
 /// Smallest hash table used, for tiny inputs.
 const MIN_TABLE_SIZE: usize = 64;
-/// An empty hash slot. Valid slots hold `key << 12 | code` with `code >= 258`, never zero.
-const EMPTY: u32 = 0;
+/// An empty hash slot. Valid slots hold `key << 12 | code`, and as prefix codes are at most
+/// 4094 a key (`prefix << 8 | byte`) is at most `0xffeff`, so no valid slot is all ones.
+const EMPTY: u32 = u32::MAX;
 /// Most dictionary entries between two clear codes (codes 258 to 4094).
-const MAX_ENTRIES: usize = (MAX_CODE - EOF - 1) as usize;
+#[cfg(test)]
+const MAX_ENTRIES: usize = (MAX_CODE - FIRST_ENTRY) as usize;
 
-/// The encoder's memory, reused by the encodings of one thread.
-#[derive(Default)]
+/// The encoder's memory (72 KiB), reused by the encodings of one thread.
 struct Tables {
-    /// [`TABLE_SIZE`] slots, all [`EMPTY`] between encodings; an encoding uses a prefix of it
+    /// Open-addressing hash table from `prefix << 8 | byte` to its code, stored as
+    /// `key << 12 | code`; all [`EMPTY`] between encodings. An encoding uses a prefix of it
     /// (see [`table_size`]).
-    table: Vec<u32>,
-    /// The slots filled since the table was last emptied, so that emptying it costs one store
-    /// per entry rather than a pass over the whole table.
-    touched: Vec<u16>,
+    slots: [u32; TABLE_SIZE],
+    /// `slot_of[code]` is the slot holding dictionary entry `code`, for the entries assigned
+    /// since the table was last emptied, so that emptying it costs one store per entry rather
+    /// than a pass over the whole table.
+    slot_of: [u16; CODES],
+}
+
+impl Tables {
+    /// Fresh, empty tables.
+    fn new() -> Box<Self> {
+        Box::new(Tables {
+            slots: [EMPTY; TABLE_SIZE],
+            slot_of: [0; CODES],
+        })
+    }
+
+    /// Empties the slots of dictionary entries `FIRST_ENTRY..=last`.
+    fn empty(&mut self, last: u32) {
+        let codes = FIRST_ENTRY as usize..(last as usize + 1).min(CODES);
+        for &index in self.slot_of.get(codes).unwrap_or_default() {
+            self.slots[usize::from(index) & TABLE_MASK] = EMPTY;
+        }
+    }
 }
 
 thread_local! {
     /// This thread's [`Tables`], taken out while an encoding runs.
-    static TABLES: Cell<Tables> = const {
-        Cell::new(Tables {
-            table: Vec::new(),
-            touched: Vec::new(),
-        })
-    };
+    static TABLES: Cell<Option<Box<Tables>>> = const { Cell::new(None) };
 }
 
 /// LSB-first packing of variable-width codes into bytes.
 struct BitWriter<'a> {
     out: &'a mut Vec<u8>,
-    /// Pending bits, least significant first; fewer than 8 between calls.
-    bits: u32,
+    /// Pending bits, least significant first; fewer than 32 between calls.
+    bits: u64,
     n_bits: u32,
+    /// Bits per code.
     width: u32,
+    /// Once `out` is longer than this, the stream cannot fit any more.
+    end: usize,
 }
 
 impl BitWriter<'_> {
-    #[inline]
-    fn write(&mut self, code: u32) {
-        self.bits |= code << self.n_bits;
+    /// Appends `code` (`width` bits). Returns `true` if the output is now known to be longer
+    /// than `end` (checked only when whole bytes are flushed, which is when `out` grows).
+    #[inline(always)]
+    fn write(&mut self, code: u32) -> bool {
+        self.bits |= u64::from(code) << self.n_bits;
         self.n_bits += self.width;
-        while self.n_bits >= 8 {
-            self.out.push(self.bits as u8);
-            self.bits >>= 8;
-            self.n_bits -= 8;
+        if self.n_bits >= 32 {
+            self.out
+                .extend_from_slice(&(self.bits as u32).to_le_bytes());
+            self.bits >>= 32;
+            self.n_bits -= 32;
+            return self.out.len() > self.end;
         }
+        false
     }
 
-    /// Writes the final partial byte, if any.
-    fn finish(self) {
-        if self.n_bits > 0 {
-            self.out.push(self.bits as u8);
-        }
-    }
-}
-
-/// Encoder state besides the bit writer.
-struct Dictionary<'t> {
-    /// The most recently assigned code.
-    hi: u32,
-    /// The code at which `hi` no longer fits the current width.
-    overflow: u32,
-    /// Open-addressing hash table from `prefix << 8 | byte` to its code; its length is a power
-    /// of two.
-    table: &'t mut [u32],
-    /// The slots of `table` filled so far.
-    touched: &'t mut Vec<u16>,
-}
-
-impl Dictionary<'_> {
-    /// Advances `hi` after a code was written. Returns `false` when the dictionary was full and
-    /// has been reset (a clear code was written), in which case no entry must be added.
-    #[inline]
-    fn advance(&mut self, w: &mut BitWriter<'_>) -> bool {
-        self.hi += 1;
-        if self.hi == self.overflow {
-            w.width += 1;
-            self.overflow <<= 1;
-        }
-        if self.hi == MAX_CODE {
-            w.write(CLEAR);
-            w.width = LITERAL_BITS + 1;
-            self.hi = EOF;
-            self.overflow = CLEAR << 1;
-            empty_touched(self.table, self.touched);
-            return false;
-        }
-        true
-    }
-
-    /// Stores `entry` in slot `index` (an empty slot found by probing).
-    #[inline]
-    fn insert(&mut self, index: usize, entry: u32) {
-        if let Some(slot) = self.table.get_mut(index) {
-            *slot = entry;
-            // `index` < TABLE_SIZE = 2^14, so it fits.
-            self.touched.push(index as u16);
-        }
+    /// Writes the pending bits, the last byte padded with zeros.
+    fn finish(&mut self) {
+        let bytes = self.bits.to_le_bytes();
+        let n_bytes = self.n_bits.div_ceil(8) as usize;
+        self.out
+            .extend_from_slice(bytes.get(..n_bytes).unwrap_or(&bytes));
     }
 }
 
-/// The slot index where probing for `key` starts, in a table of `mask + 1` slots.
-#[inline]
+/// The slot index where probing for `key` starts, under `mask` (table size minus one).
+#[inline(always)]
 fn slot(key: u32, mask: usize) -> usize {
     ((key >> 12) ^ key) as usize & mask
 }
 
-/// Empties the `touched` slots of `table`, leaving it all [`EMPTY`].
-fn empty_touched(table: &mut [u32], touched: &mut Vec<u16>) {
-    for &index in touched.iter() {
-        if let Some(slot) = table.get_mut(usize::from(index)) {
-            *slot = EMPTY;
-        }
-    }
-    touched.clear();
-}
-
 /// The hash table size for `len` input bytes: at least four slots per entry the input can add
 /// (one per byte, at most 4095 - 258 before a clear), so the load stays at most 1/4 as with
-/// Go's fixed table, while small inputs only clear a small table.
+/// Go's fixed table, while a small input touches few cache lines.
 fn table_size(len: usize) -> usize {
     (len.min(TABLE_SIZE / 4) * 4)
         .next_power_of_two()
@@ -159,81 +143,103 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
 /// it was and returns `false`.
 pub(crate) fn encode_within(input: &[u8], max_len: usize, out: &mut Vec<u8>) -> bool {
     // A thread being torn down has no tables left to lend: use fresh ones then.
-    let mut tables = TABLES.try_with(Cell::take).unwrap_or_default();
-    if tables.table.len() != TABLE_SIZE {
-        tables.table = vec![EMPTY; TABLE_SIZE];
-        tables.touched = Vec::with_capacity(MAX_ENTRIES);
-    }
-    let Tables { table, touched } = &mut tables;
-    let size = table_size(input.len());
+    let mut tables = TABLES
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(Tables::new);
     let start = out.len();
-    let fits = match table.get_mut(..size) {
-        Some(prefix) => encode_with(prefix, touched, input, start.saturating_add(max_len), out),
-        None => false,
-    };
+    let mask = (table_size(input.len()) - 1) & TABLE_MASK;
+    let end = start.saturating_add(max_len);
+    let (fits, last) = encode_with(&mut tables, mask, input, out, end);
+    tables.empty(last);
     if !fits {
         out.truncate(start);
     }
-    empty_touched(table, touched);
     // Ignored for the same reason: the tables are then simply dropped.
-    let _ = TABLES.try_with(|cell| cell.set(tables));
+    let _ = TABLES.try_with(|cell| cell.set(Some(tables)));
     fits
 }
 
-/// Encodes `input` with the all-empty hash `table` (power-of-two length), recording the slots
-/// it fills in `touched`, giving up (returning `false`) once `out` grows beyond `end` bytes.
+/// Encodes `input` with the empty `tables`, using the `mask + 1` first hash slots, appending
+/// to `out`. Returns whether the output stayed within `end` bytes (it stops as soon as it is
+/// known not to), and the last dictionary code assigned, whose entries remain to be emptied.
 fn encode_with(
-    table: &mut [u32],
-    touched: &mut Vec<u16>,
+    tables: &mut Tables,
+    mask: usize,
     input: &[u8],
-    end: usize,
     out: &mut Vec<u8>,
-) -> bool {
+    end: usize,
+) -> (bool, u32) {
     let mut w = BitWriter {
         out,
         bits: 0,
         n_bits: 0,
         width: LITERAL_BITS + 1,
+        end,
     };
+    // The most recently assigned code: entries `FIRST_ENTRY..=hi` are in the table.
+    let mut hi = EOF;
+    // The value of `hi` at which the code width grows (512, 1024, 2048), or at which the
+    // dictionary is full (`MAX_CODE`), whichever comes first.
+    let mut next_event = CLEAR << 1;
     w.write(CLEAR);
     if let Some((&first, rest)) = input.split_first() {
-        let mask = table.len().saturating_sub(1);
-        let mut dict = Dictionary {
-            hi: EOF,
-            overflow: CLEAR << 1,
-            table,
-            touched,
-        };
         let mut code = u32::from(first);
         'bytes: for &byte in rest {
-            let literal = u32::from(byte);
-            // `code` < 4096, so `key` < 2^20 and `key << 12` fits in 32 bits.
-            let key = (code << 8) | literal;
+            // `code` <= 4094, so `key` < 2^20 and `key << 12` fits in 32 bits.
+            let key = (code << 8) | u32::from(byte);
             let mut index = slot(key, mask);
             // The table holds at most a quarter as many entries as slots (see `table_size`),
-            // so an empty slot exists.
-            while let Some(&entry) = dict.table.get(index).filter(|&&e| e != EMPTY) {
+            // so probing ends at an empty slot.
+            loop {
+                let entry = tables.slots[index & TABLE_MASK];
                 if entry >> 12 == key {
                     code = entry & MAX_CODE;
                     continue 'bytes;
                 }
+                if entry == EMPTY {
+                    break;
+                }
                 index = (index + 1) & mask;
             }
-            w.write(code);
-            if w.out.len() > end {
-                return false;
+            if w.write(code) {
+                return (false, hi);
             }
-            code = literal;
-            if dict.advance(&mut w) {
-                dict.insert(index, (key << 12) | dict.hi);
+            code = key & 0xff;
+            hi += 1;
+            if hi == next_event {
+                if hi == MAX_CODE {
+                    // Whether this overflows `end` is seen by a later check.
+                    w.write(CLEAR);
+                    w.width = LITERAL_BITS + 1;
+                    tables.empty(MAX_CODE - 1);
+                    hi = EOF;
+                    next_event = CLEAR << 1;
+                    continue;
+                }
+                w.width += 1;
+                next_event = (hi << 1).min(MAX_CODE);
             }
+            tables.slots[index & TABLE_MASK] = (key << 12) | hi;
+            // `index` <= TABLE_MASK < 2^16.
+            tables.slot_of[hi as usize & (CODES - 1)] = index as u16;
         }
         w.write(code);
-        dict.advance(&mut w);
+        // Go's writer advances `hi` once more when closing; all that is left of that is the
+        // width of the EOF code, and a clear code first if the codes ran out.
+        if hi + 1 == next_event {
+            if next_event == MAX_CODE {
+                w.write(CLEAR);
+                w.width = LITERAL_BITS + 1;
+            } else {
+                w.width += 1;
+            }
+        }
     }
     w.write(EOF);
     w.finish();
-    out.len() <= end
+    (w.out.len() <= w.end, hi)
 }
 
 #[cfg(test)]
@@ -304,9 +310,9 @@ mod tests {
         let _ = encoded(&noise);
         assert!(!encode_within(&noise, 100, &mut Vec::new()));
         assert_eq!(encoded(small), first);
-        let tables = TABLES.with(Cell::take);
-        assert_eq!(tables.table.len(), TABLE_SIZE);
-        assert!(tables.table.iter().all(|&slot| slot == EMPTY));
-        assert!(tables.touched.is_empty());
+        let tables = TABLES
+            .with(Cell::take)
+            .expect("tables are returned after use");
+        assert!(tables.slots.iter().all(|&slot| slot == EMPTY));
     }
 }
