@@ -121,7 +121,7 @@ impl BitWriter<'_> {
 /// The slot index where probing for `key` starts, under `mask` (table size minus one).
 #[inline(always)]
 fn slot(key: u32, mask: usize) -> usize {
-    ((key >> 12) ^ key) as usize & mask
+    (key.wrapping_mul(0x9e37_79b1) >> 18) as usize & mask
 }
 
 /// The hash table size for `len` input bytes: at least four slots per entry the input can add
