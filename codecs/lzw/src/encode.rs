@@ -14,9 +14,11 @@
 //!
 //! Every input byte costs one hash-table probe (most often a single load and compare); every
 //! emitted code additionally costs an append to a 64-bit bit buffer (flushed four bytes at a
-//! time), one comparison for code-width changes and dictionary resets, and two stores. The
-//! tables are fixed-size arrays indexed through masks, so the hot loop has no bounds checks,
-//! and they are kept per thread and emptied entry by entry, so an encoding allocates nothing.
+//! time into the output, grown beforehand by an upper bound of the stream's length so that the
+//! loop makes no calls), one comparison for code-width changes and dictionary resets, and two
+//! stores. The tables are fixed-size arrays indexed through masks, so the loop has no bounds
+//! checks, and they are kept per thread and emptied entry by entry, so an encoding allocates
+//! nothing (besides growing the output).
 
 use std::cell::Cell;
 
@@ -67,6 +69,7 @@ impl Tables {
     }
 
     /// Empties the slots of dictionary entries `FIRST_ENTRY..=last`.
+    #[inline(always)]
     fn empty(&mut self, last: u32) {
         let codes = FIRST_ENTRY as usize..(last as usize + 1).min(CODES);
         for &index in self.slot_of.get(codes).unwrap_or_default() {
@@ -80,41 +83,51 @@ thread_local! {
     static TABLES: Cell<Option<Box<Tables>>> = const { Cell::new(None) };
 }
 
-/// LSB-first packing of variable-width codes into bytes.
+/// LSB-first packing of variable-width codes into a byte buffer of fixed length (writing to
+/// a slice keeps calls, and so register spills, out of the encoding loop).
 struct BitWriter<'a> {
-    out: &'a mut Vec<u8>,
+    buf: &'a mut [u8],
+    /// Bytes of `buf` written.
+    pos: usize,
     /// Pending bits, least significant first; fewer than 32 between calls.
     bits: u64,
     n_bits: u32,
     /// Bits per code.
     width: u32,
-    /// Once `out` is longer than this, the stream cannot fit any more.
-    end: usize,
 }
 
 impl BitWriter<'_> {
-    /// Appends `code` (`width` bits). Returns `true` if the output is now known to be longer
-    /// than `end` (checked only when whole bytes are flushed, which is when `out` grows).
+    /// Appends `code` (`width` bits), flushing four bytes once 32 bits are pending. Returns
+    /// `false`, writing nothing, if those bytes do not fit the buffer.
     #[inline(always)]
     fn write(&mut self, code: u32) -> bool {
-        self.bits |= u64::from(code) << self.n_bits;
-        self.n_bits += self.width;
-        if self.n_bits >= 32 {
-            self.out
-                .extend_from_slice(&(self.bits as u32).to_le_bytes());
-            self.bits >>= 32;
-            self.n_bits -= 32;
-            return self.out.len() > self.end;
+        let bits = self.bits | u64::from(code) << self.n_bits;
+        let n_bits = self.n_bits + self.width;
+        if n_bits >= 32 {
+            match self.buf.get_mut(self.pos..self.pos + 4) {
+                Some(dst) => dst.copy_from_slice(&(bits as u32).to_le_bytes()),
+                None => return false,
+            }
+            self.pos += 4;
+            self.bits = bits >> 32;
+            self.n_bits = n_bits - 32;
+        } else {
+            self.bits = bits;
+            self.n_bits = n_bits;
         }
-        false
+        true
     }
 
-    /// Writes the pending bits, the last byte padded with zeros.
-    fn finish(&mut self) {
+    /// Writes the pending bits, the last byte padded with zeros, and returns the length of the
+    /// stream, or `None` if it does not fit the buffer.
+    fn finish(&mut self) -> Option<usize> {
         let bytes = self.bits.to_le_bytes();
         let n_bytes = self.n_bits.div_ceil(8) as usize;
-        self.out
-            .extend_from_slice(bytes.get(..n_bytes).unwrap_or(&bytes));
+        let end = self.pos + n_bytes;
+        self.buf
+            .get_mut(self.pos..end)?
+            .copy_from_slice(bytes.get(..n_bytes)?);
+        Some(end)
     }
 }
 
@@ -138,6 +151,14 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
     encode_within(input, usize::MAX, out);
 }
 
+/// An upper bound of the stream length for `len` input bytes. The stream holds a clear code,
+/// at most one code per input byte, a clear code per 3,837 of those (when the dictionary is
+/// full, and possibly once more on closing) and the EOF code, each at most 12 bits.
+fn max_stream_len(len: usize) -> usize {
+    let codes = len.saturating_add(len / 2048).saturating_add(4);
+    codes.saturating_mul(12).div_ceil(8)
+}
+
 /// Appends the LZW stream for `input` to `out` if it is at most `max_len` bytes long and
 /// returns `true`; otherwise stops as soon as the stream is known to be longer, leaves `out` as
 /// it was and returns `false`.
@@ -150,39 +171,54 @@ pub(crate) fn encode_within(input: &[u8], max_len: usize, out: &mut Vec<u8>) -> 
         .unwrap_or_else(Tables::new);
     let start = out.len();
     let mask = (table_size(input.len()) - 1) & TABLE_MASK;
-    let end = start.saturating_add(max_len);
-    let (fits, last) = encode_with(&mut tables, mask, input, out, end);
-    tables.empty(last);
-    if !fits {
-        out.truncate(start);
-    }
+    // The stream is written into `out` grown by this many bytes, then truncated to its length.
+    let mut room = max_stream_len(input.len()).min(max_len);
+    let fits = loop {
+        out.resize(start.saturating_add(room), 0);
+        let buf = out.get_mut(start..).unwrap_or_default();
+        let (len, last) = encode_into(&mut tables, mask, input, buf);
+        tables.empty(last);
+        match len {
+            Some(len) => {
+                out.truncate(start + len);
+                break true;
+            }
+            None if room >= max_len => {
+                out.truncate(start);
+                break false;
+            }
+            // Not expected (`max_stream_len` is an upper bound), but harmless: try again with
+            // more room.
+            None => room = room.saturating_mul(2).min(max_len),
+        }
+    };
     // Ignored for the same reason: the tables are then simply dropped.
     let _ = TABLES.try_with(|cell| cell.set(Some(tables)));
     fits
 }
 
-/// Encodes `input` with the empty `tables`, using the `mask + 1` first hash slots, appending
-/// to `out`. Returns whether the output stayed within `end` bytes (it stops as soon as it is
-/// known not to), and the last dictionary code assigned, whose entries remain to be emptied.
-fn encode_with(
+/// Encodes `input` with the empty `tables`, using the `mask + 1` first hash slots, into `buf`.
+/// Returns the stream's length, or `None` as soon as it is known not to fit `buf`, and the
+/// last dictionary code assigned, whose table entries remain to be emptied.
+fn encode_into(
     tables: &mut Tables,
     mask: usize,
     input: &[u8],
-    out: &mut Vec<u8>,
-    end: usize,
-) -> (bool, u32) {
+    buf: &mut [u8],
+) -> (Option<usize>, u32) {
     let mut w = BitWriter {
-        out,
+        buf,
+        pos: 0,
         bits: 0,
         n_bits: 0,
         width: LITERAL_BITS + 1,
-        end,
     };
     // The most recently assigned code: entries `FIRST_ENTRY..=hi` are in the table.
     let mut hi = EOF;
     // The value of `hi` at which the code width grows (512, 1024, 2048), or at which the
     // dictionary is full (`MAX_CODE`), whichever comes first.
     let mut next_event = CLEAR << 1;
+    // Nine bits: no flush.
     w.write(CLEAR);
     if let Some((&first, rest)) = input.split_first() {
         let mut code = u32::from(first);
@@ -203,19 +239,20 @@ fn encode_with(
                 }
                 index = (index + 1) & mask;
             }
-            if w.write(code) {
-                return (false, hi);
+            if !w.write(code) {
+                return (None, hi);
             }
             code = key & 0xff;
             hi += 1;
             if hi == next_event {
                 if hi == MAX_CODE {
-                    // Whether this overflows `end` is seen by a later check.
-                    w.write(CLEAR);
-                    w.width = LITERAL_BITS + 1;
                     tables.empty(MAX_CODE - 1);
                     hi = EOF;
                     next_event = CLEAR << 1;
+                    if !w.write(CLEAR) {
+                        return (None, hi);
+                    }
+                    w.width = LITERAL_BITS + 1;
                     continue;
                 }
                 w.width += 1;
@@ -225,21 +262,24 @@ fn encode_with(
             // `index` <= TABLE_MASK < 2^16.
             tables.slot_of[hi as usize & (CODES - 1)] = index as u16;
         }
-        w.write(code);
+        if !w.write(code) {
+            return (None, hi);
+        }
         // Go's writer advances `hi` once more when closing; all that is left of that is the
         // width of the EOF code, and a clear code first if the codes ran out.
         if hi + 1 == next_event {
             if next_event == MAX_CODE {
-                w.write(CLEAR);
+                if !w.write(CLEAR) {
+                    return (None, hi);
+                }
                 w.width = LITERAL_BITS + 1;
             } else {
                 w.width += 1;
             }
         }
     }
-    w.write(EOF);
-    w.finish();
-    (w.out.len() <= w.end, hi)
+    let len = if w.write(EOF) { w.finish() } else { None };
+    (len, hi)
 }
 
 #[cfg(test)]
@@ -284,6 +324,22 @@ mod tests {
             let entries = (len - 1).min(MAX_ENTRIES);
             assert!(entries * 4 <= table_size(len), "{len}");
         }
+    }
+
+    #[test]
+    fn max_stream_len_is_an_upper_bound() {
+        // Noise takes about one code per byte (the most codes per byte), with dictionary
+        // resets; one repeated byte takes the fewest.
+        let noise: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in (0..300).chain([3_900, 4_000, 8_000, 20_000]) {
+            let input = &noise[..len];
+            assert!(encoded(input).len() <= max_stream_len(len), "{len}");
+            assert!(encoded(&vec![7; len]).len() <= max_stream_len(len), "{len}");
+        }
+        assert_eq!(max_stream_len(0), 6);
+        assert_eq!(max_stream_len(usize::MAX), usize::MAX / 8 + 1);
     }
 
     #[test]
