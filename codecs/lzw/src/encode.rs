@@ -221,17 +221,19 @@ fn encode_into(
     // Nine bits: no flush.
     w.write(CLEAR);
     if let Some((&first, rest)) = input.split_first() {
-        let mut code = u32::from(first);
+        // The code of the longest match so far, shifted left by 8 bits (ready to take the
+        // next byte as part of a key).
+        let mut prefix = u32::from(first) << 8;
         'bytes: for &byte in rest {
-            // `code` <= 4094, so `key` < 2^20 and `key << 12` fits in 32 bits.
-            let key = (code << 8) | u32::from(byte);
+            // The prefix code is at most 4094, so `key` < 2^20 and `key << 12` fits in 32 bits.
+            let key = prefix | u32::from(byte);
             let mut index = slot(key, mask);
             // The table holds at most a quarter as many entries as slots (see `table_size`),
             // so probing ends at an empty slot.
             loop {
                 let entry = tables.slots[index & TABLE_MASK];
                 if entry >> 12 == key {
-                    code = entry & MAX_CODE;
+                    prefix = (entry << 8) & (MAX_CODE << 8);
                     continue 'bytes;
                 }
                 if entry == EMPTY {
@@ -239,10 +241,10 @@ fn encode_into(
                 }
                 index = (index + 1) & mask;
             }
-            if !w.write(code) {
+            if !w.write(key >> 8) {
                 return (None, hi);
             }
-            code = key & 0xff;
+            prefix = (key & 0xff) << 8;
             hi += 1;
             if hi == next_event {
                 if hi == MAX_CODE {
@@ -262,7 +264,7 @@ fn encode_into(
             // `index` <= TABLE_MASK < 2^16.
             tables.slot_of[hi as usize & (CODES - 1)] = index as u16;
         }
-        if !w.write(code) {
+        if !w.write(prefix >> 8) {
             return (None, hi);
         }
         // Go's writer advances `hi` once more when closing; all that is left of that is the
