@@ -9,6 +9,16 @@
 //! (weezl's encoder is not used because its output differs from Go's: weezl 0.2.1 clears the
 //! dictionary one entry later than Go, and it loses the 17th successor of a dictionary entry
 //! when converting its compact node representation, wasting a code.)
+//!
+//! # Cost
+//!
+//! Every input byte costs one hash-table probe (most often a single load and compare); every
+//! emitted code additionally costs an append to a 64-bit bit buffer (flushed four bytes at a
+//! time into the output, grown beforehand by an upper bound of the stream's length so that the
+//! loop makes no calls), one comparison for code-width changes and dictionary resets, and two
+//! stores. The tables are fixed-size arrays indexed through masks, so the loop has no bounds
+//! checks, and they are kept per thread and emptied entry by entry, so an encoding allocates
+//! nothing (besides growing the output).
 
 use std::cell::Cell;
 
@@ -18,131 +28,118 @@ const LITERAL_BITS: u32 = 8;
 const CLEAR: u32 = 1 << LITERAL_BITS;
 /// The end-of-data code.
 const EOF: u32 = CLEAR + 1;
+/// The first dictionary code.
+const FIRST_ENTRY: u32 = EOF + 1;
 /// Go's writer emits a clear code when the next code to assign would reach this value.
 const MAX_CODE: u32 = (1 << 12) - 1;
+/// Number of 12-bit codes.
+const CODES: usize = 1 << 12;
 /// Largest hash table: four times the number of codes, like Go's, so probing stays short.
-const TABLE_SIZE: usize = 4 << 12;
+const TABLE_SIZE: usize = 4 * CODES;
+/// Masks any index into the hash table.
+const TABLE_MASK: usize = TABLE_SIZE - 1;
 /// Smallest hash table used, for tiny inputs.
 const MIN_TABLE_SIZE: usize = 64;
-/// An empty hash slot. Valid slots hold `key << 12 | code` with `code >= 258`, never zero.
-const EMPTY: u32 = 0;
+/// An empty hash slot. Valid slots hold `key << 12 | code`, and as prefix codes are at most
+/// 4094 a key (`prefix << 8 | byte`) is at most `0xffeff`, so no valid slot is all ones.
+const EMPTY: u32 = u32::MAX;
 /// Most dictionary entries between two clear codes (codes 258 to 4094).
-const MAX_ENTRIES: usize = (MAX_CODE - EOF - 1) as usize;
+#[cfg(test)]
+const MAX_ENTRIES: usize = (MAX_CODE - FIRST_ENTRY) as usize;
 
-/// The encoder's memory, reused by the encodings of one thread.
-#[derive(Default)]
+/// The encoder's memory (72 KiB), reused by the encodings of one thread.
 struct Tables {
-    /// [`TABLE_SIZE`] slots, all [`EMPTY`] between encodings; an encoding uses a prefix of it
+    /// Open-addressing hash table from `prefix << 8 | byte` to its code, stored as
+    /// `key << 12 | code`; all [`EMPTY`] between encodings. An encoding uses a prefix of it
     /// (see [`table_size`]).
-    table: Vec<u32>,
-    /// The slots filled since the table was last emptied, so that emptying it costs one store
-    /// per entry rather than a pass over the whole table.
-    touched: Vec<u16>,
+    slots: [u32; TABLE_SIZE],
+    /// `slot_of[code]` is the slot holding dictionary entry `code`, for the entries assigned
+    /// since the table was last emptied, so that emptying it costs one store per entry rather
+    /// than a pass over the whole table.
+    slot_of: [u16; CODES],
+}
+
+impl Tables {
+    /// Fresh, empty tables.
+    fn new() -> Box<Self> {
+        Box::new(Tables {
+            slots: [EMPTY; TABLE_SIZE],
+            slot_of: [0; CODES],
+        })
+    }
+
+    /// Empties the slots of dictionary entries `FIRST_ENTRY..=last`.
+    #[inline(always)]
+    fn empty(&mut self, last: u32) {
+        let codes = FIRST_ENTRY as usize..(last as usize + 1).min(CODES);
+        for &index in self.slot_of.get(codes).unwrap_or_default() {
+            self.slots[usize::from(index) & TABLE_MASK] = EMPTY;
+        }
+    }
 }
 
 thread_local! {
     /// This thread's [`Tables`], taken out while an encoding runs.
-    static TABLES: Cell<Tables> = const {
-        Cell::new(Tables {
-            table: Vec::new(),
-            touched: Vec::new(),
-        })
-    };
+    static TABLES: Cell<Option<Box<Tables>>> = const { Cell::new(None) };
 }
 
-/// LSB-first packing of variable-width codes into bytes.
+/// LSB-first packing of variable-width codes into a byte buffer of fixed length (writing to
+/// a slice keeps calls, and so register spills, out of the encoding loop).
 struct BitWriter<'a> {
-    out: &'a mut Vec<u8>,
-    /// Pending bits, least significant first; fewer than 8 between calls.
-    bits: u32,
+    buf: &'a mut [u8],
+    /// Bytes of `buf` written.
+    pos: usize,
+    /// Pending bits, least significant first; fewer than 32 between calls.
+    bits: u64,
     n_bits: u32,
+    /// Bits per code.
     width: u32,
 }
 
 impl BitWriter<'_> {
-    #[inline]
-    fn write(&mut self, code: u32) {
-        self.bits |= code << self.n_bits;
-        self.n_bits += self.width;
-        while self.n_bits >= 8 {
-            self.out.push(self.bits as u8);
-            self.bits >>= 8;
-            self.n_bits -= 8;
-        }
-    }
-
-    /// Writes the final partial byte, if any.
-    fn finish(self) {
-        if self.n_bits > 0 {
-            self.out.push(self.bits as u8);
-        }
-    }
-}
-
-/// Encoder state besides the bit writer.
-struct Dictionary<'t> {
-    /// The most recently assigned code.
-    hi: u32,
-    /// The code at which `hi` no longer fits the current width.
-    overflow: u32,
-    /// Open-addressing hash table from `prefix << 8 | byte` to its code; its length is a power
-    /// of two.
-    table: &'t mut [u32],
-    /// The slots of `table` filled so far.
-    touched: &'t mut Vec<u16>,
-}
-
-impl Dictionary<'_> {
-    /// Advances `hi` after a code was written. Returns `false` when the dictionary was full and
-    /// has been reset (a clear code was written), in which case no entry must be added.
-    #[inline]
-    fn advance(&mut self, w: &mut BitWriter<'_>) -> bool {
-        self.hi += 1;
-        if self.hi == self.overflow {
-            w.width += 1;
-            self.overflow <<= 1;
-        }
-        if self.hi == MAX_CODE {
-            w.write(CLEAR);
-            w.width = LITERAL_BITS + 1;
-            self.hi = EOF;
-            self.overflow = CLEAR << 1;
-            empty_touched(self.table, self.touched);
-            return false;
+    /// Appends `code` (`width` bits), flushing four bytes once 32 bits are pending. Returns
+    /// `false`, writing nothing, if those bytes do not fit the buffer.
+    #[inline(always)]
+    fn write(&mut self, code: u32) -> bool {
+        let bits = self.bits | u64::from(code) << self.n_bits;
+        let n_bits = self.n_bits + self.width;
+        if n_bits >= 32 {
+            match self.buf.get_mut(self.pos..self.pos + 4) {
+                Some(dst) => dst.copy_from_slice(&(bits as u32).to_le_bytes()),
+                None => return false,
+            }
+            self.pos += 4;
+            self.bits = bits >> 32;
+            self.n_bits = n_bits - 32;
+        } else {
+            self.bits = bits;
+            self.n_bits = n_bits;
         }
         true
     }
 
-    /// Stores `entry` in slot `index` (an empty slot found by probing).
-    #[inline]
-    fn insert(&mut self, index: usize, entry: u32) {
-        if let Some(slot) = self.table.get_mut(index) {
-            *slot = entry;
-            // `index` < TABLE_SIZE = 2^14, so it fits.
-            self.touched.push(index as u16);
-        }
+    /// Writes the pending bits, the last byte padded with zeros, and returns the length of the
+    /// stream, or `None` if it does not fit the buffer.
+    fn finish(&mut self) -> Option<usize> {
+        let bytes = self.bits.to_le_bytes();
+        let n_bytes = self.n_bits.div_ceil(8) as usize;
+        let end = self.pos + n_bytes;
+        self.buf
+            .get_mut(self.pos..end)?
+            .copy_from_slice(bytes.get(..n_bytes)?);
+        Some(end)
     }
 }
 
-/// The slot index where probing for `key` starts, in a table of `mask + 1` slots.
-#[inline]
+/// The slot index where probing for `key` starts, under `mask` (table size minus one).
+#[inline(always)]
 fn slot(key: u32, mask: usize) -> usize {
-    ((key >> 12) ^ key) as usize & mask
-}
-
-/// Empties the `touched` slots of `table`, leaving it all [`EMPTY`].
-fn empty_touched(table: &mut [u32], touched: &mut Vec<u16>) {
-    for &index in touched.iter() {
-        if let Some(slot) = table.get_mut(usize::from(index)) {
-            *slot = EMPTY;
-        }
-    }
-    touched.clear();
+    (key.wrapping_mul(0x9e37_79b1) >> 18) as usize & mask
 }
 
 /// The hash table size for `len` input bytes: at least four slots per entry the input can add
 /// (one per byte, at most 4095 - 258 before a clear), so the load stays at most 1/4 as with
-/// Go's fixed table, while small inputs only clear a small table.
+/// Go's fixed table, while a small input touches few cache lines.
 fn table_size(len: usize) -> usize {
     (len.min(TABLE_SIZE / 4) * 4)
         .next_power_of_two()
@@ -154,86 +151,137 @@ pub(crate) fn encode(input: &[u8], out: &mut Vec<u8>) {
     encode_within(input, usize::MAX, out);
 }
 
+/// An upper bound of the stream length for `len` input bytes. The stream holds a clear code,
+/// at most one code per input byte, a clear code per 3,837 of those (when the dictionary is
+/// full, and possibly once more on closing) and the EOF code, each at most 12 bits.
+fn max_stream_len(len: usize) -> usize {
+    let codes = len.saturating_add(len / 2048).saturating_add(4);
+    codes.saturating_mul(12).div_ceil(8)
+}
+
 /// Appends the LZW stream for `input` to `out` if it is at most `max_len` bytes long and
 /// returns `true`; otherwise stops as soon as the stream is known to be longer, leaves `out` as
 /// it was and returns `false`.
 pub(crate) fn encode_within(input: &[u8], max_len: usize, out: &mut Vec<u8>) -> bool {
     // A thread being torn down has no tables left to lend: use fresh ones then.
-    let mut tables = TABLES.try_with(Cell::take).unwrap_or_default();
-    if tables.table.len() != TABLE_SIZE {
-        tables.table = vec![EMPTY; TABLE_SIZE];
-        tables.touched = Vec::with_capacity(MAX_ENTRIES);
-    }
-    let Tables { table, touched } = &mut tables;
-    let size = table_size(input.len());
+    let mut tables = TABLES
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(Tables::new);
     let start = out.len();
-    let fits = match table.get_mut(..size) {
-        Some(prefix) => encode_with(prefix, touched, input, start.saturating_add(max_len), out),
-        None => false,
+    let mask = (table_size(input.len()) - 1) & TABLE_MASK;
+    // The stream is written into `out` grown by this many bytes, then truncated to its length.
+    let mut room = max_stream_len(input.len()).min(max_len);
+    let fits = loop {
+        out.resize(start.saturating_add(room), 0);
+        let buf = out.get_mut(start..).unwrap_or_default();
+        let (len, last) = encode_into(&mut tables, mask, input, buf);
+        tables.empty(last);
+        match len {
+            Some(len) => {
+                out.truncate(start + len);
+                break true;
+            }
+            None if room >= max_len => {
+                out.truncate(start);
+                break false;
+            }
+            // Not expected (`max_stream_len` is an upper bound), but harmless: try again with
+            // more room.
+            None => room = room.saturating_mul(2).min(max_len),
+        }
     };
-    if !fits {
-        out.truncate(start);
-    }
-    empty_touched(table, touched);
     // Ignored for the same reason: the tables are then simply dropped.
-    let _ = TABLES.try_with(|cell| cell.set(tables));
+    let _ = TABLES.try_with(|cell| cell.set(Some(tables)));
     fits
 }
 
-/// Encodes `input` with the all-empty hash `table` (power-of-two length), recording the slots
-/// it fills in `touched`, giving up (returning `false`) once `out` grows beyond `end` bytes.
-fn encode_with(
-    table: &mut [u32],
-    touched: &mut Vec<u16>,
+/// Encodes `input` with the empty `tables`, using the `mask + 1` first hash slots, into `buf`.
+/// Returns the stream's length, or `None` as soon as it is known not to fit `buf`, and the
+/// last dictionary code assigned, whose table entries remain to be emptied.
+fn encode_into(
+    tables: &mut Tables,
+    mask: usize,
     input: &[u8],
-    end: usize,
-    out: &mut Vec<u8>,
-) -> bool {
+    buf: &mut [u8],
+) -> (Option<usize>, u32) {
     let mut w = BitWriter {
-        out,
+        buf,
+        pos: 0,
         bits: 0,
         n_bits: 0,
         width: LITERAL_BITS + 1,
     };
+    // The most recently assigned code: entries `FIRST_ENTRY..=hi` are in the table.
+    let mut hi = EOF;
+    // The value of `hi` at which the code width grows (512, 1024, 2048), or at which the
+    // dictionary is full (`MAX_CODE`), whichever comes first.
+    let mut next_event = CLEAR << 1;
+    // Nine bits: no flush.
     w.write(CLEAR);
     if let Some((&first, rest)) = input.split_first() {
-        let mask = table.len().saturating_sub(1);
-        let mut dict = Dictionary {
-            hi: EOF,
-            overflow: CLEAR << 1,
-            table,
-            touched,
-        };
-        let mut code = u32::from(first);
+        // The code of the longest match so far, shifted left by 8 bits (ready to take the
+        // next byte as part of a key).
+        let mut prefix = u32::from(first) << 8;
         'bytes: for &byte in rest {
-            let literal = u32::from(byte);
-            // `code` < 4096, so `key` < 2^20 and `key << 12` fits in 32 bits.
-            let key = (code << 8) | literal;
+            // The prefix code is at most 4094, so `key` < 2^20 and `key << 12` fits in 32 bits.
+            let key = prefix | u32::from(byte);
             let mut index = slot(key, mask);
             // The table holds at most a quarter as many entries as slots (see `table_size`),
-            // so an empty slot exists.
-            while let Some(&entry) = dict.table.get(index).filter(|&&e| e != EMPTY) {
+            // so probing ends at an empty slot.
+            loop {
+                let entry = tables.slots[index & TABLE_MASK];
                 if entry >> 12 == key {
-                    code = entry & MAX_CODE;
+                    prefix = (entry << 8) & (MAX_CODE << 8);
                     continue 'bytes;
+                }
+                if entry == EMPTY {
+                    break;
                 }
                 index = (index + 1) & mask;
             }
-            w.write(code);
-            if w.out.len() > end {
-                return false;
+            if !w.write(key >> 8) {
+                return (None, hi);
             }
-            code = literal;
-            if dict.advance(&mut w) {
-                dict.insert(index, (key << 12) | dict.hi);
+            prefix = (key & 0xff) << 8;
+            hi += 1;
+            if hi == next_event {
+                if hi == MAX_CODE {
+                    tables.empty(MAX_CODE - 1);
+                    hi = EOF;
+                    next_event = CLEAR << 1;
+                    if !w.write(CLEAR) {
+                        return (None, hi);
+                    }
+                    w.width = LITERAL_BITS + 1;
+                    continue;
+                }
+                w.width += 1;
+                next_event = (hi << 1).min(MAX_CODE);
+            }
+            tables.slots[index & TABLE_MASK] = (key << 12) | hi;
+            // `index` <= TABLE_MASK < 2^16.
+            tables.slot_of[hi as usize & (CODES - 1)] = index as u16;
+        }
+        if !w.write(prefix >> 8) {
+            return (None, hi);
+        }
+        // Go's writer advances `hi` once more when closing; all that is left of that is the
+        // width of the EOF code, and a clear code first if the codes ran out.
+        if hi + 1 == next_event {
+            if next_event == MAX_CODE {
+                if !w.write(CLEAR) {
+                    return (None, hi);
+                }
+                w.width = LITERAL_BITS + 1;
+            } else {
+                w.width += 1;
             }
         }
-        w.write(code);
-        dict.advance(&mut w);
     }
-    w.write(EOF);
-    w.finish();
-    out.len() <= end
+    let len = if w.write(EOF) { w.finish() } else { None };
+    (len, hi)
 }
 
 #[cfg(test)]
@@ -281,6 +329,22 @@ mod tests {
     }
 
     #[test]
+    fn max_stream_len_is_an_upper_bound() {
+        // Noise takes about one code per byte (the most codes per byte), with dictionary
+        // resets; one repeated byte takes the fewest.
+        let noise: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in (0..300).chain([3_900, 4_000, 8_000, 20_000]) {
+            let input = &noise[..len];
+            assert!(encoded(input).len() <= max_stream_len(len), "{len}");
+            assert!(encoded(&vec![7; len]).len() <= max_stream_len(len), "{len}");
+        }
+        assert_eq!(max_stream_len(0), 6);
+        assert_eq!(max_stream_len(usize::MAX), usize::MAX / 8 + 1);
+    }
+
+    #[test]
     fn within_stops_early_and_restores_out() {
         let input: Vec<u8> = (0..=255).collect();
         let full = encoded(&input);
@@ -304,9 +368,9 @@ mod tests {
         let _ = encoded(&noise);
         assert!(!encode_within(&noise, 100, &mut Vec::new()));
         assert_eq!(encoded(small), first);
-        let tables = TABLES.with(Cell::take);
-        assert_eq!(tables.table.len(), TABLE_SIZE);
-        assert!(tables.table.iter().all(|&slot| slot == EMPTY));
-        assert!(tables.touched.is_empty());
+        let tables = TABLES
+            .with(Cell::take)
+            .expect("tables are returned after use");
+        assert!(tables.slots.iter().all(|&slot| slot == EMPTY));
     }
 }
