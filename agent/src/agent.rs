@@ -218,6 +218,10 @@ impl Delegate for AgentDelegate {
     fn node_meta(&mut self, _limit: usize) -> Bytes {
         self.meta.clone()
     }
+
+    fn has_broadcasts(&self) -> bool {
+        false
+    }
 }
 
 /// Where the agent's metrics go: the Prometheus registry `/metrics` serves, and the OTLP

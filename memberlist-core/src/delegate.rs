@@ -41,6 +41,31 @@ pub trait Delegate: Send {
         Vec::new()
     }
 
+    /// Whether [`broadcasts`](Self::broadcasts) may return something now. While it is
+    /// `false` and the machine's own queue is empty, gossip ticks are skipped without a
+    /// wake-up (the tick schedule keeps its phase, so the next broadcast still leaves on a
+    /// tick, as in Go). The default, `true`, keeps asking at every tick; a delegate that
+    /// never broadcasts, or knows its outbox is empty, should return `false` to save those
+    /// five wake-ups a second.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use memberlist_core::delegate::Delegate;
+    ///
+    /// struct Outbox(Vec<Bytes>);
+    /// impl Delegate for Outbox {
+    ///     fn broadcasts(&mut self, _overhead: usize, _limit: usize) -> Vec<Bytes> {
+    ///         std::mem::take(&mut self.0)
+    ///     }
+    ///     fn has_broadcasts(&self) -> bool {
+    ///         !self.0.is_empty()
+    ///     }
+    /// }
+    /// ```
+    fn has_broadcasts(&self) -> bool {
+        true
+    }
+
     /// Opaque state sent in push/pull exchanges.
     fn local_state(&mut self, _join: bool) -> Bytes {
         Bytes::new()
@@ -74,4 +99,8 @@ pub trait Delegate: Send {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoopDelegate;
 
-impl Delegate for NoopDelegate {}
+impl Delegate for NoopDelegate {
+    fn has_broadcasts(&self) -> bool {
+        false
+    }
+}

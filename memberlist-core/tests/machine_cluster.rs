@@ -19,6 +19,8 @@ use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole, Suspect, WireMe
 struct Recorder {
     meta: Bytes,
     messages: Vec<Bytes>,
+    /// Tell the machine we never broadcast (so it may skip idle gossip ticks).
+    quiet: bool,
 }
 
 impl Delegate for Recorder {
@@ -27,6 +29,9 @@ impl Delegate for Recorder {
     }
     fn notify_message(&mut self, msg: Bytes) {
         self.messages.push(msg);
+    }
+    fn has_broadcasts(&self) -> bool {
+        !self.quiet
     }
 }
 
@@ -40,6 +45,9 @@ struct Node {
 /// A datagram on the wire: (delivery time, sequence, sender index, destination, bytes).
 type InFlight = Reverse<(Instant, u64, usize, SocketAddr, Vec<u8>)>;
 
+/// A datagram seen on the wire: (when, sender index, destination, bytes).
+type Tapped = (Duration, usize, SocketAddr, Vec<u8>);
+
 struct Cluster {
     start: Instant,
     now: Instant,
@@ -50,7 +58,9 @@ struct Cluster {
     /// Links that drop everything, as (from, to) node indexes.
     cut: HashSet<(usize, usize)>,
     /// Every datagram sent, when `Some`.
-    tap: Option<Vec<Vec<u8>>>,
+    tap: Option<Vec<Tapped>>,
+    /// `handle_timeout` calls, i.e. timer wake-ups.
+    wakeups: u64,
 }
 
 fn addr(i: usize) -> SocketAddr {
@@ -100,6 +110,7 @@ impl Cluster {
             latency: Duration::from_millis(1),
             cut: HashSet::new(),
             tap: None,
+            wakeups: 0,
         };
         for i in 0..n {
             c.drain(i);
@@ -119,7 +130,7 @@ impl Cluster {
     fn drain(&mut self, i: usize) {
         while let Some(t) = self.nodes[i].m.poll_transmit() {
             if let Some(tap) = &mut self.tap {
-                tap.push(t.data.clone());
+                tap.push((self.now - self.start, i, t.to, t.data.clone()));
             }
             self.seq += 1;
             self.in_flight.push(Reverse((
@@ -200,6 +211,7 @@ impl Cluster {
                 continue;
             }
             let (_, i) = next_timer.unwrap();
+            self.wakeups += 1;
             self.nodes[i].m.handle_timeout(self.now);
             self.drain(i);
         }
@@ -546,7 +558,7 @@ fn probes_carry_a_crc_only_where_go_would_find_the_node_by_name() {
         c.tap = Some(Vec::new());
         c.run_until(Duration::from_secs(20));
         let (mut with, mut without) = (0, 0);
-        for d in c.tap.take().unwrap() {
+        for (_, _, _, d) in c.tap.take().unwrap() {
             match d[0] {
                 PING | ACK => without += 1,
                 HAS_CRC if matches!(d[5], PING | ACK) => with += 1,
@@ -562,4 +574,78 @@ fn probes_carry_a_crc_only_where_go_would_find_the_node_by_name() {
     let (with, without) = probes_by_crc(|i| addr(i).ip().to_string());
     assert_eq!(without, 0, "pings/acks without a CRC among IP names");
     assert!(with > 20, "only {with} pings/acks with a CRC");
+}
+
+#[test]
+fn idle_gossip_ticks_are_skipped_without_moving_any_datagram() {
+    // The same cluster twice: delegates that may broadcast (every tick runs) and quiet ones
+    // (idle ticks skipped). Join, a crash, a metadata update and a user broadcast must put
+    // the same datagrams on the wire at the same instants: skipping keeps the tick phase.
+    let run = |quiet: bool| {
+        let mut c = Cluster::new(6, ProtocolConfig::lan, 11);
+        for n in &mut c.nodes {
+            n.m.delegate().quiet = quiet;
+        }
+        c.tap = Some(Vec::new());
+        c.join_all_through(0);
+        c.run_until(Duration::from_secs(20));
+        assert!(c.all_alive());
+        let idle_from = c.wakeups;
+        c.run_until(Duration::from_secs(50));
+        let idle_wakeups = c.wakeups - idle_from;
+        c.nodes[5].up = false;
+        c.run_until(Duration::from_secs(70));
+        c.nodes[2].m.delegate().meta = Bytes::from_static(b"v2");
+        let now = c.now;
+        c.nodes[2].m.update_meta(now);
+        c.drain(2);
+        c.run_until(Duration::from_secs(80));
+        c.nodes[3].m.advance_to(c.now + Duration::from_millis(70));
+        c.now += Duration::from_millis(70);
+        c.nodes[3].m.queue_broadcast(
+            memberlist_core::machine::broadcast::BroadcastKey::named("k"),
+            Bytes::from_static(b"\x08hello"),
+            None,
+        );
+        c.run_until(Duration::from_secs(90));
+        let end = c.now;
+        for n in c.nodes.iter_mut().filter(|n| n.up) {
+            n.m.advance_to(end);
+        }
+        // The crashed node's last idle ticks were never seen by it: count the live ones.
+        let live = || c.nodes.iter().filter(|n| n.up);
+        let rounds: u64 = live().map(|n| n.m.stats().gossip_rounds).sum();
+        let idle: u64 = live().map(|n| n.m.stats().gossip_ticks_idle).sum();
+        (
+            c.tap.take().unwrap(),
+            idle_wakeups,
+            rounds,
+            idle,
+            c.leave_time(0, 5),
+        )
+    };
+    let (loud, loud_wakeups, loud_rounds, loud_idle, _) = run(false);
+    let (quiet, quiet_wakeups, quiet_rounds, quiet_idle, dead) = run(true);
+    assert!(dead.is_some(), "the crash was detected");
+    assert!(loud.len() > 500, "only {} datagrams", loud.len());
+    assert_eq!(loud.len(), quiet.len(), "as many datagrams");
+    for (a, b) in loud.iter().zip(&quiet) {
+        assert_eq!(a, b, "the same datagram at the same instant");
+    }
+    assert_eq!(loud_idle, 0);
+    // Six nodes, 30 idle seconds: 900 gossip ticks plus ~180 probe steps when every tick
+    // wakes; the quiet cluster wakes only for probes.
+    assert!(
+        quiet_wakeups * 3 < loud_wakeups,
+        "{quiet_wakeups} wake-ups vs {loud_wakeups}"
+    );
+    assert!(
+        quiet_rounds < loud_rounds / 5,
+        "{quiet_rounds} vs {loud_rounds} rounds"
+    );
+    assert_eq!(
+        quiet_rounds + quiet_idle,
+        loud_rounds,
+        "every tick accounted for"
+    );
 }

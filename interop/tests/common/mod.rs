@@ -117,6 +117,10 @@ impl Delegate for TestDelegate {
         out
     }
 
+    fn has_broadcasts(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     fn local_state(&mut self, _join: bool) -> Bytes {
         self.state.clone()
     }

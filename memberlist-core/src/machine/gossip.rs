@@ -17,6 +17,56 @@ const COMPOUND_OVERHEAD: usize = 2;
 const USER_MSG_OVERHEAD: usize = 1;
 
 impl<D: Delegate> Machine<D> {
+    /// Whether a gossip tick could send anything: another member exists and our queue holds
+    /// a broadcast or the delegate may have some.
+    pub(crate) fn gossip_pending(&self) -> bool {
+        self.members.len() > 1 && (!self.broadcasts.is_empty() || self.delegate.has_broadcasts())
+    }
+
+    /// Moves the gossip schedule past the ticks that passed up to `now` with nothing to send.
+    ///
+    /// Called first by every input that carries the time. Nothing can be queued between two
+    /// inputs, so a tick that passed since the last one found the queue as that input left
+    /// it: if idle, the tick is skipped now (counted, no round run, no random draw); if not,
+    /// the driver was woken for it and [`handle_timeout`](Self::handle_timeout) runs it.
+    /// The schedule keeps its phase either way, so a broadcast queued by this input leaves
+    /// on the next tick, as Go's ticker would send it. (Calls that carry no time, such as
+    /// [`queue_broadcast`](Self::queue_broadcast), are preceded by
+    /// [`advance_to`](Self::advance_to) for the same effect.)
+    pub(crate) fn skip_idle_gossip_ticks(&mut self, now: Instant) {
+        let Some(at) = self.next_gossip else {
+            return;
+        };
+        if now < at || self.gossip_pending() {
+            return;
+        }
+        let (next, ticks) = next_tick(at, self.cfg.gossip_interval, now);
+        self.next_gossip = Some(next);
+        self.stats.gossip_ticks_idle += ticks;
+    }
+
+    /// The gossip deadline for [`poll_timeout`](Self::poll_timeout): none while idle.
+    pub(crate) fn gossip_deadline(&self) -> Option<Instant> {
+        self.next_gossip.filter(|_| self.gossip_pending())
+    }
+
+    /// Runs the gossip tick due at `now`, if any, and schedules the next one.
+    pub(crate) fn gossip_tick(&mut self, now: Instant) {
+        self.skip_idle_gossip_ticks(now);
+        let Some(at) = self.next_gossip else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        let (next, ticks) = next_tick(at, self.cfg.gossip_interval, now);
+        self.next_gossip = Some(next);
+        // Ticks missed while the driver was late are dropped, as Go's ticker drops them.
+        self.stats.gossip_ticks_idle += ticks - 1;
+        self.stats.gossip_rounds += 1;
+        self.gossip(now);
+    }
+
     /// One gossip round: up to `gossip_nodes` random peers that are alive, suspect, or
     /// recently dead (so they can refute) each get a packet of queued broadcasts.
     ///
@@ -157,4 +207,19 @@ impl<D: Delegate> Machine<D> {
             Err(e) => tracing::warn!(%to, error = %e, "cannot frame a packet"),
         }
     }
+}
+
+/// The first tick of the schedule `at + k·interval` after `now` (with `at <= now`), and how
+/// many ticks (`k`) passed.
+fn next_tick(at: Instant, interval: std::time::Duration, now: Instant) -> (Instant, u64) {
+    let late = now.saturating_duration_since(at).as_nanos();
+    let step = interval.as_nanos().max(1);
+    let ticks = late / step + 1;
+    let ticks64 = u64::try_from(ticks).unwrap_or(u64::MAX);
+    let next = u32::try_from(ticks)
+        .ok()
+        .and_then(|t| interval.checked_mul(t))
+        .and_then(|d| at.checked_add(d))
+        .unwrap_or(now + interval);
+    (next, ticks64)
 }

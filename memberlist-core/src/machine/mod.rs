@@ -250,6 +250,7 @@ impl<D: Delegate> Machine<D> {
     /// [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size) is dropped
     /// unread (and counted).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.skip_idle_gossip_ticks(now);
         self.stats.packets_received += 1;
         let max = self.pipeline.limits().max_datagram_size;
         if data.len() > max {
@@ -319,6 +320,7 @@ impl<D: Delegate> Machine<D> {
         from: SocketAddr,
         msg: StreamMessage,
     ) -> Option<Vec<u8>> {
+        self.skip_idle_gossip_ticks(now);
         let reply = match msg {
             StreamMessage::PushPull(pp) => self.accept_push_pull(pp, now),
             StreamMessage::User(payload) => {
@@ -361,6 +363,7 @@ impl<D: Delegate> Machine<D> {
 
     /// The driver's report on a stream request.
     pub fn handle_stream_reply(&mut self, now: Instant, id: StreamId, outcome: StreamOutcome) {
+        self.skip_idle_gossip_ticks(now);
         let Some(kind) = self.streams.remove(&id) else {
             return;
         };
@@ -416,6 +419,8 @@ impl<D: Delegate> Machine<D> {
 
     /// Timers: call when [`poll_timeout`](Self::poll_timeout)'s instant has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // Before anything this step queues: a tick that passed idle stays skipped.
+        self.skip_idle_gossip_ticks(now);
         self.expire_ack_handlers(now);
         let expired: Vec<SmolStr> = self
             .suspicions
@@ -441,17 +446,7 @@ impl<D: Delegate> Machine<D> {
             self.probe_tick_pending = false;
             self.start_probe(now);
         }
-        if let Some(at) = self.next_gossip
-            && now >= at
-        {
-            let mut next = at;
-            while next <= now {
-                next += self.cfg.gossip_interval;
-            }
-            self.next_gossip = Some(next);
-            self.stats.gossip_rounds += 1;
-            self.gossip(now);
-        }
+        self.gossip_tick(now);
         if let Some(at) = self.next_push_pull
             && now >= at
         {
@@ -499,7 +494,7 @@ impl<D: Delegate> Machine<D> {
             }
         };
         consider(self.probe_deadline());
-        consider(self.next_gossip);
+        consider(self.gossip_deadline());
         consider(self.next_push_pull);
         consider(self.next_reconnect);
         consider(self.join_follow_up_deadline());
@@ -519,6 +514,7 @@ impl<D: Delegate> Machine<D> {
         now: Instant,
         addrs: impl IntoIterator<Item = SocketAddr>,
     ) -> Vec<StreamId> {
+        self.skip_idle_gossip_ticks(now);
         let ids = addrs
             .into_iter()
             .filter_map(|to| self.start_push_pull(to, true, now))
@@ -531,6 +527,7 @@ impl<D: Delegate> Machine<D> {
     /// Returns the id of the [`Event::BroadcastFinished`] to wait for; when no other node is
     /// alive the event is emitted at once.
     pub fn leave(&mut self, now: Instant) -> u64 {
+        self.skip_idle_gossip_ticks(now);
         let id = self.notify_id();
         self.leaving = true;
         self.leave_notify = Some(id);
@@ -550,6 +547,7 @@ impl<D: Delegate> Machine<D> {
     /// Re-announces ourselves with a new incarnation and the delegate's current metadata.
     /// Returns the id of the [`Event::BroadcastFinished`] to wait for.
     pub fn update_meta(&mut self, now: Instant) -> u64 {
+        self.skip_idle_gossip_ticks(now);
         let id = self.notify_id();
         let alive = self.self_alive();
         self.handle_alive(&alive, AliveSource::Bootstrap, now);
@@ -595,7 +593,17 @@ impl<D: Delegate> Machine<D> {
     /// Pings `node` at `to` once; the result arrives as [`Event::PingResult`] with the
     /// returned sequence number.
     pub fn ping(&mut self, now: Instant, node: &str, to: SocketAddr) -> u32 {
+        self.skip_idle_gossip_ticks(now);
         self.user_ping(SmolStr::new(node), to, now)
+    }
+
+    /// Tells the machine the time before a call that carries none ([`queue_broadcast`],
+    /// changes to the delegate's outbox): gossip ticks that passed idle are skipped, so what
+    /// the call queues leaves on the next tick rather than at once.
+    ///
+    /// [`queue_broadcast`]: Self::queue_broadcast
+    pub fn advance_to(&mut self, now: Instant) {
+        self.skip_idle_gossip_ticks(now);
     }
 
     /// Queues a user broadcast, gossiped like memberlist's own messages. A broadcast with the

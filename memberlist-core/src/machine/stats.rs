@@ -33,7 +33,12 @@ pub struct Stats {
     /// Follow-up push/pulls run after a join (beyond Go; see
     /// [`ProtocolConfig::join_push_pulls`](super::ProtocolConfig::join_push_pulls)).
     pub join_follow_ups: u64,
-    /// Gossip rounds run (every gossip tick, whether or not it had something to send, as
-    /// Go's `memberlist.gossip` timer counts them).
+    /// Gossip rounds run: the gossip ticks at which something could be sent (our queue held
+    /// a broadcast, or the delegate may have some). Go's `memberlist.gossip` timer also
+    /// counts the idle ticks; here those are skipped without a wake-up and counted in
+    /// [`gossip_ticks_idle`](Self::gossip_ticks_idle).
     pub gossip_rounds: u64,
+    /// Gossip ticks that passed with nothing to send (see
+    /// [`Delegate::has_broadcasts`](crate::delegate::Delegate::has_broadcasts)).
+    pub gossip_ticks_idle: u64,
 }

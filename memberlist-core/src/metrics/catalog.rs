@@ -599,7 +599,9 @@ impl Gauge {
 pub enum Histogram {
     /// How long one probe took, ack or timeout (Go `memberlist.probeNode`).
     ProbeNode,
-    /// How long one gossip round took to build (Go `memberlist.gossip`).
+    /// How long one gossip round took to build (Go `memberlist.gossip`). Recorded for the
+    /// rounds that could send something; Go also records its idle ticks (about 5 a second),
+    /// which this implementation skips without waking up.
     Gossip,
     /// How long one push/pull or join exchange took (Go `memberlist.pushPullNode`).
     PushPullNode,
@@ -667,7 +669,7 @@ impl Histogram {
                 Seconds,
                 Go,
                 None,
-                "Duration of one gossip round."
+                "Duration of one gossip round that had something to send."
             ),
             Histogram::PushPullNode => &desc!(
                 "memberlist.pushPullNode",

@@ -321,7 +321,11 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             ));
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
-                    Some(cmd) => cmd(&mut self.core, now()),
+                    Some(cmd) => {
+                        let t = now();
+                        self.core.machine.advance_to(t);
+                        cmd(&mut self.core, t)
+                    }
                     None => {
                         debug!("every memberlist handle is gone; stopping");
                         break;

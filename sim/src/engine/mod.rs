@@ -75,6 +75,10 @@ impl Delegate for SimDelegate {
     fn node_meta(&mut self, _limit: usize) -> Bytes {
         self.meta.clone()
     }
+
+    fn has_broadcasts(&self) -> bool {
+        false
+    }
 }
 
 /// What happened to a watched node, from one observer's view.
