@@ -93,6 +93,24 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
             .map_err(|e| format!("join: {e}"))?;
     }
 
+    // Quiet: the joins' alive messages gossiped to their retransmit limit everywhere.
+    let quiet_s = if join_converged {
+        let joined = Instant::now();
+        let quiet_deadline = joined + scenario.join_timeout;
+        loop {
+            if nodes.iter().all(|node| node.queued_broadcasts() == 0) {
+                break joined.elapsed().as_secs_f64();
+            }
+            if Instant::now() > quiet_deadline {
+                tracing::warn!("broadcast queues not empty within the join timeout");
+                break f64::NAN;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    } else {
+        f64::NAN
+    };
+
     // Steady state.
     tokio::time::sleep(scenario.settle).await;
     let sent = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.transport().bytes_sent()).sum() };
@@ -181,6 +199,7 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         implementation: "rust".into(),
         nodes: n,
         join_s,
+        quiet_s: Some(quiet_s),
         window_s: secs,
         cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
         cpu_pct_of_core: cpu / secs * 100.0,

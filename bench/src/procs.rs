@@ -293,6 +293,7 @@ fn measure(
         implementation: program.label().into(),
         nodes: n,
         join_s,
+        quiet_s: None,
         window_s: secs,
         cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
         cpu_pct_of_core: cpu / secs * 100.0,

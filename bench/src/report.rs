@@ -18,6 +18,12 @@ pub struct RunReport {
     /// From the joins until every node sees all `nodes` alive, seconds (in-process: NaN when
     /// that did not happen within the join timeout).
     pub join_s: f64,
+    /// In-process runs: from the full join until every node's broadcast queue is empty
+    /// (the joins' alive messages gossiped their retransmit limit of times), seconds; NaN
+    /// when that did not happen within the join timeout. The settle pause and the window
+    /// start after it, so the window is the quiet steady state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_s: Option<f64>,
     /// Length of the steady-state window, seconds.
     pub window_s: f64,
     /// CPU time (user + system) per node per second of the window, milliseconds.
@@ -113,6 +119,9 @@ pub struct Summary {
     pub runs: usize,
     /// [`RunReport::join_s`].
     pub join_s: Spread,
+    /// [`RunReport::quiet_s`] (in-process runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_s: Option<Spread>,
     /// [`RunReport::cpu_ms_per_node_s`].
     pub cpu_ms_per_node_s: Spread,
     /// [`RunReport::cpu_pct_of_core`].
@@ -143,6 +152,12 @@ impl Summary {
             nodes: runs.first().map_or(0, |r| r.nodes),
             runs: runs.len(),
             join_s: get(|r| r.join_s),
+            quiet_s: runs
+                .iter()
+                .map(|r| r.quiet_s)
+                .collect::<Option<Vec<_>>>()
+                .filter(|v| !v.is_empty())
+                .map(|v| Spread::of(&v)),
             cpu_ms_per_node_s: get(|r| r.cpu_ms_per_node_s),
             cpu_pct_of_core: get(|r| r.cpu_pct_of_core),
             bytes_per_node_s: get(|r| r.bytes_per_node_s),
@@ -244,12 +259,15 @@ pub fn push_pull_figures(
 pub fn human(s: &Summary) -> String {
     let f = |x: Spread, d: usize| format!("{:.d$} [{:.d$} – {:.d$}]", x.median, x.min, x.max);
     format!(
-        "{} N={} runs={}: join {} s; CPU {} ms/node-s ({} % of a core); sent {} B/node-s \
+        "{} N={} runs={}: join {} s;{} CPU {} ms/node-s ({} % of a core); sent {} B/node-s \
          ({} at the nominal push/pull rate); peak RSS {} KiB/node; crash→dead {} s; {} dials/node-min",
         s.implementation,
         s.nodes,
         s.runs,
         f(s.join_s, 2),
+        s.quiet_s
+            .map(|q| format!(" queues quiet {} s later;", f(q, 1)))
+            .unwrap_or_default(),
         f(s.cpu_ms_per_node_s, 3),
         f(s.cpu_pct_of_core, 1),
         f(s.bytes_per_node_s, 0),

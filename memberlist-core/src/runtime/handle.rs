@@ -334,6 +334,24 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         self.shared.counters.stats(protocol)
     }
 
+    /// Broadcasts waiting in this node's gossip queue — memberlist's own (alive, suspect,
+    /// dead) and user broadcasts — as of the driver's last step (Go's
+    /// `memberlist.queue.broadcasts` gauge). Zero once a change has been gossiped its
+    /// retransmit limit of times: a cluster whose nodes all read zero is quiet.
+    ///
+    /// ```
+    /// # use memberlist_core::runtime::Memberlist;
+    /// # use memberlist_core::transport::Transport;
+    /// # fn f<T: Transport>(ml: Memberlist<T>) {
+    /// if ml.queued_broadcasts() == 0 {
+    ///     println!("nothing left to gossip");
+    /// }
+    /// # }
+    /// ```
+    pub fn queued_broadcasts(&self) -> usize {
+        self.snapshot().queued_broadcasts
+    }
+
     /// The address other nodes reach this one at.
     pub fn advertise_addr(&self) -> SocketAddr {
         self.shared.transport.advertise_addr()
