@@ -15,6 +15,7 @@
 pub mod awareness;
 pub mod broadcast;
 mod config;
+mod fingerprint;
 mod gossip;
 mod join_sync;
 mod members;
@@ -23,6 +24,7 @@ mod probe;
 mod push_pull;
 mod reconnect;
 mod restore;
+mod same_view;
 mod state;
 mod stats;
 pub mod suspicion;

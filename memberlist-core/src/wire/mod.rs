@@ -31,6 +31,7 @@ mod pipeline;
 mod probe;
 mod push_pull;
 mod stream;
+mod view_scan;
 
 pub use compound::{
     CompoundParts, MAX_COMPOUND_PARTS, MAX_PART_LEN, compound_len, decode_compound,
@@ -51,3 +52,4 @@ pub use pipeline::{DecodedPacket, Pipeline};
 pub use probe::{Ack, IndirectPing, Nack, Ping};
 pub use push_pull::{PushNodeState, PushNodeStateRef, PushPull, PushPullHeader, encode_push_pull};
 pub use stream::{StreamDecoder, StreamMessage, StreamRole};
+pub(crate) use view_scan::{ScannedEntry, ScannedPushPull, scan_push_pull};
