@@ -117,6 +117,29 @@ impl ViewKey {
         }
         [h, mix64(h ^ 0x9e37_79b9_7f4a_7c15)]
     }
+
+    /// [`entry`](Self::entry) for the usual entry — an IPv4 address, no metadata, six
+    /// version bytes (little-endian in the low 48 bits of `vsn`) — with the same result,
+    /// minus the length dispatch.
+    #[inline(always)]
+    pub(crate) fn entry_v4(
+        &self,
+        name: &[u8],
+        addr: [u8; 4],
+        port: u16,
+        incarnation: u32,
+        vsn: u64,
+    ) -> [u64; 2] {
+        let mut h = self.fold(name.len() as u64 ^ self.k[0], name);
+        let fixed = u64::from(incarnation) | u64::from(port) << 32 | 4 << 48 | 6 << 56;
+        // What `load_short` reads from four and six bytes.
+        let ip = u64::from(u32::from_le_bytes(addr));
+        let v_lo = vsn & 0xffff_ffff;
+        let v_hi = (vsn >> 16) & 0xffff_ffff;
+        h = folded_multiply(fixed ^ self.k[2], ip ^ h);
+        h = folded_multiply((v_lo | v_hi << 32) ^ self.k[3], ip ^ h);
+        [h, mix64(h ^ 0x9e37_79b9_7f4a_7c15)]
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +244,22 @@ mod tests {
             if let Some(first) = changed.first_mut() {
                 *first ^= 2;
                 assert!(seen.insert(k.entry(&changed, &[], 0, b"", 0, &[])));
+            }
+        }
+        // The IPv4 shortcut agrees with the general form.
+        for name in [
+            &b"a"[..],
+            b"node-1",
+            b"node-12345",
+            b"a-name-of-thirty-one-bytes-long",
+        ] {
+            for (port, inc) in [(0, 0), (7946, 3), (65_535, u32::MAX)] {
+                let vsn = [1, 5, 2, 0, 7, 9];
+                let word = u64::from_le_bytes([1, 5, 2, 0, 7, 9, 0, 0]);
+                assert_eq!(
+                    k.entry_v4(name, [10, 1, 2, 3], port, inc, word),
+                    k.entry(name, &[10, 1, 2, 3], port, b"", inc, &vsn)
+                );
             }
         }
         // Another key gives other hashes.

@@ -331,14 +331,16 @@ impl Members {
         };
         for m in &self.nodes {
             d.plain &= m.state == State::Alive && m.port != 0;
-            d.add(key.entry(
-                m.name.as_bytes(),
-                m.addr.as_bytes(),
-                m.port,
-                &m.meta,
-                m.incarnation,
-                m.vsn.as_bytes(),
-            ));
+            let (name, addr, vsn) = (m.name.as_bytes(), m.addr.as_bytes(), m.vsn.as_bytes());
+            d.add(
+                match (<[u8; 4]>::try_from(addr), <[u8; 6]>::try_from(vsn)) {
+                    (Ok(a), Ok([v0, v1, v2, v3, v4, v5])) if m.meta.is_empty() => {
+                        let v = u64::from_le_bytes([v0, v1, v2, v3, v4, v5, 0, 0]);
+                        key.entry_v4(name, a, m.port, m.incarnation, v)
+                    }
+                    _ => key.entry(name, addr, m.port, &m.meta, m.incarnation, vsn),
+                },
+            );
         }
         self.digest = Some((self.generation, d));
         d

@@ -35,19 +35,42 @@ impl<D: Delegate> Machine<D> {
             return None;
         }
         let key = self.members.view_key();
+        // Our own entry is found by its hash: when the fingerprints match, the entry with
+        // our name carries exactly our values, hence our hash (another entry with the same
+        // 64-bit hash would be a collision, as unlikely as a fingerprint collision).
+        let me = self.members.get(&self.cfg.name).map(|m| {
+            let h = key.entry(
+                m.name.as_bytes(),
+                m.addr.as_bytes(),
+                m.port,
+                &m.meta,
+                m.incarnation,
+                m.vsn.as_bytes(),
+            );
+            h[0]
+        });
         let mut theirs = TableDigest::default();
+        // Entries of one table nearly all carry the same versions: checked once per value.
+        // (No six bytes make `u64::MAX`.)
+        let mut checked_vsn = u64::MAX;
         let scanned = scan_push_pull(
             body,
             self.pipeline.limits(),
             self.members.len(),
-            self.cfg.name.as_bytes(),
             |e: &ScannedEntry<'_>| {
-                let [a, b, c, d, e2, f] = e.vsn;
-                if e.port == 0 || !valid_vsn(&Vsn::new(a, b, c, d, e2, f)) {
-                    return false;
+                if e.port == 0 {
+                    return None;
                 }
-                theirs.add(key.entry(e.name, &e.addr, e.port, &[], e.incarnation, &e.vsn));
-                true
+                if checked_vsn != e.vsn {
+                    let [a, b, c, d, e2, f, ..] = e.vsn.to_le_bytes();
+                    if !valid_vsn(&Vsn::new(a, b, c, d, e2, f)) {
+                        return None;
+                    }
+                    checked_vsn = e.vsn;
+                }
+                let h = key.entry_v4(e.name, e.addr, e.port, e.incarnation, e.vsn);
+                theirs.add(h);
+                Some(Some(h[0]) == me)
             },
         )?;
         if theirs.sums != ours.sums {

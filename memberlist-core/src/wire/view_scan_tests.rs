@@ -32,7 +32,7 @@ fn message(n: usize) -> PushPull {
 /// What the scan hands out, as owned states, plus its result.
 fn scan(bytes: &[u8], n: usize, me: &str) -> Option<(Vec<PushNodeState>, ScannedPushPull)> {
     let mut seen = Vec::new();
-    let r = scan_push_pull(&bytes[1..], &Limits::default(), n, me.as_bytes(), |e| {
+    let r = scan_push_pull(&bytes[1..], &Limits::default(), n, |e| {
         seen.push(PushNodeState {
             name: std::str::from_utf8(e.name).unwrap().into(),
             addr: IpBytes::from(e.addr),
@@ -40,9 +40,9 @@ fn scan(bytes: &[u8], n: usize, me: &str) -> Option<(Vec<PushNodeState>, Scanned
             meta: Bytes::new(),
             incarnation: e.incarnation,
             state: NodeState::Alive,
-            vsn: Vsn::from_slice(&e.vsn),
+            vsn: Vsn::from_slice(&e.vsn.to_le_bytes()[..6]),
         });
-        true
+        Some(e.name == me.as_bytes())
     })?;
     Some((seen, r))
 }
@@ -63,7 +63,7 @@ fn the_usual_form_is_walked_like_the_decoder_reads_it() {
         ..pp.clone()
     };
     assert!(scan(&join.to_bytes(), 40, "node-7").is_none());
-    let stop = scan_push_pull(&bytes[1..], &Limits::default(), 40, b"", |_| false);
+    let stop = scan_push_pull(&bytes[1..], &Limits::default(), 40, |_| None);
     assert!(stop.is_none());
 }
 
@@ -110,12 +110,12 @@ fn truncated_or_oversized_messages_are_left_to_the_decoder() {
         max_stream_message: bytes.len() - 1,
         ..Limits::default()
     };
-    assert!(scan_push_pull(&bytes[1..], &limits, 12, b"", |_| true).is_none());
+    assert!(scan_push_pull(&bytes[1..], &limits, 12, |_| Some(false)).is_none());
     let limits = Limits {
         max_push_nodes: 11,
         ..Limits::default()
     };
-    assert!(scan_push_pull(&bytes[1..], &limits, 12, b"", |_| true).is_none());
+    assert!(scan_push_pull(&bytes[1..], &limits, 12, |_| Some(false)).is_none());
 }
 
 proptest! {
