@@ -30,6 +30,7 @@ mod node;
 mod pipeline;
 mod probe;
 mod push_pull;
+mod push_pull_write;
 mod stream;
 mod view_scan;
 
