@@ -72,72 +72,29 @@ impl ViewKey {
         }
     }
 
-    /// Folds any byte string into `h`.
+    /// Folds any byte string into `h`: whole 16-byte blocks, then the rest (with the
+    /// length hashed by the caller, the blocks and the rest determine the bytes).
     #[inline(always)]
     fn fold(&self, mut h: u64, b: &[u8]) -> u64 {
-        let len = b.len();
-        let (x, y) = if len <= 16 {
-            load_short(b)
-        } else {
-            let mut i = 0;
-            while len - i > 16 {
-                h = folded_multiply(load8(b, i) ^ self.k[1], load8(b, i + 8) ^ h);
-                i += 16;
-            }
-            (load8(b, len - 16), load8(b, len - 8))
-        };
+        let mut blocks = b.chunks_exact(16);
+        for block in &mut blocks {
+            let (x, y) = block.split_at(8);
+            let x = <[u8; 8]>::try_from(x).map_or(0, u64::from_le_bytes);
+            let y = <[u8; 8]>::try_from(y).map_or(0, u64::from_le_bytes);
+            h = folded_multiply(x ^ self.k[1], y ^ h);
+        }
+        let (x, y) = load_short(blocks.remainder());
         folded_multiply(x ^ self.k[1], y ^ h)
     }
 
-    /// The two hashes of one push/pull entry (name, address, port, metadata, incarnation,
-    /// versions) that [`TableDigest`](super::members::TableDigest) sums: a keyed hash, and a
-    /// bijective remix of it.
-    #[inline]
-    pub(crate) fn entry(
-        &self,
-        name: &[u8],
-        addr: &[u8],
-        port: u16,
-        meta: &[u8],
-        incarnation: u32,
-        vsn: &[u8],
-    ) -> [u64; 2] {
-        let lengths = name.len() as u64 | (meta.len() as u64) << 32;
-        let mut h = self.fold(lengths ^ self.k[0], name);
-        let fixed = u64::from(incarnation)
-            | u64::from(port) << 32
-            | (addr.len() as u64) << 48
-            | (vsn.len() as u64) << 56;
-        let (ip_lo, ip_hi) = load_short(addr);
-        let (v_lo, v_hi) = load_short(vsn);
-        h = folded_multiply(fixed ^ self.k[2], ip_lo ^ h);
-        h = folded_multiply((v_lo | v_hi << 32) ^ self.k[3], ip_hi ^ h);
-        if !meta.is_empty() {
-            h = self.fold(h, meta);
-        }
-        [h, mix64(h ^ 0x9e37_79b9_7f4a_7c15)]
-    }
-
-    /// [`entry`](Self::entry) for the usual entry — an IPv4 address, no metadata, six
-    /// version bytes (little-endian in the low 48 bits of `vsn`) — with the same result,
-    /// minus the length dispatch.
+    /// The two hashes of one push/pull entry, from its encoded bytes (as
+    /// `PushNodeStateRef::encode` writes them), that
+    /// [`TableDigest`](super::members::TableDigest) sums: a keyed hash, and a bijective
+    /// remix of it. The usual entry (40–70 bytes) takes four or five multiplications.
     #[inline(always)]
-    pub(crate) fn entry_v4(
-        &self,
-        name: &[u8],
-        addr: [u8; 4],
-        port: u16,
-        incarnation: u32,
-        vsn: u64,
-    ) -> [u64; 2] {
-        let mut h = self.fold(name.len() as u64 ^ self.k[0], name);
-        let fixed = u64::from(incarnation) | u64::from(port) << 32 | 4 << 48 | 6 << 56;
-        // What `load_short` reads from four and six bytes.
-        let ip = u64::from(u32::from_le_bytes(addr));
-        let v_lo = vsn & 0xffff_ffff;
-        let v_hi = (vsn >> 16) & 0xffff_ffff;
-        h = folded_multiply(fixed ^ self.k[2], ip ^ h);
-        h = folded_multiply((v_lo | v_hi << 32) ^ self.k[3], ip ^ h);
+    pub(crate) fn entry(&self, encoded: &[u8]) -> [u64; 2] {
+        let h = self.fold(encoded.len() as u64 ^ self.k[0], encoded);
+        let h = folded_multiply(h ^ self.k[2], self.k[3]);
         [h, mix64(h ^ 0x9e37_79b9_7f4a_7c15)]
     }
 }
@@ -151,129 +108,20 @@ mod tests {
     }
 
     #[test]
-    fn every_field_and_length_matters() {
+    fn every_byte_and_length_matters() {
         let k = key();
-        let base = k.entry(
-            b"node-12",
-            &[10, 0, 0, 1],
-            7946,
-            b"",
-            3,
-            &[1, 5, 2, 0, 0, 0],
-        );
-        let variants = [
-            k.entry(
-                b"node-13",
-                &[10, 0, 0, 1],
-                7946,
-                b"",
-                3,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12\0",
-                &[10, 0, 0, 1],
-                7946,
-                b"",
-                3,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12",
-                &[10, 0, 0, 2],
-                7946,
-                b"",
-                3,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12",
-                &[10, 0, 0, 1, 0],
-                7946,
-                b"",
-                3,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12",
-                &[10, 0, 0, 1],
-                7947,
-                b"",
-                3,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12",
-                &[10, 0, 0, 1],
-                7946,
-                b"m",
-                3,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12",
-                &[10, 0, 0, 1],
-                7946,
-                b"",
-                4,
-                &[1, 5, 2, 0, 0, 0],
-            ),
-            k.entry(
-                b"node-12",
-                &[10, 0, 0, 1],
-                7946,
-                b"",
-                3,
-                &[1, 5, 3, 0, 0, 0],
-            ),
-            k.entry(b"node-12", &[10, 0, 0, 1], 7946, b"", 3, &[1, 5, 2, 0, 0]),
-        ];
-        for v in variants {
-            assert_ne!(v, base);
-        }
-        // Every name length class (short, 4–7, 8–16, longer, exact multiples of 16).
-        let long = b"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz";
+        let long: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37)).collect();
         let mut seen = std::collections::HashSet::new();
         for len in 0..long.len() {
-            assert!(seen.insert(k.entry(&long[..len], &[], 0, b"", 0, &[])));
-            let mut changed = long[..len].to_vec();
-            if let Some(last) = changed.last_mut() {
-                *last ^= 1;
-                assert!(seen.insert(k.entry(&changed, &[], 0, b"", 0, &[])));
-            }
-            if let Some(first) = changed.first_mut() {
-                *first ^= 2;
-                assert!(seen.insert(k.entry(&changed, &[], 0, b"", 0, &[])));
-            }
-        }
-        // The IPv4 shortcut agrees with the general form.
-        for name in [
-            &b"a"[..],
-            b"node-1",
-            b"node-12345",
-            b"a-name-of-thirty-one-bytes-long",
-        ] {
-            for (port, inc) in [(0, 0), (7946, 3), (65_535, u32::MAX)] {
-                let vsn = [1, 5, 2, 0, 7, 9];
-                let word = u64::from_le_bytes([1, 5, 2, 0, 7, 9, 0, 0]);
-                assert_eq!(
-                    k.entry_v4(name, [10, 1, 2, 3], port, inc, word),
-                    k.entry(name, &[10, 1, 2, 3], port, b"", inc, &vsn)
-                );
+            assert!(seen.insert(k.entry(&long[..len])), "length {len}");
+            for at in 0..len {
+                let mut changed = long[..len].to_vec();
+                changed[at] ^= 0x10;
+                assert!(seen.insert(k.entry(&changed)), "length {len}, byte {at}");
             }
         }
         // Another key gives other hashes.
         let other = ViewKey::new(|i| i + 99);
-        assert_ne!(
-            other.entry(
-                b"node-12",
-                &[10, 0, 0, 1],
-                7946,
-                b"",
-                3,
-                &[1, 5, 2, 0, 0, 0]
-            ),
-            base
-        );
+        assert_ne!(other.entry(&long[..50]), k.entry(&long[..50]));
     }
 }

@@ -12,7 +12,8 @@ use rand::seq::SliceRandom;
 use smol_str::SmolStr;
 
 use super::fingerprint::ViewKey;
-use crate::wire::{IpBytes, NodeState, Vsn};
+use super::push_pull::valid_vsn;
+use crate::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
 
 /// A node's state in the membership table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,6 +78,19 @@ pub struct Member {
 }
 
 impl Member {
+    /// The entry a push/pull carries for this member, borrowed.
+    pub fn as_push_state(&self) -> PushNodeStateRef<'_> {
+        PushNodeStateRef {
+            name: &self.name,
+            addr: self.addr,
+            port: self.port,
+            meta: &self.meta,
+            incarnation: self.incarnation,
+            state: self.state.to_wire(),
+            vsn: self.vsn,
+        }
+    }
+
     /// The node's address, if its IP bytes form one.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         self.addr.to_ip().map(|ip| SocketAddr::new(ip, self.port))
@@ -122,15 +136,16 @@ pub(crate) struct Journal {
 }
 
 /// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
-/// 64-bit hashes of every entry's (name, address, port, meta, incarnation, versions), keyed
-/// by the table's [`ViewKey`], plus what a merge needs to know to trust it.
+/// 64-bit hashes of every entry's encoding (name, address, port, meta, incarnation, state,
+/// versions, as a push/pull carries it), keyed by the table's [`ViewKey`], plus what a
+/// merge needs to know to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TableDigest {
     /// Sums of the two per-entry hashes.
     pub(crate) sums: [u64; 2],
     /// Number of entries.
     pub(crate) len: usize,
-    /// Every entry is alive with a non-zero port.
+    /// Every entry is alive with a non-zero port and a valid version range.
     pub(crate) plain: bool,
 }
 
@@ -329,18 +344,12 @@ impl Members {
             plain: true,
             ..TableDigest::default()
         };
+        let mut buf = Vec::with_capacity(128);
         for m in &self.nodes {
-            d.plain &= m.state == State::Alive && m.port != 0;
-            let (name, addr, vsn) = (m.name.as_bytes(), m.addr.as_bytes(), m.vsn.as_bytes());
-            d.add(
-                match (<[u8; 4]>::try_from(addr), <[u8; 6]>::try_from(vsn)) {
-                    (Ok(a), Ok([v0, v1, v2, v3, v4, v5])) if m.meta.is_empty() => {
-                        let v = u64::from_le_bytes([v0, v1, v2, v3, v4, v5, 0, 0]);
-                        key.entry_v4(name, a, m.port, m.incarnation, v)
-                    }
-                    _ => key.entry(name, addr, m.port, &m.meta, m.incarnation, vsn),
-                },
-            );
+            d.plain &= m.state == State::Alive && m.port != 0 && valid_vsn(&m.vsn);
+            buf.clear();
+            m.as_push_state().encode(&mut buf);
+            d.add(key.entry(&buf));
         }
         self.digest = Some((self.generation, d));
         d

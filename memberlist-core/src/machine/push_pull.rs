@@ -6,9 +6,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::wire::{
-    Alive, Dead, NodeState, PushNodeState, PushNodeStateRef, PushPull, Suspect, encode_push_pull,
-};
+use crate::wire::{Alive, Dead, NodeState, PushNodeState, PushPull, Suspect, encode_push_pull};
 
 use super::Machine;
 use super::members::{Member, State, TableDigest};
@@ -20,15 +18,7 @@ impl<D: Delegate> Machine<D> {
     /// dead and left nodes) and the delegate's state. Written straight from the table.
     pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
         let user_state = self.delegate.local_state(join);
-        let states = self.members.iter().map(|m| PushNodeStateRef {
-            name: &m.name,
-            addr: m.addr,
-            port: m.port,
-            meta: &m.meta,
-            incarnation: m.incarnation,
-            state: m.state.to_wire(),
-            vsn: m.vsn,
-        });
+        let states = self.members.iter().map(Member::as_push_state);
         encode_push_pull(join, states, &user_state, out);
     }
 
@@ -208,6 +198,7 @@ impl<D: Delegate> Machine<D> {
         let key = self.members.view_key();
         let mut theirs = TableDigest::default();
         let mut me = None;
+        let mut buf = Vec::with_capacity(128);
         for s in remote {
             if s.state != NodeState::Alive || s.port == 0 || !valid_vsn(&s.vsn) {
                 return None;
@@ -215,14 +206,9 @@ impl<D: Delegate> Machine<D> {
             if s.name == self.cfg.name {
                 me = Some(s);
             }
-            theirs.add(key.entry(
-                s.name.as_bytes(),
-                s.addr.as_bytes(),
-                s.port,
-                &s.meta,
-                s.incarnation,
-                s.vsn.as_bytes(),
-            ));
+            buf.clear();
+            s.as_ref().encode(&mut buf);
+            theirs.add(key.entry(&buf));
         }
         (theirs.sums == ours.sums).then_some(me)
     }
@@ -271,7 +257,7 @@ impl<D: Delegate> Machine<D> {
 
 /// `handle_alive`'s sanity check of a version range: when present, pmin and pmax are
 /// non-zero and ordered.
-pub(super) fn valid_vsn(v: &crate::wire::Vsn) -> bool {
+pub(crate) fn valid_vsn(v: &crate::wire::Vsn) -> bool {
     if v.len() < 3 {
         return true;
     }

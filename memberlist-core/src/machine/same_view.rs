@@ -12,19 +12,19 @@
 use std::time::Instant;
 
 use crate::delegate::Delegate;
-use crate::wire::{ScannedEntry, ScannedPushPull, StreamDecoder, StreamRole, Vsn, scan_push_pull};
+use crate::wire::{ScannedPushPull, StreamDecoder, StreamRole, scan_push_pull};
 
 use super::Machine;
 use super::members::TableDigest;
 use super::output::{StreamId, StreamKind};
-use super::push_pull::valid_vsn;
 
 impl<D: Delegate> Machine<D> {
-    /// Our view, as a received stream's bytes hold it: `Some` exactly when
+    /// Our view, as a received stream's bytes hold it: `Some` when
     /// `StreamDecoder::decode_complete(role, ..)` would return a push/pull that
     /// `merge_remote_state` would take as unchanged (same fingerprint, every entry alive with
     /// a non-zero port and a valid version range, not a join) and whose protocol check
-    /// passes.
+    /// passes — here, when the entries are, byte for byte, the encodings of our own (up to
+    /// a collision of the keyed 128-bit sums, as for the fingerprint of decoded entries).
     fn same_view(&mut self, role: StreamRole, data: &[u8]) -> Option<ScannedPushPull> {
         let body = StreamDecoder::plain_push_pull(role, &self.pipeline, data)?;
         if self.cfg.protocol_version < 2 {
@@ -36,39 +36,22 @@ impl<D: Delegate> Machine<D> {
         }
         let key = self.members.view_key();
         // Our own entry is found by its hash: when the fingerprints match, the entry with
-        // our name carries exactly our values, hence our hash (another entry with the same
+        // our name has exactly our bytes, hence our hash (another entry with the same
         // 64-bit hash would be a collision, as unlikely as a fingerprint collision).
         let me = self.members.get(&self.cfg.name).map(|m| {
-            let h = key.entry(
-                m.name.as_bytes(),
-                m.addr.as_bytes(),
-                m.port,
-                &m.meta,
-                m.incarnation,
-                m.vsn.as_bytes(),
-            );
-            h[0]
+            let mut buf = Vec::with_capacity(128);
+            m.as_push_state().encode(&mut buf);
+            key.entry(&buf)[0]
         });
+        // Every entry of ours is alive with a non-zero port and valid versions (`plain`),
+        // so remote entries with the same bytes are too.
         let mut theirs = TableDigest::default();
-        // Entries of one table nearly all carry the same versions: checked once per value.
-        // (No six bytes make `u64::MAX`.)
-        let mut checked_vsn = u64::MAX;
         let scanned = scan_push_pull(
             body,
             self.pipeline.limits(),
             self.members.len(),
-            |e: &ScannedEntry<'_>| {
-                if e.port == 0 {
-                    return None;
-                }
-                if checked_vsn != e.vsn {
-                    let [a, b, c, d, e2, f, ..] = e.vsn.to_le_bytes();
-                    if !valid_vsn(&Vsn::new(a, b, c, d, e2, f)) {
-                        return None;
-                    }
-                    checked_vsn = e.vsn;
-                }
-                let h = key.entry_v4(e.name, e.addr, e.port, e.incarnation, e.vsn);
+            |entry: &[u8]| {
+                let h = key.entry(entry);
                 theirs.add(h);
                 Some(Some(h[0]) == me)
             },

@@ -53,4 +53,4 @@ pub use pipeline::{DecodedPacket, Pipeline};
 pub use probe::{Ack, IndirectPing, Nack, Ping};
 pub use push_pull::{PushNodeState, PushNodeStateRef, PushPull, PushPullHeader, encode_push_pull};
 pub use stream::{StreamDecoder, StreamMessage, StreamRole};
-pub(crate) use view_scan::{ScannedEntry, ScannedPushPull, scan_push_pull};
+pub(crate) use view_scan::{ScannedPushPull, scan_push_pull};

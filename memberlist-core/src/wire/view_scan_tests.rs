@@ -29,30 +29,33 @@ fn message(n: usize) -> PushPull {
     }
 }
 
-/// What the scan hands out, as owned states, plus its result.
-fn scan(bytes: &[u8], n: usize, me: &str) -> Option<(Vec<PushNodeState>, ScannedPushPull)> {
-    let mut seen = Vec::new();
+/// The pieces the scan hands out, and its result.
+fn scan(bytes: &[u8], n: usize, me: &str) -> Option<(Vec<Vec<u8>>, ScannedPushPull)> {
+    let mut pieces = Vec::new();
     let r = scan_push_pull(&bytes[1..], &Limits::default(), n, |e| {
-        seen.push(PushNodeState {
-            name: std::str::from_utf8(e.name).unwrap().into(),
-            addr: IpBytes::from(e.addr),
-            port: e.port,
-            meta: Bytes::new(),
-            incarnation: e.incarnation,
-            state: NodeState::Alive,
-            vsn: Vsn::from_slice(&e.vsn.to_le_bytes()[..6]),
-        });
-        Some(e.name == me.as_bytes())
+        pieces.push(e.to_vec());
+        // The piece holding `me`, as its encoding would (a test-only shortcut).
+        let tag = [&[0xa0 | me.len() as u8][..], me.as_bytes()].concat();
+        Some(
+            e.windows(tag.len() + 1)
+                .any(|w| w[0] == b'e' && w[1..] == tag[..]),
+        )
     })?;
-    Some((seen, r))
+    Some((pieces, r))
+}
+
+fn encoded(s: &PushNodeState) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.encode(&mut out);
+    out
 }
 
 #[test]
-fn the_usual_form_is_walked_like_the_decoder_reads_it() {
+fn entries_are_handed_out_as_their_bytes() {
     let pp = message(40);
     let bytes = pp.to_bytes();
-    let (seen, r) = scan(&bytes, 40, "node-7").unwrap();
-    assert_eq!(seen, pp.states);
+    let (pieces, r) = scan(&bytes, 40, "node-7").unwrap();
+    assert_eq!(pieces, pp.states.iter().map(encoded).collect::<Vec<_>>());
     assert_eq!(r.me.as_ref(), Some(&pp.states[7]));
     assert_eq!(r.user_state, pp.user_state);
     assert!(scan(&bytes, 40, "nobody").unwrap().1.me.is_none());
@@ -68,8 +71,8 @@ fn the_usual_form_is_walked_like_the_decoder_reads_it() {
 }
 
 #[test]
-fn any_other_form_is_left_to_the_decoder() {
-    let variants: [fn(&mut PushNodeState); 8] = [
+fn entries_of_any_form_are_delimited() {
+    let variants: [fn(&mut PushNodeState); 9] = [
         |s| s.meta = Bytes::from_static(b"m"),
         |s| s.addr = IpBytes::new(&[1; 16]).unwrap(),
         |s| s.addr = IpBytes::EMPTY,
@@ -77,24 +80,24 @@ fn any_other_form_is_left_to_the_decoder() {
         |s| s.vsn = Vsn::from_slice(&[1, 5]),
         |s| s.name = "ünïcode".into(),
         |s| s.name = "a-name-of-thirty-two-bytes-long!".into(),
-        |s| s.state = NodeState::Dead,
+        |s| s.port = 5,
+        |s| s.port = 200,
     ];
     for change in variants {
         let mut pp = message(10);
         change(&mut pp.states[3]);
         let bytes = pp.to_bytes();
-        assert!(scan(&bytes, 10, "node-1").is_none());
-        // The decoder still reads it.
-        assert_eq!(PushPull::decode(&bytes, &Limits::default()).unwrap(), pp);
+        let (pieces, _) = scan(&bytes, 10, "node-1").unwrap();
+        assert_eq!(pieces, pp.states.iter().map(encoded).collect::<Vec<_>>());
     }
-    // Keys in another order: the decoder reads it, the walk does not.
+    // Keys in another order, an extra key: still one msgpack value each.
     let pp = message(3);
     let mut bytes = pp.to_bytes().to_vec();
     let at = bytes.windows(5).position(|w| w == b"\xa4Addr").unwrap();
-    bytes[at - 1] = 0x88; // one more key...
-    let extra = b"\xa1Z\x01";
-    bytes.splice(at..at, extra.iter().copied()); // ...in front
-    assert!(scan(&bytes, 3, "node-1").is_none());
+    bytes[at - 1] = 0x88;
+    bytes.splice(at..at, b"\xa1Z\x01".iter().copied());
+    let (pieces, _) = scan(&bytes, 3, "node-1").unwrap();
+    assert_eq!(pieces[0].len(), encoded(&pp.states[0]).len() + 3);
     assert_eq!(PushPull::decode(&bytes, &Limits::default()).unwrap(), pp);
 }
 
@@ -122,7 +125,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     /// On any bytes (random, or a valid message with some bytes changed) the walk does not
-    /// panic, and whenever it accepts, the decoder reads the same entries and user state.
+    /// panic; whenever it accepts and every piece is the encoding of a state, the decoder
+    /// reads exactly those states and the same user state.
     #[test]
     fn never_panics_and_agrees_with_the_decoder(
         n in 0usize..8,
@@ -143,14 +147,20 @@ proptest! {
                 *b = v;
             }
         }
-        let expected = n;
-        if let Some((seen, r)) = scan(&bytes, expected, "node-2") {
-            let decoded = PushPull::decode(&bytes, &Limits::default()).unwrap();
-            prop_assert_eq!(&decoded.states, &seen);
-            prop_assert_eq!(&decoded.user_state, &r.user_state);
-            prop_assert!(!decoded.join);
-            let me = decoded.states.iter().rev().find(|s| s.name == "node-2");
-            prop_assert_eq!(me, r.me.as_ref());
+        if let Some((pieces, r)) = scan(&bytes, n, "node-2") {
+            let states: Option<Vec<PushNodeState>> = pieces
+                .iter()
+                .map(|p| {
+                    let s = PushNodeState::decode(&mut crate::wire::msgpack::Reader::new(p)).ok()?;
+                    (encoded(&s) == *p).then_some(s)
+                })
+                .collect();
+            if let Some(states) = states {
+                let decoded = PushPull::decode(&bytes, &Limits::default()).unwrap();
+                prop_assert_eq!(&decoded.states, &states);
+                prop_assert_eq!(&decoded.user_state, &r.user_state);
+                prop_assert!(!decoded.join);
+            }
         }
     }
 }
