@@ -17,6 +17,7 @@ pub mod broadcast;
 mod config;
 mod fingerprint;
 mod gossip;
+mod ip_name;
 mod join_sync;
 mod members;
 mod output;
