@@ -4,8 +4,9 @@
 //! under 32 bytes) is at most 97 bytes of which all but the name, the incarnation and the
 //! port are fixed. [`write_states`] stores each such entry into a small stack buffer as a
 //! few little-endian 8-byte words (keys and values together; a store may spill past the
-//! entry's end, where the next piece overwrites it), then appends the entry with one copy,
-//! instead of a dozen `Vec` appends each checking the capacity. Entries of any other form
+//! entry's end, where the next piece overwrites it), then appends the entry with one
+//! fixed-size copy (cut back to its length), instead of a dozen `Vec` appends each
+//! checking the capacity. Entries of any other form
 //! are appended by the general writer. The bytes are those of
 //! [`PushNodeStateRef::encode`].
 
@@ -149,7 +150,12 @@ pub(crate) fn write_states<'a>(
     let mut buf = [0u8; SMALL_ROOM];
     for s in states {
         match s.write_small(&mut buf) {
-            Some(n) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            // The whole buffer (a fixed-size copy, no call), then cut back to the entry.
+            Some(n) => {
+                let end = out.len() + n;
+                out.extend_from_slice(&buf);
+                out.truncate(end);
+            }
             None => s.encode(out),
         }
     }
