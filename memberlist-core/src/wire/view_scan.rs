@@ -36,8 +36,14 @@ pub(crate) struct ScannedPushPull {
 /// of the bytes then fails, which is all that matters.
 #[inline(always)]
 fn entry_len(s: &[u8]) -> Option<usize> {
-    if let (Some(0x87), Some(0xa4), Some(&inc)) = (s.first(), s.get(6), s.get(23)) {
-        let inc_width = match inc {
+    // Every index read below is under 96 (the longest usual entry is 97 bytes), so within a
+    // 96-byte window they need no bounds checks; an entry closer than that to the end of
+    // the message (only the last can be) is skipped the general way.
+    if let Some(w) = s.first_chunk::<96>()
+        && w[0] == 0x87
+        && w[6] == 0xa4
+    {
+        let inc_width = match w[23] {
             0..=0x7f => 1,
             0xcc => 2,
             0xcd => 3,
@@ -45,23 +51,17 @@ fn entry_len(s: &[u8]) -> Option<usize> {
             _ => 0,
         };
         let name_at = 23 + inc_width + 11;
-        if inc_width > 0
-            && s.get(name_at - 6) == Some(&0xc0)
-            && let Some(&h @ 0xa0..=0xbf) = s.get(name_at)
-        {
+        let h = w[name_at];
+        if inc_width > 0 && w[name_at - 6] == 0xc0 && h & 0xe0 == 0xa0 {
             let port_at = name_at + 1 + usize::from(h & 0x1f) + 5;
-            let port_width = match s.get(port_at) {
-                Some(0..=0x7f) => 1,
-                Some(0xcc) => 2,
-                Some(0xcd) => 3,
+            let port_width = match w[port_at] {
+                0..=0x7f => 1,
+                0xcc => 2,
+                0xcd => 3,
                 _ => 0,
             };
             let tail = port_at + port_width;
-            if port_width > 0
-                && s.get(tail) == Some(&0xa5)
-                && matches!(s.get(tail + 6), Some(0..=0x7f))
-                && s.get(tail + 11) == Some(&0xa6)
-            {
+            if port_width > 0 && w[tail] == 0xa5 && w[tail + 6] < 0x80 && w[tail + 11] == 0xa6 {
                 let len = tail + 18;
                 return (len <= s.len()).then_some(len);
             }
