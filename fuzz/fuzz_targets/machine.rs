@@ -1,5 +1,6 @@
 //! The protocol machine under hostile input: datagrams, accepted streams (push/pull merges,
-//! TCP pings, user messages) and the passage of time, in a fuzzer-chosen order, against a node
+//! also through the raw-bytes check of `accept_push_pull_bytes`, TCP pings, user messages)
+//! and the passage of time, in a fuzzer-chosen order, against a node
 //! that already knows a few members. Checks that nothing panics and that the machine's own
 //! bookkeeping stays sane (we stay a member; our incarnation never decreases).
 #![no_main]
@@ -69,6 +70,9 @@ fuzz_target!(|data: &[u8]| {
         rest = next;
         match op % 4 {
             0 | 1 => m.handle_datagram(now, peer(*from), payload),
+            // A push/pull is first offered as raw bytes (the simulator's path), as often
+            // as not; when it is not our own view, it is decoded as usual.
+            2 if from & 1 == 1 && m.accept_push_pull_bytes(now, payload).is_some() => {}
             2 => {
                 let mut decoder = StreamDecoder::new(StreamRole::Acceptor);
                 decoder.feed(payload);

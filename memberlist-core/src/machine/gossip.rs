@@ -155,11 +155,8 @@ impl<D: Delegate> Machine<D> {
     /// clusters whose node names are their IPs (spec §3.1); everywhere else pings, acks,
     /// nacks and indirect pings go without one, byte for byte as Go sends them.
     pub(crate) fn pmax_by_address_name(&self, to: SocketAddr) -> u8 {
-        let mut name = smol_str::SmolStrBuilder::new();
-        // Writing to the builder cannot fail.
-        let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{}", to.ip()));
         self.members
-            .get(name.finish().as_str())
+            .get(super::ip_name::ip_name(to.ip()).as_str())
             .map_or(0, Member::protocol_max)
     }
 

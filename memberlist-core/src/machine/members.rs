@@ -11,7 +11,9 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use smol_str::SmolStr;
 
-use crate::wire::{IpBytes, NodeState, Vsn};
+use super::fingerprint::ViewKey;
+use super::push_pull::valid_vsn;
+use crate::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
 
 /// A node's state in the membership table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +78,19 @@ pub struct Member {
 }
 
 impl Member {
+    /// The entry a push/pull carries for this member, borrowed.
+    pub fn as_push_state(&self) -> PushNodeStateRef<'_> {
+        PushNodeStateRef {
+            name: &self.name,
+            addr: self.addr,
+            port: self.port,
+            meta: &self.meta,
+            incarnation: self.incarnation,
+            state: self.state.to_wire(),
+            vsn: self.vsn,
+        }
+    }
+
     /// The node's address, if its IP bytes form one.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         self.addr.to_ip().map(|ip| SocketAddr::new(ip, self.port))
@@ -85,30 +100,6 @@ impl Member {
     pub fn protocol_max(&self) -> u8 {
         self.vsn.protocol_max().unwrap_or(0)
     }
-}
-
-/// Up to 16 bytes as a little-endian integer, without a loop for the usual 4-, 6- and
-/// 16-byte cases (IPv4, versions, IPv6); callers hash the length alongside.
-fn pack(b: &[u8]) -> u128 {
-    match *b {
-        [a, b2, c, d] => u128::from(u32::from_le_bytes([a, b2, c, d])),
-        [a, b2, c, d, e, f] => u128::from(u64::from_le_bytes([a, b2, c, d, e, f, 0, 0])),
-        _ => match <[u8; 16]>::try_from(b) {
-            Ok(x) => u128::from_le_bytes(x),
-            Err(_) => b
-                .iter()
-                .take(16)
-                .enumerate()
-                .fold(0, |acc, (i, &x)| acc | u128::from(x) << (8 * i)),
-        },
-    }
-}
-
-/// SplitMix64's finalizer: a bijection of `u64` with full avalanche.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The table: a vector in probe order plus a name index.
@@ -145,16 +136,16 @@ pub(crate) struct Journal {
 }
 
 /// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
-/// 64-bit hashes of every entry's (name, address, port, meta, incarnation, versions), the
-/// first keyed by the table's randomly seeded hasher, plus what a merge needs to know to
-/// trust it.
+/// 64-bit hashes of every entry's encoding (name, address, port, meta, incarnation, state,
+/// versions, as a push/pull carries it), keyed by the table's [`ViewKey`], plus what a
+/// merge needs to know to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TableDigest {
     /// Sums of the two per-entry hashes.
     pub(crate) sums: [u64; 2],
     /// Number of entries.
     pub(crate) len: usize,
-    /// Every entry is alive with a non-zero port.
+    /// Every entry is alive with a non-zero port and a valid version range.
     pub(crate) plain: bool,
 }
 
@@ -336,43 +327,9 @@ impl Members {
         removed
     }
 
-    /// The two hashes of one push/pull entry, as [`TableDigest`] sums them: the name's
-    /// seeded hash (the one the index uses) folded with the other fields through a
-    /// bijective 64-bit mixer, and a second value mixed from the first.
-    pub(crate) fn entry_hashes(
-        &self,
-        name: &str,
-        addr: &IpBytes,
-        port: u16,
-        meta: &[u8],
-        incarnation: u32,
-        vsn: &Vsn,
-    ) -> [u64; 2] {
-        let (a, vb) = (addr.as_bytes(), vsn.as_bytes());
-        let ip = pack(a);
-        let v = pack(vb) as u64;
-        let meta_hash = if meta.is_empty() {
-            0
-        } else {
-            self.hasher.hash_one(meta)
-        };
-        let lengths = u64::from(incarnation)
-            | u64::from(port) << 32
-            | (a.len() as u64) << 48
-            | (vb.len() as u64) << 56;
-        let mut h = self.hasher.hash_one(name);
-        h = mix64(h ^ lengths);
-        h = mix64(h ^ ip as u64);
-        // The lengths are hashed above, so rounds that only an IPv6 address or non-empty
-        // metadata needs can be left out for the others.
-        if a.len() > 8 {
-            h = mix64(h ^ (ip >> 64) as u64);
-        }
-        h = mix64(h ^ v);
-        if meta_hash != 0 {
-            h = mix64(h ^ meta_hash);
-        }
-        [h, mix64(h ^ 0x9e37_79b9_7f4a_7c15)]
+    /// The key of the table's fingerprint, derived from its randomly seeded hasher.
+    pub(crate) fn view_key(&self) -> ViewKey {
+        ViewKey::new(|i| self.hasher.hash_one(i))
     }
 
     /// The table's fingerprint, recomputed (one pass) only after a change.
@@ -382,13 +339,17 @@ impl Members {
         {
             return d;
         }
+        let key = self.view_key();
         let mut d = TableDigest {
             plain: true,
             ..TableDigest::default()
         };
+        let mut buf = Vec::with_capacity(128);
         for m in &self.nodes {
-            d.plain &= m.state == State::Alive && m.port != 0;
-            d.add(self.entry_hashes(&m.name, &m.addr, m.port, &m.meta, m.incarnation, &m.vsn));
+            d.plain &= m.state == State::Alive && m.port != 0 && valid_vsn(&m.vsn);
+            buf.clear();
+            m.as_push_state().encode(&mut buf);
+            d.add(key.entry(&buf));
         }
         self.digest = Some((self.generation, d));
         d

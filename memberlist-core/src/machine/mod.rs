@@ -15,7 +15,9 @@
 pub mod awareness;
 pub mod broadcast;
 mod config;
+mod fingerprint;
 mod gossip;
+mod ip_name;
 mod join_sync;
 mod members;
 mod output;
@@ -23,6 +25,7 @@ mod probe;
 mod push_pull;
 mod reconnect;
 mod restore;
+mod same_view;
 mod state;
 mod stats;
 pub mod suspicion;

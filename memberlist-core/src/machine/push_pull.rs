@@ -6,9 +6,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::wire::{
-    Alive, Dead, NodeState, PushNodeState, PushNodeStateRef, PushPull, Suspect, encode_push_pull,
-};
+use crate::wire::{Alive, Dead, NodeState, PushNodeState, PushPull, Suspect, encode_push_pull};
 
 use super::Machine;
 use super::members::{Member, State, TableDigest};
@@ -20,21 +18,17 @@ impl<D: Delegate> Machine<D> {
     /// dead and left nodes) and the delegate's state. Written straight from the table.
     pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
         let user_state = self.delegate.local_state(join);
-        let states = self.members.iter().map(|m| PushNodeStateRef {
-            name: &m.name,
-            addr: m.addr,
-            port: m.port,
-            meta: &m.meta,
-            incarnation: m.incarnation,
-            state: m.state.to_wire(),
-            vsn: m.vsn,
-        });
+        let states = self.members.iter().map(Member::as_push_state);
         encode_push_pull(join, states, &user_state, out);
     }
 
     /// Our push/pull message framed for a stream (after `prefix`, e.g. the label preamble):
     /// written in place when the pipeline neither compresses nor encrypts.
-    fn framed_local_push_pull(&mut self, join: bool, mut out: Vec<u8>) -> Option<Vec<u8>> {
+    pub(super) fn framed_local_push_pull(
+        &mut self,
+        join: bool,
+        mut out: Vec<u8>,
+    ) -> Option<Vec<u8>> {
         if self.pipeline.stream_is_plain() {
             self.write_local_push_pull(join, &mut out);
             return Some(out);
@@ -128,50 +122,56 @@ impl<D: Delegate> Machine<D> {
             None => &remote.states,
         };
         for s in states {
-            let port = if s.port == 0 || self.cfg.protocol_version < 2 {
-                self.advertise_port
-            } else {
-                s.port
-            };
-            match s.state {
-                NodeState::Alive => {
-                    let a = Alive {
-                        incarnation: s.incarnation,
-                        node: s.name.clone(),
-                        addr: s.addr,
-                        port,
-                        meta: s.meta.clone(),
-                        vsn: s.vsn,
-                    };
-                    self.handle_alive(&a, AliveSource::Remote, now);
-                }
-                NodeState::Left => {
-                    let d = Dead {
-                        incarnation: s.incarnation,
-                        node: s.name.clone(),
-                        from: s.name.clone(),
-                    };
-                    self.handle_dead(&d, now);
-                }
-                NodeState::Dead | NodeState::Suspect => {
-                    // A remote "dead" is only suspected here: we let our own probes decide.
-                    let sus = Suspect {
-                        incarnation: s.incarnation,
-                        node: s.name.clone(),
-                        from: self.cfg.name.clone(),
-                    };
-                    self.handle_suspect(&sus, now);
-                }
-                NodeState::Unknown(v) => {
-                    debug!(node = %s.name, state = v, "ignoring a push/pull state of unknown kind");
-                }
-            }
+            self.merge_one_state(s, now);
         }
         if !remote.user_state.is_empty() {
             self.delegate
                 .merge_remote_state(remote.user_state, remote.join);
         }
         Ok(())
+    }
+
+    /// Merges one remote entry as Go's `mergeState` does: alive through `handle_alive`,
+    /// left as dead, dead or suspect as a suspicion.
+    pub(super) fn merge_one_state(&mut self, s: &PushNodeState, now: Instant) {
+        let port = if s.port == 0 || self.cfg.protocol_version < 2 {
+            self.advertise_port
+        } else {
+            s.port
+        };
+        match s.state {
+            NodeState::Alive => {
+                let a = Alive {
+                    incarnation: s.incarnation,
+                    node: s.name.clone(),
+                    addr: s.addr,
+                    port,
+                    meta: s.meta.clone(),
+                    vsn: s.vsn,
+                };
+                self.handle_alive(&a, AliveSource::Remote, now);
+            }
+            NodeState::Left => {
+                let d = Dead {
+                    incarnation: s.incarnation,
+                    node: s.name.clone(),
+                    from: s.name.clone(),
+                };
+                self.handle_dead(&d, now);
+            }
+            NodeState::Dead | NodeState::Suspect => {
+                // A remote "dead" is only suspected here: we let our own probes decide.
+                let sus = Suspect {
+                    incarnation: s.incarnation,
+                    node: s.name.clone(),
+                    from: self.cfg.name.clone(),
+                };
+                self.handle_suspect(&sus, now);
+            }
+            NodeState::Unknown(v) => {
+                debug!(node = %s.name, state = v, "ignoring a push/pull state of unknown kind");
+            }
+        }
     }
 
     /// Whether a remote push/pull holds exactly our view, in which case merging it entry by
@@ -184,7 +184,7 @@ impl<D: Delegate> Machine<D> {
     /// remote entry about another node carries the incarnation, address and port we hold,
     /// and `handle_alive` returns before any side effect. Equal fingerprints of different
     /// views need the sums of seeded 64-bit entry hashes to collide (odds about 2⁻⁶⁴).
-    fn unchanged_view<'a>(
+    pub(super) fn unchanged_view<'a>(
         &mut self,
         remote: &'a [PushNodeState],
     ) -> Option<Option<&'a PushNodeState>> {
@@ -195,8 +195,10 @@ impl<D: Delegate> Machine<D> {
         if !ours.plain {
             return None;
         }
+        let key = self.members.view_key();
         let mut theirs = TableDigest::default();
         let mut me = None;
+        let mut buf = Vec::with_capacity(128);
         for s in remote {
             if s.state != NodeState::Alive || s.port == 0 || !valid_vsn(&s.vsn) {
                 return None;
@@ -204,14 +206,9 @@ impl<D: Delegate> Machine<D> {
             if s.name == self.cfg.name {
                 me = Some(s);
             }
-            theirs.add(self.members.entry_hashes(
-                &s.name,
-                &s.addr,
-                s.port,
-                &s.meta,
-                s.incarnation,
-                &s.vsn,
-            ));
+            buf.clear();
+            s.as_ref().encode(&mut buf);
+            theirs.add(key.entry(&buf));
         }
         (theirs.sums == ours.sums).then_some(me)
     }
@@ -260,7 +257,7 @@ impl<D: Delegate> Machine<D> {
 
 /// `handle_alive`'s sanity check of a version range: when present, pmin and pmax are
 /// non-zero and ordered.
-fn valid_vsn(v: &crate::wire::Vsn) -> bool {
+pub(crate) fn valid_vsn(v: &crate::wire::Vsn) -> bool {
     if v.len() < 3 {
         return true;
     }

@@ -30,7 +30,9 @@ mod node;
 mod pipeline;
 mod probe;
 mod push_pull;
+mod push_pull_write;
 mod stream;
+mod view_scan;
 
 pub use compound::{
     CompoundParts, MAX_COMPOUND_PARTS, MAX_PART_LEN, compound_len, decode_compound,
@@ -51,3 +53,4 @@ pub use pipeline::{DecodedPacket, Pipeline};
 pub use probe::{Ack, IndirectPing, Nack, Ping};
 pub use push_pull::{PushNodeState, PushNodeStateRef, PushPull, PushPullHeader, encode_push_pull};
 pub use stream::{StreamDecoder, StreamMessage, StreamRole};
+pub(crate) use view_scan::{ScannedPushPull, scan_push_pull};

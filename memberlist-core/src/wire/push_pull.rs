@@ -14,6 +14,7 @@ use super::msgpack::{
 };
 use super::node::{NodeState, Vsn};
 use super::probe::{read_byte_field, read_ip, read_name};
+use super::push_pull_write::write_states;
 
 /// The push/pull header (`pushPullHeader`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -359,9 +360,7 @@ pub fn encode_push_pull<'a>(
     out.reserve(1 + header.encoded_len() + per_entry * header.nodes as usize + user_state.len());
     out.push(MessageType::PushPull.byte());
     header.encode(out);
-    for s in states {
-        s.encode(out);
-    }
+    write_states(states, out);
     out.extend_from_slice(user_state);
 }
 

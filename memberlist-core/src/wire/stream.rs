@@ -294,13 +294,7 @@ impl StreamDecoder {
         pipeline: &Pipeline,
         data: &[u8],
     ) -> Result<Option<StreamMessage>, WireError> {
-        let unlabeled = pipeline.label.as_bytes().is_empty()
-            && (role == StreamRole::Dialer || data.first() != Some(&MessageType::HasLabel.byte()));
-        let plaintext_ok = pipeline.encryption.is_none() || !pipeline.verify_incoming();
-        if unlabeled
-            && plaintext_ok
-            && let Some((&t, body)) = data.split_first()
-            && t == MessageType::PushPull.byte()
+        if let Some(body) = Self::plain_push_pull(role, pipeline, data)
             && let Ok((pp, used)) = PushPull::decode_body(body, &pipeline.limits)
             && used < pipeline.limits.max_stream_message
         // 1 + used bytes, at most the limit
@@ -310,6 +304,27 @@ impl StreamDecoder {
         let mut decoder = Self::new(role);
         decoder.feed(data);
         decoder.poll(pipeline)
+    }
+
+    /// The body (after the type byte) of a push/pull that [`decode_complete`](Self::decode_complete)
+    /// parses in one pass: a plain message, unlabeled, on a pipeline that accepts plaintext.
+    /// When the body decodes and the message (type byte included) is shorter than
+    /// `Limits::max_stream_message`, `decode_complete` returns exactly that push/pull;
+    /// otherwise it decides through the incremental path.
+    pub(crate) fn plain_push_pull<'a>(
+        role: StreamRole,
+        pipeline: &Pipeline,
+        data: &'a [u8],
+    ) -> Option<&'a [u8]> {
+        let unlabeled = pipeline.label.as_bytes().is_empty()
+            && (role == StreamRole::Dialer || data.first() != Some(&MessageType::HasLabel.byte()));
+        let plaintext_ok = pipeline.encryption.is_none() || !pipeline.verify_incoming();
+        match data.split_first() {
+            Some((&t, body)) if unlabeled && plaintext_ok && t == MessageType::PushPull.byte() => {
+                Some(body)
+            }
+            _ => None,
+        }
     }
 
     /// Works out whether a whole frame is buffered, resuming where the last call stopped.

@@ -84,53 +84,91 @@ impl Sim {
         // A slow member answers streams as late as datagrams: past the deadline, the
         // dialer gives up (the late processing on the far side is not modelled).
         let late_dialer = now + self.net.slowness(from) > req.deadline;
-        let outcome = match target {
-            None => StreamOutcome::Failed("connection refused".into()),
+        // A push/pull holding the receiver's own view is recognised on its bytes
+        // (`accept_push_pull_bytes`, `push_pull_reply_bytes`); anything else is decoded and
+        // handled as a message.
+        // `None`: the dialer already merged the reply from its bytes.
+        let outcome: Option<StreamOutcome> = match target {
+            None => Some(StreamOutcome::Failed("connection refused".into())),
             Some(to) if now + self.net.slowness(to) > req.deadline => {
-                StreamOutcome::Failed("timed out: the peer is slow".into())
+                Some(StreamOutcome::Failed("timed out: the peer is slow".into()))
             }
             Some(to) => {
-                let pipeline = self.nodes[to].machine.pipeline();
-                match StreamDecoder::decode_complete(StreamRole::Acceptor, pipeline, &req.data) {
-                    Ok(Some(msg)) => {
-                        let src = self.nodes[from].addr;
-                        let reply = self.nodes[to].machine.handle_stream(now, src, msg);
+                let reply = match self.nodes[to]
+                    .machine
+                    .accept_push_pull_bytes(now, &req.data)
+                {
+                    Some(reply) => Ok(reply),
+                    None => {
+                        let pipeline = self.nodes[to].machine.pipeline();
+                        match StreamDecoder::decode_complete(
+                            StreamRole::Acceptor,
+                            pipeline,
+                            &req.data,
+                        ) {
+                            Ok(Some(msg)) => {
+                                let src = self.nodes[from].addr;
+                                Ok(self.nodes[to].machine.handle_stream(now, src, msg))
+                            }
+                            Ok(None) => Err(StreamOutcome::Failed("short request".into())),
+                            Err(e) => Err(StreamOutcome::Failed(e.to_string())),
+                        }
+                    }
+                };
+                match reply {
+                    Ok(reply) => {
                         self.drain(to);
-                        match reply {
+                        let outcome = match reply {
                             Some(_) if req.expects_reply && late_dialer => {
                                 StreamOutcome::Failed("timed out: this node is slow".into())
                             }
                             Some(bytes) if req.expects_reply => {
                                 self.nodes[to].stream_bytes += bytes.len() as u64;
-                                let pipeline = self.nodes[from].machine.pipeline();
-                                match StreamDecoder::decode_complete(
-                                    StreamRole::Dialer,
-                                    pipeline,
-                                    &bytes,
-                                ) {
-                                    Ok(Some(msg)) => StreamOutcome::Reply(msg),
-                                    Ok(None) => StreamOutcome::Failed("short reply".into()),
-                                    Err(e) => StreamOutcome::Failed(e.to_string()),
+                                if self.nodes[from]
+                                    .machine
+                                    .push_pull_reply_bytes(now, req.id, &bytes)
+                                {
+                                    return self.finish_stream(from, req, None);
+                                } else {
+                                    let pipeline = self.nodes[from].machine.pipeline();
+                                    match StreamDecoder::decode_complete(
+                                        StreamRole::Dialer,
+                                        pipeline,
+                                        &bytes,
+                                    ) {
+                                        Ok(Some(msg)) => StreamOutcome::Reply(msg),
+                                        Ok(None) => StreamOutcome::Failed("short reply".into()),
+                                        Err(e) => StreamOutcome::Failed(e.to_string()),
+                                    }
                                 }
                             }
                             _ if req.expects_reply => StreamOutcome::Failed("no reply".into()),
                             _ => StreamOutcome::Sent,
-                        }
+                        };
+                        Some(outcome)
                     }
-                    Ok(None) => StreamOutcome::Failed("short request".into()),
-                    Err(e) => StreamOutcome::Failed(e.to_string()),
+                    Err(failed) => Some(failed),
                 }
             }
         };
+        self.finish_stream(from, req, outcome);
+    }
+
+    /// Records a stream in the trace and reports its outcome to the dialer, unless it
+    /// already took the reply (`None`).
+    fn finish_stream(&mut self, from: usize, req: StreamRequest, outcome: Option<StreamOutcome>) {
         let tag = match outcome {
-            StreamOutcome::Reply(_) => b'r',
-            StreamOutcome::Sent => b's',
-            StreamOutcome::Failed(_) => b'f',
+            None | Some(StreamOutcome::Reply(_)) => b'r',
+            Some(StreamOutcome::Sent) => b's',
+            Some(StreamOutcome::Failed(_)) => b'f',
         };
-        self.trace.input(now - self.start, from, tag, &req.data);
-        self.nodes[from]
-            .machine
-            .handle_stream_reply(now, req.id, outcome);
+        self.trace
+            .input(self.now - self.start, from, tag, &req.data);
+        if let Some(outcome) = outcome {
+            self.nodes[from]
+                .machine
+                .handle_stream_reply(self.now, req.id, outcome);
+        }
     }
 
     fn on_event(&mut self, observer: usize, e: Event) {

@@ -1,0 +1,199 @@
+//! The raw-bytes check of a push/pull (`same_view.rs`) against the owned decode followed by
+//! `unchanged_view`, and the fast entry points against the usual ones.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::delegate::NoopDelegate;
+use crate::machine::ProtocolConfig;
+use crate::machine::output::StreamOutcome;
+use crate::machine::state::AliveSource;
+use crate::wire::{
+    Alive, IpBytes, NodeState, Pipeline, PushNodeState, PushPull, StreamMessage, Vsn,
+};
+
+fn machine(n: usize) -> Machine<NoopDelegate> {
+    machine_at(n, Instant::now())
+}
+
+fn machine_at(n: usize, now: Instant) -> Machine<NoopDelegate> {
+    let addr: SocketAddr = "127.0.0.1:7946".parse().unwrap();
+    let mut m = Machine::new(
+        ProtocolConfig::lan("a"),
+        Pipeline::new(),
+        addr,
+        NoopDelegate,
+        1,
+        now,
+    )
+    .unwrap();
+    for i in 0..n {
+        let a = Alive {
+            incarnation: 1 + i as u32 % 3,
+            node: format!("peer-{i}").into(),
+            addr: IpBytes::from([127, 0, 1, i as u8]),
+            port: 7000 + i as u16,
+            meta: Default::default(),
+            vsn: Vsn::default_advertised(),
+        };
+        assert!(m.handle_alive(&a, AliveSource::Remote, now));
+    }
+    m
+}
+
+fn our_view(m: &Machine<NoopDelegate>) -> Vec<PushNodeState> {
+    m.members
+        .iter()
+        .map(|x| PushNodeState {
+            name: x.name.clone(),
+            addr: x.addr,
+            port: x.port,
+            meta: x.meta.clone(),
+            incarnation: x.incarnation,
+            state: x.state.to_wire(),
+            vsn: x.vsn,
+        })
+        .collect()
+}
+
+fn bytes_of(states: Vec<PushNodeState>) -> Vec<u8> {
+    PushPull {
+        join: false,
+        states,
+        user_state: Bytes::from_static(b"u"),
+    }
+    .to_bytes()
+    .to_vec()
+}
+
+/// The verdict of the owned path: decode as the driver does, then `unchanged_view`.
+fn owned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeState>> {
+    let msg = StreamDecoder::decode_complete(StreamRole::Dialer, &m.pipeline, data);
+    let Ok(Some(StreamMessage::PushPull(pp))) = msg else {
+        return None;
+    };
+    if pp.join {
+        return None;
+    }
+    m.unchanged_view(&pp.states).map(|me| me.cloned())
+}
+
+fn scanned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeState>> {
+    m.same_view(StreamRole::Dialer, data).map(|v| v.me)
+}
+
+#[test]
+fn the_scan_agrees_with_the_owned_check() {
+    let mut m = machine(12);
+    let view = our_view(&m);
+    let same = bytes_of(view.clone());
+    let me = owned(&mut m, &same);
+    assert_eq!(me.as_ref().unwrap().as_ref().unwrap().name, "a");
+    assert_eq!(scanned(&mut m, &same), me);
+    let mut reversed = view.clone();
+    reversed.reverse();
+    let reversed = bytes_of(reversed);
+    assert_eq!(scanned(&mut m, &reversed), me);
+    assert_eq!(owned(&mut m, &reversed), me);
+
+    // Every single field of every entry, changed: neither path takes it as ours.
+    let changes: [fn(&mut PushNodeState); 9] = [
+        |s| s.name = format!("{}x", s.name).into(),
+        |s| s.addr = IpBytes::from([127, 0, 9, 9]),
+        |s| s.addr = IpBytes::new(&[1; 16]).unwrap(),
+        |s| s.port += 1,
+        |s| s.meta = Bytes::from_static(b"m"),
+        |s| s.incarnation += 1,
+        |s| s.state = NodeState::Suspect,
+        |s| s.vsn = Vsn::new(1, 5, 3, 0, 0, 0),
+        |s| s.vsn = Vsn::from_slice(&[1, 5, 2]),
+    ];
+    for i in 0..view.len() {
+        for change in changes {
+            let mut v = view.clone();
+            change(&mut v[i]);
+            let data = bytes_of(v);
+            assert_eq!(owned(&mut m, &data), None);
+            assert_eq!(scanned(&mut m, &data), None);
+        }
+    }
+    // A missing or an extra entry, a join, truncation and corruption.
+    assert_eq!(scanned(&mut m, &bytes_of(view[1..].to_vec())), None);
+    let mut more = view.clone();
+    more.push(PushNodeState {
+        name: "z".into(),
+        ..view[0].clone()
+    });
+    assert_eq!(scanned(&mut m, &bytes_of(more)), None);
+    let join = PushPull {
+        join: true,
+        states: view.clone(),
+        user_state: Bytes::new(),
+    };
+    assert_eq!(scanned(&mut m, &join.to_bytes()), None);
+    for cut in 0..same.len() {
+        assert_eq!(scanned(&mut m, &same[..cut]), None);
+    }
+    for i in 1..same.len() {
+        let mut bad = same.clone();
+        bad[i] ^= 0x41;
+        // The scan may leave a message that still decodes to our view to the decoder, but
+        // never takes one the owned check refuses.
+        if let Some(me) = scanned(&mut m, &bad) {
+            assert_eq!(Some(me), owned(&mut m, &bad), "byte {i}");
+        }
+    }
+    // A change to the table is seen.
+    let a = Alive {
+        incarnation: 9,
+        node: "peer-3".into(),
+        addr: IpBytes::from([127, 0, 1, 3]),
+        port: 7003,
+        meta: Default::default(),
+        vsn: Vsn::default_advertised(),
+    };
+    assert!(m.handle_alive(&a, AliveSource::Remote, Instant::now()));
+    assert_eq!(scanned(&mut m, &same), None);
+    assert_eq!(owned(&mut m, &same), None);
+}
+
+#[test]
+fn the_fast_entry_points_do_what_the_usual_ones_do() {
+    let now = Instant::now();
+    let (mut fast, mut slow) = (machine_at(6, now), machine_at(6, now));
+    let data = bytes_of(our_view(&fast));
+    let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    // As the acceptor.
+    let reply = fast.accept_push_pull_bytes(now, &data).expect("our view");
+    let msg = StreamDecoder::decode_complete(StreamRole::Acceptor, &slow.pipeline, &data);
+    let usual = slow.handle_stream(now, from, msg.unwrap().unwrap());
+    assert_eq!(reply, usual);
+    // As the dialer.
+    let to: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let id = fast.start_push_pull(to, false, now).unwrap();
+    let id2 = slow.start_push_pull(to, false, now).unwrap();
+    assert!(fast.push_pull_reply_bytes(now, id, &data));
+    assert!(
+        !fast.push_pull_reply_bytes(now, id, &data),
+        "no longer pending"
+    );
+    let msg = StreamDecoder::decode_complete(StreamRole::Dialer, &slow.pipeline, &data);
+    slow.handle_stream_reply(now, id2, StreamOutcome::Reply(msg.unwrap().unwrap()));
+    assert_eq!(
+        fast.all_members().collect::<Vec<_>>(),
+        slow.all_members().collect::<Vec<_>>()
+    );
+    assert_eq!(fast.streams, slow.streams);
+    // A join is never taken from the bytes.
+    let id = fast.start_push_pull(to, true, now).unwrap();
+    assert!(!fast.push_pull_reply_bytes(now, id, &data));
+    // Another view is left to the usual path, untouched.
+    let mut other = our_view(&fast);
+    other[2].incarnation += 1;
+    assert!(fast.accept_push_pull_bytes(now, &bytes_of(other)).is_none());
+}

@@ -1,0 +1,126 @@
+//! A borrowed walk over a received push/pull, for comparing it with a view we hold before
+//! (and usually instead of) decoding it.
+//!
+//! In a converged cluster nearly every push/pull carries exactly the view the receiver
+//! holds, byte for byte: Go and we write every entry the same way. Decoding such a message
+//! into owned [`PushNodeState`]s (a name copy and a UTF-8 check per entry, a vector of
+//! them) only to find that out is most of a push/pull's cost. [`scan_push_pull`] instead
+//! decodes the header, finds where each entry's bytes end (from a few length bytes in the
+//! usual form, by skipping the msgpack value otherwise) and hands each entry's raw bytes
+//! to the caller, which compares them (by a keyed hash) with the encodings of its own
+//! entries. Only bytes equal to entries the caller itself would write are trusted, so
+//! nothing here needs to validate an entry's contents: when every entry matches, the full
+//! decoder reads the caller's own values from them; when one does not, or anything is
+//! unusual, the caller decodes the message in full as before, with the decoder's errors
+//! and limits.
+
+use bytes::Bytes;
+
+use super::limits::Limits;
+use super::msgpack::{Reader, value_len};
+use super::push_pull::{PushNodeState, PushPullHeader};
+
+/// What [`scan_push_pull`] returns besides the entries it handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScannedPushPull {
+    /// The entry named as asked (the last one, should there be several), decoded.
+    pub(crate) me: Option<PushNodeState>,
+    /// The user state.
+    pub(crate) user_state: Bytes,
+}
+
+/// The length of the entry at the start of `s`: computed from its length bytes when it
+/// looks like the usual form (an IPv4 address, an incarnation, no metadata, a fixstr
+/// name, a port, a fixint state, six version bytes), otherwise by skipping one msgpack
+/// value. The first may misjudge an entry that only looks usual; the caller's comparison
+/// of the bytes then fails, which is all that matters.
+#[inline(always)]
+fn entry_len(s: &[u8]) -> Option<usize> {
+    // Every index read below is under 96 (the longest usual entry is 97 bytes), so within a
+    // 96-byte window they need no bounds checks; an entry closer than that to the end of
+    // the message (only the last can be) is skipped the general way.
+    if let Some(w) = s.first_chunk::<96>()
+        && w[0] == 0x87
+        && w[6] == 0xa4
+    {
+        let inc_width = match w[23] {
+            0..=0x7f => 1,
+            0xcc => 2,
+            0xcd => 3,
+            0xce => 5,
+            _ => 0,
+        };
+        let name_at = 23 + inc_width + 11;
+        let h = w[name_at];
+        if inc_width > 0 && w[name_at - 6] == 0xc0 && h & 0xe0 == 0xa0 {
+            let port_at = name_at + 1 + usize::from(h & 0x1f) + 5;
+            let port_width = match w[port_at] {
+                0..=0x7f => 1,
+                0xcc => 2,
+                0xcd => 3,
+                _ => 0,
+            };
+            let tail = port_at + port_width;
+            if port_width > 0 && w[tail] == 0xa5 && w[tail + 6] < 0x80 && w[tail + 11] == 0xa6 {
+                let len = tail + 18;
+                return (len <= s.len()).then_some(len);
+            }
+        }
+    }
+    value_len(s).ok().flatten()
+}
+
+/// Walks a push/pull body (the bytes after the `06` type byte) that must hold `nodes`
+/// entries and must not be part of a join, handing each entry's bytes to `each`, which
+/// returns `None` to stop the walk, `Some(true)` for the entry to decode and return as
+/// [`ScannedPushPull::me`] (the last such), `Some(false)` for the others.
+///
+/// Returns `None` — and the caller should decode the message in full — when the header
+/// does not decode within `limits`, declares another count or a join, when an entry's end
+/// cannot be found, when `each` stops, when the user state is cut short, when the message
+/// (type byte included) reaches `limits.max_stream_message`, or when the entry to return
+/// does not decode. When it returns `Some`, the entries handed to `each` lie end to end
+/// between the header and the user state; if each of them is the encoding of some node
+/// state, as [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes it, then
+/// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
+/// and no join, and the message is shorter than the limit, as
+/// `StreamDecoder::decode_complete` requires to take it.
+pub(crate) fn scan_push_pull(
+    body: &[u8],
+    limits: &Limits,
+    nodes: usize,
+    mut each: impl FnMut(&[u8]) -> Option<bool>,
+) -> Option<ScannedPushPull> {
+    let mut r = Reader::new(body);
+    let header = PushPullHeader::decode(&mut r, limits).ok()?;
+    if header.join || header.nodes as usize != nodes {
+        return None;
+    }
+    let mut me_at = None;
+    let mut pos = r.position();
+    for _ in 0..nodes {
+        let rest = body.get(pos..)?;
+        let len = entry_len(rest)?;
+        if each(rest.get(..len)?)? {
+            me_at = Some(pos);
+        }
+        pos += len;
+    }
+    let len = header.user_state_len as usize;
+    let user_state = body.get(pos..pos.checked_add(len)?)?;
+    if pos + len >= limits.max_stream_message {
+        return None;
+    }
+    let me = match me_at {
+        Some(at) => Some(PushNodeState::decode(&mut Reader::new(body.get(at..)?)).ok()?),
+        None => None,
+    };
+    Some(ScannedPushPull {
+        me,
+        user_state: Bytes::copy_from_slice(user_state),
+    })
+}
+
+#[cfg(test)]
+#[path = "view_scan_tests.rs"]
+mod tests;
