@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Prints the tables of BENCHMARKS.md (issue 8) from bench/results/*.json (bench/run_all.sh)."""
+"""Prints the tables of BENCHMARKS.md (issue 8) from bench/results/*.json (bench/run_all.sh),
+or from a subdirectory of it: `bench/summarize.py round4`."""
 import json
 import os
 import sys
 
-here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", *sys.argv[1:2])
 
 
 def load(name):

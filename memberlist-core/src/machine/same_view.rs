@@ -88,6 +88,7 @@ impl<D: Delegate> Machine<D> {
     /// reply to write is returned (`Some(reply)`). Otherwise nothing happened (`None`): decode
     /// the bytes and call `handle_stream` as usual.
     pub fn accept_push_pull_bytes(&mut self, now: Instant, data: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.skip_idle_gossip_ticks(now);
         let view = self.same_view(StreamRole::Acceptor, data)?;
         let reply = self.framed_local_push_pull(false, Vec::new());
         self.merge_same_view(view, now);
@@ -101,6 +102,7 @@ impl<D: Delegate> Machine<D> {
     /// pending push/pull, or is part of a join) nothing happened: decode the bytes and call
     /// `handle_stream_reply` as usual.
     pub fn push_pull_reply_bytes(&mut self, now: Instant, id: StreamId, data: &[u8]) -> bool {
+        self.skip_idle_gossip_ticks(now);
         if self.streams.get(&id) != Some(&StreamKind::PushPull { join: false }) {
             return false;
         }
