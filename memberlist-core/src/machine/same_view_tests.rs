@@ -49,15 +49,7 @@ fn machine_at(n: usize, now: Instant) -> Machine<NoopDelegate> {
 fn our_view(m: &Machine<NoopDelegate>) -> Vec<PushNodeState> {
     m.members
         .iter()
-        .map(|x| PushNodeState {
-            name: x.name.clone(),
-            addr: x.addr,
-            port: x.port,
-            meta: x.meta.clone(),
-            incarnation: x.incarnation,
-            state: x.state.to_wire(),
-            vsn: x.vsn,
-        })
+        .map(|x| x.as_push_state().to_owned_state())
         .collect()
 }
 

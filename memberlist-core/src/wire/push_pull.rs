@@ -239,6 +239,34 @@ pub struct PushNodeStateRef<'a> {
 }
 
 impl PushNodeStateRef<'_> {
+    /// An owned copy of the entry.
+    ///
+    /// ```
+    /// use memberlist_core::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
+    ///
+    /// let entry = PushNodeStateRef {
+    ///     name: "a",
+    ///     addr: IpBytes::from([127, 0, 0, 1]),
+    ///     port: 7946,
+    ///     meta: b"",
+    ///     incarnation: 1,
+    ///     state: NodeState::Alive,
+    ///     vsn: Vsn::default_advertised(),
+    /// };
+    /// assert_eq!(entry.to_owned_state().as_ref(), entry);
+    /// ```
+    pub fn to_owned_state(&self) -> PushNodeState {
+        PushNodeState {
+            name: self.name.into(),
+            addr: self.addr,
+            port: self.port,
+            meta: Bytes::copy_from_slice(self.meta),
+            incarnation: self.incarnation,
+            state: self.state,
+            vsn: self.vsn,
+        }
+    }
+
     /// Appends the msgpack map: keys in Go's (sorted) order.
     #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
