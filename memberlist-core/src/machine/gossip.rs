@@ -17,6 +17,15 @@ const COMPOUND_OVERHEAD: usize = 2;
 const USER_MSG_OVERHEAD: usize = 1;
 
 impl<D: Delegate> Machine<D> {
+    /// Tells the machine the time before a call that carries none ([`queue_broadcast`],
+    /// changes to the delegate's outbox): gossip ticks that passed idle are skipped, so what
+    /// the call queues leaves on the next tick rather than at once.
+    ///
+    /// [`queue_broadcast`]: Self::queue_broadcast
+    pub fn advance_to(&mut self, now: Instant) {
+        self.skip_idle_gossip_ticks(now);
+    }
+
     /// Whether a gossip tick could send anything: another member exists and our queue holds
     /// a broadcast or the delegate may have some.
     pub(crate) fn gossip_pending(&self) -> bool {

@@ -600,15 +600,6 @@ impl<D: Delegate> Machine<D> {
         self.user_ping(SmolStr::new(node), to, now)
     }
 
-    /// Tells the machine the time before a call that carries none ([`queue_broadcast`],
-    /// changes to the delegate's outbox): gossip ticks that passed idle are skipped, so what
-    /// the call queues leaves on the next tick rather than at once.
-    ///
-    /// [`queue_broadcast`]: Self::queue_broadcast
-    pub fn advance_to(&mut self, now: Instant) {
-        self.skip_idle_gossip_ticks(now);
-    }
-
     /// Queues a user broadcast, gossiped like memberlist's own messages. A broadcast with the
     /// same key replaces a queued one. With `notify`, an [`Event::BroadcastFinished`] reports
     /// when it has been sent enough times or was replaced.
