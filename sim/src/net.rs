@@ -42,6 +42,10 @@ pub struct Network {
     group: Vec<u32>,
     /// Extra delay applied to every input of a node (CPU starvation).
     slow: Vec<Duration>,
+    /// Some node is in another group than node 0's: `group` must be read.
+    split: bool,
+    /// Number of nodes with a non-zero `slow`: unless some are, `slow` need not be read.
+    slowed: usize,
 }
 
 impl Network {
@@ -51,6 +55,8 @@ impl Network {
             cfg,
             group: vec![0; n],
             slow: vec![Duration::ZERO; n],
+            split: false,
+            slowed: 0,
         }
     }
 
@@ -70,16 +76,19 @@ impl Network {
         for (i, g) in self.group.iter_mut().enumerate() {
             *g = group_of(i);
         }
+        let first = self.group.first().copied();
+        self.split = self.group.iter().any(|&g| Some(g) != first);
     }
 
     /// Removes every partition.
     pub fn heal(&mut self) {
         self.group.iter_mut().for_each(|g| *g = 0);
+        self.split = false;
     }
 
     /// Whether `a` and `b` are on the same side of every partition.
     pub fn connected(&self, a: usize, b: usize) -> bool {
-        self.group[a] == self.group[b]
+        !self.split || self.group[a] == self.group[b]
     }
 
     /// Delays every datagram delivered to `node` by `delay` (zero makes it normal again):
@@ -87,11 +96,19 @@ impl Network {
     /// (CPU starvation of its receive loop) while its timers still fire on time, so acks
     /// to its own probes arrive after its probe timeout.
     pub fn set_slow(&mut self, node: usize, delay: Duration) {
-        self.slow[node] = delay;
+        let was = std::mem::replace(&mut self.slow[node], delay);
+        match (was.is_zero(), delay.is_zero()) {
+            (true, false) => self.slowed += 1,
+            (false, true) => self.slowed -= 1,
+            _ => {}
+        }
     }
 
     /// The inbound delay of `node`.
     pub fn slowness(&self, node: usize) -> Duration {
+        if self.slowed == 0 {
+            return Duration::ZERO;
+        }
         self.slow[node]
     }
 
@@ -119,7 +136,7 @@ impl Network {
         } else {
             self.cfg.jitter.mul_f64(rng.random::<f64>())
         };
-        self.cfg.base_latency + jitter + self.slow[to]
+        self.cfg.base_latency + jitter + self.slowness(to)
     }
 }
 
@@ -165,5 +182,15 @@ mod tests {
         net.set_slow(3, Duration::from_secs(1));
         let d = net.route(&mut rng, 0, 3).first.unwrap_or_default();
         assert!(d >= Duration::from_secs(1));
+        assert!(net.route(&mut rng, 0, 2).first.unwrap_or_default() < Duration::from_secs(1));
+        net.set_slow(3, Duration::from_secs(2));
+        net.set_slow(3, Duration::ZERO);
+        assert_eq!(net.slowness(3), Duration::ZERO);
+        net.set_slow(2, Duration::from_secs(2));
+        assert_eq!(net.slowness(2), Duration::from_secs(2));
+        net.partition(|i| u32::from(i == 1));
+        assert!(!net.connected(0, 1) && net.connected(0, 2));
+        net.partition(|_| 5);
+        assert!(net.connected(0, 1), "one group is no split");
     }
 }

@@ -234,3 +234,16 @@ fn join_follow_ups_can_be_switched_off() {
     // Without them the join still completes, by gossip and the periodic push/pulls.
     assert!(sim.converged());
 }
+
+#[test]
+fn node_addresses_map_back_to_their_nodes() {
+    use memberlist_sim::{node_addr, node_at};
+    let n = 70_000;
+    for i in (0..n).step_by(7).chain([n - 1]) {
+        assert_eq!(node_at(&node_addr(i), n), Some(i));
+    }
+    assert_eq!(node_at(&node_addr(n), n), None);
+    assert_eq!(node_at(&"10.0.0.1:7947".parse().unwrap(), n), None);
+    assert_eq!(node_at(&"11.0.0.1:7946".parse().unwrap(), n), None);
+    assert_eq!(node_at(&"[::1]:7946".parse().unwrap(), n), None);
+}

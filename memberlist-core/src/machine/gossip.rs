@@ -165,7 +165,7 @@ impl<D: Delegate> Machine<D> {
     /// nacks and indirect pings go without one, byte for byte as Go sends them.
     pub(crate) fn pmax_by_address_name(&self, to: SocketAddr) -> u8 {
         self.members
-            .get(super::ip_name::ip_name(to.ip()).as_str())
+            .get_by_ip(to.ip())
             .map_or(0, Member::protocol_max)
     }
 

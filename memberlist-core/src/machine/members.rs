@@ -13,6 +13,7 @@ use smol_str::SmolStr;
 
 use super::fingerprint::ViewKey;
 use super::push_pull::valid_vsn;
+use super::view_bytes::ViewBytes;
 use crate::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
 
 /// A node's state in the membership table.
@@ -102,6 +103,11 @@ impl Member {
     }
 }
 
+/// Whether `name` reads as an IP address (every name `ip_name` writes does).
+fn reads_as_ip(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_ok()
+}
+
 /// The table: a vector in probe order plus a name index.
 ///
 /// The index holds positions only (4 bytes a member) and hashes the names stored in the
@@ -109,18 +115,23 @@ impl Member {
 /// simulator process every byte per entry counts.
 #[derive(Default)]
 pub(crate) struct Members {
-    nodes: Vec<Member>,
+    pub(super) nodes: Vec<Member>,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
-    /// Bumped by every change that can alter an entry's wire fields or the table's order
-    /// (`get_mut`, `insert`, `shuffle`, `reap`): what caches of the table key on.
+    /// Bumped by every change that can alter the set of entries or their wire fields
+    /// (`get_mut`, `insert`, `reap`; not `shuffle`): what caches of the table key on.
     generation: u64,
     /// The table's fingerprint as of `digest.generation`, computed on demand.
     digest: Option<(u64, TableDigest)>,
+    /// Number of members whose name reads as an IP address: only those can be found by
+    /// [`get_by_ip`](Self::get_by_ip).
+    ip_named: usize,
     /// Next position of the round-robin probe.
     pub(crate) probe_index: usize,
     /// The generation at which the table alone last passed `verifyProtocol`.
     pub(crate) verified_at: Option<u64>,
+    /// Our entries encoded in the canonical order, as of a generation.
+    pub(super) view: Option<ViewBytes>,
     /// Names of the entries changed since the last [`take_changes`](Self::take_changes),
     /// kept only once switched on (the runtime's snapshot reads it; the simulator does not).
     journal: Option<Journal>,
@@ -189,7 +200,8 @@ impl Members {
         self.nodes.len()
     }
 
-    /// Changes whenever an entry's wire fields or the table's order may have changed.
+    /// Changes whenever the entries or their wire fields may have changed (not with the
+    /// probe order).
     pub(crate) fn generation(&self) -> u64 {
         self.generation
     }
@@ -203,6 +215,15 @@ impl Members {
 
     pub(crate) fn get(&self, name: &str) -> Option<&Member> {
         self.position(name).map(|i| &self.nodes[i])
+    }
+
+    /// The member named by the text of `ip` (as [`ip_name`](super::ip_name::ip_name) writes
+    /// it), without formatting or looking up anything when no name reads as an address.
+    pub(crate) fn get_by_ip(&self, ip: std::net::IpAddr) -> Option<&Member> {
+        if self.ip_named == 0 {
+            return None;
+        }
+        self.get(super::ip_name::ip_name(ip).as_str())
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
@@ -257,6 +278,7 @@ impl Members {
         if let Some(journal) = &mut self.journal {
             journal.note(&member.name, n + 1);
         }
+        self.ip_named += usize::from(reads_as_ip(&member.name));
         self.nodes.push(member);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, n as u32, |&i| {
@@ -298,7 +320,6 @@ impl Members {
 
     /// Shuffles the probe order (done when the probe index wraps).
     pub(crate) fn shuffle<R: Rng>(&mut self, rng: &mut R) {
-        self.generation = self.generation.wrapping_add(1);
         self.nodes.shuffle(rng);
         self.rebuild_index();
     }
@@ -320,6 +341,8 @@ impl Members {
                 journal.note(&m.name, self.nodes.len());
             }
         }
+        let ip_named = removed.iter().filter(|m| reads_as_ip(&m.name)).count();
+        self.ip_named -= ip_named;
         if !removed.is_empty() {
             self.generation = self.generation.wrapping_add(1);
             self.rebuild_index();
@@ -446,6 +469,29 @@ mod tests {
         check(&t);
         assert!(t.get("n13").is_none());
         assert!(t.get("n12").is_some());
+    }
+
+    #[test]
+    fn members_named_by_their_ip_are_found_by_it_and_only_then_looked_up() {
+        let now = Instant::now();
+        let mut rng = SmallRng::seed_from_u64(2);
+        let mut t = Members::default();
+        let v4: std::net::IpAddr = "10.0.0.7".parse().unwrap();
+        let v6: std::net::IpAddr = "fe80::7".parse().unwrap();
+        t.insert(member("n1", now), &mut rng);
+        assert_eq!(t.ip_named, 0);
+        assert!(t.get_by_ip(v4).is_none());
+        t.insert(member("10.0.0.7", now), &mut rng);
+        t.insert(member("fe80::7", now), &mut rng);
+        assert_eq!(t.ip_named, 2);
+        assert_eq!(t.get_by_ip(v4).unwrap().name, "10.0.0.7");
+        assert_eq!(t.get_by_ip(v6).unwrap().name, "fe80::7");
+        assert!(t.get_by_ip("10.0.0.8".parse().unwrap()).is_none());
+        t.reap(|m| m.name == "10.0.0.7");
+        assert_eq!(t.ip_named, 1);
+        assert!(t.get_by_ip(v4).is_none());
+        t.reap(|m| m.name == "fe80::7");
+        assert_eq!(t.ip_named, 0);
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod state;
 mod stats;
 pub mod suspicion;
 pub mod timing;
+mod view_bytes;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

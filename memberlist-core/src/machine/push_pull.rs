@@ -6,7 +6,9 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::wire::{Alive, Dead, NodeState, PushNodeState, PushPull, Suspect, encode_push_pull};
+use crate::wire::{
+    Alive, Dead, NodeState, PushNodeState, PushPull, Suspect, encode_push_pull_entries,
+};
 
 use super::Machine;
 use super::members::{Member, State, TableDigest};
@@ -15,11 +17,13 @@ use super::state::AliveSource;
 
 impl<D: Delegate> Machine<D> {
     /// Appends our push/pull message: every node we know (ourselves, suspects, not-yet-reaped
-    /// dead and left nodes) and the delegate's state. Written straight from the table.
+    /// dead and left nodes) in the canonical order, and the delegate's state. The entries
+    /// are encoded once per change of the table (`Members::view_bytes`).
     pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
         let user_state = self.delegate.local_state(join);
-        let states = self.members.iter().map(Member::as_push_state);
-        encode_push_pull(join, states, &user_state, out);
+        let nodes = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
+        let (entries, _) = self.members.view_bytes();
+        encode_push_pull_entries(join, nodes, entries, &user_state, out);
     }
 
     /// Our push/pull message framed for a stream (after `prefix`, e.g. the label preamble):

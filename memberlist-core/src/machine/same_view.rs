@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use crate::delegate::Delegate;
-use crate::wire::{ScannedPushPull, StreamDecoder, StreamRole, scan_push_pull};
+use crate::wire::{ScannedPushPull, StreamDecoder, StreamRole, match_push_pull, scan_push_pull};
 
 use super::Machine;
 use super::members::TableDigest;
@@ -30,6 +30,45 @@ impl<D: Delegate> Machine<D> {
         if self.cfg.protocol_version < 2 {
             return None;
         }
+        let scanned = match self.same_view_bytes(body) {
+            Some(scanned) => scanned,
+            None => self.same_view_entries(body)?,
+        };
+        // As in `merge_remote_state`: an equal view passes the protocol check iff our table
+        // alone does (remembered per table generation). A failing check goes the full way,
+        // which names the node at fault.
+        let generation = self.members.generation();
+        if self.members.verified_at != Some(generation) {
+            if self.verify_protocol(&[]).is_err() {
+                return None;
+            }
+            self.members.verified_at = Some(generation);
+        }
+        Some(scanned)
+    }
+
+    /// The first test of [`same_view`](Self::same_view): the entries are, byte for byte
+    /// and in the same order, those we write ourselves — as every one of our nodes holding
+    /// this view writes them. Exact: no hash is involved.
+    fn same_view_bytes(&mut self, body: &[u8]) -> Option<ScannedPushPull> {
+        let nodes = self.members.len();
+        let (entries, plain) = self.members.view_bytes();
+        if !plain {
+            return None;
+        }
+        let user_state = match_push_pull(body, self.pipeline.limits(), nodes, entries)?;
+        // The entry with our name is, byte for byte, our own.
+        let me = self
+            .members
+            .get(&self.cfg.name)
+            .map(|m| m.as_push_state().to_owned_state());
+        Some(ScannedPushPull { me, user_state })
+    }
+
+    /// The second test of [`same_view`](Self::same_view), for the same entries in another
+    /// order (a Go peer's probe order): the keyed fingerprint of the received entries equals
+    /// the table's.
+    fn same_view_entries(&mut self, body: &[u8]) -> Option<ScannedPushPull> {
         let ours = self.members.digest();
         if !ours.plain {
             return None;
@@ -56,20 +95,7 @@ impl<D: Delegate> Machine<D> {
                 Some(Some(h[0]) == me)
             },
         )?;
-        if theirs.sums != ours.sums {
-            return None;
-        }
-        // As in `merge_remote_state`: an equal view passes the protocol check iff our table
-        // alone does (remembered per table generation). A failing check goes the full way,
-        // which names the node at fault.
-        let generation = self.members.generation();
-        if self.members.verified_at != Some(generation) {
-            if self.verify_protocol(&[]).is_err() {
-                return None;
-            }
-            self.members.verified_at = Some(generation);
-        }
-        Some(scanned)
+        (theirs.sums == ours.sums).then_some(scanned)
     }
 
     /// Merges a view equal to ours: what `merge_remote_state` does for one.

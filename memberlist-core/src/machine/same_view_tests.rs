@@ -189,3 +189,59 @@ fn the_fast_entry_points_do_what_the_usual_ones_do() {
     other[2].incarnation += 1;
     assert!(fast.accept_push_pull_bytes(now, &bytes_of(other)).is_none());
 }
+
+#[test]
+fn the_byte_match_agrees_with_the_owned_check() {
+    let now = Instant::now();
+    let mut m = machine_at(12, now);
+    let mut ours = Vec::new();
+    m.write_local_push_pull(false, &mut ours);
+    // Another node with the same view, learnt in the opposite order, writes the same bytes.
+    let mut other = machine_at(0, now);
+    let mut alives: Vec<Alive> = Vec::new();
+    for x in m.all_members().filter(|x| x.name != "a") {
+        alives.push(Alive {
+            incarnation: x.incarnation,
+            node: x.name.clone(),
+            addr: x.addr,
+            port: x.port,
+            meta: x.meta.clone(),
+            vsn: x.vsn,
+        });
+    }
+    for a in alives.iter().rev() {
+        assert!(other.handle_alive(a, AliveSource::Remote, now));
+    }
+    let mut theirs = Vec::new();
+    other.write_local_push_pull(false, &mut theirs);
+    assert_eq!(theirs, ours);
+    // Taken by the first test, exactly as the owned path takes it.
+    let me = owned(&mut m, &ours);
+    assert_eq!(me.as_ref().unwrap().as_ref().unwrap().name, "a");
+    assert_eq!(m.same_view_bytes(&ours[1..]).map(|v| v.me), me);
+    assert_eq!(scanned(&mut m, &ours), me);
+    for cut in 1..ours.len() {
+        assert!(m.same_view_bytes(&ours[1..cut]).is_none(), "cut at {cut}");
+        assert_eq!(scanned(&mut m, &ours[..cut]), None);
+    }
+    for i in 1..ours.len() {
+        for flip in [0x01, 0x41, 0x80] {
+            let mut bad = ours.clone();
+            bad[i] ^= flip;
+            if let Some(v) = m.same_view_bytes(&bad[1..]) {
+                assert_eq!(Some(v.me), owned(&mut m, &bad), "byte {i} ^ {flip:#x}");
+            }
+        }
+    }
+    // A join, or a change to the table, is not taken.
+    let mut join = Vec::new();
+    m.write_local_push_pull(true, &mut join);
+    assert!(m.same_view_bytes(&join[1..]).is_none());
+    let a = Alive {
+        incarnation: 9,
+        ..alives[3].clone()
+    };
+    assert!(m.handle_alive(&a, AliveSource::Remote, now));
+    assert!(m.same_view_bytes(&ours[1..]).is_none());
+    assert_eq!(scanned(&mut m, &ours), None);
+}

@@ -392,6 +392,28 @@ pub fn encode_push_pull<'a>(
     out.extend_from_slice(user_state);
 }
 
+/// Appends a whole push/pull message whose `nodes` entries are already encoded, end to
+/// end, in `entries` (as [`PushNodeStateRef::encode`] writes each): the bytes
+/// [`encode_push_pull`] writes for the same states in the same order.
+pub(crate) fn encode_push_pull_entries(
+    join: bool,
+    nodes: u32,
+    entries: &[u8],
+    user_state: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let header = PushPullHeader {
+        nodes,
+        user_state_len: u32::try_from(user_state.len()).unwrap_or(u32::MAX),
+        join,
+    };
+    out.reserve(1 + header.encoded_len() + entries.len() + user_state.len());
+    out.push(MessageType::PushPull.byte());
+    header.encode(out);
+    out.extend_from_slice(entries);
+    out.extend_from_slice(user_state);
+}
+
 /// A complete push/pull message: header, node states and user state.
 ///
 /// ```

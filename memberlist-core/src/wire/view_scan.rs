@@ -121,6 +121,41 @@ pub(crate) fn scan_push_pull(
     })
 }
 
+/// Whether a push/pull body (the bytes after the `06` type byte) carries, as its `nodes`
+/// entries, exactly the bytes `entries`, outside a join: returns its user state then.
+///
+/// Returns `None` when the header does not decode within `limits`, declares a join or
+/// another count, when the entries differ from `entries` in any byte or length, when the
+/// user state is cut short, or when the message (type byte included) reaches
+/// `limits.max_stream_message`. When it returns `Some` and `entries` holds `nodes`
+/// encodings of node states end to end (as
+/// [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes them), then
+/// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
+/// and no join, and `StreamDecoder::decode_complete` takes the message.
+pub(crate) fn match_push_pull(
+    body: &[u8],
+    limits: &Limits,
+    nodes: usize,
+    entries: &[u8],
+) -> Option<Bytes> {
+    let mut r = Reader::new(body);
+    let header = PushPullHeader::decode(&mut r, limits).ok()?;
+    if header.join || header.nodes as usize != nodes {
+        return None;
+    }
+    let start = r.position();
+    let end = start.checked_add(entries.len())?;
+    if body.get(start..end)? != entries {
+        return None;
+    }
+    let len = header.user_state_len as usize;
+    let user_state = body.get(end..end.checked_add(len)?)?;
+    if end + len >= limits.max_stream_message {
+        return None;
+    }
+    Some(Bytes::copy_from_slice(user_state))
+}
+
 #[cfg(test)]
 #[path = "view_scan_tests.rs"]
 mod tests;

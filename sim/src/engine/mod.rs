@@ -12,10 +12,9 @@
 //! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
 //! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
 //! and crashes refuse them; a slow member answers past the deadline, so its streams fail.
-//! Output handling lives in [`outputs`].
+//! Output handling lives in [`outputs`]; the queue in [`queue`].
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -30,8 +29,10 @@ use smol_str::SmolStr;
 use crate::invariants::Checker;
 use crate::net::{NetConfig, Network};
 use crate::trace::Trace;
+use queue::EventQueue;
 
 pub mod outputs;
+mod queue;
 
 /// Clusters up to this size get full invariant checks unless told otherwise.
 pub const FULL_CHECK_LIMIT: usize = 256;
@@ -129,43 +130,16 @@ enum Work {
     Deliver { from: u32, to: u32, data: Vec<u8> },
 }
 
-/// A queued input. `key` packs the virtual time (nanoseconds since the start, high half)
-/// and the push sequence (low half), so heap order is one `u128` comparison and ties keep
-/// push order; 48 bytes instead of 72 keep more of the heap in cache.
-struct Item {
-    key: u128,
-    work: Work,
+/// A queue key: the virtual time (nanoseconds since the start, high half) and the push
+/// sequence (low half), so ties keep push order.
+fn queue_key(offset: Duration, seq: u64) -> u128 {
+    let nanos = u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX);
+    (u128::from(nanos) << 64) | u128::from(seq)
 }
 
-impl Item {
-    fn new(offset: Duration, seq: u64, work: Work) -> Self {
-        let nanos = u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX);
-        Self {
-            key: (u128::from(nanos) << 64) | u128::from(seq),
-            work,
-        }
-    }
-
-    fn offset(&self) -> Duration {
-        Duration::from_nanos((self.key >> 64) as u64)
-    }
-}
-
-impl PartialEq for Item {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Item {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
-    }
+/// The virtual time of a queue key.
+fn key_offset(key: u128) -> Duration {
+    Duration::from_nanos((key >> 64) as u64)
 }
 
 /// An invariant was broken; the message names the seed.
@@ -187,9 +161,8 @@ pub struct Sim {
     start: Instant,
     now: Instant,
     nodes: Vec<Node>,
-    by_addr: HashMap<SocketAddr, usize>,
     by_name: HashMap<SmolStr, usize>,
-    queue: BinaryHeap<Reverse<Item>>,
+    queue: EventQueue<Work>,
     seq: u64,
     rng: SmallRng,
     net: Network,
@@ -214,6 +187,18 @@ impl std::fmt::Debug for Sim {
 pub fn node_addr(i: usize) -> SocketAddr {
     let b = (i as u32).to_be_bytes();
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, b[1], b[2], b[3])), 7946)
+}
+
+/// The node whose address is `addr` ([`node_addr`] inverted), if there is one among `n`.
+pub fn node_at(addr: &SocketAddr, n: usize) -> Option<usize> {
+    match addr {
+        SocketAddr::V4(a) if a.port() == 7946 => {
+            let [ten, b1, b2, b3] = a.ip().octets();
+            let i = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
+            (ten == 10 && i < n).then_some(i)
+        }
+        _ => None,
+    }
 }
 
 /// The name of node `i`.
@@ -242,9 +227,8 @@ impl Sim {
             start,
             now: start,
             nodes: Vec::with_capacity(n),
-            by_addr: HashMap::with_capacity(n),
             by_name: HashMap::with_capacity(n),
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             seq: 0,
             rng: SmallRng::seed_from_u64(mix(cfg.seed)),
             net: Network::new(cfg.net, n),
@@ -255,7 +239,6 @@ impl Sim {
         };
         for i in 0..n {
             let machine = sim.make_machine(i, 0)?;
-            sim.by_addr.insert(node_addr(i), i);
             sim.by_name.insert(node_name(i), i);
             sim.nodes.push(Node {
                 machine,
@@ -522,18 +505,18 @@ impl Sim {
     /// Runs until `until` (virtual time since the start).
     pub fn run_until(&mut self, until: Duration) {
         let end = self.start + until;
-        while let Some(Reverse(top)) = self.queue.peek() {
-            if top.offset() > until {
+        while let Some(key) = self.queue.peek_key() {
+            if key_offset(key) > until {
                 break;
             }
-            let Some(Reverse(item)) = self.queue.pop() else {
+            let Some((key, work)) = self.queue.pop() else {
                 break;
             };
-            let at = self.start + item.offset();
+            let at = self.start + key_offset(key);
             if at > self.now {
                 self.now = at;
             }
-            match item.work {
+            match work {
                 Work::Wake { node, generation } => {
                     let node = node as usize;
                     let n = &mut self.nodes[node];
@@ -595,6 +578,6 @@ impl Sim {
     fn push(&mut self, at: Instant, work: Work) {
         self.seq += 1;
         let offset = at.saturating_duration_since(self.start);
-        self.queue.push(Reverse(Item::new(offset, self.seq, work)));
+        self.queue.push(queue_key(offset, self.seq), work);
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use memberlist_core::machine::{Event, State, StreamOutcome, StreamRequest};
 use memberlist_core::wire::{StreamDecoder, StreamRole};
 
-use super::{LogEntry, Observation, Sim, Work, node_name};
+use super::{LogEntry, Observation, Sim, Work, node_at, node_name};
 
 impl Sim {
     /// Moves node `i`'s outputs onto the network, runs its streams, records its events and
@@ -21,7 +21,7 @@ impl Sim {
             let mut progressed = false;
             while let Some(t) = self.nodes[i].machine.poll_transmit() {
                 progressed = true;
-                let Some(&to) = self.by_addr.get(&t.to) else {
+                let Some(to) = node_at(&t.to, self.nodes.len()) else {
                     continue;
                 };
                 let fate = self.net.route(&mut self.rng, i, to);
@@ -76,10 +76,7 @@ impl Sim {
     fn run_stream(&mut self, from: usize, req: StreamRequest) {
         let now = self.now;
         self.nodes[from].stream_bytes += req.data.len() as u64;
-        let target = self
-            .by_addr
-            .get(&req.to)
-            .copied()
+        let target = node_at(&req.to, self.nodes.len())
             .filter(|&to| to != from && self.nodes[to].up && self.net.connected(from, to));
         // A slow member answers streams as late as datagrams: past the deadline, the
         // dialer gives up (the late processing on the far side is not modelled).
