@@ -53,6 +53,13 @@ impl Trace {
         }
     }
 
+    /// A hash of `data` alone, to mix in place of long data seen many times.
+    pub fn digest(data: &[u8]) -> u64 {
+        let mut t = Self::default();
+        t.mix(data);
+        t.hash
+    }
+
     /// An input to `node` at virtual time `at`, of kind `tag`, with its payload.
     pub fn input(&mut self, at: Duration, node: usize, tag: u8, data: &[u8]) {
         self.mix(&at.as_nanos().to_le_bytes());

@@ -14,6 +14,7 @@ use smol_str::SmolStr;
 use super::fingerprint::ViewKey;
 use super::push_pull::valid_vsn;
 use super::view_bytes::ViewBytes;
+use super::view_pool::ViewPool;
 use crate::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
 
 /// A node's state in the membership table.
@@ -132,6 +133,8 @@ pub(crate) struct Members {
     pub(crate) verified_at: Option<u64>,
     /// Our entries encoded in the canonical order, as of a generation.
     pub(super) view: Option<ViewBytes>,
+    /// Where view messages are shared with other machines of the process, if anywhere.
+    pub(super) view_pool: Option<ViewPool>,
     /// Names of the entries changed since the last [`take_changes`](Self::take_changes),
     /// kept only once switched on (the runtime's snapshot reads it; the simulator does not).
     journal: Option<Journal>,

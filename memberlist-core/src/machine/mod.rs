@@ -31,6 +31,7 @@ mod stats;
 pub mod suspicion;
 pub mod timing;
 mod view_bytes;
+mod view_pool;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ pub(crate) use members::Journal;
 pub use members::{Member, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use stats::Stats;
+pub use view_pool::ViewPool;
 
 use awareness::Awareness;
 use broadcast::{BroadcastKey, TransmitLimitedQueue};
@@ -323,7 +325,7 @@ impl<D: Delegate> Machine<D> {
         now: Instant,
         from: SocketAddr,
         msg: StreamMessage,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<Bytes> {
         self.skip_idle_gossip_ticks(now);
         let reply = match msg {
             StreamMessage::PushPull(pp) => self.accept_push_pull(pp, now),
@@ -341,6 +343,7 @@ impl<D: Delegate> Machine<D> {
                         payload: Bytes::new(),
                     };
                     self.frame_stream(&crate::wire::WireMessage::to_bytes(&ack))
+                        .map(Bytes::from)
                 }
             }
             StreamMessage::Ack(_) | StreamMessage::Error(_) => {
@@ -750,14 +753,14 @@ impl<D: Delegate> Machine<D> {
             warn!(%to, error = %e, "cannot frame a stream request");
             return None;
         }
-        Some(self.queue_stream(to, data, kind, deadline, expects_reply))
+        Some(self.queue_stream(to, data.into(), kind, deadline, expects_reply))
     }
 
     /// Queues stream work whose bytes (preamble and frame) are ready.
     pub(crate) fn queue_stream(
         &mut self,
         to: SocketAddr,
-        data: Vec<u8>,
+        data: Bytes,
         kind: StreamKind,
         deadline: Instant,
         expects_reply: bool,

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use crate::wire::StreamMessage;
 
 use super::members::Member;
@@ -47,7 +49,7 @@ pub struct StreamRequest {
     /// Where to dial.
     pub to: SocketAddr,
     /// Everything to write, label preamble included.
-    pub data: Vec<u8>,
+    pub data: Bytes,
     /// Why.
     pub kind: StreamKind,
     /// Give up (and report a failure) at this instant.

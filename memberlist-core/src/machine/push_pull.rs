@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
@@ -18,29 +20,36 @@ use super::state::AliveSource;
 impl<D: Delegate> Machine<D> {
     /// Appends our push/pull message: every node we know (ourselves, suspects, not-yet-reaped
     /// dead and left nodes) in the canonical order, and the delegate's state. The entries
-    /// are encoded once per change of the table (`Members::view_bytes`).
+    /// are encoded once per change of the table (`Members::view`).
+    #[cfg(test)]
     pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
         let user_state = self.delegate.local_state(join);
-        let nodes = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
-        let (entries, _) = self.members.view_bytes();
-        encode_push_pull_entries(join, nodes, entries, &user_state, out);
+        self.write_push_pull_with(join, &user_state, out);
     }
 
-    /// Our push/pull message framed for a stream (after `prefix`, e.g. the label preamble):
-    /// written in place when the pipeline neither compresses nor encrypts.
-    pub(super) fn framed_local_push_pull(
-        &mut self,
-        join: bool,
-        mut out: Vec<u8>,
-    ) -> Option<Vec<u8>> {
+    fn write_push_pull_with(&mut self, join: bool, user_state: &[u8], out: &mut Vec<u8>) {
+        let nodes = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
+        let entries = self.members.view().entries();
+        encode_push_pull_entries(join, nodes, entries, user_state, out);
+    }
+
+    /// Our push/pull message framed for a stream (after `prefix`, e.g. the label preamble).
+    /// On a pipeline that neither compresses nor encrypts, it is written in place, and when
+    /// there is neither a prefix nor user state and it is not a join, it is the table's
+    /// view message itself, shared.
+    pub(super) fn framed_local_push_pull(&mut self, join: bool, mut out: Vec<u8>) -> Option<Bytes> {
+        let user_state = self.delegate.local_state(join);
         if self.pipeline.stream_is_plain() {
-            self.write_local_push_pull(join, &mut out);
-            return Some(out);
+            if out.is_empty() && !join && user_state.is_empty() {
+                return Some(self.members.view().message().clone());
+            }
+            self.write_push_pull_with(join, &user_state, &mut out);
+            return Some(Bytes::from(out));
         }
         let mut msg = Vec::new();
-        self.write_local_push_pull(join, &mut msg);
+        self.write_push_pull_with(join, &user_state, &mut msg);
         match self.pipeline.encode_stream(&msg, &mut out) {
-            Ok(()) => Some(out),
+            Ok(()) => Some(Bytes::from(out)),
             Err(e) => {
                 warn!(error = %e, "cannot frame our push/pull");
                 None
@@ -250,7 +259,7 @@ impl<D: Delegate> Machine<D> {
     }
 
     /// A push/pull arrived on a stream we accepted: answer with our state first, then merge.
-    pub(crate) fn accept_push_pull(&mut self, remote: PushPull, now: Instant) -> Option<Vec<u8>> {
+    pub(crate) fn accept_push_pull(&mut self, remote: PushPull, now: Instant) -> Option<Bytes> {
         let frame = self.framed_local_push_pull(remote.join, Vec::new());
         if let Err(e) = self.merge_remote_state(remote, now) {
             warn!(error = %e, "push/pull merge failed");

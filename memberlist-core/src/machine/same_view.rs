@@ -11,26 +11,49 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::delegate::Delegate;
 use crate::wire::{ScannedPushPull, StreamDecoder, StreamRole, match_push_pull, scan_push_pull};
 
-use super::Machine;
 use super::members::TableDigest;
 use super::output::{StreamId, StreamKind};
+use super::{Machine, ViewPool};
 
 impl<D: Delegate> Machine<D> {
+    /// Shares this machine's view message — every member's entry, encoded, as its push/pulls
+    /// carry it — with the other machines of the process given the same pool: equal views
+    /// are then held once (see [`ViewPool`]). Changes nothing on the wire.
+    ///
+    /// ```
+    /// use memberlist_core::delegate::NoopDelegate;
+    /// use memberlist_core::machine::{Machine, ProtocolConfig, ViewPool};
+    /// use memberlist_core::wire::Pipeline;
+    /// let pool = ViewPool::new();
+    /// let now = std::time::Instant::now();
+    /// for name in ["a", "b"] {
+    ///     let addr = "127.0.0.1:7946".parse().unwrap();
+    ///     let cfg = ProtocolConfig::lan(name);
+    ///     let mut m = Machine::new(cfg, Pipeline::new(), addr, NoopDelegate, 1, now).unwrap();
+    ///     m.share_view_pool(&pool);
+    /// }
+    /// ```
+    pub fn share_view_pool(&mut self, pool: &ViewPool) {
+        self.members.set_view_pool(pool);
+    }
+
     /// Our view, as a received stream's bytes hold it: `Some` when
     /// `StreamDecoder::decode_complete(role, ..)` would return a push/pull that
     /// `merge_remote_state` would take as unchanged (same fingerprint, every entry alive with
     /// a non-zero port and a valid version range, not a join) and whose protocol check
     /// passes — here, when the entries are, byte for byte, the encodings of our own (up to
     /// a collision of the keyed 128-bit sums, as for the fingerprint of decoded entries).
-    fn same_view(&mut self, role: StreamRole, data: &[u8]) -> Option<ScannedPushPull> {
+    fn same_view(&mut self, role: StreamRole, data: &Bytes) -> Option<ScannedPushPull> {
         let body = StreamDecoder::plain_push_pull(role, &self.pipeline, data)?;
         if self.cfg.protocol_version < 2 {
             return None;
         }
-        let scanned = match self.same_view_bytes(body) {
+        let scanned = match self.same_view_bytes(data, body) {
             Some(scanned) => scanned,
             None => self.same_view_entries(body)?,
         };
@@ -49,14 +72,21 @@ impl<D: Delegate> Machine<D> {
 
     /// The first test of [`same_view`](Self::same_view): the entries are, byte for byte
     /// and in the same order, those we write ourselves — as every one of our nodes holding
-    /// this view writes them. Exact: no hash is involved.
-    fn same_view_bytes(&mut self, body: &[u8]) -> Option<ScannedPushPull> {
+    /// this view writes them. Exact: no hash is involved. `data` is the whole message,
+    /// `body` its part after the type byte.
+    fn same_view_bytes(&mut self, data: &Bytes, body: &[u8]) -> Option<ScannedPushPull> {
         let nodes = self.members.len();
-        let (entries, plain) = self.members.view_bytes();
-        if !plain {
+        let view = self.members.view();
+        if !view.plain() {
             return None;
         }
-        let user_state = match_push_pull(body, self.pipeline.limits(), nodes, entries)?;
+        let user_state = if self.members.share_view_message(data) {
+            // Our own view message: no join, no user state.
+            Bytes::new()
+        } else {
+            let view = self.members.view();
+            match_push_pull(body, self.pipeline.limits(), nodes, view.entries())?
+        };
         // The entry with our name is, byte for byte, our own.
         let me = self
             .members
@@ -113,7 +143,7 @@ impl<D: Delegate> Machine<D> {
     /// [`handle_stream`](Self::handle_stream) would handle its decoded message, and the
     /// reply to write is returned (`Some(reply)`). Otherwise nothing happened (`None`): decode
     /// the bytes and call `handle_stream` as usual.
-    pub fn accept_push_pull_bytes(&mut self, now: Instant, data: &[u8]) -> Option<Option<Vec<u8>>> {
+    pub fn accept_push_pull_bytes(&mut self, now: Instant, data: &Bytes) -> Option<Option<Bytes>> {
         self.skip_idle_gossip_ticks(now);
         let view = self.same_view(StreamRole::Acceptor, data)?;
         let reply = self.framed_local_push_pull(false, Vec::new());
@@ -127,7 +157,7 @@ impl<D: Delegate> Machine<D> {
     /// decoded message, and true is returned. Otherwise (including when `id` is not a
     /// pending push/pull, or is part of a join) nothing happened: decode the bytes and call
     /// `handle_stream_reply` as usual.
-    pub fn push_pull_reply_bytes(&mut self, now: Instant, id: StreamId, data: &[u8]) -> bool {
+    pub fn push_pull_reply_bytes(&mut self, now: Instant, id: StreamId, data: &Bytes) -> bool {
         self.skip_idle_gossip_ticks(now);
         if self.streams.get(&id) != Some(&StreamKind::PushPull { join: false }) {
             return false;

@@ -76,7 +76,8 @@ fn owned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeSt
 }
 
 fn scanned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeState>> {
-    m.same_view(StreamRole::Dialer, data).map(|v| v.me)
+    m.same_view(StreamRole::Dialer, &Bytes::copy_from_slice(data))
+        .map(|v| v.me)
 }
 
 #[test]
@@ -158,7 +159,7 @@ fn the_scan_agrees_with_the_owned_check() {
 fn the_fast_entry_points_do_what_the_usual_ones_do() {
     let now = Instant::now();
     let (mut fast, mut slow) = (machine_at(6, now), machine_at(6, now));
-    let data = bytes_of(our_view(&fast));
+    let data = Bytes::from(bytes_of(our_view(&fast)));
     let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
     // As the acceptor.
     let reply = fast.accept_push_pull_bytes(now, &data).expect("our view");
@@ -187,7 +188,10 @@ fn the_fast_entry_points_do_what_the_usual_ones_do() {
     // Another view is left to the usual path, untouched.
     let mut other = our_view(&fast);
     other[2].incarnation += 1;
-    assert!(fast.accept_push_pull_bytes(now, &bytes_of(other)).is_none());
+    assert!(
+        fast.accept_push_pull_bytes(now, &bytes_of(other).into())
+            .is_none()
+    );
 }
 
 #[test]
@@ -218,17 +222,25 @@ fn the_byte_match_agrees_with_the_owned_check() {
     // Taken by the first test, exactly as the owned path takes it.
     let me = owned(&mut m, &ours);
     assert_eq!(me.as_ref().unwrap().as_ref().unwrap().name, "a");
-    assert_eq!(m.same_view_bytes(&ours[1..]).map(|v| v.me), me);
+    assert_eq!(
+        m.same_view_bytes(&Bytes::copy_from_slice(&ours[..]), &ours[1..])
+            .map(|v| v.me),
+        me
+    );
     assert_eq!(scanned(&mut m, &ours), me);
     for cut in 1..ours.len() {
-        assert!(m.same_view_bytes(&ours[1..cut]).is_none(), "cut at {cut}");
+        assert!(
+            m.same_view_bytes(&Bytes::copy_from_slice(&ours[..cut]), &ours[1..cut])
+                .is_none(),
+            "cut at {cut}"
+        );
         assert_eq!(scanned(&mut m, &ours[..cut]), None);
     }
     for i in 1..ours.len() {
         for flip in [0x01, 0x41, 0x80] {
             let mut bad = ours.clone();
             bad[i] ^= flip;
-            if let Some(v) = m.same_view_bytes(&bad[1..]) {
+            if let Some(v) = m.same_view_bytes(&Bytes::copy_from_slice(&bad[..]), &bad[1..]) {
                 assert_eq!(Some(v.me), owned(&mut m, &bad), "byte {i} ^ {flip:#x}");
             }
         }
@@ -236,12 +248,18 @@ fn the_byte_match_agrees_with_the_owned_check() {
     // A join, or a change to the table, is not taken.
     let mut join = Vec::new();
     m.write_local_push_pull(true, &mut join);
-    assert!(m.same_view_bytes(&join[1..]).is_none());
+    assert!(
+        m.same_view_bytes(&Bytes::copy_from_slice(&join[..]), &join[1..])
+            .is_none()
+    );
     let a = Alive {
         incarnation: 9,
         ..alives[3].clone()
     };
     assert!(m.handle_alive(&a, AliveSource::Remote, now));
-    assert!(m.same_view_bytes(&ours[1..]).is_none());
+    assert!(
+        m.same_view_bytes(&Bytes::copy_from_slice(&ours[..]), &ours[1..])
+            .is_none()
+    );
     assert_eq!(scanned(&mut m, &ours), None);
 }

@@ -6,22 +6,51 @@
 //! our view by comparing its entries with these bytes (`wire::match_push_pull`), and our
 //! own push/pulls copy them instead of encoding every entry. Go writes its entries in
 //! probe order; the order carries no meaning, and Go reads ours like any other.
+//!
+//! The bytes are kept as a whole message (type byte, header, entries; not a join, no user
+//! state), which is what a plain push/pull without user state is: such a push/pull is
+//! sent as this buffer itself, shared, not copied. Machines in one process (a simulator,
+//! a test bed) that find a received message equal to their own keep one of the two
+//! buffers ([`Members::share_view_message`]), so thousands of equal views take the memory
+//! of a few, and comparing two shared buffers is a pointer comparison.
 
 use std::cmp::Ordering;
 
+use bytes::Bytes;
+
 use super::members::{Member, Members, State};
 use super::push_pull::valid_vsn;
-use crate::wire::write_states;
+use super::view_pool::ViewPool;
+use crate::wire::{encode_push_pull_header, write_states};
 
-/// The encoded entries of the table, with what was true of them when they were written.
+/// Our view as a push/pull message, with what was true of it when it was written.
 #[derive(Debug, Default)]
 pub(crate) struct ViewBytes {
     /// Table generation the bytes were written at.
     generation: u64,
-    /// Every entry, encoded, end to end, in the canonical order.
-    entries: Vec<u8>,
+    /// The push/pull message of the view: not a join, no user state.
+    message: Bytes,
+    /// Where the entries start in `message`.
+    entries_at: usize,
     /// Every entry is alive with a non-zero port and a valid version range.
     plain: bool,
+}
+
+impl ViewBytes {
+    /// The whole message.
+    pub(crate) fn message(&self) -> &Bytes {
+        &self.message
+    }
+
+    /// Every entry, encoded, end to end.
+    pub(crate) fn entries(&self) -> &[u8] {
+        self.message.get(self.entries_at..).unwrap_or_default()
+    }
+
+    /// Every entry is alive with a non-zero port and a valid version range.
+    pub(crate) fn plain(&self) -> bool {
+        self.plain
+    }
 }
 
 /// The leading part of the canonical order, as one word: an IPv4 address and the port
@@ -44,49 +73,86 @@ fn canonical(a: &Member, b: &Member) -> Ordering {
         .then_with(|| a.name.cmp(&b.name))
 }
 
+/// Writes the view message of `nodes`.
+fn write_view(nodes: &[Member], generation: u64) -> ViewBytes {
+    let mut order: Vec<(u64, u32)> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (order_key(m), i as u32))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| canonical(&nodes[a.1 as usize], &nodes[b.1 as usize]))
+    });
+    // Entries of one table are nearly the same size: the first one sizes the buffer.
+    let per_entry = nodes
+        .first()
+        .map_or(0, |m| m.as_push_state().encoded_len() + 4);
+    let mut message = Vec::with_capacity(64 + per_entry * nodes.len());
+    let count = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+    encode_push_pull_header(false, count, 0, &mut message);
+    let entries_at = message.len();
+    write_states(
+        order
+            .iter()
+            .map(|&(_, i)| nodes[i as usize].as_push_state()),
+        &mut message,
+    );
+    ViewBytes {
+        generation,
+        message: Bytes::from(message),
+        entries_at,
+        plain: nodes
+            .iter()
+            .all(|m| m.state == State::Alive && m.port != 0 && valid_vsn(&m.vsn)),
+    }
+}
+
 impl Members {
-    /// Our entries as a push/pull carries them (in the canonical order), and whether every
-    /// one is alive with a non-zero port and a valid version range; rewritten only after
-    /// the table changed (not after a shuffle, which leaves the bytes as they are).
-    pub(crate) fn view_bytes(&mut self) -> (&[u8], bool) {
+    /// Our view as a push/pull message (entries in the canonical order); rewritten only
+    /// after the table changed (not after a shuffle, which leaves the bytes as they are).
+    pub(crate) fn view(&mut self) -> &ViewBytes {
         let generation = self.generation();
-        let stale = self
+        if self
             .view
             .as_ref()
-            .is_none_or(|v| v.generation != generation);
-        if stale {
-            let nodes = &self.nodes;
-            let mut view = self.view.take().unwrap_or_default();
-            let mut order: Vec<(u64, u32)> = nodes
-                .iter()
-                .enumerate()
-                .map(|(i, m)| (order_key(m), i as u32))
-                .collect();
-            order.sort_unstable_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| canonical(&nodes[a.1 as usize], &nodes[b.1 as usize]))
-            });
-            view.entries.clear();
-            // Entries of one table are nearly the same size: the first one sizes the buffer.
-            let per_entry = nodes
-                .first()
-                .map_or(0, |m| m.as_push_state().encoded_len() + 4);
-            view.entries.reserve(per_entry * nodes.len());
-            write_states(
-                order
-                    .iter()
-                    .map(|&(_, i)| nodes[i as usize].as_push_state()),
-                &mut view.entries,
-            );
-            view.plain = nodes
-                .iter()
-                .all(|m| m.state == State::Alive && m.port != 0 && valid_vsn(&m.vsn));
-            view.generation = generation;
+            .is_none_or(|v| v.generation != generation)
+        {
+            let mut view = write_view(&self.nodes, generation);
+            if let Some(pool) = &self.view_pool {
+                view.message = pool.intern(view.message);
+            }
             self.view = Some(view);
         }
-        self.view
-            .as_ref()
-            .map_or((&[][..], false), |v| (&v.entries[..], v.plain))
+        self.view.get_or_insert_default()
+    }
+
+    /// Shares view messages through `pool` from now on (the current one too).
+    pub(crate) fn set_view_pool(&mut self, pool: &ViewPool) {
+        if let Some(view) = &mut self.view {
+            view.message = pool.intern(std::mem::take(&mut view.message));
+        }
+        self.view_pool = Some(pool.clone());
+    }
+
+    /// `other` holds the same bytes as our current view message: keep one buffer for both
+    /// (the one at the lower address, so that buffers shared this way converge on one
+    /// across many exchanges). Returns whether the bytes were equal.
+    pub(crate) fn share_view_message(&mut self, other: &Bytes) -> bool {
+        let generation = self.generation();
+        let Some(view) = self.view.as_mut().filter(|v| v.generation == generation) else {
+            return false;
+        };
+        if view.message.as_ptr() == other.as_ptr() && view.message.len() == other.len() {
+            return true;
+        }
+        if view.message != *other {
+            return false;
+        }
+        if other.as_ptr() < view.message.as_ptr() {
+            view.message = other.clone();
+        }
+        true
     }
 }
 
@@ -139,23 +205,39 @@ mod tests {
         for m in all.iter().rev() {
             t2.insert(m.clone(), &mut rng);
         }
-        let (b1, plain) = t1.view_bytes();
-        let b1 = b1.to_vec();
-        assert!(plain);
-        assert_eq!(t2.view_bytes().0, &b1[..]);
+        let b1 = t1.view().entries().to_vec();
+        assert!(t1.view().plain());
+        assert_eq!(t2.view().entries(), &b1[..]);
         let names: Vec<String> = decode_all(&b1, 5)
             .iter()
             .map(|s| s.name.to_string())
             .collect();
         assert_eq!(names, ["e", "b", "d", "a", "c"], "address, port, then name");
+        // The message is the header (no join, no user state) and the entries.
+        let mut whole = Vec::new();
+        crate::wire::encode_push_pull_entries(false, 5, &b1, b"", &mut whole);
+        assert_eq!(t1.view().message(), &whole[..]);
+        // Equal messages end up in one buffer, the one at the lower address.
+        let (m1, m2) = (t1.view().message().clone(), t2.view().message().clone());
+        assert_ne!(m1.as_ptr(), m2.as_ptr());
+        assert!(t1.share_view_message(&m2));
+        let low = m1.as_ptr().min(m2.as_ptr());
+        assert_eq!(t1.view().message().as_ptr(), low);
+        assert!(t2.share_view_message(t1.view().message()));
+        assert_eq!(t2.view().message().as_ptr(), low);
+        assert!(!t1.share_view_message(&Bytes::from_static(b"other")));
         // A shuffle leaves the bytes; a change rewrites them.
         t1.shuffle(&mut rng);
-        assert_eq!(t1.view_bytes().0, &b1[..]);
+        assert_eq!(t1.view().entries(), &b1[..]);
         t1.get_mut("d").unwrap().state = State::Suspect;
-        let (b, plain) = t1.view_bytes();
-        assert_ne!(b, &b1[..]);
-        assert!(!plain);
-        let states = decode_all(b, 5);
+        assert!(
+            !t1.share_view_message(&m1),
+            "the old view is not ours any more"
+        );
+        let view = t1.view();
+        assert_ne!(view.entries(), &b1[..]);
+        assert!(!view.plain());
+        let states = decode_all(view.entries(), 5);
         assert_eq!(states.len(), 5);
         assert_eq!(states[2].name, "d");
         assert_eq!(states[2].state, crate::wire::NodeState::Suspect);

@@ -440,7 +440,12 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 let _ = reply.send(answer);
             }
             InboundRequest::Failed { error, reply } => {
-                let _ = reply.send(self.core.machine.stream_error_reply(&error));
+                let _ = reply.send(
+                    self.core
+                        .machine
+                        .stream_error_reply(&error)
+                        .map(bytes::Bytes::from),
+                );
             }
         }
     }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
@@ -26,13 +27,13 @@ pub(crate) enum InboundRequest {
     Message {
         from: SocketAddr,
         msg: StreamMessage,
-        reply: oneshot::Sender<Option<Vec<u8>>>,
+        reply: oneshot::Sender<Option<Bytes>>,
     },
     /// The stream could not be decoded: the machine decides whether to answer (Go sends an
     /// `errResp` for envelope failures).
     Failed {
         error: WireError,
-        reply: oneshot::Sender<Option<Vec<u8>>>,
+        reply: oneshot::Sender<Option<Bytes>>,
     },
 }
 

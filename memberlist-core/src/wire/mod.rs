@@ -51,8 +51,8 @@ pub use node::{
 };
 pub use pipeline::{DecodedPacket, Pipeline};
 pub use probe::{Ack, IndirectPing, Nack, Ping};
-pub(crate) use push_pull::encode_push_pull_entries;
 pub use push_pull::{PushNodeState, PushNodeStateRef, PushPull, PushPullHeader, encode_push_pull};
+pub(crate) use push_pull::{encode_push_pull_entries, encode_push_pull_header};
 pub(crate) use push_pull_write::write_states;
 pub use stream::{StreamDecoder, StreamMessage, StreamRole};
 pub(crate) use view_scan::{ScannedPushPull, match_push_pull, scan_push_pull};

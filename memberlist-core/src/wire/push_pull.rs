@@ -392,6 +392,22 @@ pub fn encode_push_pull<'a>(
     out.extend_from_slice(user_state);
 }
 
+/// Appends the start of a push/pull message: the type byte and the header.
+pub(crate) fn encode_push_pull_header(
+    join: bool,
+    nodes: u32,
+    user_state_len: u32,
+    out: &mut Vec<u8>,
+) {
+    let header = PushPullHeader {
+        nodes,
+        user_state_len,
+        join,
+    };
+    out.push(MessageType::PushPull.byte());
+    header.encode(out);
+}
+
 /// Appends a whole push/pull message whose `nodes` entries are already encoded, end to
 /// end, in `entries` (as [`PushNodeStateRef::encode`] writes each): the bytes
 /// [`encode_push_pull`] writes for the same states in the same order.
@@ -402,14 +418,9 @@ pub(crate) fn encode_push_pull_entries(
     user_state: &[u8],
     out: &mut Vec<u8>,
 ) {
-    let header = PushPullHeader {
-        nodes,
-        user_state_len: u32::try_from(user_state.len()).unwrap_or(u32::MAX),
-        join,
-    };
-    out.reserve(1 + header.encoded_len() + entries.len() + user_state.len());
-    out.push(MessageType::PushPull.byte());
-    header.encode(out);
+    out.reserve(32 + entries.len() + user_state.len());
+    let user_state_len = u32::try_from(user_state.len()).unwrap_or(u32::MAX);
+    encode_push_pull_header(join, nodes, user_state_len, out);
     out.extend_from_slice(entries);
     out.extend_from_slice(user_state);
 }

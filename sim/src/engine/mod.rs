@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{Machine, ProtocolConfig};
+use memberlist_core::machine::{Machine, ProtocolConfig, ViewPool};
 use memberlist_core::wire::Pipeline;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -168,6 +168,11 @@ pub struct Sim {
     net: Network,
     checker: Checker,
     trace: Trace,
+    /// The last stream payload traced and its hash: push/pulls of a converged cluster are
+    /// one shared buffer, hashed once.
+    traced_stream: Option<(Bytes, u64)>,
+    /// Where the machines share their view messages.
+    views: ViewPool,
     watched: Vec<bool>,
     log: Vec<LogEntry>,
     steps: u64,
@@ -233,6 +238,8 @@ impl Sim {
             rng: SmallRng::seed_from_u64(mix(cfg.seed)),
             net: Network::new(cfg.net, n),
             trace: Trace::default(),
+            traced_stream: None,
+            views: ViewPool::new(),
             watched: vec![false; n],
             log: Vec::new(),
             steps: 0,
@@ -270,6 +277,10 @@ impl Sim {
             seed,
             self.now,
         )
+        .map(|mut m| {
+            m.share_view_pool(&self.views);
+            m
+        })
         .map_err(|e| SimError(format!("seed {}: {e}", self.seed)))
     }
 

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use memberlist_core::machine::{Event, State, StreamOutcome, StreamRequest};
 use memberlist_core::wire::{StreamDecoder, StreamRole};
 
+use crate::trace::Trace;
+
 use super::{LogEntry, Observation, Sim, Work, node_at, node_name};
 
 impl Sim {
@@ -159,8 +161,20 @@ impl Sim {
             Some(StreamOutcome::Sent) => b's',
             Some(StreamOutcome::Failed(_)) => b'f',
         };
+        let hash = match &self.traced_stream {
+            Some((data, hash))
+                if data.as_ptr() == req.data.as_ptr() && data.len() == req.data.len() =>
+            {
+                *hash
+            }
+            _ => {
+                let hash = Trace::digest(&req.data);
+                self.traced_stream = Some((req.data.clone(), hash));
+                hash
+            }
+        };
         self.trace
-            .input(self.now - self.start, from, tag, &req.data);
+            .input(self.now - self.start, from, tag, &hash.to_le_bytes());
         if let Some(outcome) = outcome {
             self.nodes[from]
                 .machine
