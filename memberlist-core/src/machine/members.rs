@@ -254,6 +254,13 @@ impl Members {
         self.journal.as_mut().map(std::mem::take)
     }
 
+    /// A word of the entry the next probe reads (see `Machine::warm`).
+    pub(crate) fn warm_entry(&self) -> usize {
+        self.nodes
+            .get(self.probe_index)
+            .map_or(0, |m| usize::from(m.port) + m.name.len())
+    }
+
     pub(crate) fn at(&self, i: usize) -> &Member {
         &self.nodes[i]
     }

@@ -32,6 +32,7 @@ pub mod suspicion;
 pub mod timing;
 mod view_bytes;
 mod view_pool;
+mod warm;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

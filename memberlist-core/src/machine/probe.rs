@@ -13,13 +13,16 @@ use crate::metrics::Histogram;
 use crate::wire::{Ack, IndirectPing, Nack, Ping, Suspect, WireMessage, encode_compound};
 
 use super::Machine;
-use super::members::State;
+use super::members::{Member, State};
 use super::output::{Event, StreamId, StreamKind};
 
 /// The probe in flight.
 #[derive(Debug, Clone)]
 pub(crate) struct ProbeRound {
     pub(crate) target: SmolStr,
+    /// The target's entry when the probe started, and the table generation then: while the
+    /// table has not changed, the entry is still this, and the ack needs no lookup.
+    pub(crate) entry: (Member, u64),
     pub(crate) seq_no: u32,
     pub(crate) sent: Instant,
     /// End of the direct wait (ProbeTimeout).
@@ -120,8 +123,10 @@ impl<D: Delegate> Machine<D> {
                 self.send_packet(to, target.protocol_max(), &compound);
             }
         }
+        let generation = self.members.generation();
         self.probe = Some(ProbeRound {
-            target: target.name,
+            target: target.name.clone(),
+            entry: (target, generation),
             seq_no: ping.seq_no,
             sent: now,
             ack_deadline: now + self.cfg.probe_timeout,
@@ -336,7 +341,13 @@ impl<D: Delegate> Machine<D> {
                 if now < round.ack_deadline {
                     let rtt = now.saturating_duration_since(round.sent);
                     self.metrics.record(Histogram::ProbeRtt, rtt.as_secs_f64());
-                    if let Some(m) = self.members.get(&round.target).cloned() {
+                    let (entry, generation) = &round.entry;
+                    let m = if *generation == self.members.generation() {
+                        Some(entry.clone())
+                    } else {
+                        self.members.get(&round.target).cloned()
+                    };
+                    if let Some(m) = m {
                         self.stats.last_rtt = Some(rtt);
                         self.delegate.notify_ping_complete(&m, rtt, ack.payload);
                     }
@@ -450,3 +461,7 @@ fn reply_address(ip: Option<std::net::IpAddr>, port: u16, from: SocketAddr) -> S
         _ => from,
     }
 }
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod tests;

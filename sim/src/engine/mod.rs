@@ -535,6 +535,7 @@ impl Sim {
                         continue;
                     }
                     n.wake_at = None;
+                    n.machine.warm(self.now);
                     self.steps += 1;
                     self.trace.input(self.now - self.start, node, b'W', &[]);
                     let now = self.now;
@@ -546,10 +547,11 @@ impl Sim {
                     if !self.nodes[to].up || !self.net.connected(from, to) {
                         continue;
                     }
+                    self.nodes[to].machine.warm(self.now);
                     self.steps += 1;
                     self.trace.input(self.now - self.start, to, b'D', &data);
                     let now = self.now;
-                    let src = self.nodes[from].addr;
+                    let src = node_addr(from);
                     self.nodes[to].machine.handle_datagram(now, src, &data);
                     self.drain(to);
                 }

@@ -1,0 +1,85 @@
+//! The probe round's view of its target.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::super::state::AliveSource;
+use crate::delegate::Delegate;
+use crate::machine::{Machine, Member, ProtocolConfig};
+use crate::wire::{Ack, Alive, IpBytes, Pipeline, Vsn};
+
+/// Records the entries handed to `notify_ping_complete`.
+#[derive(Default)]
+struct Pings(Vec<Member>);
+
+impl Delegate for Pings {
+    fn notify_ping_complete(&mut self, node: &Member, _rtt: Duration, _payload: Bytes) {
+        self.0.push(node.clone());
+    }
+}
+
+fn alive(incarnation: u32, meta: &'static [u8]) -> Alive {
+    Alive {
+        incarnation,
+        node: "b".into(),
+        addr: IpBytes::from([10, 0, 0, 2]),
+        port: 7946,
+        meta: Bytes::from_static(meta),
+        vsn: Vsn::default_advertised(),
+    }
+}
+
+/// Starts a probe of `b` and answers it, after `between` ran on the machine.
+fn probe_and_ack(
+    m: &mut Machine<Pings>,
+    now: &mut Instant,
+    between: impl FnOnce(&mut Machine<Pings>, Instant),
+) {
+    for _ in 0..100 {
+        if m.probe.is_some() {
+            break;
+        }
+        *now = m.poll_timeout().max(*now);
+        m.handle_timeout(*now);
+    }
+    let seq_no = m.probe.as_ref().unwrap().seq_no;
+    between(m, *now);
+    m.handle_ack(
+        Ack {
+            seq_no,
+            payload: Bytes::new(),
+        },
+        *now + Duration::from_millis(1),
+    );
+    while m.poll_transmit().is_some() {}
+}
+
+#[test]
+fn a_completed_ping_reports_the_targets_entry_as_it_is_when_the_ack_comes() {
+    let mut now = Instant::now();
+    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+    let mut m = Machine::new(
+        ProtocolConfig::lan("a"),
+        Pipeline::new(),
+        addr,
+        Pings::default(),
+        3,
+        now,
+    )
+    .unwrap();
+    assert!(m.handle_alive(&alive(1, b"one"), AliveSource::Remote, now));
+    probe_and_ack(&mut m, &mut now, |_, _| {});
+    assert_eq!(m.delegate.0.len(), 1);
+    assert_eq!(&m.delegate.0[0], m.member("b").unwrap());
+    // The entry changes while the probe waits for its ack: the new one is reported.
+    probe_and_ack(&mut m, &mut now, |m, now| {
+        assert!(m.handle_alive(&alive(2, b"two"), AliveSource::Remote, now));
+    });
+    assert_eq!(m.delegate.0.len(), 2);
+    assert_eq!(m.delegate.0[1].meta, Bytes::from_static(b"two"));
+    assert_eq!(m.delegate.0[1].incarnation, 2);
+    assert_eq!(&m.delegate.0[1], m.member("b").unwrap());
+}
