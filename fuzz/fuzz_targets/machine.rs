@@ -72,7 +72,10 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => m.handle_datagram(now, peer(*from), payload),
             // A push/pull is first offered as raw bytes (the simulator's path), as often
             // as not; when it is not our own view, it is decoded as usual.
-            2 if from & 1 == 1 && m.accept_push_pull_bytes(now, payload).is_some() => {}
+            2 if from & 1 == 1
+                && m
+                    .accept_push_pull_bytes(now, &bytes::Bytes::copy_from_slice(payload))
+                    .is_some() => {}
             2 => {
                 let mut decoder = StreamDecoder::new(StreamRole::Acceptor);
                 decoder.feed(payload);
