@@ -84,16 +84,10 @@ pub enum MachineError {
     Wire(#[from] WireError),
 }
 
-/// Capacity of the reused decoded-message vector kept between packets (a full 1,400-byte
-/// gossip packet carries about 20 messages).
-const MAX_KEPT_MESSAGES: usize = 64;
-
 /// The protocol machine of one node.
 pub struct Machine<D: Delegate> {
     cfg: ProtocolConfig,
     pipeline: Pipeline,
-    /// The last packet's decoded vectors, emptied, kept for their capacity.
-    received: DecodedPacket,
     delegate: D,
     rng: SmallRng,
     advertise_addr: IpBytes,
@@ -197,7 +191,6 @@ impl<D: Delegate> Machine<D> {
             leaving: false,
             leave_notify: None,
             members: members::Members::default(),
-            received: DecodedPacket::default(),
             suspicions: HashMap::new(),
             seq_no: 0,
             probe: None,
@@ -267,13 +260,14 @@ impl<D: Delegate> Machine<D> {
             debug!(%from, len = data.len(), max, "dropping an oversized datagram");
             return;
         }
-        // The previous packet's vectors, kept for their capacity.
-        let mut decoded = std::mem::take(&mut self.received);
+        // Fresh vectors rather than ones kept per machine: the allocator hands back memory
+        // just freed, still in the cache, where a driver of many machines would find a kept
+        // buffer cold.
+        let mut decoded = DecodedPacket::default();
         if let Err(e) = self.pipeline.decode_packet_into(data, &mut decoded) {
             self.stats.packets_dropped += 1;
             crate::metrics::count_wire_drop(&*self.metrics, &e, false);
             debug!(%from, error = %e, "dropping packet");
-            self.received = decoded;
             return;
         }
         for e in decoded.errors.drain(..) {
@@ -283,10 +277,6 @@ impl<D: Delegate> Machine<D> {
         }
         for msg in decoded.messages.drain(..) {
             self.handle_message(msg, from, now);
-        }
-        // A rare huge compound should not pin its capacity for the node's lifetime.
-        if decoded.messages.capacity() <= MAX_KEPT_MESSAGES {
-            self.received = decoded;
         }
         self.collect_finished_broadcasts();
     }
@@ -782,12 +772,14 @@ impl<D: Delegate> Machine<D> {
 }
 
 /// A packet user message: the `08` type byte followed by the raw payload.
-/// Pops the front of an output queue and, once a burst (a join, a restore) has been drained,
-/// gives its memory back: thousands of idle machines must not each keep a burst's capacity.
+/// Pops the front of an output queue and, once it is drained, gives its memory back:
+/// thousands of idle machines must not each keep a burst's capacity, and a driver of many
+/// machines finds a freshly allocated buffer (memory just freed by another machine) in the
+/// cache where a kept one would be cold.
 fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     let item = queue.pop_front();
-    if item.is_none() && queue.capacity() > 64 {
-        queue.shrink_to(16);
+    if item.is_none() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
     }
     item
 }

@@ -38,7 +38,6 @@ impl<D: Delegate> Machine<D> {
             c.gossip_interval.subsec_nanos() as usize,
             c.udp_buffer_size,
             self.pipeline.limits().max_datagram_size,
-            self.received.messages.capacity(),
             self.broadcasts.num_queued(),
             self.transmits.len(),
             self.stream_requests.len(),
