@@ -8,6 +8,8 @@
 //! wyhash), keyed by four random words per table so that a peer cannot craft colliding
 //! entries without knowing them.
 
+use crate::wire::{load4, load8};
+
 /// Multiplies two words into 128 bits and folds the halves together.
 #[inline(always)]
 fn folded_multiply(a: u64, b: u64) -> u64 {
@@ -23,22 +25,6 @@ fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Eight bytes at `at` as a little-endian word (zero past the end, which callers avoid).
-#[inline(always)]
-fn load8(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8)
-        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// Four bytes at `at` as a little-endian word (zero past the end, which callers avoid).
-#[inline(always)]
-fn load4(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 4)
-        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-        .map_or(0, |x| u64::from(u32::from_le_bytes(x)))
-}
-
 /// Up to 16 bytes as two words, by overlapping loads; with the length (hashed separately)
 /// the pair determines the bytes.
 #[inline(always)]
@@ -47,7 +33,7 @@ fn load_short(b: &[u8]) -> (u64, u64) {
     if len >= 8 {
         (load8(b, 0), load8(b, len - 8))
     } else if len >= 4 {
-        (load4(b, 0), load4(b, len - 4))
+        (u64::from(load4(b, 0)), u64::from(load4(b, len - 4)))
     } else {
         let byte = |i: usize| b.get(i).map_or(0, |&x| u64::from(x));
         match len {

@@ -33,6 +33,7 @@ mod push_pull;
 mod push_pull_write;
 mod stream;
 mod view_scan;
+mod words;
 
 pub use compound::{
     CompoundParts, MAX_COMPOUND_PARTS, MAX_PART_LEN, compound_len, decode_compound,
@@ -56,3 +57,4 @@ pub(crate) use push_pull::{encode_push_pull_entries, encode_push_pull_header};
 pub(crate) use push_pull_write::write_states;
 pub use stream::{StreamDecoder, StreamMessage, StreamRole};
 pub(crate) use view_scan::{ScannedPushPull, match_push_pull, scan_push_pull};
+pub(crate) use words::{load4, load8};

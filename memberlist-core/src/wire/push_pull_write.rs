@@ -11,6 +11,7 @@
 //! [`PushNodeStateRef::encode`].
 
 use super::push_pull::PushNodeStateRef;
+use super::words::{load4, load8};
 
 /// Room the word stores of one usual entry may touch: 97 bytes at most, plus the spill of
 /// the last 8-byte store.
@@ -37,22 +38,6 @@ fn put4(o: &mut [u8], at: usize, w: u32) {
 #[inline(always)]
 const fn le(b: [u8; 8]) -> u64 {
     u64::from_le_bytes(b)
-}
-
-/// Eight bytes of `s` at `at` (zero when out of range, which callers rule out).
-#[inline(always)]
-fn load8(s: &[u8], at: usize) -> u64 {
-    s.get(at..at + 8)
-        .and_then(|x| <[u8; 8]>::try_from(x).ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// Four bytes of `s` at `at` (zero when out of range, which callers rule out).
-#[inline(always)]
-fn load4(s: &[u8], at: usize) -> u32 {
-    s.get(at..at + 4)
-        .and_then(|x| <[u8; 4]>::try_from(x).ok())
-        .map_or(0, u32::from_le_bytes)
 }
 
 /// Copies `b` (at most 31 bytes) to `o[at..]` by word loads and stores, overlapping at
