@@ -144,6 +144,10 @@ pub(crate) struct Settings {
     pub(crate) otlp: Option<(String, std::time::Duration)>,
 }
 
+/// How long the agent still runs after its leave message went out, unless the config file
+/// sets `leave_propagate_delay` (serf's `LeavePropagateDelay`).
+pub(crate) const LEAVE_PROPAGATE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Reads the file (if any), applies the flags over it, and validates the result.
 pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Settings, String> {
     let (mut file, mut agent) = match &args.config {
@@ -222,6 +226,10 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         }
     };
 
+    // As serf's LeavePropagateDelay: after a leave the agent keeps answering probes for a
+    // moment, so the leave spreads on before the process exits.
+    file.leave_propagate_delay
+        .get_or_insert(LEAVE_PROPAGATE_DELAY);
     let config = file
         .into_config()
         .map_err(|e| format!("invalid configuration: {e}"))?;

@@ -498,3 +498,46 @@ async fn a_frozen_node_refutes_its_suspicion_across_implementations() {
     assert_no_go_wire_errors(&[&g1, &g2]);
     shutdown_all(&[&r1, &r2]).await;
 }
+
+/// Runs of [`a_leave_after_failures_reaches_the_live_go_node`].
+const LEAVE_RUNS: usize = 20;
+
+/// A graceful leave right after two members failed: the leaver still counts the failed
+/// nodes as alive (nobody has probed them yet), and its leave broadcast is retransmitted
+/// only a few times (twice here) to random gossip targets that include them. The surviving
+/// Go node must still see the leaver *left* — never suspect or dead — in every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Go; run with --include-ignored"]
+async fn a_leave_after_failures_reaches_the_live_go_node() {
+    for run in 0..LEAVE_RUNS {
+        let prefix = format!("lvf{run}");
+        let (g1, g2, r1, r2) = cluster(&prefix).await;
+        let leaver = format!("{prefix}-rs-2");
+        g2.kill();
+        r1.shutdown().await;
+        r2.leave(Duration::from_secs(5)).await.expect("leave");
+        r2.shutdown().await;
+        // Watch the survivor until well past the time it would have declared the leaver
+        // dead had the leave never arrived.
+        let until = Instant::now() + model().suspect_within + model().min + MARGIN;
+        let mut seen = Vec::new();
+        while Instant::now() < until {
+            let state = go_member(&g1, &leaver).map(|m| m.state);
+            if seen.last() != Some(&state) {
+                seen.push(state);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        eprintln!("run {run}: {leaver} as seen by {}: {seen:?}", g1.name());
+        let gone: Vec<_> = seen
+            .iter()
+            .filter(|s| !matches!(s, Some(NodeState::Alive)))
+            .collect();
+        assert_eq!(
+            gone,
+            [&Some(NodeState::Left)],
+            "run {run}: the Go survivor saw {leaver} go {seen:?}, not alive then left"
+        );
+        assert_no_go_wire_errors(&[&g1]);
+    }
+}

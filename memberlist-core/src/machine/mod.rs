@@ -19,6 +19,7 @@ mod fingerprint;
 mod gossip;
 mod ip_name;
 mod join_sync;
+mod leave;
 mod members;
 mod output;
 mod probe;
@@ -48,7 +49,7 @@ use tracing::{debug, warn};
 use crate::delegate::Delegate;
 use crate::metrics::{Counter, DropReason, Metrics, NoopMetrics};
 use crate::wire::{
-    Alive, Dead, DecodedPacket, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
+    Alive, DecodedPacket, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
     encode_stream_user_message,
 };
 
@@ -519,27 +520,6 @@ impl<D: Delegate> Machine<D> {
             .collect();
         self.collect_finished_broadcasts();
         ids
-    }
-
-    /// Leaves the cluster: broadcasts our death with `From` = ourselves and stops refuting.
-    /// Returns the id of the [`Event::BroadcastFinished`] to wait for; when no other node is
-    /// alive the event is emitted at once.
-    pub fn leave(&mut self, now: Instant) -> u64 {
-        self.skip_idle_gossip_ticks(now);
-        let id = self.notify_id();
-        self.leaving = true;
-        self.leave_notify = Some(id);
-        let dead = Dead {
-            incarnation: self.incarnation,
-            node: self.cfg.name.clone(),
-            from: self.cfg.name.clone(),
-        };
-        let queued = self.handle_dead(&dead, now);
-        self.leave_notify = None;
-        if !queued || !self.any_other_alive() {
-            self.events.push_back(Event::BroadcastFinished(id));
-        }
-        id
     }
 
     /// Re-announces ourselves with a new incarnation and the delegate's current metadata.

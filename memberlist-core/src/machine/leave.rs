@@ -1,0 +1,185 @@
+//! Leaving the cluster: the leave broadcast, and its direct delivery to the live members.
+//!
+//! Go's `Leave` only queues the leave (a dead message about ourselves, `From` = ourselves)
+//! as a broadcast, and returns once it has been transmitted its retransmit-limit number of
+//! times. Those transmissions go to random gossip targets, which include members that have
+//! just failed (still alive in our table until probed, or dead within
+//! `gossip_to_the_dead_time`): in a small cluster with failures the few copies can all go to
+//! dead members, and the live ones then see the leaver fail instead of leave. So the leave is
+//! also sent at once, as its own datagram, to every live member (alive or suspect) — or to
+//! as many as the broadcast's fan-out would reach (retransmit limit × `gossip_nodes`),
+//! chosen at random among the live ones. A dead message is a message Go accepts in any
+//! datagram, so the wire is unchanged; the broadcast still gossips as in Go.
+
+use std::time::Instant;
+
+use crate::delegate::Delegate;
+use crate::wire::{Dead, WireMessage};
+
+use super::broadcast::retransmit_limit;
+use super::{Event, Machine, State};
+
+impl<D: Delegate> Machine<D> {
+    /// Leaves the cluster: sends our death (`From` = ourselves) straight to the live members
+    /// (see the [module docs](self)), queues it as a broadcast, and stops refuting.
+    /// Returns the id of the [`Event::BroadcastFinished`] to wait for: it comes once the
+    /// broadcast has been retransmitted its limit, or at once when no other node is alive.
+    pub fn leave(&mut self, now: Instant) -> u64 {
+        self.skip_idle_gossip_ticks(now);
+        let id = self.notify_id();
+        self.leaving = true;
+        self.leave_notify = Some(id);
+        let dead = Dead {
+            incarnation: self.incarnation,
+            node: self.cfg.name.clone(),
+            from: self.cfg.name.clone(),
+        };
+        let queued = self.handle_dead(&dead, now);
+        self.leave_notify = None;
+        if queued {
+            self.send_leave_to_live_members(&dead);
+        }
+        if !queued || !self.any_other_alive() {
+            self.events.push_back(Event::BroadcastFinished(id));
+        }
+        id
+    }
+
+    /// One datagram holding `dead` to each live member, up to the broadcast's fan-out.
+    fn send_leave_to_live_members(&mut self, dead: &Dead) {
+        let fan_out = retransmit_limit(self.cfg.retransmit_mult, self.members.len()) as usize
+            * self.cfg.gossip_nodes.max(1);
+        let me = self.cfg.name.clone();
+        let live =
+            |m: &super::Member| m.name != me && matches!(m.state, State::Alive | State::Suspect);
+        let live_count = self.members.iter().filter(|m| live(m)).count();
+        let targets: Vec<_> = if live_count <= fan_out {
+            // Everyone: table order, no random draw.
+            self.members
+                .iter()
+                .filter(|m| live(m))
+                .filter_map(|m| Some((m.socket_addr()?, m.protocol_max())))
+                .collect()
+        } else {
+            self.members
+                .random(fan_out, &mut self.rng, live)
+                .into_iter()
+                .filter_map(|i| {
+                    let m = self.members.at(i);
+                    Some((m.socket_addr()?, m.protocol_max()))
+                })
+                .collect()
+        };
+        let msg = dead.to_bytes();
+        for (to, pmax) in targets {
+            self.send_packet(to, pmax, &msg);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    use bytes::Bytes;
+
+    use super::super::state::AliveSource;
+    use crate::delegate::NoopDelegate;
+    use crate::machine::{Machine, ProtocolConfig};
+    use crate::wire::{Alive, Dead, IpBytes, Pipeline, Vsn, WireMessage};
+
+    fn machine(now: Instant, cfg: ProtocolConfig) -> Machine<NoopDelegate> {
+        let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+        let mut m = Machine::new(cfg, Pipeline::new(), addr, NoopDelegate, 7, now).unwrap();
+        while m.poll_event().is_some() {}
+        m
+    }
+
+    fn add(m: &mut Machine<NoopDelegate>, i: u8, now: Instant) {
+        let alive = Alive {
+            incarnation: 1,
+            node: format!("n{i}").into(),
+            addr: IpBytes::from([10, 0, 0, i]),
+            port: 7946,
+            meta: Bytes::new(),
+            vsn: Vsn::default_advertised(),
+        };
+        assert!(m.handle_alive(&alive, AliveSource::Remote, now));
+    }
+
+    fn kill(m: &mut Machine<NoopDelegate>, i: u8, now: Instant) {
+        let dead = Dead {
+            incarnation: 1,
+            node: format!("n{i}").into(),
+            from: "n9".into(),
+        };
+        assert!(m.handle_dead(&dead, now));
+    }
+
+    /// Every datagram the machine queued: (last octet of the destination, payload).
+    fn sent(m: &mut Machine<NoopDelegate>) -> Vec<(u8, Vec<u8>)> {
+        std::iter::from_fn(|| m.poll_transmit())
+            .map(|t| {
+                let ip = match t.to.ip() {
+                    std::net::IpAddr::V4(v4) => v4.octets()[3],
+                    std::net::IpAddr::V6(_) => unreachable!(),
+                };
+                (ip, t.data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_leave_goes_straight_to_every_live_member_and_never_to_the_dead() {
+        let now = Instant::now();
+        let mut m = machine(now, ProtocolConfig::local("me"));
+        for i in 2..=6 {
+            add(&mut m, i, now);
+        }
+        kill(&mut m, 5, now);
+        kill(&mut m, 6, now);
+        let _ = sent(&mut m);
+        let ours = Dead {
+            incarnation: 1,
+            node: "me".into(),
+            from: "me".into(),
+        };
+        m.leave(now);
+        let datagrams = sent(&mut m);
+        let mut to: Vec<u8> = datagrams.iter().map(|(ip, _)| *ip).collect();
+        to.sort_unstable();
+        assert_eq!(to, [2, 3, 4], "one leave datagram to each live member");
+        // Each holds our dead message alone (after the CRC header peers of protocol 5 get).
+        for (_, data) in &datagrams {
+            assert!(data.ends_with(&ours.to_bytes()), "{data:02x?}");
+            assert!(data.len() <= ours.to_bytes().len() + crate::wire::CRC_HEADER_LEN);
+        }
+    }
+
+    #[test]
+    fn a_large_cluster_gets_the_broadcast_fan_out_of_live_members() {
+        let now = Instant::now();
+        let cfg = ProtocolConfig::lan("me");
+        // 199 others: retransmit limit 4 × ceil(log10(200)) = 12, × 3 gossip nodes = 36.
+        let fan_out = 36;
+        let mut m = machine(now, cfg);
+        for i in 2..=200 {
+            add(&mut m, i, now);
+        }
+        for i in 2..=100 {
+            kill(&mut m, i, now);
+        }
+        let _ = sent(&mut m);
+        m.leave(now);
+        let datagrams = sent(&mut m);
+        let mut to: Vec<u8> = datagrams.iter().map(|(ip, _)| *ip).collect();
+        to.sort_unstable();
+        to.dedup();
+        assert_eq!(datagrams.len(), fan_out);
+        assert_eq!(to.len(), fan_out, "distinct members");
+        assert!(to.iter().all(|&ip| ip > 100), "only live members: {to:?}");
+    }
+}
