@@ -160,7 +160,7 @@ impl<T: Transport> Transport for CountingTransport<T> {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<Self::Stream, TransportError> {
         let stream = self.inner.connect(to, deadline).await?;
         add(&self.counters.streams_opened, 1);

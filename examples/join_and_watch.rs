@@ -164,8 +164,7 @@ pub async fn run_demo(peers: usize) -> Result<Summary, DynError> {
     let mut events = watcher.subscribe();
 
     // 2. The peers' script runs in its own task: join, change metadata, leave.
-    let seed = watcher.advertise_addr().to_string();
-    let script = tokio::spawn(peers_script(seed, peers));
+    let script = tokio::spawn(peers_script(watcher.clone(), peers));
 
     // 3. Print events until every peer has left (or failed).
     let mut summary = Summary::default();
@@ -197,8 +196,9 @@ pub async fn run_demo(peers: usize) -> Result<Summary, DynError> {
     Ok(summary)
 }
 
-/// The peers' side of the demo.
-async fn peers_script(seed: String, peers: usize) -> Result<(), DynError> {
+/// The peers' side of the demo, joining through `watcher`.
+async fn peers_script(watcher: Node, peers: usize) -> Result<(), DynError> {
+    let seed = watcher.advertise_addr().to_string();
     let localhost: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut nodes = Vec::new();
     for i in 1..=peers {
@@ -219,6 +219,15 @@ async fn peers_script(seed: String, peers: usize) -> Result<(), DynError> {
             .with_delegate(|tags| tags.meta = Bytes::from_static(b"v2"))
             .await?;
         first.update_meta(LEAVE_TIMEOUT).await?;
+        // Gossip is probabilistic: the few copies of the update may all go to the other
+        // peer (piggybacked on its probes). Wait until the watcher has it, so that the demo
+        // shows the update before the leave (a leave with the same incarnation supersedes it).
+        wait_until("the watcher sees the new metadata", || {
+            watcher
+                .member("peer-1")
+                .is_some_and(|m| &m.meta[..] == b"v2")
+        })
+        .await?;
     }
 
     // Leave one by one: `leave` waits until the news has been gossiped.

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use memberlist::{Transport, TransportError};
-use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// The hidden test flags of `memberlist agent`.
@@ -159,7 +158,7 @@ impl<T: Transport> Transport for Lossy<T> {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<T::Stream, TransportError> {
         self.inner.connect(to, deadline).await
     }

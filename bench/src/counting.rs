@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use memberlist_core::transport::{Transport, TransportError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Instant;
 
 /// Wraps a transport and counts the bytes sent through it (UDP payload + TCP payload,
 /// headers excluded), the same quantity the Go peer counts in `-bench` mode.
@@ -75,7 +74,7 @@ impl<T: Transport> Transport for Counting<T> {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<Self::Stream, TransportError> {
         let inner = self.inner.connect(to, deadline).await?;
         Ok(self.wrap(inner))

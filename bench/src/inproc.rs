@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use memberlist::runtime::{Config, Memberlist};
 use memberlist_core::machine::State;
-use memberlist_core::runtime::{Config, Memberlist};
 use memberlist_lz4::Lz4;
 use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;

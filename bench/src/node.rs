@@ -12,8 +12,8 @@
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 
+use memberlist::runtime::{Config, Memberlist};
 use memberlist_core::machine::State;
-use memberlist_core::runtime::{Config, Memberlist};
 use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use serde_json::{Value, json};

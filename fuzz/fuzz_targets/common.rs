@@ -2,12 +2,12 @@
 #![allow(dead_code)] // each target uses a different part
 use std::sync::Arc;
 
-use memberlist::aes_gcm::AesGcm;
-use memberlist::codec::CodecRegistry;
-use memberlist::encryption::{EnvelopeVersion, Keyring, SecretKey};
-use memberlist::lz4::Lz4;
-use memberlist::lzw::Lzw;
-use memberlist::wire::{Label, Limits, Pipeline};
+use memberlist_aes_gcm::AesGcm;
+use memberlist_core::codec::CodecRegistry;
+use memberlist_core::encryption::{EnvelopeVersion, Keyring, SecretKey};
+use memberlist_lz4::Lz4;
+use memberlist_lzw::Lzw;
+use memberlist_core::wire::{Label, Limits, Pipeline};
 
 /// The AES-256 key of the Go captures used as seeds (bytes 0..32).
 pub fn capture_key() -> SecretKey {

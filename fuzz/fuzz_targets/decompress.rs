@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use memberlist::codec::Codec;
-use memberlist::lz4::Lz4;
-use memberlist::lzw::Lzw;
+use memberlist_core::codec::Codec;
+use memberlist_lz4::Lz4;
+use memberlist_lzw::Lzw;
 
 const LIMIT: usize = 1 << 20;
 

@@ -4,8 +4,8 @@
 use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
-use memberlist::aes_gcm::AesGcm;
-use memberlist::encryption::Encryption;
+use memberlist_aes_gcm::AesGcm;
+use memberlist_core::encryption::Encryption;
 
 #[path = "common.rs"]
 mod common;

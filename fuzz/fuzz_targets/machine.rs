@@ -10,9 +10,9 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use memberlist::delegate::NoopDelegate;
-use memberlist::machine::{Machine, ProtocolConfig};
-use memberlist::wire::{Alive, IpBytes, Message, Pipeline, StreamDecoder, StreamRole, Vsn};
+use memberlist_core::delegate::NoopDelegate;
+use memberlist_core::machine::{Machine, ProtocolConfig};
+use memberlist_core::wire::{Alive, IpBytes, Message, Pipeline, StreamDecoder, StreamRole, Vsn};
 
 #[path = "common.rs"]
 mod common;

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use memberlist::wire::Pipeline;
+use memberlist_core::wire::Pipeline;
 
 #[path = "common.rs"]
 mod common;

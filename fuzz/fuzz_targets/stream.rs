@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use memberlist::wire::{Pipeline, StreamDecoder, StreamRole};
+use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole};
 
 #[path = "common.rs"]
 mod common;

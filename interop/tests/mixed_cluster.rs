@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
+use memberlist::runtime::MemberEvent;
 use memberlist_core::machine::State;
 use memberlist_core::machine::broadcast::BroadcastKey;
-use memberlist_core::runtime::MemberEvent;
 use memberlist_interop::{Event, GoPeer, NodeState};
 use tokio::sync::broadcast;
 
@@ -473,7 +473,7 @@ async fn a_protocol_version_1_rust_node_joins_go_on_a_shared_port_with_envelope_
         let transport = memberlist_net::NetTransport::bind(SocketAddr::from((ip, port)))
             .await
             .expect("bind the shared port");
-        let r = memberlist_core::runtime::Memberlist::builder(config)
+        let r = memberlist::runtime::Memberlist::builder(config)
             .transport(transport)
             .delegate(TestDelegate::default())
             .compression(memberlist_lzw::Lzw)

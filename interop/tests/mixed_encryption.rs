@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use memberlist_core::runtime::{Config, JoinError};
+use memberlist::runtime::{Config, JoinError};
 use memberlist_interop::{GoPeer, GoPeerConfig};
 
 const KEY_16: &[u8] = b"0123456789abcdef";

@@ -36,9 +36,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use memberlist::runtime::MemberEvent;
 use memberlist_core::machine::State;
 use memberlist_core::machine::timing::suspicion_timeout;
-use memberlist_core::runtime::MemberEvent;
 use memberlist_interop::{Event, GoPeer, NodeState};
 
 /// Added to every bound the model gives, for scheduling delays on a busy machine.

@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
+use memberlist::runtime::Config;
 use memberlist_core::machine::State;
-use memberlist_core::runtime::Config;
 use serde_json::Value;
 
 /// Serf's delegate protocol range and version (serf 0.9.4 agent defaults).

@@ -11,10 +11,12 @@
 //!   [`Keyring`](encryption::Keyring);
 //! - [`machine`]: the sans-I/O protocol state machine;
 //! - [`metrics`]: the [`Metrics`](metrics::Metrics) trait and the catalog of metrics;
-//! - [`transport`]: the [`Transport`] trait;
-//! - [`runtime`]: the tokio driver and the public [`Memberlist`] API.
+//! - [`transport`]: the [`Transport`] trait.
 //!
-//! Everything but [`runtime`] is free of I/O.
+//! Nothing here does I/O, reads a clock or needs an async runtime: time comes in as an
+//! argument and randomness from a seed. The tokio runtime that drives the machine over a
+//! transport (the `Memberlist` handle, its builder and tasks) lives in the `memberlist`
+//! facade crate, as quinn drives quinn-proto.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -23,9 +25,7 @@ pub mod delegate;
 pub mod encryption;
 pub mod machine;
 pub mod metrics;
-pub mod runtime;
 pub mod transport;
 pub mod wire;
 
-pub use runtime::{Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist};
 pub use transport::{Transport, TransportError};

@@ -114,7 +114,7 @@
 //!
 //! use bytes::Bytes;
 //! use memberlist_core::transport::{Transport, TransportError};
-//! use tokio::time::Instant;
+//! use std::time::Instant;
 //!
 //! /// Counts the datagrams a transport sends and receives.
 //! pub struct Counting<T> {
@@ -268,12 +268,14 @@
 //!     async fn connect(
 //!         &self,
 //!         to: SocketAddr,
-//!         deadline: Instant,
+//!         deadline: std::time::Instant,
 //!     ) -> Result<DuplexStream, TransportError> {
 //!         if *self.closed.borrow() {
 //!             return Err(TransportError::Shutdown);
 //!         }
-//!         if deadline <= Instant::now() {
+//!         // The deadline is on tokio's clock (paused in tests), converted to `std` by the
+//!         // runtime, so it is compared with tokio's `now`.
+//!         if Instant::from_std(deadline) <= Instant::now() {
 //!             return Err(TransportError::Timeout);
 //!         }
 //!         let refused = || {
@@ -315,7 +317,7 @@
 //!     assert_eq!((&data[..], from), (&b"ping"[..], a.advertise_addr()));
 //!
 //!     // A stream, in both directions.
-//!     let deadline = Instant::now() + std::time::Duration::from_secs(1);
+//!     let deadline = (Instant::now() + std::time::Duration::from_secs(1)).into_std();
 //!     let mut dialed = a.connect(b.advertise_addr(), deadline).await?;
 //!     let (mut accepted, from) = b.accept().await?;
 //!     assert_eq!(from, a.advertise_addr());
@@ -327,7 +329,7 @@
 //!     assert_eq!(&buf, b"pull");
 //!
 //!     // A deadline in the past is a timeout; shutdown wakes receivers for good.
-//!     assert!(a.connect(b.advertise_addr(), Instant::now()).await.unwrap_err().is_timeout());
+//!     assert!(a.connect(b.advertise_addr(), Instant::now().into_std()).await.unwrap_err().is_timeout());
 //!     b.shutdown().await?;
 //!     assert!(b.recv_from().await.unwrap_err().is_shutdown());
 //!     assert!(b.accept().await.unwrap_err().is_shutdown());
@@ -339,8 +341,8 @@ use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Instant;
 
 /// Errors reported by a [`Transport`].
 #[derive(Debug, thiserror::Error)]
@@ -476,6 +478,10 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Opens a stream to `to`, failing with [`TransportError::Timeout`] if `deadline` passes
     /// first (also when it has already passed). Called from many tasks concurrently.
+    ///
+    /// The deadline is a `std` instant read from tokio's clock (the runtime converts with
+    /// `tokio::time::Instant::into_std`), so under tokio's paused test time
+    /// `tokio::time::Instant::from_std(deadline)` is the instant to wait for.
     async fn connect(
         &self,
         to: SocketAddr,

@@ -38,9 +38,12 @@
 
 pub use memberlist_core as core;
 pub use memberlist_core::{
-    Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist, Transport, TransportError,
-    codec, delegate, encryption, machine, metrics, runtime, transport, wire,
+    Transport, TransportError, codec, delegate, encryption, machine, metrics, transport, wire,
 };
+
+pub mod runtime;
+
+pub use runtime::{Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist};
 
 #[cfg(feature = "aes-gcm")]
 pub use memberlist_aes_gcm as aes_gcm;
@@ -60,9 +63,9 @@ pub use memberlist_quic as quic;
 /// The common imports: the handle, its configuration and events, the delegate trait, member
 /// types, and the default plugins that are enabled.
 pub mod prelude {
+    pub use crate::runtime::{Config, MemberEvent, Memberlist};
     pub use memberlist_core::delegate::{Delegate, NoopDelegate};
     pub use memberlist_core::machine::{Member, State};
-    pub use memberlist_core::runtime::{Config, MemberEvent, Memberlist};
     pub use memberlist_core::transport::Transport;
 
     #[cfg(feature = "aes-gcm")]

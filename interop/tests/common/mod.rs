@@ -1,7 +1,7 @@
 //! What the mixed Rust + Go tests share: Rust nodes configured like the Go peers, a delegate
 //! that records what arrives, and polling helpers.
 //!
-//! Every Rust node runs the `memberlist_core::runtime` driver over `memberlist-net` on
+//! Every Rust node runs the `memberlist::runtime` driver over `memberlist-net` on
 //! 127.0.0.1 with a kernel-chosen port, LZW compression and protocol version 2, with the
 //! timers of [`GoPeerConfig::fast`] (probe every 200 ms, probe timeout 100 ms, suspicion
 //! multiplier 2, gossip every 50 ms) and a push/pull every 2 s on top of the local preset,
@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use memberlist::runtime::{Config, Memberlist};
 use memberlist_aes_gcm::AesGcm;
 use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::{Member, State};
-use memberlist_core::runtime::{Config, Memberlist};
 use memberlist_interop::{Event, GoPeer, GoPeerConfig, NodeInfo, NodeState};
 use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;

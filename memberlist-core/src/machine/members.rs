@@ -137,16 +137,19 @@ pub(crate) struct Members {
     pub(super) view_pool: Option<ViewPool>,
     /// Names of the entries changed since the last [`take_changes`](Self::take_changes),
     /// kept only once switched on (the runtime's snapshot reads it; the simulator does not).
-    journal: Option<Journal>,
+    journal: Option<MemberChanges>,
 }
 
-/// What changed in the table since it was last asked.
+/// Which members changed since a driver last asked
+/// ([`Machine::take_member_changes`](super::Machine::take_member_changes)): what a driver
+/// that mirrors the member table (for queries from other threads) needs to update its copy.
 #[derive(Debug, Default)]
-pub(crate) struct Journal {
+#[non_exhaustive]
+pub struct MemberChanges {
     /// Names of entries inserted, modified or removed, possibly repeated.
-    pub(crate) names: Vec<SmolStr>,
+    pub names: Vec<SmolStr>,
     /// Too many names to be worth listing: everything may have changed.
-    pub(crate) everything: bool,
+    pub everything: bool,
 }
 
 /// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
@@ -172,7 +175,7 @@ impl TableDigest {
     }
 }
 
-impl Journal {
+impl MemberChanges {
     /// Records a changed entry; past twice the table's size (plus slack) a list stops
     /// paying off, so it collapses into "everything", which bounds the journal's memory if
     /// nobody reads it.
@@ -242,7 +245,7 @@ impl Members {
 
     /// Starts recording which entries change, for [`take_changes`](Self::take_changes).
     pub(crate) fn track_changes(&mut self) {
-        self.journal.get_or_insert_with(|| Journal {
+        self.journal.get_or_insert_with(|| MemberChanges {
             names: Vec::new(),
             everything: true,
         });
@@ -250,7 +253,7 @@ impl Members {
 
     /// What changed since the last call (everything, on the first), or `None` when changes
     /// are not tracked.
-    pub(crate) fn take_changes(&mut self) -> Option<Journal> {
+    pub(crate) fn take_changes(&mut self) -> Option<MemberChanges> {
         self.journal.as_mut().map(std::mem::take)
     }
 

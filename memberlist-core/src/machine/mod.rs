@@ -54,8 +54,7 @@ use crate::wire::{
 };
 
 pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
-pub(crate) use members::Journal;
-pub use members::{Member, State};
+pub use members::{Member, MemberChanges, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use stats::Stats;
 pub use view_pool::ViewPool;
@@ -605,13 +604,14 @@ impl<D: Delegate> Machine<D> {
     }
 
     /// Starts recording which members change, for [`take_member_changes`](Self::take_member_changes).
-    pub(crate) fn track_member_changes(&mut self) {
+    /// Off by default: a driver that reads the whole table when it needs it has no use for it.
+    pub fn track_member_changes(&mut self) {
         self.members.track_changes();
     }
 
     /// The members inserted, changed or removed since the last call (everything on the
     /// first), or `None` when not tracked.
-    pub(crate) fn take_member_changes(&mut self) -> Option<Journal> {
+    pub fn take_member_changes(&mut self) -> Option<MemberChanges> {
         self.members.take_changes()
     }
 

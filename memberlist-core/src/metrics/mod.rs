@@ -121,7 +121,7 @@ impl From<&crate::wire::WireError> for DropReason {
 
 /// Counts a datagram (`stream == false`) or an inbound stream dropped because of `error`:
 /// the drop by reason, and which limit tripped when it was one. Returns the reason.
-pub(crate) fn count_wire_drop(
+pub fn count_wire_drop(
     metrics: &dyn Metrics,
     error: &crate::wire::WireError,
     stream: bool,
@@ -132,7 +132,7 @@ pub(crate) fn count_wire_drop(
 }
 
 /// Counts a datagram or inbound stream dropped for `reason`, and `limit` if one tripped.
-pub(crate) fn count_drop(
+pub fn count_drop(
     metrics: &dyn Metrics,
     reason: DropReason,
     limit: Option<crate::wire::Limit>,

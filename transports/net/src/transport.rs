@@ -75,7 +75,7 @@ struct Sockets {
 /// ```
 /// use memberlist_net::{NetTransport, Transport};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
-/// use tokio::time::{Duration, Instant};
+/// use std::time::{Duration, Instant};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -336,8 +336,9 @@ impl Transport for NetTransport {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<TcpStream, TransportError> {
+        let deadline = Instant::from_std(deadline);
         if self.is_closed() {
             return Err(TransportError::Shutdown);
         }

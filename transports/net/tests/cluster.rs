@@ -1,4 +1,4 @@
-//! Clusters of real nodes (the `memberlist_core::runtime` driver over `NetTransport`) on
+//! Clusters of real nodes (the `memberlist::runtime` driver over `NetTransport`) on
 //! 127.0.0.1 with system-chosen ports and fast timers. Every wait polls with a generous
 //! bound, so the tests hold on a loaded machine; none asserts a duration tighter than
 //! "well within the TCP timeout".
@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use memberlist::runtime::{Config, Error, JoinError, MemberEvent, Memberlist};
 use memberlist_aes_gcm::{AesGcm, SecretKey};
 use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::State;
 use memberlist_core::machine::broadcast::BroadcastKey;
-use memberlist_core::runtime::{Config, Error, JoinError, MemberEvent, Memberlist};
 use memberlist_core::wire::PushPull;
 use memberlist_lzw::Lzw;
 use memberlist_net::{NetTransport, Transport};

@@ -15,9 +15,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use memberlist::runtime::{Config, Memberlist};
 use memberlist_aes_gcm::{AesGcm, EnvelopeVersion, Keyring, SecretKey};
 use memberlist_core::machine::{ProtocolConfig, State};
-use memberlist_core::runtime::{Config, Memberlist};
 use memberlist_core::wire::{Alive, Dead, IpBytes, Label, Pipeline, Suspect, WireMessage};
 use memberlist_net::NetTransport;
 use tokio::net::UdpSocket;

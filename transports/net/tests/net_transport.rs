@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memberlist_net::{NetTransport, NetTransportOptions, Transport, TransportError};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::Instant;
 
 /// Bounds every wait so a broken transport fails the test instead of hanging it.
 async fn within<F: Future>(future: F) -> F::Output {

@@ -41,8 +41,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use memberlist::runtime::{Config, Memberlist};
 use memberlist_core::machine::State;
-use memberlist_core::runtime::{Config, Memberlist};
 use memberlist_net::NetTransport;
 use memberlist_quic::{DevCa, QuicConfig, QuicTransport, Transport, TransportError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -90,7 +90,7 @@ impl<T: Transport> Transport for Counting<T> {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<Self::Stream, TransportError> {
         let inner = self.inner.connect(to, deadline).await?;
         Ok(CountingStream {

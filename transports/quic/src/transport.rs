@@ -310,8 +310,9 @@ impl Transport for QuicTransport {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<QuicStream, TransportError> {
+        let deadline = Instant::from_std(deadline);
         if self.is_closed() {
             return Err(TransportError::Shutdown);
         }

@@ -1,4 +1,4 @@
-//! Clusters of real nodes (the `memberlist_core::runtime` driver over `QuicTransport`) on
+//! Clusters of real nodes (the `memberlist::runtime` driver over `QuicTransport`) on
 //! 127.0.0.1 with system-chosen ports and fast timers. Every wait polls with a generous bound,
 //! so the tests hold on a loaded machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use memberlist::runtime::{Config, MemberEvent, Memberlist};
 use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::State;
-use memberlist_core::runtime::{Config, MemberEvent, Memberlist};
 use memberlist_quic::{DEFAULT_SERVER_NAME, DevCa, QuicConfig, QuicTransport};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;

@@ -12,8 +12,8 @@ use memberlist_quic::{
     DATAGRAM_PAYLOAD_BUDGET, DevCa, QuicConfig, QuicStats, QuicTransport, TlsConfig, Transport,
     quic_client, quinn, rustls,
 };
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::Instant;
 
 /// Bounds every wait so a broken transport fails the test instead of hanging it.
 async fn within<F: Future>(future: F) -> F::Output {

@@ -294,7 +294,7 @@ async fn outbound<T: Transport>(
 ) -> Result<StreamOutcome, String> {
     let deadline = Instant::from_std(req.deadline);
     let mut stream = transport
-        .connect(req.to, deadline)
+        .connect(req.to, req.deadline)
         .await
         .map_err(|e| match e {
             e if e.is_timeout() => format!("connecting to {} timed out", req.to),

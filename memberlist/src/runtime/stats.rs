@@ -10,7 +10,7 @@ use crate::wire::Limit;
 /// Counters of a running node: the protocol machine's and the runtime's own.
 ///
 /// ```
-/// use memberlist_core::runtime::Stats;
+/// use memberlist::runtime::Stats;
 /// let stats = Stats::default();
 /// assert_eq!(stats.protocol.packets_dropped, 0);
 /// assert_eq!(stats.streams_refused, 0);
@@ -178,7 +178,7 @@ impl Counters {
 /// `EventDelegate` and `ConflictDelegate`).
 ///
 /// ```
-/// use memberlist_core::runtime::MemberEvent;
+/// use memberlist::runtime::MemberEvent;
 /// use memberlist_core::machine::State;
 ///
 /// fn describe(event: &MemberEvent) -> String {

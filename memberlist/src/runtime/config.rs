@@ -36,7 +36,7 @@ pub const DEFAULT_STREAM_READ_LIMIT: usize = 40 * 1024 * 1024 + 64 * 1024;
 ///
 /// ```
 /// use std::time::Duration;
-/// use memberlist_core::runtime::Config;
+/// use memberlist::runtime::Config;
 ///
 /// let mut config = Config::lan("node-a").with_label("prod");
 /// config.protocol.probe_interval = Duration::from_millis(500);
@@ -44,7 +44,7 @@ pub const DEFAULT_STREAM_READ_LIMIT: usize = 40 * 1024 * 1024 + 64 * 1024;
 /// assert_eq!(config.tcp_timeout(), Duration::from_secs(10));
 /// assert_eq!(config.max_concurrent_push_pulls, 128);
 /// config.validate()?;
-/// # Ok::<(), memberlist_core::runtime::ConfigError>(())
+/// # Ok::<(), memberlist::runtime::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -129,7 +129,7 @@ impl Config {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use memberlist_core::runtime::Config;
+    /// use memberlist::runtime::Config;
     /// let config = Config::lan("a");
     /// assert_eq!(config.protocol.probe_interval, Duration::from_secs(1));
     /// assert_eq!(config.tcp_timeout(), Duration::from_secs(10));
@@ -142,7 +142,7 @@ impl Config {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use memberlist_core::runtime::Config;
+    /// use memberlist::runtime::Config;
     /// assert_eq!(Config::wan("a").tcp_timeout(), Duration::from_secs(30));
     /// ```
     pub fn wan(name: impl Into<SmolStr>) -> Self {
@@ -154,7 +154,7 @@ impl Config {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use memberlist_core::runtime::Config;
+    /// use memberlist::runtime::Config;
     /// assert_eq!(Config::local("a").tcp_timeout(), Duration::from_secs(1));
     /// ```
     pub fn local(name: impl Into<SmolStr>) -> Self {
@@ -201,7 +201,7 @@ impl Config {
     /// Checks every setting, naming the field at fault.
     ///
     /// ```
-    /// use memberlist_core::runtime::{Config, ConfigError};
+    /// use memberlist::runtime::{Config, ConfigError};
     /// let mut config = Config::lan("a");
     /// config.max_inbound_streams = 0;
     /// let err = config.validate().unwrap_err();

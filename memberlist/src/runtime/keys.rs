@@ -33,7 +33,7 @@ use super::handle::Memberlist;
 ///
 /// ```
 /// use memberlist_core::encryption::KeyringError;
-/// use memberlist_core::runtime::KeyError;
+/// use memberlist::runtime::KeyError;
 /// let err = KeyError::from(KeyringError::RemovePrimary);
 /// assert!(err.to_string().contains("primary"));
 /// assert!(KeyError::EncryptionDisabled.to_string().contains("not enabled"));
@@ -63,7 +63,7 @@ impl From<Error> for KeyError {
 /// Go's GossipVerifyIncoming and GossipVerifyOutgoing as they are now on a node.
 ///
 /// ```
-/// use memberlist_core::runtime::GossipVerify;
+/// use memberlist::runtime::GossipVerify;
 /// let flags = GossipVerify { incoming: true, outgoing: false };
 /// assert_ne!(flags, GossipVerify::default());
 /// assert_eq!(GossipVerify::default(), GossipVerify { incoming: true, outgoing: true });
@@ -106,7 +106,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     ///
     /// ```no_run
     /// # use memberlist_core::encryption::SecretKey;
-    /// # use memberlist_core::runtime::{KeyError, Memberlist};
+    /// # use memberlist::runtime::{KeyError, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), KeyError> {
     /// let new = SecretKey::new(&[7u8; 32])?;

@@ -25,7 +25,7 @@ use super::config::{Config, ConfigError};
 ///
 /// ```
 /// use std::time::Duration;
-/// use memberlist_core::runtime::{Config, ConfigFile};
+/// use memberlist::runtime::{Config, ConfigFile};
 ///
 /// let file: ConfigFile = toml::from_str(r#"
 ///     name = "node-a"

@@ -100,12 +100,12 @@ impl Transport for MemoryTransport {
     async fn connect(
         &self,
         to: SocketAddr,
-        deadline: Instant,
+        deadline: std::time::Instant,
     ) -> Result<DuplexStream, TransportError> {
         if *self.closed.borrow() {
             return Err(TransportError::Shutdown);
         }
-        if deadline <= Instant::now() {
+        if Instant::from_std(deadline) <= Instant::now() {
             return Err(TransportError::Timeout);
         }
         let refused = || {

@@ -68,7 +68,7 @@ async fn still_running<D: Delegate + 'static>(
 
 async fn raw_stream(raw: &MemoryTransport, to: SocketAddr, bytes: &[u8]) -> DuplexStream {
     let deadline = Instant::now() + Duration::from_secs(1);
-    let mut s = raw.connect(to, deadline).await.unwrap();
+    let mut s = raw.connect(to, deadline.into_std()).await.unwrap();
     s.write_all(bytes).await.unwrap();
     s
 }

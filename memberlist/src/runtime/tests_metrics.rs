@@ -195,7 +195,7 @@ async fn dropped_packets_and_streams_are_counted_by_reason() {
     .await;
     plain.shutdown().await;
     let mut garbage = raw
-        .connect(to, Instant::now() + Duration::from_secs(1))
+        .connect(to, (Instant::now() + Duration::from_secs(1)).into_std())
         .await
         .unwrap();
     let mut bytes = Vec::new();
@@ -260,7 +260,7 @@ async fn open_streams(
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(
-            raw.connect(to, Instant::now() + Duration::from_secs(1))
+            raw.connect(to, (Instant::now() + Duration::from_secs(1)).into_std())
                 .await
                 .unwrap(),
         );

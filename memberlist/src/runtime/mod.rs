@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use memberlist_core::runtime::{Config, Memberlist, MemberEvent};
+//! use memberlist::runtime::{Config, Memberlist, MemberEvent};
 //! use memberlist_core::transport::Transport;
 //!
 //! async fn node<T: Transport>(transport: T) -> Result<(), Box<dyn std::error::Error>> {

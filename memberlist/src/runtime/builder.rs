@@ -33,7 +33,7 @@ impl Memberlist<NoTransport, NoopDelegate> {
     /// ```no_run
     /// use std::sync::Arc;
     /// use memberlist_core::delegate::NoopDelegate;
-    /// use memberlist_core::runtime::{Config, Error, Memberlist};
+    /// use memberlist::runtime::{Config, Error, Memberlist};
     /// use memberlist_core::transport::Transport;
     ///
     /// async fn start<T: Transport>(transport: T) -> Result<Memberlist<T>, Error> {
@@ -155,7 +155,7 @@ impl<T, D> Builder<T, D> {
     /// ```
     /// use std::sync::Arc;
     /// use memberlist_core::metrics::InMemoryMetrics;
-    /// use memberlist_core::runtime::{Config, Memberlist};
+    /// use memberlist::runtime::{Config, Memberlist};
     /// let sink = Arc::new(InMemoryMetrics::new());
     /// let builder = Memberlist::builder(Config::local("a")).metrics(Arc::clone(&sink));
     /// ```

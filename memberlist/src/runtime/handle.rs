@@ -37,7 +37,7 @@ use super::stats::{Counters, MemberEvent, Stats};
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use memberlist_core::runtime::{Config, Error, Memberlist};
+/// use memberlist::runtime::{Config, Error, Memberlist};
 /// use memberlist_core::transport::Transport;
 ///
 /// async fn run<T: Transport>(transport: T) -> Result<(), Error> {
@@ -148,7 +148,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// (plus name resolution).
     ///
     /// ```no_run
-    /// # use memberlist_core::runtime::{Memberlist, JoinError};
+    /// # use memberlist::runtime::{Memberlist, JoinError};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) {
     /// match ml.join(["seed-1.example.com", "10.0.0.7:7946"]).await {
@@ -214,7 +214,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     ///
     /// ```no_run
     /// # use std::time::Duration;
-    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist::runtime::{Error, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
     /// ml.leave(Duration::from_secs(5)).await?;
@@ -317,7 +317,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// Counters of the protocol and of the runtime.
     ///
     /// ```no_run
-    /// # use memberlist_core::runtime::Memberlist;
+    /// # use memberlist::runtime::Memberlist;
     /// # use memberlist_core::transport::Transport;
     /// # fn f<T: Transport>(ml: Memberlist<T>) {
     /// let stats = ml.stats();
@@ -340,7 +340,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// retransmit limit of times: a cluster whose nodes all read zero is quiet.
     ///
     /// ```
-    /// # use memberlist_core::runtime::Memberlist;
+    /// # use memberlist::runtime::Memberlist;
     /// # use memberlist_core::transport::Transport;
     /// # fn f<T: Transport>(ml: Memberlist<T>) {
     /// if ml.queued_broadcasts() == 0 {
@@ -379,7 +379,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// with `RecvError::Closed` when the node stops.
     ///
     /// ```no_run
-    /// # use memberlist_core::runtime::{Memberlist, MemberEvent};
+    /// # use memberlist::runtime::{Memberlist, MemberEvent};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) {
     /// let mut events = ml.subscribe();
@@ -409,7 +409,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # use std::time::Duration;
     /// # use bytes::Bytes;
     /// # use memberlist_core::delegate::Delegate;
-    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist::runtime::{Error, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// struct Meta(Bytes);
     /// impl Delegate for Meta {
@@ -444,7 +444,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     ///
     /// ```no_run
     /// # use memberlist_core::delegate::Delegate;
-    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist::runtime::{Error, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// #[derive(Default)]
     /// struct Inbox(Vec<bytes::Bytes>);
@@ -477,7 +477,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// [`notify_message`](Delegate::notify_message).
     ///
     /// ```no_run
-    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist::runtime::{Error, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
     /// for m in ml.members() {
@@ -535,7 +535,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// [`Error::PingTimeout`] if no ack comes within the probe timeout — Go's `Ping`.
     ///
     /// ```no_run
-    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist::runtime::{Error, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
     /// match ml.ping("node-b").await {
@@ -586,7 +586,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     ///
     /// ```no_run
     /// # use memberlist_core::machine::broadcast::BroadcastKey;
-    /// # use memberlist_core::runtime::{Error, Memberlist};
+    /// # use memberlist::runtime::{Error, Memberlist};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) -> Result<(), Error> {
     /// // A newer "leader" announcement replaces one still queued.
