@@ -285,7 +285,6 @@ pub async fn run_demo(n: usize, run_for: Duration) -> Result<Summary, DynError> 
         let transport = CountingTransport::new(NetTransport::bind(localhost).await?);
         let node = Memberlist::builder(demo_config(&format!("node-{i}")))
             .transport(transport)
-            .compression(Lzw)
             .start()
             .await?;
         nodes.push(node);

@@ -147,7 +147,6 @@ pub async fn start_node(name: &str, meta: NodeMeta) -> Result<Node, DynError> {
     let node = Memberlist::builder(demo_config(name))
         .transport(NetTransport::bind(localhost).await?)
         .delegate(ClusterDelegate::new(meta))
-        .compression(Lzw)
         .start()
         .await?;
     Ok(node)

@@ -113,8 +113,6 @@ pub async fn start_node(config: Config, bind: SocketAddr, meta: &str) -> Result<
         .delegate(Tags {
             meta: Bytes::copy_from_slice(meta.as_bytes()),
         })
-        // Go's LZW compression: what Go nodes expect by default.
-        .compression(Lzw)
         .start()
         .await?;
     Ok(node)
@@ -261,7 +259,6 @@ pub async fn run_node(args: Args) -> Result<(), DynError> {
     let node = Memberlist::builder(Config::lan(name.as_str()))
         .transport(transport)
         .delegate(Tags::default())
-        .compression(Lzw)
         .start()
         .await?;
     println!("{name} listening on {}", node.advertise_addr());

@@ -198,7 +198,6 @@ impl KvNode {
             .delegate(KvDelegate {
                 store: store.clone(),
             })
-            .compression(Lzw)
             .start()
             .await?;
         Ok(Self { ml, store })

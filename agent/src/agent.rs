@@ -62,7 +62,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use memberlist::aes_gcm::AesGcm;
 use memberlist::delegate::Delegate;
-use memberlist::lzw::Lzw;
 use memberlist::metrics::Metrics;
 use memberlist::net::{NetTransport, NetTransportOptions};
 use memberlist::quic::{QuicConfig, QuicTransport};
@@ -375,8 +374,7 @@ async fn run_node<T: Transport>(
     let mut builder = Memberlist::builder(settings.config.clone())
         .transport(transport)
         .delegate(delegate)
-        .metrics(sink(&metrics, otlp.as_ref()))
-        .compression(Lzw);
+        .metrics(sink(&metrics, otlp.as_ref()));
     if let Some(ring) = &settings.config.keyring {
         builder = builder.encryption(AesGcm::new(ring.clone()));
     }

@@ -25,7 +25,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let transport = NetTransport::bind("0.0.0.0:7946".parse()?).await?;
-//! let ml = Memberlist::builder(Config::lan("node-a")).transport(transport).compression(Lzw).start().await?;
+//! let ml = Memberlist::builder(Config::lan("node-a")).transport(transport).start().await?;
 //! ml.join(["10.0.0.2:7946"]).await?;
 //! for m in ml.members() { println!("{} {}:{} {}", m.name, m.addr, m.port, m.state); }
 //! ml.leave(std::time::Duration::from_secs(5)).await?;

@@ -22,7 +22,6 @@ use memberlist_aes_gcm::AesGcm;
 use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::{Member, State};
 use memberlist_interop::{Event, GoPeer, GoPeerConfig, NodeInfo, NodeState};
-use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 
 /// Longest we wait for any cluster-wide condition.
@@ -175,8 +174,8 @@ pub fn go_fast(name: &str) -> GoPeerConfig {
     c
 }
 
-/// Starts a Rust node on 127.0.0.1 (kernel-chosen port) with LZW registered (compressing
-/// when `config.compression` is on) and, if `keys` is not empty, AES-GCM with those keys
+/// Starts a Rust node on 127.0.0.1 (kernel-chosen port) as the default builder makes it (Go's
+/// LZW registered, compressing when `config.compression` is on) and, if `keys` is not empty, AES-GCM with those keys
 /// (the first is primary).
 pub async fn start_rust(config: Config, delegate: TestDelegate, keys: &[&[u8]]) -> RustNode {
     let transport = NetTransport::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -184,8 +183,7 @@ pub async fn start_rust(config: Config, delegate: TestDelegate, keys: &[&[u8]]) 
         .expect("bind 127.0.0.1:0");
     let builder = Memberlist::builder(config)
         .transport(transport)
-        .delegate(delegate)
-        .compression(Lzw);
+        .delegate(delegate);
     let builder = if keys.is_empty() {
         builder
     } else {

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
-use tracing::{Instrument, info, info_span};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::codec::{Codec, CodecRegistry};
 use crate::delegate::{Delegate, NoopDelegate};
@@ -45,7 +45,7 @@ impl Memberlist<NoTransport, NoopDelegate> {
     /// }
     /// ```
     pub fn builder(config: Config) -> Builder<NoTransport, NoopDelegate> {
-        Builder {
+        let builder = Builder {
             config,
             transport: NoTransport,
             delegate: NoopDelegate,
@@ -54,18 +54,23 @@ impl Memberlist<NoTransport, NoopDelegate> {
             encryption: None,
             metrics: Arc::new(NoopMetrics),
             seed: None,
-        }
+        };
+        // Go's default: LZW, so that a node built the obvious way talks to Go nodes.
+        #[cfg(feature = "lzw")]
+        let builder = builder.compression(memberlist_lzw::Lzw);
+        builder
     }
 }
 
 /// Assembles a [`Memberlist`] node: configuration, transport, delegate, compression and
 /// encryption plugins. Made by [`Memberlist::builder`].
 ///
-/// - **Compression**: [`compression`](Self::compression) registers the codec that compresses
-///   outgoing messages when [`Config::compression`] is on (Go's LZW from `memberlist-lzw` for
-///   Go peers); [`decoder`](Self::decoder) registers codecs that only decompress. Every
-///   registered codec decompresses what arrives, as Go accepts compressed input whatever its
-///   own setting.
+/// - **Compression**: with the `lzw` feature (a default) Go's LZW is registered from the
+///   start, compressing outgoing messages when [`Config::compression`] is on (the default,
+///   as in Go) — nothing to call. [`compression`](Self::compression) replaces the codec that
+///   compresses (LZW stays registered to decompress); [`decoder`](Self::decoder) registers
+///   codecs that only decompress. Every registered codec decompresses what arrives, as Go
+///   accepts compressed input whatever its own setting.
 /// - **Encryption**: [`encryption`](Self::encryption) gives the plugin (AES-GCM from
 ///   `memberlist-aes-gcm` for Go peers). Its own keys are used, plus those of
 ///   [`Config::keyring`] if set. The envelope version follows the protocol version, as in Go.
@@ -180,9 +185,11 @@ impl<T, D> Builder<T, D> {
         let mut codecs = self.codecs.clone();
         match (&self.compressor, c.compression) {
             (Some(codec), true) => codecs = codecs.with_compressor(Arc::clone(codec)),
-            (None, true) => {
-                info!("compression is on but no compression codec was given; sending uncompressed")
-            }
+            (None, true) => warn!(
+                "compression is on but no compression codec is registered (the `lzw` feature \
+                 is off): sending uncompressed, and compressed messages from Go nodes cannot \
+                 be read; give one with Builder::compression or turn compression off"
+            ),
             _ => {}
         }
         let mut pipeline = Pipeline::new()
@@ -334,4 +341,27 @@ fn random_seed() -> u64 {
         use std::hash::{BuildHasher, RandomState};
         RandomState::new().hash_one(std::time::SystemTime::now())
     })
+}
+
+#[cfg(all(test, feature = "lzw"))]
+mod tests {
+    use super::*;
+
+    /// Go's LZW (algorithm 0) is the compressor of a default-built node, and stays a
+    /// decoder when compression is turned off.
+    #[test]
+    fn a_default_built_node_compresses_and_reads_go_lzw() {
+        let pipeline = Memberlist::builder(Config::lan("a"))
+            .pipeline()
+            .expect("pipeline");
+        let codecs = pipeline.codecs();
+        assert_eq!(codecs.compressor().map(|c| c.algorithm()), Some(0));
+        assert!(codecs.get(0).is_some());
+
+        let off = Memberlist::builder(Config::lan("a").with_compression(false))
+            .pipeline()
+            .expect("pipeline");
+        assert!(off.codecs().compressor().is_none());
+        assert!(off.codecs().get(0).is_some(), "LZW still decompresses");
+    }
 }

@@ -65,11 +65,15 @@ pub struct Config {
     /// Go's `GossipVerifyOutgoing` (default true): with keys configured, encrypt what we
     /// send. Turn off only while rolling encryption out on a live cluster.
     pub gossip_verify_outgoing: bool,
-    /// Go's `EnableCompression` (default true): compress outgoing messages with the codec given
-    /// to [`Builder::compression`](super::Builder::compression). Without such a codec nothing
-    /// is compressed whatever this says (this crate has no compressor of its own; the
-    /// `memberlist` facade registers Go's LZW). Codecs given to the builder always decompress
-    /// what arrives, whatever this says, as Go does.
+    /// Go's `EnableCompression` (default true): compress outgoing messages, as Go does by
+    /// default. With the `lzw` feature (on by default) the builder registers Go's LZW, so a
+    /// default-built node compresses and decompresses exactly as a Go node with default
+    /// settings; [`Builder::compression`](super::Builder::compression) picks another codec.
+    /// Turn compression off with [`with_compression(false)`](Self::with_compression). Codecs
+    /// registered with the builder always decompress what arrives, whatever this says, as Go
+    /// accepts compressed input whatever its own setting. Without the `lzw` feature and
+    /// without a codec nothing is compressed, and a compressed message from a Go peer cannot
+    /// be read (the builder warns at start).
     pub compression: bool,
     /// Secret keys (the first one encrypts; all of them decrypt). Keys need an encryption
     /// plugin given to [`Builder::encryption`](super::Builder::encryption); they are installed

@@ -21,8 +21,9 @@ use crate::wire::{
     Alive, Dead, IpBytes, Limit, Pipeline, PushNodeState, PushPull, Vsn, WireMessage,
 };
 
+/// The watched node, uncompressed: these tests count raw bytes.
 async fn start(network: &Network, config: Config, sink: &Arc<InMemoryMetrics>) -> Node {
-    Memberlist::builder(config)
+    Memberlist::builder(config.with_compression(false))
         .transport(network.endpoint(100))
         .metrics(Arc::clone(sink))
         .seed(100)
@@ -305,7 +306,8 @@ impl Delegate for BigState {
 async fn push_pulls_beyond_the_limit_are_refused_and_a_reader_that_stalls_is_cut() {
     let network = Network::default();
     let sink = Arc::new(InMemoryMetrics::new());
-    let mut config = Config::lan("watched");
+    // Uncompressed, so that the answer is large enough to fill the pipe and wait.
+    let mut config = Config::lan("watched").with_compression(false);
     config.max_concurrent_push_pulls = 1;
     let watched = Memberlist::builder(config)
         .transport(network.endpoint(100))

@@ -60,8 +60,12 @@ fn ms(n: u64) -> Duration {
 }
 
 /// Go's local preset with timers shortened so failures are detected in a few seconds.
+/// Uncompressed, so that tests can read replies byte by byte: the facade's default LZW is
+/// turned on by the tests of compression (`start_sealed`).
 fn fast(name: &str) -> Config {
-    let mut c = Config::local(name).with_tcp_timeout(Duration::from_secs(2));
+    let mut c = Config::local(name)
+        .with_tcp_timeout(Duration::from_secs(2))
+        .with_compression(false);
     let p = &mut c.protocol;
     p.probe_interval = ms(300);
     p.probe_timeout = ms(150);
@@ -815,7 +819,7 @@ async fn a_name_taken_from_another_address_is_a_conflict_without_reclaim() {
 }
 
 async fn start_sealed(name: &str, key: [u8; 32]) -> Node {
-    Memberlist::builder(fast(name))
+    Memberlist::builder(fast(name).with_compression(true))
         .transport(transport().await)
         .delegate(TestDelegate::default())
         .compression(Lzw)

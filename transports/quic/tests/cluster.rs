@@ -47,8 +47,12 @@ fn ms(n: u64) -> Duration {
 }
 
 /// Go's local preset with timers shortened so failures are detected in a few seconds.
+/// Uncompressed (whatever features the facade has), so that payload sizes on the wire are
+/// the sizes given: the datagram fallback test depends on it.
 fn fast(name: &str) -> Config {
-    let mut c = Config::local(name).with_tcp_timeout(Duration::from_secs(2));
+    let mut c = Config::local(name)
+        .with_tcp_timeout(Duration::from_secs(2))
+        .with_compression(false);
     let p = &mut c.protocol;
     p.probe_interval = ms(300);
     p.probe_timeout = ms(150);
