@@ -28,6 +28,9 @@ pub struct Report {
     pub node_seconds_per_cpu_second: f64,
     /// Inputs processed (datagram deliveries and timer wake-ups).
     pub steps: u64,
+    /// Hash of everything the run's machines did, in order (hex; the lifeguard scenario
+    /// mixes its two clusters'): equal across processes when a run replays from its seed.
+    pub trace_hash: String,
     /// Measured figures.
     pub measured: BTreeMap<String, Value>,
     /// The performance model's figures for the same quantities, where it has one.
@@ -56,6 +59,7 @@ impl Report {
             cpu_time_source: "wall_clock",
             node_seconds_per_cpu_second: 0.0,
             steps: 0,
+            trace_hash: String::new(),
             measured: BTreeMap::new(),
             expected: BTreeMap::new(),
             notes: Vec::new(),
@@ -85,8 +89,9 @@ impl Report {
     }
 
     /// Fills in the cost figures from a finished clock.
-    pub fn finish(&mut self, clock: &CpuClock, virtual_time: Duration, steps: u64) {
+    pub fn finish(&mut self, clock: &CpuClock, virtual_time: Duration, steps: u64, trace: u64) {
         let (cpu, source) = clock.elapsed();
+        self.trace_hash = format!("{trace:016x}");
         self.virtual_seconds = virtual_time.as_secs_f64();
         self.cpu_seconds = cpu.as_secs_f64();
         self.cpu_time_source = source;

@@ -87,8 +87,8 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
     let mut report = Report::new(scenario.name(), opts.nodes, opts.seed, opts.loss);
     if scenario == Scenario::Lifeguard {
         // Two clusters of its own (Lifeguard on and off); their virtual time is added up.
-        let (virtual_time, steps) = lifeguard(opts, &mut report)?;
-        report.finish(&clock, virtual_time, steps);
+        let (virtual_time, steps, trace) = lifeguard(opts, &mut report)?;
+        report.finish(&clock, virtual_time, steps, trace);
         return Ok(report);
     }
     let mut sim = build(opts)?;
@@ -106,7 +106,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
     if let Err(e) = sim.check() {
         report.violations = e.0.lines().map(str::to_owned).collect();
     }
-    report.finish(&clock, sim.elapsed(), sim.steps());
+    report.finish(&clock, sim.elapsed(), sim.steps(), sim.trace_hash());
     Ok(report)
 }
 
@@ -424,6 +424,8 @@ pub struct FalseDeaths {
     pub virtual_time: Duration,
     /// Simulation steps taken.
     pub steps: u64,
+    /// The run's trace hash.
+    pub trace: u64,
 }
 
 /// Runs one cluster with the given Lifeguard setting and slow members, and counts every
@@ -452,6 +454,7 @@ pub fn false_deaths(opts: &Options, lifeguard: bool) -> Result<Option<FalseDeath
         slow: 0,
         virtual_time: sim.elapsed(),
         steps: sim.steps(),
+        trace: sim.trace_hash(),
     };
     for e in &sim.log()[start..] {
         if e.what == Observation::Dead {
@@ -465,7 +468,7 @@ pub fn false_deaths(opts: &Options, lifeguard: bool) -> Result<Option<FalseDeath
     Ok(Some(counts))
 }
 
-fn lifeguard(opts: &Options, report: &mut Report) -> Result<(Duration, u64), SimError> {
+fn lifeguard(opts: &Options, report: &mut Report) -> Result<(Duration, u64, u64), SimError> {
     let n = opts.nodes;
     report.measure("slow_members", slow_members(n) as u64);
     report.measure("slow_delay_s", SLOW_DELAY.as_secs_f64());
@@ -486,5 +489,9 @@ fn lifeguard(opts: &Options, report: &mut Report) -> Result<(Duration, u64), Sim
     let runs = [on, off];
     let virtual_time = runs.iter().flatten().map(|c| c.virtual_time).sum();
     let steps = runs.iter().flatten().map(|c| c.steps).sum();
-    Ok((virtual_time, steps))
+    let trace = runs
+        .iter()
+        .flatten()
+        .fold(0u64, |h, c| h.rotate_left(17) ^ c.trace);
+    Ok((virtual_time, steps, trace))
 }

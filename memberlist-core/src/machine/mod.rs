@@ -35,7 +35,7 @@ mod view_bytes;
 mod view_pool;
 mod warm;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,11 +97,13 @@ pub struct Machine<D: Delegate> {
     leave_notify: Option<u64>,
     members: members::Members,
     awareness: Awareness,
-    suspicions: HashMap<SmolStr, Suspicion>,
+    /// Ordered maps: when several timers expire at one instant they are handled in
+    /// (deadline, key) order, the same in every process, so a run replays from its seed.
+    suspicions: BTreeMap<SmolStr, Suspicion>,
     broadcasts: TransmitLimitedQueue,
     seq_no: u32,
     probe: Option<ProbeRound>,
-    acks: HashMap<u32, AckHandler>,
+    acks: BTreeMap<u32, AckHandler>,
     next_probe: Instant,
     probe_tick_pending: bool,
     next_gossip: Option<Instant>,
@@ -111,7 +113,7 @@ pub struct Machine<D: Delegate> {
     failed: reconnect::Failed,
     next_stream_id: u64,
     next_notify_id: u64,
-    streams: HashMap<StreamId, StreamKind>,
+    streams: BTreeMap<StreamId, StreamKind>,
     transmits: VecDeque<Transmit>,
     stream_requests: VecDeque<StreamRequest>,
     events: VecDeque<Event>,
@@ -191,10 +193,10 @@ impl<D: Delegate> Machine<D> {
             leaving: false,
             leave_notify: None,
             members: members::Members::default(),
-            suspicions: HashMap::new(),
+            suspicions: BTreeMap::new(),
             seq_no: 0,
             probe: None,
-            acks: HashMap::new(),
+            acks: BTreeMap::new(),
             next_probe,
             probe_tick_pending: false,
             next_gossip,
@@ -204,7 +206,7 @@ impl<D: Delegate> Machine<D> {
             failed: reconnect::Failed::default(),
             next_stream_id: 0,
             next_notify_id: 0,
-            streams: HashMap::new(),
+            streams: BTreeMap::new(),
             transmits: VecDeque::new(),
             stream_requests: VecDeque::new(),
             events: VecDeque::new(),
@@ -420,13 +422,15 @@ impl<D: Delegate> Machine<D> {
         // Before anything this step queues: a tick that passed idle stays skipped.
         self.skip_idle_gossip_ticks(now);
         self.expire_ack_handlers(now);
-        let expired: Vec<SmolStr> = self
+        let mut expired: Vec<(Instant, SmolStr)> = self
             .suspicions
             .iter()
             .filter(|(_, s)| s.deadline() <= now)
-            .map(|(n, _)| n.clone())
+            .map(|(n, s)| (s.deadline(), n.clone()))
             .collect();
-        for name in expired {
+        // Earliest deadline first, as Go's timers fire; ties by name (the map's order).
+        expired.sort_by_key(|(deadline, _)| *deadline);
+        for (_, name) in expired {
             self.suspicion_expired(&name, now);
         }
         self.drive_probe(now);

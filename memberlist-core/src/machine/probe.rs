@@ -386,13 +386,15 @@ impl<D: Delegate> Machine<D> {
 
     /// Expires relay and API ping handlers.
     pub(crate) fn expire_ack_handlers(&mut self, now: Instant) {
-        let expired: Vec<u32> = self
+        let mut expired: Vec<(Instant, u32)> = self
             .acks
             .iter()
             .filter(|(_, h)| h.deadline() <= now)
-            .map(|(&seq, _)| seq)
+            .map(|(&seq, h)| (h.deadline(), seq))
             .collect();
-        for seq in expired {
+        // Earliest deadline first; ties by sequence number (the map's order).
+        expired.sort_by_key(|(deadline, _)| *deadline);
+        for (_, seq) in expired {
             match self.acks.remove(&seq) {
                 Some(AckHandler::Relay {
                     requester,
