@@ -77,14 +77,17 @@ impl ClusterDelegate {
     }
 
     /// Checks that `peer` announces our cluster.
-    fn check(&self, peer: &Member) -> Result<(), String> {
+    fn check(&self, peer: &Member) -> Result<(), Veto> {
         match NodeMeta::decode(&peer.meta) {
             Ok(meta) if meta.cluster == self.meta.cluster => Ok(()),
-            Ok(meta) => Err(format!(
+            Ok(meta) => Err(Veto::because(format!(
                 "{} belongs to cluster {:?}, not {:?}",
                 peer.name, meta.cluster, self.meta.cluster
-            )),
-            Err(e) => Err(format!("{} has unreadable metadata: {e}", peer.name)),
+            ))),
+            Err(e) => Err(Veto::because(format!(
+                "{} has unreadable metadata: {e}",
+                peer.name
+            ))),
         }
     }
 }
@@ -107,12 +110,12 @@ impl Delegate for ClusterDelegate {
 
     /// Called on both sides of a join with the other side's member list: one stranger and
     /// the whole merge is refused (the joiner's `join` fails).
-    fn notify_merge(&mut self, peers: &[Member]) -> Result<(), String> {
+    fn notify_merge(&mut self, peers: &[Member]) -> Result<(), Veto> {
         peers.iter().try_for_each(|peer| self.check(peer))
     }
 
     /// Called for every alive message that may change our view, our own included.
-    fn notify_alive(&mut self, peer: &Member) -> Result<(), String> {
+    fn notify_alive(&mut self, peer: &Member) -> Result<(), Veto> {
         self.check(peer)
     }
 }

@@ -1,5 +1,5 @@
 //! The protocol machine under hostile input: datagrams, accepted streams (push/pull merges,
-//! also through the raw-bytes check of `accept_push_pull_bytes`, TCP pings, user messages)
+//! also through the equal-view check of `handle_stream`, TCP pings, user messages)
 //! and the passage of time, in a fuzzer-chosen order, against a node
 //! that already knows a few members. Checks that nothing panics and that the machine's own
 //! bookkeeping stays sane (we stay a member; our incarnation never decreases).
@@ -70,16 +70,22 @@ fuzz_target!(|data: &[u8]| {
         rest = next;
         match op % 4 {
             0 | 1 => m.handle_datagram(now, peer(*from), payload),
-            // A push/pull is first offered as raw bytes (the simulator's path), as often
-            // as not; when it is not our own view, it is decoded as usual.
-            2 if from & 1 == 1
-                && m
-                    .accept_push_pull_bytes(now, &bytes::Bytes::copy_from_slice(payload))
-                    .is_some() => {}
+            // A stream: opened as a driver opens it (half the time as a whole buffer, as
+            // the simulator does), then the machine's one entry point decodes it or takes
+            // it as our own view.
             2 => {
-                let mut decoder = StreamDecoder::new(StreamRole::Acceptor);
-                decoder.feed(payload);
-                match decoder.poll(&PIPELINE) {
+                let opened = if from & 1 == 1 {
+                    StreamDecoder::open_complete(
+                        StreamRole::Acceptor,
+                        &PIPELINE,
+                        bytes::Bytes::copy_from_slice(payload),
+                    )
+                } else {
+                    let mut decoder = StreamDecoder::new(StreamRole::Acceptor);
+                    decoder.feed(payload);
+                    decoder.poll_opened(&PIPELINE)
+                };
+                match opened {
                     Ok(Some(msg)) => {
                         let _ = m.handle_stream(now, peer(*from), msg);
                     }

@@ -74,9 +74,12 @@ pub trait Delegate: Send {
     /// A peer's state from a push/pull.
     fn merge_remote_state(&mut self, _state: Bytes, _join: bool) {}
 
-    /// Called on joins (both sides) before a remote node list is merged; an error cancels
-    /// the merge.
-    fn notify_merge(&mut self, _peers: &[Member]) -> Result<(), String> {
+    /// Called on joins (both sides) before a remote node list is merged; a [`Veto`]
+    /// cancels the merge (the join fails with [`MergeError::Vetoed`]).
+    ///
+    /// [`Veto`]: crate::machine::Veto
+    /// [`MergeError::Vetoed`]: crate::machine::MergeError::Vetoed
+    fn notify_merge(&mut self, _peers: &[Member]) -> Result<(), crate::machine::Veto> {
         Ok(())
     }
 
@@ -89,8 +92,9 @@ pub trait Delegate: Send {
     fn notify_ping_complete(&mut self, _node: &Member, _rtt: Duration, _payload: Bytes) {}
 
     /// Every alive message that may change our view (our own included; repeats of an
-    /// incarnation we already hold for that address are skipped); an error vetoes it.
-    fn notify_alive(&mut self, _peer: &Member) -> Result<(), String> {
+    /// incarnation we already hold for that address are skipped); a
+    /// [`Veto`](crate::machine::Veto) refuses it.
+    fn notify_alive(&mut self, _peer: &Member) -> Result<(), crate::machine::Veto> {
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::{
-    Event, Machine, ProtocolConfig, State, StreamOutcome, StreamRequest,
+    Event, Machine, ProtocolConfig, PushPullError, State, StreamError, StreamOutcome, StreamRequest,
 };
 use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole, Suspect, WireMessage};
 
@@ -157,7 +157,10 @@ impl Cluster {
             Some(to) if self.link_ok(from, to) && self.link_ok(to, from) => {
                 let mut dec = StreamDecoder::new(StreamRole::Acceptor);
                 dec.feed(&req.data);
-                let msg = dec.poll(self.nodes[to].m.pipeline()).unwrap().unwrap();
+                let msg = dec
+                    .poll_opened(self.nodes[to].m.pipeline())
+                    .unwrap()
+                    .unwrap();
                 let src = self.nodes[from].addr;
                 let reply = self.nodes[to].m.handle_stream(now, src, msg);
                 self.drain(to);
@@ -165,14 +168,19 @@ impl Cluster {
                     Some(bytes) if req.expects_reply => {
                         let mut dec = StreamDecoder::new(StreamRole::Dialer);
                         dec.feed(&bytes);
-                        let msg = dec.poll(self.nodes[from].m.pipeline()).unwrap().unwrap();
+                        let msg = dec
+                            .poll_opened(self.nodes[from].m.pipeline())
+                            .unwrap()
+                            .unwrap();
                         StreamOutcome::Reply(msg)
                     }
-                    _ if req.expects_reply => StreamOutcome::Failed("no reply".into()),
+                    _ if req.expects_reply => {
+                        StreamOutcome::Failed(StreamError::NoReply { to: req.to })
+                    }
                     _ => StreamOutcome::Sent,
                 }
             }
-            _ => StreamOutcome::Failed("connection refused".into()),
+            _ => StreamOutcome::Failed(StreamError::refused(req.to)),
         };
         self.nodes[from].m.handle_stream_reply(now, req.id, outcome);
     }
@@ -336,7 +344,7 @@ fn graceful_leave_is_seen_as_left() {
         c.nodes[3]
             .events
             .iter()
-            .any(|(_, e)| *e == Event::BroadcastFinished(id)),
+            .any(|(_, e)| matches!(e, Event::BroadcastFinished(i) if *i == id)),
         "leave broadcast never finished"
     );
     c.nodes[3].up = false;
@@ -416,11 +424,16 @@ fn metadata_updates_and_user_messages_spread() {
     let mut c = Cluster::new(4, ProtocolConfig::lan, 5);
     c.join_all_through(0);
     c.run_until(Duration::from_secs(5));
-    c.nodes[2].m.delegate().meta = Bytes::from_static(b"role=db");
     let now = c.now;
+    c.nodes[2]
+        .m
+        .with_delegate(now, |d| d.meta = Bytes::from_static(b"role=db"));
     c.nodes[2].m.update_meta(now);
     c.drain(2);
-    c.nodes[0].m.send_best_effort("node-1", b"hello").unwrap();
+    c.nodes[0]
+        .m
+        .send_best_effort(now, "node-1", b"hello")
+        .unwrap();
     c.nodes[0].m.send_reliable(now, "node-3", b"world").unwrap();
     c.drain(0);
     c.run_until(Duration::from_secs(8));
@@ -526,19 +539,21 @@ fn a_failed_join_says_why() {
     m.handle_stream_reply(
         now,
         req.id,
-        StreamOutcome::Failed("connection refused".into()),
+        StreamOutcome::Failed(StreamError::refused(req.to)),
     );
     let result = std::iter::from_fn(|| m.poll_event())
         .find(|e| matches!(e, Event::JoinResult { .. }))
         .expect("a join result");
-    assert_eq!(
-        result,
-        Event::JoinResult {
-            id: req.id,
-            contacted: false,
-            error: Some("connection refused".into()),
-        }
-    );
+    let Event::JoinResult {
+        id,
+        contacted: false,
+        error: Some(PushPullError::Stream(e @ StreamError::Io { .. })),
+    } = result
+    else {
+        panic!("not a refused join: {result:?}");
+    };
+    assert_eq!(id, req.id);
+    assert_eq!(e.to_string(), "connecting to 127.0.0.1:7947 failed");
 }
 
 /// Go's `rawSendMsgPacket` decides the CRC of pings, acks, nacks and indirect pings by
@@ -583,8 +598,9 @@ fn idle_gossip_ticks_are_skipped_without_moving_any_datagram() {
     // the same datagrams on the wire at the same instants: skipping keeps the tick phase.
     let run = |quiet: bool| {
         let mut c = Cluster::new(6, ProtocolConfig::lan, 11);
+        let start = c.now;
         for n in &mut c.nodes {
-            n.m.delegate().quiet = quiet;
+            n.m.with_delegate(start, |d| d.quiet = quiet);
         }
         c.tap = Some(Vec::new());
         c.join_all_through(0);
@@ -595,22 +611,26 @@ fn idle_gossip_ticks_are_skipped_without_moving_any_datagram() {
         let idle_wakeups = c.wakeups - idle_from;
         c.nodes[5].up = false;
         c.run_until(Duration::from_secs(70));
-        c.nodes[2].m.delegate().meta = Bytes::from_static(b"v2");
         let now = c.now;
+        c.nodes[2]
+            .m
+            .with_delegate(now, |d| d.meta = Bytes::from_static(b"v2"));
         c.nodes[2].m.update_meta(now);
         c.drain(2);
         c.run_until(Duration::from_secs(80));
-        c.nodes[3].m.advance_to(c.now + Duration::from_millis(70));
         c.now += Duration::from_millis(70);
+        let now = c.now;
         c.nodes[3].m.queue_broadcast(
+            now,
             memberlist_core::machine::broadcast::BroadcastKey::named("k"),
             Bytes::from_static(b"\x08hello"),
             None,
         );
         c.run_until(Duration::from_secs(90));
         let end = c.now;
+        // An input that does nothing else moves each schedule past its idle ticks.
         for n in c.nodes.iter_mut().filter(|n| n.up) {
-            n.m.advance_to(end);
+            n.m.with_delegate(end, |_| ());
         }
         // The crashed node's last idle ticks were never seen by it: count the live ones.
         let live = || c.nodes.iter().filter(|n| n.up);

@@ -65,7 +65,7 @@ pub use memberlist_quic as quic;
 pub mod prelude {
     pub use crate::runtime::{Config, MemberEvent, Memberlist};
     pub use memberlist_core::delegate::{Delegate, NoopDelegate};
-    pub use memberlist_core::machine::{Member, State};
+    pub use memberlist_core::machine::{Member, State, Veto};
     pub use memberlist_core::transport::Transport;
 
     #[cfg(feature = "aes-gcm")]

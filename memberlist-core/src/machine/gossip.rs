@@ -17,15 +17,6 @@ const COMPOUND_OVERHEAD: usize = 2;
 const USER_MSG_OVERHEAD: usize = 1;
 
 impl<D: Delegate> Machine<D> {
-    /// Tells the machine the time before a call that carries none ([`queue_broadcast`],
-    /// changes to the delegate's outbox): gossip ticks that passed idle are skipped, so what
-    /// the call queues leaves on the next tick rather than at once.
-    ///
-    /// [`queue_broadcast`]: Self::queue_broadcast
-    pub fn advance_to(&mut self, now: Instant) {
-        self.skip_idle_gossip_ticks(now);
-    }
-
     /// Whether a gossip tick could send anything: another member exists and our queue holds
     /// a broadcast or the delegate may have some.
     pub(crate) fn gossip_pending(&self) -> bool {
@@ -39,9 +30,8 @@ impl<D: Delegate> Machine<D> {
     /// it: if idle, the tick is skipped now (counted, no round run, no random draw); if not,
     /// the driver was woken for it and [`handle_timeout`](Self::handle_timeout) runs it.
     /// The schedule keeps its phase either way, so a broadcast queued by this input leaves
-    /// on the next tick, as Go's ticker would send it. (Calls that carry no time, such as
-    /// [`queue_broadcast`](Self::queue_broadcast), are preceded by
-    /// [`advance_to`](Self::advance_to) for the same effect.)
+    /// on the next tick, as Go's ticker would send it. (Every input takes the time, so
+    /// every input does this first: `begin_input`.)
     pub(crate) fn skip_idle_gossip_ticks(&mut self, now: Instant) {
         let Some(at) = self.next_gossip else {
             return;

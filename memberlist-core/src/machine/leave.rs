@@ -25,7 +25,7 @@ impl<D: Delegate> Machine<D> {
     /// Returns the id of the [`Event::BroadcastFinished`] to wait for: it comes once the
     /// broadcast has been retransmitted its limit, or at once when no other node is alive.
     pub fn leave(&mut self, now: Instant) -> u64 {
-        self.skip_idle_gossip_ticks(now);
+        self.begin_input(now);
         let id = self.notify_id();
         self.leaving = true;
         self.leave_notify = Some(id);
@@ -42,6 +42,7 @@ impl<D: Delegate> Machine<D> {
         if !queued || !self.any_other_alive() {
             self.events.push_back(Event::BroadcastFinished(id));
         }
+        self.end_input();
         id
     }
 

@@ -14,7 +14,7 @@ use smol_str::SmolStr;
 use super::fingerprint::ViewKey;
 use super::push_pull::valid_vsn;
 use super::view_bytes::ViewBytes;
-use super::view_pool::ViewPool;
+use super::view_interner::ViewInterner;
 use crate::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
 
 /// A node's state in the membership table.
@@ -134,7 +134,7 @@ pub(crate) struct Members {
     /// Our entries encoded in the canonical order, as of a generation.
     pub(super) view: Option<ViewBytes>,
     /// Where view messages are shared with other machines of the process, if anywhere.
-    pub(super) view_pool: Option<ViewPool>,
+    pub(super) view_interner: Option<std::sync::Arc<dyn ViewInterner>>,
     /// Names of the entries changed since the last [`take_changes`](Self::take_changes),
     /// kept only once switched on (the runtime's snapshot reads it; the simulator does not).
     journal: Option<MemberChanges>,
@@ -257,7 +257,7 @@ impl Members {
         self.journal.as_mut().map(std::mem::take)
     }
 
-    /// A word of the entry the next probe reads (see `Machine::warm`).
+    /// A word of the entry the next probe reads (see `warm` in `input.rs`).
     pub(crate) fn warm_entry(&self) -> usize {
         self.nodes
             .get(self.probe_index)

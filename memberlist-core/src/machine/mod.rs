@@ -15,8 +15,10 @@
 pub mod awareness;
 pub mod broadcast;
 mod config;
+mod error;
 mod fingerprint;
 mod gossip;
+mod input;
 mod ip_name;
 mod join_sync;
 mod leave;
@@ -29,11 +31,11 @@ mod restore;
 mod same_view;
 mod state;
 mod stats;
+mod streams;
 pub mod suspicion;
 pub mod timing;
 mod view_bytes;
-mod view_pool;
-mod warm;
+mod view_interner;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -49,15 +51,15 @@ use tracing::{debug, warn};
 use crate::delegate::Delegate;
 use crate::metrics::{Counter, DropReason, Metrics, NoopMetrics};
 use crate::wire::{
-    Alive, DecodedPacket, IpBytes, Message, MessageType, Pipeline, StreamMessage, WireError,
-    encode_stream_user_message,
+    Alive, IpBytes, Message, MessageType, Pipeline, WireError, encode_stream_user_message,
 };
 
 pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
+pub use error::{MergeError, PushPullError, StreamError, StreamPhase, VersionKind, Veto};
 pub use members::{Member, MemberChanges, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use stats::Stats;
-pub use view_pool::ViewPool;
+pub use view_interner::ViewInterner;
 
 use awareness::Awareness;
 use broadcast::{BroadcastKey, TransmitLimitedQueue};
@@ -252,7 +254,12 @@ impl<D: Delegate> Machine<D> {
     /// [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size) is dropped
     /// unread (and counted).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        self.skip_idle_gossip_ticks(now);
+        self.begin_input(now);
+        self.datagram(now, from, data);
+        self.end_input();
+    }
+
+    fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.packets_received += 1;
         let max = self.pipeline.limits().max_datagram_size;
         if data.len() > max {
@@ -262,16 +269,18 @@ impl<D: Delegate> Machine<D> {
             debug!(%from, len = data.len(), max, "dropping an oversized datagram");
             return;
         }
-        // Fresh vectors rather than ones kept per machine: the allocator hands back memory
-        // just freed, still in the cache, where a driver of many machines would find a kept
-        // buffer cold.
-        let mut decoded = DecodedPacket::default();
-        if let Err(e) = self.pipeline.decode_packet_into(data, &mut decoded) {
-            self.stats.packets_dropped += 1;
-            crate::metrics::count_wire_drop(&*self.metrics, &e, false);
-            debug!(%from, error = %e, "dropping packet");
-            return;
-        }
+        // Fresh vectors for each packet rather than ones kept per machine: the allocator
+        // hands back memory just freed, still in the cache, where a driver of many machines
+        // would find a kept buffer cold.
+        let mut decoded = match self.pipeline.decode_packet(data) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                self.stats.packets_dropped += 1;
+                crate::metrics::count_wire_drop(&*self.metrics, &e, false);
+                debug!(%from, error = %e, "dropping packet");
+                return;
+            }
+        };
         for e in decoded.errors.drain(..) {
             self.stats.packets_dropped += 1;
             crate::metrics::count_wire_drop(&*self.metrics, &e, false);
@@ -280,7 +289,6 @@ impl<D: Delegate> Machine<D> {
         for msg in decoded.messages.drain(..) {
             self.handle_message(msg, from, now);
         }
-        self.collect_finished_broadcasts();
     }
 
     fn handle_message(&mut self, msg: Message, from: SocketAddr, now: Instant) {
@@ -311,116 +319,15 @@ impl<D: Delegate> Machine<D> {
         }
     }
 
-    /// A stream we accepted delivered its message. Returns the framed reply to write, if
-    /// any (push/pull and TCP pings are answered).
-    pub fn handle_stream(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        msg: StreamMessage,
-    ) -> Option<Bytes> {
-        self.skip_idle_gossip_ticks(now);
-        let reply = match msg {
-            StreamMessage::PushPull(pp) => self.accept_push_pull(pp, now),
-            StreamMessage::User(payload) => {
-                self.delegate.notify_message(payload);
-                None
-            }
-            StreamMessage::Ping(p) => {
-                if !p.node.is_empty() && p.node != self.cfg.name {
-                    warn!(intended = %p.node, %from, "got a stream ping meant for another node");
-                    None
-                } else {
-                    let ack = crate::wire::Ack {
-                        seq_no: p.seq_no,
-                        payload: Bytes::new(),
-                    };
-                    self.frame_stream(&crate::wire::WireMessage::to_bytes(&ack))
-                        .map(Bytes::from)
-                }
-            }
-            StreamMessage::Ack(_) | StreamMessage::Error(_) => {
-                debug!(%from, "unexpected stream message");
-                None
-            }
-        };
-        self.collect_finished_broadcasts();
-        reply
-    }
-
-    /// The reply to write when an accepted stream could not be read: Go answers envelope
-    /// failures with an `errResp` and drops the rest silently.
-    pub fn stream_error_reply(&self, error: &WireError) -> Option<Vec<u8>> {
-        if !error.is_envelope_error() {
-            return None;
-        }
-        let mut out = Vec::new();
-        self.pipeline
-            .encode_stream_error(&error.to_string(), &mut out)
-            .ok()?;
-        Some(out)
-    }
-
-    /// The driver's report on a stream request.
-    pub fn handle_stream_reply(&mut self, now: Instant, id: StreamId, outcome: StreamOutcome) {
-        self.skip_idle_gossip_ticks(now);
-        let Some(kind) = self.streams.remove(&id) else {
-            return;
-        };
-        match kind {
-            StreamKind::PushPull { join } => {
-                let error = match outcome {
-                    StreamOutcome::Reply(StreamMessage::PushPull(pp)) => {
-                        match self.merge_remote_state(pp, now) {
-                            Ok(()) => None,
-                            Err(e) => {
-                                warn!(error = %e, "push/pull merge failed");
-                                Some(e)
-                            }
-                        }
-                    }
-                    StreamOutcome::Reply(StreamMessage::Error(e)) => {
-                        warn!(error = %e.error, "remote error on push/pull");
-                        Some(format!("the peer answered with an error: {}", e.error))
-                    }
-                    StreamOutcome::Reply(other) => {
-                        debug!(?other, "push/pull answered with another message");
-                        Some("the peer answered a push/pull with another message".to_owned())
-                    }
-                    StreamOutcome::Sent => Some("the peer sent no reply".to_owned()),
-                    StreamOutcome::Failed(e) => {
-                        debug!(error = %e, "push/pull failed");
-                        Some(e)
-                    }
-                };
-                if join {
-                    if error.is_none() {
-                        self.schedule_join_follow_ups(now);
-                    }
-                    self.events.push_back(Event::JoinResult {
-                        id,
-                        contacted: error.is_none(),
-                        error,
-                    });
-                }
-            }
-            StreamKind::Ping { seq_no } => {
-                let ok = matches!(&outcome, StreamOutcome::Reply(StreamMessage::Ack(a)) if a.seq_no == seq_no);
-                self.tcp_probe_result(seq_no, ok, now);
-            }
-            StreamKind::User => {
-                if let StreamOutcome::Failed(e) = outcome {
-                    debug!(error = %e, "reliable user message failed");
-                }
-            }
-        }
-        self.collect_finished_broadcasts();
-    }
-
     /// Timers: call when [`poll_timeout`](Self::poll_timeout)'s instant has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         // Before anything this step queues: a tick that passed idle stays skipped.
-        self.skip_idle_gossip_ticks(now);
+        self.begin_input(now);
+        self.timers(now);
+        self.end_input();
+    }
+
+    fn timers(&mut self, now: Instant) {
         self.expire_ack_handlers(now);
         let mut expired: Vec<(Instant, SmolStr)> = self
             .suspicions
@@ -463,7 +370,6 @@ impl<D: Delegate> Machine<D> {
             self.reconnect(now);
         }
         self.run_join_follow_up(now);
-        self.collect_finished_broadcasts();
     }
 
     // --------------------------------------------------------------------------------------
@@ -516,19 +422,19 @@ impl<D: Delegate> Machine<D> {
         now: Instant,
         addrs: impl IntoIterator<Item = SocketAddr>,
     ) -> Vec<StreamId> {
-        self.skip_idle_gossip_ticks(now);
+        self.begin_input(now);
         let ids = addrs
             .into_iter()
             .filter_map(|to| self.start_push_pull(to, true, now))
             .collect();
-        self.collect_finished_broadcasts();
+        self.end_input();
         ids
     }
 
     /// Re-announces ourselves with a new incarnation and the delegate's current metadata.
     /// Returns the id of the [`Event::BroadcastFinished`] to wait for.
     pub fn update_meta(&mut self, now: Instant) -> u64 {
-        self.skip_idle_gossip_ticks(now);
+        self.begin_input(now);
         let id = self.notify_id();
         let alive = self.self_alive();
         self.handle_alive(&alive, AliveSource::Bootstrap, now);
@@ -538,22 +444,32 @@ impl<D: Delegate> Machine<D> {
         if !self.any_other_alive() {
             self.events.push_back(Event::BroadcastFinished(id));
         }
-        self.collect_finished_broadcasts();
+        self.end_input();
         id
     }
 
     /// Sends a user message to a member over UDP (no piggyback), as Go's `SendBestEffort`.
-    pub fn send_best_effort(&mut self, node: &str, msg: &[u8]) -> Result<(), MachineError> {
-        let (to, pmax) = self.member_address(node)?;
-        self.send_packet(to, pmax, &user_message(msg));
-        Ok(())
+    pub fn send_best_effort(
+        &mut self,
+        now: Instant,
+        node: &str,
+        msg: &[u8],
+    ) -> Result<(), MachineError> {
+        self.begin_input(now);
+        let sent = self
+            .member_address(node)
+            .map(|(to, pmax)| self.send_packet(to, pmax, &user_message(msg)));
+        self.end_input();
+        sent
     }
 
     /// Sends a user message to an address over UDP, as Go's `SendToAddress` (whose CRC
     /// depends on a member being named after the address's IP).
-    pub fn send_to_address(&mut self, to: SocketAddr, msg: &[u8]) {
+    pub fn send_to_address(&mut self, now: Instant, to: SocketAddr, msg: &[u8]) {
+        self.begin_input(now);
         let pmax = self.pmax_by_address_name(to);
         self.send_packet(to, pmax, &user_message(msg));
+        self.end_input();
     }
 
     /// Sends a user message to a member over a stream, as Go's `SendReliable`.
@@ -563,28 +479,42 @@ impl<D: Delegate> Machine<D> {
         node: &str,
         msg: &[u8],
     ) -> Result<StreamId, MachineError> {
-        let (to, _) = self.member_address(node)?;
-        let mut body = Vec::with_capacity(msg.len() + 16);
-        encode_stream_user_message(msg, &mut body);
-        let deadline = now + self.cfg.tcp_timeout;
-        self.open_stream(to, &body, StreamKind::User, deadline, false)
-            .ok_or(MachineError::NoAddress(SmolStr::new(node)))
+        self.begin_input(now);
+        let id = self.member_address(node).and_then(|(to, _)| {
+            let mut body = Vec::with_capacity(msg.len() + 16);
+            encode_stream_user_message(msg, &mut body);
+            let deadline = now + self.cfg.tcp_timeout;
+            self.open_stream(to, &body, StreamKind::User, deadline, false)
+                .ok_or(MachineError::NoAddress(SmolStr::new(node)))
+        });
+        self.end_input();
+        id
     }
 
     /// Pings `node` at `to` once; the result arrives as [`Event::PingResult`] with the
     /// returned sequence number.
     pub fn ping(&mut self, now: Instant, node: &str, to: SocketAddr) -> u32 {
-        self.skip_idle_gossip_ticks(now);
-        self.user_ping(SmolStr::new(node), to, now)
+        self.begin_input(now);
+        let seq = self.user_ping(SmolStr::new(node), to, now);
+        self.end_input();
+        seq
     }
 
     /// Queues a user broadcast, gossiped like memberlist's own messages. A broadcast with the
     /// same key replaces a queued one. With `notify`, an [`Event::BroadcastFinished`] reports
-    /// when it has been sent enough times or was replaced.
-    pub fn queue_broadcast(&mut self, key: BroadcastKey, msg: Bytes, notify: Option<u64>) {
+    /// when it has been sent enough times or was replaced. It leaves on the next gossip tick
+    /// after `now`, as from Go's ticker.
+    pub fn queue_broadcast(
+        &mut self,
+        now: Instant,
+        key: BroadcastKey,
+        msg: Bytes,
+        notify: Option<u64>,
+    ) {
+        self.begin_input(now);
         self.broadcasts
             .queue(key, Bytes::from(user_message(&msg)), notify);
-        self.collect_finished_broadcasts();
+        self.end_input();
     }
 
     /// Every known node that is not dead or left (suspects included), like Go's `Members`.
@@ -650,8 +580,18 @@ impl<D: Delegate> Machine<D> {
     }
 
     /// The delegate.
-    pub fn delegate(&mut self) -> &mut D {
-        &mut self.delegate
+    pub fn delegate(&self) -> &D {
+        &self.delegate
+    }
+
+    /// Runs `f` on the delegate at `now` (to change its metadata or its outbox of user
+    /// broadcasts, say): an input like any other, so that what `f` queues leaves on the next
+    /// gossip tick.
+    pub fn with_delegate<R>(&mut self, now: Instant, f: impl FnOnce(&mut D) -> R) -> R {
+        self.begin_input(now);
+        let r = f(&mut self.delegate);
+        self.end_input();
+        r
     }
 
     /// Broadcasts waiting to be gossiped.

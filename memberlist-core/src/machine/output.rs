@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::wire::StreamMessage;
-
+use super::error::{PushPullError, StreamError};
 use super::members::Member;
 
 /// A datagram to send, already framed (compound, compression, CRC, encryption, label).
@@ -40,8 +39,9 @@ pub enum StreamKind {
 }
 
 /// Stream work for the driver: dial `to`, write `data`, and — when `expects_reply` — read one
-/// framed reply with a [`StreamDecoder`](crate::wire::StreamDecoder) in the dialer role and
-/// report it with [`Machine::handle_stream_reply`](super::Machine::handle_stream_reply).
+/// framed reply with a [`StreamDecoder`](crate::wire::StreamDecoder) in the dialer role,
+/// open it ([`poll_opened`](crate::wire::StreamDecoder::poll_opened)) and report it with
+/// [`Machine::handle_stream_reply`](super::Machine::handle_stream_reply).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamRequest {
     /// Identifies the request.
@@ -59,18 +59,21 @@ pub struct StreamRequest {
 }
 
 /// The driver's report on a stream request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StreamOutcome {
-    /// The reply (for requests expecting one).
-    Reply(StreamMessage),
+    /// The reply (for requests expecting one), opened: label removed, decrypted,
+    /// decompressed, type byte first — what
+    /// [`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened) returns.
+    Reply(Bytes),
     /// The request was written and needed no reply.
     Sent,
-    /// Dialing, writing, reading or decoding failed.
-    Failed(String),
+    /// Dialing, writing, reading or opening the reply failed.
+    Failed(StreamError),
 }
 
-/// A membership change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the machine tells its driver: membership changes and the results of API calls.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event {
     /// A node joined (or came back after being dead or gone).
     Join(Member),
@@ -93,7 +96,7 @@ pub enum Event {
         contacted: bool,
         /// Why not, when `contacted` is false: the dial or stream failure, the peer's error
         /// reply, or the merge refusal (a delegate veto, incompatible protocol versions).
-        error: Option<String>,
+        error: Option<PushPullError>,
     },
     /// A ping issued with [`Machine::ping`](super::Machine::ping) finished.
     PingResult {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-
+use smol_str::SmolStr;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
@@ -13,6 +13,7 @@ use crate::wire::{
 };
 
 use super::Machine;
+use super::error::{MergeError, VersionKind};
 use super::members::{Member, State, TableDigest};
 use super::output::{StreamId, StreamKind};
 use super::state::AliveSource;
@@ -91,7 +92,7 @@ impl<D: Delegate> Machine<D> {
         &mut self,
         remote: PushPull,
         now: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), MergeError> {
         let unchanged = self.unchanged_view(&remote.states);
         // A view equal to ours has the same versions as ours: if our table alone passes the
         // check (remembered until it changes), so does the pair.
@@ -125,7 +126,7 @@ impl<D: Delegate> Machine<D> {
                 .collect();
             self.delegate
                 .notify_merge(&peers)
-                .map_err(|e| format!("merge canceled: {e}"))?;
+                .map_err(MergeError::Vetoed)?;
         }
         let states: &[PushNodeState] = match unchanged {
             // The same view as ours: every entry but our own is news we already hold, which
@@ -232,7 +233,7 @@ impl<D: Delegate> Machine<D> {
     /// One pass over each side gathers the range and the extremes of the current versions;
     /// only when an extreme falls outside the range is the slow pass run that names the
     /// first node at fault (the same node and message as checking node by node).
-    pub(crate) fn verify_protocol(&self, remote: &[PushNodeState]) -> Result<(), String> {
+    pub(crate) fn verify_protocol(&self, remote: &[PushNodeState]) -> Result<(), MergeError> {
         let mut seen = VersionSpan::default();
         for s in remote {
             if s.state == NodeState::Alive {
@@ -355,17 +356,28 @@ impl VersionSpan {
             && self.d_hi <= self.min_dmax)
     }
 
-    fn check(&self, name: &str, (pcur, dcur): (u8, u8)) -> Result<(), String> {
-        let (maxpmin, minpmax, maxdmin, mindmax) =
-            (self.max_pmin, self.min_pmax, self.max_dmin, self.min_dmax);
-        if pcur < maxpmin || pcur > minpmax {
-            return Err(format!(
-                "node {name:?} uses protocol version {pcur}, outside the cluster's range [{maxpmin}, {minpmax}]"
+    fn check(&self, name: &SmolStr, (pcur, dcur): (u8, u8)) -> Result<(), MergeError> {
+        let outside = |kind, version, min, max| MergeError::Version {
+            node: name.clone(),
+            kind,
+            version,
+            min,
+            max,
+        };
+        if pcur < self.max_pmin || pcur > self.min_pmax {
+            return Err(outside(
+                VersionKind::Protocol,
+                pcur,
+                self.max_pmin,
+                self.min_pmax,
             ));
         }
-        if dcur < maxdmin || dcur > mindmax {
-            return Err(format!(
-                "node {name:?} uses delegate protocol version {dcur}, outside the cluster's range [{maxdmin}, {mindmax}]"
+        if dcur < self.max_dmin || dcur > self.min_dmax {
+            return Err(outside(
+                VersionKind::Delegate,
+                dcur,
+                self.max_dmin,
+                self.min_dmax,
             ));
         }
         Ok(())
@@ -455,7 +467,7 @@ mod tests {
             states: view,
             user_state: Default::default(),
         };
-        assert_eq!(m.merge_remote_state(pp, now), Ok(()));
+        assert!(m.merge_remote_state(pp, now).is_ok());
         assert_eq!(m.members.generation(), before);
     }
 
@@ -463,26 +475,34 @@ mod tests {
     fn version_check_names_the_first_node_outside_the_range() {
         let m = machine();
         let ok = state("b", Vsn::default_advertised(), NodeState::Alive);
-        assert_eq!(m.verify_protocol(std::slice::from_ref(&ok)), Ok(()));
+        assert!(m.verify_protocol(std::slice::from_ref(&ok)).is_ok());
         // A live node that needs protocol >= 3 excludes our version 2 (and b's).
         let picky = state("c", Vsn::new(3, 5, 4, 0, 0, 0), NodeState::Alive);
-        let err = m.verify_protocol(&[ok.clone(), picky.clone()]).unwrap_err();
+        let err = m
+            .verify_protocol(&[ok.clone(), picky.clone()])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("node \"b\" uses protocol version 2"),
             "{err}"
         );
         // A dead node's range does not count, but its current version still must fit.
         let dead = state("d", Vsn::new(1, 1, 1, 0, 0, 0), NodeState::Dead);
-        assert_eq!(m.verify_protocol(&[ok.clone(), dead.clone()]), Ok(()));
+        assert!(m.verify_protocol(&[ok.clone(), dead.clone()]).is_ok());
         let old = state("e", Vsn::new(1, 2, 1, 0, 0, 0), NodeState::Alive);
         let newer = state("f", Vsn::new(2, 5, 2, 0, 2, 1), NodeState::Alive);
-        let err = m.verify_protocol(&[old, newer]).unwrap_err();
+        let err = m.verify_protocol(&[old, newer]).unwrap_err().to_string();
         assert!(
             err.starts_with("node \"e\" uses protocol version 1"),
             "{err}"
         );
         let delegate = state("g", Vsn::new(1, 5, 2, 1, 1, 1), NodeState::Alive);
         let err = m.verify_protocol(&[delegate]).unwrap_err();
+        assert!(matches!(
+            &err,
+            MergeError::Version { node, kind: VersionKind::Delegate, version: 1, .. } if node == "g"
+        ));
+        let err = err.to_string();
         assert!(
             err.starts_with("node \"g\" uses delegate protocol version 1"),
             "{err}"

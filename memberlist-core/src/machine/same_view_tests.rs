@@ -1,5 +1,5 @@
 //! The raw-bytes check of a push/pull (`same_view.rs`) against the owned decode followed by
-//! `unchanged_view`, and the fast entry points against the usual ones.
+//! `unchanged_view`, and the equal-view path of the stream entry points against decoding.
 
 #![allow(clippy::unwrap_used)]
 
@@ -65,8 +65,8 @@ fn bytes_of(states: Vec<PushNodeState>) -> Vec<u8> {
 
 /// The verdict of the owned path: decode as the driver does, then `unchanged_view`.
 fn owned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeState>> {
-    let msg = StreamDecoder::decode_complete(StreamRole::Dialer, &m.pipeline, data);
-    let Ok(Some(StreamMessage::PushPull(pp))) = msg else {
+    let msg = StreamMessage::decode(data, m.pipeline.limits());
+    let Ok(StreamMessage::PushPull(pp)) = msg else {
         return None;
     };
     if pp.join {
@@ -76,8 +76,7 @@ fn owned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeSt
 }
 
 fn scanned(m: &mut Machine<NoopDelegate>, data: &[u8]) -> Option<Option<PushNodeState>> {
-    m.same_view(StreamRole::Dialer, &Bytes::copy_from_slice(data))
-        .map(|v| v.me)
+    m.same_view(&Bytes::copy_from_slice(data)).map(|v| v.me)
 }
 
 #[test]
@@ -155,42 +154,61 @@ fn the_scan_agrees_with_the_owned_check() {
     assert_eq!(owned(&mut m, &same), None);
 }
 
+/// The decoding path, for comparison: what `handle_stream` does with a push/pull that is
+/// not our view.
+fn decoded(data: &[u8], m: &Machine<NoopDelegate>) -> PushPull {
+    match StreamMessage::decode(data, m.pipeline.limits()) {
+        Ok(StreamMessage::PushPull(pp)) => pp,
+        other => panic!("not a push/pull: {other:?}"),
+    }
+}
+
 #[test]
-fn the_fast_entry_points_do_what_the_usual_ones_do() {
+fn the_equal_view_path_does_what_decoding_does() {
     let now = Instant::now();
     let (mut fast, mut slow) = (machine_at(6, now), machine_at(6, now));
     let data = Bytes::from(bytes_of(our_view(&fast)));
     let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
-    // As the acceptor.
-    let reply = fast.accept_push_pull_bytes(now, &data).expect("our view");
-    let msg = StreamDecoder::decode_complete(StreamRole::Acceptor, &slow.pipeline, &data);
-    let usual = slow.handle_stream(now, from, msg.unwrap().unwrap());
+    // As the acceptor: the same reply, taken from the bytes.
+    let reply = fast.handle_stream(now, from, data.clone());
+    let usual = slow.accept_push_pull(decoded(&data, &slow), now);
     assert_eq!(reply, usual);
-    // As the dialer.
-    let to: SocketAddr = "127.0.0.1:7000".parse().unwrap();
-    let id = fast.start_push_pull(to, false, now).unwrap();
-    let id2 = slow.start_push_pull(to, false, now).unwrap();
-    assert!(fast.push_pull_reply_bytes(now, id, &data));
-    assert!(
-        !fast.push_pull_reply_bytes(now, id, &data),
-        "no longer pending"
+    assert_eq!(
+        (fast.stats.push_pulls, fast.stats.push_pulls_same_view),
+        (1, 1)
     );
-    let msg = StreamDecoder::decode_complete(StreamRole::Dialer, &slow.pipeline, &data);
-    slow.handle_stream_reply(now, id2, StreamOutcome::Reply(msg.unwrap().unwrap()));
+    // As the dialer, a join included: merged from the bytes, the stream no longer pending.
+    let to: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    for join in [false, true] {
+        let id = fast.start_push_pull(to, join, now).unwrap();
+        fast.handle_stream_reply(now, id, StreamOutcome::Reply(data.clone()));
+        slow.merge_remote_state(decoded(&data, &slow), now).unwrap();
+        assert!(!fast.streams.contains_key(&id), "no longer pending");
+    }
+    assert_eq!(
+        (fast.stats.push_pulls, fast.stats.push_pulls_same_view),
+        (3, 3)
+    );
+    assert!(std::iter::from_fn(|| fast.poll_event()).any(|e| matches!(
+        e,
+        super::super::Event::JoinResult {
+            contacted: true,
+            error: None,
+            ..
+        }
+    )));
     assert_eq!(
         fast.all_members().collect::<Vec<_>>(),
         slow.all_members().collect::<Vec<_>>()
     );
-    assert_eq!(fast.streams, slow.streams);
-    // A join is never taken from the bytes.
-    let id = fast.start_push_pull(to, true, now).unwrap();
-    assert!(!fast.push_pull_reply_bytes(now, id, &data));
-    // Another view is left to the usual path, untouched.
+    // Another view is decoded (counted, not taken from the bytes).
     let mut other = our_view(&fast);
     other[2].incarnation += 1;
-    assert!(
-        fast.accept_push_pull_bytes(now, &bytes_of(other).into())
-            .is_none()
+    let reply = fast.handle_stream(now, from, bytes_of(other).into());
+    assert!(reply.is_some());
+    assert_eq!(
+        (fast.stats.push_pulls, fast.stats.push_pulls_same_view),
+        (4, 3)
     );
 }
 

@@ -110,8 +110,9 @@ impl<D: Delegate> Machine<D> {
             state_change: now,
             vsn: a.vsn,
         };
-        if let Err(reason) = self.delegate.notify_alive(&candidate) {
-            debug!(node = %a.node, %reason, "alive message vetoed by the delegate");
+        if let Err(veto) = self.delegate.notify_alive(&candidate) {
+            let reason = std::error::Error::source(&veto).map(ToString::to_string);
+            debug!(node = %a.node, ?reason, "alive message vetoed by the delegate");
             return false;
         }
 

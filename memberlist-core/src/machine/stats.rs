@@ -38,6 +38,11 @@ pub struct Stats {
     /// counts the idle ticks; here those are skipped without a wake-up and counted in
     /// [`gossip_ticks_idle`](Self::gossip_ticks_idle).
     pub gossip_rounds: u64,
+    /// Push/pull states received: requests we accepted and replies to ours.
+    pub push_pulls: u64,
+    /// Of [`push_pulls`](Self::push_pulls), those that held exactly our view and were
+    /// merged from their bytes without being decoded (the equal-view path).
+    pub push_pulls_same_view: u64,
     /// Gossip ticks that passed with nothing to send (see
     /// [`Delegate::has_broadcasts`](crate::delegate::Delegate::has_broadcasts)).
     pub gossip_ticks_idle: u64,

@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use super::members::{Member, Members, State};
 use super::push_pull::valid_vsn;
-use super::view_pool::ViewPool;
+use super::view_interner::ViewInterner;
 use crate::wire::{encode_push_pull_header, write_states};
 
 /// Our view as a push/pull message, with what was true of it when it was written.
@@ -119,20 +119,20 @@ impl Members {
             .is_none_or(|v| v.generation != generation)
         {
             let mut view = write_view(&self.nodes, generation);
-            if let Some(pool) = &self.view_pool {
-                view.message = pool.intern(view.message);
+            if let Some(interner) = &self.view_interner {
+                view.message = interner.intern(view.message);
             }
             self.view = Some(view);
         }
         self.view.get_or_insert_default()
     }
 
-    /// Shares view messages through `pool` from now on (the current one too).
-    pub(crate) fn set_view_pool(&mut self, pool: &ViewPool) {
+    /// Hands view messages to `interner` from now on (the current one too).
+    pub(crate) fn set_view_interner(&mut self, interner: std::sync::Arc<dyn ViewInterner>) {
         if let Some(view) = &mut self.view {
-            view.message = pool.intern(std::mem::take(&mut view.message));
+            view.message = interner.intern(std::mem::take(&mut view.message));
         }
-        self.view_pool = Some(pool.clone());
+        self.view_interner = Some(interner);
     }
 
     /// `other` holds the same bytes as our current view message: keep one buffer for both

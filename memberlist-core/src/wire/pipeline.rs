@@ -383,23 +383,8 @@ impl Pipeline {
         Ok(decoded)
     }
 
-    /// [`decode_packet`](Self::decode_packet) into a reused result, so a receiver that keeps
-    /// one `DecodedPacket` does not grow fresh vectors for every packet. `decoded` is
-    /// cleared first.
-    ///
-    /// ```
-    /// use memberlist_core::wire::{DecodedPacket, Message, Nack, Pipeline, WireMessage};
-    ///
-    /// let pipeline = Pipeline::new();
-    /// let mut packet = Vec::new();
-    /// pipeline.encode_packet(&Nack { seq_no: 7 }.to_bytes(), false, &mut packet).unwrap();
-    /// let mut decoded = DecodedPacket::default();
-    /// for _ in 0..2 {
-    ///     pipeline.decode_packet_into(&packet, &mut decoded).unwrap();
-    ///     assert_eq!(decoded.messages, vec![Message::Nack(Nack { seq_no: 7 })]);
-    /// }
-    /// ```
-    pub fn decode_packet_into(
+    /// [`decode_packet`](Self::decode_packet) into `decoded` (cleared first).
+    fn decode_packet_into(
         &self,
         datagram: &[u8],
         decoded: &mut DecodedPacket,

@@ -9,7 +9,7 @@
 //! [`StreamDecoder`] is a sans-I/O decoder: feed it bytes as they arrive and poll it for the
 //! message. It never allocates more than the bytes it was fed, and enforces [`Limits`].
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::{DecodeError, WireError};
 use super::frames::{ErrorResponse, UserMsgHeader, encode_stream_user_message};
@@ -113,36 +113,55 @@ impl Pipeline {
         self.encode_stream(&msg, out)
     }
 
-    /// Unwraps a complete frame (encrypted, compressed or plain) and decodes its message.
-    fn open_stream_frame(&self, frame: &[u8]) -> Result<StreamMessage, WireError> {
-        let mut decrypted = Vec::new();
+    /// Opens a complete frame (encrypted, compressed or plain): the message it carries, type
+    /// byte first — `frame` itself when it is plain.
+    fn open_stream_frame(&self, frame: Bytes) -> Result<Bytes, WireError> {
         let mut body = frame;
-        if frame.first() == Some(&MessageType::Encrypt.byte()) {
+        if body.first() == Some(&MessageType::Encrypt.byte()) {
             let enc = self
                 .encryption
                 .as_ref()
                 .ok_or(WireError::EncryptionNotConfigured)?;
-            let (header, envelope) = frame.split_at(5);
+            let (header, envelope) = body.split_at(5);
             let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
             aad.extend_from_slice(header);
             aad.extend_from_slice(self.label.as_bytes());
+            let mut decrypted = Vec::new();
             enc.decrypt(envelope, &aad, &mut decrypted)?;
-            body = &decrypted;
+            body = Bytes::from(decrypted);
         }
-        let mut decompressed = Vec::new();
         match body.first() {
-            None => return Err(WireError::EmptyFrame),
+            None => Err(WireError::EmptyFrame),
             Some(&t) if t == MessageType::Compress.byte() => {
+                let mut decompressed = Vec::new();
                 self.decompress(
                     &body[1..],
                     self.limits.max_decompressed_size,
                     &mut decompressed,
                 )?;
-                body = &decompressed;
+                if decompressed.is_empty() {
+                    return Err(WireError::EmptyFrame);
+                }
+                Ok(Bytes::from(decompressed))
             }
-            Some(_) => {}
+            Some(_) => Ok(body),
         }
-        parse_stream_message(body, &self.limits)
+    }
+}
+
+impl StreamMessage {
+    /// Decodes an opened stream message (type byte first, as
+    /// [`StreamDecoder::poll_opened`] returns it) within `limits`.
+    ///
+    /// ```
+    /// use memberlist_core::wire::{Limits, StreamMessage, encode_stream_user_message};
+    /// let mut msg = Vec::new();
+    /// encode_stream_user_message(b"hi", &mut msg);
+    /// let got = StreamMessage::decode(&msg, &Limits::default()).unwrap();
+    /// assert_eq!(got, StreamMessage::User("hi".into()));
+    /// ```
+    pub fn decode(msg: &[u8], limits: &Limits) -> Result<Self, WireError> {
+        parse_stream_message(msg, limits)
     }
 }
 
@@ -211,7 +230,7 @@ enum Scan {
 /// ```
 #[derive(Debug, Clone)]
 pub struct StreamDecoder {
-    buf: Vec<u8>,
+    buf: BytesMut,
     label_pending: bool,
     scan: Scan,
 }
@@ -220,7 +239,7 @@ impl StreamDecoder {
     /// A decoder for one side of a connection.
     pub fn new(role: StreamRole) -> Self {
         Self {
-            buf: Vec::new(),
+            buf: BytesMut::new(),
             label_pending: role == StreamRole::Acceptor,
             scan: Scan::Start,
         }
@@ -239,7 +258,30 @@ impl StreamDecoder {
     /// Returns the message once a whole frame has arrived, `None` while more bytes are needed,
     /// or an error. Use [`WireError::is_envelope_error`] to decide whether to send an error
     /// reply. After a message or an error the decoder starts over on the bytes that remain.
+    /// The same as [`poll_opened`](Self::poll_opened) followed by [`StreamMessage::decode`].
     pub fn poll(&mut self, pipeline: &Pipeline) -> Result<Option<StreamMessage>, WireError> {
+        match self.poll_opened(pipeline)? {
+            Some(msg) => StreamMessage::decode(&msg, &pipeline.limits).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Returns the opened message — label checked and removed, decrypted, decompressed; type
+    /// byte first — once a whole frame has arrived, `None` while more bytes are needed, or
+    /// an error of the envelope (label, encryption, compression, framing limits). The
+    /// message itself is not decoded: that is the machine's business
+    /// ([`Machine::handle_stream`](crate::machine::Machine::handle_stream)). After a message
+    /// or an error the decoder starts over on the bytes that remain.
+    ///
+    /// ```
+    /// use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole, encode_stream_user_message};
+    /// let mut msg = Vec::new();
+    /// encode_stream_user_message(b"hi", &mut msg);
+    /// let mut decoder = StreamDecoder::new(StreamRole::Dialer);
+    /// decoder.feed(&msg);
+    /// assert_eq!(decoder.poll_opened(&Pipeline::new()).unwrap().as_deref(), Some(&msg[..]));
+    /// ```
+    pub fn poll_opened(&mut self, pipeline: &Pipeline) -> Result<Option<Bytes>, WireError> {
         if self.label_pending {
             if self.buf.is_empty() {
                 return Ok(None);
@@ -258,15 +300,14 @@ impl StreamDecoder {
                 Err(LabelError::Truncated) => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
-            self.buf.drain(..consumed);
+            self.buf.advance(consumed);
             self.label_pending = false;
         }
         match self.frame_len(pipeline) {
             Ok(Some(len)) => {
                 self.scan = Scan::Start;
-                let result = pipeline.open_stream_frame(&self.buf[..len]);
-                self.buf.drain(..len);
-                result.map(Some)
+                let frame = self.buf.split_to(len).freeze();
+                pipeline.open_stream_frame(frame).map(Some)
             }
             Ok(None) => Ok(None),
             Err(e) => {
@@ -278,10 +319,7 @@ impl StreamDecoder {
     }
 
     /// Decodes everything one side of a connection wrote, held whole in memory: the same
-    /// answer as [`feed`](Self::feed) then [`poll`](Self::poll) on a fresh decoder. A plain
-    /// push/pull (the one large message) is parsed in a single pass, without the framing scan
-    /// an incremental reader needs to find where the frame ends; anything else, and any
-    /// error, goes through the incremental path, so errors are the same too.
+    /// answer as [`feed`](Self::feed) then [`poll`](Self::poll) on a fresh decoder.
     ///
     /// ```
     /// use memberlist_core::wire::{Pipeline, PushPull, StreamDecoder, StreamMessage, StreamRole};
@@ -294,37 +332,42 @@ impl StreamDecoder {
         pipeline: &Pipeline,
         data: &[u8],
     ) -> Result<Option<StreamMessage>, WireError> {
-        if let Some(body) = Self::plain_push_pull(role, pipeline, data)
-            && let Ok((pp, used)) = PushPull::decode_body(body, &pipeline.limits)
-            && used < pipeline.limits.max_stream_message
-        // 1 + used bytes, at most the limit
+        if let Ok(Some(msg)) = Self::open_complete(role, pipeline, Bytes::copy_from_slice(data))
+            && let Ok(decoded) = StreamMessage::decode(&msg, &pipeline.limits)
         {
-            return Ok(Some(StreamMessage::PushPull(pp)));
+            return Ok(Some(decoded));
         }
+        // Errors (and a truncated plain push/pull) as the incremental reader gives them.
         let mut decoder = Self::new(role);
         decoder.feed(data);
         decoder.poll(pipeline)
     }
 
-    /// The body (after the type byte) of a push/pull that [`decode_complete`](Self::decode_complete)
-    /// parses in one pass: a plain message, unlabeled, on a pipeline that accepts plaintext.
-    /// When the body decodes and the message (type byte included) is shorter than
-    /// `Limits::max_stream_message`, `decode_complete` returns exactly that push/pull;
-    /// otherwise it decides through the incremental path.
-    pub(crate) fn plain_push_pull<'a>(
+    /// Opens everything one side of a connection wrote, held whole in memory: what
+    /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder
+    /// return, except that a plain, unlabelled push/pull (the one large message) is returned
+    /// as `data` itself, without the framing scan an incremental reader needs to find where
+    /// a plain frame ends (anything after the message is ignored by its decoder, as it is
+    /// left unread on a stream; a truncated one fails to decode rather than waiting for
+    /// more).
+    pub fn open_complete(
         role: StreamRole,
         pipeline: &Pipeline,
-        data: &'a [u8],
-    ) -> Option<&'a [u8]> {
+        data: Bytes,
+    ) -> Result<Option<Bytes>, WireError> {
         let unlabeled = pipeline.label.as_bytes().is_empty()
             && (role == StreamRole::Dialer || data.first() != Some(&MessageType::HasLabel.byte()));
         let plaintext_ok = pipeline.encryption.is_none() || !pipeline.verify_incoming();
-        match data.split_first() {
-            Some((&t, body)) if unlabeled && plaintext_ok && t == MessageType::PushPull.byte() => {
-                Some(body)
-            }
-            _ => None,
+        if unlabeled
+            && plaintext_ok
+            && data.first() == Some(&MessageType::PushPull.byte())
+            && data.len() <= pipeline.limits.max_stream_message
+        {
+            return Ok(Some(data));
         }
+        let mut decoder = Self::new(role);
+        decoder.feed(&data);
+        decoder.poll_opened(pipeline)
     }
 
     /// Works out whether a whole frame is buffered, resuming where the last call stopped.

@@ -32,10 +32,10 @@ use tokio::task::JoinSet;
 use tracing::{debug, trace, warn};
 
 use crate::delegate::Delegate;
-use crate::machine::{Event, Machine, State, StreamId, StreamOutcome, Transmit};
+use crate::machine::{Event, Machine, State, StreamError, StreamId, StreamOutcome, Transmit};
 use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
-use crate::wire::{Limit, StreamMessage};
+use crate::wire::Limit;
 
 use super::error::{JoinError, JoinFailure};
 use super::snapshot::Snapshot;
@@ -67,7 +67,19 @@ struct JoinOp {
 struct JoinStream {
     op: u64,
     address: String,
-    failure: Option<String>,
+}
+
+/// An error and its sources, as one line: "connecting to 10.0.0.2:7946 failed: connection
+/// refused".
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// The machine and the API calls waiting on it.
@@ -119,14 +131,7 @@ impl<D: Delegate> Core<D> {
             match self.machine.join(now, [to]).first() {
                 Some(&id) => {
                     pending += 1;
-                    self.join_streams.insert(
-                        id,
-                        JoinStream {
-                            op,
-                            address,
-                            failure: None,
-                        },
-                    );
+                    self.join_streams.insert(id, JoinStream { op, address });
                 }
                 None => failures.push(JoinFailure {
                     address,
@@ -178,25 +183,15 @@ impl<D: Delegate> Core<D> {
         rx
     }
 
-    /// Notes what the driver saw of a stream request before the machine gets the outcome.
+    /// Tells a waiting `send_reliable` how its stream ended, before the machine gets the
+    /// outcome.
     fn observe_outcome(&mut self, id: StreamId, outcome: &StreamOutcome) {
         if let Some(tx) = self.user_streams.remove(&id) {
             let result = match outcome {
-                StreamOutcome::Failed(reason) => Err(reason.clone()),
+                StreamOutcome::Failed(e) => Err(error_chain(e)),
                 _ => Ok(()),
             };
             let _ = tx.send(result);
-        }
-        if let Some(js) = self.join_streams.get_mut(&id) {
-            js.failure = match outcome {
-                StreamOutcome::Failed(reason) => Some(reason.clone()),
-                StreamOutcome::Reply(StreamMessage::Error(e)) => {
-                    Some(format!("remote error: {}", e.error))
-                }
-                StreamOutcome::Reply(StreamMessage::PushPull(_)) => None,
-                StreamOutcome::Reply(_) => Some("unexpected reply to a push/pull".into()),
-                StreamOutcome::Sent => Some("no reply to a push/pull".into()),
-            };
         }
     }
 
@@ -220,11 +215,10 @@ impl<D: Delegate> Core<D> {
                 } else {
                     op.failures.push(JoinFailure {
                         address: js.address,
-                        reason: js.failure.or_else(|| error.clone()).unwrap_or_else(|| {
-                            "the peer's state was refused (protocol versions or the \
-                             delegate's notify_merge); see the logs"
-                                .into()
-                        }),
+                        reason: error.as_ref().map_or_else(
+                            || "the peer's state was not merged".to_owned(),
+                            |e| error_chain(e),
+                        ),
                     });
                 }
                 if op.pending == 0
@@ -321,11 +315,8 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             ));
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
-                    Some(cmd) => {
-                        let t = now();
-                        self.core.machine.advance_to(t);
-                        cmd(&mut self.core, t)
-                    }
+                    // Every machine input a command makes takes this instant.
+                    Some(cmd) => cmd(&mut self.core, now()),
                     None => {
                         debug!("every memberlist handle is gone; stopping");
                         break;
@@ -361,7 +352,8 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                             let Some(id) = outbound_ids.remove(&e.id()) else {
                                 continue;
                             };
-                            (id, StreamOutcome::Failed(format!("stream task failed: {e}")))
+                            debug!(error = %e, "a stream task ended without an outcome");
+                            (id, StreamOutcome::Failed(StreamError::Aborted))
                         }
                     };
                     if matches!(outcome, StreamOutcome::Failed(_)) {

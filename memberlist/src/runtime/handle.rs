@@ -461,7 +461,8 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         F: FnOnce(&mut D) -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.call(move |core, _| f(core.machine.delegate())).await
+        self.call(move |core, now| core.machine.with_delegate(now, f))
+            .await
     }
 
     fn check_datagram(&self, len: usize) -> Result<(), Error> {
@@ -491,7 +492,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let msg = msg.as_ref();
         self.check_datagram(msg.len())?;
         let (node, msg) = (SmolStr::new(node), msg.to_vec());
-        self.call(move |core, _| core.machine.send_best_effort(&node, &msg))
+        self.call(move |core, now| core.machine.send_best_effort(now, &node, &msg))
             .await?
             .map_err(Error::from)
     }
@@ -506,7 +507,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let msg = msg.as_ref();
         self.check_datagram(msg.len())?;
         let msg = msg.to_vec();
-        self.call(move |core, _| core.machine.send_to_address(to, &msg))
+        self.call(move |core, now| core.machine.send_to_address(now, to, &msg))
             .await
     }
 
@@ -599,7 +600,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         msg: impl Into<Bytes>,
     ) -> Result<(), Error> {
         let msg = msg.into();
-        self.call(move |core, _| core.machine.queue_broadcast(key, msg, None))
+        self.call(move |core, now| core.machine.queue_broadcast(now, key, msg, None))
             .await
     }
 
@@ -613,10 +614,10 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     ) -> Result<(), Error> {
         let msg = msg.into();
         let done = self
-            .call(move |core, _| {
+            .call(move |core, now| {
                 let id = core.notify_id();
                 let done = core.wait_broadcast(id);
-                core.machine.queue_broadcast(key, msg, Some(id));
+                core.machine.queue_broadcast(now, key, msg, Some(id));
                 done
             })
             .await?;

@@ -11,10 +11,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 use tracing::debug;
 
-use crate::machine::{StreamKind, StreamOutcome, StreamRequest};
+use crate::machine::{StreamError, StreamKind, StreamOutcome, StreamPhase, StreamRequest};
 use crate::metrics::{Counter, DropReason, Histogram};
 use crate::transport::Transport;
-use crate::wire::{Limit, Pipeline, StreamDecoder, StreamMessage, StreamRole, WireError};
+use crate::wire::{Limit, MessageType, Pipeline, StreamDecoder, StreamRole, WireError};
 
 use super::stats::Counters;
 
@@ -23,10 +23,11 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// What an inbound stream task asks the driver.
 pub(crate) enum InboundRequest {
-    /// A message arrived: hand it to the machine; the answer is the reply to write, if any.
+    /// A message arrived (opened: label checked, decrypted, decompressed): hand it to the
+    /// machine; the answer is the reply to write, if any.
     Message {
         from: SocketAddr,
-        msg: StreamMessage,
+        msg: Bytes,
         reply: oneshot::Sender<Option<Bytes>>,
     },
     /// The stream could not be decoded: the machine decides whether to answer (Go sends an
@@ -71,14 +72,15 @@ impl ReadError {
     }
 }
 
-/// Reads one framed message and how many bytes it took on the stream. `Ok(None)`: the peer
-/// closed the stream before sending anything.
+/// Reads one framed message, opened (label, decryption, decompression; the machine decodes
+/// it), and how many bytes it took on the stream. `Ok(None)`: the peer closed the stream
+/// before sending anything.
 async fn read_sized<S: AsyncRead + Unpin>(
     stream: &mut S,
     role: StreamRole,
     pipeline: &Pipeline,
     limit: usize,
-) -> Result<Option<(StreamMessage, usize)>, ReadError> {
+) -> Result<Option<(Bytes, usize)>, ReadError> {
     let mut decoder = StreamDecoder::new(role);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut total = 0usize;
@@ -96,7 +98,7 @@ async fn read_sized<S: AsyncRead + Unpin>(
             return Err(ReadError::TooLong(limit));
         }
         decoder.feed(&buf[..n]);
-        if let Some(msg) = decoder.poll(pipeline)? {
+        if let Some(msg) = decoder.poll_opened(pipeline)? {
             return Ok(Some((msg, total)));
         }
     }
@@ -151,7 +153,7 @@ pub(crate) async fn serve_inbound<S>(
     let (reply, push_pull) = match timeout_at(deadline, read).await {
         Ok(Ok(Some((msg, size)))) => {
             // Go's cap on concurrent inbound push/pulls.
-            let permit = if matches!(msg, StreamMessage::PushPull(_)) {
+            let permit = if msg.first() == Some(&MessageType::PushPull.byte()) {
                 match ctx.push_pulls.clone().try_acquire_owned() {
                     Ok(permit) => {
                         ctx.counters
@@ -277,9 +279,9 @@ pub(crate) async fn run_outbound<T: Transport>(
             }
             outcome
         }
-        Err(reason) => {
-            debug!(to = %req.to, kind = ?req.kind, %reason, "stream request failed");
-            StreamOutcome::Failed(reason)
+        Err(error) => {
+            debug!(to = %req.to, kind = ?req.kind, %error, "stream request failed");
+            StreamOutcome::Failed(error)
         }
     }
 }
@@ -291,28 +293,43 @@ async fn outbound<T: Transport>(
     tcp_timeout: Duration,
     read_limit: usize,
     counters: &Counters,
-) -> Result<StreamOutcome, String> {
+) -> Result<StreamOutcome, StreamError> {
+    let to = req.to;
     let deadline = Instant::from_std(req.deadline);
-    let mut stream = transport
-        .connect(req.to, req.deadline)
-        .await
-        .map_err(|e| match e {
-            e if e.is_timeout() => format!("connecting to {} timed out", req.to),
-            crate::transport::TransportError::Io { source, .. } => {
-                format!("connecting to {}: {source}", req.to)
+    let mut stream = transport.connect(to, req.deadline).await.map_err(|e| {
+        if e.is_timeout() {
+            StreamError::Timeout {
+                to,
+                phase: StreamPhase::Connect,
             }
-            e => format!("connecting to {}: {e}", req.to),
-        })?;
+        } else {
+            StreamError::Connect {
+                to,
+                source: Arc::new(e),
+            }
+        }
+    })?;
     // The TCP fallback ping lives within the probe's deadline; the other exchanges re-arm
     // the TCP timeout for each phase, as Go does.
     let phase_deadline = || match req.kind {
         StreamKind::Ping { .. } => deadline,
         _ => Instant::now() + tcp_timeout,
     };
+    let write_failed = |e: WriteError| match e {
+        WriteError::Io(e) => StreamError::Io {
+            to,
+            phase: StreamPhase::Write,
+            source: Arc::new(e),
+        },
+        WriteError::Timeout => StreamError::Timeout {
+            to,
+            phase: StreamPhase::Write,
+        },
+    };
     if !req.expects_reply {
         write_and_close(&mut stream, &req.data, phase_deadline(), counters)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(write_failed)?;
         return Ok(StreamOutcome::Sent);
     }
     let write = async {
@@ -322,26 +339,38 @@ async fn outbound<T: Transport>(
     };
     match timeout_at(phase_deadline(), write).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("writing to {} failed: {e}", req.to)),
-        Err(_) => return Err(format!("timed out writing to {}", req.to)),
+        Ok(Err(e)) => return Err(write_failed(WriteError::Io(e))),
+        Err(_) => return Err(write_failed(WriteError::Timeout)),
     }
     let read = read_sized(&mut stream, StreamRole::Dialer, pipeline, read_limit);
     match timeout_at(phase_deadline(), read).await {
         Ok(Ok(Some((msg, size)))) => {
-            if matches!(msg, StreamMessage::PushPull(_)) {
+            if msg.first() == Some(&MessageType::PushPull.byte()) {
                 counters
                     .metrics
                     .record(Histogram::PushPullSizeRemote, size as f64);
             }
             Ok(StreamOutcome::Reply(msg))
         }
-        Ok(Ok(None)) => Err(format!("{} closed the stream without replying", req.to)),
+        Ok(Ok(None)) => Err(StreamError::NoReply { to }),
         Ok(Err(e)) => {
             if let Some(limit) = e.limit() {
                 counters.metrics.increment(Counter::LimitExceeded(limit), 1);
             }
-            Err(format!("reading the reply from {}: {e}", req.to))
+            Err(match e {
+                ReadError::Io(e) => StreamError::Io {
+                    to,
+                    phase: StreamPhase::Read,
+                    source: Arc::new(e),
+                },
+                ReadError::Truncated => StreamError::Truncated { to },
+                ReadError::TooLong(limit) => StreamError::TooLong { to, limit },
+                ReadError::Wire(source) => StreamError::Wire { to, source },
+            })
         }
-        Err(_) => Err(format!("timed out waiting for a reply from {}", req.to)),
+        Err(_) => Err(StreamError::Timeout {
+            to,
+            phase: StreamPhase::Read,
+        }),
     }
 }

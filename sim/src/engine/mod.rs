@@ -16,11 +16,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{Machine, ProtocolConfig, ViewPool};
+use memberlist_core::machine::{Machine, ProtocolConfig, ViewInterner};
 use memberlist_core::wire::Pipeline;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -30,9 +31,11 @@ use crate::invariants::Checker;
 use crate::net::{NetConfig, Network};
 use crate::trace::Trace;
 use queue::EventQueue;
+use view_pool::ViewPool;
 
 pub mod outputs;
 mod queue;
+mod view_pool;
 
 /// Clusters up to this size get full invariant checks unless told otherwise.
 pub const FULL_CHECK_LIMIT: usize = 256;
@@ -172,7 +175,7 @@ pub struct Sim {
     /// one shared buffer, hashed once.
     traced_stream: Option<(Bytes, u64)>,
     /// Where the machines share their view messages.
-    views: ViewPool,
+    views: Arc<ViewPool>,
     watched: Vec<bool>,
     log: Vec<LogEntry>,
     steps: u64,
@@ -239,7 +242,7 @@ impl Sim {
             net: Network::new(cfg.net, n),
             trace: Trace::default(),
             traced_stream: None,
-            views: ViewPool::new(),
+            views: Arc::default(),
             watched: vec![false; n],
             log: Vec::new(),
             steps: 0,
@@ -278,7 +281,7 @@ impl Sim {
             self.now,
         )
         .map(|mut m| {
-            m.share_view_pool(&self.views);
+            m.set_view_interner(Arc::clone(&self.views) as Arc<dyn ViewInterner>);
             m
         })
         .map_err(|e| SimError(format!("seed {}: {e}", self.seed)))
@@ -494,8 +497,8 @@ impl Sim {
 
     /// Node `i` announces new metadata.
     pub fn update_meta(&mut self, i: usize, meta: Bytes) -> u64 {
-        self.nodes[i].machine.delegate().meta = meta;
         let now = self.now;
+        self.nodes[i].machine.with_delegate(now, |d| d.meta = meta);
         let id = self.nodes[i].machine.update_meta(now);
         self.drain(i);
         id
@@ -535,7 +538,6 @@ impl Sim {
                         continue;
                     }
                     n.wake_at = None;
-                    n.machine.warm(self.now);
                     self.steps += 1;
                     self.trace.input(self.now - self.start, node, b'W', &[]);
                     let now = self.now;
@@ -547,7 +549,6 @@ impl Sim {
                     if !self.nodes[to].up || !self.net.connected(from, to) {
                         continue;
                     }
-                    self.nodes[to].machine.warm(self.now);
                     self.steps += 1;
                     self.trace.input(self.now - self.start, to, b'D', &data);
                     let now = self.now;

@@ -5,7 +5,9 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use memberlist_core::machine::{Event, State, StreamOutcome, StreamRequest};
+use memberlist_core::machine::{
+    Event, State, StreamError, StreamOutcome, StreamPhase, StreamRequest,
+};
 use memberlist_core::wire::{StreamDecoder, StreamRole};
 
 use crate::trace::Trace;
@@ -77,89 +79,73 @@ impl Sim {
 
     fn run_stream(&mut self, from: usize, req: StreamRequest) {
         let now = self.now;
+        let to_addr = req.to;
         self.nodes[from].stream_bytes += req.data.len() as u64;
         let target = node_at(&req.to, self.nodes.len())
             .filter(|&to| to != from && self.nodes[to].up && self.net.connected(from, to));
         // A slow member answers streams as late as datagrams: past the deadline, the
         // dialer gives up (the late processing on the far side is not modelled).
         let late_dialer = now + self.net.slowness(from) > req.deadline;
-        // A push/pull holding the receiver's own view is recognised on its bytes
-        // (`accept_push_pull_bytes`, `push_pull_reply_bytes`); anything else is decoded and
-        // handled as a message.
-        // `None`: the dialer already merged the reply from its bytes.
-        let outcome: Option<StreamOutcome> = match target {
-            None => Some(StreamOutcome::Failed("connection refused".into())),
-            Some(to) if now + self.net.slowness(to) > req.deadline => {
-                Some(StreamOutcome::Failed("timed out: the peer is slow".into()))
-            }
+        let timeout = |phase| StreamOutcome::Failed(StreamError::Timeout { to: to_addr, phase });
+        // Each side opens the bytes as a driver reading a socket does, and the machine takes
+        // the opened message through its one entry point (which recognises a push/pull
+        // holding its own view on the bytes).
+        let outcome = match target {
+            None => StreamOutcome::Failed(StreamError::refused(to_addr)),
+            Some(to) if now + self.net.slowness(to) > req.deadline => timeout(StreamPhase::Connect),
             Some(to) => {
-                let reply = match self.nodes[to]
-                    .machine
-                    .accept_push_pull_bytes(now, &req.data)
+                let pipeline = self.nodes[to].machine.pipeline();
+                match StreamDecoder::open_complete(StreamRole::Acceptor, pipeline, req.data.clone())
                 {
-                    Some(reply) => Ok(reply),
-                    None => {
-                        let pipeline = self.nodes[to].machine.pipeline();
-                        match StreamDecoder::decode_complete(
-                            StreamRole::Acceptor,
-                            pipeline,
-                            &req.data,
-                        ) {
-                            Ok(Some(msg)) => {
-                                let src = self.nodes[from].addr;
-                                Ok(self.nodes[to].machine.handle_stream(now, src, msg))
-                            }
-                            Ok(None) => Err(StreamOutcome::Failed("short request".into())),
-                            Err(e) => Err(StreamOutcome::Failed(e.to_string())),
-                        }
-                    }
-                };
-                match reply {
-                    Ok(reply) => {
+                    Ok(Some(msg)) => {
+                        let src = self.nodes[from].addr;
+                        let reply = self.nodes[to].machine.handle_stream(now, src, msg);
                         self.drain(to);
-                        let outcome = match reply {
+                        match reply {
                             Some(_) if req.expects_reply && late_dialer => {
-                                StreamOutcome::Failed("timed out: this node is slow".into())
+                                timeout(StreamPhase::Read)
                             }
                             Some(bytes) if req.expects_reply => {
                                 self.nodes[to].stream_bytes += bytes.len() as u64;
-                                if self.nodes[from]
-                                    .machine
-                                    .push_pull_reply_bytes(now, req.id, &bytes)
-                                {
-                                    return self.finish_stream(from, req, None);
-                                } else {
-                                    let pipeline = self.nodes[from].machine.pipeline();
-                                    match StreamDecoder::decode_complete(
-                                        StreamRole::Dialer,
-                                        pipeline,
-                                        &bytes,
-                                    ) {
-                                        Ok(Some(msg)) => StreamOutcome::Reply(msg),
-                                        Ok(None) => StreamOutcome::Failed("short reply".into()),
-                                        Err(e) => StreamOutcome::Failed(e.to_string()),
-                                    }
+                                let pipeline = self.nodes[from].machine.pipeline();
+                                match StreamDecoder::open_complete(
+                                    StreamRole::Dialer,
+                                    pipeline,
+                                    bytes,
+                                ) {
+                                    Ok(Some(msg)) => StreamOutcome::Reply(msg),
+                                    Ok(None) => StreamOutcome::Failed(StreamError::Truncated {
+                                        to: to_addr,
+                                    }),
+                                    Err(source) => StreamOutcome::Failed(StreamError::Wire {
+                                        to: to_addr,
+                                        source,
+                                    }),
                                 }
                             }
-                            _ if req.expects_reply => StreamOutcome::Failed("no reply".into()),
+                            _ if req.expects_reply => {
+                                StreamOutcome::Failed(StreamError::NoReply { to: to_addr })
+                            }
                             _ => StreamOutcome::Sent,
-                        };
-                        Some(outcome)
+                        }
                     }
-                    Err(failed) => Some(failed),
+                    // The acceptor could not open the request: the dialer sees the stream
+                    // end without a reply.
+                    Ok(None) | Err(_) => {
+                        StreamOutcome::Failed(StreamError::NoReply { to: to_addr })
+                    }
                 }
             }
         };
         self.finish_stream(from, req, outcome);
     }
 
-    /// Records a stream in the trace and reports its outcome to the dialer, unless it
-    /// already took the reply (`None`).
-    fn finish_stream(&mut self, from: usize, req: StreamRequest, outcome: Option<StreamOutcome>) {
+    /// Records a stream in the trace and reports its outcome to the dialer.
+    fn finish_stream(&mut self, from: usize, req: StreamRequest, outcome: StreamOutcome) {
         let tag = match outcome {
-            None | Some(StreamOutcome::Reply(_)) => b'r',
-            Some(StreamOutcome::Sent) => b's',
-            Some(StreamOutcome::Failed(_)) => b'f',
+            StreamOutcome::Reply(_) => b'r',
+            StreamOutcome::Sent => b's',
+            StreamOutcome::Failed(_) => b'f',
         };
         let hash = match &self.traced_stream {
             Some((data, hash))
@@ -175,11 +161,9 @@ impl Sim {
         };
         self.trace
             .input(self.now - self.start, from, tag, &hash.to_le_bytes());
-        if let Some(outcome) = outcome {
-            self.nodes[from]
-                .machine
-                .handle_stream_reply(self.now, req.id, outcome);
-        }
+        self.nodes[from]
+            .machine
+            .handle_stream_reply(self.now, req.id, outcome);
     }
 
     fn on_event(&mut self, observer: usize, e: Event) {

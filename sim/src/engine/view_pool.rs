@@ -1,4 +1,4 @@
-//! One copy of each view message for the machines of one process.
+//! One copy of each view message for the simulator's machines: its [`ViewInterner`].
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -6,28 +6,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use hashbrown::DefaultHashBuilder;
+use memberlist_core::machine::ViewInterner;
 
-/// A set of push/pull view messages shared by the machines of one process, so that equal
-/// views are held once.
-///
-/// Every machine keeps its view — every member's entry, encoded — as one buffer, the
-/// push/pull message it sends (at 10,000 members, about 700 KB). Machines in one process
-/// (a simulator, a test bed, many nodes behind one runtime) mostly hold equal views; given
-/// the same pool ([`Machine::share_view_pool`](super::Machine::share_view_pool)), each
-/// machine that writes its view looks for an equal buffer in the pool and keeps that one
-/// instead. A converged cluster then holds its view once, and comparing two machines' views
-/// is a pointer comparison. Cloning the pool shares it; buffers no machine holds any more
-/// are dropped as the pool grows.
-///
-/// ```
-/// use memberlist_core::machine::ViewPool;
-/// let pool = ViewPool::new();
-/// assert_eq!(pool.len(), 0);
-/// let shared = pool.clone();
-/// assert_eq!(shared.len(), 0);
-/// ```
+/// The set of push/pull view messages the simulator's machines share, so that equal views
+/// are held once: a converged cluster of 10,000 holds its view (about 700 KB) once instead
+/// of 10,000 times. Buffers no machine holds any more are dropped as the pool grows.
 #[derive(Debug, Clone, Default)]
-pub struct ViewPool {
+pub(crate) struct ViewPool {
     inner: Arc<Mutex<Pool>>,
 }
 
@@ -46,20 +31,11 @@ struct Pool {
 const MIN_SWEEP: usize = 64;
 
 impl ViewPool {
-    /// An empty pool.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Number of buffers held (including ones no machine holds any more, until the next
     /// sweep).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().len
-    }
-
-    /// Whether the pool holds no buffer.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -67,10 +43,12 @@ impl ViewPool {
         // so): keep using it.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl ViewInterner for ViewPool {
     /// The pool's buffer with the same bytes as `message`, or `message` itself, now in
     /// the pool.
-    pub(crate) fn intern(&self, message: Bytes) -> Bytes {
+    fn intern(&self, message: Bytes) -> Bytes {
         let mut pool = self.lock();
         let hash = pool.hasher.hash_one(&message[..]);
         if let Some(found) = pool
@@ -107,7 +85,7 @@ mod tests {
 
     #[test]
     fn equal_bytes_give_one_buffer_and_unheld_ones_are_swept() {
-        let pool = ViewPool::new();
+        let pool = ViewPool::default();
         let a = pool.intern(Bytes::from(vec![1, 2, 3]));
         let b = pool.intern(Bytes::from(vec![1, 2, 3]));
         assert_eq!(a.as_ptr(), b.as_ptr());

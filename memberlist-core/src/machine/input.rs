@@ -1,4 +1,5 @@
-//! Touching a machine's state before handling an input, so that its cache misses overlap.
+//! What every input does first and last: the shared prologue and epilogue of the machine's
+//! entry points.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -8,26 +9,30 @@ use crate::delegate::Delegate;
 use super::Machine;
 
 impl<D: Delegate> Machine<D> {
+    /// First thing every input does: warm the machine's state, then move the gossip
+    /// schedule past the ticks that passed idle up to `now` (so a broadcast this input
+    /// queues leaves on the next tick, as from Go's ticker).
+    pub(super) fn begin_input(&mut self, now: Instant) {
+        self.warm(now);
+        self.skip_idle_gossip_ticks(now);
+    }
+
+    /// Last thing every input does: report the broadcasts that finished.
+    pub(super) fn end_input(&mut self) {
+        self.collect_finished_broadcasts();
+    }
+
     /// Reads one word from each part of the machine's state that handling a datagram or a
     /// timer at `now` usually touches (the entry of the next probe's target too, when a probe
     /// is due), and returns nothing useful.
     ///
     /// A driver running many machines in one thread (the simulator: 10,000 machines of
-    /// about 2 KB of state each, plus their tables) finds each machine's state out of the
-    /// cache; handling an input then meets its misses one after another. These reads do not
-    /// depend on each other, so the processor issues them together and the misses overlap;
-    /// the handling that follows finds the lines in the cache. It changes nothing.
-    ///
-    /// ```
-    /// use memberlist_core::delegate::NoopDelegate;
-    /// use memberlist_core::machine::{Machine, ProtocolConfig};
-    /// use memberlist_core::wire::Pipeline;
-    /// let now = std::time::Instant::now();
-    /// let addr = "127.0.0.1:7946".parse().unwrap();
-    /// let m = Machine::new(ProtocolConfig::lan("a"), Pipeline::new(), addr, NoopDelegate, 1, now).unwrap();
-    /// m.warm(now);
-    /// ```
-    pub fn warm(&self, now: Instant) {
+    /// about 2 KB of state each, plus their tables; many nodes behind one runtime) finds
+    /// each machine's state out of the cache; handling an input then meets its misses one
+    /// after another. These reads do not depend on each other, so the processor issues them
+    /// together and the misses overlap; the handling that follows finds the lines in the
+    /// cache. It changes nothing, and costs a few loads when the state is already cached.
+    fn warm(&self, now: Instant) {
         let c = &self.cfg;
         let words = [
             self.members.len(),
