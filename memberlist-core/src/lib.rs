@@ -17,6 +17,11 @@
 //! argument and randomness from a seed. The tokio runtime that drives the machine over a
 //! transport (the `Memberlist` handle, its builder and tasks) lives in the `memberlist`
 //! facade crate, as quinn drives quinn-proto.
+//!
+//! To drive machines yourself (a runtime of your own, a test harness), start from
+//! `examples/machines_by_hand.rs` in this crate: three machines wired together in a loop
+//! with virtual time, joining and detecting a crash
+//! (`cargo run -p memberlist-core --example machines_by_hand`).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

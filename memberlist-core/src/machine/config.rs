@@ -191,12 +191,7 @@ impl ProtocolConfig {
 
     /// Checks the settings, with a message naming the field at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field: &'static str, reason: &str| {
-            Err(ConfigError {
-                field,
-                reason: reason.to_owned(),
-            })
-        };
+        let bad = |field: &'static str, reason: &'static str| Err(ConfigError { field, reason });
         if self.name.is_empty() {
             return bad("name", "a node name is required");
         }
@@ -241,6 +236,6 @@ impl ProtocolConfig {
 pub struct ConfigError {
     /// The field at fault.
     pub field: &'static str,
-    /// Why.
-    pub reason: String,
+    /// Why, in words.
+    pub reason: &'static str,
 }

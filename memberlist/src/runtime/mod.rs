@@ -73,6 +73,7 @@ mod error;
 mod file;
 mod handle;
 mod keys;
+mod operations;
 mod snapshot;
 mod stats;
 mod stream;
