@@ -60,13 +60,30 @@ pub use memberlist_prometheus as prometheus;
 #[cfg(feature = "quic")]
 pub use memberlist_quic as quic;
 
-/// The common imports: the handle, its configuration and events, the delegate trait, member
-/// types, and the default plugins that are enabled.
+/// The common imports: the handle, its configuration, errors and events, the delegate trait
+/// and its veto, member types, broadcast keys, what a custom [`Transport`] needs
+/// (including the [`async_trait`](macro@async_trait) attribute it is written with), and the
+/// default plugins that are enabled.
+///
+/// ```
+/// use memberlist::prelude::*;
+///
+/// struct Quiet;
+/// impl Delegate for Quiet {
+///     fn notify_alive(&mut self, peer: &Member) -> Result<(), Veto> {
+///         if peer.name.starts_with("test-") { Err(Veto::because("no test nodes")) } else { Ok(()) }
+///     }
+/// }
+/// fn reason(e: &JoinError) -> String { e.to_string() }
+/// ```
 pub mod prelude {
-    pub use crate::runtime::{Config, MemberEvent, Memberlist};
+    pub use async_trait::async_trait;
     pub use memberlist_core::delegate::{Delegate, NoopDelegate};
+    pub use memberlist_core::machine::broadcast::BroadcastKey;
     pub use memberlist_core::machine::{Member, State, Veto};
-    pub use memberlist_core::transport::Transport;
+    pub use memberlist_core::transport::{Transport, TransportError};
+
+    pub use crate::runtime::{Config, Error, JoinError, MemberEvent, Memberlist};
 
     #[cfg(feature = "aes-gcm")]
     pub use memberlist_aes_gcm::{AesGcm, SecretKey};
@@ -75,6 +92,10 @@ pub mod prelude {
     #[cfg(feature = "net")]
     pub use memberlist_net::NetTransport;
 }
+
+/// The attribute a [`Transport`] implementation is written with (`#[async_trait]`),
+/// re-exported so that implementing one needs no dependency of its own.
+pub use async_trait::async_trait;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]
