@@ -86,7 +86,8 @@ fn join_failure(result: Result<usize, JoinError>) -> String {
     let err = result.expect_err("the join must fail");
     let failures = err.failures();
     assert_eq!(failures.len(), 1, "{err}");
-    failures[0].reason.clone()
+    // The address, the reason and its sources.
+    failures[0].to_string()
 }
 
 /// The start-up join of a Go peer failed: its error text.

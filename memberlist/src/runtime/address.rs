@@ -1,9 +1,37 @@
 //! Join addresses: `[name/]host[:port]`, with DNS names resolved by the system resolver.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The port used when a join address has none: 7946, Go memberlist's default port.
 pub const DEFAULT_JOIN_PORT: u16 = 7946;
+
+/// Why a join address could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// `name/` with an empty name.
+    #[error("empty node name before '/'")]
+    EmptyName,
+    /// The port is not a number from 0 to 65535.
+    #[error("invalid port")]
+    InvalidPort,
+    /// `[` without the `]` that closes an IPv6 address.
+    #[error("missing ']' after an IPv6 address")]
+    UnclosedBracket,
+    /// Something other than `:port` after `]`.
+    #[error("unexpected text after ']'")]
+    TrailingText,
+    /// No host.
+    #[error("empty host")]
+    EmptyHost,
+    /// The system resolver failed.
+    #[error("cannot resolve the name")]
+    Resolve(#[source] Arc<std::io::Error>),
+    /// The name resolved to no address.
+    #[error("the name resolves to no address")]
+    NoAddress,
+}
 
 /// A join address taken apart: the optional node name, the host (IP or DNS name) and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,25 +43,19 @@ pub(crate) struct JoinSpec<'a> {
 
 /// Parses Go's join address forms: `host`, `host:port`, `[v6]`, `[v6]:port`, a bare IPv6
 /// address, each optionally preceded by `name/`.
-pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, String> {
+pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, AddressError> {
     let spec = spec.trim();
     let (name, rest) = match spec.split_once('/') {
-        Some(("", _)) => return Err("empty node name before '/'".into()),
+        Some(("", _)) => return Err(AddressError::EmptyName),
         Some((name, rest)) => (Some(name), rest),
         None => (None, spec),
     };
-    let port_of = |p: &str| p.parse::<u16>().map_err(|_| format!("invalid port {p:?}"));
+    let port_of = |p: &str| p.parse::<u16>().map_err(|_| AddressError::InvalidPort);
     let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-        let (host, after) = inner
-            .split_once(']')
-            .ok_or_else(|| "missing ']' after an IPv6 address".to_string())?;
+        let (host, after) = inner.split_once(']').ok_or(AddressError::UnclosedBracket)?;
         let port = match after {
             "" => default_port,
-            _ => port_of(
-                after
-                    .strip_prefix(':')
-                    .ok_or_else(|| format!("unexpected {after:?} after ']'"))?,
-            )?,
+            _ => port_of(after.strip_prefix(':').ok_or(AddressError::TrailingText)?)?,
         };
         (host, port)
     } else {
@@ -48,23 +70,26 @@ pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, Strin
         }
     };
     if host.is_empty() {
-        return Err("empty host".into());
+        return Err(AddressError::EmptyHost);
     }
     Ok(JoinSpec { name, host, port })
 }
 
 /// Resolves one join address to every socket address it names.
-pub(crate) async fn resolve(spec: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
+pub(crate) async fn resolve(
+    spec: &str,
+    default_port: u16,
+) -> Result<Vec<SocketAddr>, AddressError> {
     let JoinSpec { host, port, .. } = parse(spec, default_port)?;
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .map_err(|e| AddressError::Resolve(Arc::new(e)))?
         .collect();
     if addrs.is_empty() {
-        return Err(format!("{host:?} resolves to no address"));
+        return Err(AddressError::NoAddress);
     }
     Ok(addrs)
 }
@@ -75,7 +100,9 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<(Option<&str>, &str, u16), String> {
-        parse(s, 7946).map(|j| (j.name, j.host, j.port))
+        parse(s, 7946)
+            .map(|j| (j.name, j.host, j.port))
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
 use crate::wire::Limit;
 
-use super::error::{JoinError, JoinFailure};
+use super::error::{JoinError, JoinFailure, JoinFailureReason};
 use super::snapshot::Snapshot;
 use super::stats::{Counters, MemberEvent};
 use super::stream::{InboundContext, InboundRequest, run_outbound, serve_inbound};
@@ -133,10 +133,7 @@ impl<D: Delegate> Core<D> {
                     pending += 1;
                     self.join_streams.insert(id, JoinStream { op, address });
                 }
-                None => failures.push(JoinFailure {
-                    address,
-                    reason: "cannot build the push/pull request".into(),
-                }),
+                None => failures.push(JoinFailure::new(address, JoinFailureReason::Request)),
             }
         }
         let join = JoinOp {
@@ -213,13 +210,9 @@ impl<D: Delegate> Core<D> {
                 if contacted {
                     op.contacted += 1;
                 } else {
-                    op.failures.push(JoinFailure {
-                        address: js.address,
-                        reason: error.as_ref().map_or_else(
-                            || "the peer's state was not merged".to_owned(),
-                            |e| error_chain(e),
-                        ),
-                    });
+                    // Not contacted always comes with the reason.
+                    let reason = error.clone().map_or(JoinFailureReason::Request, Into::into);
+                    op.failures.push(JoinFailure::new(js.address, reason));
                 }
                 if op.pending == 0
                     && let Some(op) = self.joins.remove(&js.op)

@@ -84,23 +84,57 @@ impl From<MachineError> for Error {
 }
 
 /// Why one join address could not be contacted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct JoinFailure {
     /// The address as given to [`join`](super::Memberlist::join), or the resolved address
     /// it was tried at (`"db.local:7946 (10.0.0.5:7946)"`).
     pub address: String,
     /// What went wrong.
-    pub reason: String,
+    pub reason: JoinFailureReason,
 }
 
-impl fmt::Display for JoinFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.address, self.reason)
+impl JoinFailure {
+    /// A failure of `address` for `reason`.
+    pub fn new(address: impl Into<String>, reason: impl Into<JoinFailureReason>) -> Self {
+        Self {
+            address: address.into(),
+            reason: reason.into(),
+        }
     }
 }
 
+impl fmt::Display for JoinFailure {
+    /// The address, the reason and the reason's sources: "10.0.0.2:7946: connecting to
+    /// 10.0.0.2:7946 failed: Connection refused (os error 111)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.address, self.reason)?;
+        let mut source = std::error::Error::source(&self.reason);
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+/// What went wrong with one join address.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinFailureReason {
+    /// The address is malformed or its name cannot be resolved.
+    #[error(transparent)]
+    Address(#[from] super::address::AddressError),
+    /// The push/pull exchange with it failed (the stream, the peer's answer, or the merge).
+    #[error(transparent)]
+    PushPull(#[from] crate::machine::PushPullError),
+    /// The machine could not frame the push/pull request.
+    #[error("cannot build the push/pull request")]
+    Request,
+}
+
 /// [`join`](super::Memberlist::join) contacted no one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum JoinError {
     /// No address was given.
@@ -144,20 +178,22 @@ mod tests {
 
     #[test]
     fn join_error_lists_every_address() {
+        let refused =
+            crate::machine::StreamError::refused(std::net::SocketAddr::from(([10, 0, 0, 1], 7946)));
         let e = JoinError::Failed(vec![
-            JoinFailure {
-                address: "10.0.0.1:7946".into(),
-                reason: "connection refused".into(),
-            },
-            JoinFailure {
-                address: "nope.invalid".into(),
-                reason: "cannot resolve".into(),
-            },
+            JoinFailure::new(
+                "10.0.0.1:7946",
+                crate::machine::PushPullError::Stream(refused),
+            ),
+            JoinFailure::new(
+                "nope.invalid",
+                super::super::address::AddressError::NoAddress,
+            ),
         ]);
         assert_eq!(
             e.to_string(),
-            "failed to join any of 2 addresses: 10.0.0.1:7946: connection refused; \
-             nope.invalid: cannot resolve"
+            "failed to join any of 2 addresses: 10.0.0.1:7946: connecting to 10.0.0.1:7946 \
+             failed: connection refused; nope.invalid: the name resolves to no address"
         );
         assert_eq!(e.failures().len(), 2);
     }

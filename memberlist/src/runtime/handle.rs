@@ -181,10 +181,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
                             .map(|a| (format!("{} ({a})", spec.trim()), a)),
                     );
                 }
-                Err(reason) => failures.push(JoinFailure {
-                    address: spec.trim().to_owned(),
-                    reason,
-                }),
+                Err(reason) => failures.push(JoinFailure::new(spec.trim(), reason)),
             }
         }
         if given == 0 {

@@ -78,13 +78,14 @@ mod snapshot;
 mod stats;
 mod stream;
 
+pub use address::AddressError;
 pub use address::DEFAULT_JOIN_PORT;
 pub use builder::{Builder, NoTransport};
 pub use config::{
     Config, ConfigError, DEFAULT_EVENT_BUFFER, DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
     DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_STREAM_READ_LIMIT, DEFAULT_TRANSMIT_QUEUE,
 };
-pub use error::{Error, JoinError, JoinFailure};
+pub use error::{Error, JoinError, JoinFailure, JoinFailureReason};
 pub use file::ConfigFile;
 pub use handle::Memberlist;
 pub use keys::{GossipVerify, KeyError};
