@@ -212,6 +212,17 @@ impl Members {
         self.generation
     }
 
+    /// Marks the entries as possibly changed. The cached view message describes the old
+    /// generation and is never read again (`view` and `share_view_message` check the
+    /// generation), so it is dropped now rather than at the next push/pull: during a join
+    /// every table changes between two push/pulls, and a stale view per machine (plus the
+    /// view pool's copy, freed at its next sweep once nobody holds it) was a quarter of a
+    /// simulated join's peak memory.
+    fn bump_generation(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.view = None;
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(name);
         self.index
@@ -233,7 +244,7 @@ impl Members {
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
-        self.generation = self.generation.wrapping_add(1);
+        self.bump_generation();
         let i = self.position(name)?;
         let len = self.nodes.len();
         let m = &mut self.nodes[i];
@@ -285,13 +296,19 @@ impl Members {
     /// probed at the end of a round.
     pub(crate) fn insert<R: Rng>(&mut self, member: Member, rng: &mut R) {
         debug_assert!(self.position(&member.name).is_none());
-        self.generation = self.generation.wrapping_add(1);
+        self.bump_generation();
         let n = self.nodes.len();
         let hash = self.hasher.hash_one(member.name.as_str());
         if let Some(journal) = &mut self.journal {
             journal.note(&member.name, n + 1);
         }
         self.ip_named += usize::from(reads_as_ip(&member.name));
+        if n == self.nodes.capacity() {
+            // Grow by a quarter rather than double: a table learned entry by entry (gossip
+            // during a join) would otherwise carry up to twice its size, and with every
+            // machine of a simulator holding every member that slack is gigabytes.
+            self.nodes.reserve_exact((n / 4).max(16));
+        }
         self.nodes.push(member);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, n as u32, |&i| {
@@ -357,7 +374,7 @@ impl Members {
         let ip_named = removed.iter().filter(|m| reads_as_ip(&m.name)).count();
         self.ip_named -= ip_named;
         if !removed.is_empty() {
-            self.generation = self.generation.wrapping_add(1);
+            self.bump_generation();
             self.rebuild_index();
         }
         removed
