@@ -201,7 +201,8 @@ impl<D: Delegate> Machine<D> {
             );
             return false;
         }
-        self.queue_node_broadcast(&a.node, a.to_bytes(), None);
+        let msg = self.members.share_message(a.to_bytes());
+        self.queue_node_broadcast(&a.node, msg, None);
         let Some(m) = self.members.get_mut(&a.node) else {
             return false;
         };

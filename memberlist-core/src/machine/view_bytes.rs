@@ -127,6 +127,17 @@ impl Members {
         self.view.get_or_insert_default()
     }
 
+    /// `message`, or an equal buffer that another machine of the process already holds,
+    /// when an interner is set. Used for gossip this machine relays: in a simulated join
+    /// every machine queues an alive message about every member, the same bytes on every
+    /// machine, and one buffer each was a sixth of the peak memory.
+    pub(crate) fn share_message(&self, message: Bytes) -> Bytes {
+        match &self.view_interner {
+            Some(interner) => interner.intern(message),
+            None => message,
+        }
+    }
+
     /// Hands view messages to `interner` from now on (the current one too).
     pub(crate) fn set_view_interner(&mut self, interner: std::sync::Arc<dyn ViewInterner>) {
         if let Some(view) = &mut self.view {
