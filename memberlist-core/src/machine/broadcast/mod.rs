@@ -30,18 +30,14 @@
 //!
 //! Two structures hold the queue:
 //!
-//! - the *table* of entries, a hash table keyed by each entry's key (open addressing,
-//!   one 64-byte cache line per bucket holding the message, the key and the sequence
-//!   number).
-//!   An entry's position there is its 4-byte *slot number*; removals leave tombstones
-//!   rather than move entries, so a slot number changes only when the table is rebuilt
-//!   (to grow, or to clear tombstones, amortized `O(1)` per insertion), which renumbers
-//!   the order along with it.
-//!   Finding the entry a new message replaces therefore costs one cache miss on a large
-//!   queue, where an index pointing into a separate slab costs two in a row. Keys are
-//!   hashed with a fast seeded hash and every candidate is confirmed against the full
-//!   key stored in its bucket, so distinct keys with equal hashes are told apart (which
-//!   is why a non-cryptographic hash is safe there);
+//! - the *table* of entries, a slab of 64-byte slots each holding the message, the key
+//!   and the sequence number, plus an index from key hashes to slots.
+//!   An entry's position in the slab is its 4-byte *slot number*, which never changes
+//!   while the entry is queued; a freed slot is reused by a later insertion.
+//!   Finding the entry a new message replaces costs two cache misses on a large queue
+//!   (index, slot). Keys are hashed with a fast seeded hash and every candidate is
+//!   confirmed against the full key stored in its slot, so distinct keys with equal
+//!   hashes are told apart (which is why a non-cryptographic hash is safe there);
 //! - the *order* of sending, which holds slot numbers. Messages never sent yet (the
 //!   tier every new message enters, always as the newest) sit in one stack per message
 //!   length, newest on top, so queueing one is finding the stack of its length (an array
@@ -57,7 +53,7 @@
 //! entries and exceed 1,024, so they cost amortized `O(1)` each and at most about double
 //! the order's size.
 //!
-//! Queueing is amortized `O(1)` (the amortized part: table rebuilds and order
+//! Queueing is amortized `O(1)` (the amortized part: slab and index growth and order
 //! clean-ups; a message of 2,048 bytes or more adds an `O(log d)` lookup among the `d`
 //! distinct lengths of unsent messages); each message picked by
 //! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs one `O(log n)` range
@@ -65,11 +61,11 @@
 //! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
 //! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry a growing queue holds about 110–225 bytes besides the message bytes: 72
-//! bytes per table bucket (the line plus a notification id), with between 3/8 and 3/4
-//! of the buckets in use, and 16–32 bytes of order for an unsent entry or ~30 for a sent
-//! one (a stale entry costs as much order again until cleaned up). Allocations are kept
-//! at their peak; only [`reset`](TransmitLimitedQueue::reset) releases them.
+//! Per entry a growing queue holds about 85–130 bytes besides the message bytes: a
+//! 64-byte slot (the slab grows by a quarter at a time), 6–12 bytes of index, and 16–32
+//! bytes of order for an unsent entry or ~30 for a sent one (a stale entry costs as much
+//! order again until cleaned up). Allocations are kept at their peak; only
+//! [`reset`](TransmitLimitedQueue::reset) releases them.
 //!
 //! # Example
 //!
@@ -257,8 +253,8 @@ impl TransmitLimitedQueue {
     /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
     /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
     ///
-    /// Amortized `O(1)`: an insertion occasionally triggers an `O(n)` rebuild of the
-    /// table, a replacement an `O(n)` clean-up of the order (see the
+    /// Amortized `O(1)`: an insertion occasionally grows the slab or the index in
+    /// `O(n)`, a replacement an `O(n)` clean-up of the order (see the
     /// [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
         if self.seq >= table::SEQ_LIMIT {
@@ -277,15 +273,6 @@ impl TransmitLimitedQueue {
                 self.compact_if_stale();
                 return true;
             }
-        }
-        if self.table.is_full() {
-            let moves = self.table.rebuild();
-            // Stale entries go too: they name old positions.
-            self.order
-                .remap(|seq, index| match moves.get(index as usize) {
-                    Some(&(old_seq, to)) if old_seq == seq => Some(to),
-                    _ => None,
-                });
         }
         let index = self.table.insert(key, hash, message, notify, seq);
         self.order.push_fresh(len, seq, index);

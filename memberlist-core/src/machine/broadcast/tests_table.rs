@@ -1,5 +1,5 @@
-//! The entry table on its own, against a `HashMap`: lookups, tombstones, the clean-up of
-//! tombstones at the end of a probe run, and rebuilds (with the positions they move).
+//! The entry table on its own, against a `HashMap`: lookups, removals, the reuse of freed
+//! slots, and slots that stay put while their entry is queued.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -39,15 +39,6 @@ struct TableModel {
 }
 
 impl TableModel {
-    /// Applies a rebuild's moves to the recorded positions.
-    fn remap(&mut self, moves: &[(u64, u32)]) {
-        for (index, seq) in self.keyed.values_mut().chain(self.unique.iter_mut()) {
-            let (old_seq, to) = moves[*index as usize];
-            assert_eq!(old_seq, *seq, "a rebuild lost track of an entry");
-            *index = to;
-        }
-    }
-
     fn check(&self, t: &Table) {
         let mut positions = t.check();
         assert_eq!(positions.len(), self.keyed.len() + self.unique.len());
@@ -95,10 +86,6 @@ fn run_table(weak_hash: bool, ops: &[TableOp], check_every: usize) {
                     assert_eq!(t.replace(index, message, Some(seq), seq), Some(old_seq));
                     model.keyed.insert(key, (index, seq));
                 } else {
-                    if t.is_full() {
-                        let moves = t.rebuild();
-                        model.remap(&moves);
-                    }
                     let index = t.insert(key.clone(), Some(hash), message, Some(seq), seq);
                     model.keyed.insert(key, (index, seq));
                 }
@@ -110,10 +97,6 @@ fn run_table(weak_hash: bool, ops: &[TableOp], check_every: usize) {
                 }
             }
             TableOp::PutUnique => {
-                if t.is_full() {
-                    let moves = t.rebuild();
-                    model.remap(&moves);
-                }
                 let index = t.insert(BroadcastKey::Unique, None, message, Some(seq), seq);
                 model.unique.push((index, seq));
             }
@@ -153,9 +136,9 @@ proptest! {
 }
 
 #[test]
-fn tombstones_are_cleaned_up_and_rebuilds_keep_entries() {
-    // Fill, empty, and refill many times: tombstones come and go, and rebuilds run both
-    // to grow and to clear tombstones at an unchanged size.
+fn freed_slots_are_reused_and_entries_stay_put() {
+    // Fill, empty, and refill many times: slots are freed and reused in every order, and
+    // the slab and the index grow while entries are queued.
     let mut ops = Vec::new();
     for round in 0..20u8 {
         ops.extend((0..=255u8).map(|k| TableOp::Put(k.wrapping_add(round))));
