@@ -118,11 +118,8 @@ impl Members {
             .as_ref()
             .is_none_or(|v| v.generation != generation)
         {
-            let mut view = write_view(&self.nodes, generation);
-            if let Some(interner) = &self.view_interner {
-                view.message = interner.intern(view.message);
-            }
-            self.view = Some(view);
+            // Not interned yet: see `share_view_message`.
+            self.view = Some(write_view(&self.nodes, generation));
         }
         self.view.get_or_insert_default()
     }
@@ -130,7 +127,8 @@ impl Members {
     /// `message`, or an equal buffer that another machine of the process already holds,
     /// when an interner is set. Used for gossip this machine relays: in a simulated join
     /// every machine queues an alive message about every member, the same bytes on every
-    /// machine, and one buffer each was a sixth of the peak memory.
+    /// machine, and one buffer each was a sixth of the peak memory. (Such messages are
+    /// held by the queues of most machines, so they are seldom garbage in the pool.)
     pub(crate) fn share_message(&self, message: Bytes) -> Bytes {
         match &self.view_interner {
             Some(interner) => interner.intern(message),
@@ -138,7 +136,8 @@ impl Members {
         }
     }
 
-    /// Hands view messages to `interner` from now on (the current one too).
+    /// Hands view messages to `interner` from now on (the current one too, and views found
+    /// equal to another machine's from then on, see `share_view_message`).
     pub(crate) fn set_view_interner(&mut self, interner: std::sync::Arc<dyn ViewInterner>) {
         if let Some(view) = &mut self.view {
             view.message = interner.intern(std::mem::take(&mut view.message));
@@ -147,8 +146,16 @@ impl Members {
     }
 
     /// `other` holds the same bytes as our current view message: keep one buffer for both
-    /// (the one at the lower address, so that buffers shared this way converge on one
-    /// across many exchanges). Returns whether the bytes were equal.
+    /// (the interner's, when one is set and holds one; otherwise the one at the lower
+    /// address, so that buffers shared this way converge on one across many exchanges).
+    /// Returns whether the bytes were equal.
+    ///
+    /// A view enters the interner only here, once another machine is known to hold the same
+    /// bytes. Pooling every view as it is written filled the pool with views that no
+    /// machine shared and that the next change of the table made garbage; the pool frees
+    /// such buffers only at its next sweep, after it has doubled, so during a simulated
+    /// join (every table changing, thousands of distinct views) it held about one dead
+    /// view per machine: O(N²) bytes.
     pub(crate) fn share_view_message(&mut self, other: &Bytes) -> bool {
         let generation = self.generation();
         let Some(view) = self.view.as_mut().filter(|v| v.generation == generation) else {
@@ -160,9 +167,15 @@ impl Members {
         if view.message != *other {
             return false;
         }
-        if other.as_ptr() < view.message.as_ptr() {
-            view.message = other.clone();
-        }
+        let lower = if other.as_ptr() < view.message.as_ptr() {
+            other.clone()
+        } else {
+            std::mem::take(&mut view.message)
+        };
+        view.message = match &self.view_interner {
+            Some(interner) => interner.intern(lower),
+            None => lower,
+        };
         true
     }
 }
