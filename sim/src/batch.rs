@@ -42,6 +42,9 @@ pub struct Batch {
     pub failed_seeds: Vec<u64>,
     /// Per measured figure, its distribution.
     pub figures: BTreeMap<String, Spread>,
+    /// Peak resident memory of the process over all the runs, in MiB (see
+    /// [`Report::peak_rss_mib`]).
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -108,6 +111,10 @@ impl Batch {
             nodes: first.map_or(0, |r| r.nodes),
             first_seed: reports.iter().map(|r| r.seed).min().unwrap_or(0),
             runs: reports.len(),
+            peak_rss_mib: reports
+                .iter()
+                .filter_map(|r| r.peak_rss_mib)
+                .max_by(f64::total_cmp),
             failed_seeds: reports.iter().filter(|r| !r.ok()).map(|r| r.seed).collect(),
             figures,
         }

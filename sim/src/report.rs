@@ -26,6 +26,10 @@ pub struct Report {
     pub cpu_time_source: &'static str,
     /// Simulated node-seconds per CPU second: nodes × virtual seconds / CPU seconds.
     pub node_seconds_per_cpu_second: f64,
+    /// Peak resident memory of the process so far, in MiB (Linux's `VmHWM`; `None` where
+    /// it cannot be read). Runs of a batch share one process, so theirs is the peak of
+    /// every run up to this one.
+    pub peak_rss_mib: Option<f64>,
     /// Inputs processed (datagram deliveries and timer wake-ups).
     pub steps: u64,
     /// Hash of everything the run's machines did, in order (hex; the lifeguard scenario
@@ -58,6 +62,7 @@ impl Report {
             cpu_seconds: 0.0,
             cpu_time_source: "wall_clock",
             node_seconds_per_cpu_second: 0.0,
+            peak_rss_mib: None,
             steps: 0,
             trace_hash: String::new(),
             measured: BTreeMap::new(),
@@ -96,6 +101,7 @@ impl Report {
         self.cpu_seconds = cpu.as_secs_f64();
         self.cpu_time_source = source;
         self.steps = steps;
+        self.peak_rss_mib = peak_rss_mib();
         self.node_seconds_per_cpu_second = if self.cpu_seconds > 0.0 {
             self.nodes as f64 * self.virtual_seconds / self.cpu_seconds
         } else {
@@ -125,6 +131,9 @@ impl Report {
             self.node_seconds_per_cpu_second,
             self.steps
         );
+        if let Some(mib) = self.peak_rss_mib {
+            let _ = writeln!(s, "  peak memory {mib:.0} MiB (resident)");
+        }
         for (k, v) in &self.measured {
             match self.expected.get(k) {
                 Some(e) => {
@@ -187,4 +196,13 @@ fn thread_cpu_time() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(nanos))
+}
+
+/// Peak resident set size of this process in MiB, from the `VmHWM` line of Linux's
+/// `/proc/self/status` (kilobytes).
+fn peak_rss_mib() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib as f64 / 1024.0)
 }

@@ -29,6 +29,7 @@ fn report(args: &[&str]) -> Value {
         "cpu_seconds",
         "cpu_time_source",
         "node_seconds_per_cpu_second",
+        "peak_rss_mib",
     ] {
         obj.remove(volatile);
     }
