@@ -303,12 +303,6 @@ impl Members {
             journal.note(&member.name, n + 1);
         }
         self.ip_named += usize::from(reads_as_ip(&member.name));
-        if n == self.nodes.capacity() {
-            // Grow by a quarter rather than double: a table learned entry by entry (gossip
-            // during a join) would otherwise carry up to twice its size, and with every
-            // machine of a simulator holding every member that slack is gigabytes.
-            self.nodes.reserve_exact((n / 4).max(16));
-        }
         self.nodes.push(member);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, n as u32, |&i| {
