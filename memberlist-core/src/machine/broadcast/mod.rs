@@ -61,8 +61,8 @@
 //! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
 //! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry a growing queue holds about 85–175 bytes besides the message bytes: a
-//! 64-byte slot (the slab doubles when full), 6–12 bytes of index, and 16–32
+//! Per entry a growing queue holds about 85–130 bytes besides the message bytes: a
+//! 64-byte slot (the slab at least two thirds full), 6–12 bytes of index, and 16–32
 //! bytes of order for an unsent entry or ~30 for a sent one (a stale entry costs as much
 //! order again until cleaned up). Allocations are kept at their peak; only
 //! [`reset`](TransmitLimitedQueue::reset) releases them.
