@@ -8,15 +8,18 @@ use crate::delegate::Delegate;
 
 use super::Machine;
 
-/// Where a driver of many machines in one process keeps one copy of each view message.
+/// Where a driver of many machines in one process keeps one copy of each message they all
+/// hold: view messages, and the gossip they relay.
 ///
 /// Every machine keeps its view — every member's entry, encoded — as one buffer, the
-/// push/pull message it sends (at 10,000 members, about 700 KB). Machines in one process (a
-/// simulator, a test bed, many nodes behind one runtime) mostly hold equal views; given an
-/// interner ([`Machine::set_view_interner`]), each machine that writes its view hands the
-/// buffer to [`intern`](Self::intern) and keeps what comes back, so that a converged
-/// cluster holds its view once. Nothing on the wire changes. (Without an interner, equal
-/// buffers met in push/pulls are still shared pairwise.)
+/// push/pull message it sends (at 10,000 members, about 700 KB), and queues the alive
+/// messages it relays. Machines in one process (a simulator, a test bed, many nodes behind
+/// one runtime) mostly hold equal views and queue the same messages; given an interner
+/// ([`Machine::set_view_interner`]), a machine hands [`intern`](Self::intern) a view once
+/// another machine is found holding the same bytes (in a push/pull), and every alive
+/// message it queues for gossip, and keeps what comes back. A converged cluster then holds
+/// its view once. Nothing on the wire changes. (Without an interner, equal view buffers met
+/// in push/pulls are still shared pairwise.)
 ///
 /// ```
 /// use std::sync::Arc;
@@ -39,7 +42,8 @@ pub trait ViewInterner: Send + Sync + 'static {
 }
 
 impl<D: Delegate> Machine<D> {
-    /// Hands this machine's view messages to `interner` from now on (the current one too).
+    /// Hands this machine's view messages and relayed gossip to `interner` from now on (the
+    /// current view too).
     pub fn set_view_interner(&mut self, interner: Arc<dyn ViewInterner>) {
         self.members.set_view_interner(interner);
     }
