@@ -4,7 +4,7 @@
 //! member — gets a push/pull. If it answers, both sides merge each other's view; nodes they had
 //! reaped come back as new members, and nodes still listed as dead refute and rejoin.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -52,7 +52,8 @@ impl<D: Delegate> Machine<D> {
         // Seeds that are not current members; the table is only scanned when seeds exist
         // (a full scan every interval is a real cost at 10,000 members).
         if !self.cfg.seeds.is_empty() {
-            let current: HashSet<SocketAddr> = self
+            // Ordered, like every set the machine builds (only looked up here).
+            let current: BTreeSet<SocketAddr> = self
                 .members
                 .iter()
                 .filter(|m| !m.state.is_gone())

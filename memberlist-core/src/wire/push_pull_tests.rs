@@ -1,0 +1,157 @@
+//! Tests of `wire/push_pull.rs`.
+#![allow(clippy::unwrap_used)]
+use super::*;
+use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole};
+
+fn sample() -> PushPull {
+    let states = (0..40)
+        .map(|i| PushNodeState {
+            name: format!("node-{i}-with-a-longer-name").into(),
+            addr: IpBytes::from([10, 0, 0, i as u8]),
+            port: 7946 + i as u16,
+            meta: if i % 3 == 0 {
+                Bytes::new()
+            } else {
+                Bytes::from(vec![i as u8; i * 7])
+            },
+            incarnation: i as u32 * 1000,
+            state: NodeState::from_i64(i as i64 % 5),
+            vsn: Vsn::default_advertised(),
+        })
+        .collect();
+    PushPull {
+        join: true,
+        states,
+        user_state: Bytes::from_static(b"user state"),
+    }
+}
+
+#[test]
+fn borrowed_encoding_is_byte_identical() {
+    let pp = sample();
+    let mut out = Vec::new();
+    encode_push_pull(
+        pp.join,
+        pp.states.iter().map(PushNodeState::as_ref),
+        &pp.user_state,
+        &mut out,
+    );
+    assert_eq!(out, pp.to_bytes());
+    for s in &pp.states {
+        let mut one = Vec::new();
+        s.as_ref().encode(&mut one);
+        assert_eq!(one.len(), s.as_ref().encoded_len());
+    }
+}
+
+#[test]
+fn small_entries_encode_like_the_general_path_and_decode_back() {
+    let names = [
+        "a",
+        "node-12",
+        "a-name-of-exactly-23-ch",
+        "a-name-of-thirty-one-bytes-long",
+    ];
+    let addrs = [
+        IpBytes::EMPTY,
+        IpBytes::from([10, 0, 0, 1]),
+        IpBytes::new(&[0xfe; 16]).unwrap(),
+        IpBytes::new(&[1, 2]).unwrap(),
+    ];
+    let vsns = [
+        Vsn::default(),
+        Vsn::from_slice(&[1, 5]),
+        Vsn::new(1, 5, 2, 255, 4, 9),
+    ];
+    let states = [0, 3, 127, -1, -33, 200, i64::MIN].map(NodeState::from_i64);
+    for (i, name) in names.into_iter().enumerate() {
+        for addr in addrs {
+            for vsn in vsns {
+                for (j, state) in states.into_iter().enumerate() {
+                    let wide = [0, 127, 128, 255, 256, 65_535, 65_536, u32::MAX];
+                    let s = PushNodeStateRef {
+                        name,
+                        addr,
+                        port: wide[(i + j) % wide.len()] as u16,
+                        meta: b"",
+                        incarnation: wide[(i * 3 + j) % wide.len()],
+                        state,
+                        vsn,
+                    };
+                    let (mut small, mut general) = (Vec::new(), Vec::new());
+                    s.encode(&mut small);
+                    s.encode_general(&mut general);
+                    assert_eq!(small, general);
+                    assert_eq!(small.len(), s.encoded_len());
+                    let back = PushNodeState::decode(&mut Reader::new(&small)).unwrap();
+                    assert_eq!(back.as_ref(), s);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn any_key_order_decodes_like_the_canonical_one() {
+    let s = &sample().states[4];
+    // Keys reversed, plus an unknown key: the general path.
+    let mut out = Vec::new();
+    write_map_len(&mut out, 8);
+    out.extend_from_slice(b"\xa3Vsn");
+    write_nil_or_bytes(&mut out, s.vsn.as_bytes());
+    out.extend_from_slice(b"\xa5Extra");
+    write_uint(&mut out, 1);
+    out.extend_from_slice(b"\xa5State");
+    write_int(&mut out, s.state.as_i64());
+    out.extend_from_slice(b"\xa4Port");
+    write_uint(&mut out, u64::from(s.port));
+    out.extend_from_slice(b"\xa4Name");
+    write_str(&mut out, s.name.as_bytes());
+    out.extend_from_slice(b"\xa4Meta");
+    write_nil_or_bytes(&mut out, &s.meta);
+    out.extend_from_slice(b"\xabIncarnation");
+    write_uint(&mut out, u64::from(s.incarnation));
+    out.extend_from_slice(b"\xa4Addr");
+    write_nil_or_bytes(&mut out, s.addr.as_bytes());
+    assert_eq!(PushNodeState::decode(&mut Reader::new(&out)).unwrap(), *s);
+    let mut canonical = Vec::new();
+    s.encode(&mut canonical);
+    let mut r = Reader::new(&canonical);
+    assert_eq!(PushNodeState::decode_canonical(&mut r).unwrap(), *s);
+    assert_eq!(r.position(), canonical.len());
+    // A nameless state is refused by either path.
+    let mut nameless = Vec::new();
+    PushNodeState::default().encode(&mut nameless);
+    assert_eq!(
+        PushNodeState::decode(&mut Reader::new(&nameless)),
+        Err(DecodeError::MissingField("Name"))
+    );
+}
+
+#[test]
+fn complete_decoding_matches_the_incremental_decoder() {
+    let pipeline = Pipeline::new();
+    let bytes = sample().to_bytes();
+    let incremental = |role, data: &[u8]| {
+        let mut dec = StreamDecoder::new(role);
+        dec.feed(data);
+        dec.poll(&pipeline)
+    };
+    for role in [StreamRole::Acceptor, StreamRole::Dialer] {
+        let fast = StreamDecoder::decode_complete(role, &pipeline, &bytes).unwrap();
+        assert_eq!(fast, Some(StreamMessage::PushPull(sample())));
+        // Truncated and corrupted inputs give the incremental decoder's answers.
+        for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+            assert_eq!(
+                StreamDecoder::decode_complete(role, &pipeline, &bytes[..cut]),
+                incremental(role, &bytes[..cut])
+            );
+        }
+        let mut bad = bytes.to_vec();
+        bad[40] = 0xc1;
+        assert_eq!(
+            StreamDecoder::decode_complete(role, &pipeline, &bad),
+            incremental(role, &bad)
+        );
+    }
+}
