@@ -120,30 +120,14 @@ impl Cluster {
             None => StreamOutcome::Failed(StreamError::refused(req.to)),
             Some(to) => {
                 let pipeline = self.machines[to].pipeline();
-                let opened = StreamDecoder::open_complete(StreamRole::Acceptor, pipeline, req.data);
+                let opened =
+                    StreamDecoder::open_complete(StreamRole::Acceptor, pipeline, req.data.clone());
                 let reply = match opened {
                     Ok(Some(msg)) => self.machines[to].handle_stream(now, self.addrs[from], msg),
                     _ => None,
                 };
                 self.drain(to);
-                match reply {
-                    Some(bytes) if req.expects_reply => {
-                        let pipeline = self.machines[from].pipeline();
-                        match StreamDecoder::open_complete(StreamRole::Dialer, pipeline, bytes) {
-                            Ok(Some(msg)) => StreamOutcome::Reply(msg),
-                            Ok(None) => {
-                                StreamOutcome::Failed(StreamError::Truncated { to: req.to })
-                            }
-                            Err(source) => {
-                                StreamOutcome::Failed(StreamError::Wire { to: req.to, source })
-                            }
-                        }
-                    }
-                    _ if req.expects_reply => {
-                        StreamOutcome::Failed(StreamError::NoReply { to: req.to })
-                    }
-                    _ => StreamOutcome::Sent,
-                }
+                StreamOutcome::from_reply(&req, self.machines[from].pipeline(), reply)
             }
         };
         self.machines[from].handle_stream_reply(now, req.id, outcome);

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::wire::{Pipeline, StreamDecoder, StreamRole};
+
 use super::error::{PushPullError, StreamError};
 use super::members::Member;
 
@@ -69,6 +71,26 @@ pub enum StreamOutcome {
     Sent,
     /// Dialing, writing, reading or opening the reply failed.
     Failed(StreamError),
+}
+
+impl StreamOutcome {
+    /// What a driver that holds the acceptor's whole answer in memory (a simulator, a test
+    /// bed) reports for `req`: the reply opened with `pipeline` (the dialer's) when one is
+    /// expected and came, else why not, or [`Sent`](Self::Sent) when none is expected.
+    pub fn from_reply(req: &StreamRequest, pipeline: &Pipeline, reply: Option<Bytes>) -> Self {
+        let to = req.to;
+        match reply {
+            Some(bytes) if req.expects_reply => {
+                match StreamDecoder::open_complete(StreamRole::Dialer, pipeline, bytes) {
+                    Ok(Some(msg)) => Self::Reply(msg),
+                    Ok(None) => Self::Failed(StreamError::Truncated { to }),
+                    Err(source) => Self::Failed(StreamError::Wire { to, source }),
+                }
+            }
+            _ if req.expects_reply => Self::Failed(StreamError::NoReply { to }),
+            _ => Self::Sent,
+        }
+    }
 }
 
 /// What the machine tells its driver: membership changes and the results of API calls.

@@ -210,7 +210,8 @@ impl<D: Delegate> Core<D> {
                 if contacted {
                     op.contacted += 1;
                 } else {
-                    // Not contacted always comes with the reason.
+                    // The machine gives the reason whenever it did not contact the peer;
+                    // `Request` stands in should that ever not hold.
                     let reason = error.clone().map_or(JoinFailureReason::Request, Into::into);
                     op.failures.push(JoinFailure::new(js.address, reason));
                 }

@@ -105,28 +105,13 @@ impl Sim {
                             Some(_) if req.expects_reply && late_dialer => {
                                 timeout(StreamPhase::Read)
                             }
-                            Some(bytes) if req.expects_reply => {
-                                self.nodes[to].stream_bytes += bytes.len() as u64;
-                                let pipeline = self.nodes[from].machine.pipeline();
-                                match StreamDecoder::open_complete(
-                                    StreamRole::Dialer,
-                                    pipeline,
-                                    bytes,
-                                ) {
-                                    Ok(Some(msg)) => StreamOutcome::Reply(msg),
-                                    Ok(None) => StreamOutcome::Failed(StreamError::Truncated {
-                                        to: to_addr,
-                                    }),
-                                    Err(source) => StreamOutcome::Failed(StreamError::Wire {
-                                        to: to_addr,
-                                        source,
-                                    }),
+                            reply => {
+                                if let Some(bytes) = reply.as_ref().filter(|_| req.expects_reply) {
+                                    self.nodes[to].stream_bytes += bytes.len() as u64;
                                 }
+                                let pipeline = self.nodes[from].machine.pipeline();
+                                StreamOutcome::from_reply(&req, pipeline, reply)
                             }
-                            _ if req.expects_reply => {
-                                StreamOutcome::Failed(StreamError::NoReply { to: to_addr })
-                            }
-                            _ => StreamOutcome::Sent,
                         }
                     }
                     // The acceptor could not open the request: the dialer sees the stream
