@@ -187,13 +187,12 @@ pub(crate) enum Preset {
     Local,
 }
 
-impl Preset {
-    /// The name `ConfigFile` knows it by.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Lan => "lan",
-            Self::Wan => "wan",
-            Self::Local => "local",
+impl From<Preset> for memberlist::runtime::Preset {
+    fn from(p: Preset) -> Self {
+        match p {
+            Preset::Lan => Self::Lan,
+            Preset::Wan => Self::Wan,
+            Preset::Local => Self::Local,
         }
     }
 }

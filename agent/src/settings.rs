@@ -173,7 +173,7 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         return Err("a node name is required: --name NAME (or `name` in the config file)".into());
     }
     if let Some(preset) = args.preset {
-        file.preset = Some(preset.as_str().to_owned());
+        file.preset = Some(preset.into());
     }
     let tls_given = args.tls.given() || agent.tls_given();
     if !args.key.is_empty() {

@@ -29,7 +29,18 @@ pub enum CodecError {
         /// Name of the algorithm that rejected the input.
         algorithm: &'static str,
         /// What was wrong.
-        reason: String,
+        reason: &'static str,
+    },
+    /// The input declares one decompressed length and decodes to another (or could not
+    /// possibly decode to the declared length).
+    #[error("corrupt {algorithm} data: {declared} bytes declared, {found} found")]
+    LengthMismatch {
+        /// Name of the algorithm that rejected the input.
+        algorithm: &'static str,
+        /// The length the input declares.
+        declared: usize,
+        /// The length it decodes to, or the most it could decode to.
+        found: usize,
     },
     /// The decompressed output would exceed the configured limit.
     #[error("decompressed data exceeds the limit of {limit} bytes")]
@@ -49,7 +60,7 @@ pub enum CodecError {
         /// Name of the algorithm that failed.
         algorithm: &'static str,
         /// What went wrong.
-        reason: String,
+        reason: &'static str,
     },
 }
 

@@ -50,7 +50,22 @@ pub enum EncryptionError {
     BadPadding,
     /// Sealing failed (should not happen with valid keys).
     #[error("encryption failed: {0}")]
-    Seal(String),
+    Seal(SealFailure),
+}
+
+/// Why an envelope could not be sealed, in [`EncryptionError::Seal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealFailure {
+    /// The keyring has no primary key to seal with.
+    #[error("the keyring has no primary key")]
+    NoPrimaryKey,
+    /// The operating system gave no random bytes for the nonce.
+    #[error("cannot draw a random nonce from the operating system")]
+    NoRandomness,
+    /// The cipher refused the input (plaintext or associated data beyond its limits).
+    #[error("the cipher refused the input (plaintext or associated data too long)")]
+    InputTooLong,
 }
 
 /// Envelope versions of Go memberlist's AES-GCM encryption.

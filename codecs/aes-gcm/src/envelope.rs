@@ -3,7 +3,7 @@
 //! Version 1 encrypts the plaintext as is. Version 0 first pads it with PKCS#7 to a multiple of
 //! the AES block size (16 bytes).
 
-use memberlist_core::encryption::{EncryptionError, EnvelopeVersion};
+use memberlist_core::encryption::{EncryptionError, EnvelopeVersion, SealFailure};
 
 use crate::cipher::Cipher;
 
@@ -91,9 +91,7 @@ pub(crate) fn seal(
         }
         Err(_) => {
             out.truncate(start);
-            Err(EncryptionError::Seal(
-                "AES-GCM refused the input (plaintext or associated data too long)".into(),
-            ))
+            Err(EncryptionError::Seal(SealFailure::InputTooLong))
         }
     }
 }

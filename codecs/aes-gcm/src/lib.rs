@@ -44,7 +44,7 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use memberlist_core::encryption::{
-    Encryption, EncryptionError, EnvelopeVersion, Keyring, KeyringError, SecretKey,
+    Encryption, EncryptionError, EnvelopeVersion, Keyring, KeyringError, SealFailure, SecretKey,
 };
 
 pub use envelope::{
@@ -214,10 +214,11 @@ impl AesGcm {
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptionError> {
         let state = self.snapshot();
-        let primary = state.ciphers.first().ok_or_else(|| {
-            // Unreachable: a keyring always holds its primary key.
-            EncryptionError::Seal("the keyring has no primary key".into())
-        })?;
+        // Unreachable: a keyring always holds its primary key.
+        let primary = state
+            .ciphers
+            .first()
+            .ok_or(EncryptionError::Seal(SealFailure::NoPrimaryKey))?;
         envelope::seal(primary, version, &nonce, plaintext, aad, out)
     }
 
@@ -290,8 +291,10 @@ impl Encryption for AesGcm {
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptionError> {
         let mut nonce = [0u8; NONCE_SIZE];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| EncryptionError::Seal(format!("cannot draw a random nonce: {e}")))?;
+        getrandom::fill(&mut nonce).map_err(|e| {
+            tracing::error!(error = %e, "the operating system gave no random bytes for a nonce");
+            EncryptionError::Seal(SealFailure::NoRandomness)
+        })?;
         self.encrypt_with_nonce(version, nonce, plaintext, aad, out)
     }
 

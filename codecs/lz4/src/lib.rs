@@ -114,10 +114,35 @@ impl Lz4 {
 }
 
 /// Builds a [`CodecError::Corrupt`] for this codec.
-fn corrupt(reason: impl Into<String>) -> CodecError {
+fn corrupt(reason: &'static str) -> CodecError {
     CodecError::Corrupt {
         algorithm: NAME,
-        reason: reason.into(),
+        reason,
+    }
+}
+
+/// What a malformed block is, in words that do not depend on lz4_flex's wording.
+fn lz4_reason(err: &block::DecompressError) -> &'static str {
+    match err {
+        block::DecompressError::OutputTooSmall { .. } => {
+            "the block decodes past its declared length"
+        }
+        block::DecompressError::LiteralOutOfBounds => "a literal runs past the end of the block",
+        block::DecompressError::ExpectedAnotherByte => "the block ends in the middle of a sequence",
+        block::DecompressError::OffsetZero => "a match has offset 0",
+        block::DecompressError::OffsetOutOfBounds => {
+            "a match reaches before the start of the output"
+        }
+        _ => "the block is malformed",
+    }
+}
+
+/// Builds a [`CodecError::LengthMismatch`] for this codec.
+fn mismatch(declared: usize, found: usize) -> CodecError {
+    CodecError::LengthMismatch {
+        algorithm: NAME,
+        declared,
+        found,
     }
 }
 
@@ -137,10 +162,7 @@ impl Codec for Lz4 {
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let declared = u32::try_from(input.len()).map_err(|_| CodecError::Compress {
             algorithm: NAME,
-            reason: format!(
-                "input of {} bytes exceeds the u32 length prefix",
-                input.len()
-            ),
+            reason: "the input is longer than the u32 length prefix can declare",
         })?;
         let start = out.len();
         out.extend_from_slice(&declared.to_le_bytes());
@@ -151,11 +173,11 @@ impl Codec for Lz4 {
                 out.truncate(block_start + written);
                 Ok(())
             }
-            Err(err) => {
+            Err(_) => {
                 out.truncate(start);
                 Err(CodecError::Compress {
                     algorithm: NAME,
-                    reason: err.to_string(),
+                    reason: "the output buffer is too small",
                 })
             }
         }
@@ -182,10 +204,7 @@ impl Codec for Lz4 {
             .saturating_mul(MAX_EXPANSION)
             .saturating_add(EXPANSION_SLACK);
         if declared > possible {
-            return Err(corrupt(format!(
-                "declared length {declared} is impossible for a {}-byte block",
-                block.len()
-            )));
+            return Err(mismatch(declared, possible));
         }
 
         let start = out.len();
@@ -194,10 +213,8 @@ impl Codec for Lz4 {
         out.resize(start + declared, 0);
         let outcome = match block::decompress_into(block, &mut out[start..]) {
             Ok(written) if written == declared => Ok(()),
-            Ok(written) => Err(corrupt(format!(
-                "block decodes to {written} bytes but {declared} were declared"
-            ))),
-            Err(err) => Err(corrupt(err.to_string())),
+            Ok(written) => Err(mismatch(declared, written)),
+            Err(err) => Err(corrupt(lz4_reason(&err))),
         };
         if outcome.is_err() {
             out.truncate(start);

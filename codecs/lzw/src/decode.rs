@@ -47,10 +47,10 @@ thread_local! {
 }
 
 /// Builds a [`CodecError::Corrupt`] for this codec.
-fn corrupt(reason: impl Into<String>) -> CodecError {
+fn corrupt(reason: &'static str) -> CodecError {
     CodecError::Corrupt {
         algorithm: NAME,
-        reason: reason.into(),
+        reason,
     }
 }
 
@@ -112,7 +112,7 @@ fn decode_bounded(
         match result.status {
             // The EOF code: anything after it is ignored, as Go's reader does.
             Ok(LzwStatus::Done) => return Ok(()),
-            Err(err) => return Err(corrupt(err.to_string())),
+            Err(weezl::LzwError::InvalidCode) => return Err(corrupt("invalid code")),
             Ok(LzwStatus::NoProgress) => {
                 return Err(corrupt(if rest.is_empty() {
                     "stream ends without an end-of-data code"

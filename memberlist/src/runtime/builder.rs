@@ -178,10 +178,7 @@ impl<T, D> Builder<T, D> {
 
     fn pipeline(&self) -> Result<Pipeline, Error> {
         let c = &self.config;
-        let label = Label::new(c.label.clone().into_bytes()).map_err(|e| ConfigError::Invalid {
-            field: "label",
-            reason: e.to_string(),
-        })?;
+        let label = Label::new(c.label.clone().into_bytes()).map_err(ConfigError::Label)?;
         let mut codecs = self.codecs.clone();
         match (&self.compressor, c.compression) {
             (Some(codec), true) => codecs = codecs.with_compressor(Arc::clone(codec)),
@@ -204,11 +201,7 @@ impl<T, D> Builder<T, D> {
                     for key in ring.keys() {
                         enc.install_key(key.clone());
                     }
-                    enc.use_key(ring.primary())
-                        .map_err(|e| ConfigError::Invalid {
-                            field: "keyring",
-                            reason: e.to_string(),
-                        })?;
+                    enc.use_key(ring.primary()).map_err(ConfigError::Keyring)?;
                 }
                 let version = EnvelopeVersion::for_protocol(c.protocol.protocol_version);
                 pipeline = pipeline.with_encryption(Arc::clone(enc), version);
@@ -216,8 +209,7 @@ impl<T, D> Builder<T, D> {
             (None, Some(_)) => {
                 return Err(ConfigError::Invalid {
                     field: "keyring",
-                    reason: "keys are configured but the builder was given no encryption plugin"
-                        .into(),
+                    reason: "keys are configured but the builder was given no encryption plugin",
                 }
                 .into());
             }
@@ -239,12 +231,9 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         self.config.validate()?;
         let max_datagram = self.transport.max_datagram_size();
         if self.config.protocol.udp_buffer_size > max_datagram {
-            return Err(ConfigError::Invalid {
-                field: "udp_buffer_size",
-                reason: format!(
-                    "{} bytes exceeds the transport's largest datagram ({max_datagram} bytes)",
-                    self.config.protocol.udp_buffer_size
-                ),
+            return Err(ConfigError::DatagramTooSmall {
+                udp_buffer_size: self.config.protocol.udp_buffer_size,
+                max_datagram,
             }
             .into());
         }

@@ -217,12 +217,8 @@ impl Config {
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.protocol.validate()?;
-        let invalid = |field: &'static str, reason: &str| {
-            Err(ConfigError::Invalid {
-                field,
-                reason: reason.to_owned(),
-            })
-        };
+        let invalid =
+            |field: &'static str, reason: &'static str| Err(ConfigError::Invalid { field, reason });
         if self.protocol.tcp_timeout.is_zero() {
             return invalid("tcp_timeout", "must be positive");
         }
@@ -270,8 +266,57 @@ pub enum ConfigError {
     Invalid {
         /// The field at fault.
         field: &'static str,
-        /// Why.
-        reason: String,
+        /// Why, and what would be accepted.
+        reason: &'static str,
+    },
+    /// The label cannot be written on packets.
+    #[error("invalid configuration: label: {0}")]
+    Label(#[from] crate::wire::LabelError),
+    /// The keyring's primary key could not be installed in the encryption plugin.
+    #[error("invalid configuration: keyring: {0}")]
+    Keyring(#[from] crate::encryption::KeyringError),
+    /// `udp_buffer_size` is larger than the transport's largest datagram.
+    #[error(
+        "invalid configuration: udp_buffer_size: {udp_buffer_size} bytes exceeds the \
+         transport's largest datagram ({max_datagram} bytes)"
+    )]
+    DatagramTooSmall {
+        /// The configured `udp_buffer_size`.
+        udp_buffer_size: usize,
+        /// The transport's [`max_datagram_size`](crate::transport::Transport::max_datagram_size).
+        max_datagram: usize,
+    },
+    /// An entry of a [`ConfigFile`](super::ConfigFile)'s `seeds` is not an `IP:port`.
+    #[error("invalid configuration: seeds: entry {index} is not an IP:port: {source}")]
+    Seed {
+        /// The entry's position in the list (from 0).
+        index: usize,
+        /// The parser's complaint.
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    /// An entry of a [`ConfigFile`](super::ConfigFile)'s `cidrs_allowed` is not a network.
+    #[error("invalid configuration: cidrs_allowed: entry {index} is not a CIDR network: {source}")]
+    Cidr {
+        /// The entry's position in the list (from 0).
+        index: usize,
+        /// The parser's complaint.
+        #[source]
+        source: ipnet::AddrParseError,
+    },
+    /// An entry of a [`ConfigFile`](super::ConfigFile)'s `keys` is not base64 text.
+    #[error("invalid configuration: keys: key {index} is not valid base64")]
+    KeyEncoding {
+        /// The key's position in the list (from 0; the first is the primary).
+        index: usize,
+    },
+    /// An entry of a [`ConfigFile`](super::ConfigFile)'s `keys` has a size AES cannot use.
+    #[error("invalid configuration: keys: key {index} is {len} bytes; keys are 16, 24 or 32 bytes")]
+    KeySize {
+        /// The key's position in the list (from 0; the first is the primary).
+        index: usize,
+        /// Its decoded size.
+        len: usize,
     },
 }
 

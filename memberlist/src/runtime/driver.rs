@@ -69,26 +69,13 @@ struct JoinStream {
     address: String,
 }
 
-/// An error and its sources, as one line: "connecting to 10.0.0.2:7946 failed: connection
-/// refused".
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
-
 /// The machine and the API calls waiting on it.
 pub(crate) struct Core<D: Delegate> {
     pub(crate) machine: Machine<D>,
     joins: HashMap<u64, JoinOp>,
     next_join: u64,
     join_streams: HashMap<StreamId, JoinStream>,
-    user_streams: HashMap<StreamId, oneshot::Sender<Result<(), String>>>,
+    user_streams: HashMap<StreamId, oneshot::Sender<Result<(), StreamError>>>,
     pings: HashMap<u32, oneshot::Sender<Option<Duration>>>,
     broadcasts: HashMap<u64, oneshot::Sender<()>>,
     next_notify: u64,
@@ -167,7 +154,7 @@ impl<D: Delegate> Core<D> {
     pub(crate) fn wait_user_stream(
         &mut self,
         id: StreamId,
-    ) -> oneshot::Receiver<Result<(), String>> {
+    ) -> oneshot::Receiver<Result<(), StreamError>> {
         let (tx, rx) = oneshot::channel();
         self.user_streams.insert(id, tx);
         rx
@@ -185,7 +172,7 @@ impl<D: Delegate> Core<D> {
     fn observe_outcome(&mut self, id: StreamId, outcome: &StreamOutcome) {
         if let Some(tx) = self.user_streams.remove(&id) {
             let result = match outcome {
-                StreamOutcome::Failed(e) => Err(error_chain(e)),
+                StreamOutcome::Failed(e) => Err(e.clone()),
                 _ => Ok(()),
             };
             let _ = tx.send(result);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use smol_str::SmolStr;
 
-use crate::machine::MachineError;
+use crate::machine::{MachineError, StreamError};
 use crate::transport::TransportError;
 
 use super::config::ConfigError;
@@ -41,12 +41,13 @@ pub enum Error {
         max: usize,
     },
     /// A reliable message could not be delivered.
-    #[error("sending to {node:?} failed: {reason}")]
+    #[error("sending to {node:?} failed: {}", Chain(source))]
     Send {
         /// The destination.
         node: SmolStr,
         /// What went wrong (dialing, writing, timeout...).
-        reason: String,
+        #[source]
+        source: StreamError,
     },
     /// No ack arrived within the probe timeout.
     #[error("no ack from {node:?} within {timeout:?}")]
@@ -108,8 +109,19 @@ impl fmt::Display for JoinFailure {
     /// The address, the reason and the reason's sources: "10.0.0.2:7946: connecting to
     /// 10.0.0.2:7946 failed: Connection refused (os error 111)".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.address, self.reason)?;
-        let mut source = std::error::Error::source(&self.reason);
+        write!(f, "{}: {}", self.address, Chain(&self.reason))
+    }
+}
+
+/// An error and its sources, as one line: "connecting to 10.0.0.2:7946 failed: connection
+/// refused" (error types here name the failing step and keep the cause as a source; a log
+/// line or a message wants both).
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
         while let Some(e) = source {
             write!(f, ": {e}")?;
             source = e.source();

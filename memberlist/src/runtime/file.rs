@@ -57,7 +57,7 @@ pub struct ConfigFile {
     pub name: String,
     /// `"lan"` (default), `"wan"` or `"local"`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub preset: Option<String>,
+    pub preset: Option<Preset>,
 
     /// Protocol version spoken (1..=5).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,11 +191,31 @@ pub struct ConfigFile {
     pub max_remote_meta: Option<usize>,
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        reason: reason.into(),
-    }
+fn invalid(field: &'static str, reason: &'static str) -> ConfigError {
+    ConfigError::Invalid { field, reason }
+}
+
+/// The preset a [`ConfigFile`] starts from: Go's `DefaultLANConfig`, `DefaultWANConfig` or
+/// `DefaultLocalConfig` (written `"lan"`, `"wan"`, `"local"`).
+///
+/// ```
+/// use memberlist::runtime::{ConfigFile, Preset};
+///
+/// let file: ConfigFile = toml::from_str("name = \"a\"\npreset = \"wan\"")?;
+/// assert_eq!(file.preset, Some(Preset::Wan));
+/// assert!(toml::from_str::<ConfigFile>("name = \"a\"\npreset = \"moon\"").is_err());
+/// # Ok::<(), toml::de::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// [`Config::lan`]: Go's `DefaultLANConfig`.
+    #[default]
+    Lan,
+    /// [`Config::wan`]: Go's `DefaultWANConfig`.
+    Wan,
+    /// [`Config::local`]: Go's `DefaultLocalConfig` (fast timers, for one machine).
+    Local,
 }
 
 impl ConfigFile {
@@ -204,16 +224,10 @@ impl ConfigFile {
         if self.name.is_empty() {
             return Err(invalid("name", "a node name is required"));
         }
-        let mut c = match self.preset.as_deref().unwrap_or("lan") {
-            "lan" => Config::lan(self.name.as_str()),
-            "wan" => Config::wan(self.name.as_str()),
-            "local" => Config::local(self.name.as_str()),
-            other => {
-                return Err(invalid(
-                    "preset",
-                    format!("unknown preset {other:?}; expected \"lan\", \"wan\" or \"local\""),
-                ));
-            }
+        let mut c = match self.preset.unwrap_or_default() {
+            Preset::Lan => Config::lan(self.name.as_str()),
+            Preset::Wan => Config::wan(self.name.as_str()),
+            Preset::Local => Config::local(self.name.as_str()),
         };
         let p: &mut ProtocolConfig = &mut c.protocol;
         macro_rules! set {
@@ -251,18 +265,20 @@ impl ConfigFile {
         if let Some(seeds) = self.seeds {
             p.seeds = seeds
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(index, s)| {
                     s.parse::<SocketAddr>()
-                        .map_err(|e| invalid("seeds", format!("{s:?}: {e}")))
+                        .map_err(|source| ConfigError::Seed { index, source })
                 })
                 .collect::<Result<_, _>>()?;
         }
         if let Some(cidrs) = self.cidrs_allowed {
             p.cidrs_allowed = cidrs
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(index, s)| {
                     s.parse::<ipnet::IpNet>()
-                        .map_err(|e| invalid("cidrs_allowed", format!("{s:?}: {e}")))
+                        .map_err(|source| ConfigError::Cidr { index, source })
                 })
                 .collect::<Result<_, _>>()?;
         }
@@ -363,17 +379,11 @@ impl From<&Config> for ConfigFile {
 
 /// Base64 keys → a keyring (`None` for an empty list).
 fn parse_keys(keys: &[String]) -> Result<Option<Keyring>, ConfigError> {
-    let mut parsed = keys.iter().enumerate().map(|(i, text)| {
-        let bytes = base64::decode(text.trim())
-            .ok_or_else(|| invalid("keys", format!("key {i} is not valid base64")))?;
-        SecretKey::new(&bytes).map_err(|_| {
-            invalid(
-                "keys",
-                format!(
-                    "key {i} is {} bytes; keys are 16, 24 or 32 bytes",
-                    bytes.len()
-                ),
-            )
+    let mut parsed = keys.iter().enumerate().map(|(index, text)| {
+        let bytes = base64::decode(text.trim()).ok_or(ConfigError::KeyEncoding { index })?;
+        SecretKey::new(&bytes).map_err(|_| ConfigError::KeySize {
+            index,
+            len: bytes.len(),
         })
     });
     let Some(primary) = parsed.next().transpose()? else {
@@ -575,7 +585,8 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert!(err("preset = \"lan\"").contains("name: a node name is required"));
-        assert!(err("name = \"a\"\npreset = \"moon\"").contains("unknown preset \"moon\""));
+        let e = err("name = \"a\"\npreset = \"moon\"");
+        assert!(e.contains("unknown variant `moon`") && e.contains("`lan`"), "{e}");
         assert!(err("name = \"a\"\nprobe_interval = \"fast\"").contains("invalid duration"));
         assert!(err("name = \"a\"\nprobe_interval = -5").contains("cannot be negative"));
         assert!(err("name = \"a\"\nprobe_intervall = \"1s\"").contains("unknown field"));

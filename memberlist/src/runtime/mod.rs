@@ -86,7 +86,7 @@ pub use config::{
     DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_STREAM_READ_LIMIT, DEFAULT_TRANSMIT_QUEUE,
 };
 pub use error::{Error, JoinError, JoinFailure, JoinFailureReason};
-pub use file::ConfigFile;
+pub use file::{ConfigFile, Preset};
 pub use handle::Memberlist;
 pub use keys::{GossipVerify, KeyError};
 pub use stats::{MemberEvent, Stats};

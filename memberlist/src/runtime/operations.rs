@@ -139,9 +139,9 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
             .await??;
         match waiter.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(Error::Send {
+            Ok(Err(source)) => Err(Error::Send {
                 node: SmolStr::new(node),
-                reason,
+                source,
             }),
             Err(_) => Err(Error::Shutdown),
         }

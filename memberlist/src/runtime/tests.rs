@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::machine::State;
 use crate::runtime::{Config, Error, MemberEvent, Memberlist};
-use crate::transport::{Transport, TransportError};
+use crate::transport::{IoOp, Transport, TransportError};
 
 type Datagram = (Bytes, SocketAddr);
 type Inbound = (DuplexStream, SocketAddr);
@@ -110,7 +110,7 @@ impl Transport for MemoryTransport {
         }
         let refused = || {
             TransportError::io(
-                format!("connecting to {to}"),
+                IoOp::Connect(to),
                 io::Error::from(io::ErrorKind::ConnectionRefused),
             )
         };

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use memberlist_core::transport::TransportError;
+use memberlist_core::transport::{AdvertiseError, IoOp, TransportError};
 
 /// One address of a network interface, as far as the choice needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +27,7 @@ pub(crate) fn advertise_addr(
 ) -> Result<SocketAddr, TransportError> {
     if let Some(mut addr) = advertise {
         if addr.ip().is_unspecified() {
-            return Err(TransportError::Advertise(format!(
-                "the advertise address {addr} is unspecified; give an address other nodes can reach"
-            )));
+            return Err(AdvertiseError::Unspecified(addr).into());
         }
         if addr.port() == 0 {
             addr.set_port(local.port());
@@ -39,8 +37,8 @@ pub(crate) fn advertise_addr(
     if !local.ip().is_unspecified() {
         return Ok(local);
     }
-    let interfaces = if_addrs::get_if_addrs()
-        .map_err(|e| TransportError::io("listing the host's network interfaces", e))?;
+    let interfaces =
+        if_addrs::get_if_addrs().map_err(|e| TransportError::io(IoOp::ListInterfaces, e))?;
     let default_interface = default_route_interface();
     let candidates: Vec<Candidate> = interfaces
         .iter()
@@ -65,12 +63,11 @@ pub(crate) fn advertise_addr(
             tracing::debug!(%ip, bind = %local, "advertising a private interface address");
             Ok(SocketAddr::new(ip, local.port()))
         }
-        None => Err(TransportError::Advertise(format!(
-            "bound to {local} and no private address (RFC 6890: 10/8, 172.16/12, 192.168/16, \
-             100.64/10, ...{}) was found on an interface that is up; set the advertise address \
-             explicitly",
-            if want_v6 { ", fc00::/7" } else { "" }
-        ))),
+        None => Err(AdvertiseError::NoPrivateAddress {
+            bound: local,
+            ipv6: want_v6,
+        }
+        .into()),
     }
 }
 

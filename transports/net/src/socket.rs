@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use memberlist_core::transport::TransportError;
+use memberlist_core::transport::{IoOp, TransportError};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::options::NetTransportOptions;
@@ -36,12 +36,11 @@ pub(crate) fn bind(options: &NetTransportOptions) -> Result<BoundSockets, Transp
     };
     let mut attempt = 1;
     loop {
-        let (tcp, tcp_dual) = bind_tcp(options.bind).map_err(|e| {
-            TransportError::io(format!("binding the TCP listener on {}", options.bind), e)
-        })?;
+        let (tcp, tcp_dual) = bind_tcp(options.bind)
+            .map_err(|e| TransportError::io(IoOp::BindTcp(options.bind), e))?;
         let port = tcp
             .local_addr()
-            .map_err(|e| TransportError::io("reading the TCP listener's address", e))?
+            .map_err(|e| TransportError::io(IoOp::LocalAddr, e))?
             .port();
         let udp_addr = SocketAddr::new(options.bind.ip(), port);
         match bind_udp(udp_addr, options.udp_recv_buffer) {
@@ -62,10 +61,7 @@ pub(crate) fn bind(options: &NetTransportOptions) -> Result<BoundSockets, Transp
                 attempt += 1;
             }
             Err(e) => {
-                return Err(TransportError::io(
-                    format!("binding the UDP socket on {udp_addr}"),
-                    e,
-                ));
+                return Err(TransportError::io(IoOp::BindUdp(udp_addr), e));
             }
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use memberlist_core::transport::{Transport, TransportError};
+use memberlist_core::transport::{IoOp, Transport, TransportError};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -151,13 +151,13 @@ impl NetTransport {
     /// ```
     pub async fn with_options(options: NetTransportOptions) -> Result<Self, TransportError> {
         let bound = socket::bind(&options)?;
-        let tcp = TcpListener::from_std(bound.tcp)
-            .map_err(|e| TransportError::io("registering the TCP listener with tokio", e))?;
-        let udp = UdpSocket::from_std(bound.udp)
-            .map_err(|e| TransportError::io("registering the UDP socket with tokio", e))?;
+        let tcp =
+            TcpListener::from_std(bound.tcp).map_err(|e| TransportError::io(IoOp::Register, e))?;
+        let udp =
+            UdpSocket::from_std(bound.udp).map_err(|e| TransportError::io(IoOp::Register, e))?;
         let local = tcp
             .local_addr()
-            .map_err(|e| TransportError::io("reading the TCP listener's address", e))?;
+            .map_err(|e| TransportError::io(IoOp::LocalAddr, e))?;
         let advertise = advertise_addr(options.advertise, local, bound.dual_stack)?;
         // A dual-stack socket also sends IPv4 datagrams, whose limit is the lower one.
         let max_datagram = if local.is_ipv4() || bound.dual_stack {
@@ -317,7 +317,13 @@ impl Transport for NetTransport {
         let udp = self.udp()?;
         let dest = self.udp_destination(to)?;
         udp.send_to(data, dest).await.map_err(|e| {
-            TransportError::io(format!("sending a {}-byte datagram to {to}", data.len()), e)
+            TransportError::io(
+                IoOp::Send {
+                    to,
+                    len: data.len(),
+                },
+                e,
+            )
         })?;
         tracing::debug!(len = data.len(), %to, "sent a datagram");
         Ok(())
@@ -348,7 +354,7 @@ impl Transport for NetTransport {
         }
         let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(to)).await {
             Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Err(TransportError::io(format!("connecting to {to}"), e)),
+            Ok(Err(e)) => return Err(TransportError::io(IoOp::Connect(to), e)),
             Err(_elapsed) => return Err(TransportError::Timeout),
         };
         if let Err(e) = stream.set_nodelay(true) {

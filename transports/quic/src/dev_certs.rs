@@ -56,7 +56,7 @@ impl std::fmt::Debug for DevCa {
 }
 
 fn generate(e: rcgen::Error) -> TlsError {
-    TlsError::Generate(e.to_string())
+    TlsError::Generate(e)
 }
 
 impl DevCa {

@@ -73,7 +73,7 @@ pub use memberlist_core::transport::{Transport, TransportError};
 pub use stats::{HandshakeFailure, HandshakeFailures, QuicStats};
 pub use stream::QuicStream;
 pub use tls::{ALPN, DEFAULT_SERVER_NAME, TlsConfig, TlsError, quic_client};
-pub use transport::QuicTransport;
+pub use transport::{IdleTimeoutTooLong, QuicTransport};
 pub use wire::WireStats;
 /// The quinn and rustls versions this crate is built on, for raw clients and custom configs.
 pub use {quinn, rustls};

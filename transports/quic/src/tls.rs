@@ -45,12 +45,13 @@ pub enum TlsError {
         source: std::io::Error,
     },
     /// PEM text could not be parsed.
-    #[error("parsing {what}: {reason}")]
+    #[error("parsing {what}: {source}")]
     Pem {
         /// What was being parsed ("certificate chain", "private key", "CA").
         what: &'static str,
         /// The parser's complaint.
-        reason: String,
+        #[source]
+        source: rustls::pki_types::pem::Error,
     },
     /// A required item is missing (an empty chain or CA list).
     #[error("no {0} given")]
@@ -60,10 +61,14 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     /// Building a certificate verifier failed.
     #[error("certificate verifier: {0}")]
-    Verifier(String),
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    /// The rustls configuration offers no TLS 1.3 cipher suite QUIC can start with.
+    #[error("QUIC needs a TLS 1.3 cipher suite: {0}")]
+    CipherSuite(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
     /// Generating development certificates failed.
+    #[cfg(feature = "dev-certs")]
     #[error("certificate generation: {0}")]
-    Generate(String),
+    Generate(#[from] rcgen::Error),
 }
 
 /// A node's TLS identity and the cluster CA it trusts.
@@ -146,14 +151,11 @@ impl TlsConfig {
         let certs = |what, pem| {
             CertificateDer::pem_slice_iter(pem)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| TlsError::Pem {
-                    what,
-                    reason: e.to_string(),
-                })
+                .map_err(|source| TlsError::Pem { what, source })
         };
-        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| TlsError::Pem {
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|source| TlsError::Pem {
             what: "private key",
-            reason: e.to_string(),
+            source,
         })?;
         Self::new(certs("certificate chain", chain)?, key, certs("CA", ca)?)
     }
@@ -214,9 +216,8 @@ impl TlsConfig {
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])?;
         let builder = if mutual_tls {
-            let verifier = WebPkiClientVerifier::builder_with_provider(self.roots()?, provider)
-                .build()
-                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(self.roots()?, provider).build()?;
             builder.with_client_cert_verifier(verifier)
         } else {
             builder.with_no_client_auth()
@@ -246,15 +247,13 @@ impl TlsConfig {
     pub fn quinn_server_config(&self, mutual_tls: bool) -> Result<quinn::ServerConfig, TlsError> {
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(
             self.rustls_server_config(mutual_tls)?,
-        )
-        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        )?;
         Ok(quinn::ServerConfig::with_crypto(Arc::new(crypto)))
     }
 }
 
 /// Wraps any rustls client configuration (TLS 1.3 with an AES-128-GCM suite) for quinn.
 pub fn quic_client(config: rustls::ClientConfig) -> Result<quinn::ClientConfig, TlsError> {
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(config)
-        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(config)?;
     Ok(quinn::ClientConfig::new(Arc::new(crypto)))
 }

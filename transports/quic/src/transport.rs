@@ -5,7 +5,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use memberlist_core::transport::{Transport, TransportError};
+use memberlist_core::transport::{AdvertiseError, IoOp, Transport, TransportError};
 use quinn::{Connection, Endpoint, EndpointConfig, IdleTimeout, TransportConfig, VarInt};
 use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -82,13 +82,15 @@ impl std::fmt::Debug for QuicTransport {
     }
 }
 
-fn other(what: &str, e: impl std::fmt::Display) -> TransportError {
-    TransportError::Other(format!("{what}: {e}"))
-}
+/// The configured idle timeout is beyond what QUIC can express (2^62 ms).
+#[derive(Debug, thiserror::Error)]
+#[error("the idle timeout is too long for QUIC: {0}")]
+pub struct IdleTimeoutTooLong(#[from] quinn::VarIntBoundsExceeded);
 
 fn transport_config(config: &QuicConfig) -> Result<TransportConfig, TransportError> {
     let mut t = TransportConfig::default();
-    let idle = IdleTimeout::try_from(config.idle_timeout).map_err(|e| other("idle timeout", e))?;
+    let idle = IdleTimeout::try_from(config.idle_timeout)
+        .map_err(|e| TransportError::other(IdleTimeoutTooLong(e)))?;
     t.max_idle_timeout(Some(idle))
         .keep_alive_interval(config.keep_alive)
         .max_concurrent_bidi_streams(VarInt::from_u32(config.max_streams_per_connection))
@@ -111,25 +113,25 @@ impl QuicTransport {
         let mut server = config
             .tls
             .quinn_server_config(config.mutual_tls)
-            .map_err(|e| other("TLS server configuration", e))?;
+            .map_err(TransportError::other)?;
         server.transport_config(transport.clone());
         // A node's address is its identity in memberlist: no migration.
         server.migration(false);
         let mut client = config
             .tls
             .quinn_client_config()
-            .map_err(|e| other("TLS client configuration", e))?;
+            .map_err(TransportError::other)?;
         client.transport_config(transport);
 
         let socket = UdpSocket::bind(config.bind)
-            .map_err(|e| TransportError::io(format!("binding {}", config.bind), e))?;
+            .map_err(|e| TransportError::io(IoOp::Bind(config.bind), e))?;
         let runtime = Arc::new(quinn::TokioRuntime);
         let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server), socket, runtime)
-            .map_err(|e| TransportError::io(format!("starting QUIC on {}", config.bind), e))?;
+            .map_err(|e| TransportError::io(IoOp::Bind(config.bind), e))?;
         endpoint.set_default_client_config(client);
         let local = endpoint
             .local_addr()
-            .map_err(|e| TransportError::io("reading the bound address", e))?;
+            .map_err(|e| TransportError::io(IoOp::LocalAddr, e))?;
         let advertise = match config.advertise {
             Some(a) if a.port() == 0 => SocketAddr::new(a.ip(), local.port()),
             Some(a) => a,
@@ -137,9 +139,7 @@ impl QuicTransport {
         };
         if advertise.ip().is_unspecified() {
             endpoint.close(0u32.into(), b"no advertise address");
-            return Err(TransportError::Advertise(format!(
-                "bound to {local}; set an advertise address or bind a specific IP"
-            )));
+            return Err(AdvertiseError::UnspecifiedBind(local).into());
         }
         let advertise = canonical(advertise);
 
@@ -213,7 +213,7 @@ impl QuicTransport {
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(Ok(conn))) => Ok(conn),
             Ok(Ok(Err(why))) => Err(TransportError::io(
-                format!("connecting to {to}"),
+                IoOp::Connect(to),
                 io::Error::new(io::ErrorKind::ConnectionRefused, why),
             )),
             Ok(Err(_)) => Err(TransportError::Shutdown),
@@ -345,7 +345,7 @@ impl Transport for QuicTransport {
         }
         let e = last.map_or_else(|| "no connection".to_owned(), |e| e.to_string());
         Err(TransportError::io(
-            format!("opening a stream to {to}"),
+            IoOp::OpenStream(to),
             io::Error::new(io::ErrorKind::ConnectionReset, e),
         ))
     }

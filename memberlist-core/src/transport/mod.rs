@@ -186,7 +186,7 @@
 //! use std::sync::{Arc, Mutex};
 //!
 //! use bytes::Bytes;
-//! use memberlist_core::transport::{Transport, TransportError};
+//! use memberlist_core::transport::{IoOp, Transport, TransportError};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 //! use tokio::sync::{mpsc, watch};
 //! use tokio::time::Instant;
@@ -280,7 +280,7 @@
 //!         }
 //!         let refused = || {
 //!             let err = io::Error::from(io::ErrorKind::ConnectionRefused);
-//!             TransportError::io(format!("connecting to {to}"), err)
+//!             TransportError::io(IoOp::Connect(to), err)
 //!         };
 //!         let peer = self.network.endpoints.lock().unwrap().get(&to).map(|e| e.1.clone());
 //!         let peer = peer.ok_or_else(refused)?;
@@ -337,108 +337,15 @@
 //! }
 //! ```
 
-use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Errors reported by a [`Transport`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TransportError {
-    /// An I/O operation failed; `context` says which one (binding, sending to, connecting to...).
-    #[error("{context}: {source}")]
-    Io {
-        /// What the transport was doing, e.g. "connecting to 10.0.0.2:7946".
-        context: String,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The deadline passed before the operation completed.
-    #[error("operation timed out")]
-    Timeout,
-    /// The transport has been shut down.
-    #[error("transport is shut down")]
-    Shutdown,
-    /// The destination's address family cannot be reached from the local socket (an IPv6
-    /// destination from an IPv4 socket, or an IPv4 destination from an IPv6-only socket).
-    #[error("cannot reach {remote} from a socket bound to {local}: address families differ")]
-    AddressFamily {
-        /// The locally bound address.
-        local: SocketAddr,
-        /// The destination.
-        remote: SocketAddr,
-    },
-    /// A datagram is larger than [`Transport::max_datagram_size`]; nothing was sent.
-    #[error("datagram of {len} bytes exceeds the transport's maximum of {max} bytes")]
-    DatagramTooLarge {
-        /// Size of the refused datagram.
-        len: usize,
-        /// The transport's maximum.
-        max: usize,
-    },
-    /// The transport cannot work out the address to advertise to other nodes.
-    #[error("no usable advertise address: {0}")]
-    Advertise(String),
-    /// Any other failure, described for humans.
-    #[error("{0}")]
-    Other(String),
-}
+mod error;
 
-impl TransportError {
-    /// An [`Io`](TransportError::Io) error with the operation it interrupted.
-    ///
-    /// ```
-    /// use memberlist_core::transport::TransportError;
-    ///
-    /// let err = std::io::Error::from(std::io::ErrorKind::AddrInUse);
-    /// let err = TransportError::io("binding 127.0.0.1:7946", err);
-    /// assert!(err.to_string().starts_with("binding 127.0.0.1:7946: "));
-    /// ```
-    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Self::Io {
-            context: context.into(),
-            source,
-        }
-    }
-
-    /// True for [`Shutdown`](TransportError::Shutdown): the transport will not produce anything
-    /// again.
-    pub fn is_shutdown(&self) -> bool {
-        matches!(self, Self::Shutdown)
-    }
-
-    /// True for [`Timeout`](TransportError::Timeout) and for I/O errors of kind
-    /// [`TimedOut`](io::ErrorKind::TimedOut).
-    pub fn is_timeout(&self) -> bool {
-        match self {
-            Self::Timeout => true,
-            Self::Io { source, .. } => source.kind() == io::ErrorKind::TimedOut,
-            _ => false,
-        }
-    }
-
-    /// The [`io::ErrorKind`] of an [`Io`](TransportError::Io) error, `None` for other variants.
-    ///
-    /// ```
-    /// use std::io::ErrorKind;
-    /// use memberlist_core::transport::TransportError;
-    ///
-    /// let err = std::io::Error::from(ErrorKind::ConnectionRefused);
-    /// let err = TransportError::io("connecting to 127.0.0.1:1", err);
-    /// assert_eq!(err.io_kind(), Some(ErrorKind::ConnectionRefused));
-    /// assert_eq!(TransportError::Timeout.io_kind(), None);
-    /// ```
-    pub fn io_kind(&self) -> Option<io::ErrorKind> {
-        match self {
-            Self::Io { source, .. } => Some(source.kind()),
-            _ => None,
-        }
-    }
-}
+pub use error::{AdvertiseError, IoOp, TransportError};
 
 /// Moves datagrams and reliable byte streams between nodes. See the [module
 /// documentation](self) for the guarantees each method must give, the concurrency model and
