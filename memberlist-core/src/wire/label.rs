@@ -25,12 +25,16 @@ pub enum LabelError {
     #[error("label header is truncated")]
     Truncated,
     /// The received label differs from ours.
-    #[error("discarding message with label {found:?}; expected {expected:?}")]
+    #[error(
+        "discarding message with label {:?}; expected {:?}",
+        String::from_utf8_lossy(.found),
+        String::from_utf8_lossy(.expected.as_bytes())
+    )]
     Mismatch {
-        /// Label found ("" when absent).
-        found: String,
+        /// The label found, as sent (empty when absent).
+        found: Bytes,
         /// Our label.
-        expected: String,
+        expected: Label,
     },
     /// `SkipInboundLabelCheck` is set and a label header arrived anyway.
     #[error("unexpected label header while inbound label checks are skipped")]
@@ -136,8 +140,8 @@ pub(crate) fn check_label(
     }
     if found != ours.as_bytes() {
         return Err(LabelError::Mismatch {
-            found: String::from_utf8_lossy(found).into_owned(),
-            expected: String::from_utf8_lossy(ours.as_bytes()).into_owned(),
+            found: Bytes::copy_from_slice(found),
+            expected: ours.clone(),
         });
     }
     Ok(())

@@ -586,7 +586,10 @@ mod tests {
         };
         assert!(err("preset = \"lan\"").contains("name: a node name is required"));
         let e = err("name = \"a\"\npreset = \"moon\"");
-        assert!(e.contains("unknown variant `moon`") && e.contains("`lan`"), "{e}");
+        assert!(
+            e.contains("unknown variant `moon`") && e.contains("`lan`"),
+            "{e}"
+        );
         assert!(err("name = \"a\"\nprobe_interval = \"fast\"").contains("invalid duration"));
         assert!(err("name = \"a\"\nprobe_interval = -5").contains("cannot be negative"));
         assert!(err("name = \"a\"\nprobe_intervall = \"1s\"").contains("unknown field"));
