@@ -47,7 +47,7 @@ pub enum Error {
         node: SmolStr,
         /// What went wrong (dialing, writing, timeout...).
         #[source]
-        source: StreamError,
+        source: Box<StreamError>,
     },
     /// No ack arrived within the probe timeout.
     #[error("no ack from {node:?} within {timeout:?}")]

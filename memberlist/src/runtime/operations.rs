@@ -141,7 +141,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => Err(Error::Send {
                 node: SmolStr::new(node),
-                source,
+                source: Box::new(source),
             }),
             Err(_) => Err(Error::Shutdown),
         }
