@@ -60,7 +60,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use memberlist::aes_gcm::AesGcm;
 use memberlist::delegate::Delegate;
 use memberlist::metrics::Metrics;
 use memberlist::net::{NetTransport, NetTransportOptions};
@@ -370,14 +369,10 @@ async fn run_node<T: Transport>(
         meta: Bytes::from(settings.meta),
     };
     let Sinks { metrics, otlp } = sinks;
-    let mut builder = Memberlist::builder(settings.config.clone())
+    let node: Node<T> = Memberlist::builder(settings.config.clone())
         .transport(transport)
         .delegate(delegate)
-        .metrics(sink(&metrics, otlp.as_ref()));
-    if let Some(ring) = &settings.config.keyring {
-        builder = builder.encryption(AesGcm::new(ring.clone()));
-    }
-    let node: Node<T> = builder
+        .metrics(sink(&metrics, otlp.as_ref()))
         .start()
         .await
         .map_err(|e| format!("cannot start the node: {e}"))?;

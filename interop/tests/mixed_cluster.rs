@@ -476,8 +476,6 @@ async fn a_protocol_version_1_rust_node_joins_go_on_a_shared_port_with_envelope_
         let r = memberlist::runtime::Memberlist::builder(config)
             .transport(transport)
             .delegate(TestDelegate::default())
-            .compression(memberlist_lzw::Lzw)
-            .encryption(memberlist_aes_gcm::AesGcm::keyring_from_bytes([key]).unwrap())
             .start()
             .await
             .expect("starts");

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist::runtime::{Config, Memberlist};
-use memberlist_aes_gcm::AesGcm;
+use memberlist_aes_gcm::{Keyring, SecretKey};
 use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::{Member, State};
 use memberlist_interop::{Event, GoPeer, GoPeerConfig, NodeInfo, NodeState};
@@ -181,15 +181,22 @@ pub async fn start_rust(config: Config, delegate: TestDelegate, keys: &[&[u8]]) 
     let transport = NetTransport::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("bind 127.0.0.1:0");
-    let builder = Memberlist::builder(config)
-        .transport(transport)
-        .delegate(delegate);
-    let builder = if keys.is_empty() {
-        builder
-    } else {
-        builder.encryption(AesGcm::keyring_from_bytes(keys).expect("valid keys"))
+    let config = match keys.split_first() {
+        None => config,
+        Some((primary, others)) => {
+            let key = |k: &[u8]| SecretKey::new(k).expect("valid key");
+            config.with_keyring(Keyring::with_keys(
+                key(primary),
+                others.iter().map(|k| key(k)),
+            ))
+        }
     };
-    builder.start().await.expect("Rust node starts")
+    Memberlist::builder(config)
+        .transport(transport)
+        .delegate(delegate)
+        .start()
+        .await
+        .expect("Rust node starts")
 }
 
 /// A fast Rust node with a metadata string and nothing else.

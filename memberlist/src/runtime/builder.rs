@@ -71,9 +71,12 @@ impl Memberlist<NoTransport, NoopDelegate> {
 ///   compresses (LZW stays registered to decompress); [`decoder`](Self::decoder) registers
 ///   codecs that only decompress. Every registered codec decompresses what arrives, as Go
 ///   accepts compressed input whatever its own setting.
-/// - **Encryption**: [`encryption`](Self::encryption) gives the plugin (AES-GCM from
-///   `memberlist-aes-gcm` for Go peers). Its own keys are used, plus those of
-///   [`Config::keyring`] if set. The envelope version follows the protocol version, as in Go.
+/// - **Encryption**: give the keys in [`Config::keyring`] (or a config file's `keys`); with
+///   the `aes-gcm` feature (a default) the node encrypts with Go's AES-GCM, nothing to call.
+///   [`encryption`](Self::encryption) is for a custom [`Encryption`] implementation: it is
+///   given the configuration's keys (and holds only those), or keeps the keys it manages
+///   itself when the configuration has none. The envelope version follows the protocol
+///   version, as in Go.
 pub struct Builder<T, D> {
     config: Config,
     transport: T,
@@ -141,8 +144,11 @@ impl<T, D> Builder<T, D> {
         self
     }
 
-    /// Encrypts and decrypts with `encryption` (see [`encryption_shared`](Self::encryption_shared)
-    /// to keep a handle on it for key rotation).
+    /// Encrypts and decrypts with a custom `encryption` plugin (see
+    /// [`encryption_shared`](Self::encryption_shared) to keep a handle on it). Not needed for
+    /// Go's AES-GCM: keys in [`Config::keyring`] are enough with the `aes-gcm` feature. When
+    /// the configuration has keys, the plugin is given them and holds only them; rotate keys
+    /// on a running node with [`Memberlist::install_key`] and its siblings.
     pub fn encryption(self, encryption: impl Encryption + 'static) -> Self {
         self.encryption_shared(Arc::new(encryption))
     }
@@ -195,27 +201,45 @@ impl<T, D> Builder<T, D> {
             .with_codecs(codecs)
             .with_gossip_verify(c.gossip_verify_incoming, c.gossip_verify_outgoing)
             .with_limits(c.limits);
-        match (&self.encryption, &c.keyring) {
-            (Some(enc), keyring) => {
-                if let Some(ring) = keyring {
-                    for key in ring.keys() {
-                        enc.install_key(key.clone());
-                    }
-                    enc.use_key(ring.primary()).map_err(ConfigError::Keyring)?;
-                }
-                let version = EnvelopeVersion::for_protocol(c.protocol.protocol_version);
-                pipeline = pipeline.with_encryption(Arc::clone(enc), version);
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::Invalid {
-                    field: "keyring",
-                    reason: "keys are configured but the builder was given no encryption plugin",
-                }
-                .into());
-            }
-            (None, None) => {}
+        if let Some(enc) = self.encryption_plugin()? {
+            let version = EnvelopeVersion::for_protocol(c.protocol.protocol_version);
+            pipeline = pipeline.with_encryption(enc, version);
         }
         Ok(pipeline)
+    }
+
+    /// The plugin that seals and opens, holding exactly [`Config::keyring`]'s keys when the
+    /// configuration has keys: the one given to [`encryption`](Self::encryption), or else
+    /// (with the `aes-gcm` feature) Go's AES-GCM.
+    fn encryption_plugin(&self) -> Result<Option<Arc<dyn Encryption>>, ConfigError> {
+        let Some(ring) = &self.config.keyring else {
+            // No keys in the configuration: a custom plugin keeps the keys it manages.
+            return Ok(self.encryption.clone());
+        };
+        let Some(enc) = &self.encryption else {
+            #[cfg(feature = "aes-gcm")]
+            return Ok(Some(Arc::new(memberlist_aes_gcm::AesGcm::new(
+                ring.clone(),
+            ))));
+            #[cfg(not(feature = "aes-gcm"))]
+            return Err(ConfigError::Invalid {
+                field: "keyring",
+                reason: "keys are configured but there is no encryption plugin: enable the \
+                         `aes-gcm` feature of `memberlist` (a default) or give a plugin with \
+                         Builder::encryption",
+            });
+        };
+        for key in ring.keys() {
+            enc.install_key(key.clone());
+        }
+        enc.use_key(ring.primary()).map_err(ConfigError::Keyring)?;
+        let held = enc.keyring();
+        for key in held.keys() {
+            if !ring.keys().contains(key) {
+                enc.remove_key(key).map_err(ConfigError::Keyring)?;
+            }
+        }
+        Ok(Some(Arc::clone(enc)))
     }
 }
 

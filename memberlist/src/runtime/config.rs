@@ -75,10 +75,20 @@ pub struct Config {
     /// without a codec nothing is compressed, and a compressed message from a Go peer cannot
     /// be read (the builder warns at start).
     pub compression: bool,
-    /// Secret keys (the first one encrypts; all of them decrypt). Keys need an encryption
-    /// plugin given to [`Builder::encryption`](super::Builder::encryption); they are installed
-    /// into it when the node starts, the first one becoming its primary key. `None` keeps the
-    /// plugin's own keys (or no encryption without a plugin).
+    /// Secret keys (the first one encrypts; all of them decrypt): the one place keys are
+    /// given, by code, config files and the agent alike. With the `aes-gcm` feature (a
+    /// default) the node encrypts with Go's AES-GCM; without it, give an encryption plugin
+    /// with [`Builder::encryption`](super::Builder::encryption) (it is given these keys). `None`:
+    /// no encryption, or the keys a custom plugin manages itself.
+    ///
+    /// ```
+    /// use memberlist::encryption::{Keyring, SecretKey};
+    /// use memberlist::runtime::Config;
+    ///
+    /// let key = SecretKey::new(&[7u8; 32])?;
+    /// let config = Config::lan("node-a").with_keyring(Keyring::new(key));
+    /// # Ok::<(), memberlist::encryption::KeyringError>(())
+    /// ```
     pub keyring: Option<Keyring>,
     /// Inbound push/pull exchanges served at once (Go's `maxPushPullRequests`, 128; Go refuses
     /// from the 128th on). Push/pulls beyond it are closed without an answer, logged at debug
@@ -196,7 +206,7 @@ impl Config {
         self
     }
 
-    /// Sets the secret keys (they need an encryption plugin; see [`Config::keyring`]).
+    /// Sets the secret keys (see [`Config::keyring`]).
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(keyring);
         self

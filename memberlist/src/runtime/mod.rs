@@ -94,6 +94,8 @@ pub use stats::{MemberEvent, Stats};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_key_config;
+#[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
 mod tests_limits;

@@ -25,12 +25,12 @@ use super::tests::{MemoryTransport, Network, eventually};
 
 /// A toy authenticated envelope: `version | tag (8) | plaintext XOR key`.
 #[derive(Debug)]
-struct TestCipher {
+pub(super) struct TestCipher {
     ring: Mutex<Keyring>,
 }
 
 impl TestCipher {
-    fn new(ring: Keyring) -> Arc<Self> {
+    pub(super) fn new(ring: Keyring) -> Arc<Self> {
         Arc::new(Self {
             ring: Mutex::new(ring),
         })

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use memberlist::runtime::{Config, Memberlist};
-use memberlist_aes_gcm::{AesGcm, SecretKey};
+use memberlist_aes_gcm::{Keyring, SecretKey};
 use memberlist_net::NetTransport;
 
 /// Nodes in the cluster.
@@ -31,12 +31,15 @@ async fn cluster(label: &str, key: Option<[u8; 32]>) -> Vec<Node> {
         let transport = NetTransport::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .unwrap();
-        let builder = Memberlist::builder(config(&format!("fp-{i}"), label)).transport(transport);
-        let builder = match key {
-            Some(key) => builder.encryption(AesGcm::from_key(SecretKey::new(&key).unwrap())),
-            None => builder,
-        };
-        let node = builder.start().await.expect("node starts");
+        let mut config = config(&format!("fp-{i}"), label);
+        if let Some(key) = key {
+            config = config.with_keyring(Keyring::new(SecretKey::new(&key).unwrap()));
+        }
+        let node = Memberlist::builder(config)
+            .transport(transport)
+            .start()
+            .await
+            .expect("node starts");
         if let Some(first) = nodes.first() {
             node.join([first.advertise_addr().to_string()])
                 .await

@@ -33,12 +33,15 @@ async fn start(name: &str, label: &str, key: Option<[u8; 32]>) -> Node {
     let transport = NetTransport::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let builder = Memberlist::builder(Config::lan(name).with_label(label)).transport(transport);
-    let builder = match key {
-        Some(k) => builder.encryption(AesGcm::from_key(SecretKey::new(&k).unwrap())),
-        None => builder,
-    };
-    builder.start().await.expect("node starts")
+    let mut config = Config::lan(name).with_label(label);
+    if let Some(k) = key {
+        config = config.with_keyring(Keyring::new(SecretKey::new(&k).unwrap()));
+    }
+    Memberlist::builder(config)
+        .transport(transport)
+        .start()
+        .await
+        .expect("node starts")
 }
 
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
