@@ -12,7 +12,8 @@
 //!
 //! - `--bind` takes UDP and TCP on one port (port 0 picks a free one); `--advertise` is the
 //!   address announced to others when it differs (NAT, containers).
-//! - `--join` may repeat. Joining happens in the background: an unreachable address is
+//! - `--join` may repeat (the `seeds` of a config file). Joining happens in the background
+//!   with the library's `Memberlist::join_seeds`: an unreachable address is
 //!   logged and retried with a doubling wait (1 s up to 30 s) until one join succeeds.
 //! - `--preset` picks Go's `DefaultLANConfig`, `DefaultWANConfig` or `DefaultLocalConfig`
 //!   (default `lan`). Compression (Go's LZW) is on, as in Go.
@@ -64,7 +65,7 @@ use memberlist::delegate::Delegate;
 use memberlist::metrics::Metrics;
 use memberlist::net::{NetTransport, NetTransportOptions};
 use memberlist::quic::{QuicConfig, QuicTransport};
-use memberlist::{MemberEvent, Memberlist, Transport};
+use memberlist::{JoinError, MemberEvent, Memberlist, Transport};
 use memberlist_opentelemetry::{OtelMetrics, Otlp};
 use memberlist_prometheus::PrometheusMetrics;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -94,7 +95,8 @@ pub(crate) struct AgentArgs {
     /// Address announced to other nodes, if not the bound one.
     #[arg(long, value_name = "IP:PORT")]
     pub(crate) advertise: Option<SocketAddr>,
-    /// A node to join (repeatable); retried in the background until a join succeeds.
+    /// A node to join through, `[name/]host[:port]` (repeatable; the `seeds` of the config
+    /// file); retried in the background until a join succeeds.
     #[arg(long, value_name = "ADDR")]
     pub(crate) join: Vec<String>,
     /// Protocol timings: Go's LAN, WAN or local defaults [default: lan].
@@ -413,10 +415,15 @@ async fn run_node<T: Transport>(
             }
         })
     });
-    let joiner = tokio::spawn(crate::join::join_until_success(
-        node.clone(),
-        settings.join.clone(),
-    ));
+    let joiner = tokio::spawn({
+        let node = node.clone();
+        async move {
+            match node.join_seeds().await {
+                Ok(_) | Err(JoinError::NoAddresses | JoinError::Shutdown) => {}
+                Err(e) => warn!("{e}"),
+            }
+        }
+    });
 
     let signal = signals.recv().await;
     info!(signal, "leaving the cluster");

@@ -12,7 +12,6 @@ mod agent;
 mod demo;
 mod faults;
 mod http;
-mod join;
 mod keys_cli;
 mod members;
 mod meta;

@@ -10,7 +10,7 @@
 //! preset = "local"
 //! bind = "127.0.0.1:7946"
 //! advertise = "192.0.2.10:7946"
-//! join = ["10.0.0.2:7946"]
+//! seeds = ["10.0.0.2:7946", "seeds.internal"]   # what --join gives
 //! http = "127.0.0.1:8080"
 //! # admin_http = "127.0.0.1:8081"  # key rotation API, loopback only, off by default
 //! transport = "net"          # or "quic", with the four tls_* / mtls keys below
@@ -29,7 +29,7 @@
 //! ```
 //!
 //! A flag given on the command line replaces the file's value; for the repeatable flags
-//! (`--join`, `--key`) the command-line list replaces the file's list, and `--meta` entries
+//! (`--join`, which gives the `seeds`, and `--key`) the command-line list replaces the file's list, and `--meta` entries
 //! are added to the file's table (replacing an entry of the same key). An unknown key in the
 //! file is an error naming the key and the file.
 //!
@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memberlist::quic::TlsConfig;
+use memberlist::runtime::Seed;
 use memberlist::{Config, ConfigFile};
 use serde::Deserialize;
 
@@ -57,7 +58,6 @@ use crate::meta;
 struct AgentKeys {
     bind: Option<String>,
     advertise: Option<String>,
-    join: Option<Vec<String>>,
     http: Option<String>,
     admin_http: Option<String>,
     meta: Option<BTreeMap<String, String>>,
@@ -87,10 +87,9 @@ mod humantime_serde_opt {
 }
 
 /// The keys [`AgentKeys`] reads.
-const AGENT_KEYS: [&str; 15] = [
+const AGENT_KEYS: [&str; 14] = [
     "bind",
     "advertise",
-    "join",
     "http",
     "admin_http",
     "meta",
@@ -128,8 +127,6 @@ pub(crate) struct Settings {
     pub(crate) bind: SocketAddr,
     /// The address to advertise, if not derived from `bind`.
     pub(crate) advertise: Option<SocketAddr>,
-    /// Addresses to join (retried in the background until one works).
-    pub(crate) join: Vec<String>,
     /// Where to serve the HTTP API.
     pub(crate) http: Option<SocketAddr>,
     /// Where to serve the admin API (key rotation), if anywhere.
@@ -192,11 +189,13 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
     let advertise = pick_addr("advertise", args.advertise, agent.advertise.as_deref())?;
     let http = pick_addr("http", args.http, agent.http.as_deref())?;
     let admin_http = pick_addr("admin_http", args.admin_http, agent.admin_http.as_deref())?;
-    let join = if args.join.is_empty() {
-        agent.join.take().unwrap_or_default()
-    } else {
-        args.join
-    };
+    if !args.join.is_empty() {
+        let seeds = args
+            .join
+            .iter()
+            .map(|s| s.parse::<Seed>().map_err(|e| format!("--join {s:?}: {e}")));
+        file.seeds = Some(seeds.collect::<Result<_, _>>()?);
+    }
 
     let mut tags = agent.meta.take().unwrap_or_default();
     for pair in &args.meta {
@@ -245,7 +244,6 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
         config,
         bind,
         advertise,
-        join,
         http,
         admin_http,
         meta,
@@ -314,7 +312,14 @@ fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
         .keys()
         .find(|k| !known.contains(k) && !AGENT_KEYS.contains(&k.as_str()))
     {
-        return Err(format!("config file {shown}: unknown key `{unknown}`"));
+        let hint = if unknown == "join" {
+            " (the nodes to join through are `seeds`)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "config file {shown}: unknown key `{unknown}`{hint}"
+        ));
     }
     let mut own = toml::Table::new();
     for key in AGENT_KEYS {

@@ -222,7 +222,9 @@ fn an_unreachable_join_is_retried_until_a_node_appears_there() {
         &target,
     ]);
     assert!(
-        wait_until(Duration::from_secs(5), || a.logs().contains("join failed")),
+        wait_until(Duration::from_secs(5), || a
+            .logs()
+            .contains("joining through the seeds failed")),
         "{}",
         a.logs()
     );
@@ -236,7 +238,7 @@ fn an_unreachable_join_is_retried_until_a_node_appears_there() {
         "{}",
         a.logs()
     );
-    assert!(a.logs().contains("joined the cluster"), "{}", a.logs());
+    assert!(a.logs().contains("joined through the seeds"), "{}", a.logs());
     // SIGINT works like SIGTERM.
     a.signal("INT");
     let status = a.wait_exit(Duration::from_secs(10)).expect("exits");
@@ -342,10 +344,22 @@ zone = "z1"
         err.contains("invalid configuration: probe_timeout"),
         "{err}"
     );
-    std::fs::write(&bad, "name = \"x\"\njoin = \"not-a-list\"\n").unwrap();
+    std::fs::write(&bad, "name = \"x\"\nseeds = \"not-a-list\"\n").unwrap();
     let err = agent_fails(&["--config", &bad.display().to_string()]);
-    assert!(err.contains("in `join`"), "{err}");
+    assert!(err.contains("seeds"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+    std::fs::write(&bad, "name = \"x\"\nseeds = [\"10.0.0.1:http\"]\n").unwrap();
+    let err = agent_fails(&["--config", &bad.display().to_string()]);
+    assert!(
+        err.contains("seed \"10.0.0.1:http\": invalid port"),
+        "{err}"
+    );
+    std::fs::write(&bad, "name = \"x\"\njoin = [\"10.0.0.1\"]\n").unwrap();
+    let err = agent_fails(&["--config", &bad.display().to_string()]);
+    assert!(
+        err.contains("unknown key `join` (the nodes to join through are `seeds`)"),
+        "{err}"
+    );
     std::fs::write(&bad, "name = \n").unwrap();
     let err = agent_fails(&["--config", &bad.display().to_string()]);
     assert!(err.contains("TOML parse error at line 1"), "{err}");

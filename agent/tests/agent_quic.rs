@@ -80,7 +80,7 @@ fn quic_agents_form_a_cluster_refuse_another_ca_and_see_a_leave() {
         &config,
         format!(
             "name = \"c\"\npreset = \"local\"\nbind = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
-             join = [\"{seed}\"]\ntransport = \"quic\"\ntls_cert = {:?}\ntls_key = {:?}\n\
+             seeds = [\"{seed}\"]\ntransport = \"quic\"\ntls_cert = {:?}\ntls_key = {:?}\n\
              tls_ca = {:?}\nmtls = true\n",
             certs.file("c.pem"),
             certs.file("c.key"),
@@ -120,7 +120,7 @@ fn quic_agents_form_a_cluster_refuse_another_ca_and_see_a_leave() {
     assert!(
         wait_until(Duration::from_secs(10), || mallory
             .logs()
-            .contains("join failed, will retry")),
+            .contains("joining through the seeds failed, will retry")),
         "mallory's join did not fail: {}",
         mallory.logs()
     );

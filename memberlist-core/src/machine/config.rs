@@ -69,8 +69,6 @@ pub struct ProtocolConfig {
     pub reconnect_interval: Duration,
     /// Beyond Go: how long a failed node's address is remembered for reconnect attempts.
     pub reconnect_timeout: Duration,
-    /// Beyond Go: addresses tried for reconnection when they are not current members.
-    pub seeds: Vec<std::net::SocketAddr>,
     /// Beyond Go: extra push/pulls with random live members after a successful join (zero
     /// disables them). A mass join through one seed otherwise leaves the early joiners
     /// waiting for the last few members to arrive by chance; see `join_push_pull_delay`.
@@ -135,7 +133,6 @@ impl ProtocolConfig {
             lifeguard: true,
             reconnect_interval: Duration::from_secs(30),
             reconnect_timeout: Duration::from_secs(6 * 3600),
-            seeds: Vec::new(),
             join_push_pulls: 3,
             join_push_pull_delay: Duration::from_secs(2),
             cidrs_allowed: Vec::new(),

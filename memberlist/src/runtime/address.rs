@@ -1,6 +1,6 @@
 //! Join addresses: `[name/]host[:port]`, with DNS names resolved by the system resolver.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The port used when a join address has none: 7946, Go memberlist's default port.
@@ -75,15 +75,8 @@ pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, Addre
     Ok(JoinSpec { name, host, port })
 }
 
-/// Resolves one join address to every socket address it names.
-pub(crate) async fn resolve(
-    spec: &str,
-    default_port: u16,
-) -> Result<Vec<SocketAddr>, AddressError> {
-    let JoinSpec { host, port, .. } = parse(spec, default_port)?;
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
+/// Resolves a DNS name to every socket address it names, with the system resolver.
+pub(crate) async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, AddressError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| AddressError::Resolve(Arc::new(e)))?
@@ -139,12 +132,13 @@ mod tests {
 
     #[tokio::test]
     async fn resolves_ips_and_names() {
+        let seed = |s: &str| s.parse::<super::super::Seed>().unwrap();
         assert_eq!(
-            resolve("127.0.0.1:5", 1).await.unwrap(),
+            seed("127.0.0.1:5").resolve().await.unwrap(),
             vec!["127.0.0.1:5".parse().unwrap()]
         );
-        let local = resolve("localhost", 7).await.unwrap();
+        let local = seed("localhost:7").resolve().await.unwrap();
         assert!(local.iter().all(|a| a.port() == 7 && a.ip().is_loopback()));
-        assert!(resolve("name.invalid", 7).await.is_err());
+        assert!(seed("name.invalid:7").resolve().await.is_err());
     }
 }

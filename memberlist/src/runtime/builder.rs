@@ -17,6 +17,7 @@ use super::config::{Config, ConfigError};
 use super::driver::{Core, Driver, now, send_datagrams};
 use super::error::Error;
 use super::handle::{Memberlist, Shared};
+use super::seeds::Seed;
 use super::snapshot::Snapshot;
 use super::stats::Counters;
 use super::stream::InboundContext;
@@ -285,6 +286,9 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         )
         .map_err(ConfigError::from)?;
         machine.set_metrics(Arc::clone(&self.metrics));
+        // Seeds given by IP are reconnection targets from the start; names join them when
+        // `join_seeds` resolves them.
+        machine.set_seeds(config.seeds.iter().filter_map(Seed::socket_addr));
         let local = machine
             .local_member()
             .cloned()

@@ -9,6 +9,8 @@ use crate::encryption::Keyring;
 use crate::machine::ProtocolConfig;
 use crate::wire::{LABEL_MAX_SIZE, Limits};
 
+use super::seeds::{JoinRetry, Seed};
+
 /// Go's `maxPushPullRequests`: inbound push/pull exchanges served at once.
 pub const DEFAULT_MAX_CONCURRENT_PUSH_PULLS: usize = 128;
 
@@ -90,6 +92,24 @@ pub struct Config {
     /// # Ok::<(), memberlist::encryption::KeyringError>(())
     /// ```
     pub keyring: Option<Keyring>,
+    /// The nodes this node joins through, by address or DNS name (see [`Seed`]):
+    /// [`join_seeds`](super::Memberlist::join_seeds) tries them until one answers, as
+    /// [`join_retry`](Self::join_retry) says, and while the node runs their addresses are
+    /// retried for reconnection whenever they are not members (every
+    /// [`reconnect_interval`](ProtocolConfig::reconnect_interval)), so that a node cut off
+    /// from every member finds the cluster again. Empty by default.
+    ///
+    /// ```
+    /// use memberlist::runtime::Config;
+    ///
+    /// let config = Config::lan("node-a").with_seeds(["10.0.0.2:7946".parse()?, "seeds.internal".parse()?]);
+    /// assert_eq!(config.seeds.len(), 2);
+    /// # Ok::<(), memberlist::runtime::AddressError>(())
+    /// ```
+    pub seeds: Vec<Seed>,
+    /// How [`join_seeds`](super::Memberlist::join_seeds) keeps trying: backoff from 1 s to
+    /// 30 s, no deadline by default.
+    pub join_retry: JoinRetry,
     /// Inbound push/pull exchanges served at once (Go's `maxPushPullRequests`, 128; Go refuses
     /// from the 128th on). Push/pulls beyond it are closed without an answer, logged at debug
     /// level and counted in [`Stats::push_pulls_refused`](super::Stats::push_pulls_refused).
@@ -128,6 +148,8 @@ impl Config {
             gossip_verify_outgoing: true,
             compression: true,
             keyring: None,
+            seeds: Vec::new(),
+            join_retry: JoinRetry::default(),
             max_concurrent_push_pulls: DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
             max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
             stream_read_limit: DEFAULT_STREAM_READ_LIMIT,
@@ -206,6 +228,12 @@ impl Config {
         self
     }
 
+    /// Sets the seeds (see [`Config::seeds`]).
+    pub fn with_seeds(mut self, seeds: impl IntoIterator<Item = Seed>) -> Self {
+        self.seeds = seeds.into_iter().collect();
+        self
+    }
+
     /// Sets the secret keys (see [`Config::keyring`]).
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(keyring);
@@ -229,6 +257,9 @@ impl Config {
         self.protocol.validate()?;
         let invalid =
             |field: &'static str, reason: &'static str| Err(ConfigError::Invalid { field, reason });
+        if self.join_retry.first_wait.is_zero() {
+            return invalid("join_retry_first_wait", "must be positive");
+        }
         if self.protocol.tcp_timeout.is_zero() {
             return invalid("tcp_timeout", "must be positive");
         }
@@ -295,15 +326,6 @@ pub enum ConfigError {
         udp_buffer_size: usize,
         /// The transport's [`max_datagram_size`](crate::transport::Transport::max_datagram_size).
         max_datagram: usize,
-    },
-    /// An entry of a [`ConfigFile`](super::ConfigFile)'s `seeds` is not an `IP:port`.
-    #[error("invalid configuration: seeds: entry {index} is not an IP:port: {source}")]
-    Seed {
-        /// The entry's position in the list (from 0).
-        index: usize,
-        /// The parser's complaint.
-        #[source]
-        source: std::net::AddrParseError,
     },
     /// An entry of a [`ConfigFile`](super::ConfigFile)'s `cidrs_allowed` is not a network.
     #[error("invalid configuration: cidrs_allowed: entry {index} is not a CIDR network: {source}")]

@@ -67,6 +67,7 @@ struct JoinOp {
 struct JoinStream {
     op: u64,
     address: String,
+    to: SocketAddr,
 }
 
 /// The machine and the API calls waiting on it.
@@ -118,9 +119,10 @@ impl<D: Delegate> Core<D> {
             match self.machine.join(now, [to]).first() {
                 Some(&id) => {
                     pending += 1;
-                    self.join_streams.insert(id, JoinStream { op, address });
+                    self.join_streams.insert(id, JoinStream { op, address, to });
                 }
-                None => failures.push(JoinFailure::new(address, JoinFailureReason::Request)),
+                None => failures
+                    .push(JoinFailure::new(address, JoinFailureReason::Request).tried_at(to)),
             }
         }
         let join = JoinOp {
@@ -200,7 +202,8 @@ impl<D: Delegate> Core<D> {
                     // The machine gives the reason whenever it did not contact the peer;
                     // `Request` stands in should that ever not hold.
                     let reason = error.clone().map_or(JoinFailureReason::Request, Into::into);
-                    op.failures.push(JoinFailure::new(js.address, reason));
+                    op.failures
+                        .push(JoinFailure::new(js.address, reason).tried_at(js.to));
                 }
                 if op.pending == 0
                     && let Some(op) = self.joins.remove(&js.op)

@@ -1,6 +1,7 @@
 //! Errors of the runtime API.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use smol_str::SmolStr;
@@ -88,9 +89,12 @@ impl From<MachineError> for Error {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JoinFailure {
-    /// The address as given to [`join`](super::Memberlist::join), or the resolved address
-    /// it was tried at (`"db.local:7946 (10.0.0.5:7946)"`).
+    /// The address as given to [`join`](super::Memberlist::join) (or a configured seed as
+    /// written by its `Display`).
     pub address: String,
+    /// The socket address the exchange was tried at (one of those a name resolved to);
+    /// `None` when the address could not be parsed or resolved.
+    pub tried: Option<SocketAddr>,
     /// What went wrong.
     pub reason: JoinFailureReason,
 }
@@ -100,30 +104,50 @@ impl JoinFailure {
     pub fn new(address: impl Into<String>, reason: impl Into<JoinFailureReason>) -> Self {
         Self {
             address: address.into(),
+            tried: None,
             reason: reason.into(),
         }
+    }
+
+    /// The same failure, tried at `addr`.
+    pub fn tried_at(mut self, addr: SocketAddr) -> Self {
+        self.tried = Some(addr);
+        self
     }
 }
 
 impl fmt::Display for JoinFailure {
-    /// The address, the reason and the reason's sources: "10.0.0.2:7946: connecting to
-    /// 10.0.0.2:7946 failed: Connection refused (os error 111)".
+    /// The address (and where it was tried, when that differs), the reason and the reason's
+    /// sources: "db.local:7946 (10.0.0.5:7946): connecting to 10.0.0.5:7946 failed:
+    /// Connection refused (os error 111)".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.address, Chain(&self.reason))
+        f.write_str(&self.address)?;
+        if let Some(tried) = self.tried
+            && tried.to_string() != self.address
+        {
+            write!(f, " ({tried})")?;
+        }
+        write!(f, ": {}", Chain(&self.reason))
     }
 }
 
 /// An error and its sources, as one line: "connecting to 10.0.0.2:7946 failed: connection
 /// refused" (error types here name the failing step and keep the cause as a source; a log
-/// line or a message wants both).
+/// line or a message wants both). A source whose text its error already ends with (an
+/// error that prints its cause too, as `TransportError::Io` does) is not repeated.
 struct Chain<'a>(&'a dyn std::error::Error);
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut source = self.0.source();
         while let Some(e) = source {
-            write!(f, ": {e}")?;
+            let text = e.to_string();
+            if !shown.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
             source = e.source();
         }
         Ok(())
@@ -155,16 +179,29 @@ pub enum JoinError {
     /// Every address failed; each failure is listed.
     #[error("failed to join any of {} addresses: {}", .0.len(), ListFailures(.0))]
     Failed(Vec<JoinFailure>),
+    /// [`join_seeds`](super::Memberlist::join_seeds) reached its deadline; the failures
+    /// are those of the last attempt.
+    #[error(
+        "gave up joining through the seeds after {attempts} attempts; the last: {}",
+        ListFailures(.failures)
+    )]
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// Each address's failure in the last attempt.
+        failures: Vec<JoinFailure>,
+    },
     /// The node has been shut down.
     #[error("memberlist is shut down")]
     Shutdown,
 }
 
 impl JoinError {
-    /// The failure of each address (empty unless [`Failed`](JoinError::Failed)).
+    /// The failure of each address (empty unless [`Failed`](JoinError::Failed) or
+    /// [`GaveUp`](JoinError::GaveUp)).
     pub fn failures(&self) -> &[JoinFailure] {
         match self {
-            Self::Failed(f) => f,
+            Self::Failed(f) | Self::GaveUp { failures: f, .. } => f,
             _ => &[],
         }
     }

@@ -1,6 +1,5 @@
 //! [`ConfigFile`]: the serde form of [`Config`] (TOML, JSON, YAML… whatever serde reads).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,6 +8,7 @@ use crate::encryption::{Keyring, SecretKey};
 use crate::machine::ProtocolConfig;
 
 use super::config::{Config, ConfigError};
+use super::seeds::Seed;
 
 /// A [`Config`] as written in a file: a preset plus the fields to change, every one optional.
 ///
@@ -119,9 +119,18 @@ pub struct ConfigFile {
     /// How long a failed node is retried (beyond Go).
     #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
     pub reconnect_timeout: Option<Duration>,
-    /// Addresses retried for reconnection (`ip:port`).
+    /// See [`Config::seeds`]: `[name/]host[:port]`, names resolved at each attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seeds: Option<Vec<String>>,
+    pub seeds: Option<Vec<Seed>>,
+    /// See [`JoinRetry::first_wait`](super::JoinRetry::first_wait).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub join_retry_first_wait: Option<Duration>,
+    /// See [`JoinRetry::max_wait`](super::JoinRetry::max_wait).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub join_retry_max_wait: Option<Duration>,
+    /// See [`JoinRetry::deadline`](super::JoinRetry::deadline) (`"0s"`: keep trying).
+    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
+    pub join_deadline: Option<Duration>,
     /// Follow-up push/pulls after a join (beyond Go; `0` disables them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub join_push_pulls: Option<u32>,
@@ -262,16 +271,6 @@ impl ConfigFile {
         if let Some([min, max, cur]) = self.delegate_versions {
             p.delegate_versions = (min, max, cur);
         }
-        if let Some(seeds) = self.seeds {
-            p.seeds = seeds
-                .iter()
-                .enumerate()
-                .map(|(index, s)| {
-                    s.parse::<SocketAddr>()
-                        .map_err(|source| ConfigError::Seed { index, source })
-                })
-                .collect::<Result<_, _>>()?;
-        }
         if let Some(cidrs) = self.cidrs_allowed {
             p.cidrs_allowed = cidrs
                 .iter()
@@ -282,7 +281,13 @@ impl ConfigFile {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        if let Some(deadline) = self.join_deadline {
+            c.join_retry.deadline = (!deadline.is_zero()).then_some(deadline);
+        }
         set! {
+            seeds => c.seeds,
+            join_retry_first_wait => c.join_retry.first_wait,
+            join_retry_max_wait => c.join_retry.max_wait,
             label => c.label,
             skip_inbound_label_check => c.skip_inbound_label_check,
             gossip_verify_incoming => c.gossip_verify_incoming,
@@ -345,7 +350,10 @@ impl From<&Config> for ConfigFile {
             lifeguard: Some(p.lifeguard),
             reconnect_interval: Some(p.reconnect_interval),
             reconnect_timeout: Some(p.reconnect_timeout),
-            seeds: Some(p.seeds.iter().map(ToString::to_string).collect()),
+            seeds: Some(c.seeds.clone()),
+            join_retry_first_wait: Some(c.join_retry.first_wait),
+            join_retry_max_wait: Some(c.join_retry.max_wait),
+            join_deadline: Some(c.join_retry.deadline.unwrap_or_default()),
             join_push_pulls: Some(p.join_push_pulls),
             join_push_pull_delay: Some(p.join_push_pull_delay),
             cidrs_allowed: Some(p.cidrs_allowed.iter().map(ToString::to_string).collect()),
@@ -505,7 +513,7 @@ mod tests {
         assert_eq!(c.protocol.gossip_interval, Duration::from_millis(250));
         assert_eq!(c.protocol.dead_node_reclaim_time, Duration::from_secs(90));
         assert_eq!(c.protocol.delegate_versions, (1, 3, 2));
-        assert_eq!(c.protocol.seeds.len(), 2);
+        assert_eq!(c.seeds.len(), 2);
         assert_eq!(c.protocol.cidrs_allowed.len(), 1);
         let ring = c.keyring.clone().unwrap();
         assert_eq!(ring.keys().len(), 2);
@@ -595,7 +603,8 @@ mod tests {
         assert!(err("name = \"a\"\nprobe_intervall = \"1s\"").contains("unknown field"));
         assert!(err("name = \"a\"\nkeys = [\"AAAA\"]").contains("key 0 is 3 bytes"));
         assert!(err("name = \"a\"\nkeys = [\"***\"]").contains("not valid base64"));
-        assert!(err("name = \"a\"\nseeds = [\"nowhere\"]").contains("seeds"));
+        let e = err("name = \"a\"\nseeds = [\"nowhere:http\"]");
+        assert!(e.contains("seed \"nowhere:http\": invalid port"), "{e}");
         assert!(
             err("name = \"a\"\nprobe_timeout = \"5s\"")
                 .contains("probe_timeout: must be positive and at most probe_interval")

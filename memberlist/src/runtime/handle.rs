@@ -11,10 +11,10 @@ use crate::delegate::{Delegate, NoopDelegate};
 use crate::machine::{Member, State};
 use crate::transport::Transport;
 
-use super::address::{DEFAULT_JOIN_PORT, resolve};
 use super::config::Config;
 use super::driver::{Command, Core};
 use super::error::{Error, JoinError, JoinFailure};
+use super::seeds::Seed;
 use super::snapshot::Snapshot;
 use super::stats::{Counters, MemberEvent, Stats};
 
@@ -164,28 +164,50 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut targets = Vec::new();
+        let mut seeds = Vec::new();
         let mut failures = Vec::new();
-        let mut given = 0usize;
         for spec in addrs {
-            given += 1;
-            let spec = spec.as_ref();
-            match resolve(spec, DEFAULT_JOIN_PORT).await {
-                Ok(resolved) if resolved.len() == 1 && spec.trim() == resolved[0].to_string() => {
-                    targets.push((spec.trim().to_owned(), resolved[0]));
-                }
-                Ok(resolved) => {
-                    targets.extend(
-                        resolved
-                            .into_iter()
-                            .map(|a| (format!("{} ({a})", spec.trim()), a)),
-                    );
-                }
-                Err(reason) => failures.push(JoinFailure::new(spec.trim(), reason)),
+            let spec = spec.as_ref().trim();
+            match spec.parse::<Seed>() {
+                Ok(seed) => seeds.push((spec.to_owned(), seed)),
+                Err(reason) => failures.push(JoinFailure::new(spec, reason)),
             }
         }
-        if given == 0 {
+        if seeds.is_empty() && failures.is_empty() {
             return Err(JoinError::NoAddresses);
+        }
+        self.join_through(seeds, failures, false).await
+    }
+
+    /// One join attempt through the configured seeds, which also become the machine's
+    /// reconnection targets (names resolved now).
+    pub(crate) async fn join_resolved(&self, seeds: &[Seed]) -> Result<usize, JoinError> {
+        let seeds = seeds.iter().map(|s| (s.to_string(), s.clone())).collect();
+        self.join_through(seeds, Vec::new(), true).await
+    }
+
+    /// Resolves `seeds` (each with the text it was given as) and push/pulls with every
+    /// address; `failures` already failed. With `remember`, the resolved addresses become
+    /// the machine's seeds.
+    async fn join_through(
+        &self,
+        seeds: Vec<(String, Seed)>,
+        mut failures: Vec<JoinFailure>,
+        remember: bool,
+    ) -> Result<usize, JoinError> {
+        let mut targets = Vec::new();
+        for (text, seed) in seeds {
+            match seed.resolve().await {
+                Ok(resolved) => targets.extend(resolved.into_iter().map(|a| (text.clone(), a))),
+                Err(reason) => failures.push(JoinFailure::new(text, reason)),
+            }
+        }
+        if remember {
+            let addrs: Vec<SocketAddr> = targets.iter().map(|(_, a)| *a).collect();
+            // Failing only when the node stopped, which the join below reports.
+            let _ = self
+                .call(move |core, _| core.machine.set_seeds(addrs))
+                .await;
         }
         if targets.is_empty() {
             return Err(JoinError::Failed(failures));

@@ -74,6 +74,7 @@ mod file;
 mod handle;
 mod keys;
 mod operations;
+mod seeds;
 mod snapshot;
 mod stats;
 mod stream;
@@ -89,6 +90,7 @@ pub use error::{Error, JoinError, JoinFailure, JoinFailureReason};
 pub use file::{ConfigFile, Preset};
 pub use handle::Memberlist;
 pub use keys::{GossipVerify, KeyError};
+pub use seeds::{JoinRetry, Seed};
 pub use stats::{MemberEvent, Stats};
 
 #[cfg(test)]
@@ -101,3 +103,5 @@ mod tests_keys;
 mod tests_limits;
 #[cfg(test)]
 mod tests_metrics;
+#[cfg(test)]
+mod tests_seeds;

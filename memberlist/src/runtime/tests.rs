@@ -237,7 +237,10 @@ async fn start_refuses_settings_it_cannot_honour() {
             .start()
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("enable the `aes-gcm` feature"), "{err}");
+        assert!(
+            err.to_string().contains("enable the `aes-gcm` feature"),
+            "{err}"
+        );
     }
     let mut config = Config::lan("a");
     config.protocol.udp_buffer_size = 70_000;
