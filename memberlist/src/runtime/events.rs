@@ -274,3 +274,135 @@ pub(crate) fn step_events<'a>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::machine::Machine;
+    use crate::runtime::member_info::tests::{alive, machine, suspect};
+    use crate::runtime::snapshot::Previous;
+    use crate::wire::{Dead, IpBytes, WireMessage};
+
+    fn ip(i: u8) -> IpBytes {
+        IpBytes::from(IpAddr::from([10, 0, 0, i]))
+    }
+
+    const FROM: SocketAddr =
+        SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)), 7946);
+
+    /// Feeds `datagram`, and returns the machine's events with the rows of `names` before.
+    fn step<D: crate::delegate::Delegate>(
+        m: &mut Machine<D>,
+        now: Instant,
+        datagram: &[u8],
+        names: &[&str],
+    ) -> (Vec<Event>, Previous) {
+        let previous = names
+            .iter()
+            .map(|n| (SmolStr::from(*n), m.member(n).cloned()))
+            .collect();
+        m.handle_datagram(now, FROM, datagram);
+        let mut events = Vec::new();
+        while let Some(e) = m.poll_event() {
+            events.push(e);
+        }
+        (events, previous)
+    }
+
+    #[test]
+    fn machine_events_are_told_and_what_they_omit_is_added() {
+        let now = Instant::now();
+        let clock = WallClock::new(now);
+        let mut m = machine(now);
+        while m.poll_event().is_some() {}
+        let kinds = |out: &[MemberEvent]| -> Vec<(&'static str, State)> {
+            out.iter()
+                .map(|e| {
+                    let k = match e {
+                        MemberEvent::Join(_) => "join",
+                        MemberEvent::Left(_) => "left",
+                        MemberEvent::Failed(_) => "failed",
+                        MemberEvent::Update(_) => "update",
+                        MemberEvent::Changed(_) => "changed",
+                        MemberEvent::Conflict { .. } => "conflict",
+                    };
+                    (k, e.member().state)
+                })
+                .collect()
+        };
+        // A new node: the machine's join.
+        let (ev, prev) = step(&mut m, now, &alive("a", ip(1), 1, b"x"), &["a"]);
+        let out = step_events(&ev, prev, |n| m.member(n), &clock);
+        assert_eq!(kinds(&out), [("join", State::Alive)]);
+        // A suspicion: the machine says nothing, subscribers are told it changed.
+        let (ev, prev) = step(&mut m, now, &suspect("a", 1), &["a"]);
+        assert!(ev.is_empty());
+        let out = step_events(&ev, prev, |n| m.member(n), &clock);
+        assert_eq!(kinds(&out), [("changed", State::Suspect)]);
+        // Refuted with new metadata: the machine's update (no extra event).
+        let (ev, prev) = step(&mut m, now, &alive("a", ip(1), 2, b"y"), &["a"]);
+        let out = step_events(&ev, prev, |n| m.member(n), &clock);
+        assert_eq!(kinds(&out), [("update", State::Alive)]);
+        // A graceful leave: Left, not Failed.
+        let leave = Dead {
+            incarnation: 2,
+            node: "a".into(),
+            from: "a".into(),
+        };
+        let (ev, prev) = step(&mut m, now, &leave.to_bytes(), &["a"]);
+        let out = step_events(&ev, prev, |n| m.member(n), &clock);
+        assert_eq!(kinds(&out), [("left", State::Left)]);
+        // Back, then declared dead by someone: Join, Failed.
+        let (ev, prev) = step(&mut m, now, &alive("a", ip(1), 3, b"y"), &["a"]);
+        let out = step_events(&ev, prev, |n| m.member(n), &clock);
+        assert_eq!(kinds(&out), [("join", State::Alive)]);
+        let dead = Dead {
+            incarnation: 3,
+            node: "a".into(),
+            from: "b".into(),
+        };
+        let (ev, prev) = step(&mut m, now, &dead.to_bytes(), &["a"]);
+        let out = step_events(&ev, prev, |n| m.member(n), &clock);
+        assert_eq!(kinds(&out), [("failed", State::Dead)]);
+    }
+
+    #[test]
+    fn events_are_told_relative_to_what_subscribers_hold() {
+        let now = Instant::now();
+        let clock = WallClock::new(now);
+        let mut m = machine(now);
+        m.handle_datagram(now, FROM, &alive("a", ip(1), 1, b"x"));
+        let row = m.member("a").cloned().expect("a");
+        // A join of a member subscribers already hold, unchanged: nothing to tell.
+        let out = step_events(&[Event::Join(row.clone())], vec![], |n| m.member(n), &clock);
+        assert!(out.is_empty(), "{out:?}");
+        // An update of a member they do not hold: a join.
+        let prev = vec![(SmolStr::from("a"), None)];
+        let out = step_events(&[Event::Update(row.clone())], prev, |n| m.member(n), &clock);
+        assert!(
+            matches!(&out[..], [MemberEvent::Join(x)] if x.name == "a"),
+            "{out:?}"
+        );
+        // A conflict changes nothing they hold.
+        let conflict = Event::Conflict {
+            existing: Box::new(row.clone()),
+            other: Box::new(row.clone()),
+        };
+        let out = step_events(&[conflict], vec![], |n| m.member(n), &clock);
+        assert!(
+            matches!(&out[..], [MemberEvent::Conflict { .. }]),
+            "{out:?}"
+        );
+        // A member held but gone from the table: failed, as dead.
+        let empty = machine(now);
+        let prev = vec![(SmolStr::from("a"), Some(row))];
+        let out = step_events(&[], prev, |n| empty.member(n), &clock);
+        assert!(
+            matches!(&out[..], [MemberEvent::Failed(x)] if x.name == "a" && x.state == State::Dead),
+            "{out:?}"
+        );
+    }
+}
