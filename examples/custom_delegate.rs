@@ -200,13 +200,16 @@ pub async fn run_demo() -> Result<Summary, DynError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match tokio::time::timeout_at(deadline, db_events.recv()).await {
-            Ok(Ok(MemberEvent::Update(m))) if m.name == "web-2" => {
+            Ok(Some(Notification::Event {
+                event: MemberEvent::Update(m),
+                ..
+            })) if m.name == "web-2" => {
                 let meta = NodeMeta::decode(&m.meta)?;
                 println!("db-1 got an update: web-2 is now role={}", meta.role);
                 break;
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(e.into()),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("db-1 stopped".into()),
             Err(_) => return Err("timed out waiting for web-2's update".into()),
         }
     }

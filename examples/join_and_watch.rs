@@ -2,7 +2,9 @@
 //!
 //! Shows the smallest useful memberlist program: start a node on a UDP + TCP port, join a
 //! cluster through any member, print the member list, then print every membership event
-//! (`Join`, `Leave`, `Update`, `Conflict`) as it happens.
+//! (`Join`, `Left`, `Failed`, `Update`, `Changed`, `Conflict`) as it happens. A subscription
+//! starts with a snapshot of the members, and a subscriber that falls behind is handed a
+//! fresh one (`Notification::Lagged`) instead of silently missing events.
 //!
 //! Run it from the workspace root:
 //!
@@ -26,7 +28,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Parser;
 use memberlist::prelude::*;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 /// Errors of this example: anything printable that can cross tasks.
@@ -81,6 +82,8 @@ pub enum Kind {
     Failed,
     /// A node changed its metadata.
     Update,
+    /// Something else changed: a suspicion raised or refuted, a new incarnation.
+    Changed,
     /// Two nodes claim the same name.
     Conflict,
     /// A kind of event added to the library after this example was written.
@@ -121,21 +124,21 @@ pub async fn start_node(config: Config, bind: SocketAddr, meta: &str) -> Result<
 /// Prints one event and classifies it.
 fn describe(event: &MemberEvent) -> (Kind, String) {
     let member = event.member();
-    let addr = member
-        .socket_addr()
-        .map_or_else(|| "?".to_owned(), |a| a.to_string());
     let meta = String::from_utf8_lossy(&member.meta);
     let kind = match event {
         MemberEvent::Join(_) => Kind::Join,
-        // A Leave event covers both a graceful leave and a failure: the state tells which.
-        MemberEvent::Leave(m) if m.state == State::Left => Kind::Left,
-        MemberEvent::Leave(_) => Kind::Failed,
+        MemberEvent::Left(_) => Kind::Left,
+        MemberEvent::Failed(_) => Kind::Failed,
         MemberEvent::Update(_) => Kind::Update,
+        MemberEvent::Changed(_) => Kind::Changed,
         MemberEvent::Conflict { .. } => Kind::Conflict,
         // The enum is non-exhaustive: a future kind of event lands here.
         _ => Kind::Other,
     };
-    println!("event: {kind:?} {} at {addr} (meta {meta:?})", member.name);
+    println!(
+        "event: {kind:?} {} at {} is {} (meta {meta:?})",
+        member.name, member.addr, member.state
+    );
     (kind, member.name.to_string())
 }
 
@@ -143,9 +146,7 @@ fn describe(event: &MemberEvent) -> (Kind, String) {
 fn print_members(node: &Node) {
     println!("{} sees {} members:", node.name(), node.num_members());
     for m in node.members() {
-        let addr = m
-            .socket_addr()
-            .map_or_else(|| "?".to_owned(), |a| a.to_string());
+        let addr = m.addr.to_string();
         println!("  {:<10} {:<22} {}", m.name, addr, m.state);
     }
 }
@@ -158,7 +159,8 @@ pub async fn run_demo(peers: usize) -> Result<Summary, DynError> {
     // 1. The watcher: the node whose events we print. Port 0 lets the system choose.
     let watcher = start_node(demo_config("watcher"), localhost, "role=watcher").await?;
     println!("watcher listening on {}", watcher.advertise_addr());
-    // Subscribe before anything happens, so no event is missed.
+    // Subscribe before anything happens (a subscription made later would start from a
+    // snapshot of the members at that time).
     let mut events = watcher.subscribe();
 
     // 2. The peers' script runs in its own task: join, change metadata, leave.
@@ -170,7 +172,7 @@ pub async fn run_demo(peers: usize) -> Result<Summary, DynError> {
     let deadline = Instant::now() + DEMO_PATIENCE;
     while gone < peers {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(event)) => {
+            Ok(Some(Notification::Event { event, .. })) => {
                 let (kind, name) = describe(&event);
                 if matches!(kind, Kind::Left | Kind::Failed) {
                     gone += 1;
@@ -178,9 +180,17 @@ pub async fn run_demo(peers: usize) -> Result<Summary, DynError> {
                 summary.events.push((kind, name));
                 summary.peak_members = summary.peak_members.max(watcher.num_members());
             }
-            // A slow subscriber misses the oldest events and is told how many.
-            Ok(Err(RecvError::Lagged(missed))) => println!("(missed {missed} events)"),
-            Ok(Err(RecvError::Closed)) => return Err("the watcher stopped".into()),
+            // First, the members when we subscribed: the watcher alone.
+            Ok(Some(Notification::Snapshot(s))) => {
+                println!("{} member(s) at first", s.members.len())
+            }
+            // A subscriber that falls behind gets the members now instead of a gap.
+            Ok(Some(Notification::Lagged { missed, snapshot })) => println!(
+                "(missed {missed} events; {} members now)",
+                snapshot.members.len()
+            ),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("the watcher stopped".into()),
             Err(_) => return Err("timed out waiting for the peers to leave".into()),
         }
     }
@@ -278,12 +288,13 @@ pub async fn run_node(args: Args) -> Result<(), DynError> {
                 signal?;
                 break;
             }
-            event = events.recv() => match event {
-                Ok(event) => {
+            item = events.recv() => match item {
+                Some(Notification::Event { event, .. }) => {
                     describe(&event);
                 }
-                Err(RecvError::Lagged(missed)) => println!("(missed {missed} events)"),
-                Err(RecvError::Closed) => break,
+                Some(Notification::Lagged { missed, .. }) => println!("(missed {missed} events)"),
+                Some(_) => {}
+                None => break,
             },
         }
     }

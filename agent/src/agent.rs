@@ -65,13 +65,12 @@ use memberlist::delegate::Delegate;
 use memberlist::metrics::Metrics;
 use memberlist::net::{NetTransport, NetTransportOptions};
 use memberlist::quic::{QuicConfig, QuicTransport};
-use memberlist::{JoinError, MemberEvent, Memberlist, Transport};
+use memberlist::{JoinError, MemberEvent, Memberlist, Notification, Transport};
 use memberlist_opentelemetry::{OtelMetrics, Otlp};
 use memberlist_prometheus::PrometheusMetrics;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast::error::RecvError;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::faults::{Lossy, TestHooks};
 use crate::settings::{self, DelegateVersions, Settings, TransportSettings};
@@ -482,24 +481,44 @@ fn announce_start<T: Transport>(
 /// Logs membership events until the node stops.
 async fn log_events<T: Transport>(node: Node<T>) {
     let mut events = node.subscribe();
-    loop {
-        match events.recv().await {
-            Ok(MemberEvent::Join(m)) => {
-                info!(member = %m.name, addr = ?m.socket_addr(), "member joined")
+    while let Some(item) = events.recv().await {
+        let event = match item {
+            Notification::Event { event, .. } => event,
+            Notification::Snapshot(s) => {
+                info!(members = s.members.len(), "watching membership");
+                continue;
             }
-            Ok(MemberEvent::Leave(m)) => {
-                info!(member = %m.name, state = %m.state, "member left or failed")
+            Notification::Lagged { missed, snapshot } => {
+                warn!(
+                    missed,
+                    members = snapshot.members.len(),
+                    "fell behind the membership events; resynchronised"
+                );
+                continue;
             }
-            Ok(MemberEvent::Update(m)) => info!(member = %m.name, "member updated its metadata"),
-            Ok(MemberEvent::Conflict { existing, other }) => warn!(
+            other => {
+                debug!("membership notification: {other:?}");
+                continue;
+            }
+        };
+        match event {
+            MemberEvent::Join(m) => info!(member = %m.name, addr = %m.addr, "member joined"),
+            MemberEvent::Left(m) => info!(member = %m.name, state = %m.state, "member left"),
+            MemberEvent::Failed(m) => info!(member = %m.name, state = %m.state, "member failed"),
+            MemberEvent::Update(m) => info!(member = %m.name, "member updated its metadata"),
+            MemberEvent::Changed(m) => debug!(
+                member = %m.name,
+                state = %m.state,
+                incarnation = m.incarnation,
+                "member changed"
+            ),
+            MemberEvent::Conflict { existing, other } => warn!(
                 member = %existing.name,
-                known = ?existing.socket_addr(),
-                claimed_by = ?other.socket_addr(),
+                known = %existing.addr,
+                claimed_by = %other.addr,
                 "name conflict"
             ),
-            Ok(other) => info!(member = %other.member().name, "membership event: {other:?}"),
-            Err(RecvError::Lagged(missed)) => warn!(missed, "missed membership events"),
-            Err(RecvError::Closed) => return,
+            other => info!(member = %other.member().name, "membership event: {other:?}"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The agent's HTTP API (`--http IP:PORT`), served with axum:
 //!
 //! - `GET /members`: every member this node knows, left and dead ones not yet forgotten
-//!   included, as a JSON array of [`MemberView`];
+//!   included, as a JSON array of [`AgentMember`] (the library's `MemberInfo` plus Serf
+//!   tags);
 //! - `GET /health`: the Lifeguard health score and the member counts per state
 //!   ([`HealthView`]);
 //! - `GET /metrics`: every metric of the catalog (`memberlist::metrics`) in Prometheus's text
@@ -24,7 +25,7 @@ use memberlist_prometheus::PrometheusMetrics;
 use tokio::net::TcpListener;
 
 use crate::agent::Node;
-use crate::view::{HealthView, MemberView};
+use crate::view::{AgentMember, HealthView};
 
 /// Every member state, in the order they are listed.
 const STATES: [State; 4] = [State::Alive, State::Suspect, State::Dead, State::Left];
@@ -67,9 +68,14 @@ pub(crate) async fn serve<T: Transport>(
 }
 
 /// `GET /members`: every known member, sorted by name.
-async fn members<T: Transport>(AxumState(api): AxumState<Api<T>>) -> Json<Vec<MemberView>> {
-    let mut members: Vec<MemberView> = api.node.all_members().iter().map(MemberView::of).collect();
-    members.sort_by(|a, b| a.name.cmp(&b.name));
+async fn members<T: Transport>(AxumState(api): AxumState<Api<T>>) -> Json<Vec<AgentMember>> {
+    let mut members: Vec<AgentMember> = api
+        .node
+        .all_members()
+        .into_iter()
+        .map(AgentMember::of)
+        .collect();
+    members.sort_by(|a, b| a.member.name.cmp(&b.member.name));
     Json(members)
 }
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::view::MemberView;
+use crate::view::AgentMember;
 
 /// How long the whole request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,7 +34,7 @@ pub(crate) async fn run(args: MembersArgs) -> Result<(), String> {
         print_out(body.trim_end());
         return Ok(());
     }
-    let members: Vec<MemberView> = serde_json::from_str(&body).map_err(|e| {
+    let members: Vec<AgentMember> = serde_json::from_str(&body).map_err(|e| {
         format!("the agent at {addr} answered something that is not a member list: {e}")
     })?;
     print_out(render_table(&members).trim_end());
@@ -67,22 +67,18 @@ fn fetch_members(addr: SocketAddr) -> Result<String, String> {
 }
 
 /// The members as an aligned table with a header row.
-fn render_table(members: &[MemberView]) -> String {
+fn render_table(members: &[AgentMember]) -> String {
     let header = ["NAME", "ADDRESS", "STATE", "INCARNATION", "META"];
     let rows: Vec<[String; 5]> = members
         .iter()
-        .map(|m| {
-            let addr = if m.addr.contains(':') {
-                format!("[{}]:{}", m.addr, m.port)
-            } else {
-                format!("{}:{}", m.addr, m.port)
-            };
+        .map(|a| {
+            let m = &a.member;
             [
-                m.name.clone(),
-                addr,
-                m.state.clone(),
+                m.name.to_string(),
+                m.addr.to_string(),
+                m.state.to_string(),
                 m.incarnation.to_string(),
-                m.meta_text(),
+                a.meta_text(),
             ]
         })
         .collect();
@@ -119,32 +115,29 @@ fn print_out(text: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use memberlist::MemberInfo;
+    use memberlist::machine::State;
 
     use super::*;
 
     #[test]
     fn table_is_aligned() {
+        let mut alpha = MemberInfo::new("alpha", "127.0.0.1:7946".parse().unwrap());
+        alpha.incarnation = 3;
+        let mut b = MemberInfo::new("b", "[::1]:1".parse().unwrap());
+        b.state = State::Left;
+        b.incarnation = 12;
+        b.meta = bytes::Bytes::from_static(&[1, 2]);
         let members = vec![
-            MemberView {
-                name: "alpha".into(),
-                addr: "127.0.0.1".into(),
-                port: 7946,
-                state: "alive".into(),
-                incarnation: 3,
-                meta: Some(BTreeMap::from([("role".into(), "web".into())])),
-                meta_base64: None,
+            AgentMember {
+                member: alpha,
+                tags: Some(BTreeMap::from([("role".into(), "web".into())])),
             },
-            MemberView {
-                name: "b".into(),
-                addr: "::1".into(),
-                port: 1,
-                state: "left".into(),
-                incarnation: 12,
-                meta: None,
-                meta_base64: Some("AQI=".into()),
-            },
+            AgentMember::of(b),
         ];
         let table = render_table(&members);
         let lines: Vec<&str> = table.lines().collect();

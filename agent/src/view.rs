@@ -1,72 +1,56 @@
 //! The JSON documents of the agent's HTTP API, shared by the server (`agent`) and the client
 //! (`members`).
 //!
-//! `GET /members` returns an array of [`MemberView`]:
+//! `GET /members` returns an array of [`AgentMember`]: the library's
+//! [`MemberInfo`] in its serde form, plus the metadata decoded as Serf tags when it is in
+//! that format (or empty):
 //!
 //! ```json
-//! [{"name": "a", "addr": "127.0.0.1", "port": 7946, "state": "alive", "incarnation": 1,
-//!   "meta": {"role": "web"}}]
+//! [{"name": "a", "addr": "127.0.0.1:7946", "meta": "/4Gkcm9sZaN3ZWI=", "incarnation": 1,
+//!   "state": "alive", "state_changed_at": "2025-05-01T09:30:00.123456789Z",
+//!   "protocol": {"min": 1, "max": 5, "current": 2},
+//!   "delegate": {"min": 0, "max": 0, "current": 0}, "tags": {"role": "web"}}]
 //! ```
 //!
-//! `meta` is present when the node's metadata is Serf-style tags (see [`crate::meta`]) or
-//! empty (`{}`); otherwise the raw metadata is given as standard base64 in `meta_base64`.
+//! `meta` is the raw metadata in standard base64; `tags` is absent when the metadata is not
+//! Serf-style tags.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use memberlist::machine::Member;
+use memberlist::MemberInfo;
 use serde::{Deserialize, Serialize};
 
 use crate::meta::decode_tags;
 
 /// One member as `GET /members` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct MemberView {
-    /// The node's name.
-    pub(crate) name: String,
-    /// Its advertised IP address (empty if the bytes it advertised form none).
-    pub(crate) addr: String,
-    /// Its advertised port.
-    pub(crate) port: u16,
-    /// `alive`, `suspect`, `dead` or `left`.
-    pub(crate) state: String,
-    /// Its incarnation number.
-    pub(crate) incarnation: u32,
+pub(crate) struct AgentMember {
+    /// The member, as the library serialises it.
+    #[serde(flatten)]
+    pub(crate) member: MemberInfo,
     /// Its metadata decoded as Serf tags, when it is in that format or empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) meta: Option<BTreeMap<String, String>>,
-    /// Its metadata as base64, when it is not in Serf's tag format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) meta_base64: Option<String>,
+    pub(crate) tags: Option<BTreeMap<String, String>>,
 }
 
-impl MemberView {
-    /// The view of `m`.
-    pub(crate) fn of(m: &Member) -> Self {
+impl AgentMember {
+    /// `m` with its tags decoded.
+    pub(crate) fn of(m: MemberInfo) -> Self {
         let tags = decode_tags(&m.meta);
-        let meta_base64 = tags.is_none().then(|| STANDARD.encode(&m.meta));
-        Self {
-            name: m.name.to_string(),
-            addr: m.addr.to_ip().map(|ip| ip.to_string()).unwrap_or_default(),
-            port: m.port,
-            state: m.state.to_string(),
-            incarnation: m.incarnation,
-            meta: tags,
-            meta_base64,
-        }
+        Self { member: m, tags }
     }
 
     /// The metadata in one short cell: `k=v,k=v`, or `base64:…`.
     pub(crate) fn meta_text(&self) -> String {
-        match (&self.meta, &self.meta_base64) {
-            (Some(tags), _) => tags
+        match &self.tags {
+            Some(tags) => tags
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(","),
-            (None, Some(b64)) => format!("base64:{b64}"),
-            (None, None) => String::new(),
+            None => format!("base64:{}", STANDARD.encode(&self.member.meta)),
         }
     }
 }

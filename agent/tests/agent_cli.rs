@@ -67,16 +67,27 @@ fn three_agents_form_a_cluster_seen_through_http_and_members_then_one_leaves() {
         a.logs()
     );
 
-    // /members: addresses, incarnation, metadata decoded from Serf tags.
+    // /members: the library's MemberInfo (address as ip:port, base64 metadata, state, time
+    // of the last change, versions), plus the metadata decoded from Serf tags.
     let members = b.members();
     let ma = members.iter().find(|m| m["name"] == "a").unwrap();
-    assert_eq!(ma["addr"], "127.0.0.1");
-    assert_eq!(ma["port"], u64::from(a.bind.port()));
+    assert_eq!(ma["addr"], format!("127.0.0.1:{}", a.bind.port()));
     assert!(ma["incarnation"].as_u64().is_some());
-    assert_eq!(ma["meta"]["role"], "web");
-    assert_eq!(ma["meta"]["dc"], "one");
+    assert_eq!(ma["state"], "alive");
+    assert!(
+        ma["state_changed_at"].as_str().unwrap().ends_with('Z'),
+        "{ma}"
+    );
+    assert_eq!(ma["protocol"]["max"], 5, "{ma}");
+    assert!(
+        ma["meta"].as_str().is_some_and(|b64| !b64.is_empty()),
+        "{ma}"
+    );
+    assert_eq!(ma["tags"]["role"], "web");
+    assert_eq!(ma["tags"]["dc"], "one");
     let mb = members.iter().find(|m| m["name"] == "b").unwrap();
-    assert_eq!(mb["meta"], serde_json::json!({}));
+    assert_eq!(mb["tags"], serde_json::json!({}));
+    assert_eq!(mb["meta"], "");
 
     // `memberlist members`: a table, and the JSON as is.
     let out = run(&["members", "--http", &c.http().to_string()]);
@@ -238,7 +249,11 @@ fn an_unreachable_join_is_retried_until_a_node_appears_there() {
         "{}",
         a.logs()
     );
-    assert!(a.logs().contains("joined through the seeds"), "{}", a.logs());
+    assert!(
+        a.logs().contains("joined through the seeds"),
+        "{}",
+        a.logs()
+    );
     // SIGINT works like SIGTERM.
     a.signal("INT");
     let status = a.wait_exit(Duration::from_secs(10)).expect("exits");
@@ -290,8 +305,8 @@ zone = "z1"
     );
     let me = a.members().into_iter().find(|m| m["name"] == "from-flag");
     let me = me.unwrap();
-    assert_eq!(me["meta"]["role"], "flag");
-    assert_eq!(me["meta"]["zone"], "z1");
+    assert_eq!(me["tags"]["role"], "flag");
+    assert_eq!(me["tags"]["zone"], "z1");
 
     // A node with the same key and label (as flags) joins through the encryption.
     let seed = a.bind.to_string();

@@ -142,7 +142,7 @@ fn the_agent_joins_a_serf_agent_and_each_lists_the_other_alive() {
         .into_iter()
         .find(|m| m["name"] == "serf-1")
         .unwrap();
-    assert_eq!(theirs["meta"]["role"], "serf", "{theirs}");
+    assert_eq!(theirs["tags"]["role"], "serf", "{theirs}");
     let out = run(&["members", "--http", &ours.http().to_string()]);
     assert!(out.stdout.contains("role=serf"), "{}", out.stdout);
 

@@ -23,7 +23,7 @@
 //!   see Lifeguard's confirmations cross between the implementations.
 //!
 //! Each bound gets a margin for a loaded machine ([`MARGIN`]). Rust observers' times come
-//! from the member table's `state_change` instants (exact); Go observers' from polling their
+//! from the member table's state-change times (exact to the microsecond); Go observers' from polling their
 //! member list every few milliseconds (late by at most one poll). Each test watches Go and
 //! Rust observers side by side, so Go's own detection is the baseline. The measured times
 //! are printed (`--nocapture` shows them).
@@ -33,10 +33,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
-use memberlist::runtime::MemberEvent;
+use memberlist::runtime::{MemberEvent, Notification};
 use memberlist_core::machine::State;
 use memberlist_core::machine::timing::suspicion_timeout;
 use memberlist_interop::{Event, GoPeer, NodeState};
@@ -196,19 +196,24 @@ fn check(what: &str, m: &Model, detections: &[Detection]) {
 }
 
 /// Watches the observers until each holds `name` dead. Rust observers' times come from
-/// their member table's `state_change`; Go observers' from polling their member list.
+/// their member table's `state_changed_at`; Go observers' from polling their member list.
 async fn watch(rust: &[&RustNode], go: &[&GoPeer], name: &str, since: Instant) -> Vec<Detection> {
     let mut detections: Vec<Detection> = rust
         .iter()
         .map(|o| Detection::new(o.name()))
         .chain(go.iter().map(|o| Detection::new(o.name())))
         .collect();
+    // Rust observers report wall-clock times: `since` on the same clock.
+    let since_wall = SystemTime::now() - since.elapsed();
     let deadline = Instant::now() + PATIENCE;
     loop {
         let (rust_detections, go_detections) = detections.split_at_mut(rust.len());
         for (o, d) in rust.iter().zip(rust_detections) {
             let Some(m) = o.member(name) else { continue };
-            let at = m.state_change.saturating_duration_since(since);
+            let at = m
+                .state_changed_at
+                .duration_since(since_wall)
+                .unwrap_or_default();
             match m.state {
                 State::Suspect if d.suspect.is_none() => d.suspect = Some(at),
                 State::Dead if d.dead.is_none() => d.dead = Some(at),
@@ -292,8 +297,11 @@ async fn a_killed_go_node_is_suspected_then_declared_dead_by_rust_nodes() {
     // The Rust node reported the failure as an event.
     let event = loop {
         match tokio::time::timeout(PATIENCE, events.recv()).await {
-            Ok(Ok(MemberEvent::Leave(m))) if m.name == "kill-go-2" => break m,
-            Ok(Ok(_)) => {}
+            Ok(Some(Notification::Event {
+                event: MemberEvent::Failed(m),
+                ..
+            })) if m.name == "kill-go-2" => break m,
+            Ok(Some(_)) => {}
             other => panic!("no leave event for kill-go-2: {other:?}"),
         }
     };
@@ -384,8 +392,11 @@ async fn graceful_leaves_show_as_left_on_the_other_side() {
     blocking(|| g2.leave(Duration::from_secs(10))).expect("Go leave");
     let event = loop {
         match tokio::time::timeout(PATIENCE, events.recv()).await {
-            Ok(Ok(MemberEvent::Leave(m))) if m.name == "leave-go-2" => break m,
-            Ok(Ok(_)) => {}
+            Ok(Some(Notification::Event {
+                event: MemberEvent::Left(m),
+                ..
+            })) if m.name == "leave-go-2" => break m,
+            Ok(Some(_)) => {}
             other => panic!("no leave event for leave-go-2: {other:?}"),
         }
     };

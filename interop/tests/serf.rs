@@ -271,8 +271,8 @@ async fn a_rust_node_joins_a_serf_agent_and_serf_lists_it_alive() {
     })
     .await;
     let agent = r.member("serf-1").unwrap();
-    assert_eq!(agent.socket_addr(), Some(serf.bind));
-    assert_eq!(agent.vsn.delegate_current(), Some(5));
+    assert_eq!(agent.addr, serf.bind);
+    assert_eq!(agent.delegate.current, 5);
 
     // Serf's push/pull user state is a serf message (messagePushPullType = 2).
     let merged = r.with_delegate(|d| d.merged.clone()).await.unwrap();

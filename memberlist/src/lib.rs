@@ -3,14 +3,15 @@
 //! Cluster membership and failure detection by gossip (SWIM with HashiCorp's Lifeguard
 //! extensions), wire-compatible with HashiCorp's Go memberlist. This facade re-exports the
 //! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
-//! `net` (UDP + TCP transport), `lzw` (Go's compression) and `aes-gcm` (Go's encryption) are
-//! on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
+//! `net` (UDP + TCP transport), `lzw` (Go's compression), `aes-gcm` (Go's encryption) and
+//! `serde` are on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
 //! `prometheus` and `opentelemetry` add the metrics exporters and `quic` the QUIC transport
 //! (Rust-only).
 //!
 //! | feature | default | brings |
 //! |---|---|---|
 //! | `net` | yes | [`net::NetTransport`]: UDP + TCP on one port, what Go nodes speak |
+//! | `serde` | yes | `Serialize`/`Deserialize` for [`MemberInfo`], [`State`](machine::State), [`MemberEvent`], [`Config`] and `ConfigFile` |
 //! | `lzw` | yes | [`lzw::Lzw`]: Go's LZW compression (algorithm 0) |
 //! | `aes-gcm` | yes | [`aes_gcm::AesGcm`]: Go's AES-GCM encryption, envelope v0/v1 |
 //! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
@@ -27,7 +28,7 @@
 //! let transport = NetTransport::bind("0.0.0.0:7946".parse()?).await?;
 //! let ml = Memberlist::builder(Config::lan("node-a")).transport(transport).start().await?;
 //! ml.join(["10.0.0.2:7946"]).await?;
-//! for m in ml.members() { println!("{} {}:{} {}", m.name, m.addr, m.port, m.state); }
+//! for m in ml.members() { println!("{} {} {}", m.name, m.addr, m.state); }
 //! ml.leave(std::time::Duration::from_secs(5)).await?;
 //! # Ok(()) }
 //! ```
@@ -43,7 +44,11 @@ pub use memberlist_core::{
 
 pub mod runtime;
 
-pub use runtime::{Config, ConfigFile, Error, JoinError, MemberEvent, Memberlist};
+#[cfg(feature = "serde")]
+pub use runtime::ConfigFile;
+pub use runtime::{
+    Config, Error, JoinError, MemberEvent, MemberInfo, Memberlist, Notification, Subscription,
+};
 
 #[cfg(feature = "aes-gcm")]
 pub use memberlist_aes_gcm as aes_gcm;
@@ -60,8 +65,10 @@ pub use memberlist_prometheus as prometheus;
 #[cfg(feature = "quic")]
 pub use memberlist_quic as quic;
 
-/// The common imports: the handle, its configuration, errors and events, the delegate trait
-/// and its veto, member types, broadcast keys, what a custom [`Transport`] needs
+/// The common imports: the handle, its configuration, errors, events and subscriptions, the
+/// delegate trait and its veto, member types (the [`MemberInfo`] the handle
+/// and events show, the machine's [`Member`](crate::machine::Member) row a delegate
+/// receives, their [`State`](crate::machine::State)), broadcast keys, what a custom [`Transport`] needs
 /// (including the [`async_trait`](macro@async_trait) attribute it is written with), and the
 /// default plugins that are enabled.
 ///
@@ -75,6 +82,7 @@ pub use memberlist_quic as quic;
 ///     }
 /// }
 /// fn reason(e: &JoinError) -> String { e.to_string() }
+/// fn address(m: &MemberInfo) -> std::net::SocketAddr { m.addr }
 /// ```
 pub mod prelude {
     pub use async_trait::async_trait;
@@ -83,7 +91,9 @@ pub mod prelude {
     pub use memberlist_core::machine::{Member, State, Veto};
     pub use memberlist_core::transport::{Transport, TransportError};
 
-    pub use crate::runtime::{Config, Error, JoinError, MemberEvent, Memberlist};
+    pub use crate::runtime::{
+        Config, Error, JoinError, MemberEvent, MemberInfo, Memberlist, Notification, Subscription,
+    };
 
     #[cfg(feature = "aes-gcm")]
     pub use memberlist_aes_gcm::{AesGcm, SecretKey};

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use memberlist::machine::State;
-use memberlist::prelude::{Config, MemberEvent};
-use tokio::sync::{broadcast, mpsc};
+use memberlist::prelude::{Config, MemberEvent, Notification, Subscription};
+use tokio::sync::mpsc;
 
 use super::node::{Factory, Node};
 
@@ -39,11 +39,11 @@ pub(crate) struct View {
 pub(crate) struct EventCounts {
     /// `Join` events.
     pub(crate) joins: usize,
-    /// `Leave` events about a dead node.
+    /// `Failed` events (a node declared dead).
     pub(crate) failures: usize,
-    /// `Leave` events about a node that left.
+    /// `Left` events.
     pub(crate) leaves: usize,
-    /// Events a slow subscriber missed (should stay 0).
+    /// Events a slow subscriber was resynchronised past (should stay 0).
     pub(crate) missed: u64,
 }
 
@@ -139,11 +139,15 @@ impl Cluster {
         }
     }
 
-    /// How node `observer` sees node `target`: its state and when that state began.
+    /// How node `observer` sees node `target`: its state and when that state began (the
+    /// wall-clock time of the change placed back on this process's monotonic clock).
     pub(crate) fn state_of(&self, observer: usize, target: usize) -> Option<(State, Instant)> {
-        self.nodes[observer]
-            .member(self.nodes[target].name())
-            .map(|m| (m.state, m.state_change))
+        let m = self.nodes[observer].member(self.nodes[target].name())?;
+        let now = Instant::now();
+        Some((
+            m.state,
+            now.checked_sub(m.since_state_change()).unwrap_or(now),
+        ))
     }
 
     /// Counts the events that arrived since the last call, and returns the totals.
@@ -151,10 +155,8 @@ impl Cluster {
         while let Ok(seen) = self.events.try_recv() {
             match seen {
                 Seen::Event(MemberEvent::Join(_)) => self.counts.joins += 1,
-                Seen::Event(MemberEvent::Leave(m)) if m.state == State::Left => {
-                    self.counts.leaves += 1;
-                }
-                Seen::Event(MemberEvent::Leave(_)) => self.counts.failures += 1,
+                Seen::Event(MemberEvent::Left(_)) => self.counts.leaves += 1,
+                Seen::Event(MemberEvent::Failed(_)) => self.counts.failures += 1,
                 Seen::Event(_) => {}
                 Seen::Missed(n) => self.counts.missed += n,
             }
@@ -187,12 +189,12 @@ impl Cluster {
 }
 
 /// Forwards one node's events into the demo's channel until the node stops.
-async fn forward(mut rx: broadcast::Receiver<MemberEvent>, tx: mpsc::UnboundedSender<Seen>) {
-    loop {
-        let seen = match rx.recv().await {
-            Ok(event) => Seen::Event(event),
-            Err(broadcast::error::RecvError::Lagged(n)) => Seen::Missed(n),
-            Err(broadcast::error::RecvError::Closed) => return,
+async fn forward(mut events: Subscription, tx: mpsc::UnboundedSender<Seen>) {
+    while let Some(item) = events.recv().await {
+        let seen = match item {
+            Notification::Event { event, .. } => Seen::Event(event),
+            Notification::Lagged { missed, .. } => Seen::Missed(missed),
+            _ => continue,
         };
         if tx.send(seen).is_err() {
             return;

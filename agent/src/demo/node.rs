@@ -4,11 +4,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use memberlist::machine::{Member, State};
-use memberlist::prelude::{Config, MemberEvent, Memberlist, NetTransport};
+use memberlist::machine::State;
+use memberlist::prelude::{Config, MemberInfo, Memberlist, NetTransport, Subscription};
 use memberlist::quic::{DevCa, QuicConfig, QuicTransport};
 use memberlist::{Error, JoinError};
-use tokio::sync::broadcast;
 
 /// `memberlist demo --transport`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -141,12 +140,12 @@ impl Node {
     }
 
     /// What this node knows of member `name`.
-    pub(crate) fn member(&self, name: &str) -> Option<Member> {
+    pub(crate) fn member(&self, name: &str) -> Option<MemberInfo> {
         each!(self, n => n.member(name))
     }
 
     /// The node's membership events.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
+    pub(crate) fn subscribe(&self) -> Subscription {
         each!(self, n => n.subscribe())
     }
 }

@@ -419,10 +419,7 @@ impl NsAgent {
             .filter_map(|(at, line)| {
                 let (kind, about) = if line.contains("probe failed; suspecting") {
                     (Kind::Suspect, field(line, "node")?)
-                } else if line.contains("member left or failed") {
-                    if field(line, "state") != Some("dead") {
-                        return None;
-                    }
+                } else if line.contains("member failed") {
                     (Kind::Dead, field(line, "member")?)
                 } else if line.contains("member joined") {
                     (Kind::Joined, field(line, "member")?)
@@ -530,7 +527,7 @@ impl NsAgent {
                     (
                         m["name"].as_str().unwrap_or_default().to_owned(),
                         m["state"].as_str().unwrap_or_default().to_owned(),
-                        format!("{}:{}", m["addr"].as_str().unwrap_or_default(), m["port"]),
+                        m["addr"].as_str().unwrap_or_default().to_owned(),
                     )
                 })
                 .collect(),

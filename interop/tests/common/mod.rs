@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use memberlist::runtime::{Config, Memberlist};
+use memberlist::runtime::{Config, MemberInfo, Memberlist};
 use memberlist_aes_gcm::{Keyring, SecretKey};
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{Member, State};
+use memberlist_core::machine::State;
 use memberlist_interop::{Event, GoPeer, GoPeerConfig, NodeInfo, NodeState};
 use memberlist_net::NetTransport;
 
@@ -301,7 +301,7 @@ pub async fn wait_converged(go: &[&GoPeer], rust: &[&RustNode], names: &[&str]) 
 }
 
 /// The member the Rust node holds under `name`.
-pub fn rust_member(node: &RustNode, name: &str) -> Option<Member> {
+pub fn rust_member(node: &RustNode, name: &str) -> Option<MemberInfo> {
     node.member(name)
 }
 

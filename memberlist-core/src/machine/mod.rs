@@ -30,6 +30,8 @@ mod push_pull;
 mod reconnect;
 mod restore;
 mod same_view;
+#[cfg(feature = "serde")]
+mod serde_state;
 mod state;
 mod stats;
 mod streams;

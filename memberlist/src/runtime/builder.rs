@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::codec::{Codec, CodecRegistry};
@@ -17,6 +17,7 @@ use super::config::{Config, ConfigError};
 use super::driver::{Core, Driver, now, send_datagrams};
 use super::error::Error;
 use super::handle::{Memberlist, Shared};
+use super::member_info::WallClock;
 use super::seeds::Seed;
 use super::snapshot::Snapshot;
 use super::stats::Counters;
@@ -295,8 +296,9 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             .ok_or(Error::LocalNodeVetoed)?;
 
         let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
-        let snapshot = Arc::new(Mutex::new(Snapshot::new(&mut machine, local)));
-        let (events, _) = broadcast::channel(config.event_buffer);
+        let clock = WallClock::new(now());
+        let snapshot = Snapshot::new(&mut machine, local, clock, config.event_buffer);
+        let snapshot = Arc::new(Mutex::new(snapshot));
         let (commands_tx, commands_rx) = mpsc::channel(256);
         let (inbound_tx, inbound_rx) = mpsc::channel(config.max_inbound_streams);
         let (transmit_tx, transmit_rx) = mpsc::channel(config.transmit_queue);
@@ -324,7 +326,6 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             transmit_tx,
             sender,
             counters: Arc::clone(&counters),
-            events: events.clone(),
             snapshot: Arc::clone(&snapshot),
             stopped: stopped_tx,
             tcp_timeout: config.tcp_timeout(),
@@ -344,7 +345,6 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             config,
             snapshot,
             counters,
-            events,
             stopped: stopped_rx,
             max_user_datagram,
         }))

@@ -48,7 +48,26 @@ pub const DEFAULT_STREAM_READ_LIMIT: usize = 40 * 1024 * 1024 + 64 * 1024;
 /// config.validate()?;
 /// # Ok::<(), memberlist::runtime::ConfigError>(())
 /// ```
+///
+/// With the `serde` feature (on by default) a `Config` reads and writes as its
+/// [`ConfigFile`](super::ConfigFile) form, and reading validates it:
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use memberlist::runtime::Config;
+/// let config: Config = serde_json::from_str(r#"{"name": "a", "probe_interval": "2s"}"#).unwrap();
+/// assert_eq!(config.protocol.probe_interval, std::time::Duration::from_secs(2));
+/// assert!(serde_json::from_str::<Config>(r#"{"name": "a", "event_buffer": 0}"#).is_err());
+/// let json = serde_json::to_value(&config).unwrap();
+/// assert_eq!(json["probe_interval"], "2s");
+/// # }
+/// ```
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "super::ConfigFile", into = "super::ConfigFile")
+)]
 #[non_exhaustive]
 pub struct Config {
     /// The protocol machine's settings: name, timers, multipliers, TCP timeout, CIDR allow
@@ -126,7 +145,8 @@ pub struct Config {
     /// default here; Serf waits 1 s).
     pub leave_propagate_delay: Duration,
     /// Membership events each [`subscribe`](super::Memberlist::subscribe)r may fall behind by
-    /// before it misses some (and is told so with `RecvError::Lagged`).
+    /// (a buffer shared by all subscriptions): a subscriber further behind is resynchronised
+    /// from a fresh snapshot ([`Notification::Lagged`](super::Notification::Lagged)).
     pub event_buffer: usize,
     /// Datagrams waiting to be handed to the transport; beyond it new ones are dropped (and
     /// counted), as a full network would drop them.

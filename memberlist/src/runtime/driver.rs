@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use smol_str::SmolStr;
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, trace, warn};
 
@@ -39,7 +39,7 @@ use crate::wire::Limit;
 
 use super::error::{JoinError, JoinFailure, JoinFailureReason};
 use super::snapshot::Snapshot;
-use super::stats::{Counters, MemberEvent};
+use super::stats::Counters;
 use super::stream::{InboundContext, InboundRequest, run_outbound, serve_inbound};
 
 /// The machine's clock is `std::time::Instant`; the runtime reads time from tokio's clock and
@@ -246,7 +246,6 @@ pub(crate) struct Driver<T: Transport, D: Delegate> {
     pub(crate) transmit_tx: mpsc::Sender<Transmit>,
     pub(crate) sender: tokio::task::JoinHandle<()>,
     pub(crate) counters: Arc<Counters>,
-    pub(crate) events: broadcast::Sender<MemberEvent>,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
     pub(crate) stopped: watch::Sender<bool>,
     pub(crate) tcp_timeout: Duration,
@@ -254,7 +253,7 @@ pub(crate) struct Driver<T: Transport, D: Delegate> {
     pub(crate) name: SmolStr,
 }
 
-/// Marks the node stopped even if the driver unwinds.
+/// Marks the node stopped (and ends the subscriptions) even if the driver unwinds.
 struct StoppedGuard<'a> {
     snapshot: &'a Mutex<Snapshot>,
     stopped: &'a watch::Sender<bool>,
@@ -262,10 +261,10 @@ struct StoppedGuard<'a> {
 
 impl Drop for StoppedGuard<'_> {
     fn drop(&mut self) {
-        self.snapshot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .running = false;
+        let mut snapshot = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
+        snapshot.running = false;
+        snapshot.events.close();
+        drop(snapshot);
         self.stopped.send_replace(true);
     }
 }
@@ -466,23 +465,25 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         while let Some(e) = self.core.machine.poll_event() {
             events.push(e);
         }
-        self.refresh_snapshot();
+        self.refresh_snapshot(&events);
         for event in events {
             if matches!(event, Event::Conflict { .. }) {
                 self.counters.metrics.increment(Counter::Conflicts, 1);
             }
             self.core.on_event(&event);
-            if let Some(e) = MemberEvent::from_machine(&event) {
-                // No subscriber is not an error.
-                let _ = self.events.send(e);
-            }
         }
     }
 
-    fn refresh_snapshot(&mut self) {
+    /// Brings the snapshot up to date and, under the same lock, sends subscribers the
+    /// step's membership events (worked out only when someone subscribed).
+    fn refresh_snapshot(&mut self, events: &[Event]) {
         let machine = &mut self.core.machine;
         let mut snap = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
-        let changed = snap.update(machine);
+        let mut previous = snap.events.has_subscribers().then(Vec::new);
+        let changed = snap.update(machine, previous.as_mut());
+        if let Some(previous) = previous {
+            snap.publish(events, previous);
+        }
         self.counters.publish_machine(
             &snap.stats,
             machine.stats(),

@@ -385,6 +385,13 @@ impl From<&Config> for ConfigFile {
     }
 }
 
+impl From<Config> for ConfigFile {
+    /// As [`From<&Config>`](#impl-From%3C%26Config%3E-for-ConfigFile).
+    fn from(c: Config) -> Self {
+        Self::from(&c)
+    }
+}
+
 /// Base64 keys → a keyring (`None` for an empty list).
 fn parse_keys(keys: &[String]) -> Result<Option<Keyring>, ConfigError> {
     let mut parsed = keys.iter().enumerate().map(|(index, text)| {

@@ -5,18 +5,20 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::delegate::{Delegate, NoopDelegate};
-use crate::machine::{Member, State};
+use crate::machine::State;
 use crate::transport::Transport;
 
 use super::config::Config;
 use super::driver::{Command, Core};
 use super::error::{Error, JoinError, JoinFailure};
+use super::member_info::MemberInfo;
 use super::seeds::Seed;
 use super::snapshot::Snapshot;
-use super::stats::{Counters, MemberEvent, Stats};
+use super::stats::{Counters, Stats};
+use super::subscription::Subscription;
 
 /// A running memberlist node: a cheap, cloneable handle to the task that runs the protocol.
 ///
@@ -45,12 +47,12 @@ use super::stats::{Counters, MemberEvent, Stats};
 ///     let contacted = ml.join(["10.0.0.2:7946", "node-c/10.0.0.3"]).await?;
 ///     println!("contacted {contacted} nodes");
 ///     for m in ml.members() {
-///         println!("{} {:?} {}", m.name, m.socket_addr(), m.state);
+///         println!("{} {} {}", m.name, m.addr, m.state);
 ///     }
 ///     let mut events = ml.subscribe();
 ///     tokio::spawn(async move {
-///         while let Ok(event) = events.recv().await {
-///             println!("{event:?}");
+///         while let Some(item) = events.recv().await {
+///             println!("{item:?}");
 ///         }
 ///     });
 ///     ml.send_reliable("node-b", b"hello").await?;
@@ -69,7 +71,6 @@ pub(crate) struct Shared<T, D: Delegate> {
     pub(crate) config: Config,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
     pub(crate) counters: Arc<Counters>,
-    pub(crate) events: broadcast::Sender<MemberEvent>,
     pub(crate) stopped: watch::Receiver<bool>,
     /// Bytes a best-effort user message may have at most.
     pub(crate) max_user_datagram: usize,
@@ -283,24 +284,46 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
 
     /// The members that are alive or suspect (not dead nor left), ourselves included — Go's
     /// `Members`.
-    pub fn members(&self) -> Vec<Member> {
-        let members = Arc::clone(&self.snapshot().members);
+    ///
+    /// ```no_run
+    /// # use memberlist::runtime::Memberlist;
+    /// # use memberlist::Transport;
+    /// # fn f<T: Transport>(ml: Memberlist<T>) -> serde_json::Result<()> {
+    /// for m in ml.members() {
+    ///     println!("{} at {} is {} since {:?}", m.name, m.addr, m.state, m.since_state_change());
+    /// }
+    /// // With the `serde` feature (on by default):
+    /// println!("{}", serde_json::to_string_pretty(&ml.members())?);
+    /// # Ok(()) }
+    /// ```
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let (members, clock) = {
+            let snapshot = self.snapshot();
+            (Arc::clone(&snapshot.members), snapshot.clock)
+        };
         members
             .iter()
             .filter(|m| !m.state.is_gone())
-            .cloned()
+            .map(|m| MemberInfo::from_member(m, &clock))
             .collect()
     }
 
     /// Every entry of the member table, dead and left nodes not yet reaped included.
-    pub fn all_members(&self) -> Vec<Member> {
-        let members = Arc::clone(&self.snapshot().members);
-        members.to_vec()
+    pub fn all_members(&self) -> Vec<MemberInfo> {
+        let (members, clock) = {
+            let snapshot = self.snapshot();
+            (Arc::clone(&snapshot.members), snapshot.clock)
+        };
+        members
+            .iter()
+            .map(|m| MemberInfo::from_member(m, &clock))
+            .collect()
     }
 
     /// A member by name, whatever its state.
-    pub fn member(&self, name: &str) -> Option<Member> {
-        self.snapshot().get(name).cloned()
+    pub fn member(&self, name: &str) -> Option<MemberInfo> {
+        let snapshot = self.snapshot();
+        snapshot.get(name).map(|m| snapshot.info(m))
     }
 
     /// How many members are alive or suspect — Go's `NumMembers`.
@@ -315,8 +338,9 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     }
 
     /// This node as the cluster sees it — Go's `LocalNode`.
-    pub fn local_node(&self) -> Member {
-        self.snapshot().local.clone()
+    pub fn local_node(&self) -> MemberInfo {
+        let snapshot = self.snapshot();
+        snapshot.info(&snapshot.local)
     }
 
     /// This node's name.
@@ -388,27 +412,47 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         &self.shared.config
     }
 
-    /// Membership events from now on: joins, leaves and failures, metadata updates, name
-    /// conflicts. A subscriber that falls more than
-    /// [`event_buffer`](Config::event_buffer) events behind misses the oldest and is told
-    /// with [`RecvError::Lagged`](broadcast::error::RecvError::Lagged); the receiver ends
-    /// with `RecvError::Closed` when the node stops.
+    /// The members now, then every membership change in order: joins, departures (left or
+    /// failed), metadata updates, suspicions and refutations, name conflicts. The
+    /// [`Subscription`] is a [`Stream`](futures_core::Stream) of
+    /// [`Notification`](super::Notification)s: first a snapshot, then numbered events. A
+    /// subscriber more than [`event_buffer`](Config::event_buffer) events behind is not
+    /// left with a gap: it gets [`Notification::Lagged`](super::Notification::Lagged) with a
+    /// fresh snapshot and goes on from there. The stream ends when the node stops.
     ///
     /// ```no_run
-    /// # use memberlist::runtime::{Memberlist, MemberEvent};
+    /// # use std::collections::BTreeMap;
+    /// # use memberlist::runtime::{Memberlist, MemberEvent, Notification};
     /// # use memberlist_core::transport::Transport;
     /// # async fn f<T: Transport>(ml: Memberlist<T>) {
+    /// let mut view = BTreeMap::new();
     /// let mut events = ml.subscribe();
-    /// while let Ok(event) = events.recv().await {
-    ///     match event {
-    ///         MemberEvent::Join(m) => println!("{} joined at {:?}", m.name, m.socket_addr()),
-    ///         MemberEvent::Leave(m) => println!("{} is {}", m.name, m.state),
-    ///         other => println!("{other:?}"),
+    /// while let Some(item) = events.recv().await {
+    ///     match item {
+    ///         Notification::Snapshot(s) | Notification::Lagged { snapshot: s, .. } => {
+    ///             view = s.members.into_iter().map(|m| (m.name.clone(), m)).collect();
+    ///         }
+    ///         Notification::Event { event, .. } => match event {
+    ///             MemberEvent::Join(m) => {
+    ///                 println!("{} joined from {}", m.name, m.addr);
+    ///                 view.insert(m.name.clone(), m);
+    ///             }
+    ///             MemberEvent::Left(m) | MemberEvent::Failed(m) => {
+    ///                 println!("{} is {}", m.name, m.state);
+    ///                 view.remove(&m.name);
+    ///             }
+    ///             MemberEvent::Conflict { .. } => {}
+    ///             other => {
+    ///                 let m = other.member().clone();
+    ///                 view.insert(m.name.clone(), m);
+    ///             }
+    ///         },
+    ///         _ => {}
     ///     }
     /// }
     /// # }
     /// ```
-    pub fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
-        self.shared.events.subscribe()
+    pub fn subscribe(&self) -> Subscription {
+        Subscription::new(Arc::clone(&self.shared.snapshot))
     }
 }

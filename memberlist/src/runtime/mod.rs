@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use memberlist::runtime::{Config, Memberlist, MemberEvent};
+//! use memberlist::runtime::{Config, Memberlist, MemberEvent, Notification};
 //! use memberlist_core::transport::Transport;
 //!
 //! async fn node<T: Transport>(transport: T) -> Result<(), Box<dyn std::error::Error>> {
@@ -13,9 +13,11 @@
 //!         .await?;
 //!     ml.join(["10.0.0.2:7946"]).await?;
 //!     let mut events = ml.subscribe();
-//!     while let Ok(event) = events.recv().await {
-//!         if let MemberEvent::Leave(m) = event {
-//!             println!("{} is gone ({})", m.name, m.state);
+//!     while let Some(item) = events.recv().await {
+//!         match item {
+//!             Notification::Event { event: MemberEvent::Left(m), .. } => println!("{} left", m.name),
+//!             Notification::Event { event: MemberEvent::Failed(m), .. } => println!("{} failed", m.name),
+//!             _ => {}
 //!         }
 //!     }
 //!     ml.leave(Duration::from_secs(5)).await?;
@@ -70,14 +72,20 @@ mod builder;
 mod config;
 mod driver;
 mod error;
+mod events;
+#[cfg(feature = "serde")]
 mod file;
 mod handle;
 mod keys;
+mod member_info;
+#[cfg(feature = "serde")]
+mod member_serde;
 mod operations;
 mod seeds;
 mod snapshot;
 mod stats;
 mod stream;
+mod subscription;
 
 pub use address::AddressError;
 pub use address::DEFAULT_JOIN_PORT;
@@ -87,14 +95,20 @@ pub use config::{
     DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_STREAM_READ_LIMIT, DEFAULT_TRANSMIT_QUEUE,
 };
 pub use error::{Error, JoinError, JoinFailure, JoinFailureReason};
+pub use events::MemberEvent;
+#[cfg(feature = "serde")]
 pub use file::{ConfigFile, Preset};
 pub use handle::Memberlist;
 pub use keys::{GossipVerify, KeyError};
+pub use member_info::{MemberInfo, VersionRange};
 pub use seeds::{JoinRetry, Seed};
-pub use stats::{MemberEvent, Stats};
+pub use stats::Stats;
+pub use subscription::{MembersSnapshot, Notification, Subscription};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_events;
 #[cfg(test)]
 mod tests_key_config;
 #[cfg(test)]

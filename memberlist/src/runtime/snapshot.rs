@@ -7,17 +7,25 @@
 //! touches, and only those are copied here. The list sits behind an [`Arc`] so a handle
 //! reads it without holding the lock; when a reader still holds the previous list while the
 //! driver changes it, [`Arc::make_mut`] copies it once, which only costs readers.
+//!
+//! The snapshot also holds the subscribers' [`EventLog`]: events are numbered and sent under
+//! the same lock as the table they describe is updated, so a subscription started from the
+//! snapshot knows exactly which events it already includes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use smol_str::SmolStr;
 
 use crate::delegate::Delegate;
-use crate::machine::{Machine, Member, State, Stats};
+use crate::machine::{Event, Machine, Member, State, Stats};
+
+use super::events::{EventLog, step_events};
+use super::member_info::{MemberInfo, WallClock};
+use super::subscription::MembersSnapshot;
 
 /// What the handle reads without asking the driver.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Snapshot {
     /// Every entry of the machine's table, in no particular order.
     pub(crate) members: Arc<Vec<Member>>,
@@ -33,7 +41,15 @@ pub(crate) struct Snapshot {
     pub(crate) running: bool,
     /// Queue depth last published as a gauge.
     pub(crate) queued_broadcasts: usize,
+    /// Places the table's instants on the wall clock.
+    pub(crate) clock: WallClock,
+    /// The subscribers' channel and the last event number.
+    pub(crate) events: EventLog,
 }
+
+/// The rows a step changed, as they were before it (`None`: not in the table), in the order
+/// the journal names them; names may repeat (the first row is the one before the step).
+pub(crate) type Previous = Vec<(SmolStr, Option<Member>)>;
 
 /// Index of a state in [`Snapshot::counts`].
 fn slot(state: State) -> usize {
@@ -46,8 +62,14 @@ fn slot(state: State) -> usize {
 }
 
 impl Snapshot {
-    /// The first snapshot; switches on the machine's change journal.
-    pub(crate) fn new<D: Delegate>(machine: &mut Machine<D>, local: Member) -> Self {
+    /// The first snapshot; switches on the machine's change journal. `clock` places
+    /// instants on the wall clock; subscribers may fall `event_buffer` events behind.
+    pub(crate) fn new<D: Delegate>(
+        machine: &mut Machine<D>,
+        local: Member,
+        clock: WallClock,
+        event_buffer: usize,
+    ) -> Self {
         machine.track_member_changes();
         let mut snapshot = Self {
             members: Arc::new(Vec::new()),
@@ -57,19 +79,32 @@ impl Snapshot {
             stats: machine.stats().clone(),
             running: true,
             queued_broadcasts: 0,
+            clock,
+            events: EventLog::new(event_buffer),
         };
-        snapshot.update(machine);
+        snapshot.update(machine, None);
         snapshot
     }
 
     /// Copies what changed in the machine's table since the last call; returns whether
-    /// anything may have.
-    pub(crate) fn update<D: Delegate>(&mut self, machine: &mut Machine<D>) -> bool {
+    /// anything may have. With `previous`, the changed rows as they were are added to it.
+    pub(crate) fn update<D: Delegate>(
+        &mut self,
+        machine: &mut Machine<D>,
+        mut previous: Option<&mut Previous>,
+    ) -> bool {
         let Some(journal) = machine.take_member_changes() else {
             return false;
         };
         if journal.everything {
-            self.rebuild(machine);
+            let old = self.rebuild(machine);
+            if let Some(previous) = previous {
+                let old_names: HashSet<&SmolStr> = old.iter().map(|m| &m.name).collect();
+                let added = self.members.iter().filter(|m| !old_names.contains(&m.name));
+                let added: Vec<_> = added.map(|m| (m.name.clone(), None)).collect();
+                previous.extend(old.iter().map(|m| (m.name.clone(), Some(m.clone()))));
+                previous.extend(added);
+            }
             return true;
         }
         if journal.names.is_empty() {
@@ -80,7 +115,11 @@ impl Snapshot {
         for name in journal.names {
             local_changed |= name == self.local.name;
             let now = machine.member(&name);
-            match (now, self.positions.get(&name).copied()) {
+            let at = self.positions.get(&name).copied();
+            if let Some(previous) = previous.as_deref_mut() {
+                previous.push((name.clone(), at.map(|i| members[i].clone())));
+            }
+            match (now, at) {
                 (Some(m), Some(i)) => {
                     let old = &mut members[i];
                     if old != m {
@@ -111,8 +150,8 @@ impl Snapshot {
         true
     }
 
-    /// Copies the whole table.
-    fn rebuild<D: Delegate>(&mut self, machine: &Machine<D>) {
+    /// Copies the whole table; returns the previous one.
+    fn rebuild<D: Delegate>(&mut self, machine: &Machine<D>) -> Arc<Vec<Member>> {
         let members: Vec<Member> = machine.all_members().cloned().collect();
         self.positions = members
             .iter()
@@ -123,10 +162,29 @@ impl Snapshot {
         for m in &members {
             self.counts[slot(m.state)] += 1;
         }
-        self.members = Arc::new(members);
+        let old = std::mem::replace(&mut self.members, Arc::new(members));
         if let Some(me) = machine.local_member() {
             self.local.clone_from(me);
         }
+        old
+    }
+
+    /// Numbers and sends the membership events of one step: the machine's `events`, and
+    /// what they leave out about the rows in `previous` (see [`step_events`]).
+    pub(crate) fn publish(&mut self, events: &[Event], previous: Previous) {
+        let out = step_events(events, previous, |name| self.get(name), &self.clock);
+        self.events.send(out);
+    }
+
+    /// A row as applications see it.
+    pub(crate) fn info(&self, m: &Member) -> MemberInfo {
+        MemberInfo::from_member(m, &self.clock)
+    }
+
+    /// The alive and suspect members as of the last event sent.
+    pub(crate) fn members_snapshot(&self) -> MembersSnapshot {
+        let members = self.members.iter().filter(|m| !m.state.is_gone());
+        MembersSnapshot::new(self.events.seq(), members.map(|m| self.info(m)).collect())
     }
 
     /// How many entries are in `state`.
@@ -192,7 +250,7 @@ mod tests {
         )
         .expect("machine");
         let local = m.local_member().cloned().expect("local");
-        let mut snap = Snapshot::new(&mut m, local);
+        let mut snap = Snapshot::new(&mut m, local, WallClock::new(start), 16);
         let check = |snap: &Snapshot, m: &Machine<Quiet>| {
             let mut ours: Vec<Member> = snap.members.to_vec();
             let mut theirs: Vec<Member> = m.all_members().cloned().collect();
@@ -215,25 +273,25 @@ mod tests {
         }
         // A reader holding the old list must keep seeing it unchanged.
         let held = Arc::clone(&snap.members);
-        assert!(snap.update(&mut m));
+        assert!(snap.update(&mut m, None));
         assert_eq!(held.len(), 1);
         check(&snap, &m);
         m.handle_datagram(now, addr(2), &dead("node-2", 1));
         m.handle_datagram(now, addr(3), &dead("node-3", 1));
         // Someone declares us dead: we refute with a higher incarnation.
         m.handle_datagram(now, addr(4), &dead("node-0", 0));
-        assert!(snap.update(&mut m));
+        assert!(snap.update(&mut m, None));
         check(&snap, &m);
         assert!(snap.local.incarnation > 0);
         // Nothing new: nothing to do.
         while m.poll_transmit().is_some() {}
-        assert!(!snap.update(&mut m));
+        assert!(!snap.update(&mut m, None));
         // Past GossipToTheDeadTime the dead are reaped at the next probe.
         for _ in 0..200 {
             now += Duration::from_secs(1);
             m.handle_timeout(now);
             while m.poll_transmit().is_some() {}
-            snap.update(&mut m);
+            snap.update(&mut m, None);
         }
         check(&snap, &m);
         assert!(snap.get("node-2").is_none(), "node-2 not reaped");

@@ -1,9 +1,9 @@
-//! Counters of the runtime and the membership events handed to subscribers.
+//! Counters of the runtime.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::machine::{Event, Member, State};
+use crate::machine::State;
 use crate::metrics::{Counter, DropReason, Gauge, Metrics, NoopMetrics};
 use crate::wire::Limit;
 
@@ -170,68 +170,6 @@ impl Counters {
             stream_failures: get(&self.stream_failures),
             transmit_errors: get(&self.transmit_errors),
             transmits_dropped: get(&self.transmits_dropped),
-        }
-    }
-}
-
-/// A membership change, as delivered by [`subscribe`](super::Memberlist::subscribe) (Go's
-/// `EventDelegate` and `ConflictDelegate`).
-///
-/// ```
-/// use memberlist::runtime::MemberEvent;
-/// use memberlist_core::machine::State;
-///
-/// fn describe(event: &MemberEvent) -> String {
-///     match event {
-///         MemberEvent::Join(m) => format!("{} joined", m.name),
-///         MemberEvent::Leave(m) if m.state == State::Left => format!("{} left", m.name),
-///         MemberEvent::Leave(m) => format!("{} failed", m.name),
-///         MemberEvent::Update(m) => format!("{} changed its metadata", m.name),
-///         MemberEvent::Conflict { existing, other } => {
-///             format!("{} claimed by {} and {}", existing.name, existing.addr, other.addr)
-///         }
-///         _ => String::new(),
-///     }
-/// }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MemberEvent {
-    /// A node joined, or came back after being dead or gone.
-    Join(Member),
-    /// A node left (`state == Left`) or was declared dead (`state == Dead`).
-    Leave(Member),
-    /// A node's metadata changed.
-    Update(Member),
-    /// Another node claims the name of a known node from a different address.
-    Conflict {
-        /// What we know.
-        existing: Member,
-        /// What the other node claims.
-        other: Member,
-    },
-}
-
-impl MemberEvent {
-    /// The membership events among the machine's events.
-    pub(crate) fn from_machine(event: &Event) -> Option<Self> {
-        Some(match event {
-            Event::Join(m) => Self::Join(m.clone()),
-            Event::Leave(m) => Self::Leave(m.clone()),
-            Event::Update(m) => Self::Update(m.clone()),
-            Event::Conflict { existing, other } => Self::Conflict {
-                existing: Member::clone(existing),
-                other: Member::clone(other),
-            },
-            _ => return None,
-        })
-    }
-
-    /// The member the event is about (for a conflict, the one we know).
-    pub fn member(&self) -> &Member {
-        match self {
-            Self::Join(m) | Self::Leave(m) | Self::Update(m) => m,
-            Self::Conflict { existing, .. } => existing,
         }
     }
 }

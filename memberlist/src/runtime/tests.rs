@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::machine::State;
-use crate::runtime::{Config, Error, MemberEvent, Memberlist};
+use crate::runtime::{Config, Error, Memberlist, Notification};
 use crate::transport::{IoOp, Transport, TransportError};
 
 type Datagram = (Bytes, SocketAddr);
@@ -206,8 +206,11 @@ async fn lan_cluster_in_virtual_time() {
         crash_at.elapsed()
     );
     let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if let MemberEvent::Leave(m) = e {
+    while let Some(Some(n)) = futures_util::FutureExt::now_or_never(events.recv()) {
+        if let Notification::Event { event, .. } = n
+            && event.is_departure()
+        {
+            let m = event.member();
             seen.push((m.name.to_string(), m.state));
         }
     }

@@ -525,9 +525,12 @@ async fn a_node_declared_dead_at_u32_max_comes_back() {
     let death = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match events.recv().await {
-                Ok(crate::runtime::MemberEvent::Leave(m)) if m.name == "b" => break m,
-                Ok(_) => {}
-                Err(e) => panic!("events: {e}"),
+                Some(crate::runtime::Notification::Event {
+                    event: crate::runtime::MemberEvent::Failed(m),
+                    ..
+                }) if m.name == "b" => break m,
+                Some(_) => {}
+                None => panic!("the subscription ended"),
             }
         }
     })

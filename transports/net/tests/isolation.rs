@@ -189,7 +189,7 @@ async fn without_the_key_gossip_cannot_be_injected() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let seen = a.member("sealed-b").unwrap();
     assert_eq!(seen.state, State::Alive);
-    assert_eq!(seen.socket_addr(), Some(b_addr));
+    assert_eq!(seen.addr, b_addr);
     assert!(a.member("ghost").is_none());
     let after = a.stats().protocol;
     assert_eq!((after.suspect, after.dead), (before.suspect, before.dead));
