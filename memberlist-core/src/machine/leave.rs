@@ -21,7 +21,9 @@ use super::{Event, Machine, State};
 
 impl<D: Delegate> Machine<D> {
     /// Leaves the cluster: sends our death (`From` = ourselves) straight to the live members
-    /// (see the [module docs](self)), queues it as a broadcast, and stops refuting.
+    /// (alive or suspect; at most as many as the broadcast's fan-out, retransmit limit ×
+    /// `gossip_nodes`, chosen at random), so that it arrives even when every gossip target
+    /// has just failed; queues it as a broadcast, as Go does; and stops refuting.
     /// Returns the id of the [`Event::BroadcastFinished`] to wait for: it comes once the
     /// broadcast has been retransmitted its limit, or at once when no other node is alive.
     pub fn leave(&mut self, now: Instant) -> u64 {

@@ -12,7 +12,7 @@
 //! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
 //! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
 //! and crashes refuse them; a slow member answers past the deadline, so its streams fail.
-//! Output handling lives in [`outputs`]; the queue in [`queue`].
+//! Output handling lives in [`outputs`]; the event queue in the private `queue` module.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
