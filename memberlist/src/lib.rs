@@ -69,8 +69,9 @@ pub use memberlist_quic as quic;
 /// delegate trait and its veto, member types (the [`MemberInfo`] the handle
 /// and events show, the machine's [`Member`](crate::machine::Member) row a delegate
 /// receives, their [`State`](crate::machine::State)), broadcast keys, what a custom [`Transport`] needs
-/// (including the [`async_trait`](macro@async_trait) attribute it is written with), and the
-/// default plugins that are enabled.
+/// (including the [`async_trait`](macro@async_trait) attribute it is written with and the
+/// [`IoOp`](crate::transport::IoOp) its I/O errors name), seeds and the join retry policy,
+/// keys, and the default plugins that are enabled.
 ///
 /// ```
 /// use memberlist::prelude::*;
@@ -87,16 +88,18 @@ pub use memberlist_quic as quic;
 pub mod prelude {
     pub use async_trait::async_trait;
     pub use memberlist_core::delegate::{Delegate, NoopDelegate};
+    pub use memberlist_core::encryption::{Keyring, SecretKey};
     pub use memberlist_core::machine::broadcast::BroadcastKey;
     pub use memberlist_core::machine::{Member, State, Veto};
-    pub use memberlist_core::transport::{Transport, TransportError};
+    pub use memberlist_core::transport::{IoOp, Transport, TransportError};
 
     pub use crate::runtime::{
-        Config, Error, JoinError, MemberEvent, MemberInfo, Memberlist, Notification, Subscription,
+        Config, Error, JoinError, JoinRetry, MemberEvent, MemberInfo, Memberlist, Notification,
+        Seed, Subscription,
     };
 
     #[cfg(feature = "aes-gcm")]
-    pub use memberlist_aes_gcm::{AesGcm, SecretKey};
+    pub use memberlist_aes_gcm::AesGcm;
     #[cfg(feature = "lzw")]
     pub use memberlist_lzw::Lzw;
     #[cfg(feature = "net")]
