@@ -8,6 +8,8 @@
 use crate::machine::State;
 use crate::wire::Limit;
 
+use super::table::{LabelValue, metric_table};
+
 /// What kind of instrument a metric is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -43,7 +45,7 @@ pub enum Origin {
 }
 
 /// The description of one metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Descriptor {
     /// The name Go's go-metrics uses (key parts joined with `.`), or the name in that style
     /// for metrics Go lacks.
@@ -59,11 +61,33 @@ pub struct Descriptor {
     pub unit: Unit,
     /// One line for `# HELP` and instrument descriptions.
     pub help: &'static str,
+    /// A histogram's bucket boundaries, in its unit (empty for counters and gauges): every
+    /// exporter uses these.
+    pub buckets: &'static [f64],
     /// The key of the metric's one variable label, if it has one.
     pub label: Option<&'static str>,
     /// Go's, Go HEAD's, or ours.
     pub origin: Origin,
 }
+
+/// Histogram buckets for durations, in seconds: from 0.5 ms (a loopback round trip) to 10 s
+/// (a WAN push/pull).
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Histogram buckets for sizes, in bytes: 256 B to 16 MiB, by factors of 4.
+pub const BYTES_BUCKETS: &[f64] = &[
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+];
 
 /// Why a datagram or an inbound stream was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,569 +172,131 @@ impl HandshakeRefusal {
     }
 }
 
-const STATES: [State; 4] = [State::Alive, State::Suspect, State::Dead, State::Left];
-
-const fn state_index(state: State) -> usize {
-    match state {
-        State::Alive => 0,
-        State::Suspect => 1,
-        State::Dead => 2,
-        State::Left => 3,
+impl LabelValue for DropReason {
+    const ALL: &'static [Self] = &DropReason::ALL;
+    fn as_str(self) -> &'static str {
+        DropReason::as_str(self)
+    }
+    fn index(self) -> usize {
+        DropReason::index(self)
     }
 }
 
-const fn state_label(state: State) -> &'static str {
-    match state {
-        State::Alive => "alive",
-        State::Suspect => "suspect",
-        State::Dead => "dead",
-        State::Left => "left",
+impl LabelValue for HandshakeRefusal {
+    const ALL: &'static [Self] = &HandshakeRefusal::ALL;
+    fn as_str(self) -> &'static str {
+        HandshakeRefusal::as_str(self)
     }
-}
-
-macro_rules! desc {
-    ($name:literal, $prom:literal, $otel:literal, $kind:ident, $unit:ident, $origin:ident, $label:expr, $help:literal) => {
-        Descriptor {
-            name: $name,
-            prometheus_name: $prom,
-            otel_name: $otel,
-            kind: Kind::$kind,
-            unit: Unit::$unit,
-            help: $help,
-            label: $label,
-            origin: Origin::$origin,
-        }
-    };
-}
-
-/// A counter (only grows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Counter {
-    /// An alive message changed our view of a member (Go `memberlist.msg.alive`).
-    MsgAlive,
-    /// A suspect message changed our view of a member (Go `memberlist.msg.suspect`).
-    MsgSuspect,
-    /// A dead or leave message changed our view of a member (Go `memberlist.msg.dead`).
-    MsgDead,
-    /// Bytes of datagrams sent, after compression, CRC and encryption (Go `memberlist.udp.sent`).
-    UdpSentBytes,
-    /// Bytes of datagrams received, label included (Go `memberlist.udp.received`).
-    UdpReceivedBytes,
-    /// Datagrams sent.
-    UdpSentPackets,
-    /// Datagrams received.
-    UdpReceivedPackets,
-    /// Bytes written to streams after compression and encryption (Go `memberlist.tcp.sent`).
-    TcpSentBytes,
-    /// Inbound streams accepted (Go `memberlist.tcp.accept`).
-    TcpAccept,
-    /// Outbound streams opened (Go `memberlist.tcp.connect` counts push/pulls only; this
-    /// counts every stream we open).
-    TcpConnect,
-    /// A probe interval was stretched by a degraded health score (Go
-    /// `memberlist.degraded.probe`).
-    DegradedProbe,
-    /// A suspicion expired with fewer than the wanted independent confirmations (Go
-    /// `memberlist.degraded.timeout`).
-    DegradedTimeout,
-    /// Datagrams dropped, by reason.
-    PacketsDropped(DropReason),
-    /// Inbound streams dropped, by reason.
-    StreamsDropped(DropReason),
-    /// Times this node refuted a suspicion or death about itself.
-    Refutations,
-    /// Another node claimed this node's name or a member's name with another address.
-    Conflicts,
-    /// TLS handshakes refused, by reason (QUIC transport).
-    HandshakesRefused(HandshakeRefusal),
-    /// A bound on hostile input was exceeded, by limit (the input was dropped or refused; a
-    /// drop is also counted in [`PacketsDropped`](Counter::PacketsDropped) or
-    /// [`StreamsDropped`](Counter::StreamsDropped)).
-    LimitExceeded(Limit),
-}
-
-impl Counter {
-    /// How many distinct counters (time series) there are.
-    pub const COUNT: usize =
-        14 + 2 * DropReason::ALL.len() + HandshakeRefusal::ALL.len() + Limit::ALL.len();
-
-    /// Every counter, in index order.
-    pub fn all() -> impl Iterator<Item = Counter> {
-        (0..Self::COUNT).filter_map(Self::from_index)
-    }
-
-    /// A dense index in `0..COUNT`.
-    pub const fn index(self) -> usize {
-        let drops = DropReason::ALL.len();
-        match self {
-            Counter::MsgAlive => 0,
-            Counter::MsgSuspect => 1,
-            Counter::MsgDead => 2,
-            Counter::UdpSentBytes => 3,
-            Counter::UdpReceivedBytes => 4,
-            Counter::UdpSentPackets => 5,
-            Counter::UdpReceivedPackets => 6,
-            Counter::TcpSentBytes => 7,
-            Counter::TcpAccept => 8,
-            Counter::TcpConnect => 9,
-            Counter::DegradedProbe => 10,
-            Counter::DegradedTimeout => 11,
-            Counter::Refutations => 12,
-            Counter::Conflicts => 13,
-            Counter::PacketsDropped(r) => 14 + r.index(),
-            Counter::StreamsDropped(r) => 14 + drops + r.index(),
-            Counter::HandshakesRefused(r) => 14 + 2 * drops + r as usize,
-            Counter::LimitExceeded(l) => 14 + 2 * drops + HandshakeRefusal::ALL.len() + l.index(),
-        }
-    }
-
-    /// The counter with this index.
-    pub fn from_index(index: usize) -> Option<Counter> {
-        const PLAIN: [Counter; 14] = [
-            Counter::MsgAlive,
-            Counter::MsgSuspect,
-            Counter::MsgDead,
-            Counter::UdpSentBytes,
-            Counter::UdpReceivedBytes,
-            Counter::UdpSentPackets,
-            Counter::UdpReceivedPackets,
-            Counter::TcpSentBytes,
-            Counter::TcpAccept,
-            Counter::TcpConnect,
-            Counter::DegradedProbe,
-            Counter::DegradedTimeout,
-            Counter::Refutations,
-            Counter::Conflicts,
-        ];
-        let drops = DropReason::ALL.len();
-        let limits_from = 14 + 2 * drops + HandshakeRefusal::ALL.len();
-        match index {
-            i if i < PLAIN.len() => Some(PLAIN[i]),
-            i if i < PLAIN.len() + drops => Some(Counter::PacketsDropped(DropReason::ALL[i - 14])),
-            i if i < PLAIN.len() + 2 * drops => {
-                Some(Counter::StreamsDropped(DropReason::ALL[i - 14 - drops]))
-            }
-            i if i < limits_from => Some(Counter::HandshakesRefused(
-                HandshakeRefusal::ALL[i - 14 - 2 * drops],
-            )),
-            i if i < Self::COUNT => Some(Counter::LimitExceeded(Limit::ALL[i - limits_from])),
-            _ => None,
-        }
-    }
-
-    /// The value of this series' label, if the metric has one.
-    pub const fn label_value(self) -> Option<&'static str> {
-        match self {
-            Counter::PacketsDropped(r) | Counter::StreamsDropped(r) => Some(r.as_str()),
-            Counter::HandshakesRefused(r) => Some(r.as_str()),
-            Counter::LimitExceeded(l) => Some(l.as_str()),
-            _ => None,
-        }
-    }
-
-    /// The metric's description.
-    pub const fn descriptor(self) -> &'static Descriptor {
-        match self {
-            Counter::MsgAlive => &desc!(
-                "memberlist.msg.alive",
-                "memberlist_msg_alive_total",
-                "memberlist.msg.alive",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Alive messages that changed the local view of a member."
-            ),
-            Counter::MsgSuspect => &desc!(
-                "memberlist.msg.suspect",
-                "memberlist_msg_suspect_total",
-                "memberlist.msg.suspect",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Suspect messages that changed the local view of a member."
-            ),
-            Counter::MsgDead => &desc!(
-                "memberlist.msg.dead",
-                "memberlist_msg_dead_total",
-                "memberlist.msg.dead",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Dead and leave messages that changed the local view of a member."
-            ),
-            Counter::UdpSentBytes => &desc!(
-                "memberlist.udp.sent",
-                "memberlist_udp_sent_bytes_total",
-                "memberlist.udp.sent",
-                Counter,
-                Bytes,
-                Go,
-                None,
-                "Bytes of gossip datagrams sent."
-            ),
-            Counter::UdpReceivedBytes => &desc!(
-                "memberlist.udp.received",
-                "memberlist_udp_received_bytes_total",
-                "memberlist.udp.received",
-                Counter,
-                Bytes,
-                Go,
-                None,
-                "Bytes of gossip datagrams received."
-            ),
-            Counter::UdpSentPackets => &desc!(
-                "memberlist.udp.sent.packets",
-                "memberlist_udp_sent_packets_total",
-                "memberlist.udp.sent.packets",
-                Counter,
-                Count,
-                Rust,
-                None,
-                "Gossip datagrams sent."
-            ),
-            Counter::UdpReceivedPackets => &desc!(
-                "memberlist.udp.received.packets",
-                "memberlist_udp_received_packets_total",
-                "memberlist.udp.received.packets",
-                Counter,
-                Count,
-                Rust,
-                None,
-                "Gossip datagrams received."
-            ),
-            Counter::TcpSentBytes => &desc!(
-                "memberlist.tcp.sent",
-                "memberlist_tcp_sent_bytes_total",
-                "memberlist.tcp.sent",
-                Counter,
-                Bytes,
-                Go,
-                None,
-                "Bytes written to streams (push/pull, reliable messages, TCP pings)."
-            ),
-            Counter::TcpAccept => &desc!(
-                "memberlist.tcp.accept",
-                "memberlist_tcp_accept_total",
-                "memberlist.tcp.accept",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Inbound streams accepted."
-            ),
-            Counter::TcpConnect => &desc!(
-                "memberlist.tcp.connect",
-                "memberlist_tcp_connect_total",
-                "memberlist.tcp.connect",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Outbound streams opened."
-            ),
-            Counter::DegradedProbe => &desc!(
-                "memberlist.degraded.probe",
-                "memberlist_degraded_probe_total",
-                "memberlist.degraded.probe",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Probe intervals stretched because the local health score was degraded."
-            ),
-            Counter::DegradedTimeout => &desc!(
-                "memberlist.degraded.timeout",
-                "memberlist_degraded_timeout_total",
-                "memberlist.degraded.timeout",
-                Counter,
-                Count,
-                Go,
-                None,
-                "Suspicions that expired with fewer independent confirmations than wanted."
-            ),
-            Counter::PacketsDropped(_) => &desc!(
-                "memberlist.udp.dropped",
-                "memberlist_udp_dropped_total",
-                "memberlist.udp.dropped",
-                Counter,
-                Count,
-                Rust,
-                Some("reason"),
-                "Datagrams dropped, by reason."
-            ),
-            Counter::StreamsDropped(_) => &desc!(
-                "memberlist.tcp.dropped",
-                "memberlist_tcp_dropped_total",
-                "memberlist.tcp.dropped",
-                Counter,
-                Count,
-                Rust,
-                Some("reason"),
-                "Inbound streams dropped, by reason."
-            ),
-            Counter::Refutations => &desc!(
-                "memberlist.refute",
-                "memberlist_refutations_total",
-                "memberlist.refutations",
-                Counter,
-                Count,
-                Rust,
-                None,
-                "Suspicions or deaths about this node that it refuted."
-            ),
-            Counter::Conflicts => &desc!(
-                "memberlist.conflict",
-                "memberlist_conflicts_total",
-                "memberlist.conflicts",
-                Counter,
-                Count,
-                Rust,
-                None,
-                "Node-name conflicts seen (one name, two addresses)."
-            ),
-            Counter::HandshakesRefused(_) => &desc!(
-                "memberlist.quic.handshake.refused",
-                "memberlist_quic_handshakes_refused_total",
-                "memberlist.quic.handshakes_refused",
-                Counter,
-                Count,
-                Rust,
-                Some("reason"),
-                "TLS handshakes refused, by reason (QUIC transport)."
-            ),
-            Counter::LimitExceeded(_) => &desc!(
-                "memberlist.limit.exceeded",
-                "memberlist_limit_exceeded_total",
-                "memberlist.limit_exceeded",
-                Counter,
-                Count,
-                Rust,
-                Some("limit"),
-                "Inputs refused because they exceeded a limit, by limit."
-            ),
-        }
-    }
-}
-
-/// A gauge (set to the current value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Gauge {
-    /// The Lifeguard local health score: 0 is healthy (Go `memberlist.health.score`).
-    HealthScore,
-    /// Members known in a state, kept current (Go HEAD's `memberlist.node.instances`, which
-    /// Go only sets on push/pull).
-    Members(State),
-    /// Messages waiting in the broadcast queue (Go HEAD's `memberlist.queue.broadcasts`).
-    BroadcastQueue,
-    /// Push/pull exchanges under way, in both directions.
-    PushPullInFlight,
-}
-
-impl Gauge {
-    /// How many distinct gauges (time series) there are.
-    pub const COUNT: usize = 3 + STATES.len();
-
-    /// Every gauge, in index order.
-    pub fn all() -> impl Iterator<Item = Gauge> {
-        (0..Self::COUNT).filter_map(Self::from_index)
-    }
-
-    /// A dense index in `0..COUNT`.
-    pub const fn index(self) -> usize {
-        match self {
-            Gauge::HealthScore => 0,
-            Gauge::BroadcastQueue => 1,
-            Gauge::PushPullInFlight => 2,
-            Gauge::Members(s) => 3 + state_index(s),
-        }
-    }
-
-    /// The gauge with this index.
-    pub fn from_index(index: usize) -> Option<Gauge> {
-        match index {
-            0 => Some(Gauge::HealthScore),
-            1 => Some(Gauge::BroadcastQueue),
-            2 => Some(Gauge::PushPullInFlight),
-            i if i < Self::COUNT => Some(Gauge::Members(STATES[i - 3])),
-            _ => None,
-        }
-    }
-
-    /// The value of this series' label, if the metric has one.
-    pub const fn label_value(self) -> Option<&'static str> {
-        match self {
-            Gauge::Members(s) => Some(state_label(s)),
-            _ => None,
-        }
-    }
-
-    /// The metric's description.
-    pub const fn descriptor(self) -> &'static Descriptor {
-        match self {
-            Gauge::HealthScore => &desc!(
-                "memberlist.health.score",
-                "memberlist_health_score",
-                "memberlist.health.score",
-                Gauge,
-                Count,
-                Go,
-                None,
-                "Lifeguard local health score; 0 is healthy, higher means probes time out locally."
-            ),
-            Gauge::Members(_) => &desc!(
-                "memberlist.node.instances",
-                "memberlist_members",
-                "memberlist.members",
-                Gauge,
-                Count,
-                GoHead,
-                Some("state"),
-                "Members known, by state."
-            ),
-            Gauge::BroadcastQueue => &desc!(
-                "memberlist.queue.broadcasts",
-                "memberlist_queue_broadcasts",
-                "memberlist.queue.broadcasts",
-                Gauge,
-                Count,
-                GoHead,
-                None,
-                "Messages waiting in the broadcast queue."
-            ),
-            Gauge::PushPullInFlight => &desc!(
-                "memberlist.pushPull.inFlight",
-                "memberlist_push_pull_in_flight",
-                "memberlist.push_pull.in_flight",
-                Gauge,
-                Count,
-                Rust,
-                None,
-                "Push/pull exchanges under way."
-            ),
-        }
-    }
-}
-
-/// A histogram (a distribution of timings or sizes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Histogram {
-    /// How long one probe took, ack or timeout (Go `memberlist.probeNode`).
-    ProbeNode,
-    /// How long one gossip round took to build (Go `memberlist.gossip`). Recorded for the
-    /// rounds that could send something; Go also records its idle ticks (about 5 a second),
-    /// which this implementation skips without waking up.
-    Gossip,
-    /// How long one push/pull or join exchange took (Go `memberlist.pushPullNode`).
-    PushPullNode,
-    /// Round-trip time of successful direct probes.
-    ProbeRtt,
-    /// Size of the push/pull state we sent (Go HEAD's `memberlist.size.local`, which reads
-    /// the wrong bytes; this is the real size).
-    PushPullSizeLocal,
-    /// Size of the push/pull state we received (Go HEAD's `memberlist.size.remote`, which it
-    /// only emits for encrypted streams).
-    PushPullSizeRemote,
-}
-
-impl Histogram {
-    /// How many histograms there are.
-    pub const COUNT: usize = 6;
-
-    /// Every histogram, in index order.
-    pub fn all() -> impl Iterator<Item = Histogram> {
-        (0..Self::COUNT).filter_map(Self::from_index)
-    }
-
-    /// A dense index in `0..COUNT`.
-    pub const fn index(self) -> usize {
+    fn index(self) -> usize {
         self as usize
     }
+}
 
-    /// The histogram with this index.
-    pub fn from_index(index: usize) -> Option<Histogram> {
-        [
-            Histogram::ProbeNode,
-            Histogram::Gossip,
-            Histogram::PushPullNode,
-            Histogram::ProbeRtt,
-            Histogram::PushPullSizeLocal,
-            Histogram::PushPullSizeRemote,
-        ]
-        .get(index)
-        .copied()
+impl LabelValue for Limit {
+    const ALL: &'static [Self] = &Limit::ALL;
+    fn as_str(self) -> &'static str {
+        Limit::as_str(self)
     }
-
-    /// Histograms carry no variable label.
-    pub const fn label_value(self) -> Option<&'static str> {
-        None
+    fn index(self) -> usize {
+        Limit::index(self)
     }
+}
 
-    /// The metric's description.
-    pub const fn descriptor(self) -> &'static Descriptor {
+impl LabelValue for State {
+    const ALL: &'static [Self] = &[State::Alive, State::Suspect, State::Dead, State::Left];
+    fn as_str(self) -> &'static str {
+        State::as_str(self)
+    }
+    fn index(self) -> usize {
         match self {
-            Histogram::ProbeNode => &desc!(
-                "memberlist.probeNode",
-                "memberlist_probe_node_seconds",
-                "memberlist.probe_node",
-                Histogram,
-                Seconds,
-                Go,
-                None,
-                "Duration of one probe, from the ping to the ack or the timeout."
-            ),
-            Histogram::Gossip => &desc!(
-                "memberlist.gossip",
-                "memberlist_gossip_seconds",
-                "memberlist.gossip",
-                Histogram,
-                Seconds,
-                Go,
-                None,
-                "Duration of one gossip round that had something to send."
-            ),
-            Histogram::PushPullNode => &desc!(
-                "memberlist.pushPullNode",
-                "memberlist_push_pull_node_seconds",
-                "memberlist.push_pull_node",
-                Histogram,
-                Seconds,
-                Go,
-                None,
-                "Duration of one push/pull or join exchange."
-            ),
-            Histogram::ProbeRtt => &desc!(
-                "memberlist.probe.rtt",
-                "memberlist_probe_rtt_seconds",
-                "memberlist.probe.rtt",
-                Histogram,
-                Seconds,
-                Rust,
-                None,
-                "Round-trip time of successful direct probes."
-            ),
-            Histogram::PushPullSizeLocal => &desc!(
-                "memberlist.size.local",
-                "memberlist_push_pull_local_bytes",
-                "memberlist.push_pull.local_size",
-                Histogram,
-                Bytes,
-                GoHead,
-                None,
-                "Size of the push/pull state sent."
-            ),
-            Histogram::PushPullSizeRemote => &desc!(
-                "memberlist.size.remote",
-                "memberlist_push_pull_remote_bytes",
-                "memberlist.push_pull.remote_size",
-                Histogram,
-                Bytes,
-                GoHead,
-                None,
-                "Size of the push/pull state received."
-            ),
+            State::Alive => 0,
+            State::Suspect => 1,
+            State::Dead => 2,
+            State::Left => 3,
         }
+    }
+}
+
+metric_table! {
+    /// A counter (only grows).
+    pub enum Counter: Counter {
+        /// An alive message changed our view of a member (Go `memberlist.msg.alive`).
+        MsgAlive => ("memberlist.msg.alive", "memberlist_msg_alive_total", "memberlist.msg.alive", Count, Go, "Alive messages that changed the local view of a member."),
+        /// A suspect message changed our view of a member (Go `memberlist.msg.suspect`).
+        MsgSuspect => ("memberlist.msg.suspect", "memberlist_msg_suspect_total", "memberlist.msg.suspect", Count, Go, "Suspect messages that changed the local view of a member."),
+        /// A dead or leave message changed our view of a member (Go `memberlist.msg.dead`).
+        MsgDead => ("memberlist.msg.dead", "memberlist_msg_dead_total", "memberlist.msg.dead", Count, Go, "Dead and leave messages that changed the local view of a member."),
+        /// Bytes of datagrams sent, after compression, CRC and encryption (Go `memberlist.udp.sent`).
+        UdpSentBytes => ("memberlist.udp.sent", "memberlist_udp_sent_bytes_total", "memberlist.udp.sent", Bytes, Go, "Bytes of gossip datagrams sent."),
+        /// Bytes of datagrams received, label included (Go `memberlist.udp.received`).
+        UdpReceivedBytes => ("memberlist.udp.received", "memberlist_udp_received_bytes_total", "memberlist.udp.received", Bytes, Go, "Bytes of gossip datagrams received."),
+        /// Datagrams sent.
+        UdpSentPackets => ("memberlist.udp.sent.packets", "memberlist_udp_sent_packets_total", "memberlist.udp.sent.packets", Count, Rust, "Gossip datagrams sent."),
+        /// Datagrams received.
+        UdpReceivedPackets => ("memberlist.udp.received.packets", "memberlist_udp_received_packets_total", "memberlist.udp.received.packets", Count, Rust, "Gossip datagrams received."),
+        /// Bytes written to streams after compression and encryption (Go `memberlist.tcp.sent`).
+        TcpSentBytes => ("memberlist.tcp.sent", "memberlist_tcp_sent_bytes_total", "memberlist.tcp.sent", Bytes, Go, "Bytes written to streams (push/pull, reliable messages, TCP pings)."),
+        /// Inbound streams accepted (Go `memberlist.tcp.accept`).
+        TcpAccept => ("memberlist.tcp.accept", "memberlist_tcp_accept_total", "memberlist.tcp.accept", Count, Go, "Inbound streams accepted."),
+        /// Outbound streams opened (Go `memberlist.tcp.connect` counts push/pulls only; this
+        /// counts every stream we open).
+        TcpConnect => ("memberlist.tcp.connect", "memberlist_tcp_connect_total", "memberlist.tcp.connect", Count, Go, "Outbound streams opened."),
+        /// A probe interval was stretched by a degraded health score (Go
+        /// `memberlist.degraded.probe`).
+        DegradedProbe => ("memberlist.degraded.probe", "memberlist_degraded_probe_total", "memberlist.degraded.probe", Count, Go, "Probe intervals stretched because the local health score was degraded."),
+        /// A suspicion expired with fewer than the wanted independent confirmations (Go
+        /// `memberlist.degraded.timeout`).
+        DegradedTimeout => ("memberlist.degraded.timeout", "memberlist_degraded_timeout_total", "memberlist.degraded.timeout", Count, Go, "Suspicions that expired with fewer independent confirmations than wanted."),
+        /// Times this node refuted a suspicion or death about itself.
+        Refutations => ("memberlist.refute", "memberlist_refutations_total", "memberlist.refutations", Count, Rust, "Suspicions or deaths about this node that it refuted."),
+        /// Another node claimed this node's name or a member's name with another address.
+        Conflicts => ("memberlist.conflict", "memberlist_conflicts_total", "memberlist.conflicts", Count, Rust, "Node-name conflicts seen (one name, two addresses)."),
+        /// Datagrams dropped, by reason.
+        PacketsDropped(DropReason, "reason") => ("memberlist.udp.dropped", "memberlist_udp_dropped_total", "memberlist.udp.dropped", Count, Rust, "Datagrams dropped, by reason."),
+        /// Inbound streams dropped, by reason.
+        StreamsDropped(DropReason, "reason") => ("memberlist.tcp.dropped", "memberlist_tcp_dropped_total", "memberlist.tcp.dropped", Count, Rust, "Inbound streams dropped, by reason."),
+        /// TLS handshakes refused, by reason (QUIC transport).
+        HandshakesRefused(HandshakeRefusal, "reason") => ("memberlist.quic.handshake.refused", "memberlist_quic_handshakes_refused_total", "memberlist.quic.handshakes_refused", Count, Rust, "TLS handshakes refused, by reason (QUIC transport)."),
+        /// A bound on hostile input was exceeded, by limit (the input was dropped or refused; a
+        /// drop is also counted in [`PacketsDropped`](Counter::PacketsDropped) or
+        /// [`StreamsDropped`](Counter::StreamsDropped)).
+        LimitExceeded(Limit, "limit") => ("memberlist.limit.exceeded", "memberlist_limit_exceeded_total", "memberlist.limit_exceeded", Count, Rust, "Inputs refused because they exceeded a limit, by limit."),
+    }
+}
+
+metric_table! {
+    /// A gauge (set to the current value).
+    pub enum Gauge: Gauge {
+        /// The Lifeguard local health score: 0 is healthy (Go `memberlist.health.score`).
+        HealthScore => ("memberlist.health.score", "memberlist_health_score", "memberlist.health.score", Count, Go, "Lifeguard local health score; 0 is healthy, higher means probes time out locally."),
+        /// Messages waiting in the broadcast queue (Go HEAD's `memberlist.queue.broadcasts`).
+        BroadcastQueue => ("memberlist.queue.broadcasts", "memberlist_queue_broadcasts", "memberlist.queue.broadcasts", Count, GoHead, "Messages waiting in the broadcast queue."),
+        /// Push/pull exchanges under way, in both directions.
+        PushPullInFlight => ("memberlist.pushPull.inFlight", "memberlist_push_pull_in_flight", "memberlist.push_pull.in_flight", Count, Rust, "Push/pull exchanges under way."),
+        /// Members known in a state, kept current (Go HEAD's `memberlist.node.instances`, which
+        /// Go only sets on push/pull).
+        Members(State, "state") => ("memberlist.node.instances", "memberlist_members", "memberlist.members", Count, GoHead, "Members known, by state."),
+    }
+}
+
+metric_table! {
+    /// A histogram (a distribution of timings or sizes; buckets in its descriptor).
+    pub enum Histogram: Histogram {
+        /// How long one probe took, ack or timeout (Go `memberlist.probeNode`).
+        ProbeNode => ("memberlist.probeNode", "memberlist_probe_node_seconds", "memberlist.probe_node", Seconds, Go, "Duration of one probe, from the ping to the ack or the timeout."),
+        /// How long one gossip round took to build (Go `memberlist.gossip`). Recorded for the
+        /// rounds that could send something; Go also records its idle ticks (about 5 a second),
+        /// which this implementation skips without waking up.
+        Gossip => ("memberlist.gossip", "memberlist_gossip_seconds", "memberlist.gossip", Seconds, Go, "Duration of one gossip round that had something to send."),
+        /// How long one push/pull or join exchange took (Go `memberlist.pushPullNode`).
+        PushPullNode => ("memberlist.pushPullNode", "memberlist_push_pull_node_seconds", "memberlist.push_pull_node", Seconds, Go, "Duration of one push/pull or join exchange."),
+        /// Round-trip time of successful direct probes.
+        ProbeRtt => ("memberlist.probe.rtt", "memberlist_probe_rtt_seconds", "memberlist.probe.rtt", Seconds, Rust, "Round-trip time of successful direct probes."),
+        /// Size of the push/pull state we sent (Go HEAD's `memberlist.size.local`, which reads
+        /// the wrong bytes; this is the real size).
+        PushPullSizeLocal => ("memberlist.size.local", "memberlist_push_pull_local_bytes", "memberlist.push_pull.local_size", Bytes, GoHead, "Size of the push/pull state sent."),
+        /// Size of the push/pull state we received (Go HEAD's `memberlist.size.remote`, which it
+        /// only emits for encrypted streams).
+        PushPullSizeRemote => ("memberlist.size.remote", "memberlist_push_pull_remote_bytes", "memberlist.push_pull.remote_size", Bytes, GoHead, "Size of the push/pull state received."),
     }
 }

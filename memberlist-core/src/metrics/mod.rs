@@ -23,11 +23,14 @@
 
 pub mod catalog;
 mod memory;
+mod table;
 
 pub use catalog::{
-    Counter, Descriptor, DropReason, Gauge, HandshakeRefusal, Histogram, Kind, Origin, Unit,
+    BYTES_BUCKETS, Counter, Descriptor, DropReason, Gauge, HandshakeRefusal, Histogram, Kind,
+    Origin, SECONDS_BUCKETS, Unit,
 };
 pub use memory::{HistogramSummary, InMemoryMetrics};
+pub use table::LabelValue;
 
 /// A metrics sink. Implementations must be cheap: they are called on the hot path (every
 /// datagram, every state change) and must not block or allocate per call.

@@ -8,7 +8,7 @@ use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, Value};
 
 use crate::series::{CounterSeries, GaugeSeries, HistogramSeries};
-use crate::units::{counter_unit, gauge_unit, histogram_boundaries, histogram_unit};
+use crate::units::{counter_unit, gauge_unit, histogram_unit};
 
 /// The instrumentation scope name under which [`Builder::provider`] and [`Builder::build`]
 /// create the instruments.
@@ -105,7 +105,7 @@ impl Builder {
                     .f64_histogram(d.otel_name)
                     .with_description(d.help)
                     .with_unit(histogram_unit(h))
-                    .with_boundaries(histogram_boundaries(h).to_vec())
+                    .with_boundaries(h.descriptor().buckets.to_vec())
                     .build();
                 HistogramSeries::new(&instrument, attributes(consts, d, h.label_value()))
             })

@@ -1,13 +1,13 @@
 use memberlist_core::machine::State;
-use memberlist_core::metrics::{Counter, DropReason, Gauge, Histogram, Metrics, Unit};
+use memberlist_core::metrics::{
+    BYTES_BUCKETS, Counter, DropReason, Gauge, Histogram, Metrics, SECONDS_BUCKETS, Unit,
+};
 use memberlist_core::wire::Limit;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
-use crate::units::{
-    BYTES_BOUNDARIES, SECONDS_BOUNDARIES, counter_unit, gauge_unit, histogram_unit,
-};
+use crate::units::{counter_unit, gauge_unit, histogram_unit};
 use crate::{OtelMetrics, SCOPE_NAME};
 
 /// A provider whose exports land in memory, and the exporter to read them back.
@@ -130,8 +130,8 @@ fn every_catalog_series_is_exported_under_its_name_with_its_attributes() {
         assert_eq!(point.sum(), h.index() as f64 + 1.0);
         let bounds: Vec<f64> = point.bounds().collect();
         let want = match d.unit {
-            Unit::Bytes => BYTES_BOUNDARIES,
-            _ => SECONDS_BOUNDARIES,
+            Unit::Bytes => BYTES_BUCKETS,
+            _ => SECONDS_BUCKETS,
         };
         assert_eq!(bounds, want, "{}", d.otel_name);
     }
@@ -228,7 +228,7 @@ fn counters_add_and_gauges_keep_the_last_value() {
     assert!((point.sum() - 0.0037).abs() < 1e-12, "{}", point.sum());
     // 0.0007 in (0.0005, 0.001], 0.003 in (0.0025, 0.005].
     let counts: Vec<u64> = point.bucket_counts().collect();
-    assert_eq!(counts.len(), SECONDS_BOUNDARIES.len() + 1);
+    assert_eq!(counts.len(), SECONDS_BUCKETS.len() + 1);
     assert_eq!(&counts[..5], &[0, 1, 0, 1, 0]);
     assert_eq!(point.min(), Some(0.0007));
     assert_eq!(point.max(), Some(0.003));

@@ -1,4 +1,5 @@
-//! Units (UCUM) and histogram bucket boundaries for the catalog's metrics.
+//! Units (UCUM) for the catalog's metrics (bucket boundaries are the catalog's own,
+//! [`Descriptor::buckets`](memberlist_core::metrics::Descriptor::buckets)).
 //!
 //! Sizes are in bytes (`By`) and durations in seconds (`s`), as the OpenTelemetry semantic
 //! conventions ask. Plain counts carry a curly-brace annotation naming what is counted
@@ -7,26 +8,6 @@
 //! append `_ratio` to a gauge's name, which none of these are.
 
 use memberlist_core::metrics::{Counter, Gauge, Histogram, Unit};
-
-/// Histogram bucket boundaries for durations, in seconds: from 0.5 ms (a loopback round
-/// trip) to 10 s (a WAN push/pull). The same as memberlist-prometheus's.
-pub const SECONDS_BOUNDARIES: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// Histogram bucket boundaries for sizes, in bytes: 256 B to 16 MiB, by factors of 4. The
-/// same as memberlist-prometheus's.
-pub const BYTES_BOUNDARIES: &[f64] = &[
-    256.0,
-    1024.0,
-    4096.0,
-    16384.0,
-    65536.0,
-    262_144.0,
-    1_048_576.0,
-    4_194_304.0,
-    16_777_216.0,
-];
 
 /// The UCUM unit of a [`Unit`] that is not a plain count.
 const fn ucum(unit: Unit) -> Option<&'static str> {
@@ -102,20 +83,5 @@ pub const fn histogram_unit(histogram: Histogram) -> &'static str {
     match ucum(histogram.descriptor().unit) {
         Some(unit) => unit,
         None => "1",
-    }
-}
-
-/// The bucket boundaries of a histogram, chosen by its unit.
-///
-/// ```
-/// use memberlist_core::metrics::Histogram;
-/// use memberlist_opentelemetry::units::{histogram_boundaries, SECONDS_BOUNDARIES};
-///
-/// assert_eq!(histogram_boundaries(Histogram::ProbeNode), SECONDS_BOUNDARIES);
-/// ```
-pub const fn histogram_boundaries(histogram: Histogram) -> &'static [f64] {
-    match histogram.descriptor().unit {
-        Unit::Bytes => BYTES_BOUNDARIES,
-        Unit::Seconds | Unit::Count => SECONDS_BOUNDARIES,
     }
 }

@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 
-use memberlist_core::metrics::{Counter, Descriptor, Gauge, Histogram, Metrics, Unit};
+use memberlist_core::metrics::{Counter, Descriptor, Gauge, Histogram, Metrics};
 use prometheus::{GaugeVec, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Registering or rendering failed.
@@ -42,25 +42,6 @@ pub enum Error {
     #[error("prometheus: {0}")]
     Prometheus(#[from] prometheus::Error),
 }
-
-/// Histogram buckets for durations, in seconds: from 0.5 ms (a loopback round trip) to 10 s
-/// (a WAN push/pull).
-pub const SECONDS_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// Histogram buckets for sizes, in bytes: 256 B to 16 MiB, by factors of 4.
-pub const BYTES_BUCKETS: &[f64] = &[
-    256.0,
-    1024.0,
-    4096.0,
-    16384.0,
-    65536.0,
-    262_144.0,
-    1_048_576.0,
-    4_194_304.0,
-    16_777_216.0,
-];
 
 /// Options for [`PrometheusMetrics`]: the registry and constant labels.
 #[derive(Debug, Default)]
@@ -126,11 +107,7 @@ impl Builder {
         let mut histograms = Vec::with_capacity(Histogram::COUNT);
         for h in Histogram::all() {
             let d = h.descriptor();
-            let buckets = match d.unit {
-                Unit::Bytes => BYTES_BUCKETS,
-                Unit::Seconds | Unit::Count => SECONDS_BUCKETS,
-            };
-            let hopts = HistogramOpts::from(opts(d)).buckets(buckets.to_vec());
+            let hopts = HistogramOpts::from(opts(d)).buckets(d.buckets.to_vec());
             let histogram = prometheus::Histogram::with_opts(hopts)?;
             registry.register(Box::new(histogram.clone()))?;
             histograms.push(histogram);

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use memberlist_core::machine::State;
+use memberlist_core::metrics::{
+    BYTES_BUCKETS as BYTES_BOUNDARIES, SECONDS_BUCKETS as SECONDS_BOUNDARIES,
+};
 use memberlist_core::metrics::{Counter, DropReason, Gauge, Histogram, Metrics};
 use memberlist_opentelemetry::OtelMetrics;
-use memberlist_opentelemetry::units::{BYTES_BOUNDARIES, SECONDS_BOUNDARIES};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
