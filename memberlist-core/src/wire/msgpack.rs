@@ -36,6 +36,17 @@ pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
+/// Encoded size of a map header for `n` entries.
+pub(crate) const fn map_len_size(n: usize) -> usize {
+    if n < 16 {
+        1
+    } else if n <= u16::MAX as usize {
+        3
+    } else {
+        5
+    }
+}
+
 /// Writes a string or byte slice in the raw/str family (`a0|n`, `da`, `db`).
 pub(crate) fn write_str(out: &mut Vec<u8>, bytes: &[u8]) {
     let n = bytes.len();
@@ -173,24 +184,10 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
-    /// Consumes `prefix` if the unread bytes start with it; reports whether they did.
+    /// Consumes `n` bytes (at most the unread ones).
     #[inline]
-    pub(crate) fn eat(&mut self, prefix: &[u8]) -> bool {
-        let hit = self.rest().starts_with(prefix);
-        if hit {
-            self.pos += prefix.len();
-        }
-        hit
-    }
-
-    /// Consumes `prefix` and the `N` bytes after it if the unread bytes start with them;
-    /// returns those `N` bytes. Nothing is consumed otherwise.
-    #[inline(always)]
-    pub(crate) fn eat_then<const N: usize>(&mut self, prefix: &[u8]) -> Option<[u8; N]> {
-        let tail = self.rest().strip_prefix(prefix)?;
-        let bytes: [u8; N] = tail.get(..N)?.try_into().ok()?;
-        self.pos += prefix.len() + N;
-        Some(bytes)
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
     }
 
     #[inline]
