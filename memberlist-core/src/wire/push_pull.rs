@@ -182,17 +182,13 @@ pub fn encode_push_pull<'a>(
     user_state: &[u8],
     out: &mut Vec<u8>,
 ) {
-    let header = PushPullHeader {
-        nodes: u32::try_from(states.len()).unwrap_or(u32::MAX),
-        user_state_len: u32::try_from(user_state.len()).unwrap_or(u32::MAX),
-        join,
-    };
+    let nodes = u32::try_from(states.len()).unwrap_or(u32::MAX);
     let mut states = states.peekable();
     // Entries of one table are nearly the same size: the first one sizes the buffer.
     let per_entry = states.peek().map_or(0, |s| s.encoded_len() + 4);
-    out.reserve(1 + header.map_size() + per_entry * header.nodes as usize + user_state.len());
-    out.push(MessageType::PushPull.byte());
-    header.write_map(out);
+    out.reserve(40 + per_entry * nodes as usize + user_state.len());
+    let user_state_len = u32::try_from(user_state.len()).unwrap_or(u32::MAX);
+    encode_push_pull_header(join, nodes, user_state_len, out);
     write_states(states, out);
     out.extend_from_slice(user_state);
 }
@@ -261,10 +257,8 @@ impl PushPull {
     /// Appends the type byte, header, states and user state.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.reserve(self.encoded_len());
-        out.push(MessageType::PushPull.byte());
-        self.header().write_map(out);
-        write_states(self.states.iter().map(PushNodeState::as_ref), out);
-        out.extend_from_slice(&self.user_state);
+        let states = self.states.iter().map(PushNodeState::as_ref);
+        encode_push_pull(self.join, states, &self.user_state, out);
     }
 
     /// The exact encoded length, type byte included.
