@@ -117,9 +117,10 @@ macro_rules! go_struct {
         impl $crate::wire::go_struct::GoWrite for $ty {
             #[inline]
             fn write_map(&self, out: &mut Vec<u8>) {
-                let fields = 0 $(+ go_struct!(@count self, $f, $codec $(, $flag)?))*;
-                $crate::wire::msgpack::write_map_len(out, fields);
-                $(if go_struct!(@count self, $f, $codec $(, $flag)?) == 1 {
+                // Whether each field is written, by the field's name.
+                $(let $f = go_struct!(@present self, $f, $codec $(, $flag)?);)*
+                $crate::wire::msgpack::write_map_len(out, 0 $(+ usize::from($f))*);
+                $(if $f {
                     out.extend_from_slice(&const {
                         $crate::wire::go_struct::fixstr::<{ $key.len() + 1 }>($key)
                     });
@@ -129,17 +130,20 @@ macro_rules! go_struct {
 
             #[inline]
             fn map_size(&self) -> usize {
-                let fields = 0 $(+ go_struct!(@count self, $f, $codec $(, $flag)?))*;
-                $crate::wire::msgpack::map_len_size(fields)
-                    $(+ go_struct!(@count self, $f, $codec $(, $flag)?)
-                        * (1 + $key.len() + $crate::wire::field::Field::size(&$codec, &self.$f)))*
+                $(let $f = go_struct!(@present self, $f, $codec $(, $flag)?);)*
+                $crate::wire::msgpack::map_len_size(0 $(+ usize::from($f))*)
+                    $(+ if $f {
+                        1 + $key.len() + $crate::wire::field::Field::size(&$codec, &self.$f)
+                    } else {
+                        0
+                    })*
             }
         }
     };
-    (@count $s:ident, $f:ident, $codec:expr) => { 1usize };
-    (@count $s:ident, $f:ident, $codec:expr, required) => { 1usize };
-    (@count $s:ident, $f:ident, $codec:expr, omitempty) => {
-        usize::from(!$crate::wire::field::Field::is_empty(&$codec, &$s.$f))
+    (@present $s:ident, $f:ident, $codec:expr) => { true };
+    (@present $s:ident, $f:ident, $codec:expr, required) => { true };
+    (@present $s:ident, $f:ident, $codec:expr, omitempty) => {
+        !$crate::wire::field::Field::is_empty(&$codec, &$s.$f)
     };
     (@check $m:ident, $key:literal, $f:ident, $codec:expr) => {};
     (@check $m:ident, $key:literal, $f:ident, $codec:expr, omitempty) => {};

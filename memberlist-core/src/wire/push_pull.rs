@@ -256,7 +256,6 @@ impl PushPull {
 
     /// Appends the type byte, header, states and user state.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.reserve(self.encoded_len());
         let states = self.states.iter().map(PushNodeState::as_ref);
         encode_push_pull(self.join, states, &self.user_state, out);
     }
