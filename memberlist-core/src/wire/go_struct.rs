@@ -7,8 +7,10 @@
 //! macro derives from it the writer, the exact length and the reader, which therefore cannot
 //! disagree.
 //!
-//! To add a message: declare the struct (with `Default`) as usual, add its type byte to
-//! [`MessageType`](super::MessageType), then write its table:
+//! To add a message: declare the struct (with `Default`) as usual, add its type byte to the
+//! `message_types!` list of [`MessageType`](super::MessageType) (and, if packets carry it,
+//! its name to the `packet_messages!` list of [`Message`](super::Message)), then write its
+//! table, keys in Go's sorted order (a table out of order does not compile):
 //!
 //! ```ignore
 //! go_struct! {
@@ -42,6 +44,28 @@ pub(crate) trait GoWrite {
 pub(crate) trait GoRead: Sized {
     /// Reads the map: keys in any order, unknown keys skipped, counts within `limits`.
     fn read_map(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, DecodeError>;
+}
+
+/// Whether `keys` are in strictly increasing byte order, as go-msgpack writes a struct's.
+pub(crate) const fn keys_sorted(keys: &[&str]) -> bool {
+    let mut i = 1;
+    while i < keys.len() {
+        let (a, b) = (keys[i - 1].as_bytes(), keys[i].as_bytes());
+        let mut j = 0;
+        while j < a.len() && j < b.len() && a[j] == b[j] {
+            j += 1;
+        }
+        let less = if j < a.len() && j < b.len() {
+            a[j] < b[j]
+        } else {
+            a.len() < b.len()
+        };
+        if !less {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The fixstr of a key: its header byte, then the key. Keys are Go field names, so always
@@ -88,6 +112,10 @@ macro_rules! go_struct {
     (struct $name:ident $(, $twin:ty)* {
         $($key:literal => $f:ident : $codec:expr $(, $flag:ident)?;)*
     }) => {
+        const _: () = assert!(
+            $crate::wire::go_struct::keys_sorted(&[$($key),*]),
+            "go_struct! keys must be in Go's sorted order"
+        );
         go_struct!(@write { $($key => $f : $codec $(, $flag)?;)* } $name $(, $twin)*);
 
         impl $crate::wire::go_struct::GoRead for $name {
@@ -154,3 +182,80 @@ macro_rules! go_struct {
     };
 }
 pub(crate) use go_struct;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use smol_str::SmolStr;
+
+    use super::*;
+    use crate::wire::field::{Str, Uint};
+    use crate::wire::msgpack::{write_map_len, write_str, write_uint};
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Probe {
+        name: SmolStr,
+        port: u16,
+    }
+
+    go_struct! {
+        struct Probe {
+            "Name" => name: Str, required;
+            "Port" => port: Uint, omitempty;
+        }
+    }
+
+    #[test]
+    fn keys_sort_bytewise() {
+        assert!(keys_sorted(&[]));
+        assert!(keys_sorted(&["Node", "SeqNo", "SourceAddr", "SourceNode"]));
+        assert!(keys_sorted(&["Nod", "Node"]));
+        assert!(!keys_sorted(&["Node", "Nod"]));
+        assert!(!keys_sorted(&["SeqNo", "SeqNo"]));
+        assert!(!keys_sorted(&["a", "B"]));
+    }
+
+    #[test]
+    fn omitempty_required_and_unknown_keys() {
+        let read = |b: &[u8]| Probe::read_map(&mut Reader::new(b), &Limits::default());
+        let mut out = Vec::new();
+        let p = Probe {
+            name: "n".into(),
+            port: 0,
+        };
+        p.write_map(&mut out);
+        assert_eq!(out, b"\x81\xa4Name\xa1n");
+        assert_eq!(out.len(), p.map_size());
+        assert_eq!(read(&out).unwrap(), p);
+        let p = Probe {
+            name: "n".into(),
+            port: 300,
+        };
+        out.clear();
+        p.write_map(&mut out);
+        assert_eq!(out.len(), p.map_size());
+        assert_eq!(read(&out).unwrap(), p);
+        // Unknown keys are skipped, in any order.
+        out.clear();
+        write_map_len(&mut out, 3);
+        write_str(&mut out, b"Port");
+        write_uint(&mut out, 7);
+        write_str(&mut out, b"Extra");
+        write_map_len(&mut out, 0);
+        write_str(&mut out, b"Name");
+        write_str(&mut out, b"x");
+        assert_eq!(
+            read(&out).unwrap(),
+            Probe {
+                name: "x".into(),
+                port: 7
+            }
+        );
+        // A required field absent or empty.
+        assert_eq!(read(b"\x80"), Err(DecodeError::MissingField("Name")));
+        assert_eq!(
+            read(b"\x81\xa4Name\xa0"),
+            Err(DecodeError::MissingField("Name"))
+        );
+    }
+}
