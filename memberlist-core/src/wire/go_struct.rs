@@ -25,8 +25,8 @@
 //! for `Name` and for borrowed twins with the same field names (written, never read). A key
 //! may be followed by flags: `omitempty` (Go's tag: left out when empty) and `required`
 //! (decoding refuses the struct when the field is absent or empty,
-//! [`DecodeError::MissingField`](super::DecodeError::MissingField)). Golden bytes of the new
-//! message belong in `tests/spec_vectors.rs`.
+//! [`DecodeError::MissingField`]). Golden bytes of the new message belong in
+//! `tests/spec_vectors.rs`.
 
 use super::error::DecodeError;
 use super::limits::Limits;
