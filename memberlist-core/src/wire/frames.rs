@@ -6,12 +6,11 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use super::error::DecodeError;
-use super::limits::{Limit, Limits};
-use super::message::{MessageType, WireMessage};
-use super::msgpack::{
-    Reader, int_size, str_size, uint_size, write_int, write_map_len, write_str, write_uint,
-};
-use super::push_pull::checked_count;
+use super::field::{Count, LossyStr, Raw, Uint};
+use super::go_struct::{GoWrite, go_struct};
+use super::limits::Limit;
+use super::message::MessageType;
+use super::msgpack::{Reader, str_size};
 
 /// Header of a user message sent over a stream (`userMsgHeader`); `user_msg_len` raw bytes
 /// follow it.
@@ -21,29 +20,9 @@ pub struct UserMsgHeader {
     pub user_msg_len: u32,
 }
 
-impl UserMsgHeader {
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        write_map_len(out, 1);
-        out.extend_from_slice(b"\xaaUserMsgLen");
-        write_int(out, i64::from(self.user_msg_len));
-    }
-
-    pub(crate) fn encoded_len(&self) -> usize {
-        1 + 11 + int_size(i64::from(self.user_msg_len))
-    }
-
-    pub(crate) fn decode(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, DecodeError> {
-        let mut h = Self::default();
-        for _ in 0..r.read_map_len()? {
-            match r.read_raw()? {
-                b"UserMsgLen" => {
-                    h.user_msg_len =
-                        checked_count(r.read_i64()?, Limit::UserMessage, limits.max_user_message)?
-                }
-                _ => r.skip()?,
-            }
-        }
-        Ok(h)
+go_struct! {
+    struct UserMsgHeader {
+        "UserMsgLen" => user_msg_len: Count(Limit::UserMessage);
     }
 }
 
@@ -59,9 +38,9 @@ pub fn encode_stream_user_message(payload: &[u8], out: &mut Vec<u8>) {
     let header = UserMsgHeader {
         user_msg_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
     };
-    out.reserve(1 + header.encoded_len() + payload.len());
+    out.reserve(1 + header.map_size() + payload.len());
     out.push(MessageType::User.byte());
-    header.encode(out);
+    header.write_map(out);
     out.extend_from_slice(payload);
 }
 
@@ -74,15 +53,28 @@ pub struct Compress {
     pub buf: Bytes,
 }
 
+/// A [`Compress`] around borrowed bytes, written without copying them first.
+struct CompressRef<'a> {
+    algo: u8,
+    buf: &'a [u8],
+}
+
+go_struct! {
+    message Compress = Compress, CompressRef<'_> {
+        "Algo" => algo: Uint;
+        "Buf" => buf: Raw;
+    }
+}
+
 /// Writes a `compress` message (`09` + body) around already compressed bytes.
 pub(crate) fn encode_compress(algo: u8, compressed: &[u8], out: &mut Vec<u8>) {
-    out.reserve(compress_len(compressed.len()));
+    let body = CompressRef {
+        algo,
+        buf: compressed,
+    };
+    out.reserve(1 + body.map_size());
     out.push(MessageType::Compress.byte());
-    write_map_len(out, 2);
-    out.extend_from_slice(b"\xa4Algo");
-    write_uint(out, u64::from(algo));
-    out.extend_from_slice(b"\xa3Buf");
-    write_str(out, compressed);
+    body.write_map(out);
 }
 
 /// Length of a `compress` message holding `n` compressed bytes with a small algorithm id.
@@ -90,34 +82,8 @@ pub(crate) fn compress_len(n: usize) -> usize {
     1 + 1 + 5 + 1 + 4 + str_size(n)
 }
 
-impl WireMessage for Compress {
-    const TYPE: MessageType = MessageType::Compress;
-
-    fn encode_body(&self, out: &mut Vec<u8>) {
-        write_map_len(out, 2);
-        out.extend_from_slice(b"\xa4Algo");
-        write_uint(out, u64::from(self.algo));
-        out.extend_from_slice(b"\xa3Buf");
-        write_str(out, &self.buf);
-    }
-
-    fn body_len(&self) -> usize {
-        1 + 5 + uint_size(u64::from(self.algo)) + 4 + str_size(self.buf.len())
-    }
-
-    fn decode_body(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
-        let (algo, data, used) = decode_compress_ref(buf)?;
-        Ok((
-            Self {
-                algo,
-                buf: Bytes::copy_from_slice(&data),
-            },
-            used,
-        ))
-    }
-}
-
-/// Decodes a `compress` body without copying its buffer.
+/// Decodes a `compress` body without copying its buffer (the fields of the table of
+/// [`Compress`], read in place).
 pub(crate) fn decode_compress_ref(buf: &[u8]) -> Result<(u8, Cow<'_, [u8]>, usize), DecodeError> {
     let mut r = Reader::new(buf);
     let mut algo = 0u8;
@@ -139,28 +105,8 @@ pub struct ErrorResponse {
     pub error: String,
 }
 
-impl WireMessage for ErrorResponse {
-    const TYPE: MessageType = MessageType::Err;
-
-    fn encode_body(&self, out: &mut Vec<u8>) {
-        write_map_len(out, 1);
-        out.extend_from_slice(b"\xa5Error");
-        write_str(out, self.error.as_bytes());
-    }
-
-    fn body_len(&self) -> usize {
-        1 + 6 + str_size(self.error.len())
-    }
-
-    fn decode_body(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
-        let mut r = Reader::new(buf);
-        let mut m = Self::default();
-        for _ in 0..r.read_map_len()? {
-            match r.read_raw()? {
-                b"Error" => m.error = String::from_utf8_lossy(r.read_raw()?).into_owned(),
-                _ => r.skip()?,
-            }
-        }
-        Ok((m, r.position()))
+go_struct! {
+    message ErrorResponse = Err {
+        "Error" => error: LossyStr;
     }
 }

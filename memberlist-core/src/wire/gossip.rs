@@ -3,15 +3,10 @@
 use bytes::Bytes;
 use smol_str::SmolStr;
 
-use super::error::DecodeError;
+use super::field::{NilBytes, Str, Uint};
+use super::go_struct::go_struct;
 use super::ip::IpBytes;
-use super::message::{MessageType, WireMessage};
-use super::msgpack::{
-    Reader, nil_or_bytes_size, str_size, uint_size, write_map_len, write_nil_or_bytes, write_str,
-    write_uint,
-};
 use super::node::Vsn;
-use super::probe::{read_byte_field, read_ip, read_name};
 
 /// Announces that a node is alive, with its address, metadata and versions (`alive`, type 4).
 ///
@@ -45,60 +40,19 @@ pub struct Alive {
     pub vsn: Vsn,
 }
 
-impl WireMessage for Alive {
-    const TYPE: MessageType = MessageType::Alive;
-
-    fn encode_body(&self, out: &mut Vec<u8>) {
-        write_map_len(out, 6);
-        out.extend_from_slice(b"\xa4Addr");
-        write_nil_or_bytes(out, self.addr.as_bytes());
-        out.extend_from_slice(b"\xabIncarnation");
-        write_uint(out, u64::from(self.incarnation));
-        out.extend_from_slice(b"\xa4Meta");
-        write_nil_or_bytes(out, &self.meta);
-        out.extend_from_slice(b"\xa4Node");
-        write_str(out, self.node.as_bytes());
-        out.extend_from_slice(b"\xa4Port");
-        write_uint(out, u64::from(self.port));
-        out.extend_from_slice(b"\xa3Vsn");
-        write_nil_or_bytes(out, self.vsn.as_bytes());
-    }
-
-    fn body_len(&self) -> usize {
-        1 + 5
-            + nil_or_bytes_size(self.addr.len())
-            + 12
-            + uint_size(u64::from(self.incarnation))
-            + 5
-            + nil_or_bytes_size(self.meta.len())
-            + 5
-            + str_size(self.node.len())
-            + 5
-            + uint_size(u64::from(self.port))
-            + 4
-            + nil_or_bytes_size(self.vsn.len())
-    }
-
-    fn decode_body(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
-        let mut r = Reader::new(buf);
-        let mut m = Self::default();
-        for _ in 0..r.read_map_len()? {
-            match r.read_raw()? {
-                b"Incarnation" => m.incarnation = r.read_uint()?,
-                b"Node" => m.node = read_name(&mut r, "Node")?,
-                b"Addr" => m.addr = read_ip(&mut r)?,
-                b"Port" => m.port = r.read_uint()?,
-                b"Meta" => m.meta = read_byte_field(&mut r)?,
-                b"Vsn" => m.vsn = Vsn::from_slice(&r.read_bytes()?),
-                _ => r.skip()?,
-            }
-        }
-        Ok((m, r.position()))
+go_struct! {
+    message Alive = Alive {
+        "Addr" => addr: NilBytes;
+        "Incarnation" => incarnation: Uint;
+        "Meta" => meta: NilBytes;
+        "Node" => node: Str;
+        "Port" => port: Uint;
+        "Vsn" => vsn: NilBytes;
     }
 }
 
 macro_rules! accusation {
-    ($(#[$doc:meta])* $name:ident, $ty:expr) => {
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct $name {
@@ -110,40 +64,11 @@ macro_rules! accusation {
             pub from: SmolStr,
         }
 
-        impl WireMessage for $name {
-            const TYPE: MessageType = $ty;
-
-            fn encode_body(&self, out: &mut Vec<u8>) {
-                write_map_len(out, 3);
-                out.extend_from_slice(b"\xa4From");
-                write_str(out, self.from.as_bytes());
-                out.extend_from_slice(b"\xabIncarnation");
-                write_uint(out, u64::from(self.incarnation));
-                out.extend_from_slice(b"\xa4Node");
-                write_str(out, self.node.as_bytes());
-            }
-
-            fn body_len(&self) -> usize {
-                1 + 5
-                    + str_size(self.from.len())
-                    + 12
-                    + uint_size(u64::from(self.incarnation))
-                    + 5
-                    + str_size(self.node.len())
-            }
-
-            fn decode_body(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
-                let mut r = Reader::new(buf);
-                let mut m = Self::default();
-                for _ in 0..r.read_map_len()? {
-                    match r.read_raw()? {
-                        b"Incarnation" => m.incarnation = r.read_uint()?,
-                        b"Node" => m.node = read_name(&mut r, "Node")?,
-                        b"From" => m.from = read_name(&mut r, "From")?,
-                        _ => r.skip()?,
-                    }
-                }
-                Ok((m, r.position()))
+        go_struct! {
+            message $name = $name {
+                "From" => from: Str;
+                "Incarnation" => incarnation: Uint;
+                "Node" => node: Str;
             }
         }
     };
@@ -151,15 +76,13 @@ macro_rules! accusation {
 
 accusation!(
     /// `from` suspects `node` at `incarnation` (`suspect`, type 3).
-    Suspect,
-    MessageType::Suspect
+    Suspect
 );
 
 accusation!(
     /// `from` declares `node` dead at `incarnation` (`dead`, type 5). When `from == node` it is
     /// a graceful leave.
-    Dead,
-    MessageType::Dead
+    Dead
 );
 
 impl Dead {

@@ -37,6 +37,19 @@ pub struct Limits {
     pub max_remote_meta: usize,
 }
 
+impl Limits {
+    /// The bound on the declared count or length `what` names: `u32::MAX` for a limit
+    /// that is not one.
+    pub(crate) fn count_limit(&self, what: Limit) -> u32 {
+        match what {
+            Limit::PushPullNodes => self.max_push_nodes,
+            Limit::UserState => self.max_user_state,
+            Limit::UserMessage => self.max_user_message,
+            _ => u32::MAX,
+        }
+    }
+}
+
 /// Go's `udpPacketBufSize`: the buffer Go reads each datagram into.
 pub const DEFAULT_MAX_DATAGRAM_SIZE: usize = 65_536;
 

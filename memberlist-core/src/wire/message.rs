@@ -7,11 +7,36 @@ use super::error::DecodeError;
 use super::gossip::{Alive, Dead, Suspect};
 use super::probe::{Ack, IndirectPing, Nack, Ping};
 
-/// The first byte of every memberlist message (Go's `messageType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-#[non_exhaustive]
-pub enum MessageType {
+/// Declares [`MessageType`] and its parsing from one list of variants and bytes.
+macro_rules! message_types {
+    ($($(#[$doc:meta])* $variant:ident = $byte:literal,)*) => {
+        /// The first byte of every memberlist message (Go's `messageType`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        #[non_exhaustive]
+        pub enum MessageType {
+            $($(#[$doc])* $variant = $byte,)*
+        }
+
+        impl MessageType {
+            /// Parses a type byte.
+            ///
+            /// ```
+            /// use memberlist_core::wire::MessageType;
+            /// assert_eq!(MessageType::from_byte(4), Some(MessageType::Alive));
+            /// assert_eq!(MessageType::from_byte(99), None);
+            /// ```
+            pub fn from_byte(b: u8) -> Option<Self> {
+                match b {
+                    $($byte => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+message_types! {
     /// `ping` (UDP probe, or TCP fallback ping).
     Ping = 0,
     /// `indirectPingReq`.
@@ -45,34 +70,6 @@ pub enum MessageType {
 }
 
 impl MessageType {
-    /// Parses a type byte.
-    ///
-    /// ```
-    /// use memberlist_core::wire::MessageType;
-    /// assert_eq!(MessageType::from_byte(4), Some(MessageType::Alive));
-    /// assert_eq!(MessageType::from_byte(99), None);
-    /// ```
-    pub fn from_byte(b: u8) -> Option<Self> {
-        Some(match b {
-            0 => Self::Ping,
-            1 => Self::IndirectPing,
-            2 => Self::Ack,
-            3 => Self::Suspect,
-            4 => Self::Alive,
-            5 => Self::Dead,
-            6 => Self::PushPull,
-            7 => Self::Compound,
-            8 => Self::User,
-            9 => Self::Compress,
-            10 => Self::Encrypt,
-            11 => Self::Nack,
-            12 => Self::HasCrc,
-            13 => Self::Err,
-            244 => Self::HasLabel,
-            _ => return None,
-        })
-    }
-
     /// The type byte.
     pub fn byte(self) -> u8 {
         self as u8
@@ -135,116 +132,98 @@ pub trait WireMessage: Sized {
     }
 }
 
-/// A single message as carried in a UDP packet (after compound splitting and decompression).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// A probe.
-    Ping(Ping),
-    /// A request to probe another node on our behalf.
-    IndirectPing(IndirectPing),
-    /// A probe answer.
-    Ack(Ack),
-    /// A relay's "no answer from the target".
-    Nack(Nack),
-    /// A suspicion.
-    Suspect(Suspect),
-    /// An alive announcement.
-    Alive(Alive),
-    /// A death or leave announcement.
-    Dead(Dead),
-    /// A user message: the raw bytes after the `08` type byte.
-    User(Bytes),
-}
-
-impl Message {
-    /// The type byte of this message.
-    pub fn message_type(&self) -> MessageType {
-        match self {
-            Self::Ping(_) => MessageType::Ping,
-            Self::IndirectPing(_) => MessageType::IndirectPing,
-            Self::Ack(_) => MessageType::Ack,
-            Self::Nack(_) => MessageType::Nack,
-            Self::Suspect(_) => MessageType::Suspect,
-            Self::Alive(_) => MessageType::Alive,
-            Self::Dead(_) => MessageType::Dead,
-            Self::User(_) => MessageType::User,
+/// Declares [`Message`] from the list of the messages a packet carries (each a
+/// [`WireMessage`] whose type byte is the variant of its name), besides user messages.
+macro_rules! packet_messages {
+    ($($(#[$doc:meta])* $variant:ident,)*) => {
+        /// A single message as carried in a UDP packet (after compound splitting and
+        /// decompression).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Message {
+            $($(#[$doc])* $variant($variant),)*
+            /// A user message: the raw bytes after the `08` type byte.
+            User(Bytes),
         }
-    }
 
-    /// Appends the type byte and body.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Self::Ping(m) => m.encode(out),
-            Self::IndirectPing(m) => m.encode(out),
-            Self::Ack(m) => m.encode(out),
-            Self::Nack(m) => m.encode(out),
-            Self::Suspect(m) => m.encode(out),
-            Self::Alive(m) => m.encode(out),
-            Self::Dead(m) => m.encode(out),
-            Self::User(b) => {
-                out.reserve(1 + b.len());
-                out.push(MessageType::User.byte());
-                out.extend_from_slice(b);
+        impl Message {
+            /// The type byte of this message.
+            pub fn message_type(&self) -> MessageType {
+                match self {
+                    $(Self::$variant(_) => MessageType::$variant,)*
+                    Self::User(_) => MessageType::User,
+                }
+            }
+
+            /// Appends the type byte and body.
+            pub fn encode(&self, out: &mut Vec<u8>) {
+                match self {
+                    $(Self::$variant(m) => m.encode(out),)*
+                    Self::User(b) => {
+                        out.reserve(1 + b.len());
+                        out.push(MessageType::User.byte());
+                        out.extend_from_slice(b);
+                    }
+                }
+            }
+
+            /// The exact encoded length, type byte included.
+            pub fn encoded_len(&self) -> usize {
+                match self {
+                    $(Self::$variant(m) => m.encoded_len(),)*
+                    Self::User(b) => 1 + b.len(),
+                }
+            }
+
+            /// Decodes one message (not a compound or compressed wrapper; see
+            /// [`Pipeline::decode_packet`](super::Pipeline::decode_packet) for those).
+            ///
+            /// ```
+            /// use memberlist_core::wire::Message;
+            /// let ack = hex::decode("0282a75061796c6f6164c0a55365714e6f01").unwrap();
+            /// match Message::decode(&ack).unwrap() {
+            ///     Message::Ack(a) => assert_eq!(a.seq_no, 1),
+            ///     other => panic!("{other:?}"),
+            /// }
+            /// ```
+            pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+                let (&t, body) = buf.split_first().ok_or(DecodeError::Empty)?;
+                let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
+                Ok(match ty {
+                    $(MessageType::$variant => Self::$variant($variant::decode_body(body)?.0),)*
+                    MessageType::User => Self::User(Bytes::copy_from_slice(body)),
+                    _ => return Err(DecodeError::UnsupportedMessageType(t)),
+                })
+            }
+
+            /// Encodes into a new buffer.
+            pub fn to_bytes(&self) -> Bytes {
+                let mut out = Vec::with_capacity(self.encoded_len());
+                self.encode(&mut out);
+                Bytes::from(out)
             }
         }
-    }
 
-    /// The exact encoded length, type byte included.
-    pub fn encoded_len(&self) -> usize {
-        match self {
-            Self::Ping(m) => m.encoded_len(),
-            Self::IndirectPing(m) => m.encoded_len(),
-            Self::Ack(m) => m.encoded_len(),
-            Self::Nack(m) => m.encoded_len(),
-            Self::Suspect(m) => m.encoded_len(),
-            Self::Alive(m) => m.encoded_len(),
-            Self::Dead(m) => m.encoded_len(),
-            Self::User(b) => 1 + b.len(),
-        }
-    }
-
-    /// Encodes into a new buffer.
-    pub fn to_bytes(&self) -> Bytes {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        self.encode(&mut out);
-        Bytes::from(out)
-    }
-
-    /// Decodes one message (not a compound or compressed wrapper; see
-    /// [`Pipeline::decode_packet`](super::Pipeline::decode_packet) for those).
-    ///
-    /// ```
-    /// use memberlist_core::wire::Message;
-    /// let ack = hex::decode("0282a75061796c6f6164c0a55365714e6f01").unwrap();
-    /// match Message::decode(&ack).unwrap() {
-    ///     Message::Ack(a) => assert_eq!(a.seq_no, 1),
-    ///     other => panic!("{other:?}"),
-    /// }
-    /// ```
-    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
-        let (&t, body) = buf.split_first().ok_or(DecodeError::Empty)?;
-        let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
-        Ok(match ty {
-            MessageType::Ping => Self::Ping(Ping::decode_body(body)?.0),
-            MessageType::IndirectPing => Self::IndirectPing(IndirectPing::decode_body(body)?.0),
-            MessageType::Ack => Self::Ack(Ack::decode_body(body)?.0),
-            MessageType::Nack => Self::Nack(Nack::decode_body(body)?.0),
-            MessageType::Suspect => Self::Suspect(Suspect::decode_body(body)?.0),
-            MessageType::Alive => Self::Alive(Alive::decode_body(body)?.0),
-            MessageType::Dead => Self::Dead(Dead::decode_body(body)?.0),
-            MessageType::User => Self::User(Bytes::copy_from_slice(body)),
-            _ => return Err(DecodeError::UnsupportedMessageType(t)),
-        })
-    }
-}
-
-macro_rules! impl_from_message {
-    ($($variant:ident),*) => {$(
-        impl From<$variant> for Message {
+        $(impl From<$variant> for Message {
             fn from(m: $variant) -> Self {
                 Self::$variant(m)
             }
-        }
-    )*};
+        })*
+    };
 }
-impl_from_message!(Ping, IndirectPing, Ack, Nack, Suspect, Alive, Dead);
+
+packet_messages! {
+    /// A probe.
+    Ping,
+    /// A request to probe another node on our behalf.
+    IndirectPing,
+    /// A probe answer.
+    Ack,
+    /// A relay's "no answer from the target".
+    Nack,
+    /// A suspicion.
+    Suspect,
+    /// An alive announcement.
+    Alive,
+    /// A death or leave announcement.
+    Dead,
+}

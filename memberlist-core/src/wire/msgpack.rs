@@ -36,6 +36,17 @@ pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
+/// Encoded size of a map header for `n` entries.
+pub(crate) const fn map_len_size(n: usize) -> usize {
+    if n < 16 {
+        1
+    } else if n <= u16::MAX as usize {
+        3
+    } else {
+        5
+    }
+}
+
 /// Writes a string or byte slice in the raw/str family (`a0|n`, `da`, `db`).
 pub(crate) fn write_str(out: &mut Vec<u8>, bytes: &[u8]) {
     let n = bytes.len();
@@ -173,24 +184,10 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
-    /// Consumes `prefix` if the unread bytes start with it; reports whether they did.
+    /// Consumes `n` bytes (at most the unread ones).
     #[inline]
-    pub(crate) fn eat(&mut self, prefix: &[u8]) -> bool {
-        let hit = self.rest().starts_with(prefix);
-        if hit {
-            self.pos += prefix.len();
-        }
-        hit
-    }
-
-    /// Consumes `prefix` and the `N` bytes after it if the unread bytes start with them;
-    /// returns those `N` bytes. Nothing is consumed otherwise.
-    #[inline(always)]
-    pub(crate) fn eat_then<const N: usize>(&mut self, prefix: &[u8]) -> Option<[u8; N]> {
-        let tail = self.rest().strip_prefix(prefix)?;
-        let bytes: [u8; N] = tail.get(..N)?.try_into().ok()?;
-        self.pos += prefix.len() + N;
-        Some(bytes)
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
     }
 
     #[inline]
@@ -403,84 +400,6 @@ impl<'a> Reader<'a> {
                 0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
                 0x80..=0x8f => 2 * u64::from(b & 0x0f),
                 0x90..=0x9f => u64::from(b & 0x0f),
-                0xa0..=0xbf => {
-                    self.take(usize::from(b & 0x1f))?;
-                    0
-                }
-                0xc4 | 0xd9 => {
-                    let n = self.be(1)? as usize;
-                    self.take(n)?;
-                    0
-                }
-                0xc5 | 0xda => {
-                    let n = self.be(2)? as usize;
-                    self.take(n)?;
-                    0
-                }
-                0xc6 | 0xdb => {
-                    let n = self.be(4)? as usize;
-                    self.take(n)?;
-                    0
-                }
-                0xc7 => {
-                    let n = self.be(1)? as usize;
-                    self.take(n + 1)?;
-                    0
-                }
-                0xc8 => {
-                    let n = self.be(2)? as usize;
-                    self.take(n + 1)?;
-                    0
-                }
-                0xc9 => {
-                    let n = self.be(4)? as usize;
-                    self.take(n.saturating_add(1))?;
-                    0
-                }
-                0xca => {
-                    self.take(4)?;
-                    0
-                }
-                0xcb => {
-                    self.take(8)?;
-                    0
-                }
-                0xcc | 0xd0 => {
-                    self.take(1)?;
-                    0
-                }
-                0xcd | 0xd1 => {
-                    self.take(2)?;
-                    0
-                }
-                0xce | 0xd2 => {
-                    self.take(4)?;
-                    0
-                }
-                0xcf | 0xd3 => {
-                    self.take(8)?;
-                    0
-                }
-                0xd4 => {
-                    self.take(2)?;
-                    0
-                }
-                0xd5 => {
-                    self.take(3)?;
-                    0
-                }
-                0xd6 => {
-                    self.take(5)?;
-                    0
-                }
-                0xd7 => {
-                    self.take(9)?;
-                    0
-                }
-                0xd8 => {
-                    self.take(17)?;
-                    0
-                }
                 0xdc => self.be(2)?,
                 0xdd => self.be(4)?,
                 0xde => 2 * self.be(2)?,
@@ -490,6 +409,29 @@ impl<'a> Reader<'a> {
                         expected: "msgpack value",
                         found: b,
                     });
+                }
+                // The rest are scalars: skip their payload.
+                _ => {
+                    let payload = match b {
+                        0xa0..=0xbf => usize::from(b & 0x1f),
+                        0xc4 | 0xd9 => self.be(1)? as usize,
+                        0xc5 | 0xda => self.be(2)? as usize,
+                        0xc6 | 0xdb => self.be(4)? as usize,
+                        // Extensions: a type byte, then the data.
+                        0xc7 => self.be(1)? as usize + 1,
+                        0xc8 => self.be(2)? as usize + 1,
+                        0xc9 => (self.be(4)? as usize).saturating_add(1),
+                        0xcc | 0xd0 => 1,
+                        0xcd | 0xd1 | 0xd4 => 2,
+                        0xd5 => 3,
+                        0xca | 0xce | 0xd2 => 4,
+                        0xd6 => 5,
+                        0xcb | 0xcf | 0xd3 => 8,
+                        0xd7 => 9,
+                        _ => 17, // 0xd8, fixext 16
+                    };
+                    self.take(payload)?;
+                    0
                 }
             };
             if children > 0 {

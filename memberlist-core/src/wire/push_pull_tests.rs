@@ -1,6 +1,9 @@
 //! Tests of `wire/push_pull.rs`.
 #![allow(clippy::unwrap_used)]
+use proptest::prelude::*;
+
 use super::*;
+use crate::wire::msgpack::{write_int, write_map_len, write_nil_or_bytes, write_str, write_uint};
 use crate::wire::{Pipeline, StreamDecoder, StreamMessage, StreamRole};
 
 fn sample() -> PushPull {
@@ -80,7 +83,7 @@ fn small_entries_encode_like_the_general_path_and_decode_back() {
                     };
                     let (mut small, mut general) = (Vec::new(), Vec::new());
                     s.encode(&mut small);
-                    s.encode_general(&mut general);
+                    s.write_map(&mut general);
                     assert_eq!(small, general);
                     assert_eq!(small.len(), s.encoded_len());
                     let back = PushNodeState::decode(&mut Reader::new(&small)).unwrap();
@@ -116,9 +119,19 @@ fn any_key_order_decodes_like_the_canonical_one() {
     assert_eq!(PushNodeState::decode(&mut Reader::new(&out)).unwrap(), *s);
     let mut canonical = Vec::new();
     s.encode(&mut canonical);
-    let mut r = Reader::new(&canonical);
-    assert_eq!(PushNodeState::decode_canonical(&mut r).unwrap(), *s);
-    assert_eq!(r.position(), canonical.len());
+    // With metadata the state is not of the usual form: the table reads it.
+    assert!(read_usual(&canonical).is_none());
+    assert_eq!(
+        PushNodeState::decode(&mut Reader::new(&canonical)).unwrap(),
+        *s
+    );
+    let usual = &sample().states[3];
+    let mut canonical = Vec::new();
+    usual.encode(&mut canonical);
+    assert_eq!(
+        read_usual(&canonical),
+        Some((usual.clone(), canonical.len()))
+    );
     // A nameless state is refused by either path.
     let mut nameless = Vec::new();
     PushNodeState::default().encode(&mut nameless);
@@ -153,5 +166,83 @@ fn complete_decoding_matches_the_incremental_decoder() {
             StreamDecoder::decode_complete(role, &pipeline, &bad),
             incremental(role, &bad)
         );
+    }
+}
+
+/// Any node state: the usual form most of the time, every other form (no or long names,
+/// other addresses, metadata, wide integers, short versions, unknown states) too.
+fn any_state() -> impl Strategy<Value = PushNodeState> {
+    let name = prop_oneof![4 => "[a-z0-9.-]{1,31}", 1 => "\\PC{0,40}"];
+    let addr = prop_oneof![
+        4 => any::<[u8; 4]>().prop_map(IpBytes::from),
+        1 => proptest::collection::vec(any::<u8>(), 0..=16)
+            .prop_map(|b| IpBytes::new(&b).unwrap()),
+    ];
+    let small_or_any = |n: u32| prop_oneof![0..n, any::<u32>()];
+    let meta = prop_oneof![4 => Just(Bytes::new()), 1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from)];
+    let state = prop_oneof![4 => 0i64..4, 1 => any::<i64>()].prop_map(NodeState::from_i64);
+    let vsn = prop_oneof![
+        4 => any::<[u8; 6]>().prop_map(|[a, b, c, d, e, f]| Vsn::new(a, b, c, d, e, f)),
+        1 => proptest::collection::vec(any::<u8>(), 0..6).prop_map(|v| Vsn::from_slice(&v)),
+    ];
+    (
+        name,
+        addr,
+        small_or_any(70_000),
+        meta,
+        small_or_any(300),
+        state,
+        vsn,
+    )
+        .prop_map(
+            |(name, addr, port, meta, incarnation, state, vsn)| PushNodeState {
+                name: name.into(),
+                addr,
+                port: port as u16,
+                meta,
+                incarnation,
+                state,
+                vsn,
+            },
+        )
+}
+
+proptest! {
+    /// The two push/pull paths, general (the `go_struct!` table) and fast (word stores and
+    /// the usual-form reader), agree byte for byte and state for state on random tables.
+    #[test]
+    fn general_and_fast_paths_agree(table in proptest::collection::vec(any_state(), 0..48)) {
+        let mut general = Vec::new();
+        for s in &table {
+            s.as_ref().write_map(&mut general);
+        }
+        let mut fast = Vec::new();
+        write_states(table.iter().map(PushNodeState::as_ref), &mut fast);
+        prop_assert_eq!(&fast, &general);
+        let sizes: usize = table.iter().map(PushNodeState::encoded_len).sum();
+        prop_assert_eq!(sizes, general.len());
+
+        let mut r = Reader::new(&general);
+        for s in &table {
+            let rest = r.rest();
+            let by_table = PushNodeState::read_map(&mut Reader::new(rest), &Limits::default());
+            let usual = s.addr.len() == 4
+                && s.vsn.len() == 6
+                && (0..0x80).contains(&s.state.as_i64())
+                && s.meta.is_empty()
+                && (1..32).contains(&s.name.len());
+            match read_usual(rest) {
+                Some((by_fast, len)) => {
+                    prop_assert!(usual);
+                    prop_assert_eq!(len, s.encoded_len());
+                    prop_assert_eq!(Ok(by_fast), by_table.clone());
+                }
+                None => prop_assert!(!usual, "usual entry not read fast: {:?}", s),
+            }
+            prop_assert_eq!(PushNodeState::decode(&mut r), by_table.clone());
+            if !s.name.is_empty() {
+                prop_assert_eq!(by_table, Ok(s.clone()));
+            }
+        }
     }
 }

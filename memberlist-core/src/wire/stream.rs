@@ -14,6 +14,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::error::{DecodeError, WireError};
 use super::frames::{ErrorResponse, UserMsgHeader, encode_stream_user_message};
 use super::frames::{compress_len, encode_compress};
+use super::go_struct::GoRead;
 use super::label::{LabelError, check_label, split_label};
 use super::limits::{Limit, Limits};
 use super::message::{MessageType, WireMessage};
@@ -176,7 +177,7 @@ fn parse_stream_message(msg: &[u8], limits: &Limits) -> Result<StreamMessage, Wi
         MessageType::PushPull => StreamMessage::PushPull(PushPull::decode_body(body, limits)?.0),
         MessageType::User => {
             let mut r = Reader::new(body);
-            let header = UserMsgHeader::decode(&mut r, limits)?;
+            let header = UserMsgHeader::read_map(&mut r, limits)?;
             let payload = r
                 .rest()
                 .get(..header.user_msg_len as usize)
@@ -442,14 +443,14 @@ impl StreamDecoder {
                     };
                     let (more_objects, more_raw) = match header {
                         Some(MessageType::PushPull) => {
-                            let h = PushPullHeader::decode(
+                            let h = PushPullHeader::read_map(
                                 &mut Reader::new(&self.buf[offset..]),
                                 limits,
                             )?;
                             (u64::from(h.nodes), h.user_state_len as usize)
                         }
                         Some(_) => {
-                            let h = UserMsgHeader::decode(
+                            let h = UserMsgHeader::read_map(
                                 &mut Reader::new(&self.buf[offset..]),
                                 limits,
                             )?;

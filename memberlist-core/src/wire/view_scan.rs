@@ -16,9 +16,11 @@
 
 use bytes::Bytes;
 
+use super::go_struct::GoRead;
 use super::limits::Limits;
 use super::msgpack::{Reader, value_len};
 use super::push_pull::{PushNodeState, PushPullHeader};
+use super::push_pull_fast::usual_len;
 
 /// What [`scan_push_pull`] returns besides the entries it handed out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,45 +31,11 @@ pub(crate) struct ScannedPushPull {
     pub(crate) user_state: Bytes,
 }
 
-/// The length of the entry at the start of `s`: computed from its length bytes when it
-/// looks like the usual form (an IPv4 address, an incarnation, no metadata, a fixstr
-/// name, a port, a fixint state, six version bytes), otherwise by skipping one msgpack
-/// value. The first may misjudge an entry that only looks usual; the caller's comparison
-/// of the bytes then fails, which is all that matters.
+/// The length of the entry at the start of `s`: that of the usual form when it has it
+/// (the fast reader's test), otherwise found by skipping one msgpack value.
 #[inline(always)]
 fn entry_len(s: &[u8]) -> Option<usize> {
-    // Every index read below is under 96 (the longest usual entry is 97 bytes), so within a
-    // 96-byte window they need no bounds checks; an entry closer than that to the end of
-    // the message (only the last can be) is skipped the general way.
-    if let Some(w) = s.first_chunk::<96>()
-        && w[0] == 0x87
-        && w[6] == 0xa4
-    {
-        let inc_width = match w[23] {
-            0..=0x7f => 1,
-            0xcc => 2,
-            0xcd => 3,
-            0xce => 5,
-            _ => 0,
-        };
-        let name_at = 23 + inc_width + 11;
-        let h = w[name_at];
-        if inc_width > 0 && w[name_at - 6] == 0xc0 && h & 0xe0 == 0xa0 {
-            let port_at = name_at + 1 + usize::from(h & 0x1f) + 5;
-            let port_width = match w[port_at] {
-                0..=0x7f => 1,
-                0xcc => 2,
-                0xcd => 3,
-                _ => 0,
-            };
-            let tail = port_at + port_width;
-            if port_width > 0 && w[tail] == 0xa5 && w[tail + 6] < 0x80 && w[tail + 11] == 0xa6 {
-                let len = tail + 18;
-                return (len <= s.len()).then_some(len);
-            }
-        }
-    }
-    value_len(s).ok().flatten()
+    usual_len(s).or_else(|| value_len(s).ok().flatten())
 }
 
 /// Walks a push/pull body (the bytes after the `06` type byte) that must hold `nodes`
@@ -92,7 +60,7 @@ pub(crate) fn scan_push_pull(
     mut each: impl FnMut(&[u8]) -> Option<bool>,
 ) -> Option<ScannedPushPull> {
     let mut r = Reader::new(body);
-    let header = PushPullHeader::decode(&mut r, limits).ok()?;
+    let header = PushPullHeader::read_map(&mut r, limits).ok()?;
     if header.join || header.nodes as usize != nodes {
         return None;
     }
@@ -139,7 +107,7 @@ pub(crate) fn match_push_pull(
     entries: &[u8],
 ) -> Option<Bytes> {
     let mut r = Reader::new(body);
-    let header = PushPullHeader::decode(&mut r, limits).ok()?;
+    let header = PushPullHeader::read_map(&mut r, limits).ok()?;
     if header.join || header.nodes as usize != nodes {
         return None;
     }

@@ -1,20 +1,36 @@
-//! Writing a push/pull's node states as whole words.
+//! The fast path of push/pull node states: the usual entry, written and read whole.
 //!
 //! The usual entry (an IPv4 address, a small state, six version bytes, no metadata, a name
-//! under 32 bytes) is at most 97 bytes of which all but the name, the incarnation and the
-//! port are fixed. [`write_states`] stores each such entry into a small stack buffer as a
+//! under 32 bytes) is at most [`USUAL_MAX`] bytes of which all but the name, the
+//! incarnation and the port are fixed; nearly every entry of every push/pull, ours or Go's,
+//! has this form. [`write_states`] stores each such entry into a small stack buffer as a
 //! few little-endian 8-byte words (keys and values together; a store may spill past the
 //! entry's end, where the next piece overwrites it), then appends the entry with one
 //! fixed-size copy (cut back to its length), instead of a dozen `Vec` appends each
-//! checking the capacity. Entries of any other form
-//! are appended by the general writer. The bytes are those of
-//! [`PushNodeStateRef::encode`].
+//! checking the capacity. [`read_usual`] recognises the same form from a fixed window of
+//! bytes, for the decoder and for the raw scan of a received view
+//! ([`scan_push_pull`](super::scan_push_pull)).
+//!
+//! Entries of any other form are written and read by the general path, the `go_struct!`
+//! table of [`PushNodeState`]; the two paths give the same bytes and the same states
+//! (property-tested in `push_pull_tests.rs`).
 
-use super::push_pull::PushNodeStateRef;
+use bytes::Bytes;
+use smol_str::SmolStr;
+
+use super::go_struct::GoWrite;
+use super::ip::IpBytes;
+use super::node::{NodeState, Vsn};
+use super::push_pull::{PushNodeState, PushNodeStateRef};
 use super::words::{load4, load8};
 
-/// Room the word stores of one usual entry may touch: 97 bytes at most, plus the spill of
-/// the last 8-byte store.
+/// The longest usual entry: 23 bytes of address and key, an incarnation of up to 5 bytes,
+/// 11 of metadata and key, a name of up to 32 with its header, 5 + 3 of port, 18 of state
+/// and versions.
+pub(crate) const USUAL_MAX: usize = 97;
+
+/// Room the word stores of one usual entry may touch: [`USUAL_MAX`] bytes, plus the spill
+/// of the last 8-byte store.
 const SMALL_ROOM: usize = 112;
 
 /// Stores `w` little-endian at `o[at..at + 8]` (nothing when out of range, which the
@@ -127,7 +143,8 @@ impl PushNodeStateRef<'_> {
     }
 }
 
-/// Appends the node states, the bytes [`PushNodeStateRef::encode`] writes for each.
+/// Appends the node states: the usual ones by word stores, the others by the table.
+#[inline]
 pub(crate) fn write_states<'a>(
     states: impl Iterator<Item = PushNodeStateRef<'a>>,
     out: &mut Vec<u8>,
@@ -141,9 +158,121 @@ pub(crate) fn write_states<'a>(
                 out.extend_from_slice(&buf);
                 out.truncate(end);
             }
-            None => s.encode(out),
+            None => s.write_map(out),
         }
     }
+}
+
+/// The `i`-th byte of the window (zero past it, which the callers rule out).
+#[inline(always)]
+fn at(w: &[u8; USUAL_MAX], i: usize) -> u8 {
+    w.get(i).copied().unwrap_or(0)
+}
+
+/// Whether the window holds `key` at `i`.
+#[inline(always)]
+fn has(w: &[u8; USUAL_MAX], i: usize, key: &[u8]) -> bool {
+    w.get(i..i + key.len()) == Some(key)
+}
+
+/// The fields of a usual entry, as [`parse_usual`] finds them.
+#[derive(Clone, Copy)]
+struct Usual<'a> {
+    addr: [u8; 4],
+    incarnation: u32,
+    name: &'a [u8],
+    port: u16,
+    state: u8,
+    vsn: [u8; 6],
+    len: usize,
+}
+
+/// The usual entry at the start of `s`, as [`write_states`] writes it (the integers in any
+/// width msgpack allows), or `None`.
+#[inline(always)]
+fn parse_usual(s: &[u8]) -> Option<Usual<'_>> {
+    // Every index read is below USUAL_MAX: an entry closer than that to the end of the
+    // input (only the last of a message can be) is read from a zero-padded copy, and its
+    // length checked against the input at the end.
+    let mut pad = [0u8; USUAL_MAX];
+    let w = match s.first_chunk::<USUAL_MAX>() {
+        Some(w) => w,
+        None => {
+            pad.get_mut(..s.len())?.copy_from_slice(s);
+            &pad
+        }
+    };
+    if !has(w, 0, b"\x87\xa4Addr\xa4") || !has(w, 11, b"\xabIncarnation") {
+        return None;
+    }
+    let (incarnation, p) = match at(w, 23) {
+        b @ 0..=0x7f => (u32::from(b), 24),
+        0xcc => (u32::from(at(w, 24)), 25),
+        0xcd => (u32::from(u16::from_be_bytes([at(w, 24), at(w, 25)])), 26),
+        0xce => (
+            u32::from_be_bytes([at(w, 24), at(w, 25), at(w, 26), at(w, 27)]),
+            28,
+        ),
+        _ => return None,
+    };
+    let header = at(w, p + 11);
+    if !has(w, p, b"\xa4Meta\xc0\xa4Name") || header & 0xe0 != 0xa0 {
+        return None;
+    }
+    let q = p + 12 + usize::from(header & 0x1f);
+    let (port, t) = match at(w, q + 5) {
+        b @ 0..=0x7f => (u16::from(b), q + 6),
+        0xcc => (u16::from(at(w, q + 6)), q + 7),
+        0xcd => (u16::from_be_bytes([at(w, q + 6), at(w, q + 7)]), q + 8),
+        _ => return None,
+    };
+    let state = at(w, t + 6);
+    if !has(w, q, b"\xa4Port") || !has(w, t, b"\xa5State") || state > 0x7f {
+        return None;
+    }
+    if !has(w, t + 7, b"\xa3Vsn\xa6") || t + 18 > s.len() {
+        return None;
+    }
+    let v = |i| at(w, t + 12 + i);
+    Some(Usual {
+        addr: [at(w, 7), at(w, 8), at(w, 9), at(w, 10)],
+        incarnation,
+        name: s.get(p + 12..q)?,
+        port,
+        state,
+        vsn: [v(0), v(1), v(2), v(3), v(4), v(5)],
+        len: t + 18,
+    })
+}
+
+/// The usual entry at the start of `s`, decoded, and its length; `None` for any other
+/// form and for an empty or invalid name (which the general decoder reads, or refuses).
+/// Gives the state the general decoder gives for the same bytes.
+#[inline]
+pub(crate) fn read_usual(s: &[u8]) -> Option<(PushNodeState, usize)> {
+    let u = parse_usual(s)?;
+    let name = std::str::from_utf8(u.name).ok().filter(|n| !n.is_empty())?;
+    let [v0, v1, v2, v3, v4, v5] = u.vsn;
+    let state = PushNodeState {
+        name: if name.len() <= 23 {
+            SmolStr::new_inline(name)
+        } else {
+            SmolStr::new(name)
+        },
+        addr: IpBytes::from(u.addr),
+        port: u.port,
+        meta: Bytes::new(),
+        incarnation: u.incarnation,
+        state: NodeState::from_i64(i64::from(u.state)),
+        vsn: Vsn::new(v0, v1, v2, v3, v4, v5),
+    };
+    Some((state, u.len))
+}
+
+/// The length of the usual entry at the start of `s` (see [`parse_usual`]).
+#[inline(always)]
+pub(crate) fn usual_len(s: &[u8]) -> Option<usize> {
+    parse_usual(s).map(|u| u.len)
 }
 
 #[cfg(test)]
@@ -202,7 +331,7 @@ mod tests {
         }
         let mut expected = vec![0xee; 3];
         for s in &all {
-            s.encode(&mut expected);
+            s.write_map(&mut expected);
         }
         let mut got = vec![0xee; 3];
         write_states(all.iter().copied(), &mut got);
@@ -210,7 +339,7 @@ mod tests {
         // One at a time, too (from an empty buffer).
         for s in &all {
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            s.encode(&mut a);
+            s.write_map(&mut a);
             write_states(std::iter::once(*s), &mut b);
             assert_eq!(a, b, "{s:?}");
         }
