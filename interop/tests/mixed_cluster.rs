@@ -478,7 +478,8 @@ async fn a_protocol_version_1_rust_node_joins_go_on_a_shared_port_with_envelope_
 
     let mut nodes = Vec::new();
     for (name, ip, version) in [("rs-v1", rs1_ip, 1), ("rs-v2", rs2_ip, 2)] {
-        let mut config = fast_config(name);
+        let key = memberlist_aes_gcm::SecretKey::new(key).expect("valid key");
+        let mut config = fast_config(name).with_keyring(memberlist_aes_gcm::Keyring::new(key));
         config.protocol.protocol_version = version;
         let transport = memberlist_net::NetTransport::bind(SocketAddr::from((ip, port)))
             .await
