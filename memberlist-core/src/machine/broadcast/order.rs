@@ -38,12 +38,12 @@ use super::stacks::{Fresh, Stacks};
 pub(super) struct Rank {
     pub(super) transmits: u32,
     pub(super) len: Reverse<u32>,
-    pub(super) seq: Reverse<u64>,
+    pub(super) seq: Reverse<u32>,
 }
 
 impl Rank {
     /// The rank of an entry sent `transmits` times.
-    pub(super) fn new(transmits: u32, len: usize, seq: u64) -> Self {
+    pub(super) fn new(transmits: u32, len: usize, seq: u32) -> Self {
         Self {
             transmits,
             len: Reverse(u32::try_from(len).unwrap_or(u32::MAX)),
@@ -68,7 +68,7 @@ impl Order {
     }
 
     /// Adds a newly queued entry; `seq` must exceed every sequence number in the order.
-    pub(super) fn push_fresh(&mut self, len: usize, seq: u64, index: u32) {
+    pub(super) fn push_fresh(&mut self, len: usize, seq: u32, index: u32) {
         self.fresh.push(len, Fresh { seq, index });
     }
 
@@ -83,7 +83,7 @@ impl Order {
     pub(super) fn take_fresh(
         &mut self,
         free: usize,
-        live: impl Fn(u64, u32) -> bool,
+        live: impl Fn(u32, u32) -> bool,
     ) -> Option<Fresh> {
         self.fresh.take_fitting(free, live)
     }
@@ -97,7 +97,7 @@ impl Order {
         &mut self,
         tier: &mut u32,
         free: usize,
-        live: impl Fn(u64, u32) -> bool,
+        live: impl Fn(u32, u32) -> bool,
         len_of: impl Fn(u32) -> usize,
     ) -> Option<(Rank, u32)> {
         /// What the range scan found.
@@ -118,7 +118,7 @@ impl Order {
             let start = Rank {
                 transmits: *tier,
                 len: Reverse(u32::try_from(free).unwrap_or(u32::MAX)),
-                seq: Reverse(u64::MAX),
+                seq: Reverse(u32::MAX),
             };
             let mut found = Found::End;
             for (rank, &index) in self.sent.range(start..) {
@@ -153,7 +153,7 @@ impl Order {
 
     /// Removes and returns the last entry in send order (most transmitted, then
     /// smallest, then oldest) as `(seq, slot)`, stale or not.
-    pub(super) fn pop_last(&mut self) -> Option<(u64, u32)> {
+    pub(super) fn pop_last(&mut self) -> Option<(u32, u32)> {
         if let Some((rank, index)) = self.sent.pop_last() {
             return Some((rank.seq.0, index));
         }
@@ -163,7 +163,7 @@ impl Order {
 
     /// Removes every entry, calling `each(seq, slot)` on them in send order, stale ones
     /// included; releases the memory.
-    pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u64, u32)) {
+    pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u32, u32)) {
         self.fresh.drain_in_order(&mut each);
         for (rank, index) in mem::take(&mut self.sent) {
             each(rank.seq.0, index);
@@ -179,7 +179,7 @@ impl Order {
 
     /// Drops the stale entries and renumbers the live ones, in `O(n)`: `map(seq, slot)`
     /// is the entry's new slot number, or `None` if it is stale.
-    pub(super) fn remap(&mut self, map: impl Fn(u64, u32) -> Option<u32>) {
+    pub(super) fn remap(&mut self, map: impl Fn(u32, u32) -> Option<u32>) {
         self.fresh.remap(&map);
         if !self.sent.is_empty() {
             // Rebuilt from the sorted survivors, which is cheaper than removing many
@@ -193,7 +193,7 @@ impl Order {
 
     /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
     /// order.
-    pub(super) fn renumber(&mut self, renumber: impl Fn(u64) -> u64) {
+    pub(super) fn renumber(&mut self, renumber: impl Fn(u32) -> u32) {
         self.fresh.renumber(&renumber);
         if !self.sent.is_empty() {
             self.sent = mem::take(&mut self.sent)
@@ -208,7 +208,7 @@ impl Order {
 
     /// Every entry in send order as `(transmits, seq, slot)`, stale ones included.
     #[cfg(test)]
-    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u64, u32)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let fresh = self
             .fresh
             .iter()
