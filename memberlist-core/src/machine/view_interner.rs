@@ -6,6 +6,9 @@ use bytes::Bytes;
 
 use crate::delegate::Delegate;
 
+use super::broadcast::Broadcast;
+use super::row::MemberIdentity;
+
 use super::Machine;
 
 /// Where a driver of many machines in one process keeps one copy of each message they all
@@ -39,6 +42,20 @@ use super::Machine;
 pub trait ViewInterner: Send + Sync + 'static {
     /// A buffer with the same bytes as `message` — one already held, or `message` itself.
     fn intern(&self, message: Bytes) -> Bytes;
+
+    /// A broadcast equal to `broadcast` (same key, same bytes) — one already held, or
+    /// `broadcast` itself. A machine hands over every alive message it queues for gossip.
+    /// By default, `broadcast` itself.
+    fn intern_broadcast(&self, broadcast: Broadcast) -> Broadcast {
+        broadcast
+    }
+
+    /// An identity equal to `identity` (same name, address, port, metadata and versions)
+    /// — one already held, or `identity` itself. A machine hands over the identity of
+    /// every member it enters in its table or updates. By default, `identity` itself.
+    fn intern_member(&self, identity: MemberIdentity) -> MemberIdentity {
+        identity
+    }
 }
 
 impl<D: Delegate> Machine<D> {

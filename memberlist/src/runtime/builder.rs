@@ -272,10 +272,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         )
         .map_err(ConfigError::from)?;
         machine.set_metrics(Arc::clone(&self.metrics));
-        let local = machine
-            .local_member()
-            .cloned()
-            .ok_or(Error::LocalNodeVetoed)?;
+        let local = machine.local_member().ok_or(Error::LocalNodeVetoed)?;
 
         let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
         let snapshot = Arc::new(Mutex::new(Snapshot::new(&mut machine, local)));
