@@ -139,10 +139,14 @@ impl Members {
     }
 
     /// Hands view messages to `interner` from now on (the current one too, and views found
-    /// equal to another machine's from then on, see `share_view_message`).
+    /// equal to another machine's from then on, see `share_view_message`), and identities
+    /// (those of the current entries too).
     pub(crate) fn set_view_interner(&mut self, interner: std::sync::Arc<dyn ViewInterner>) {
         if let Some(view) = &mut self.view {
             view.message = interner.intern(std::mem::take(&mut view.message));
+        }
+        for row in &mut self.nodes {
+            row.id = interner.intern_member(row.id.clone());
         }
         self.view_interner = Some(interner);
     }

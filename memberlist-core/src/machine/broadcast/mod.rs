@@ -43,8 +43,9 @@
 //!   tier every new message enters, always as the newest) sit in one stack per message
 //!   length, newest on top, so queueing one is finding the stack of its length (an array
 //!   read, below 2,048 bytes) and a push; messages already sent keep their original
-//!   sequence number from tier to tier, arrive out of order, and are ranked in a
-//!   `BTreeMap` by `(transmits, largest first, newest first)`.
+//!   sequence number from tier to tier, arrive out of order, and are ranked in
+//!   ordered sets, one per `(transmits, length)` present, by `(transmits, largest first,
+//!   newest first)`.
 //!
 //! Replacing a message reuses the old entry's slot and leaves the old entry in the order
 //! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
@@ -65,7 +66,7 @@
 //! Per entry a growing queue holds about 35–60 bytes besides the [`Broadcast`] it
 //! points to (which queues of one process may share): a 16-byte slot (the slab at least
 //! two thirds full), 6–12 bytes of index, and 8–16 bytes of order for an unsent entry or
-//! ~25 for a sent one (a stale entry costs as much order again until cleaned up). Allocations are kept at their peak; only
+//! ~19 for a sent one (a stale entry costs as much order again until cleaned up). Allocations are kept at their peak; only
 //! [`reset`](TransmitLimitedQueue::reset) releases them.
 //!
 //! # Example
@@ -93,6 +94,7 @@
 //! ```
 
 mod order;
+mod sent;
 mod shared;
 mod stacks;
 mod table;
@@ -366,8 +368,8 @@ impl TransmitLimitedQueue {
             };
             used += send(self, entry.index, 0, entry.seq);
         }
-        if let Some((first, _)) = self.order.sent.first_key_value() {
-            let mut tier = first.transmits;
+        if let Some(first) = self.order.first_sent_tier() {
+            let mut tier = first;
             while let Some(free) = free_after(used) {
                 let table = &self.table;
                 let live = |seq, index| table.is_live(seq, index);

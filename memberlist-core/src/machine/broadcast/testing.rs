@@ -38,10 +38,10 @@ pub(super) fn check_invariants(q: &TransmitLimitedQueue) {
             }
         }
     }
-    for (rank, &index) in &q.order.sent {
+    for (rank, index) in q.order.sent.iter() {
         if q.table.is_live(rank.seq.0, index) {
             let message = &q.table.get(index).unwrap().message();
-            assert_eq!(*rank, Rank::new(rank.transmits, message.len(), rank.seq.0));
+            assert_eq!(rank, Rank::new(rank.transmits, message.len(), rank.seq.0));
         }
     }
     // Every entry is live in the order exactly once.
