@@ -148,11 +148,11 @@ impl Checker {
 
     /// Full mode: compares `observer`'s table with what it held before. `index` maps a
     /// member name to its node index.
-    pub fn scan_table<'a>(
+    pub fn scan_table(
         &mut self,
         now: Instant,
         observer: usize,
-        members: impl Iterator<Item = &'a Member>,
+        members: impl Iterator<Item = Member>,
         index: impl Fn(&str) -> Option<usize>,
     ) {
         let Some(table) = self.table.as_mut() else {

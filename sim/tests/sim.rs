@@ -117,7 +117,10 @@ fn invariants_hold_for_crash_and_restart_under_loss() {
     sim.run_for(Duration::from_secs(40));
     for o in (0..16).filter(|&o| o != 4 && o != 11) {
         let m = sim.machine(o).member("node-4");
-        assert!(m.is_none_or(|m| m.state.is_gone()), "observer {o}: {m:?}");
+        assert!(
+            m.as_ref().is_none_or(|m| m.state.is_gone()),
+            "observer {o}: {m:?}"
+        );
     }
     sim.restart(4, 0).unwrap();
     sim.restart(11, 7).unwrap();

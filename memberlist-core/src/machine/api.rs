@@ -120,23 +120,27 @@ impl<D: Delegate> Machine<D> {
     }
 
     /// Every known node that is not dead or left (suspects included), like Go's `Members`.
-    pub fn members(&self) -> impl Iterator<Item = &Member> {
-        self.members.iter().filter(|m| !m.state.is_gone())
+    /// Each is built from the table's compact entry as it is yielded.
+    pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
+        self.members
+            .iter()
+            .filter(|m| !m.state.is_gone())
+            .map(|m| self.members.member(m))
     }
 
     /// Every entry of the table, dead and left nodes included.
-    pub fn all_members(&self) -> impl Iterator<Item = &Member> {
-        self.members.iter()
+    pub fn all_members(&self) -> impl Iterator<Item = Member> + '_ {
+        self.members.iter().map(|m| self.members.member(m))
     }
 
     /// A member by name.
-    pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.get(name)
+    pub fn member(&self, name: &str) -> Option<Member> {
+        self.members.get(name).map(|m| self.members.member(m))
     }
 
     /// Number of members that are not dead or left.
     pub fn num_members(&self) -> usize {
-        self.members().count()
+        self.members.iter().filter(|m| !m.state.is_gone()).count()
     }
 
     /// Starts recording which members change, for [`take_member_changes`](Self::take_member_changes).
@@ -152,8 +156,8 @@ impl<D: Delegate> Machine<D> {
     }
 
     /// Ourselves.
-    pub fn local_member(&self) -> Option<&Member> {
-        self.members.get(&self.cfg.name)
+    pub fn local_member(&self) -> Option<Member> {
+        self.member(&self.cfg.name)
     }
 
     /// The Lifeguard awareness score (0 is healthy).

@@ -9,7 +9,8 @@ use crate::delegate::Delegate;
 use crate::wire::encode_compounds;
 
 use super::Machine;
-use super::members::{Member, State};
+use super::members::State;
+use super::row::Row;
 
 /// Bytes a compound adds per part (its u16 length).
 const COMPOUND_OVERHEAD: usize = 2;
@@ -97,7 +98,9 @@ impl<D: Delegate> Machine<D> {
                 }
                 match m.state {
                     State::Alive | State::Suspect => true,
-                    State::Dead => now.saturating_duration_since(m.state_change) <= dead_window,
+                    State::Dead => {
+                        now.saturating_duration_since(self.members.changed(m)) <= dead_window
+                    }
                     State::Left => false,
                 }
             });
@@ -154,9 +157,7 @@ impl<D: Delegate> Machine<D> {
     /// clusters whose node names are their IPs (spec §3.1); everywhere else pings, acks,
     /// nacks and indirect pings go without one, byte for byte as Go sends them.
     pub(crate) fn pmax_by_address_name(&self, to: SocketAddr) -> u8 {
-        self.members
-            .get_by_ip(to.ip())
-            .map_or(0, Member::protocol_max)
+        self.members.get_by_ip(to.ip()).map_or(0, Row::protocol_max)
     }
 
     /// Sends `msg` with as many queued broadcasts as fit piggybacked in a compound (Go's

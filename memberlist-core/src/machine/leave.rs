@@ -54,7 +54,7 @@ impl<D: Delegate> Machine<D> {
             * self.cfg.gossip_nodes.max(1);
         let me = self.cfg.name.clone();
         let live =
-            |m: &super::Member| m.name != me && matches!(m.state, State::Alive | State::Suspect);
+            |m: &super::row::Row| m.name != me && matches!(m.state, State::Alive | State::Suspect);
         let live_count = self.members.iter().filter(|m| live(m)).count();
         let targets: Vec<_> = if live_count <= fan_out {
             // Everyone: table order, no random draw.

@@ -2,107 +2,19 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use smol_str::SmolStr;
 
 use super::fingerprint::ViewKey;
+pub use super::member::{Member, State};
 use super::push_pull::valid_vsn;
+use super::row::{Epoch, MemberIdentity, Row, Stamp};
 use super::view_bytes::ViewBytes;
 use super::view_interner::ViewInterner;
-use crate::wire::{IpBytes, NodeState, PushNodeStateRef, Vsn};
-
-/// A node's state in the membership table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Answering probes.
-    Alive,
-    /// Suspected of having failed; it can still refute.
-    Suspect,
-    /// Declared failed.
-    Dead,
-    /// Left the cluster gracefully.
-    Left,
-}
-
-impl State {
-    /// The wire form used in push/pull.
-    pub fn to_wire(self) -> NodeState {
-        match self {
-            Self::Alive => NodeState::Alive,
-            Self::Suspect => NodeState::Suspect,
-            Self::Dead => NodeState::Dead,
-            Self::Left => NodeState::Left,
-        }
-    }
-
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        self.to_wire().as_str()
-    }
-
-    /// Dead or left: no longer a member.
-    pub fn is_gone(self) -> bool {
-        matches!(self, Self::Dead | Self::Left)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One node as this member sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// Unique name.
-    pub name: SmolStr,
-    /// Advertised IP, raw bytes as advertised.
-    pub addr: IpBytes,
-    /// Advertised port.
-    pub port: u16,
-    /// Delegate metadata.
-    pub meta: Bytes,
-    /// Incarnation number.
-    pub incarnation: u32,
-    /// Current state.
-    pub state: State,
-    /// When `state` last changed.
-    pub state_change: Instant,
-    /// Protocol and delegate versions.
-    pub vsn: Vsn,
-}
-
-impl Member {
-    /// The entry a push/pull carries for this member, borrowed.
-    pub fn as_push_state(&self) -> PushNodeStateRef<'_> {
-        PushNodeStateRef {
-            name: &self.name,
-            addr: self.addr,
-            port: self.port,
-            meta: &self.meta,
-            incarnation: self.incarnation,
-            state: self.state.to_wire(),
-            vsn: self.vsn,
-        }
-    }
-
-    /// The node's address, if its IP bytes form one.
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
-        self.addr.to_ip().map(|ip| SocketAddr::new(ip, self.port))
-    }
-
-    /// Highest protocol version the node understands (0 when unknown).
-    pub fn protocol_max(&self) -> u8 {
-        self.vsn.protocol_max().unwrap_or(0)
-    }
-}
 
 /// The capacity a full table (or other per-member vector) of `len` entries grows to: the
 /// next size of the form 2^k or 3·2^(k-1) above `len` (at least 4).
@@ -130,14 +42,15 @@ fn reads_as_ip(name: &str) -> bool {
     name.parse::<std::net::IpAddr>().is_ok()
 }
 
-/// The table: a vector in probe order plus a name index.
+/// The table: a vector of [`Row`]s in probe order plus a name index.
 ///
-/// The index holds positions only (4 bytes a member) and hashes the names stored in the
-/// vector, so a name is kept once; at 10,000 members per node and 10,000 nodes in one
+/// The index holds positions only (4 bytes a member) and hashes the names the rows point
+/// to, so a name is kept once; at 10,000 members per node and 10,000 nodes in one
 /// simulator process every byte per entry counts.
-#[derive(Default)]
 pub(crate) struct Members {
-    pub(super) nodes: Vec<Member>,
+    pub(super) nodes: Vec<Row>,
+    /// What the rows' state-change stamps count from.
+    epoch: Epoch,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     /// Bumped by every change that can alter the set of entries or their wire fields
@@ -223,6 +136,24 @@ impl fmt::Debug for Members {
 }
 
 impl Members {
+    /// An empty table whose state changes count from `epoch`.
+    pub(crate) fn new(epoch: Instant) -> Self {
+        Self {
+            nodes: Vec::new(),
+            epoch: Epoch(epoch),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            generation: 0,
+            digest: None,
+            ip_named: 0,
+            probe_index: 0,
+            verified_at: None,
+            view: None,
+            view_interner: None,
+            journal: None,
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.nodes.len()
     }
@@ -251,20 +182,44 @@ impl Members {
             .map(|&i| i as usize)
     }
 
-    pub(crate) fn get(&self, name: &str) -> Option<&Member> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Row> {
         self.position(name).map(|i| &self.nodes[i])
+    }
+
+    /// `t` as the table stores it.
+    pub(crate) fn stamp(&self, t: Instant) -> Stamp {
+        self.epoch.stamp(t)
+    }
+
+    /// When `row`'s state last changed.
+    pub(crate) fn changed(&self, row: &Row) -> Instant {
+        self.epoch.at(row.changed)
+    }
+
+    /// `row` as the public [`Member`] type.
+    pub(crate) fn member(&self, row: &Row) -> Member {
+        row.to_member(self.epoch)
+    }
+
+    /// The identity of these parts: an equal one that another machine of the process
+    /// already holds, when an interner is set (see [`ViewInterner::intern_member`]).
+    pub(crate) fn identity(&self, identity: MemberIdentity) -> MemberIdentity {
+        match &self.view_interner {
+            Some(interner) => interner.intern_member(identity),
+            None => identity,
+        }
     }
 
     /// The member named by the text of `ip` (as [`ip_name`](super::ip_name::ip_name) writes
     /// it), without formatting or looking up anything when no name reads as an address.
-    pub(crate) fn get_by_ip(&self, ip: std::net::IpAddr) -> Option<&Member> {
+    pub(crate) fn get_by_ip(&self, ip: std::net::IpAddr) -> Option<&Row> {
         if self.ip_named == 0 {
             return None;
         }
         self.get(super::ip_name::ip_name(ip).as_str())
     }
 
-    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Row> {
         self.bump_generation();
         let i = self.position(name)?;
         let len = self.nodes.len();
@@ -296,11 +251,11 @@ impl Members {
             .map_or(0, |m| usize::from(m.port) + m.name.len())
     }
 
-    pub(crate) fn at(&self, i: usize) -> &Member {
+    pub(crate) fn at(&self, i: usize) -> &Row {
         &self.nodes[i]
     }
 
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Member> {
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Row> {
         self.nodes.iter()
     }
 
@@ -317,6 +272,12 @@ impl Members {
     /// probed at the end of a round.
     pub(crate) fn insert<R: Rng>(&mut self, member: Member, rng: &mut R) {
         debug_assert!(self.position(&member.name).is_none());
+        let member = Row {
+            id: self.identity(MemberIdentity::of(&member)),
+            changed: self.stamp(member.state_change),
+            incarnation: member.incarnation,
+            state: member.state,
+        };
         self.bump_generation();
         let n = self.nodes.len();
         let hash = self.hasher.hash_one(member.name.as_str());
@@ -373,7 +334,7 @@ impl Members {
     }
 
     /// Removes every member for which `reap` is true; returns the removed members.
-    pub(crate) fn reap(&mut self, mut reap: impl FnMut(&Member) -> bool) -> Vec<Member> {
+    pub(crate) fn reap(&mut self, mut reap: impl FnMut(&Row) -> bool) -> Vec<Row> {
         let mut removed = Vec::new();
         let mut kept = Vec::with_capacity(self.nodes.len());
         for m in self.nodes.drain(..) {
@@ -431,7 +392,7 @@ impl Members {
         &self,
         k: usize,
         rng: &mut R,
-        mut accept: impl FnMut(&Member) -> bool,
+        mut accept: impl FnMut(&Row) -> bool,
     ) -> Vec<usize> {
         let n = self.nodes.len();
         let mut picked: Vec<usize> = Vec::with_capacity(k);
@@ -468,6 +429,8 @@ impl Members {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::wire::{IpBytes, Vsn};
+    use bytes::Bytes;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
@@ -488,7 +451,7 @@ mod tests {
     fn index_follows_inserts_shuffles_and_reaps() {
         let now = Instant::now();
         let mut rng = SmallRng::seed_from_u64(7);
-        let mut t = Members::default();
+        let mut t = Members::new(now);
         for i in 0..50 {
             t.insert(member(&format!("n{i}"), now), &mut rng);
         }
@@ -523,7 +486,7 @@ mod tests {
     fn members_named_by_their_ip_are_found_by_it_and_only_then_looked_up() {
         let now = Instant::now();
         let mut rng = SmallRng::seed_from_u64(2);
-        let mut t = Members::default();
+        let mut t = Members::new(now);
         let v4: std::net::IpAddr = "10.0.0.7".parse().unwrap();
         let v6: std::net::IpAddr = "fe80::7".parse().unwrap();
         t.insert(member("n1", now), &mut rng);
@@ -563,7 +526,7 @@ mod tests {
     fn random_selection_is_distinct_and_filtered() {
         let now = Instant::now();
         let mut rng = SmallRng::seed_from_u64(1);
-        let mut t = Members::default();
+        let mut t = Members::new(now);
         for i in 0..100 {
             t.insert(member(&format!("n{i}"), now), &mut rng);
         }

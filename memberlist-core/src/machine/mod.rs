@@ -23,12 +23,14 @@ mod input;
 mod ip_name;
 mod join_sync;
 mod leave;
+mod member;
 mod members;
 mod output;
 mod probe;
 mod push_pull;
 mod reconnect;
 mod restore;
+mod row;
 mod same_view;
 #[cfg(feature = "serde")]
 mod serde_state;
@@ -59,6 +61,7 @@ pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
 pub use error::{MergeError, PushPullError, StreamError, StreamPhase, VersionKind, Veto};
 pub use members::{Member, MemberChanges, State};
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
+pub use row::MemberIdentity;
 pub use stats::Stats;
 pub use view_interner::ViewInterner;
 
@@ -195,7 +198,7 @@ impl<D: Delegate> Machine<D> {
             incarnation: 0,
             leaving: false,
             leave_notify: None,
-            members: members::Members::default(),
+            members: members::Members::new(now),
             suspicions: BTreeMap::new(),
             seq_no: 0,
             probe: None,

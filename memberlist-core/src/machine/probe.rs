@@ -13,8 +13,9 @@ use crate::metrics::Histogram;
 use crate::wire::{Ack, IndirectPing, Nack, Ping, Suspect, WireMessage, encode_compound};
 
 use super::Machine;
-use super::members::{Member, State};
+use super::members::State;
 use super::output::{Event, StreamId, StreamKind};
+use super::row::Row;
 
 /// The probe in flight.
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub(crate) struct ProbeRound {
     pub(crate) target: SmolStr,
     /// The target's entry when the probe started, and the table generation then: while the
     /// table has not changed, the entry is still this, and the ack needs no lookup.
-    pub(crate) entry: (Member, u64),
+    pub(crate) entry: (Row, u64),
     pub(crate) seq_no: u32,
     pub(crate) sent: Instant,
     /// End of the direct wait (ProbeTimeout).
@@ -143,11 +144,10 @@ impl<D: Delegate> Machine<D> {
     fn reset_probe_order(&mut self, now: Instant) {
         let keep = self.cfg.gossip_to_the_dead_time;
         let me = self.cfg.name.clone();
-        let reaped = self.members.reap(|m| {
-            m.name != me
-                && m.state.is_gone()
-                && now.saturating_duration_since(m.state_change) > keep
-        });
+        let now = self.members.stamp(now);
+        let reaped = self
+            .members
+            .reap(|m| m.name != me && m.state.is_gone() && now.saturating_since(m.changed) > keep);
         for m in reaped {
             debug!(node = %m.name, state = %m.state, "reaped");
             self.suspicions.remove(&m.name);
@@ -343,9 +343,11 @@ impl<D: Delegate> Machine<D> {
                     self.metrics.record(Histogram::ProbeRtt, rtt.as_secs_f64());
                     let (entry, generation) = &round.entry;
                     let m = if *generation == self.members.generation() {
-                        Some(entry.clone())
+                        Some(self.members.member(entry))
                     } else {
-                        self.members.get(&round.target).cloned()
+                        self.members
+                            .get(&round.target)
+                            .map(|m| self.members.member(m))
                     };
                     if let Some(m) = m {
                         self.stats.last_rtt = Some(rtt);

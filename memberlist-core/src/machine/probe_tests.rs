@@ -73,7 +73,7 @@ fn a_completed_ping_reports_the_targets_entry_as_it_is_when_the_ack_comes() {
     assert!(m.handle_alive(&alive(1, b"one"), AliveSource::Remote, now));
     probe_and_ack(&mut m, &mut now, |_, _| {});
     assert_eq!(m.delegate.0.len(), 1);
-    assert_eq!(&m.delegate.0[0], m.member("b").unwrap());
+    assert_eq!(m.delegate.0[0], m.member("b").unwrap());
     // The entry changes while the probe waits for its ack: the new one is reported.
     probe_and_ack(&mut m, &mut now, |m, now| {
         assert!(m.handle_alive(&alive(2, b"two"), AliveSource::Remote, now));
@@ -81,5 +81,5 @@ fn a_completed_ping_reports_the_targets_entry_as_it_is_when_the_ack_comes() {
     assert_eq!(m.delegate.0.len(), 2);
     assert_eq!(m.delegate.0[1].meta, Bytes::from_static(b"two"));
     assert_eq!(m.delegate.0[1].incarnation, 2);
-    assert_eq!(&m.delegate.0[1], m.member("b").unwrap());
+    assert_eq!(m.delegate.0[1], m.member("b").unwrap());
 }

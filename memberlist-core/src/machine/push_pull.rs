@@ -16,6 +16,7 @@ use super::Machine;
 use super::error::{MergeError, VersionKind};
 use super::members::{Member, State, TableDigest};
 use super::output::{StreamId, StreamKind};
+use super::row::Row;
 use super::state::AliveSource;
 
 impl<D: Delegate> Machine<D> {
@@ -292,7 +293,7 @@ fn remote_current(s: &PushNodeState) -> (u8, u8) {
 }
 
 /// One of our members' current (protocol, delegate) versions.
-fn local_current(m: &Member) -> (u8, u8) {
+fn local_current(m: &Row) -> (u8, u8) {
     (
         m.vsn.protocol_current().unwrap_or(0),
         m.vsn.delegate_current().unwrap_or(0),

@@ -34,7 +34,7 @@ impl<D: Delegate> Machine<D> {
     /// let mut a = Machine::new(ProtocolConfig::lan("a"), Pipeline::new(), addr(7946), NoopDelegate, 1, now)?;
     /// let b = Machine::new(ProtocolConfig::lan("b"), Pipeline::new(), addr(7947), NoopDelegate, 2, now)?;
     /// // `a` learns `b` from a snapshot of `b`'s own entry.
-    /// let added = a.restore_members(now, b.local_member().cloned());
+    /// let added = a.restore_members(now, b.local_member());
     /// assert_eq!(added, 1);
     /// assert_eq!(a.num_members(), 2);
     /// assert_eq!(a.queued_broadcasts(), 1); // only a's own announcement
@@ -90,7 +90,7 @@ mod tests {
         let now = Instant::now();
         let mut a = machine("a", "10.0.0.1:7946".parse().unwrap(), now);
         while a.poll_event().is_some() {}
-        let me = a.local_member().cloned().unwrap();
+        let me = a.local_member().unwrap();
         let mut b = me.clone();
         b.name = "b".into();
         let mut dead = me.clone();

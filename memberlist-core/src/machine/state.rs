@@ -44,8 +44,10 @@ use crate::metrics::Counter;
 use crate::wire::{Alive, Dead, Limit, Suspect, WireMessage};
 
 use super::Machine;
+use super::broadcast::{Broadcast, BroadcastKey};
 use super::members::{Member, State};
 use super::output::Event;
+use super::row::MemberIdentity;
 use super::suspicion::{Suspicion, confirmations_needed};
 use super::timing::suspicion_timeout;
 
@@ -118,6 +120,7 @@ impl<D: Delegate> Machine<D> {
 
         let addr_allowed = a.addr.to_ip().is_some_and(|ip| self.cfg.ip_allowed(ip));
         let known = self.members.get(&a.node).cloned();
+        let old_changed = known.as_ref().map(|m| self.members.changed(m));
         let Some(old) = known else {
             if !addr_allowed {
                 warn!(node = %a.node, addr = %a.addr, "rejecting a node whose address is not in the CIDR allow list");
@@ -148,15 +151,16 @@ impl<D: Delegate> Machine<D> {
             }
             let can_reclaim = !self.cfg.dead_node_reclaim_time.is_zero()
                 && old.state == State::Dead
-                && now.saturating_duration_since(old.state_change)
-                    > self.cfg.dead_node_reclaim_time;
+                && old_changed.is_some_and(|changed| {
+                    now.saturating_duration_since(changed) > self.cfg.dead_node_reclaim_time
+                });
             if old.state == State::Left || can_reclaim {
                 debug!(node = %a.node, old = %old.addr, new = %a.addr, "node reclaimed with a new address");
                 reclaim = true;
             } else {
                 warn!(node = %a.node, existing = %old.addr, other = %a.addr, "conflicting address for a known node name");
                 self.events.push_back(Event::Conflict {
-                    existing: Box::new(old),
+                    existing: Box::new(self.members.member(&old)),
                     other: Box::new(candidate),
                 });
                 return false;
@@ -201,23 +205,35 @@ impl<D: Delegate> Machine<D> {
             );
             return false;
         }
-        let msg = self.members.share_message(a.to_bytes());
-        self.queue_node_broadcast(&a.node, msg, None);
+        let alive = Broadcast::new(BroadcastKey::node(a.node.clone()), a.to_bytes());
+        let alive = self.members.share_broadcast(alive);
+        self.broadcasts.queue_shared(alive, None);
+        let Some(m) = self.members.get(&a.node) else {
+            return false;
+        };
+        let old_meta = m.meta.clone();
+        let vsn = if a.vsn.is_complete() { a.vsn } else { m.vsn };
+        // The identity changes only with the address, port, metadata or versions; a new
+        // one is shared with the other machines of the process, if any.
+        let same = m.addr == a.addr && m.port == a.port && m.meta == candidate.meta && m.vsn == vsn;
+        let id = if same {
+            m.id.clone()
+        } else {
+            let id = MemberIdentity::new(a.node.clone(), a.addr, a.port, candidate.meta, vsn);
+            self.members.identity(id)
+        };
+        let stamp = self.members.stamp(now);
         let Some(m) = self.members.get_mut(&a.node) else {
             return false;
         };
-        let old_meta = std::mem::replace(&mut m.meta, candidate.meta.clone());
-        if a.vsn.is_complete() {
-            m.vsn = a.vsn;
-        }
+        m.id = id;
         m.incarnation = a.incarnation;
-        m.addr = a.addr;
-        m.port = a.port;
         if m.state != State::Alive {
             m.state = State::Alive;
-            m.state_change = now;
+            m.changed = stamp;
         }
         let snapshot = m.clone();
+        let snapshot = self.members.member(&snapshot);
         self.stats.alive += 1;
         if old_state.is_gone() {
             self.events.push_back(Event::Join(snapshot));
@@ -258,10 +274,11 @@ impl<D: Delegate> Machine<D> {
         }
         self.queue_node_broadcast(&s.node, s.to_bytes(), None);
         let n = self.members.len();
+        let stamp = self.members.stamp(now);
         if let Some(m) = self.members.get_mut(&s.node) {
             m.incarnation = s.incarnation;
             m.state = State::Suspect;
-            m.state_change = now;
+            m.changed = stamp;
         }
         self.stats.suspect += 1;
         // Without Lifeguard the timeout is fixed: no confirmations can shorten it.
@@ -285,7 +302,7 @@ impl<D: Delegate> Machine<D> {
         let Some(m) = self.members.get(name) else {
             return;
         };
-        if m.state != State::Suspect || m.state_change != timer.start() {
+        if m.state != State::Suspect || self.members.changed(m) != timer.start() {
             return;
         }
         if timer.is_degraded() {
@@ -327,6 +344,7 @@ impl<D: Delegate> Machine<D> {
         }
         let notify = if is_self { self.leave_notify } else { None };
         self.queue_node_broadcast(&d.node, d.to_bytes(), notify);
+        let stamp = self.members.stamp(now);
         let Some(m) = self.members.get_mut(&d.node) else {
             return false;
         };
@@ -336,8 +354,9 @@ impl<D: Delegate> Machine<D> {
         } else {
             State::Dead
         };
-        m.state_change = now;
+        m.changed = stamp;
         let snapshot = m.clone();
+        let snapshot = self.members.member(&snapshot);
         if snapshot.state == State::Dead
             && let Some(addr) = snapshot.socket_addr()
         {

@@ -18,8 +18,10 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use super::members::{Member, Members, State};
+use super::broadcast::Broadcast;
+use super::members::{Members, State};
 use super::push_pull::valid_vsn;
+use super::row::Row;
 use super::view_interner::ViewInterner;
 use crate::wire::{encode_push_pull_header, write_states};
 
@@ -56,7 +58,7 @@ impl ViewBytes {
 /// The leading part of the canonical order, as one word: an IPv4 address and the port
 /// (below every other address form, which all share the largest key and are told apart by
 /// [`canonical`]).
-fn order_key(m: &Member) -> u64 {
+fn order_key(m: &Row) -> u64 {
     match <[u8; 4]>::try_from(m.addr.as_bytes()) {
         Ok(ip) => (u64::from(u32::from_be_bytes(ip)) << 16) | u64::from(m.port),
         Err(_) => u64::MAX,
@@ -65,7 +67,7 @@ fn order_key(m: &Member) -> u64 {
 
 /// The canonical order of two entries with the same [`order_key`]: address bytes, port,
 /// then name (names are unique in a table, so no two entries are equal).
-fn canonical(a: &Member, b: &Member) -> Ordering {
+fn canonical(a: &Row, b: &Row) -> Ordering {
     a.addr
         .as_bytes()
         .cmp(b.addr.as_bytes())
@@ -74,7 +76,7 @@ fn canonical(a: &Member, b: &Member) -> Ordering {
 }
 
 /// Writes the view message of `nodes`.
-fn write_view(nodes: &[Member], generation: u64) -> ViewBytes {
+fn write_view(nodes: &[Row], generation: u64) -> ViewBytes {
     let mut order: Vec<(u64, u32)> = nodes
         .iter()
         .enumerate()
@@ -124,23 +126,27 @@ impl Members {
         self.view.get_or_insert_default()
     }
 
-    /// `message`, or an equal buffer that another machine of the process already holds,
+    /// `broadcast`, or an equal one that another machine of the process already holds,
     /// when an interner is set. Used for gossip this machine relays: in a simulated join
-    /// every machine queues an alive message about every member, the same bytes on every
-    /// machine, and one buffer each was a sixth of the peak memory. (Such messages are
-    /// held by the queues of most machines, so they are seldom garbage in the pool.)
-    pub(crate) fn share_message(&self, message: Bytes) -> Bytes {
+    /// every machine queues an alive message about every member, the same key and bytes
+    /// on every machine, and one copy each was a sixth of the peak memory. (Such messages
+    /// are held by the queues of most machines, so they are seldom garbage in the pool.)
+    pub(crate) fn share_broadcast(&self, broadcast: Broadcast) -> Broadcast {
         match &self.view_interner {
-            Some(interner) => interner.intern(message),
-            None => message,
+            Some(interner) => interner.intern_broadcast(broadcast),
+            None => broadcast,
         }
     }
 
     /// Hands view messages to `interner` from now on (the current one too, and views found
-    /// equal to another machine's from then on, see `share_view_message`).
+    /// equal to another machine's from then on, see `share_view_message`), and identities
+    /// (those of the current entries too).
     pub(crate) fn set_view_interner(&mut self, interner: std::sync::Arc<dyn ViewInterner>) {
         if let Some(view) = &mut self.view {
             view.message = interner.intern(std::mem::take(&mut view.message));
+        }
+        for row in &mut self.nodes {
+            row.id = interner.intern_member(row.id.clone());
         }
         self.view_interner = Some(interner);
     }
@@ -190,6 +196,7 @@ mod tests {
     use rand::rngs::SmallRng;
 
     use super::*;
+    use crate::machine::Member;
     use crate::wire::{IpBytes, Limits, PushNodeState, PushPull, Vsn};
 
     fn member(name: &str, ip: [u8; 4], port: u16) -> Member {
@@ -220,8 +227,8 @@ mod tests {
             member("d", [10, 0, 0, 1], 7946),
             member("e", [9, 255, 0, 1], 8000),
         ];
-        let mut t1 = Members::default();
-        let mut t2 = Members::default();
+        let mut t1 = Members::new(Instant::now());
+        let mut t2 = Members::new(Instant::now());
         let mut rng = SmallRng::seed_from_u64(3);
         for m in &all {
             t1.insert(m.clone(), &mut rng);

@@ -1,4 +1,5 @@
-//! Sharing view messages between the machines of one process.
+//! Sharing view messages, relayed gossip and member identities between the machines of
+//! one process.
 
 use std::sync::Arc;
 
@@ -6,20 +7,26 @@ use bytes::Bytes;
 
 use crate::delegate::Delegate;
 
+use super::broadcast::Broadcast;
+use super::row::MemberIdentity;
+
 use super::Machine;
 
-/// Where a driver of many machines in one process keeps one copy of each message they all
-/// hold: view messages, and the gossip they relay.
+/// Where a driver of many machines in one process keeps one copy of what they all hold:
+/// view messages, the gossip they relay, and who their members are.
 ///
 /// Every machine keeps its view — every member's entry, encoded — as one buffer, the
-/// push/pull message it sends (at 10,000 members, about 700 KB), and queues the alive
-/// messages it relays. Machines in one process (a simulator, a test bed, many nodes behind
-/// one runtime) mostly hold equal views and queue the same messages; given an interner
-/// ([`Machine::set_view_interner`]), a machine hands [`intern`](Self::intern) a view once
-/// another machine is found holding the same bytes (in a push/pull), and every alive
-/// message it queues for gossip, and keeps what comes back. A converged cluster then holds
-/// its view once. Nothing on the wire changes. (Without an interner, equal view buffers met
-/// in push/pulls are still shared pairwise.)
+/// push/pull message it sends (at 10,000 members, about 700 KB), queues the alive
+/// messages it relays, and holds an identity (name, address, metadata, versions) per
+/// member. Machines in one process (a simulator, a test bed, many nodes behind one
+/// runtime) mostly hold equal views, queue the same messages and know the same members;
+/// given an interner ([`Machine::set_view_interner`]), a machine hands
+/// [`intern`](Self::intern) a view once another machine is found holding the same bytes
+/// (in a push/pull), [`intern_broadcast`](Self::intern_broadcast) every alive message it
+/// queues for gossip, and [`intern_member`](Self::intern_member) every identity it enters
+/// in its table, and keeps what comes back. A converged cluster then holds its view once
+/// and each member's identity once. Nothing on the wire changes. (Without an interner,
+/// equal view buffers met in push/pulls are still shared pairwise.)
 ///
 /// ```
 /// use std::sync::Arc;
@@ -39,11 +46,25 @@ use super::Machine;
 pub trait ViewInterner: Send + Sync + 'static {
     /// A buffer with the same bytes as `message` — one already held, or `message` itself.
     fn intern(&self, message: Bytes) -> Bytes;
+
+    /// A broadcast equal to `broadcast` (same key, same bytes) — one already held, or
+    /// `broadcast` itself. A machine hands over every alive message it queues for gossip.
+    /// By default, `broadcast` itself.
+    fn intern_broadcast(&self, broadcast: Broadcast) -> Broadcast {
+        broadcast
+    }
+
+    /// An identity equal to `identity` (same name, address, port, metadata and versions)
+    /// — one already held, or `identity` itself. A machine hands over the identity of
+    /// every member it enters in its table or updates. By default, `identity` itself.
+    fn intern_member(&self, identity: MemberIdentity) -> MemberIdentity {
+        identity
+    }
 }
 
 impl<D: Delegate> Machine<D> {
-    /// Hands this machine's view messages and relayed gossip to `interner` from now on (the
-    /// current view too).
+    /// Hands this machine's view messages, relayed gossip and member identities to
+    /// `interner` from now on (the current view and identities too).
     pub fn set_view_interner(&mut self, interner: Arc<dyn ViewInterner>) {
         self.members.set_view_interner(interner);
     }

@@ -290,10 +290,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         // Seeds given by IP are reconnection targets from the start; names join them when
         // `join_seeds` resolves them.
         machine.set_seeds(config.seeds.iter().filter_map(Seed::socket_addr));
-        let local = machine
-            .local_member()
-            .cloned()
-            .ok_or(Error::LocalNodeVetoed)?;
+        let local = machine.local_member().ok_or(Error::LocalNodeVetoed)?;
 
         let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
         let clock = WallClock::new(now());

@@ -287,7 +287,7 @@ pub(crate) mod tests {
         let ip = IpBytes::from(IpAddr::from([10, 0, 0, 1]));
         m.handle_datagram(later, from, &alive("n", ip, 4, b"m"));
         m.handle_datagram(later, from, &suspect("n", 4));
-        let info = MemberInfo::from_member(m.member("n").expect("n"), &clock);
+        let info = MemberInfo::from_member(&m.member("n").expect("n"), &clock);
         assert_eq!(info.addr, SocketAddr::from(([10, 0, 0, 1], 7946)));
         assert_eq!(info.state, State::Suspect);
         assert_eq!(info.incarnation, 4);
@@ -315,12 +315,12 @@ pub(crate) mod tests {
             Duration::from_secs(3)
         );
         // The same row converted again is equal: the clock is read once.
-        let again = MemberInfo::from_member(m.member("n").expect("n"), &clock);
+        let again = MemberInfo::from_member(&m.member("n").expect("n"), &clock);
         assert_eq!(info, again);
         // IPv4-mapped IPv6 bytes read as IPv4, as Go's net.IP does.
         let mapped = IpBytes::ipv4_mapped(Ipv4Addr::new(10, 0, 0, 2));
         m.handle_datagram(later, from, &alive("v6", mapped, 1, b""));
-        let info = MemberInfo::from(m.member("v6").expect("v6"));
+        let info = MemberInfo::from(&m.member("v6").expect("v6"));
         assert_eq!(info.addr, SocketAddr::from(([10, 0, 0, 2], 7946)));
         assert!(info.is_member());
     }

@@ -122,16 +122,16 @@ impl Snapshot {
             match (now, at) {
                 (Some(m), Some(i)) => {
                     let old = &mut members[i];
-                    if old != m {
+                    if *old != m {
                         self.counts[slot(old.state)] -= 1;
                         self.counts[slot(m.state)] += 1;
-                        old.clone_from(m);
+                        *old = m;
                     }
                 }
                 (Some(m), None) => {
                     self.counts[slot(m.state)] += 1;
                     self.positions.insert(name, members.len());
-                    members.push(m.clone());
+                    members.push(m);
                 }
                 (None, Some(i)) => {
                     let gone = members.swap_remove(i);
@@ -145,14 +145,14 @@ impl Snapshot {
             }
         }
         if local_changed && let Some(me) = machine.local_member() {
-            self.local.clone_from(me);
+            self.local = me;
         }
         true
     }
 
     /// Copies the whole table; returns the previous one.
     fn rebuild<D: Delegate>(&mut self, machine: &Machine<D>) -> Arc<Vec<Member>> {
-        let members: Vec<Member> = machine.all_members().cloned().collect();
+        let members: Vec<Member> = machine.all_members().collect();
         self.positions = members
             .iter()
             .enumerate()
@@ -164,7 +164,7 @@ impl Snapshot {
         }
         let old = std::mem::replace(&mut self.members, Arc::new(members));
         if let Some(me) = machine.local_member() {
-            self.local.clone_from(me);
+            self.local = me;
         }
         old
     }
@@ -172,7 +172,12 @@ impl Snapshot {
     /// Numbers and sends the membership events of one step: the machine's `events`, and
     /// what they leave out about the rows in `previous` (see [`step_events`]).
     pub(crate) fn publish(&mut self, events: &[Event], previous: Previous) {
-        let out = step_events(events, previous, |name| self.get(name), &self.clock);
+        let out = step_events(
+            events,
+            previous,
+            |name| self.get(name).cloned(),
+            &self.clock,
+        );
         self.events.send(out);
     }
 
@@ -249,11 +254,11 @@ mod tests {
             start,
         )
         .expect("machine");
-        let local = m.local_member().cloned().expect("local");
+        let local = m.local_member().expect("local");
         let mut snap = Snapshot::new(&mut m, local, WallClock::new(start), 16);
         let check = |snap: &Snapshot, m: &Machine<Quiet>| {
             let mut ours: Vec<Member> = snap.members.to_vec();
-            let mut theirs: Vec<Member> = m.all_members().cloned().collect();
+            let mut theirs: Vec<Member> = m.all_members().collect();
             ours.sort_by(|a, b| a.name.cmp(&b.name));
             theirs.sort_by(|a, b| a.name.cmp(&b.name));
             assert_eq!(ours, theirs);
@@ -264,7 +269,7 @@ mod tests {
             for x in &theirs {
                 assert_eq!(snap.get(&x.name), Some(x));
             }
-            assert_eq!(Some(&snap.local), m.local_member());
+            assert_eq!(Some(&snap.local), m.local_member().as_ref());
         };
         check(&snap, &m);
         let mut now = start;

@@ -452,7 +452,7 @@ impl Sim {
             .nodes
             .iter()
             .filter(|n| n.up)
-            .filter_map(|n| n.machine.local_member().cloned())
+            .filter_map(|n| n.machine.local_member())
             .collect();
         let now = self.now;
         for i in 0..self.nodes.len() {

@@ -1,25 +1,70 @@
-//! One copy of each view message for the simulator's machines: its [`ViewInterner`].
+//! One copy of each view message, relayed broadcast and member identity for the
+//! simulator's machines: its [`ViewInterner`].
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use hashbrown::DefaultHashBuilder;
-use memberlist_core::machine::ViewInterner;
+use memberlist_core::machine::broadcast::Broadcast;
+use memberlist_core::machine::{MemberIdentity, ViewInterner};
 
-/// The set of push/pull view messages the simulator's machines share, so that equal views
-/// are held once: a converged cluster of 10,000 holds its view (about 700 KB) once instead
-/// of 10,000 times. Buffers no machine holds any more are dropped as the pool grows.
-#[derive(Debug, Clone, Default)]
+/// The sets of buffers the simulator's machines share, so that equal ones are held once:
+/// a converged cluster of 10,000 holds its view (about 700 KB) once instead of 10,000
+/// times, and the alive message about a member that every machine queues during a join
+/// once instead of once per machine, and every member's identity (name, address,
+/// metadata, versions) once instead of once per table. Buffers no machine holds any more
+/// are dropped as a pool grows.
+#[derive(Debug, Default)]
 pub(crate) struct ViewPool {
-    inner: Arc<Mutex<Pool>>,
+    views: Mutex<Pool<Bytes>>,
+    broadcasts: Mutex<Pool<Broadcast>>,
+    identities: Mutex<Pool<MemberIdentity>>,
 }
 
-#[derive(Debug, Default)]
-struct Pool {
-    /// Buffers by a hash of their bytes.
-    by_hash: HashMap<u64, Vec<Bytes>>,
+/// What a pool holds: a shared handle that can tell whether anyone else holds it.
+trait Pooled: Clone + Eq {
+    /// Only the pool holds it.
+    fn only_pooled(&self) -> bool;
+    /// Hashes what equality compares.
+    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64;
+}
+
+impl Pooled for Bytes {
+    fn only_pooled(&self) -> bool {
+        self.is_unique()
+    }
+
+    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64 {
+        hasher.hash_one(&self[..])
+    }
+}
+
+impl Pooled for MemberIdentity {
+    fn only_pooled(&self) -> bool {
+        self.holders() == 1
+    }
+
+    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64 {
+        hasher.hash_one(self)
+    }
+}
+
+impl Pooled for Broadcast {
+    fn only_pooled(&self) -> bool {
+        self.holders() == 1
+    }
+
+    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64 {
+        hasher.hash_one(self)
+    }
+}
+
+#[derive(Debug)]
+struct Pool<T> {
+    /// Buffers by a hash of their contents.
+    by_hash: HashMap<u64, Vec<T>>,
     /// Number of buffers held.
     len: usize,
     /// Sweep for buffers nobody else holds when `len` reaches this.
@@ -27,21 +72,32 @@ struct Pool {
     hasher: DefaultHashBuilder,
 }
 
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Self {
+            by_hash: HashMap::new(),
+            len: 0,
+            sweep_at: 0,
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+}
+
 /// Fewest buffers worth a sweep.
 const MIN_SWEEP: usize = 64;
 
+/// A lock on a pool. A panic while holding the lock leaves the pool consistent (every
+/// step keeps it so): keep using it.
+fn lock<T>(pool: &Mutex<T>) -> MutexGuard<'_, T> {
+    pool.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl ViewPool {
-    /// Number of buffers held (including ones no machine holds any more, until the next
-    /// sweep).
+    /// Number of view buffers held (including ones no machine holds any more, until the
+    /// next sweep).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.lock().len
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
-        // A panic while holding the lock leaves the pool consistent (every step keeps it
-        // so): keep using it.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.views).len
     }
 }
 
@@ -49,30 +105,44 @@ impl ViewInterner for ViewPool {
     /// The pool's buffer with the same bytes as `message`, or `message` itself, now in
     /// the pool.
     fn intern(&self, message: Bytes) -> Bytes {
-        let mut pool = self.lock();
-        let hash = pool.hasher.hash_one(&message[..]);
-        if let Some(found) = pool
-            .by_hash
-            .get(&hash)
-            .and_then(|bufs| bufs.iter().find(|b| **b == message))
-        {
-            return found.clone();
-        }
-        if pool.len >= pool.sweep_at {
-            pool.sweep();
-        }
-        pool.by_hash.entry(hash).or_default().push(message.clone());
-        pool.len += 1;
-        message
+        lock(&self.views).intern(message)
+    }
+
+    /// The pool's broadcast equal to `broadcast`, or `broadcast` itself, now in the pool.
+    fn intern_broadcast(&self, broadcast: Broadcast) -> Broadcast {
+        lock(&self.broadcasts).intern(broadcast)
+    }
+
+    /// The pool's identity equal to `identity`, or `identity` itself, now in the pool.
+    fn intern_member(&self, identity: MemberIdentity) -> MemberIdentity {
+        lock(&self.identities).intern(identity)
     }
 }
 
-impl Pool {
-    /// Drops the buffers only the pool holds.
+impl<T: Pooled + Hash> Pool<T> {
+    /// The held value equal to `value`, or `value`, now held.
+    fn intern(&mut self, value: T) -> T {
+        let hash = value.hash_with(&self.hasher);
+        if let Some(found) = self
+            .by_hash
+            .get(&hash)
+            .and_then(|held| held.iter().find(|h| **h == value))
+        {
+            return found.clone();
+        }
+        if self.len >= self.sweep_at {
+            self.sweep();
+        }
+        self.by_hash.entry(hash).or_default().push(value.clone());
+        self.len += 1;
+        value
+    }
+
+    /// Drops the values only the pool holds.
     fn sweep(&mut self) {
-        self.by_hash.retain(|_, bufs| {
-            bufs.retain(|b| !b.is_unique());
-            !bufs.is_empty()
+        self.by_hash.retain(|_, held| {
+            held.retain(|h| !h.only_pooled());
+            !held.is_empty()
         });
         self.len = self.by_hash.values().map(Vec::len).sum();
         self.sweep_at = (2 * self.len).max(MIN_SWEEP);
@@ -82,6 +152,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use memberlist_core::machine::broadcast::BroadcastKey;
 
     #[test]
     fn equal_bytes_give_one_buffer_and_unheld_ones_are_swept() {
@@ -103,5 +174,20 @@ mod tests {
             let again = pool.intern(Bytes::from((i as u32).to_le_bytes().to_vec()));
             assert_eq!(again.as_ptr(), h.as_ptr());
         }
+    }
+
+    #[test]
+    fn equal_broadcasts_give_one_allocation() {
+        let pool = ViewPool::default();
+        let make = |name: &str, bytes: &'static [u8]| {
+            Broadcast::new(BroadcastKey::node(name), Bytes::from_static(bytes))
+        };
+        let a = pool.intern_broadcast(make("n1", b"alive"));
+        let b = pool.intern_broadcast(make("n1", b"alive"));
+        assert!(a.ptr_eq(&b));
+        let c = pool.intern_broadcast(make("n2", b"alive"));
+        assert!(!a.ptr_eq(&c));
+        let d = pool.intern_broadcast(make("n1", b"alive again"));
+        assert!(!a.ptr_eq(&d));
     }
 }

@@ -30,20 +30,22 @@
 //!
 //! Two structures hold the queue:
 //!
-//! - the *table* of entries, a slab of 64-byte slots each holding the message, the key
-//!   and the sequence number, plus an index from key hashes to slots.
+//! - the *table* of entries, a slab of 16-byte slots each holding a [`Broadcast`] (one
+//!   pointer to the key and the message) and the sequence number, plus an index from
+//!   key hashes to slots.
 //!   An entry's position in the slab is its 4-byte *slot number*, which never changes
 //!   while the entry is queued; a freed slot is reused by a later insertion.
-//!   Finding the entry a new message replaces costs two cache misses on a large queue
-//!   (index, slot). Keys are hashed with a fast seeded hash and every candidate is
+//!   Finding the entry a new message replaces costs three cache misses on a large queue
+//!   (index, slot, key). Keys are hashed with a fast seeded hash and every candidate is
 //!   confirmed against the full key stored in its slot, so distinct keys with equal
 //!   hashes are told apart (which is why a non-cryptographic hash is safe there);
 //! - the *order* of sending, which holds slot numbers. Messages never sent yet (the
 //!   tier every new message enters, always as the newest) sit in one stack per message
 //!   length, newest on top, so queueing one is finding the stack of its length (an array
 //!   read, below 2,048 bytes) and a push; messages already sent keep their original
-//!   sequence number from tier to tier, arrive out of order, and are ranked in a
-//!   `BTreeMap` by `(transmits, largest first, newest first)`.
+//!   sequence number from tier to tier, arrive out of order, and are ranked in
+//!   ordered sets, one per `(transmits, length)` present, by `(transmits, largest first,
+//!   newest first)`.
 //!
 //! Replacing a message reuses the old entry's slot and leaves the old entry in the order
 //! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
@@ -61,10 +63,10 @@
 //! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
 //! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
 //!
-//! Per entry a growing queue holds about 85–130 bytes besides the message bytes: a
-//! 64-byte slot (the slab at least two thirds full), 6–12 bytes of index, and 16–32
-//! bytes of order for an unsent entry or ~30 for a sent one (a stale entry costs as much
-//! order again until cleaned up). Allocations are kept at their peak; only
+//! Per entry a growing queue holds about 35–60 bytes besides the [`Broadcast`] it
+//! points to (which queues of one process may share): a 16-byte slot (the slab at least
+//! two thirds full), 6–12 bytes of index, and 8–16 bytes of order for an unsent entry or
+//! ~19 for a sent one (a stale entry costs as much order again until cleaned up). Allocations are kept at their peak; only
 //! [`reset`](TransmitLimitedQueue::reset) releases them.
 //!
 //! # Example
@@ -92,6 +94,8 @@
 //! ```
 
 mod order;
+mod sent;
+mod shared;
 mod stacks;
 mod table;
 #[cfg(test)]
@@ -110,6 +114,8 @@ use smol_str::SmolStr;
 
 use order::{Order, Rank};
 use table::Table;
+
+pub use shared::Broadcast;
 
 /// How many times a broadcast is transmitted in a cluster of `num_nodes` nodes:
 /// `retransmit_mult * ceil(log10(num_nodes + 1))`, computed exactly with integers.
@@ -205,7 +211,7 @@ pub struct TransmitLimitedQueue {
     /// The entries, by key; an entry's position there is its slot number.
     table: Table,
     /// Sequence number of the most recently queued entry (Go's `idGen`).
-    seq: u64,
+    seq: u32,
     /// Notification ids of finished broadcasts, oldest first.
     finished: Vec<u64>,
     /// Scratch space for [`Self::get_broadcasts_into`], kept to avoid reallocating.
@@ -257,24 +263,31 @@ impl TransmitLimitedQueue {
     /// `O(n)`, a replacement an `O(n)` clean-up of the order (see the
     /// [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
+        self.queue_shared(Broadcast::new(key, message), notify)
+    }
+
+    /// Queues a [`Broadcast`] (its key and message behind one pointer, possibly shared
+    /// with other queues), exactly like [`queue`](Self::queue) with its key and message.
+    pub fn queue_shared(&mut self, broadcast: Broadcast, notify: Option<u64>) -> bool {
         if self.seq >= table::SEQ_LIMIT {
             self.renumber();
         }
         self.seq += 1;
         let seq = self.seq;
-        let len = message.len();
-        let hash = (!key.is_unique()).then(|| self.table.hash(&key));
+        let len = broadcast.message().len();
+        let key = broadcast.key();
+        let hash = (!key.is_unique()).then(|| self.table.hash(key));
         if let Some(hash) = hash {
-            if let Some(index) = self.table.find(&key, hash) {
+            if let Some(index) = self.table.find(key, hash) {
                 // Replace in place; the old entry stays in `order`, stale.
-                let old = self.table.replace(index, message, notify, seq);
+                let old = self.table.replace(index, broadcast, notify, seq);
                 self.finished.extend(old);
                 self.order.push_fresh(len, seq, index);
                 self.compact_if_stale();
                 return true;
             }
         }
-        let index = self.table.insert(key, hash, message, notify, seq);
+        let index = self.table.insert(broadcast, hash, notify, seq);
         self.order.push_fresh(len, seq, index);
         false
     }
@@ -331,12 +344,13 @@ impl TransmitLimitedQueue {
         let mut reinsert = mem::take(&mut self.reinsert);
         // Messages picked are re-inserted after the walk, so that none is met again in a
         // later tier during this call (as in Go).
-        let mut send = |q: &mut Self, index: u32, transmits: u32, seq: u64| {
+        let mut send = |q: &mut Self, index: u32, transmits: u32, seq: u32| {
             let Some(entry) = q.table.get(index) else {
                 return 0; // unreachable: the entry was just found live
             };
-            let len = entry.message.len();
-            out.push(entry.message.clone());
+            let message = entry.message();
+            let len = message.len();
+            out.push(message.clone());
             if u64::from(transmits) + 1 >= transmit_limit {
                 let notify = q.table.remove(index);
                 q.finished.extend(notify);
@@ -354,12 +368,12 @@ impl TransmitLimitedQueue {
             };
             used += send(self, entry.index, 0, entry.seq);
         }
-        if let Some((first, _)) = self.order.sent.first_key_value() {
-            let mut tier = first.transmits;
+        if let Some(first) = self.order.first_sent_tier() {
+            let mut tier = first;
             while let Some(free) = free_after(used) {
                 let table = &self.table;
                 let live = |seq, index| table.is_live(seq, index);
-                let len_of = |index| table.get(index).map_or(usize::MAX, |e| e.message.len());
+                let len_of = |index| table.get(index).map_or(usize::MAX, |e| e.message().len());
                 let Some((rank, index)) = self.order.take_sent(&mut tier, free, live, len_of)
                 else {
                     break;
@@ -463,10 +477,12 @@ impl TransmitLimitedQueue {
             .remap(|seq, index| table.is_live(seq, index).then_some(index));
         let mut seqs = self.table.seqs();
         seqs.sort_unstable();
-        let renumber = |seq: u64| seqs.binary_search(&seq).map_or(0, |i| i as u64 + 1);
+        // Fewer entries than slot numbers, which are below `u32::MAX`.
+        let number = |i: usize| u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let renumber = |seq: u32| seqs.binary_search(&seq).map_or(0, number);
         self.order.renumber(renumber);
         self.table.renumber(renumber);
-        self.seq = seqs.len() as u64;
+        self.seq = number(seqs.len()) - 1;
     }
 
     /// Rebuilds the order without stale entries once they outnumber both the live

@@ -11,8 +11,8 @@
 //!   fresh entry to send is the top of the largest stack no longer than the free space;
 //!   pruning takes from the bottom of the smallest.
 //! - **Sent** entries keep their original sequence number as they move from tier to
-//!   tier, so they arrive in a tier out of sequence order; they live in a
-//!   `BTreeMap<Rank, u32>`, `O(log n)` per move.
+//!   tier, so they arrive in a tier out of sequence order; they live in ordered sets, one
+//!   per `(transmits, length)` present ([`Sent`]), `O(log n)` per move.
 //!
 //! An entry is *stale* once its slot has moved on to another sequence number (a
 //! replacement, or release); the order does not search for stale entries but skips
@@ -23,27 +23,26 @@
 //! reused.)
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
-use std::mem;
 
+use super::sent::Sent;
 use super::stacks::{Fresh, Stacks};
 
 /// Position of a sent entry in the send order (Go's `limitedBroadcast.Less`): fewer
 /// transmits first, then larger first, then newer first. `seq` is unique, so ranks are.
 ///
-/// The length is stored clamped to `u32::MAX` to keep the rank at 16 bytes; a message
+/// The length is stored clamped to `u32::MAX` to keep the rank at 12 bytes; a message
 /// that long can only be picked when the free space is at least that large, and
 /// [`Order::take_sent`] then checks the real length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Rank {
     pub(super) transmits: u32,
     pub(super) len: Reverse<u32>,
-    pub(super) seq: Reverse<u64>,
+    pub(super) seq: Reverse<u32>,
 }
 
 impl Rank {
     /// The rank of an entry sent `transmits` times.
-    pub(super) fn new(transmits: u32, len: usize, seq: u64) -> Self {
+    pub(super) fn new(transmits: u32, len: usize, seq: u32) -> Self {
         Self {
             transmits,
             len: Reverse(u32::try_from(len).unwrap_or(u32::MAX)),
@@ -58,7 +57,7 @@ pub(super) struct Order {
     /// Entries never sent, plus stale ones, by message length.
     pub(super) fresh: Stacks,
     /// Entries sent at least once, plus stale ones.
-    pub(super) sent: BTreeMap<Rank, u32>,
+    pub(super) sent: Sent,
 }
 
 impl Order {
@@ -68,7 +67,7 @@ impl Order {
     }
 
     /// Adds a newly queued entry; `seq` must exceed every sequence number in the order.
-    pub(super) fn push_fresh(&mut self, len: usize, seq: u64, index: u32) {
+    pub(super) fn push_fresh(&mut self, len: usize, seq: u32, index: u32) {
         self.fresh.push(len, Fresh { seq, index });
     }
 
@@ -77,13 +76,18 @@ impl Order {
         self.sent.insert(rank, index);
     }
 
+    /// The fewest transmits of any sent entry.
+    pub(super) fn first_sent_tier(&self) -> Option<u32> {
+        self.sent.first_tier()
+    }
+
     /// Removes and returns the next fresh entry to send into `free` bytes: the newest
     /// live one of the largest length that is at most `free`. Stale entries met on the
     /// way are dropped.
     pub(super) fn take_fresh(
         &mut self,
         free: usize,
-        live: impl Fn(u64, u32) -> bool,
+        live: impl Fn(u32, u32) -> bool,
     ) -> Option<Fresh> {
         self.fresh.take_fitting(free, live)
     }
@@ -97,65 +101,17 @@ impl Order {
         &mut self,
         tier: &mut u32,
         free: usize,
-        live: impl Fn(u64, u32) -> bool,
+        live: impl Fn(u32, u32) -> bool,
         len_of: impl Fn(u32) -> usize,
     ) -> Option<(Rank, u32)> {
-        /// What the range scan found.
-        enum Found {
-            /// Nothing at or after the start of the range.
-            End,
-            /// No fitting entry in this tier; the next tier present.
-            NextTier(u32),
-            /// A stale entry, to drop before looking again.
-            Stale(Rank),
-            /// The entry to send.
-            Pick(Rank, u32),
-        }
-
-        loop {
-            // The first rank at or after `start` is the largest, newest entry of `tier`
-            // no longer than `free`, or else the first entry of a later tier.
-            let start = Rank {
-                transmits: *tier,
-                len: Reverse(u32::try_from(free).unwrap_or(u32::MAX)),
-                seq: Reverse(u64::MAX),
-            };
-            let mut found = Found::End;
-            for (rank, &index) in self.sent.range(start..) {
-                if rank.transmits != *tier {
-                    found = Found::NextTier(rank.transmits);
-                    break;
-                }
-                if !live(rank.seq.0, index) {
-                    found = Found::Stale(*rank);
-                    break;
-                }
-                // Below `u32::MAX` the rank holds the exact length, which the range
-                // bounds.
-                if rank.len.0 < u32::MAX || len_of(index) <= free {
-                    found = Found::Pick(*rank, index);
-                    break;
-                }
-            }
-            match found {
-                Found::End => return None,
-                Found::NextTier(next) => *tier = next,
-                Found::Stale(rank) => {
-                    self.sent.remove(&rank);
-                }
-                Found::Pick(rank, index) => {
-                    self.sent.remove(&rank);
-                    return Some((rank, index));
-                }
-            }
-        }
+        self.sent.take(tier, free, live, len_of)
     }
 
     /// Removes and returns the last entry in send order (most transmitted, then
     /// smallest, then oldest) as `(seq, slot)`, stale or not.
-    pub(super) fn pop_last(&mut self) -> Option<(u64, u32)> {
-        if let Some((rank, index)) = self.sent.pop_last() {
-            return Some((rank.seq.0, index));
+    pub(super) fn pop_last(&mut self) -> Option<(u32, u32)> {
+        if let Some(last) = self.sent.pop_last() {
+            return Some(last);
         }
         let bottom = self.fresh.pop_bottom()?;
         Some((bottom.seq, bottom.index))
@@ -163,11 +119,9 @@ impl Order {
 
     /// Removes every entry, calling `each(seq, slot)` on them in send order, stale ones
     /// included; releases the memory.
-    pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u64, u32)) {
+    pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u32, u32)) {
         self.fresh.drain_in_order(&mut each);
-        for (rank, index) in mem::take(&mut self.sent) {
-            each(rank.seq.0, index);
-        }
+        self.sent.drain_in_order(&mut each);
         *self = Self::default();
     }
 
@@ -179,36 +133,23 @@ impl Order {
 
     /// Drops the stale entries and renumbers the live ones, in `O(n)`: `map(seq, slot)`
     /// is the entry's new slot number, or `None` if it is stale.
-    pub(super) fn remap(&mut self, map: impl Fn(u64, u32) -> Option<u32>) {
+    pub(super) fn remap(&mut self, map: impl Fn(u32, u32) -> Option<u32>) {
         self.fresh.remap(&map);
-        if !self.sent.is_empty() {
-            // Rebuilt from the sorted survivors, which is cheaper than removing many
-            // entries one by one.
-            self.sent = mem::take(&mut self.sent)
-                .into_iter()
-                .filter_map(|(rank, index)| map(rank.seq.0, index).map(|index| (rank, index)))
-                .collect();
-        }
+        // Rebuilt from the sorted survivors, which is cheaper than removing many entries
+        // one by one.
+        self.sent.remap(&map);
     }
 
     /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
     /// order.
-    pub(super) fn renumber(&mut self, renumber: impl Fn(u64) -> u64) {
+    pub(super) fn renumber(&mut self, renumber: impl Fn(u32) -> u32) {
         self.fresh.renumber(&renumber);
-        if !self.sent.is_empty() {
-            self.sent = mem::take(&mut self.sent)
-                .into_iter()
-                .map(|(rank, index)| {
-                    let seq = Reverse(renumber(rank.seq.0));
-                    (Rank { seq, ..rank }, index)
-                })
-                .collect();
-        }
+        self.sent.renumber(&renumber);
     }
 
     /// Every entry in send order as `(transmits, seq, slot)`, stale ones included.
     #[cfg(test)]
-    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u64, u32)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let fresh = self
             .fresh
             .iter()
@@ -216,7 +157,7 @@ impl Order {
         let sent = self
             .sent
             .iter()
-            .map(|(rank, &index)| (rank.transmits, rank.seq.0, index));
+            .map(|(rank, index)| (rank.transmits, rank.seq.0, index));
         fresh.chain(sent)
     }
 
@@ -224,6 +165,6 @@ impl Order {
     #[cfg(test)]
     pub(super) fn check(&self) {
         self.fresh.check();
-        assert!(self.sent.keys().all(|rank| rank.transmits > 0));
+        self.sent.check();
     }
 }

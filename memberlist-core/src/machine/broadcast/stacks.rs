@@ -17,7 +17,7 @@ const DIRECT: usize = 2048;
 /// A fresh entry: the sequence number it was queued with, and its slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Fresh {
-    pub(super) seq: u64,
+    pub(super) seq: u32,
     pub(super) index: u32,
 }
 
@@ -100,7 +100,7 @@ impl Stacks {
     pub(super) fn take_fitting(
         &mut self,
         free: usize,
-        live: impl Fn(u64, u32) -> bool,
+        live: impl Fn(u32, u32) -> bool,
     ) -> Option<Fresh> {
         loop {
             let (&Reverse(len), &number) = self.by_len.range(Reverse(free)..).next()?;
@@ -133,7 +133,7 @@ impl Stacks {
 
     /// Drops the stale entries and renumbers the slots of the live ones: `map(seq,
     /// slot)` is the new slot number, or `None` if the entry is stale.
-    pub(super) fn remap(&mut self, map: impl Fn(u64, u32) -> Option<u32>) {
+    pub(super) fn remap(&mut self, map: impl Fn(u32, u32) -> Option<u32>) {
         let mut emptied = Vec::new();
         self.len = 0;
         for (&Reverse(len), &number) in &self.by_len {
@@ -159,7 +159,7 @@ impl Stacks {
 
     /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
     /// order.
-    pub(super) fn renumber(&mut self, renumber: impl Fn(u64) -> u64) {
+    pub(super) fn renumber(&mut self, renumber: impl Fn(u32) -> u32) {
         for stack in &mut self.stacks {
             for entry in stack.iter_mut() {
                 entry.seq = renumber(entry.seq);
@@ -169,7 +169,7 @@ impl Stacks {
 
     /// Removes every entry, calling `each(seq, slot)` on them in send order (largest
     /// length first, newest first), stale ones included.
-    pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u64, u32)) {
+    pub(super) fn drain_in_order(&mut self, mut each: impl FnMut(u32, u32)) {
         for (_, number) in mem::take(&mut self.by_len) {
             if let Some(stack) = self.stacks.get_mut(number as usize) {
                 for entry in stack.drain(..).rev() {

@@ -1,23 +1,24 @@
-//! The entries, in a slab of 64-byte slots: a queued broadcast's *slot number* is its
+//! The entries, in a slab of 16-byte slots: a queued broadcast's *slot number* is its
 //! position in the slab, which the send order holds, and it never changes while the
 //! broadcast is queued. Named keys are found through a separate index (key hash → slot
 //! number, 5 bytes a slot of a `hashbrown` table).
 //!
-//! Each slot holds everything an enqueue touches: the message, the key's name, and one
-//! word with the key's kind, the entry's sequence number and whether it has a
-//! notification id. Notification ids, rarely used, live in a side map read only for
-//! entries that have one. A freed slot goes on a free list threaded through the vacant
-//! slots' words and is reused by the next insertion.
+//! Each slot holds a [`Broadcast`] (one pointer to the key and the message), the entry's
+//! sequence number and whether it has a notification id. Notification ids, rarely used,
+//! live in a side map read only for entries that have one. A freed slot goes on a free
+//! list threaded through the vacant slots' sequence numbers and is reused by the next
+//! insertion.
 //!
 //! The slab is sized for memory first: in a many-node simulator every machine holds a
-//! queue as deep as the cluster, and an open-addressed table of 72-byte buckets, 3/8 to
-//! 3/4 full, cost 96–192 bytes an entry against about 70–100 here (64 per slot, the
-//! slab at least two thirds full, plus the index). The price is a second cache miss per
-//! lookup on a large queue (index, then slot).
+//! queue as deep as the cluster, about the same broadcasts everywhere. With the key and
+//! the message behind one pointer, an entry costs 16 bytes (the slab at least two thirds
+//! full) plus the index, and machines that share their broadcasts (through a
+//! [`ViewInterner`](crate::machine::ViewInterner)) hold each key and message once; slots
+//! holding the key and the message themselves cost 64 bytes. The price is a pointer
+//! chase when a lookup confirms a key.
 //!
-//! Sequence numbers are kept below 2^60 to fit the word: the queue renumbers its entries
-//! before its counter would reach that (see [`SEQ_LIMIT`]), which never happens in
-//! practice but keeps the stored numbers exact.
+//! Sequence numbers are 32-bit: the queue renumbers its entries before its counter
+//! would reach `u32::MAX` (see [`SEQ_LIMIT`]), after four billion broadcasts.
 //!
 //! # Why a fast hash is safe here
 //!
@@ -35,97 +36,68 @@ use std::hash::BuildHasher;
 
 use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
-use smol_str::SmolStr;
 
-use super::BroadcastKey;
+use super::{Broadcast, BroadcastKey};
 use crate::machine::members::grown_capacity;
 
-/// What a slot holds: nothing, or an entry with a key of some kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// Vacant; the low bits of its word link the free list.
-    Vacant = 0,
-    /// An entry with [`BroadcastKey::Unique`].
-    Unique = 2,
-    /// An entry with [`BroadcastKey::Node`].
-    Node = 3,
-    /// An entry with [`BroadcastKey::Named`].
-    Named = 4,
-}
-
-impl Kind {
-    fn is_entry(self) -> bool {
-        self != Self::Vacant
-    }
-}
-
-/// The kind and name of a key.
-fn key_parts(key: &BroadcastKey) -> (Kind, &str) {
+/// The kind and name of a key: `None` for [`BroadcastKey::Unique`], else whether it is a
+/// [`BroadcastKey::Named`] key, and the name.
+fn key_parts(key: &BroadcastKey) -> Option<(bool, &str)> {
     match key {
-        BroadcastKey::Unique => (Kind::Unique, ""),
-        BroadcastKey::Node(name) => (Kind::Node, name.as_str()),
-        BroadcastKey::Named(name) => (Kind::Named, name.as_str()),
+        BroadcastKey::Unique => None,
+        BroadcastKey::Node(name) => Some((false, name.as_str())),
+        BroadcastKey::Named(name) => Some((true, name.as_str())),
     }
 }
-
-/// Bits of a slot's word that hold the sequence number (or, when vacant, the next free
-/// slot plus one, 0 ending the list).
-const SEQ_BITS: u32 = 60;
-const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
-/// Bit of a slot's word telling that the entry has a notification id.
-const NOTIFIED: u64 = 1 << 63;
 
 /// The queue renumbers its entries before its sequence counter would pass this, so
-/// that every sequence number fits [`SEQ_BITS`] bits. (Tests use a small value to
-/// exercise the renumbering.)
-pub(super) const SEQ_LIMIT: u64 = if cfg!(test) { 500 } else { SEQ_MASK };
+/// that every sequence number fits in 32 bits. (Tests use a small value to exercise the
+/// renumbering.)
+pub(super) const SEQ_LIMIT: u32 = if cfg!(test) { 500 } else { u32::MAX - 1 };
 
-/// One slot: one cache line.
-#[derive(Clone, Debug)]
-#[repr(align(64))]
+/// One slot: 16 bytes.
+#[derive(Clone, Debug, Default)]
 pub(super) struct Bucket {
-    /// The encoded message (empty unless the slot holds an entry).
-    pub(super) message: Bytes,
-    /// The key's name (empty unless the slot holds a named entry).
-    name: SmolStr,
-    /// The kind (bits 60–62), the sequence number (bits 0–59) and [`NOTIFIED`].
-    word: u64,
+    /// The entry's key and message (`None` when the slot is vacant).
+    entry: Option<Broadcast>,
+    /// The entry's sequence number, or, when vacant, the next free slot plus one (0
+    /// ending the list).
+    seq: u32,
+    /// Whether the entry has a notification id.
+    notified: bool,
 }
 
 impl Bucket {
     /// A vacant slot whose free-list link is `next_plus_one`.
-    fn vacant(next_plus_one: u64) -> Self {
+    fn vacant(next_plus_one: u32) -> Self {
         Self {
-            message: Bytes::new(),
-            name: SmolStr::default(),
-            word: ((Kind::Vacant as u64) << SEQ_BITS) | (next_plus_one & SEQ_MASK),
+            entry: None,
+            seq: next_plus_one,
+            notified: false,
         }
     }
 
-    fn kind(&self) -> Kind {
-        match (self.word >> SEQ_BITS) & 7 {
-            0 | 1 => Kind::Vacant,
-            2 => Kind::Unique,
-            3 => Kind::Node,
-            _ => Kind::Named,
-        }
+    fn is_entry(&self) -> bool {
+        self.entry.is_some()
     }
 
-    fn seq(&self) -> u64 {
-        self.word & SEQ_MASK
+    /// The encoded message (empty when vacant).
+    pub(super) fn message(&self) -> &Bytes {
+        static EMPTY: Bytes = Bytes::new();
+        self.entry.as_ref().map_or(&EMPTY, Broadcast::message)
+    }
+
+    /// The key, when the slot holds an entry.
+    fn key(&self) -> Option<&BroadcastKey> {
+        self.entry.as_ref().map(Broadcast::key)
+    }
+
+    fn seq(&self) -> u32 {
+        self.seq
     }
 
     fn notified(&self) -> bool {
-        self.word & NOTIFIED != 0
-    }
-
-    fn set_seq(&mut self, seq: u64, notified: bool) {
-        debug_assert!(
-            seq <= SEQ_MASK,
-            "sequence numbers are renumbered before this"
-        );
-        let kind = self.word & !(SEQ_MASK | NOTIFIED);
-        self.word = kind | (seq & SEQ_MASK) | if notified { NOTIFIED } else { 0 };
+        self.notified
     }
 }
 
@@ -139,14 +111,19 @@ struct KeyHasher {
 }
 
 impl KeyHasher {
-    /// The hash of a named key.
-    fn hash(&self, kind: Kind, name: &str) -> u64 {
+    /// The hash of a named key (`named`: a [`BroadcastKey::Named`] one).
+    fn hash(&self, named: bool, name: &str) -> u64 {
         #[cfg(test)]
         if self.weak {
             // Only a handful of distinct hashes: most keys collide.
             return (name.len() as u64 % 3) << 62;
         }
-        self.state.hash_one((kind as u8, name))
+        self.state.hash_one((named, name))
+    }
+
+    /// The hash of a key that is not [`BroadcastKey::Unique`] (0 for one that is).
+    fn hash_key(&self, key: &BroadcastKey) -> u64 {
+        key_parts(key).map_or(0, |(named, name)| self.hash(named, name))
     }
 }
 
@@ -157,7 +134,7 @@ pub(super) struct Table {
     /// The slots, by slot number.
     slots: Vec<Bucket>,
     /// One plus the first vacant slot of the free list, 0 for none.
-    free: u64,
+    free: u32,
     /// Slot numbers of the entries with a named key, by the key's hash.
     index: HashTable<u32>,
     /// Notification ids of the entries that have one, by slot number.
@@ -180,14 +157,12 @@ impl Table {
 
     /// The hash of a (non-unique) key.
     pub(super) fn hash(&self, key: &BroadcastKey) -> u64 {
-        let (kind, name) = key_parts(key);
-        self.hasher.hash(kind, name)
+        self.hasher.hash_key(key)
     }
 
     /// The position of the entry with `key` (not unique; its hash is `hash`), if any.
     pub(super) fn find(&self, key: &BroadcastKey, hash: u64) -> Option<u32> {
-        let (kind, name) = key_parts(key);
-        if self.len == 0 || kind == Kind::Unique {
+        if self.len == 0 || key.is_unique() {
             return None;
         }
         let slots = &self.slots;
@@ -195,22 +170,21 @@ impl Table {
             .find(hash, |&i| {
                 slots
                     .get(i as usize)
-                    .is_some_and(|b| b.kind() == kind && b.name.as_str() == name)
+                    .and_then(Bucket::key)
+                    .is_some_and(|k| k == key)
             })
             .copied()
     }
 
     /// Whether the entry at `index` has sequence number `seq` (an order entry naming
     /// it is live).
-    pub(super) fn is_live(&self, seq: u64, index: u32) -> bool {
-        matches!(self.slots.get(index as usize), Some(b) if b.seq() == seq && b.kind().is_entry())
+    pub(super) fn is_live(&self, seq: u32, index: u32) -> bool {
+        matches!(self.slots.get(index as usize), Some(b) if b.seq() == seq && b.is_entry())
     }
 
     /// The entry at `index`, if any.
     pub(super) fn get(&self, index: u32) -> Option<&Bucket> {
-        self.slots
-            .get(index as usize)
-            .filter(|bucket| bucket.kind().is_entry())
+        self.slots.get(index as usize).filter(|b| b.is_entry())
     }
 
     /// The notification id of the entry at `index`, if any.
@@ -223,21 +197,25 @@ impl Table {
         }
     }
 
-    /// Gives the entry at `index` a new message, notification id and sequence number;
-    /// returns the old notification id.
+    /// Gives the entry at `index` a new broadcast (with the same key), notification id
+    /// and sequence number; returns the old notification id.
     pub(super) fn replace(
         &mut self,
         index: u32,
-        message: Bytes,
+        entry: Broadcast,
         notify: Option<u64>,
-        seq: u64,
+        seq: u32,
     ) -> Option<u64> {
         let old = self.notify(index);
         let Some(bucket) = self.slots.get_mut(index as usize) else {
             return old;
         };
-        bucket.message = message;
-        bucket.set_seq(seq, notify.is_some());
+        debug_assert_eq!(bucket.key(), Some(entry.key()));
+        *bucket = Bucket {
+            entry: Some(entry),
+            seq,
+            notified: notify.is_some(),
+        };
         match notify {
             Some(notify) => {
                 self.notify.insert(index, notify);
@@ -254,29 +232,23 @@ impl Table {
     /// and returns its position.
     pub(super) fn insert(
         &mut self,
-        key: BroadcastKey,
+        entry: Broadcast,
         hash: Option<u64>,
-        message: Bytes,
         notify: Option<u64>,
-        seq: u64,
+        seq: u32,
     ) -> u32 {
-        let (kind, name) = match key {
-            BroadcastKey::Unique => (Kind::Unique, SmolStr::default()),
-            BroadcastKey::Node(name) => (Kind::Node, name),
-            BroadcastKey::Named(name) => (Kind::Named, name),
+        let keyed = !entry.key().is_unique();
+        let bucket = Bucket {
+            entry: Some(entry),
+            seq,
+            notified: notify.is_some(),
         };
-        let mut bucket = Bucket {
-            message,
-            name,
-            word: (kind as u64) << SEQ_BITS,
-        };
-        bucket.set_seq(seq, notify.is_some());
         let vacant = self.free.checked_sub(1);
         let index = match vacant.and_then(|i| Some((i, self.slots.get_mut(i as usize)?))) {
             Some((i, slot)) => {
                 self.free = slot.seq();
                 *slot = bucket;
-                slot_number(i as usize)
+                i
             }
             None => {
                 // In the member table's steps (×1.5 or ×4/3, canonical sizes): a queue can
@@ -290,12 +262,13 @@ impl Table {
             }
         };
         self.len += 1;
-        if let Some(hash) = hash.filter(|_| kind != Kind::Unique) {
+        if let Some(hash) = hash.filter(|_| keyed) {
             let (slots, hasher) = (&self.slots, &self.hasher);
             self.index.insert_unique(hash, index, |&i| {
                 slots
                     .get(i as usize)
-                    .map_or(0, |b| hasher.hash(b.kind(), &b.name))
+                    .and_then(Bucket::key)
+                    .map_or(0, |k| hasher.hash_key(k))
             });
         }
         if let Some(notify) = notify {
@@ -307,13 +280,9 @@ impl Table {
     /// Removes the entry at `index`, returning its notification id.
     pub(super) fn remove(&mut self, index: u32) -> Option<u64> {
         let notify = self.notify(index);
-        let bucket = self.slots.get(index as usize)?;
-        let kind = bucket.kind();
-        if !kind.is_entry() {
-            return None;
-        }
-        if kind != Kind::Unique {
-            let hash = self.hasher.hash(kind, &bucket.name);
+        let key = self.slots.get(index as usize)?.key()?;
+        if !key.is_unique() {
+            let hash = self.hasher.hash_key(key);
             if let Ok(entry) = self.index.find_entry(hash, |&i| i == index) {
                 entry.remove();
             }
@@ -323,27 +292,26 @@ impl Table {
         }
         if let Some(bucket) = self.slots.get_mut(index as usize) {
             *bucket = Bucket::vacant(self.free);
-            self.free = u64::from(index) + 1;
+            self.free = index + 1;
         }
         self.len -= 1;
         notify
     }
 
     /// The sequence numbers of the entries, in no particular order.
-    pub(super) fn seqs(&self) -> Vec<u64> {
+    pub(super) fn seqs(&self) -> Vec<u32> {
         self.slots
             .iter()
-            .filter(|bucket| bucket.kind().is_entry())
+            .filter(|bucket| bucket.is_entry())
             .map(Bucket::seq)
             .collect()
     }
 
     /// Gives every entry the sequence number `renumber(seq)`.
-    pub(super) fn renumber(&mut self, renumber: impl Fn(u64) -> u64) {
+    pub(super) fn renumber(&mut self, renumber: impl Fn(u32) -> u32) {
         for bucket in &mut self.slots {
-            if bucket.kind().is_entry() {
-                let notified = bucket.notified();
-                bucket.set_seq(renumber(bucket.seq()), notified);
+            if bucket.is_entry() {
+                bucket.seq = renumber(bucket.seq);
             }
         }
     }
@@ -363,25 +331,18 @@ impl Table {
         let mut entries = Vec::new();
         let mut vacant = 0;
         for (i, bucket) in self.slots.iter().enumerate() {
-            match bucket.kind() {
-                Kind::Vacant => {
+            match bucket.key() {
+                None => {
                     vacant += 1;
-                    assert!(bucket.message.is_empty() && bucket.name.is_empty());
+                    assert!(!bucket.notified);
                 }
-                kind => {
+                Some(key) => {
                     assert_ne!(bucket.seq(), 0);
                     assert_eq!(bucket.notified(), self.notify.contains_key(&(i as u32)));
                     entries.push(i as u32);
-                    if kind != Kind::Unique {
+                    if !key.is_unique() {
                         // Found through the index, and the only entry with its key.
-                        let key = if kind == Kind::Node {
-                            BroadcastKey::Node(bucket.name.clone())
-                        } else {
-                            BroadcastKey::Named(bucket.name.clone())
-                        };
-                        assert_eq!(self.find(&key, self.hash(&key)), Some(i as u32));
-                    } else {
-                        assert!(bucket.name.is_empty());
+                        assert_eq!(self.find(key, self.hash(key)), Some(i as u32));
                     }
                 }
             }
@@ -391,7 +352,7 @@ impl Table {
         let mut next = self.free;
         while let Some(i) = next.checked_sub(1) {
             let bucket = &self.slots[i as usize];
-            assert_eq!(bucket.kind(), Kind::Vacant);
+            assert!(!bucket.is_entry());
             linked += 1;
             assert!(linked <= vacant, "the free list loops");
             next = bucket.seq();
@@ -402,16 +363,19 @@ impl Table {
             self.index.len(),
             entries
                 .iter()
-                .filter(|&&i| self.slots[i as usize].kind() != Kind::Unique)
+                .filter(|&&i| self.slots[i as usize].key().is_some_and(|k| !k.is_unique()))
                 .count()
         );
         entries
     }
 }
 
-/// Positions are 32-bit to keep the order small; 2^32 entries of ~100 bytes each cannot
-/// be held in memory anyway.
+/// Positions are 32-bit to keep the order small (and below `u32::MAX`, so that one plus a
+/// position links the free list); 2^32 entries cannot be held in memory anyway.
 #[allow(clippy::expect_used)]
 fn slot_number(index: usize) -> u32 {
-    u32::try_from(index).expect("fewer than 2^32 queued broadcasts")
+    u32::try_from(index)
+        .ok()
+        .filter(|&i| i < u32::MAX)
+        .expect("fewer than 2^32 - 1 queued broadcasts")
 }

@@ -21,7 +21,7 @@ pub(super) fn peek_order(q: &TransmitLimitedQueue) -> Vec<(u32, Bytes)> {
     q.order
         .iter()
         .filter(|&(_, seq, index)| q.table.is_live(seq, index))
-        .map(|(transmits, _, index)| (transmits, q.table.get(index).unwrap().message.clone()))
+        .map(|(transmits, _, index)| (transmits, q.table.get(index).unwrap().message().clone()))
         .collect()
 }
 
@@ -33,15 +33,15 @@ pub(super) fn check_invariants(q: &TransmitLimitedQueue) {
     for (len, stack) in q.order.fresh.iter() {
         for entry in stack {
             if q.table.is_live(entry.seq, entry.index) {
-                let message = &q.table.get(entry.index).unwrap().message;
+                let message = &q.table.get(entry.index).unwrap().message();
                 assert_eq!(message.len(), len, "fresh entry in the wrong stack");
             }
         }
     }
-    for (rank, &index) in &q.order.sent {
+    for (rank, index) in q.order.sent.iter() {
         if q.table.is_live(rank.seq.0, index) {
-            let message = &q.table.get(index).unwrap().message;
-            assert_eq!(*rank, Rank::new(rank.transmits, message.len(), rank.seq.0));
+            let message = &q.table.get(index).unwrap().message();
+            assert_eq!(rank, Rank::new(rank.transmits, message.len(), rank.seq.0));
         }
     }
     // Every entry is live in the order exactly once.

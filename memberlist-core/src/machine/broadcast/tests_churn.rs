@@ -174,8 +174,8 @@ fn sequence_numbers_are_renumbered_below_the_limit() {
         };
         let m = msg(i as u8, (i % 13) as usize);
         assert_eq!(
-            q.queue(key.clone(), m.clone(), Some(i)),
-            model.queue(key, m, Some(i))
+            q.queue(key.clone(), m.clone(), Some(u64::from(i))),
+            model.queue(key, m, Some(u64::from(i)))
         );
         assert!(q.seq <= table::SEQ_LIMIT);
         if i % 5 == 0 {

@@ -33,9 +33,9 @@ fn table_key(k: u8) -> BroadcastKey {
 /// Where each entry is, what it holds, and the next sequence number.
 #[derive(Default)]
 struct TableModel {
-    keyed: HashMap<BroadcastKey, (u32, u64)>,
-    unique: Vec<(u32, u64)>,
-    seq: u64,
+    keyed: HashMap<BroadcastKey, (u32, u32)>,
+    unique: Vec<(u32, u32)>,
+    seq: u32,
 }
 
 impl TableModel {
@@ -56,8 +56,8 @@ impl TableModel {
             .chain(&self.unique)
             .map(|&(index, seq)| {
                 assert!(t.is_live(seq, index));
-                assert_eq!(t.notify(index), Some(seq));
-                let message = &t.get(index).unwrap().message;
+                assert_eq!(t.notify(index), Some(u64::from(seq)));
+                let message = &t.get(index).unwrap().message();
                 assert_eq!(message.len(), (seq % 50) as usize);
                 index
             })
@@ -83,27 +83,45 @@ fn run_table(weak_hash: bool, ops: &[TableOp], check_every: usize) {
                 let hash = t.hash(&key);
                 if let Some(&(index, old_seq)) = model.keyed.get(&key) {
                     assert_eq!(t.find(&key, hash), Some(index));
-                    assert_eq!(t.replace(index, message, Some(seq), seq), Some(old_seq));
+                    assert_eq!(
+                        t.replace(
+                            index,
+                            Broadcast::new(key.clone(), message),
+                            Some(u64::from(seq)),
+                            seq
+                        ),
+                        Some(u64::from(old_seq))
+                    );
                     model.keyed.insert(key, (index, seq));
                 } else {
-                    let index = t.insert(key.clone(), Some(hash), message, Some(seq), seq);
+                    let index = t.insert(
+                        Broadcast::new(key.clone(), message),
+                        Some(hash),
+                        Some(u64::from(seq)),
+                        seq,
+                    );
                     model.keyed.insert(key, (index, seq));
                 }
             }
             TableOp::Remove(k) => {
                 if let Some((index, old_seq)) = model.keyed.remove(&table_key(k)) {
-                    assert_eq!(t.remove(index), Some(old_seq));
+                    assert_eq!(t.remove(index), Some(u64::from(old_seq)));
                     assert!(!t.is_live(old_seq, index));
                 }
             }
             TableOp::PutUnique => {
-                let index = t.insert(BroadcastKey::Unique, None, message, Some(seq), seq);
+                let index = t.insert(
+                    Broadcast::new(BroadcastKey::Unique, message),
+                    None,
+                    Some(u64::from(seq)),
+                    seq,
+                );
                 model.unique.push((index, seq));
             }
             TableOp::RemoveUnique => {
                 if !model.unique.is_empty() {
                     let (index, old_seq) = model.unique.remove(0);
-                    assert_eq!(t.remove(index), Some(old_seq));
+                    assert_eq!(t.remove(index), Some(u64::from(old_seq)));
                 }
             }
         }

@@ -1,0 +1,97 @@
+//! [`Broadcast`]: a key and its encoded message behind one pointer, which is what a slot
+//! of the queue holds.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::BroadcastKey;
+
+/// A broadcast as the queue holds it: its [`BroadcastKey`] and its encoded message,
+/// behind one reference-counted pointer.
+///
+/// A queue slot is then one pointer (plus its sequence number) instead of the key and
+/// the message side by side, and equal broadcasts queued by many queues can be one
+/// allocation: a driver of many machines in one process (a simulator) hands them to its
+/// [`ViewInterner`](crate::machine::ViewInterner), and in a simulated join every machine
+/// queues an alive message about every member, the same key and bytes everywhere.
+/// Equality and hashing look at the key and the bytes, not at the pointer.
+///
+/// ```
+/// use bytes::Bytes;
+/// use memberlist_core::machine::broadcast::{Broadcast, BroadcastKey};
+///
+/// let a = Broadcast::new(BroadcastKey::node("n1"), Bytes::from_static(b"alive"));
+/// let b = Broadcast::new(BroadcastKey::node("n1"), Bytes::from_static(b"alive"));
+/// assert_eq!(a, b);
+/// assert_eq!(a.holders(), 1);
+/// let c = a.clone();
+/// assert_eq!(c.holders(), 2);
+/// assert_eq!(c.message(), "alive");
+/// ```
+#[derive(Clone)]
+pub struct Broadcast(Arc<Parts>);
+
+#[derive(PartialEq, Eq, Hash)]
+struct Parts {
+    key: BroadcastKey,
+    message: Bytes,
+}
+
+impl Broadcast {
+    /// A broadcast of `message` (encoded, type byte included) under `key`.
+    #[must_use]
+    pub fn new(key: BroadcastKey, message: Bytes) -> Self {
+        Self(Arc::new(Parts { key, message }))
+    }
+
+    /// What it invalidates.
+    #[must_use]
+    pub fn key(&self) -> &BroadcastKey {
+        &self.0.key
+    }
+
+    /// The encoded message.
+    #[must_use]
+    pub fn message(&self) -> &Bytes {
+        &self.0.message
+    }
+
+    /// How many handles share this allocation (an interner holding the only one may
+    /// drop it).
+    #[must_use]
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+
+    /// Whether `self` and `other` are one allocation.
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl PartialEq for Broadcast {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other) || self.0 == other.0
+    }
+}
+
+impl Eq for Broadcast {}
+
+impl Hash for Broadcast {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("key", &self.0.key)
+            .field("len", &self.0.message.len())
+            .finish()
+    }
+}
