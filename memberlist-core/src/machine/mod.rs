@@ -20,6 +20,7 @@ mod error;
 mod fingerprint;
 mod gossip;
 mod input;
+mod interned;
 mod ip_name;
 mod join_sync;
 mod leave;

@@ -11,10 +11,11 @@
 //! [`ViewInterner`](super::ViewInterner).
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::Arc;
+
+use super::interned::Interned;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -48,8 +49,8 @@ use crate::wire::{IpBytes, PushNodeStateRef, Vsn};
 /// assert_eq!(a.name(), "n1");
 /// assert_eq!(a.holders(), 1);
 /// ```
-#[derive(Clone)]
-pub struct MemberIdentity(Arc<Identity>);
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MemberIdentity(Interned<Identity>);
 
 /// The contents of a [`MemberIdentity`].
 #[derive(PartialEq, Eq, Hash)]
@@ -70,7 +71,7 @@ impl MemberIdentity {
     /// An identity of its parts.
     #[must_use]
     pub fn new(name: SmolStr, addr: IpBytes, port: u16, meta: Bytes, vsn: Vsn) -> Self {
-        Self(Arc::new(Identity {
+        Self(Interned::new(Identity {
             name,
             addr,
             port,
@@ -124,27 +125,13 @@ impl MemberIdentity {
     /// drop it).
     #[must_use]
     pub fn holders(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.holders()
     }
 
     /// Whether `self` and `other` are one allocation.
     #[must_use]
     pub fn ptr_eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl PartialEq for MemberIdentity {
-    fn eq(&self, other: &Self) -> bool {
-        self.ptr_eq(other) || self.0 == other.0
-    }
-}
-
-impl Eq for MemberIdentity {}
-
-impl Hash for MemberIdentity {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        self.0.ptr_eq(&other.0)
     }
 }
 

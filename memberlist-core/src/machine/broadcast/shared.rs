@@ -2,12 +2,11 @@
 //! of the queue holds.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::BroadcastKey;
+use crate::machine::interned::Interned;
 
 /// A broadcast as the queue holds it: its [`BroadcastKey`] and its encoded message,
 /// behind one reference-counted pointer.
@@ -31,8 +30,8 @@ use super::BroadcastKey;
 /// assert_eq!(c.holders(), 2);
 /// assert_eq!(c.message(), "alive");
 /// ```
-#[derive(Clone)]
-pub struct Broadcast(Arc<Parts>);
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Broadcast(Interned<Parts>);
 
 #[derive(PartialEq, Eq, Hash)]
 struct Parts {
@@ -44,7 +43,7 @@ impl Broadcast {
     /// A broadcast of `message` (encoded, type byte included) under `key`.
     #[must_use]
     pub fn new(key: BroadcastKey, message: Bytes) -> Self {
-        Self(Arc::new(Parts { key, message }))
+        Self(Interned::new(Parts { key, message }))
     }
 
     /// What it invalidates.
@@ -63,27 +62,13 @@ impl Broadcast {
     /// drop it).
     #[must_use]
     pub fn holders(&self) -> usize {
-        Arc::strong_count(&self.0)
+        self.0.holders()
     }
 
     /// Whether `self` and `other` are one allocation.
     #[must_use]
     pub fn ptr_eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl PartialEq for Broadcast {
-    fn eq(&self, other: &Self) -> bool {
-        self.ptr_eq(other) || self.0 == other.0
-    }
-}
-
-impl Eq for Broadcast {}
-
-impl Hash for Broadcast {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        self.0.ptr_eq(&other.0)
     }
 }
 
