@@ -198,10 +198,10 @@ impl EventLog {
 /// `Join`, `Update`, `Changed`, `Left` or `Failed` for every member whose row differs from
 /// what those events told. `previous` holds the row of each member the step changed as it
 /// was before the step; `current` finds rows as they are now.
-pub(crate) fn step_events(
+pub(crate) fn step_events<R: std::borrow::Borrow<Member>>(
     events: &[Event],
     previous: Vec<(SmolStr, Option<Member>)>,
-    current: impl Fn(&str) -> Option<Member>,
+    current: impl Fn(&str) -> Option<R>,
     clock: &WallClock,
 ) -> Vec<MemberEvent> {
     let live = |m: Option<&Member>| {
@@ -230,7 +230,7 @@ pub(crate) fn step_events(
         let held = told.entry(name.clone()).or_insert_with(|| {
             // An event about a row the step did not change: its row is as it was.
             order.push(name.clone());
-            live(current(&name).as_ref())
+            live(current(&name).as_ref().map(R::borrow))
         });
         // The machine's events are Go's, relative to its table; subscribers hold what they
         // were told. A join of a member they hold, or an update of one they do not, is
@@ -248,7 +248,7 @@ pub(crate) fn step_events(
         out.push(event);
     }
     for name in order {
-        let now = live(current(&name).as_ref());
+        let now = live(current(&name).as_ref().map(R::borrow));
         let Some(held) = told.remove(&name) else {
             continue;
         };
@@ -260,7 +260,7 @@ pub(crate) fn step_events(
             (Some(old), Some(m)) if old.meta != m.meta => MemberEvent::Update(m),
             (Some(_), Some(m)) => MemberEvent::Changed(m),
             (Some(old), None) => match current(&name) {
-                Some(row) => MemberEvent::departure(MemberInfo::from_member(&row, clock)),
+                Some(row) => MemberEvent::departure(MemberInfo::from_member(row.borrow(), clock)),
                 // Gone from the table without a word: only the dead and the left are
                 // removed, so say so with what we last knew.
                 None => {

@@ -172,12 +172,7 @@ impl Snapshot {
     /// Numbers and sends the membership events of one step: the machine's `events`, and
     /// what they leave out about the rows in `previous` (see [`step_events`]).
     pub(crate) fn publish(&mut self, events: &[Event], previous: Previous) {
-        let out = step_events(
-            events,
-            previous,
-            |name| self.get(name).cloned(),
-            &self.clock,
-        );
+        let out = step_events(events, previous, |name| self.get(name), &self.clock);
         self.events.send(out);
     }
 
