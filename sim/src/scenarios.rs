@@ -193,7 +193,7 @@ fn crash(sim: &mut Sim, opts: &Options, report: &mut Report) {
     sim.run_for(Duration::from_secs(5));
     let victim = sim.len() - 1;
     sim.watch(victim);
-    let dead_before: u64 = (0..sim.len()).map(|i| sim.machine(i).stats().dead).sum();
+    let dead_before: u64 = (0..sim.len()).map(|i| sim.stats(i).dead).sum();
     sim.crash(victim);
     let t0 = sim.elapsed();
     let observers = sim.len() - 1;
@@ -232,7 +232,7 @@ fn crash(sim: &mut Sim, opts: &Options, report: &mut Report) {
     report.measure("all_dead_s", done.map(|t| secs(t - t0)));
     let dead_after: u64 = (0..sim.len())
         .filter(|&i| i != victim)
-        .map(|i| sim.machine(i).stats().dead)
+        .map(|i| sim.stats(i).dead)
         .sum();
     let false_deaths = dead_after.saturating_sub(dead_before + observers as u64);
     report.measure("false_deaths", false_deaths);
@@ -312,7 +312,7 @@ fn join(sim: &mut Sim, opts: &Options, report: &mut Report) {
     });
     report.measure("queues_empty_s", quiet.map(secs));
     report.measure("converged", sim.converged());
-    let follow_ups: u64 = (0..n).map(|i| sim.machine(i).stats().join_follow_ups).sum();
+    let follow_ups: u64 = (0..n).map(|i| sim.stats(i).join_follow_ups).sum();
     report.measure("join_follow_up_push_pulls", follow_ups);
 }
 
@@ -329,7 +329,7 @@ fn steady(sim: &mut Sim, opts: &Options, report: &mut Report) {
     // begins after that wave, so it sees the scaled steady rate.
     let base = sim.machine(0).config().push_pull_interval;
     sim.run_for(base + Duration::from_secs(5));
-    let udp = |s: &Sim| (0..n).map(|i| s.machine(i).stats().bytes_sent).sum::<u64>();
+    let udp = |s: &Sim| (0..n).map(|i| s.stats(i).bytes_sent).sum::<u64>();
     let tcp = |s: &Sim| (0..n).map(|i| s.stream_bytes(i)).sum::<u64>();
     let (u0, t0) = (udp(sim), tcp(sim));
     // At least one scaled push/pull interval, so that every node's periodic push/pull

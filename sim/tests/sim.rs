@@ -69,7 +69,7 @@ fn crash_in_ten_nodes_is_seen_dead_by_all_never_before_the_minimum_timeout() {
 fn seventeen_members_survive_thirty_minutes_at_ten_percent_loss() {
     let mut sim = cluster(17, 17, 0.10);
     sim.run_for(Duration::from_secs(30 * 60));
-    let deaths: u64 = (0..17).map(|i| sim.machine(i).stats().dead).sum();
+    let deaths: u64 = (0..17).map(|i| sim.stats(i).dead).sum();
     assert_eq!(deaths, 0, "false deaths under 10% loss");
     sim.check().unwrap();
     sim.check_converged().unwrap();
@@ -218,9 +218,9 @@ fn joiners_run_their_follow_up_push_pulls() {
     let (sim, all_see) = mass_join(n, 5, 3);
     // Every joiner ran exactly three (delays of 2-4 s each: all done within 12 s); the seed,
     // which joined nobody, none.
-    assert_eq!(sim.machine(0).stats().join_follow_ups, 0);
+    assert_eq!(sim.stats(0).join_follow_ups, 0);
     for i in 1..n {
-        assert_eq!(sim.machine(i).stats().join_follow_ups, 3, "node {i}");
+        assert_eq!(sim.stats(i).join_follow_ups, 3, "node {i}");
     }
     let t = all_see.expect("everyone sees everyone within 20 s");
     assert!(t < Duration::from_secs(10), "full membership after {t:?}");
@@ -232,7 +232,7 @@ fn join_follow_ups_can_be_switched_off() {
     let n = 150;
     let (sim, _) = mass_join(n, 5, 0);
     for i in 0..n {
-        assert_eq!(sim.machine(i).stats().join_follow_ups, 0, "node {i}");
+        assert_eq!(sim.stats(i).join_follow_ups, 0, "node {i}");
     }
     // Without them the join still completes, by gossip and the periodic push/pulls.
     assert!(sim.converged());

@@ -12,8 +12,8 @@ use crate::wire::{Pipeline, encode_stream_user_message};
 use super::broadcast::BroadcastKey;
 use super::state::AliveSource;
 use super::{
-    Event, Machine, MachineError, Member, MemberChanges, ProtocolConfig, Stats, StreamId,
-    StreamKind, user_message,
+    Event, Machine, MachineError, Member, MemberChanges, ProtocolConfig, StreamId, StreamKind,
+    user_message,
 };
 
 impl<D: Delegate> Machine<D> {
@@ -163,11 +163,6 @@ impl<D: Delegate> Machine<D> {
     /// The Lifeguard awareness score (0 is healthy).
     pub fn health_score(&self) -> u32 {
         self.awareness.score()
-    }
-
-    /// Counters and gauges.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
     }
 
     /// The settings.

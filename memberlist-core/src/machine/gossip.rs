@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::delegate::Delegate;
+use crate::metrics::Counter;
 use crate::wire::encode_compounds;
 
 use super::Machine;
@@ -42,7 +43,7 @@ impl<D: Delegate> Machine<D> {
         }
         let (next, ticks) = next_tick(at, self.cfg.gossip_interval, now);
         self.next_gossip = Some(next);
-        self.stats.gossip_ticks_idle += ticks;
+        self.metrics.increment(Counter::GossipTicksIdle, ticks);
     }
 
     /// The gossip deadline for [`poll_timeout`](Self::poll_timeout): none while idle.
@@ -62,8 +63,8 @@ impl<D: Delegate> Machine<D> {
         let (next, ticks) = next_tick(at, self.cfg.gossip_interval, now);
         self.next_gossip = Some(next);
         // Ticks missed while the driver was late are dropped, as Go's ticker drops them.
-        self.stats.gossip_ticks_idle += ticks - 1;
-        self.stats.gossip_rounds += 1;
+        self.metrics.increment(Counter::GossipTicksIdle, ticks - 1);
+        self.metrics.increment(Counter::GossipRounds, 1);
         self.gossip(now);
     }
 
@@ -197,8 +198,9 @@ impl<D: Delegate> Machine<D> {
         let mut data = Vec::with_capacity(payload.len() + 64);
         match self.pipeline.encode_packet(payload, pmax >= 5, &mut data) {
             Ok(()) => {
-                self.stats.packets_sent += 1;
-                self.stats.bytes_sent += data.len() as u64;
+                self.metrics.increment(Counter::UdpSentPackets, 1);
+                self.metrics
+                    .increment(Counter::UdpSentBytes, data.len() as u64);
                 self.transmits.push_back(super::Transmit { to, data });
             }
             Err(e) => tracing::warn!(%to, error = %e, "cannot frame a packet"),

@@ -47,8 +47,6 @@ impl<D: Delegate> Machine<D> {
             self.transmits.len(),
             self.stream_requests.len(),
             self.events.len(),
-            self.stats.packets_received as usize,
-            self.stats.alive as usize,
             self.suspicions.len(),
             self.acks.len(),
             self.streams.len(),

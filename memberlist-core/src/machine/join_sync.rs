@@ -62,7 +62,8 @@ impl<D: Delegate> Machine<D> {
             next: now + self.follow_up_delay(),
             remaining: f.remaining - 1,
         });
-        self.stats.join_follow_ups += 1;
+        self.metrics
+            .increment(crate::metrics::Counter::JoinFollowUps, 1);
         self.periodic_push_pull(now);
     }
 

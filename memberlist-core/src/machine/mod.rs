@@ -124,7 +124,6 @@ pub struct Machine<D: Delegate> {
     transmits: VecDeque<Transmit>,
     stream_requests: VecDeque<StreamRequest>,
     events: VecDeque<Event>,
-    stats: Stats,
     metrics: Arc<dyn Metrics>,
 }
 
@@ -217,7 +216,6 @@ impl<D: Delegate> Machine<D> {
             transmits: VecDeque::new(),
             stream_requests: VecDeque::new(),
             events: VecDeque::new(),
-            stats: Stats::default(),
             metrics: Arc::new(NoopMetrics),
         };
         let alive = machine.self_alive();
@@ -249,8 +247,10 @@ impl<D: Delegate> Machine<D> {
     // Inputs
     // --------------------------------------------------------------------------------------
 
-    /// Reports drops by reason, probe timings and round-trip times to `metrics` (the
-    /// counters in [`stats`](Self::stats) are kept either way). The default sink does nothing.
+    /// Reports every counter, gauge and timing of the machine to `metrics` (the catalog in
+    /// [`metrics`](crate::metrics)); the machine keeps no counters of its own. The default
+    /// sink does nothing; an [`InMemoryMetrics`](crate::metrics::InMemoryMetrics) keeps them
+    /// for [`Stats::from_metrics`].
     pub fn set_metrics(&mut self, metrics: Arc<dyn Metrics>) {
         self.metrics = metrics;
     }
@@ -265,10 +265,11 @@ impl<D: Delegate> Machine<D> {
     }
 
     fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        self.stats.packets_received += 1;
+        self.metrics.increment(Counter::UdpReceivedPackets, 1);
+        self.metrics
+            .increment(Counter::UdpReceivedBytes, data.len() as u64);
         let max = self.pipeline.limits().max_datagram_size;
         if data.len() > max {
-            self.stats.packets_dropped += 1;
             let limit = Some(crate::wire::Limit::DatagramSize);
             crate::metrics::count_drop(&*self.metrics, DropReason::Limit, limit, false);
             debug!(%from, len = data.len(), max, "dropping an oversized datagram");
@@ -280,14 +281,12 @@ impl<D: Delegate> Machine<D> {
         let mut decoded = match self.pipeline.decode_packet(data) {
             Ok(decoded) => decoded,
             Err(e) => {
-                self.stats.packets_dropped += 1;
                 crate::metrics::count_wire_drop(&*self.metrics, &e, false);
                 debug!(%from, error = %e, "dropping packet");
                 return;
             }
         };
         for e in decoded.errors.drain(..) {
-            self.stats.packets_dropped += 1;
             crate::metrics::count_wire_drop(&*self.metrics, &e, false);
             debug!(%from, error = %e, "dropping message");
         }

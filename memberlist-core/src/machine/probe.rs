@@ -9,7 +9,7 @@ use smol_str::SmolStr;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::metrics::Histogram;
+use crate::metrics::{Counter, Gauge, Histogram};
 use crate::wire::{Ack, IndirectPing, Nack, Ping, Suspect, WireMessage, encode_compound};
 
 use super::Machine;
@@ -102,7 +102,7 @@ impl<D: Delegate> Machine<D> {
 
         let interval = self.awareness.scale_timeout(self.cfg.probe_interval);
         if interval > self.cfg.probe_interval {
-            self.stats.degraded_probes += 1;
+            self.metrics.increment(Counter::DegradedProbe, 1);
         }
         let ping = self.our_ping(target.name.clone());
         let Some(to) = target.socket_addr() else {
@@ -288,7 +288,7 @@ impl<D: Delegate> Machine<D> {
             return;
         }
         if let Some(score) = self.awareness.apply_delta(delta) {
-            self.stats.health_score = score;
+            self.metrics.set(Gauge::HealthScore, f64::from(score));
         }
     }
 
@@ -350,7 +350,6 @@ impl<D: Delegate> Machine<D> {
                             .map(|m| self.members.member(m))
                     };
                     if let Some(m) = m {
-                        self.stats.last_rtt = Some(rtt);
                         self.delegate.notify_ping_complete(&m, rtt, ack.payload);
                     }
                 }

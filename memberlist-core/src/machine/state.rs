@@ -234,7 +234,7 @@ impl<D: Delegate> Machine<D> {
         }
         let snapshot = m.clone();
         let snapshot = self.members.member(&snapshot);
-        self.stats.alive += 1;
+        self.metrics.increment(Counter::MsgAlive, 1);
         if old_state.is_gone() {
             self.events.push_back(Event::Join(snapshot));
         } else if old_meta != snapshot.meta {
@@ -280,7 +280,7 @@ impl<D: Delegate> Machine<D> {
             m.state = State::Suspect;
             m.changed = stamp;
         }
-        self.stats.suspect += 1;
+        self.metrics.increment(Counter::MsgSuspect, 1);
         // Without Lifeguard the timeout is fixed: no confirmations can shorten it.
         let k = if self.cfg.lifeguard {
             confirmations_needed(self.cfg.suspicion_mult, n)
@@ -306,7 +306,7 @@ impl<D: Delegate> Machine<D> {
             return;
         }
         if timer.is_degraded() {
-            self.stats.degraded_timeouts += 1;
+            self.metrics.increment(Counter::DegradedTimeout, 1);
         }
         let dead = Dead {
             incarnation: m.incarnation,
@@ -362,7 +362,7 @@ impl<D: Delegate> Machine<D> {
         {
             self.remember_failed(snapshot.name.clone(), addr, now);
         }
-        self.stats.dead += 1;
+        self.metrics.increment(Counter::MsgDead, 1);
         self.events.push_back(Event::Leave(snapshot));
         true
     }
@@ -400,7 +400,7 @@ impl<D: Delegate> Machine<D> {
             me.incarnation = inc;
         }
         self.apply_awareness(1);
-        self.stats.refutations += 1;
+        self.metrics.increment(Counter::Refutations, 1);
         let Some(me) = self.members.get(&self.cfg.name) else {
             return;
         };

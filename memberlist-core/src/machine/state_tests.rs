@@ -142,7 +142,7 @@ fn accused_at_max_we_refute_with_our_next_incarnation_and_peers_accept_it() {
     assert_eq!(me.state, State::Alive);
     assert_eq!(me.incarnation, before + 1, "not chasing u32::MAX");
     assert_eq!(limit(&sink, Limit::IncarnationCeiling), 1);
-    assert_eq!(a.stats().refutations, 1);
+    assert_eq!(sink.counter(Counter::Refutations), 1);
 
     // A peer (jump check off) that believed the forgery takes the refutation.
     let (mut c, _) = machine("c", 0, now);

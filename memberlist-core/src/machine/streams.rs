@@ -15,7 +15,7 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::metrics::count_wire_drop;
+use crate::metrics::{Counter, count_wire_drop};
 use crate::wire::{Ack, MessageType, StreamMessage, WireError, WireMessage};
 
 use super::Machine;
@@ -36,9 +36,9 @@ impl<D: Delegate> Machine<D> {
 
     fn stream_request(&mut self, now: Instant, from: SocketAddr, msg: Bytes) -> Option<Bytes> {
         if msg.first() == Some(&MessageType::PushPull.byte()) {
-            self.stats.push_pulls += 1;
+            self.metrics.increment(Counter::PushPulls, 1);
             if let Some(view) = self.same_view(&msg) {
-                self.stats.push_pulls_same_view += 1;
+                self.metrics.increment(Counter::PushPullsSameView, 1);
                 let reply = self.framed_local_push_pull(false, Vec::new());
                 self.merge_same_view(view, now);
                 return reply;
@@ -154,9 +154,9 @@ impl<D: Delegate> Machine<D> {
             StreamOutcome::Failed(e) => return Err(e.into()),
         };
         if msg.first() == Some(&MessageType::PushPull.byte()) {
-            self.stats.push_pulls += 1;
+            self.metrics.increment(Counter::PushPulls, 1);
             if let Some(view) = self.same_view(&msg) {
-                self.stats.push_pulls_same_view += 1;
+                self.metrics.increment(Counter::PushPullsSameView, 1);
                 self.merge_same_view(view, now);
                 return Ok(());
             }

@@ -138,40 +138,6 @@ impl DropReason {
     }
 }
 
-/// Why a transport refused a peer's TLS handshake (transports with TLS, such as QUIC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HandshakeRefusal {
-    /// The peer's certificate chains to another CA.
-    UnknownCa,
-    /// The peer's certificate is invalid, expired, for another name, or not signed by the
-    /// cluster CA's key.
-    BadCertificate,
-    /// Mutual TLS is on and the peer sent no certificate.
-    NoClientCertificate,
-    /// The peer does not speak our application protocol (ALPN).
-    Alpn,
-}
-
-impl HandshakeRefusal {
-    /// Every reason, in index order.
-    pub const ALL: [HandshakeRefusal; 4] = [
-        HandshakeRefusal::UnknownCa,
-        HandshakeRefusal::BadCertificate,
-        HandshakeRefusal::NoClientCertificate,
-        HandshakeRefusal::Alpn,
-    ];
-
-    /// The label value (`reason="…"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            HandshakeRefusal::UnknownCa => "unknown_ca",
-            HandshakeRefusal::BadCertificate => "bad_certificate",
-            HandshakeRefusal::NoClientCertificate => "no_client_certificate",
-            HandshakeRefusal::Alpn => "alpn",
-        }
-    }
-}
-
 impl LabelValue for DropReason {
     const ALL: &'static [Self] = &DropReason::ALL;
     fn as_str(self) -> &'static str {
@@ -179,16 +145,6 @@ impl LabelValue for DropReason {
     }
     fn index(self) -> usize {
         DropReason::index(self)
-    }
-}
-
-impl LabelValue for HandshakeRefusal {
-    const ALL: &'static [Self] = &HandshakeRefusal::ALL;
-    fn as_str(self) -> &'static str {
-        HandshakeRefusal::as_str(self)
-    }
-    fn index(self) -> usize {
-        self as usize
     }
 }
 
@@ -255,8 +211,24 @@ metric_table! {
         PacketsDropped(DropReason, "reason") => ("memberlist.udp.dropped", "memberlist_udp_dropped_total", "memberlist.udp.dropped", Count, Rust, "Datagrams dropped, by reason."),
         /// Inbound streams dropped, by reason.
         StreamsDropped(DropReason, "reason") => ("memberlist.tcp.dropped", "memberlist_tcp_dropped_total", "memberlist.tcp.dropped", Count, Rust, "Inbound streams dropped, by reason."),
-        /// TLS handshakes refused, by reason (QUIC transport).
-        HandshakesRefused(HandshakeRefusal, "reason") => ("memberlist.quic.handshake.refused", "memberlist_quic_handshakes_refused_total", "memberlist.quic.handshakes_refused", Count, Rust, "TLS handshakes refused, by reason (QUIC transport)."),
+        /// Gossip rounds run: the gossip ticks at which something could be sent. Go's
+        /// `memberlist.gossip` timer also counts the idle ticks; here those are skipped
+        /// without a wake-up and counted in [`GossipTicksIdle`](Counter::GossipTicksIdle).
+        GossipRounds => ("memberlist.gossip.rounds", "memberlist_gossip_rounds_total", "memberlist.gossip.rounds", Count, Rust, "Gossip rounds run (ticks at which something could be sent)."),
+        /// Gossip ticks that passed with nothing to send.
+        GossipTicksIdle => ("memberlist.gossip.idle", "memberlist_gossip_idle_ticks_total", "memberlist.gossip.idle_ticks", Count, Rust, "Gossip ticks that passed with nothing to send."),
+        /// Push/pull states received: requests we accepted and replies to ours.
+        PushPulls => ("memberlist.pushPull.received", "memberlist_push_pull_received_total", "memberlist.push_pull.received", Count, Rust, "Push/pull states received (requests accepted and replies)."),
+        /// Of [`PushPulls`](Counter::PushPulls), those that held exactly our view and were
+        /// merged from their bytes without being decoded (the equal-view fast path).
+        PushPullsSameView => ("memberlist.pushPull.sameView", "memberlist_push_pull_same_view_total", "memberlist.push_pull.same_view", Count, Rust, "Push/pull states equal to the local view, merged without decoding."),
+        /// Follow-up push/pulls run after a join (beyond Go; see
+        /// [`ProtocolConfig::join_push_pulls`](crate::machine::ProtocolConfig::join_push_pulls)).
+        JoinFollowUps => ("memberlist.join.followUp", "memberlist_join_follow_ups_total", "memberlist.join.follow_ups", Count, Rust, "Follow-up push/pulls run after a join."),
+        /// Streams we opened that failed (dial, write, reply or timeout).
+        StreamFailures => ("memberlist.tcp.failed", "memberlist_tcp_failed_total", "memberlist.tcp.failed", Count, Rust, "Outbound streams that failed (dial, write, reply or timeout)."),
+        /// Datagrams the transport refused to send.
+        SendErrors => ("memberlist.udp.send.errors", "memberlist_udp_send_errors_total", "memberlist.udp.send_errors", Count, Rust, "Datagrams the transport failed to send."),
         /// A bound on hostile input was exceeded, by limit (the input was dropped or refused; a
         /// drop is also counted in [`PacketsDropped`](Counter::PacketsDropped) or
         /// [`StreamsDropped`](Counter::StreamsDropped)).

@@ -1,8 +1,9 @@
 //! A sink that keeps every value in memory, for tests and direct reading.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-use super::{Counter, Gauge, Histogram, Metrics};
+use super::{Counter, DeclaredCounter, Gauge, Histogram, Metrics};
 
 /// Count, sum, minimum and maximum of a histogram's observations.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -15,6 +16,8 @@ pub struct HistogramSummary {
     pub min: f64,
     /// The largest (0 when none).
     pub max: f64,
+    /// The latest (0 when none).
+    pub last: f64,
 }
 
 /// A [`Metrics`] sink holding counters, gauges and histogram summaries in atomics, indexed
@@ -32,7 +35,9 @@ pub struct HistogramSummary {
 pub struct InMemoryMetrics {
     counters: Vec<AtomicU64>,
     gauges: Vec<AtomicU64>,
-    histograms: Vec<[AtomicU64; 4]>,
+    histograms: Vec<[AtomicU64; 5]>,
+    /// Declared plugin counters and their series, found by the declaration's address.
+    declared: Mutex<Vec<(&'static DeclaredCounter, Vec<u64>)>>,
 }
 
 impl Default for InMemoryMetrics {
@@ -51,6 +56,7 @@ impl InMemoryMetrics {
             histograms: (0..Histogram::COUNT)
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
+            declared: Mutex::default(),
         }
     }
 
@@ -66,14 +72,25 @@ impl InMemoryMetrics {
 
     /// A histogram's summary.
     pub fn histogram(&self, histogram: Histogram) -> HistogramSummary {
-        let [count, sum, min, max] = &self.histograms[histogram.index()];
+        let [count, sum, min, max, last] = &self.histograms[histogram.index()];
         let f = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
         HistogramSummary {
             count: count.load(Ordering::Relaxed),
             sum: f(sum),
             min: f(min),
             max: f(max),
+            last: f(last),
         }
+    }
+
+    /// Series `label` of a declared plugin counter (0 when undeclared or out of range).
+    pub fn declared_counter(&self, counter: &'static DeclaredCounter, label: usize) -> u64 {
+        let declared = self.declared.lock().unwrap_or_else(PoisonError::into_inner);
+        declared
+            .iter()
+            .find(|(c, _)| std::ptr::eq(*c, counter))
+            .and_then(|(_, series)| series.get(label).copied())
+            .unwrap_or(0)
     }
 }
 
@@ -93,10 +110,29 @@ impl Metrics for InMemoryMetrics {
     }
 
     fn record(&self, histogram: Histogram, value: f64) {
-        let [count, sum, min, max] = &self.histograms[histogram.index()];
+        let [count, sum, min, max, last] = &self.histograms[histogram.index()];
         let first = count.fetch_add(1, Ordering::Relaxed) == 0;
+        last.store(value.to_bits(), Ordering::Relaxed);
         update_f64(sum, |s| s + value);
         update_f64(min, |m| if first || value < m { value } else { m });
         update_f64(max, |m| if first || value > m { value } else { m });
+    }
+
+    fn declare(&self, counter: &'static DeclaredCounter) {
+        let mut declared = self.declared.lock().unwrap_or_else(PoisonError::into_inner);
+        if !declared.iter().any(|(c, _)| std::ptr::eq(*c, counter)) {
+            declared.push((counter, vec![0; counter.series()]));
+        }
+    }
+
+    fn increment_declared(&self, counter: &'static DeclaredCounter, label: usize, by: u64) {
+        let mut declared = self.declared.lock().unwrap_or_else(PoisonError::into_inner);
+        let series = declared
+            .iter_mut()
+            .find(|(c, _)| std::ptr::eq(*c, counter))
+            .and_then(|(_, series)| series.get_mut(label));
+        if let Some(value) = series {
+            *value += by;
+        }
     }
 }

@@ -22,13 +22,15 @@
 //! ```
 
 pub mod catalog;
+mod declared;
 mod memory;
 mod table;
 
 pub use catalog::{
-    BYTES_BUCKETS, Counter, Descriptor, DropReason, Gauge, HandshakeRefusal, Histogram, Kind,
-    Origin, SECONDS_BUCKETS, Unit,
+    BYTES_BUCKETS, Counter, Descriptor, DropReason, Gauge, Histogram, Kind, Origin,
+    SECONDS_BUCKETS, Unit,
 };
+pub use declared::DeclaredCounter;
 pub use memory::{HistogramSummary, InMemoryMetrics};
 pub use table::LabelValue;
 
@@ -41,6 +43,18 @@ pub trait Metrics: Send + Sync + 'static {
     fn set(&self, gauge: Gauge, value: f64);
     /// Observes one value of a histogram, in the unit its descriptor names (seconds or bytes).
     fn record(&self, histogram: Histogram, value: f64);
+    /// Makes a plugin's counter known (an exporter registers its series, at zero). Called
+    /// once per counter before it is incremented; calling it again is harmless. The default
+    /// ignores plugin counters.
+    fn declare(&self, counter: &'static DeclaredCounter) {
+        let _ = counter;
+    }
+    /// Adds `by` to series `label` (an index into its
+    /// [`label_values`](DeclaredCounter::label_values)) of a declared plugin counter. An
+    /// undeclared counter or an index out of range is ignored.
+    fn increment_declared(&self, counter: &'static DeclaredCounter, label: usize, by: u64) {
+        let _ = (counter, label, by);
+    }
 }
 
 /// The default sink: every call is a no-op.
@@ -71,6 +85,12 @@ impl<M: Metrics + ?Sized> Metrics for std::sync::Arc<M> {
     fn record(&self, histogram: Histogram, value: f64) {
         (**self).record(histogram, value);
     }
+    fn declare(&self, counter: &'static DeclaredCounter) {
+        (**self).declare(counter);
+    }
+    fn increment_declared(&self, counter: &'static DeclaredCounter, label: usize, by: u64) {
+        (**self).increment_declared(counter, label, by);
+    }
 }
 
 /// Two sinks at once: every update goes to both (e.g. Prometheus for scraping and
@@ -94,6 +114,14 @@ impl<A: Metrics, B: Metrics> Metrics for (A, B) {
     fn record(&self, histogram: Histogram, value: f64) {
         self.0.record(histogram, value);
         self.1.record(histogram, value);
+    }
+    fn declare(&self, counter: &'static DeclaredCounter) {
+        self.0.declare(counter);
+        self.1.declare(counter);
+    }
+    fn increment_declared(&self, counter: &'static DeclaredCounter, label: usize, by: u64) {
+        self.0.increment_declared(counter, label, by);
+        self.1.increment_declared(counter, label, by);
     }
 }
 

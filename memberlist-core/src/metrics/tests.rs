@@ -133,7 +133,8 @@ fn in_memory_sink_accumulates() {
             count: 3,
             sum: 6.0,
             min: 1.0,
-            max: 3.0
+            max: 3.0,
+            last: 2.0
         }
     );
     assert_eq!(sink.histogram(Histogram::Gossip).count, 0);

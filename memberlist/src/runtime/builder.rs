@@ -286,13 +286,13 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             now(),
         )
         .map_err(ConfigError::from)?;
-        machine.set_metrics(Arc::clone(&self.metrics));
+        let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
+        machine.set_metrics(Arc::clone(&counters.metrics));
         // Seeds given by IP are reconnection targets from the start; names join them when
         // `join_seeds` resolves them.
         machine.set_seeds(config.seeds.iter().filter_map(Seed::socket_addr));
         let local = machine.local_member().ok_or(Error::LocalNodeVetoed)?;
 
-        let counters = Arc::new(Counters::new(Arc::clone(&self.metrics)));
         let clock = WallClock::new(now());
         let snapshot = Snapshot::new(&mut machine, local, clock, config.event_buffer);
         let snapshot = Arc::new(Mutex::new(snapshot));

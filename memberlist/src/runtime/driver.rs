@@ -340,7 +340,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                         }
                     };
                     if matches!(outcome, StreamOutcome::Failed(_)) {
-                        Counters::bump(&self.counters.stream_failures);
+                        self.counters.bump(Counter::StreamFailures);
                     }
                     self.core.observe_outcome(id, &outcome);
                     self.core.machine.handle_stream_reply(now(), id, outcome);
@@ -348,10 +348,10 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 Some(_) = inbound.join_next(), if !inbound.is_empty() => {}
                 () = &mut sleep => {
                     let t = now();
-                    let rounds = self.core.machine.stats().gossip_rounds;
+                    let rounds = self.counters.count(Counter::GossipRounds);
                     let started = std::time::Instant::now();
                     self.core.machine.handle_timeout(t);
-                    if self.core.machine.stats().gossip_rounds != rounds {
+                    if self.counters.count(Counter::GossipRounds) != rounds {
                         // Go's `memberlist.gossip` timer: the real time the step took.
                         let took = started.elapsed().as_secs_f64();
                         self.counters.metrics.record(Histogram::Gossip, took);
@@ -379,15 +379,13 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
 
     /// Spawns the task serving an accepted stream, or closes it when too many are served.
     fn spawn_inbound(&self, inbound: &mut JoinSet<()>, stream: T::Stream, from: SocketAddr) {
-        Counters::bump(&self.counters.streams_accepted);
-        self.counters.metrics.increment(Counter::TcpAccept, 1);
+        self.counters.bump(Counter::TcpAccept);
         match Arc::clone(&self.inbound_limit).try_acquire_owned() {
             Ok(permit) => {
                 let ctx = Arc::clone(&self.inbound_ctx);
                 inbound.spawn(serve_inbound(stream, from, ctx, permit));
             }
             Err(_) => {
-                Counters::bump(&self.counters.streams_refused);
                 crate::metrics::count_drop(
                     &*self.counters.metrics,
                     DropReason::Limit,
@@ -402,9 +400,6 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
     /// Counts a datagram and hands it to the machine (which drops it unread when it is
     /// larger than [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size)).
     fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
-        let m = &self.counters.metrics;
-        m.increment(Counter::UdpReceivedPackets, 1);
-        m.increment(Counter::UdpReceivedBytes, data.len() as u64);
         self.core.machine.handle_datagram(now(), from, data);
     }
 
@@ -435,18 +430,15 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             match self.transmit_tx.try_send(t) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(t)) => {
-                    Counters::bump(&self.counters.transmits_dropped);
-                    self.counters
-                        .metrics
-                        .increment(Counter::PacketsDropped(DropReason::QueueFull), 1);
+                    let queue_full = Counter::PacketsDropped(DropReason::QueueFull);
+                    self.counters.bump(queue_full);
                     debug!(to = %t.to, "send queue full; dropping a datagram");
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
         while let Some(req) = self.core.machine.poll_stream_request() {
-            Counters::bump(&self.counters.streams_opened);
-            self.counters.metrics.increment(Counter::TcpConnect, 1);
+            self.counters.bump(Counter::TcpConnect);
             trace!(to = %req.to, kind = ?req.kind, "opening a stream");
             let id = req.id;
             let pipeline = self.core.machine.pipeline().clone();
@@ -484,14 +476,12 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         if let Some(previous) = previous {
             snap.publish(events, previous);
         }
-        self.counters.publish_machine(
-            &snap.stats,
-            machine.stats(),
-            changed.then(|| {
-                [State::Alive, State::Suspect, State::Dead, State::Left].map(|s| snap.count(s))
-            }),
-        );
-        snap.stats.clone_from(machine.stats());
+        if changed {
+            for state in [State::Alive, State::Suspect, State::Dead, State::Left] {
+                let members = snap.count(state) as f64;
+                self.counters.metrics.set(Gauge::Members(state), members);
+            }
+        }
         let queued = machine.queued_broadcasts();
         if queued != snap.queued_broadcasts {
             snap.queued_broadcasts = queued;
@@ -539,19 +529,14 @@ pub(crate) async fn send_datagrams<T: Transport>(
 ) {
     while let Some(t) = queue.recv().await {
         match transport.send_to(t.to, &t.data).await {
-            Ok(()) => {
-                counters.metrics.increment(Counter::UdpSentPackets, 1);
-                counters
-                    .metrics
-                    .increment(Counter::UdpSentBytes, t.data.len() as u64);
-            }
+            Ok(()) => {}
             Err(TransportError::Shutdown) => break,
             Err(e @ TransportError::DatagramTooLarge { .. }) => {
-                Counters::bump(&counters.transmit_errors);
+                counters.bump(Counter::SendErrors);
                 warn!(to = %t.to, error = %e, "cannot send a datagram");
             }
             Err(e) => {
-                Counters::bump(&counters.transmit_errors);
+                counters.bump(Counter::SendErrors);
                 debug!(to = %t.to, error = %e, "sending a datagram failed");
             }
         }

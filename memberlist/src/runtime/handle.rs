@@ -351,7 +351,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// The Lifeguard health score: 0 is healthy; higher means this node is slow to answer
     /// and probes less often — Go's `GetHealthScore`.
     pub fn health_score(&self) -> u32 {
-        self.snapshot().stats.health_score
+        self.shared.counters.health_score()
     }
 
     /// Counters of the protocol and of the runtime.
@@ -370,8 +370,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # }
     /// ```
     pub fn stats(&self) -> Stats {
-        let protocol = self.snapshot().stats.clone();
-        self.shared.counters.stats(protocol)
+        self.shared.counters.stats()
     }
 
     /// Broadcasts waiting in this node's gossip queue — memberlist's own (alive, suspect,

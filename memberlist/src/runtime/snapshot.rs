@@ -18,7 +18,7 @@ use std::sync::Arc;
 use smol_str::SmolStr;
 
 use crate::delegate::Delegate;
-use crate::machine::{Event, Machine, Member, State, Stats};
+use crate::machine::{Event, Machine, Member, State};
 
 use super::events::{EventLog, step_events};
 use super::member_info::{MemberInfo, WallClock};
@@ -35,8 +35,6 @@ pub(crate) struct Snapshot {
     counts: [usize; 4],
     /// Ourselves.
     pub(crate) local: Member,
-    /// The machine's counters as of the last refresh.
-    pub(crate) stats: Stats,
     /// False once the driver has stopped.
     pub(crate) running: bool,
     /// Queue depth last published as a gauge.
@@ -76,7 +74,6 @@ impl Snapshot {
             positions: HashMap::new(),
             counts: [0; 4],
             local,
-            stats: machine.stats().clone(),
             running: true,
             queued_broadcasts: 0,
             clock,

@@ -1,13 +1,15 @@
-//! Counters of the runtime.
+//! The counts behind [`Stats`]: everything the machine and the runtime report to the
+//! metrics sink, kept on the way.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::machine::State;
-use crate::metrics::{Counter, DropReason, Gauge, Metrics, NoopMetrics};
+use crate::metrics::{Counter, DropReason, Gauge, InMemoryMetrics, Metrics, NoopMetrics};
 use crate::wire::Limit;
 
-/// Counters of a running node: the protocol machine's and the runtime's own.
+/// Counters of a running node: the protocol machine's and the runtime's own, read from
+/// the same counts the metrics sink receives (one channel: every figure here is also a
+/// metric of the catalog).
 ///
 /// ```
 /// use memberlist::runtime::Stats;
@@ -18,45 +20,42 @@ use crate::wire::Limit;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// The protocol machine's counters: state changes, datagrams received and dropped
+    /// The protocol machine's counters: state changes, datagrams sent, received and dropped
     /// (undecodable, wrong label, failed decryption), refutations, the health score...
     pub protocol: crate::machine::Stats,
-    /// Inbound streams accepted from the transport (Go's `memberlist.tcp.accept`).
+    /// Inbound streams accepted from the transport (`memberlist.tcp.accept`).
     pub streams_accepted: u64,
     /// Inbound streams closed at once because
-    /// [`max_inbound_streams`](super::Config::max_inbound_streams) were being served.
+    /// [`max_inbound_streams`](super::Config::max_inbound_streams) were being served
+    /// (`memberlist.limit.exceeded{limit="inbound_streams"}`).
     pub streams_refused: u64,
     /// Inbound push/pulls closed without an answer because
     /// [`max_concurrent_push_pulls`](super::Config::max_concurrent_push_pulls) were being
-    /// served.
+    /// served (`memberlist.limit.exceeded{limit="push_pulls"}`).
     pub push_pulls_refused: u64,
-    /// Inbound streams dropped because they could not be read: undecodable, too long, timed
-    /// out, wrong label, failed decryption, reset.
+    /// Streams dropped because they could not be read (undecodable, too long, timed out,
+    /// wrong label, failed decryption, reset): `memberlist.tcp.dropped`, the two refusals
+    /// above left out.
     pub inbound_stream_errors: u64,
-    /// Streams we opened (push/pull, TCP ping fallback, reliable messages; Go's
-    /// `memberlist.tcp.connect` counts only push/pulls).
+    /// Streams we opened: push/pull, TCP ping fallback, reliable messages
+    /// (`memberlist.tcp.connect`; Go's counts only push/pulls).
     pub streams_opened: u64,
-    /// Streams we opened that failed (dial, write, reply or timeout).
+    /// Streams we opened that failed: dial, write, reply or timeout (`memberlist.tcp.failed`).
     pub stream_failures: u64,
-    /// Datagrams the transport refused to send.
+    /// Datagrams the transport refused to send (`memberlist.udp.send.errors`).
     pub transmit_errors: u64,
-    /// Datagrams dropped because the send queue was full.
+    /// Datagrams dropped because the send queue was full
+    /// (`memberlist.udp.dropped{reason="queue_full"}`).
     pub transmits_dropped: u64,
 }
 
-/// The runtime's own counters, shared by the driver and the stream tasks, and the metrics
-/// sink they report to.
+/// The counts of everything reported to the metrics sink (kept for [`Stats`]), the sink
+/// the driver, the stream tasks and the machine report to, and the push/pull gauge's count.
 pub(crate) struct Counters {
-    pub(crate) streams_accepted: AtomicU64,
-    pub(crate) streams_refused: AtomicU64,
-    pub(crate) push_pulls_refused: AtomicU64,
-    pub(crate) inbound_stream_errors: AtomicU64,
-    pub(crate) streams_opened: AtomicU64,
-    pub(crate) stream_failures: AtomicU64,
-    pub(crate) transmit_errors: AtomicU64,
-    pub(crate) transmits_dropped: AtomicU64,
-    push_pulls_in_flight: AtomicI64,
+    counts: Arc<InMemoryMetrics>,
+    /// The user's sink behind the counts: every update goes to both.
     pub(crate) metrics: Arc<dyn Metrics>,
+    push_pulls_in_flight: AtomicI64,
 }
 
 impl std::fmt::Debug for Counters {
@@ -82,23 +81,29 @@ impl Drop for PushPullInFlight {
 }
 
 impl Counters {
-    pub(crate) fn new(metrics: Arc<dyn Metrics>) -> Self {
+    /// Counts on the way to `sink`.
+    pub(crate) fn new(sink: Arc<dyn Metrics>) -> Self {
+        let counts = Arc::new(InMemoryMetrics::new());
         Self {
-            streams_accepted: AtomicU64::new(0),
-            streams_refused: AtomicU64::new(0),
-            push_pulls_refused: AtomicU64::new(0),
-            inbound_stream_errors: AtomicU64::new(0),
-            streams_opened: AtomicU64::new(0),
-            stream_failures: AtomicU64::new(0),
-            transmit_errors: AtomicU64::new(0),
-            transmits_dropped: AtomicU64::new(0),
+            metrics: Arc::new((Arc::clone(&counts), sink)),
+            counts,
             push_pulls_in_flight: AtomicI64::new(0),
-            metrics,
         }
     }
 
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Adds one to `counter`.
+    pub(crate) fn bump(&self, counter: Counter) {
+        self.metrics.increment(counter, 1);
+    }
+
+    /// A counter's count so far.
+    pub(crate) fn count(&self, counter: Counter) -> u64 {
+        self.counts.counter(counter)
+    }
+
+    /// The Lifeguard health score the machine last reported.
+    pub(crate) fn health_score(&self) -> u32 {
+        self.counts.gauge(Gauge::HealthScore) as u32
     }
 
     /// Counts a push/pull as in flight until the guard is dropped.
@@ -110,7 +115,6 @@ impl Counters {
 
     /// An inbound stream was dropped before it was answered.
     pub(crate) fn inbound_stream_dropped(&self, reason: DropReason, limit: Option<Limit>) {
-        Self::bump(&self.inbound_stream_errors);
         crate::metrics::count_drop(&*self.metrics, reason, limit, true);
     }
 
@@ -119,57 +123,26 @@ impl Counters {
         self.metrics.increment(Counter::TcpSentBytes, bytes as u64);
     }
 
-    /// Reports what changed in the machine's counters since `before` (called by the driver
-    /// after each input), and the member counts per state (alive, suspect, dead, left) when given.
-    pub(crate) fn publish_machine(
-        &self,
-        before: &crate::machine::Stats,
-        after: &crate::machine::Stats,
-        counts: Option<[usize; 4]>,
-    ) {
-        let m = &*self.metrics;
-        let delta = |c: Counter, b: u64, a: u64| {
-            if a > b {
-                m.increment(c, a - b);
-            }
-        };
-        delta(Counter::MsgAlive, before.alive, after.alive);
-        delta(Counter::MsgSuspect, before.suspect, after.suspect);
-        delta(Counter::MsgDead, before.dead, after.dead);
-        delta(Counter::Refutations, before.refutations, after.refutations);
-        delta(
-            Counter::DegradedProbe,
-            before.degraded_probes,
-            after.degraded_probes,
-        );
-        delta(
-            Counter::DegradedTimeout,
-            before.degraded_timeouts,
-            after.degraded_timeouts,
-        );
-        if before.health_score != after.health_score {
-            m.set(Gauge::HealthScore, f64::from(after.health_score));
-        }
-        if let Some(counts) = counts {
-            let states = [State::Alive, State::Suspect, State::Dead, State::Left];
-            for (state, n) in states.into_iter().zip(counts) {
-                m.set(Gauge::Members(state), n as f64);
-            }
-        }
-    }
-
-    pub(crate) fn stats(&self, protocol: crate::machine::Stats) -> Stats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    /// Everything counted so far, as [`Stats`].
+    pub(crate) fn stats(&self) -> Stats {
+        let c = |counter| self.counts.counter(counter);
+        let streams_refused = c(Counter::LimitExceeded(Limit::InboundStreams));
+        let push_pulls_refused = c(Counter::LimitExceeded(Limit::PushPulls));
+        let streams_dropped: u64 = DropReason::ALL
+            .iter()
+            .map(|r| c(Counter::StreamsDropped(*r)))
+            .sum();
         Stats {
-            protocol,
-            streams_accepted: get(&self.streams_accepted),
-            streams_refused: get(&self.streams_refused),
-            push_pulls_refused: get(&self.push_pulls_refused),
-            inbound_stream_errors: get(&self.inbound_stream_errors),
-            streams_opened: get(&self.streams_opened),
-            stream_failures: get(&self.stream_failures),
-            transmit_errors: get(&self.transmit_errors),
-            transmits_dropped: get(&self.transmits_dropped),
+            protocol: crate::machine::Stats::from_metrics(&self.counts),
+            streams_accepted: c(Counter::TcpAccept),
+            streams_refused,
+            push_pulls_refused,
+            inbound_stream_errors: streams_dropped
+                .saturating_sub(streams_refused + push_pulls_refused),
+            streams_opened: c(Counter::TcpConnect),
+            stream_failures: c(Counter::StreamFailures),
+            transmit_errors: c(Counter::SendErrors),
+            transmits_dropped: c(Counter::PacketsDropped(DropReason::QueueFull)),
         }
     }
 }

@@ -162,7 +162,6 @@ pub(crate) async fn serve_inbound<S>(
                         Some((permit, ctx.counters.push_pull_started()))
                     }
                     Err(_) => {
-                        Counters::bump(&ctx.counters.push_pulls_refused);
                         crate::metrics::count_drop(
                             &*ctx.counters.metrics,
                             DropReason::Limit,

@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use super::stats::Counters;
 use super::tests::{Network, Node, eventually, node};
 use crate::machine::{State, Stats};
 use crate::metrics::{
@@ -133,6 +132,28 @@ async fn traffic_membership_and_timings_reach_the_sink() {
     assert_eq!(m.gauge(Gauge::Members(State::Alive)), 2.0);
     assert!(m.counter(Counter::MsgSuspect) >= 1);
     assert!(m.counter(Counter::MsgDead) >= 1);
+    // The probes of the crashed seed fell back to streams, which failed.
+    assert!(m.counter(Counter::StreamFailures) >= 1);
+
+    // Two periodic push/pulls between the survivors, whose views are equal by then.
+    tokio::time::sleep(Duration::from_secs(65)).await;
+    assert!(m.counter(Counter::PushPulls) >= 2);
+    assert!(m.counter(Counter::PushPullsSameView) >= 1);
+    assert!(m.counter(Counter::JoinFollowUps) >= 1);
+    assert!(m.counter(Counter::GossipRounds) >= 1);
+    assert!(m.counter(Counter::GossipTicksIdle) >= 1);
+
+    // One channel: the node's `Stats` are the counts its sink received.
+    let stats = watched.stats();
+    assert_eq!(stats.protocol, Stats::from_metrics(m));
+    assert_eq!(
+        stats.protocol.packets_sent,
+        m.counter(Counter::UdpSentPackets)
+    );
+    assert_eq!(stats.streams_accepted, m.counter(Counter::TcpAccept));
+    assert_eq!(stats.streams_opened, m.counter(Counter::TcpConnect));
+    assert_eq!(stats.stream_failures, m.counter(Counter::StreamFailures));
+    assert_eq!(watched.health_score(), m.gauge(Gauge::HealthScore) as u32);
     watched.shutdown().await;
     third.shutdown().await;
 }
@@ -269,41 +290,16 @@ async fn open_streams(
 }
 
 #[test]
-fn machine_counters_are_published_as_deltas() {
-    let sink = Arc::new(InMemoryMetrics::new());
-    let counters = Counters::new(Arc::clone(&sink) as Arc<dyn Metrics>);
-    let before = Stats::default();
-    let mut after = before.clone();
-    after.alive = 3;
-    after.suspect = 2;
-    after.dead = 1;
-    after.refutations = 1;
-    after.degraded_probes = 4;
-    after.degraded_timeouts = 5;
-    after.health_score = 2;
-    counters.publish_machine(&before, &after, None);
-    counters.publish_machine(&after, &after, None);
-    assert_eq!(sink.counter(Counter::MsgAlive), 3);
-    assert_eq!(sink.counter(Counter::MsgSuspect), 2);
-    assert_eq!(sink.counter(Counter::MsgDead), 1);
-    assert_eq!(sink.counter(Counter::Refutations), 1);
-    assert_eq!(sink.counter(Counter::DegradedProbe), 4);
-    assert_eq!(sink.counter(Counter::DegradedTimeout), 5);
-    assert_eq!(sink.gauge(Gauge::HealthScore), 2.0);
-}
-
-#[test]
 fn every_catalog_entry_has_a_test_above() {
-    // The tests in this file cover these, except `HandshakesRefused` (4 series), moved by
-    // the QUIC transport and tested in transports/quic/tests/cluster.rs and
-    // agent/tests/agent_quic.rs, and `LimitExceeded` (one series per `Limit`), tested in
+    // The tests in this file cover these, except `SendErrors`, tested in
+    // runtime/tests_send_errors.rs, and `LimitExceeded` (one series per `Limit`), tested in
     // runtime/tests_limits.rs (each limit exceeded over the in-memory network) and
     // machine/state_tests.rs (`IncarnationCeiling`). A new catalog entry must be added
     // here and tested.
     let covered = Counter::COUNT + Gauge::COUNT + Histogram::COUNT;
     assert_eq!(
         covered,
-        32 + crate::wire::Limit::ALL.len() + 7 + 6,
+        35 + crate::wire::Limit::ALL.len() + 7 + 6,
         "the catalog changed: test the new entries"
     );
     assert_eq!(

@@ -2,8 +2,9 @@
 //! [`Builder`].
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use memberlist_core::metrics::{Counter, Descriptor, Gauge, Histogram, Metrics};
+use memberlist_core::metrics::{Counter, DeclaredCounter, Descriptor, Gauge, Histogram, Metrics};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, Value};
 
@@ -115,6 +116,11 @@ impl Builder {
             counters,
             gauges,
             histograms,
+            declared: Arc::new(Declared {
+                meter,
+                const_attributes: self.const_attributes,
+                counters: Mutex::default(),
+            }),
         }
     }
 }
@@ -161,6 +167,15 @@ pub struct OtelMetrics {
     counters: Vec<CounterSeries>,
     gauges: Vec<GaugeSeries>,
     histograms: Vec<HistogramSeries>,
+    declared: Arc<Declared>,
+}
+
+/// Counters declared by plugins (a transport's own), created when declared, and what it
+/// takes to create them.
+struct Declared {
+    meter: Meter,
+    const_attributes: Vec<KeyValue>,
+    counters: Mutex<Vec<(&'static DeclaredCounter, Vec<CounterSeries>)>>,
 }
 
 impl std::fmt::Debug for OtelMetrics {
@@ -238,5 +253,45 @@ impl Metrics for OtelMetrics {
     #[inline]
     fn record(&self, histogram: Histogram, value: f64) {
         self.histograms[histogram.index()].record(value);
+    }
+
+    fn declare(&self, counter: &'static DeclaredCounter) {
+        let declared = &*self.declared;
+        let mut counters = declared
+            .counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if counters.iter().any(|(c, _)| std::ptr::eq(*c, counter)) {
+            return;
+        }
+        let d = &counter.descriptor;
+        let instrument = declared
+            .meter
+            .u64_counter(d.otel_name)
+            .with_description(d.help)
+            .with_unit(counter.otel_unit)
+            .build();
+        let series = (0..counter.series())
+            .map(|i| {
+                let attrs = attributes(&declared.const_attributes, d, counter.label_value(i));
+                CounterSeries::new(&instrument, attrs)
+            })
+            .collect();
+        counters.push((counter, series));
+    }
+
+    fn increment_declared(&self, counter: &'static DeclaredCounter, label: usize, by: u64) {
+        let counters = self
+            .declared
+            .counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let series = counters
+            .iter()
+            .find(|(c, _)| std::ptr::eq(*c, counter))
+            .and_then(|(_, series)| series.get(label));
+        if let Some(series) = series {
+            series.add(by);
+        }
     }
 }

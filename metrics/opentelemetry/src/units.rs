@@ -43,7 +43,11 @@ pub const fn counter_unit(counter: Counter) -> &'static str {
         Counter::DegradedTimeout => "{suspicion}",
         Counter::Refutations => "{refutation}",
         Counter::Conflicts => "{conflict}",
-        Counter::HandshakesRefused(_) => "{handshake}",
+        Counter::GossipRounds => "{round}",
+        Counter::GossipTicksIdle => "{tick}",
+        Counter::PushPulls | Counter::PushPullsSameView | Counter::JoinFollowUps => "{exchange}",
+        Counter::StreamFailures => "{stream}",
+        Counter::SendErrors => "{packet}",
         Counter::LimitExceeded(_) => "{input}",
         Counter::UdpSentBytes | Counter::UdpReceivedBytes | Counter::TcpSentBytes => "By",
     }

@@ -29,8 +29,9 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use memberlist_core::metrics::{Counter, Descriptor, Gauge, Histogram, Metrics};
+use memberlist_core::metrics::{Counter, DeclaredCounter, Descriptor, Gauge, Histogram, Metrics};
 use prometheus::{GaugeVec, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Registering or rendering failed.
@@ -115,9 +116,11 @@ impl Builder {
 
         Ok(PrometheusMetrics {
             registry,
+            const_labels: Arc::new(self.const_labels),
             counters,
             gauges,
             histograms,
+            declared: Arc::default(),
         })
     }
 }
@@ -126,13 +129,19 @@ fn label_values(value: Option<&'static str>) -> Vec<&'static str> {
     value.into_iter().collect()
 }
 
+/// A declared plugin counter and its series (none when its name was taken).
+type DeclaredSeries = (&'static DeclaredCounter, Vec<IntCounter>);
+
 /// A [`Metrics`] sink backed by Prometheus instruments.
 #[derive(Clone)]
 pub struct PrometheusMetrics {
     registry: Registry,
+    const_labels: Arc<HashMap<String, String>>,
     counters: Vec<IntCounter>,
     gauges: Vec<prometheus::Gauge>,
     histograms: Vec<prometheus::Histogram>,
+    /// Counters declared by plugins (a transport's own), registered when declared.
+    declared: Arc<Mutex<Vec<DeclaredSeries>>>,
 }
 
 impl std::fmt::Debug for PrometheusMetrics {
@@ -193,6 +202,45 @@ impl Metrics for PrometheusMetrics {
     fn record(&self, histogram: Histogram, value: f64) {
         self.histograms[histogram.index()].observe(value);
     }
+
+    fn declare(&self, counter: &'static DeclaredCounter) {
+        let mut declared = self.declared.lock().unwrap_or_else(PoisonError::into_inner);
+        if declared.iter().any(|(c, _)| std::ptr::eq(*c, counter)) {
+            return;
+        }
+        match register_declared(&self.registry, &self.const_labels, counter) {
+            Ok(series) => declared.push((counter, series)),
+            // A name taken by someone else in a shared registry: the counter stays unexported.
+            Err(_) => declared.push((counter, Vec::new())),
+        }
+    }
+
+    fn increment_declared(&self, counter: &'static DeclaredCounter, label: usize, by: u64) {
+        let declared = self.declared.lock().unwrap_or_else(PoisonError::into_inner);
+        let series = declared
+            .iter()
+            .find(|(c, _)| std::ptr::eq(*c, counter))
+            .and_then(|(_, series)| series.get(label));
+        if let Some(series) = series {
+            series.inc_by(by);
+        }
+    }
+}
+
+/// Registers a plugin's counter and resolves each of its series.
+fn register_declared(
+    registry: &Registry,
+    const_labels: &HashMap<String, String>,
+    counter: &'static DeclaredCounter,
+) -> Result<Vec<IntCounter>, prometheus::Error> {
+    let d = &counter.descriptor;
+    let opts = Opts::new(d.prometheus_name, d.help).const_labels(const_labels.clone());
+    let keys: Vec<&str> = d.label.into_iter().collect();
+    let vec = IntCounterVec::new(opts, &keys)?;
+    registry.register(Box::new(vec.clone()))?;
+    (0..counter.series())
+        .map(|i| vec.get_metric_with_label_values(&label_values(counter.label_value(i))))
+        .collect()
 }
 
 #[cfg(test)]

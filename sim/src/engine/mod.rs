@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{Machine, ProtocolConfig, ViewInterner};
+use memberlist_core::machine::{Machine, ProtocolConfig, Stats, ViewInterner};
+use memberlist_core::metrics::{InMemoryMetrics, Metrics};
 use memberlist_core::wire::Pipeline;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -118,6 +119,8 @@ pub struct LogEntry {
 /// One simulated node.
 struct Node {
     machine: Machine<SimDelegate>,
+    /// What the machine reported to its metrics sink (its counters), since its last start.
+    counts: Arc<InMemoryMetrics>,
     addr: SocketAddr,
     up: bool,
     generation: u64,
@@ -248,10 +251,11 @@ impl Sim {
             steps: 0,
         };
         for i in 0..n {
-            let machine = sim.make_machine(i, 0)?;
+            let (machine, counts) = sim.make_machine(i, 0)?;
             sim.by_name.insert(node_name(i), i);
             sim.nodes.push(Node {
                 machine,
+                counts,
                 addr: node_addr(i),
                 up: true,
                 generation: 0,
@@ -268,7 +272,12 @@ impl Sim {
         Ok(sim)
     }
 
-    fn make_machine(&self, i: usize, restarts: u64) -> Result<Machine<SimDelegate>, SimError> {
+    /// Node `i`'s machine after `restarts` restarts, and the counts of its metrics.
+    fn make_machine(
+        &self,
+        i: usize,
+        restarts: u64,
+    ) -> Result<(Machine<SimDelegate>, Arc<InMemoryMetrics>), SimError> {
         let mut cfg = self.template.clone();
         cfg.name = node_name(i);
         let seed = mix(self.seed ^ mix(i as u64) ^ mix(restarts.wrapping_mul(0x1234_5677)));
@@ -282,7 +291,9 @@ impl Sim {
         )
         .map(|mut m| {
             m.set_view_interner(Arc::clone(&self.views) as Arc<dyn ViewInterner>);
-            m
+            let counts = Arc::new(InMemoryMetrics::new());
+            m.set_metrics(Arc::clone(&counts) as Arc<dyn Metrics>);
+            (m, counts)
         })
         .map_err(|e| SimError(format!("seed {}: {e}", self.seed)))
     }
@@ -319,6 +330,12 @@ impl Sim {
     /// The machine of node `i`.
     pub fn machine(&self, i: usize) -> &Machine<SimDelegate> {
         &self.nodes[i].machine
+    }
+
+    /// Node `i`'s counters since its last start (what its machine reported to its metrics
+    /// sink).
+    pub fn stats(&self, i: usize) -> Stats {
+        Stats::from_metrics(&self.nodes[i].counts)
     }
 
     /// Whether node `i` is running.
@@ -479,9 +496,10 @@ impl Sim {
     /// Restarts node `i` with a fresh machine (new seed) and joins it through `via`.
     pub fn restart(&mut self, i: usize, via: usize) -> Result<(), SimError> {
         let restarts = self.nodes[i].restarts + 1;
-        let machine = self.make_machine(i, restarts)?;
+        let (machine, counts) = self.make_machine(i, restarts)?;
         let node = &mut self.nodes[i];
         node.machine = machine;
+        node.counts = counts;
         node.restarts = restarts;
         node.up = true;
         node.generation += 1;

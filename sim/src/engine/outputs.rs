@@ -185,7 +185,7 @@ impl Sim {
     /// Looks at the alive/suspect/dead counters of node `i` and rescans its table when they
     /// moved: suspicions always, everything in full mode.
     fn scan_counters(&mut self, i: usize) {
-        let stats = self.nodes[i].machine.stats();
+        let stats = self.stats(i);
         let counters = (stats.alive, stats.suspect, stats.dead);
         let old = self.nodes[i].counters;
         if counters == old {

@@ -175,6 +175,7 @@ impl QuicConfig {
         mut self,
         metrics: std::sync::Arc<dyn memberlist_core::metrics::Metrics>,
     ) -> Self {
+        metrics.declare(&crate::HANDSHAKES_REFUSED);
         self.metrics = Some(MetricsSink(metrics));
         self
     }

@@ -55,8 +55,8 @@ fn handshake_failed(
     let reason = HandshakeFailure::classify(error);
     inner.counters.handshake_failed(reason);
     if let (Some(sink), Some(refusal)) = (&inner.metrics, reason.refusal()) {
-        let counter = memberlist_core::metrics::Counter::HandshakesRefused(refusal);
-        sink.0.increment(counter, 1);
+        sink.0
+            .increment_declared(&crate::HANDSHAKES_REFUSED, refusal, 1);
     }
     let direction = if dialing { "dialling" } else { "accepting" };
     if reason == HandshakeFailure::Timeout || reason == HandshakeFailure::Other {

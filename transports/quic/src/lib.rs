@@ -54,6 +54,7 @@ mod config;
 mod conn;
 #[cfg(feature = "dev-certs")]
 mod dev_certs;
+mod metrics;
 mod pool;
 mod stats;
 mod stream;
@@ -70,6 +71,7 @@ pub use config::{
 #[cfg(feature = "dev-certs")]
 pub use dev_certs::{DevCa, NodeCert};
 pub use memberlist_core::transport::{Transport, TransportError};
+pub use metrics::HANDSHAKES_REFUSED;
 pub use stats::{HandshakeFailure, HandshakeFailures, QuicStats};
 pub use stream::QuicStream;
 pub use tls::{ALPN, DEFAULT_SERVER_NAME, TlsConfig, TlsError, quic_client};

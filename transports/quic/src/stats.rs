@@ -44,15 +44,14 @@ impl HandshakeFailure {
         }
     }
 
-    /// The catalog's reason for a refusal (`None` for timeouts and other failures, which
-    /// are not refusals).
-    pub fn refusal(self) -> Option<memberlist_core::metrics::HandshakeRefusal> {
-        use memberlist_core::metrics::HandshakeRefusal as R;
+    /// For a refusal, its series in [`HANDSHAKES_REFUSED`](crate::HANDSHAKES_REFUSED)
+    /// (`None` for timeouts and other failures, which are not refusals).
+    pub fn refusal(self) -> Option<usize> {
         match self {
-            Self::UnknownCa => Some(R::UnknownCa),
-            Self::BadCertificate => Some(R::BadCertificate),
-            Self::NoClientCertificate => Some(R::NoClientCertificate),
-            Self::Alpn => Some(R::Alpn),
+            Self::UnknownCa => Some(0),
+            Self::BadCertificate => Some(1),
+            Self::NoClientCertificate => Some(2),
+            Self::Alpn => Some(3),
             Self::Timeout | Self::Other => None,
         }
     }

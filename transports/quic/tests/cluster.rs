@@ -274,10 +274,11 @@ async fn a_node_with_another_ca_cannot_join() {
     })
     .await;
     // …and reports it as a metric.
-    let refused = memberlist_core::metrics::Counter::HandshakesRefused(
-        memberlist_core::metrics::HandshakeRefusal::UnknownCa,
-    );
-    assert!(sink.counter(refused) >= 1);
+    let unknown_ca = memberlist_quic::HandshakeFailure::UnknownCa
+        .refusal()
+        .unwrap();
+    let refused = &memberlist_quic::HANDSHAKES_REFUSED;
+    assert!(sink.declared_counter(refused, unknown_ca) >= 1);
     // Its datagrams are never delivered either.
     for _ in 0..3 {
         intruder
