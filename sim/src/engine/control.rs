@@ -1,12 +1,48 @@
 //! The simulated cluster's faults and API calls: joins, crashes, restarts, metadata
-//! updates and leaves.
+//! updates, leaves, direct inputs to one machine, and recording of what nodes send and
+//! emit.
+
+use std::time::Instant;
 
 use bytes::Bytes;
+use memberlist_core::machine::Machine;
 use rand::Rng;
 
-use super::{Sim, SimError};
+use super::{NodeEvent, Sent, Sim, SimDelegate, SimError};
 
 impl Sim {
+    /// Gives node `i`'s machine an input of the caller's (a datagram crafted by hand, a
+    /// user message to send, a broadcast to queue, a change to its delegate) at the
+    /// current instant, then handles its outputs as after any other input.
+    pub fn input<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Machine<SimDelegate>, Instant) -> R,
+    ) -> R {
+        let now = self.now;
+        self.trace.mix(&[b'I', i as u8]);
+        let r = f(&mut self.nodes[i].machine, now);
+        self.drain(i);
+        r
+    }
+
+    /// Starts (or with `false` stops) keeping every datagram the nodes send, as they send
+    /// it, for [`take_tapped`](Self::take_tapped).
+    pub fn tap(&mut self, on: bool) {
+        self.tapped = on.then(|| self.tapped.take().unwrap_or_default());
+    }
+
+    /// The datagrams sent since [`tap`](Self::tap) was turned on or last taken.
+    pub fn take_tapped(&mut self) -> Vec<Sent> {
+        self.tapped.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Every event the machines emitted, in order, when
+    /// [`SimConfig::record_events`](super::SimConfig::record_events) is on.
+    pub fn events(&self) -> &[NodeEvent] {
+        self.events.as_deref().unwrap_or_default()
+    }
+
     /// Node `i` joins through node `via`.
     pub fn join(&mut self, i: usize, via: usize) {
         let now = self.now;

@@ -6,12 +6,13 @@
 //! and, when it moved, pushes a new wake-up with a bumped generation so the old one is
 //! skipped when popped (lazy invalidation). Nothing scans all nodes per step.
 //!
-//! Streams run synchronously at the instant they are requested, as in the core crate's
-//! cluster test: the acceptor decodes the request with a
+//! Streams run synchronously at the instant they are requested: the acceptor decodes the
+//! request with a
 //! [`StreamDecoder`](memberlist_core::wire::StreamDecoder), answers through
 //! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
 //! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
-//! and crashes refuse them; a slow member answers past the deadline, so its streams fail.
+//! and crashes refuse them, and so do cut links; a slow member answers past the deadline, so
+//! its streams fail.
 //! Output handling lives in [`outputs`]; faults and API calls in the private `control`
 //! module; the event queue in the private `queue` module.
 
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{Machine, ProtocolConfig, ViewInterner};
+use memberlist_core::machine::{Event, Machine, ProtocolConfig, ViewInterner};
 use memberlist_core::wire::Pipeline;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -53,8 +54,13 @@ pub struct SimConfig {
     pub net: NetConfig,
     /// Protocol settings of every node (the name is replaced per node).
     pub protocol: ProtocolConfig,
+    /// Adjusts node i's copy of `protocol`, already named [`node_name(i)`](node_name), to
+    /// give some nodes other settings or another name; does nothing by default.
+    pub per_node: fn(usize, &mut ProtocolConfig),
     /// Full invariant scans; `None` enables them up to [`FULL_CHECK_LIMIT`] nodes.
     pub full_checks: Option<bool>,
+    /// Keep every event the machines emit, for [`Sim::events`]; off by default.
+    pub record_events: bool,
 }
 
 impl SimConfig {
@@ -65,16 +71,23 @@ impl SimConfig {
             seed,
             net: NetConfig::default(),
             protocol: ProtocolConfig::lan("template"),
+            per_node: |_, _| {},
             full_checks: None,
+            record_events: false,
         }
     }
 }
 
-/// The delegate of simulated nodes: it only holds metadata.
+/// The delegate of simulated nodes: it holds metadata and the user messages received.
 #[derive(Debug, Default)]
 pub struct SimDelegate {
     /// Metadata announced by the node.
     pub meta: Bytes,
+    /// User messages received, in order.
+    pub messages: Vec<Bytes>,
+    /// Whether the node says it may have broadcasts of its own (then its machine runs
+    /// every gossip tick instead of skipping idle ones); `false` by default.
+    pub broadcasts: bool,
 }
 
 impl Delegate for SimDelegate {
@@ -82,8 +95,12 @@ impl Delegate for SimDelegate {
         self.meta.clone()
     }
 
+    fn notify_message(&mut self, msg: Bytes) {
+        self.messages.push(msg);
+    }
+
     fn has_broadcasts(&self) -> bool {
-        false
+        self.broadcasts
     }
 }
 
@@ -115,6 +132,30 @@ pub struct LogEntry {
     pub what: Observation,
     /// The subject's metadata as the observer holds it.
     pub meta: Bytes,
+}
+
+/// A datagram as a node sent it, before the network's fate (see [`Sim::tap`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Virtual time since the start of the run.
+    pub at: Duration,
+    /// The sending node.
+    pub from: usize,
+    /// The destination address.
+    pub to: SocketAddr,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// An event a node's machine emitted (see [`Sim::events`]).
+#[derive(Debug, Clone)]
+pub struct NodeEvent {
+    /// Virtual time since the start of the run.
+    pub at: Duration,
+    /// The node whose machine emitted it.
+    pub node: usize,
+    /// The event.
+    pub event: Event,
 }
 
 /// One simulated node.
@@ -163,6 +204,7 @@ impl std::error::Error for SimError {}
 pub struct Sim {
     seed: u64,
     template: ProtocolConfig,
+    per_node: fn(usize, &mut ProtocolConfig),
     start: Instant,
     now: Instant,
     nodes: Vec<Node>,
@@ -181,6 +223,12 @@ pub struct Sim {
     watched: Vec<bool>,
     log: Vec<LogEntry>,
     steps: u64,
+    /// Wake-ups handled (the timer part of `steps`).
+    wakeups: u64,
+    /// Every datagram sent, while tapping.
+    tapped: Option<Vec<Sent>>,
+    /// Every event emitted, while recording.
+    events: Option<Vec<NodeEvent>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -248,10 +296,14 @@ impl Sim {
             watched: vec![false; n],
             log: Vec::new(),
             steps: 0,
+            wakeups: 0,
+            tapped: None,
+            events: cfg.record_events.then(Vec::new),
+            per_node: cfg.per_node,
         };
         for i in 0..n {
             let machine = sim.make_machine(i, 0)?;
-            sim.by_name.insert(node_name(i), i);
+            sim.by_name.insert(sim.node_config(i).name, i);
             sim.nodes.push(Node {
                 machine,
                 addr: node_addr(i),
@@ -270,9 +322,16 @@ impl Sim {
         Ok(sim)
     }
 
-    fn make_machine(&self, i: usize, restarts: u64) -> Result<Machine<SimDelegate>, SimError> {
+    /// Node `i`'s protocol settings.
+    fn node_config(&self, i: usize) -> ProtocolConfig {
         let mut cfg = self.template.clone();
         cfg.name = node_name(i);
+        (self.per_node)(i, &mut cfg);
+        cfg
+    }
+
+    fn make_machine(&self, i: usize, restarts: u64) -> Result<Machine<SimDelegate>, SimError> {
+        let cfg = self.node_config(i);
         let seed = mix(self.seed ^ mix(i as u64) ^ mix(restarts.wrapping_mul(0x1234_5677)));
         Machine::new(
             cfg,
@@ -346,6 +405,11 @@ impl Sim {
     /// Inputs processed so far (deliveries and wake-ups).
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// Wake-ups processed so far (timer expirations handled).
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
     }
 
     /// Observations about watched nodes, in order.
@@ -443,6 +507,7 @@ impl Sim {
                     }
                     n.wake_at = None;
                     self.steps += 1;
+                    self.wakeups += 1;
                     self.trace.input(self.now - self.start, node, b'W', &[]);
                     let now = self.now;
                     self.nodes[node].machine.handle_timeout(now);
