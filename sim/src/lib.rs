@@ -26,7 +26,8 @@ pub mod scenarios;
 pub mod trace;
 
 pub use engine::{
-    LogEntry, Observation, Sim, SimConfig, SimDelegate, SimError, node_addr, node_at, node_name,
+    LogEntry, NodeEvent, Observation, Sent, Sim, SimConfig, SimDelegate, SimError, node_addr,
+    node_at, node_name,
 };
 pub use net::NetConfig;
 pub use report::Report;

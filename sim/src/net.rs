@@ -2,7 +2,8 @@
 //!
 //! The model is deliberately simple: every link has the same base latency plus uniform jitter,
 //! each datagram is lost or duplicated independently, and a partition assigns every node a
-//! group — nodes in different groups cannot reach each other. Randomness comes from one
+//! group — nodes in different groups cannot reach each other — and single links can be
+//! cut. Randomness comes from one
 //! seeded generator owned by the engine, so decisions replay exactly.
 
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct Network {
     split: bool,
     /// Number of nodes with a non-zero `slow`: unless some are, `slow` need not be read.
     slowed: usize,
+    /// Cut links, as (lower, higher) node indexes.
+    cuts: Vec<(usize, usize)>,
 }
 
 impl Network {
@@ -57,6 +60,7 @@ impl Network {
             slow: vec![Duration::ZERO; n],
             split: false,
             slowed: 0,
+            cuts: Vec::new(),
         }
     }
 
@@ -80,15 +84,27 @@ impl Network {
         self.split = self.group.iter().any(|&g| Some(g) != first);
     }
 
-    /// Removes every partition.
+    /// Cuts the link between `a` and `b`: nothing passes either way, while both still
+    /// reach everyone else.
+    pub fn cut(&mut self, a: usize, b: usize) {
+        let link = (a.min(b), a.max(b));
+        if !self.cuts.contains(&link) {
+            self.cuts.push(link);
+        }
+    }
+
+    /// Removes every partition and cut.
     pub fn heal(&mut self) {
         self.group.iter_mut().for_each(|g| *g = 0);
         self.split = false;
+        self.cuts.clear();
     }
 
-    /// Whether `a` and `b` are on the same side of every partition.
+    /// Whether `a` and `b` are on the same side of every partition and their link is not
+    /// cut.
     pub fn connected(&self, a: usize, b: usize) -> bool {
-        !self.split || self.group[a] == self.group[b]
+        (!self.split || self.group[a] == self.group[b])
+            && (self.cuts.is_empty() || !self.cuts.contains(&(a.min(b), a.max(b))))
     }
 
     /// Delays every datagram delivered to `node` by `delay` (zero makes it normal again):
@@ -192,5 +208,10 @@ mod tests {
         assert!(!net.connected(0, 1) && net.connected(0, 2));
         net.partition(|_| 5);
         assert!(net.connected(0, 1), "one group is no split");
+        net.cut(2, 1);
+        assert!(!net.connected(1, 2) && !net.connected(2, 1) && net.connected(0, 2));
+        assert!(net.route(&mut rng, 1, 2).first.is_none());
+        net.heal();
+        assert!(net.connected(1, 2));
     }
 }

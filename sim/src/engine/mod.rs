@@ -6,13 +6,15 @@
 //! and, when it moved, pushes a new wake-up with a bumped generation so the old one is
 //! skipped when popped (lazy invalidation). Nothing scans all nodes per step.
 //!
-//! Streams run synchronously at the instant they are requested, as in the core crate's
-//! cluster test: the acceptor decodes the request with a
+//! Streams run synchronously at the instant they are requested: the acceptor decodes the
+//! request with a
 //! [`StreamDecoder`](memberlist_core::wire::StreamDecoder), answers through
 //! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
 //! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
-//! and crashes refuse them; a slow member answers past the deadline, so its streams fail.
-//! Output handling lives in [`outputs`]; the event queue in the private `queue` module.
+//! and crashes refuse them, and so do cut links; a slow member answers past the deadline, so
+//! its streams fail.
+//! Output handling lives in [`outputs`]; faults and API calls in the private `control`
+//! module; the event queue in the private `queue` module.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memberlist_core::delegate::Delegate;
-use memberlist_core::machine::{Machine, ProtocolConfig, Stats, ViewInterner};
+use memberlist_core::machine::{Event, Machine, ProtocolConfig, Stats, ViewInterner};
 use memberlist_core::metrics::{InMemoryMetrics, Metrics};
 use memberlist_core::wire::Pipeline;
+use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use smol_str::SmolStr;
 
 use crate::invariants::Checker;
@@ -34,6 +36,7 @@ use crate::trace::Trace;
 use queue::EventQueue;
 use view_pool::ViewPool;
 
+mod control;
 pub mod outputs;
 mod queue;
 mod view_pool;
@@ -52,8 +55,13 @@ pub struct SimConfig {
     pub net: NetConfig,
     /// Protocol settings of every node (the name is replaced per node).
     pub protocol: ProtocolConfig,
+    /// Adjusts node i's copy of `protocol`, already named [`node_name(i)`](node_name), to
+    /// give some nodes other settings or another name; does nothing by default.
+    pub per_node: fn(usize, &mut ProtocolConfig),
     /// Full invariant scans; `None` enables them up to [`FULL_CHECK_LIMIT`] nodes.
     pub full_checks: Option<bool>,
+    /// Keep every event the machines emit, for [`Sim::events`]; off by default.
+    pub record_events: bool,
 }
 
 impl SimConfig {
@@ -64,16 +72,23 @@ impl SimConfig {
             seed,
             net: NetConfig::default(),
             protocol: ProtocolConfig::lan("template"),
+            per_node: |_, _| {},
             full_checks: None,
+            record_events: false,
         }
     }
 }
 
-/// The delegate of simulated nodes: it only holds metadata.
+/// The delegate of simulated nodes: it holds metadata and the user messages received.
 #[derive(Debug, Default)]
 pub struct SimDelegate {
     /// Metadata announced by the node.
     pub meta: Bytes,
+    /// User messages received, in order.
+    pub messages: Vec<Bytes>,
+    /// Whether the node says it may have broadcasts of its own (then its machine runs
+    /// every gossip tick instead of skipping idle ones); `false` by default.
+    pub broadcasts: bool,
 }
 
 impl Delegate for SimDelegate {
@@ -81,8 +96,12 @@ impl Delegate for SimDelegate {
         self.meta.clone()
     }
 
+    fn notify_message(&mut self, msg: Bytes) {
+        self.messages.push(msg);
+    }
+
     fn has_broadcasts(&self) -> bool {
-        false
+        self.broadcasts
     }
 }
 
@@ -114,6 +133,30 @@ pub struct LogEntry {
     pub what: Observation,
     /// The subject's metadata as the observer holds it.
     pub meta: Bytes,
+}
+
+/// A datagram as a node sent it, before the network's fate (see [`Sim::tap`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Virtual time since the start of the run.
+    pub at: Duration,
+    /// The sending node.
+    pub from: usize,
+    /// The destination address.
+    pub to: SocketAddr,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// An event a node's machine emitted (see [`Sim::events`]).
+#[derive(Debug, Clone)]
+pub struct NodeEvent {
+    /// Virtual time since the start of the run.
+    pub at: Duration,
+    /// The node whose machine emitted it.
+    pub node: usize,
+    /// The event.
+    pub event: Event,
 }
 
 /// One simulated node.
@@ -164,6 +207,7 @@ impl std::error::Error for SimError {}
 pub struct Sim {
     seed: u64,
     template: ProtocolConfig,
+    per_node: fn(usize, &mut ProtocolConfig),
     start: Instant,
     now: Instant,
     nodes: Vec<Node>,
@@ -182,6 +226,12 @@ pub struct Sim {
     watched: Vec<bool>,
     log: Vec<LogEntry>,
     steps: u64,
+    /// Wake-ups handled (the timer part of `steps`).
+    wakeups: u64,
+    /// Every datagram sent, while tapping.
+    tapped: Option<Vec<Sent>>,
+    /// Every event emitted, while recording.
+    events: Option<Vec<NodeEvent>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -249,10 +299,14 @@ impl Sim {
             watched: vec![false; n],
             log: Vec::new(),
             steps: 0,
+            wakeups: 0,
+            tapped: None,
+            events: cfg.record_events.then(Vec::new),
+            per_node: cfg.per_node,
         };
         for i in 0..n {
             let (machine, counts) = sim.make_machine(i, 0)?;
-            sim.by_name.insert(node_name(i), i);
+            sim.by_name.insert(sim.node_config(i).name, i);
             sim.nodes.push(Node {
                 machine,
                 counts,
@@ -272,14 +326,21 @@ impl Sim {
         Ok(sim)
     }
 
+    /// Node `i`'s protocol settings.
+    fn node_config(&self, i: usize) -> ProtocolConfig {
+        let mut cfg = self.template.clone();
+        cfg.name = node_name(i);
+        (self.per_node)(i, &mut cfg);
+        cfg
+    }
+
     /// Node `i`'s machine after `restarts` restarts, and the counts of its metrics.
     fn make_machine(
         &self,
         i: usize,
         restarts: u64,
     ) -> Result<(Machine<SimDelegate>, Arc<InMemoryMetrics>), SimError> {
-        let mut cfg = self.template.clone();
-        cfg.name = node_name(i);
+        let cfg = self.node_config(i);
         let seed = mix(self.seed ^ mix(i as u64) ^ mix(restarts.wrapping_mul(0x1234_5677)));
         Machine::new(
             cfg,
@@ -363,6 +424,11 @@ impl Sim {
         self.steps
     }
 
+    /// Wake-ups processed so far (timer expirations handled).
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
+    }
+
     /// Observations about watched nodes, in order.
     pub fn log(&self) -> &[LogEntry] {
         &self.log
@@ -432,105 +498,6 @@ impl Sim {
     }
 
     // ----------------------------------------------------------------------------------
-    // Faults and API calls
-    // ----------------------------------------------------------------------------------
-
-    /// Node `i` joins through node `via`.
-    pub fn join(&mut self, i: usize, via: usize) {
-        let now = self.now;
-        let to = self.nodes[via].addr;
-        self.nodes[i].machine.join(now, [to]);
-        self.drain(i);
-    }
-
-    /// Every node but `seed` joins through `seed`.
-    pub fn join_all_through(&mut self, seed: usize) {
-        for i in 0..self.len() {
-            if i != seed {
-                self.join(i, seed);
-            }
-        }
-    }
-
-    /// Node i joins through a random earlier node, for every i > 0.
-    pub fn join_random_earlier(&mut self) {
-        for i in 1..self.len() {
-            let via = self.rng.random_range(0..i);
-            self.join(i, via);
-        }
-    }
-
-    /// Makes every running node know every other running node as alive, as if the cluster
-    /// had converged, without simulating the join (which costs O(N²) gossip). Uses
-    /// [`Machine::restore_members`]; the join events it emits are setup, not observations,
-    /// and are dropped.
-    pub fn bootstrap_converged(&mut self) {
-        let everyone: Vec<_> = self
-            .nodes
-            .iter()
-            .filter(|n| n.up)
-            .filter_map(|n| n.machine.local_member())
-            .collect();
-        let now = self.now;
-        for i in 0..self.nodes.len() {
-            if !self.nodes[i].up {
-                continue;
-            }
-            let machine = &mut self.nodes[i].machine;
-            machine.restore_members(now, everyone.iter().cloned());
-            while machine.poll_event().is_some() {}
-            self.drain(i);
-        }
-        self.trace.mix(b"bootstrap");
-    }
-
-    /// Crashes node `i`: it stops receiving, sending and running timers.
-    pub fn crash(&mut self, i: usize) {
-        let node = &mut self.nodes[i];
-        node.up = false;
-        node.generation += 1;
-        node.wake_at = None;
-        self.trace.mix(&[b'C', i as u8]);
-    }
-
-    /// Restarts node `i` with a fresh machine (new seed) and joins it through `via`.
-    pub fn restart(&mut self, i: usize, via: usize) -> Result<(), SimError> {
-        let restarts = self.nodes[i].restarts + 1;
-        let (machine, counts) = self.make_machine(i, restarts)?;
-        let node = &mut self.nodes[i];
-        node.machine = machine;
-        node.counts = counts;
-        node.restarts = restarts;
-        node.up = true;
-        node.generation += 1;
-        node.wake_at = None;
-        node.counters = (0, 0, 0);
-        node.last_suspect.clear();
-        self.checker.on_restart(i);
-        self.trace.mix(&[b'R', i as u8]);
-        self.drain(i);
-        self.join(i, via);
-        Ok(())
-    }
-
-    /// Node `i` announces new metadata.
-    pub fn update_meta(&mut self, i: usize, meta: Bytes) -> u64 {
-        let now = self.now;
-        self.nodes[i].machine.with_delegate(now, |d| d.meta = meta);
-        let id = self.nodes[i].machine.update_meta(now);
-        self.drain(i);
-        id
-    }
-
-    /// Node `i` leaves gracefully (it keeps running until crashed).
-    pub fn leave(&mut self, i: usize) -> u64 {
-        let now = self.now;
-        let id = self.nodes[i].machine.leave(now);
-        self.drain(i);
-        id
-    }
-
-    // ----------------------------------------------------------------------------------
     // Running
     // ----------------------------------------------------------------------------------
 
@@ -557,6 +524,7 @@ impl Sim {
                     }
                     n.wake_at = None;
                     self.steps += 1;
+                    self.wakeups += 1;
                     self.trace.input(self.now - self.start, node, b'W', &[]);
                     let now = self.now;
                     self.nodes[node].machine.handle_timeout(now);

@@ -9,10 +9,11 @@ use memberlist_core::machine::{
     Event, State, StreamError, StreamOutcome, StreamPhase, StreamRequest,
 };
 use memberlist_core::wire::{StreamDecoder, StreamRole};
+use smol_str::SmolStr;
 
 use crate::trace::Trace;
 
-use super::{LogEntry, Observation, Sim, Work, node_at, node_name};
+use super::{LogEntry, NodeEvent, Observation, Sent, Sim, Work, node_at};
 
 impl Sim {
     /// Moves node `i`'s outputs onto the network, runs its streams, records its events and
@@ -25,6 +26,14 @@ impl Sim {
             let mut progressed = false;
             while let Some(t) = self.nodes[i].machine.poll_transmit() {
                 progressed = true;
+                if let Some(tapped) = &mut self.tapped {
+                    tapped.push(Sent {
+                        at: self.now - self.start,
+                        from: i,
+                        to: t.to,
+                        data: t.data.clone(),
+                    });
+                }
                 let Some(to) = node_at(&t.to, self.nodes.len()) else {
                     continue;
                 };
@@ -152,6 +161,13 @@ impl Sim {
     }
 
     fn on_event(&mut self, observer: usize, e: Event) {
+        if let Some(events) = &mut self.events {
+            events.push(NodeEvent {
+                at: self.now - self.start,
+                node: observer,
+                event: e.clone(),
+            });
+        }
         let (what, m) = match &e {
             Event::Join(m) => (Observation::Joined, m),
             Event::Leave(m) if m.state == State::Left => (Observation::Left, m),
@@ -194,19 +210,22 @@ impl Sim {
         self.nodes[i].counters = counters;
         if counters.1 != old.1 {
             let size = self.nodes[i].machine.all_members().count();
-            let suspects: Vec<(usize, Instant)> = self.nodes[i]
+            let suspects: Vec<(usize, Instant, SmolStr)> = self.nodes[i]
                 .machine
                 .all_members()
                 .filter(|m| m.state == State::Suspect)
-                .filter_map(|m| self.by_name.get(&m.name).map(|&s| (s, m.state_change)))
+                .filter_map(|m| {
+                    let &s = self.by_name.get(&m.name)?;
+                    Some((s, m.state_change, m.name))
+                })
                 .collect();
-            for (subject, since) in suspects {
+            for (subject, since, name) in suspects {
                 if self.nodes[i].last_suspect.get(&subject) == Some(&since) {
                     continue;
                 }
                 self.nodes[i].last_suspect.insert(subject, since);
                 self.checker.on_suspect(subject, since, size);
-                self.trace.event(i, b'S', node_name(subject).as_str(), 0);
+                self.trace.event(i, b'S', name.as_str(), 0);
                 if self.watched[subject] {
                     self.log.push(LogEntry {
                         at: since - self.start,
