@@ -44,7 +44,8 @@ pub use memberlist_core::{
 };
 
 pub mod runtime;
-#[cfg(feature = "testing")]
+// The runtime's own unit tests run on the kit's memory network, with or without the feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(feature = "serde")]
