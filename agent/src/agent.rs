@@ -72,7 +72,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
 
-use crate::faults::{Lossy, TestHooks};
+use crate::faults::TestHooks;
 use crate::settings::{self, DelegateVersions, Settings, TransportSettings};
 use crate::signals::Signals;
 
@@ -311,10 +311,17 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
                     let seed = hooks
                         .test_drop_seed
                         .unwrap_or_else(|| crate::faults::seed_for(settings.config.name()));
-                    let lossy = Lossy::new(transport, rate, seed);
-                    run_node(lossy, "net", settings, sinks, listeners, signals).await
+                    let lossy = crate::faults::lossy(transport, rate, seed);
+                    let report = crate::faults::report;
+                    run_node(lossy, "net", settings, sinks, listeners, signals, report).await
                 }
-                None => run_node(transport, "net", settings, sinks, listeners, signals).await,
+                None => {
+                    let report = |_: &NetTransport| {};
+                    run_node(
+                        transport, "net", settings, sinks, listeners, signals, report,
+                    )
+                    .await
+                }
             }
         }
         TransportSettings::Quic { tls, mutual_tls } => {
@@ -327,7 +334,11 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
             let transport = QuicTransport::bind(config)
                 .await
                 .map_err(|e| format!("cannot start QUIC on {bind}: {e}"))?;
-            run_node(transport, "quic", settings, sinks, listeners, signals).await
+            let report = |_: &QuicTransport| {};
+            run_node(
+                transport, "quic", settings, sinks, listeners, signals, report,
+            )
+            .await
         }
     }
 }
@@ -339,7 +350,7 @@ struct Listeners {
 }
 
 /// Runs the node over `transport` (named `kind` in the logs) until a signal, then leaves and
-/// shuts down.
+/// shuts down; `report` then looks at the transport (the test hook logs its counts).
 async fn run_node<T: Transport>(
     transport: T,
     kind: &'static str,
@@ -347,6 +358,7 @@ async fn run_node<T: Transport>(
     sinks: Sinks,
     listeners: Listeners,
     mut signals: Signals,
+    report: fn(&T),
 ) -> Result<(), String> {
     let Listeners {
         http: http_listener,
@@ -435,6 +447,7 @@ async fn run_node<T: Transport>(
         again = signals.recv() => warn!(signal = again, "second signal: shutting down without waiting for the leave"),
     }
     node.shutdown().await;
+    report(node.transport());
     let _ = stop_http.send(());
     let _ = stop_admin.send(());
     if let Some(task) = admin_task {

@@ -4,18 +4,18 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use memberlist::runtime::{Config, Memberlist};
+use memberlist::testing::Intercept;
 use memberlist_core::machine::State;
 use memberlist_lz4::Lz4;
 use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use tokio::time::Instant;
 
-use crate::counting::Counting;
 use crate::report::{Churn, RunReport, cpu_time, peak_rss_kib, push_pull_figures};
 use crate::{BenchCodec, BenchError, Scenario};
 
 /// A node of the in-process scenario.
-type Node = Memberlist<Counting<NetTransport>>;
+type Node = Memberlist<Intercept<NetTransport>>;
 
 /// How often the harness looks at the nodes while waiting (join, crash).
 const POLL: Duration = Duration::from_millis(100);
@@ -34,7 +34,7 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
     let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let mut nodes: Vec<Node> = Vec::with_capacity(n);
     for i in 0..n {
-        let transport = Counting::new(NetTransport::bind(bind).await?);
+        let transport = Intercept::new(NetTransport::bind(bind).await?);
         let builder = Memberlist::builder(Config::lan(format!("node-{i:04}"))).transport(transport);
         let node = match scenario.codec {
             BenchCodec::Lzw => builder.compression(Lzw).start().await?,
@@ -113,11 +113,16 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
 
     // Steady state.
     tokio::time::sleep(scenario.settle).await;
-    let sent = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.transport().bytes_sent()).sum() };
+    let sent = |nodes: &[Node]| -> u64 {
+        nodes
+            .iter()
+            .map(|n| n.transport().traffic().bytes_sent())
+            .sum()
+    };
     let streamed = |nodes: &[Node]| -> u64 {
         nodes
             .iter()
-            .map(|n| n.transport().stream_bytes_sent())
+            .map(|n| n.transport().traffic().stream_bytes_written)
             .sum()
     };
     let dials = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.stats().streams_opened).sum() };

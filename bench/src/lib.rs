@@ -10,7 +10,6 @@
 //! - [`inproc`]: all Rust nodes in this process (the `rust` subcommand).
 //! - [`procs`]: one process per node, Go or Rust (the `go` and `rust --procs` subcommands).
 
-pub mod counting;
 pub mod inproc;
 pub mod node;
 pub mod procs;

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use memberlist::runtime::{Config, Memberlist};
+use memberlist::testing::Intercept;
 use memberlist_core::machine::State;
 use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
@@ -20,7 +21,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::BenchError;
-use crate::counting::Counting;
 
 fn emit(value: &Value) {
     let mut out = std::io::stdout().lock();
@@ -32,7 +32,7 @@ fn emit(value: &Value) {
 pub async fn run(name: &str) -> Result<(), BenchError> {
     let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let node = Memberlist::builder(Config::lan(name))
-        .transport(Counting::new(NetTransport::bind(bind).await?))
+        .transport(Intercept::new(NetTransport::bind(bind).await?))
         .compression(Lzw)
         .start()
         .await?;
@@ -81,8 +81,8 @@ pub async fn run(name: &str) -> Result<(), BenchError> {
                 emit(&json!({
                     "event": "stats",
                     "alive": node.count_in_state(State::Alive),
-                    "bytes_sent": node.transport().bytes_sent(),
-                    "stream_bytes_sent": node.transport().stream_bytes_sent(),
+                    "bytes_sent": node.transport().traffic().bytes_sent(),
+                    "stream_bytes_sent": node.transport().traffic().stream_bytes_written,
                     "dials": node.stats().streams_opened,
                     "target": target,
                 }));

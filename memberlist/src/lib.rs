@@ -6,7 +6,7 @@
 //! `net` (UDP + TCP transport), `lzw` (Go's compression), `aes-gcm` (Go's encryption) and
 //! `serde` are on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
 //! `prometheus` and `opentelemetry` add the metrics exporters and `quic` the QUIC transport
-//! (Rust-only).
+//! (Rust-only), and `testing` a kit for tests (an in-memory network, a fault-injecting wrapper).
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -17,6 +17,7 @@
 //! | `lz4` | no | `lz4::Lz4`: lz4 compression, Rust-only (Go nodes cannot read it) |
 //! | `prometheus` | no | `prometheus::PrometheusMetrics`: every metric in a Prometheus registry |
 //! | `opentelemetry` | no | `opentelemetry::OtelMetrics` and `opentelemetry::Otlp` (OTLP export over HTTP) |
+//! | `testing` | no | `testing`: an in-memory network with loss, latency and partitions, a counting and fault-injecting transport wrapper, and cluster test helpers |
 //! | `quic` | no | `quic::QuicTransport`: QUIC (quinn) with TLS 1.3 from a cluster CA, mutual TLS, `quic::DevCa` development certificates; Rust-only (Go nodes cannot join) |
 //!
 //! ## Quick start
@@ -43,6 +44,9 @@ pub use memberlist_core::{
 };
 
 pub mod runtime;
+// The runtime's own unit tests run on the kit's memory network, with or without the feature.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[cfg(feature = "serde")]
 pub use runtime::ConfigFile;

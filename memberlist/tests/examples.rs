@@ -21,6 +21,7 @@ mod kv_store;
 #[path = "../../examples/custom_delegate.rs"]
 mod custom_delegate;
 
+#[cfg(feature = "testing")]
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/counting_transport.rs"]
 mod counting_transport;
@@ -153,6 +154,7 @@ async fn custom_delegate_demo_shares_updates_and_refuses_metadata() {
     assert!(!summary.intruder_seen, "a blue node lists green-1");
 }
 
+#[cfg(feature = "testing")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counting_transport_demo_counts_consistent_traffic() {
     let summary = tokio::time::timeout(

@@ -102,65 +102,42 @@
 //! - errors other than `Shutdown` from `recv_from`/`accept` are defined as non-fatal (see
 //!   above), so one bad packet or one reset connection never stops a node.
 //!
-//! # Example: a wrapper that counts datagrams
+//! # Example: a wrapper
 //!
-//! A wrapper forwards every method to the transport inside it. Counting after the inner `.await`
-//! keeps `recv_from` cancel-safe: nothing can be interrupted between taking the datagram and
-//! returning it.
+//! A wrapper forwards every method to the transport inside it, here refusing datagrams to
+//! one address. Deciding before the inner call and returning its result as is keeps every
+//! guarantee of the inner transport, cancel safety included.
 //!
 //! ```
 //! use std::net::SocketAddr;
-//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::time::Instant;
 //!
 //! use bytes::Bytes;
 //! use memberlist_core::transport::{Transport, TransportError};
-//! use std::time::Instant;
 //!
-//! /// Counts the datagrams a transport sends and receives.
-//! pub struct Counting<T> {
+//! /// Never sends a datagram to `muted` (as if it were lost); everything else passes.
+//! pub struct Mute<T> {
 //!     inner: T,
-//!     sent: AtomicU64,
-//!     received: AtomicU64,
-//! }
-//!
-//! impl<T> Counting<T> {
-//!     pub fn new(inner: T) -> Self {
-//!         Self { inner, sent: AtomicU64::new(0), received: AtomicU64::new(0) }
-//!     }
-//!     /// (datagrams sent, datagrams received)
-//!     pub fn counts(&self) -> (u64, u64) {
-//!         (self.sent.load(Ordering::Relaxed), self.received.load(Ordering::Relaxed))
-//!     }
+//!     muted: SocketAddr,
 //! }
 //!
 //! #[async_trait::async_trait]
-//! impl<T: Transport> Transport for Counting<T> {
+//! impl<T: Transport> Transport for Mute<T> {
 //!     type Stream = T::Stream;
 //!
-//!     fn advertise_addr(&self) -> SocketAddr {
-//!         self.inner.advertise_addr()
-//!     }
-//!     fn local_addr(&self) -> SocketAddr {
-//!         self.inner.local_addr()
-//!     }
-//!     fn max_datagram_size(&self) -> usize {
-//!         self.inner.max_datagram_size()
-//!     }
+//!     fn advertise_addr(&self) -> SocketAddr { self.inner.advertise_addr() }
+//!     fn local_addr(&self) -> SocketAddr { self.inner.local_addr() }
+//!     fn max_datagram_size(&self) -> usize { self.inner.max_datagram_size() }
 //!     async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError> {
-//!         self.inner.send_to(to, data).await?;
-//!         self.sent.fetch_add(1, Ordering::Relaxed);
-//!         Ok(())
+//!         if to == self.muted && data.len() <= self.inner.max_datagram_size() {
+//!             return Ok(()); // lost, as far as the sender can tell
+//!         }
+//!         self.inner.send_to(to, data).await
 //!     }
 //!     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-//!         let datagram = self.inner.recv_from().await?;
-//!         self.received.fetch_add(1, Ordering::Relaxed);
-//!         Ok(datagram)
+//!         self.inner.recv_from().await
 //!     }
-//!     async fn connect(
-//!         &self,
-//!         to: SocketAddr,
-//!         deadline: Instant,
-//!     ) -> Result<T::Stream, TransportError> {
+//!     async fn connect(&self, to: SocketAddr, deadline: Instant) -> Result<T::Stream, TransportError> {
 //!         self.inner.connect(to, deadline).await
 //!     }
 //!     async fn accept(&self) -> Result<(T::Stream, SocketAddr), TransportError> {
@@ -172,170 +149,12 @@
 //! }
 //! ```
 //!
-//! # Example: an in-memory transport
-//!
-//! A complete transport: endpoints on a shared in-memory "network" exchange datagrams through
-//! channels and streams through [`tokio::io::duplex`] pipes. It shows each guarantee above:
-//! cancel-safe receives (`mpsc::Receiver::recv` inside `select!`), a deadline check in
-//! `connect`, and a shutdown flag that wakes pending calls.
-//!
-//! ```
-//! use std::collections::HashMap;
-//! use std::io;
-//! use std::net::SocketAddr;
-//! use std::sync::{Arc, Mutex};
-//!
-//! use bytes::Bytes;
-//! use memberlist_core::transport::{IoOp, Transport, TransportError};
-//! use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-//! use tokio::sync::{mpsc, watch};
-//! use tokio::time::Instant;
-//!
-//! type Datagram = (Bytes, SocketAddr);
-//! type Inbound = (DuplexStream, SocketAddr);
-//!
-//! /// The mailboxes of every live endpoint, by address.
-//! type Mailboxes = (mpsc::UnboundedSender<Datagram>, mpsc::UnboundedSender<Inbound>);
-//!
-//! #[derive(Clone, Default)]
-//! struct Network {
-//!     endpoints: Arc<Mutex<HashMap<SocketAddr, Mailboxes>>>,
-//! }
-//!
-//! struct MemoryTransport {
-//!     addr: SocketAddr,
-//!     network: Network,
-//!     datagrams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Datagram>>,
-//!     streams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
-//!     closed: watch::Sender<bool>,
-//! }
-//!
-//! impl Network {
-//!     fn endpoint(&self, addr: SocketAddr) -> MemoryTransport {
-//!         let (dgram_tx, dgram_rx) = mpsc::unbounded_channel();
-//!         let (stream_tx, stream_rx) = mpsc::unbounded_channel();
-//!         self.endpoints.lock().unwrap().insert(addr, (dgram_tx, stream_tx));
-//!         MemoryTransport {
-//!             addr,
-//!             network: self.clone(),
-//!             datagrams: tokio::sync::Mutex::new(dgram_rx),
-//!             streams: tokio::sync::Mutex::new(stream_rx),
-//!             closed: watch::Sender::new(false),
-//!         }
-//!     }
-//! }
-//!
-//! #[async_trait::async_trait]
-//! impl Transport for MemoryTransport {
-//!     type Stream = DuplexStream;
-//!
-//!     fn advertise_addr(&self) -> SocketAddr {
-//!         self.addr
-//!     }
-//!     fn local_addr(&self) -> SocketAddr {
-//!         self.addr
-//!     }
-//!     fn max_datagram_size(&self) -> usize {
-//!         65_507
-//!     }
-//!
-//!     async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError> {
-//!         if *self.closed.borrow() {
-//!             return Err(TransportError::Shutdown);
-//!         }
-//!         if data.len() > self.max_datagram_size() {
-//!             let (len, max) = (data.len(), self.max_datagram_size());
-//!             return Err(TransportError::DatagramTooLarge { len, max });
-//!         }
-//!         let peer = self.network.endpoints.lock().unwrap().get(&to).map(|e| e.0.clone());
-//!         // A datagram to nobody is lost, as on a real network: still Ok.
-//!         if let Some(peer) = peer {
-//!             let _ = peer.send((Bytes::copy_from_slice(data), self.addr));
-//!         }
-//!         Ok(())
-//!     }
-//!
-//!     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-//!         let mut closed = self.closed.subscribe();
-//!         let mut datagrams = self.datagrams.lock().await;
-//!         tokio::select! {
-//!             _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
-//!             // Cancel-safe: a datagram is either returned or stays in the channel.
-//!             datagram = datagrams.recv() => datagram.ok_or(TransportError::Shutdown),
-//!         }
-//!     }
-//!
-//!     async fn connect(
-//!         &self,
-//!         to: SocketAddr,
-//!         deadline: std::time::Instant,
-//!     ) -> Result<DuplexStream, TransportError> {
-//!         if *self.closed.borrow() {
-//!             return Err(TransportError::Shutdown);
-//!         }
-//!         // The deadline is on tokio's clock (paused in tests), converted to `std` by the
-//!         // runtime, so it is compared with tokio's `now`.
-//!         if Instant::from_std(deadline) <= Instant::now() {
-//!             return Err(TransportError::Timeout);
-//!         }
-//!         let refused = || {
-//!             let err = io::Error::from(io::ErrorKind::ConnectionRefused);
-//!             TransportError::io(IoOp::Connect(to), err)
-//!         };
-//!         let peer = self.network.endpoints.lock().unwrap().get(&to).map(|e| e.1.clone());
-//!         let peer = peer.ok_or_else(refused)?;
-//!         let (ours, theirs) = tokio::io::duplex(64 * 1024);
-//!         peer.send((theirs, self.addr)).map_err(|_| refused())?;
-//!         Ok(ours)
-//!     }
-//!
-//!     async fn accept(&self) -> Result<(DuplexStream, SocketAddr), TransportError> {
-//!         let mut closed = self.closed.subscribe();
-//!         let mut streams = self.streams.lock().await;
-//!         tokio::select! {
-//!             _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
-//!             stream = streams.recv() => stream.ok_or(TransportError::Shutdown),
-//!         }
-//!     }
-//!
-//!     async fn shutdown(&self) -> Result<(), TransportError> {
-//!         self.closed.send_replace(true);
-//!         self.network.endpoints.lock().unwrap().remove(&self.addr);
-//!         Ok(())
-//!     }
-//! }
-//!
-//! #[tokio::main(flavor = "current_thread")]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let network = Network::default();
-//!     let a = network.endpoint("127.0.0.1:7001".parse()?);
-//!     let b = network.endpoint("127.0.0.1:7002".parse()?);
-//!
-//!     // A datagram, whole, with its sender.
-//!     a.send_to(b.advertise_addr(), b"ping").await?;
-//!     let (data, from) = b.recv_from().await?;
-//!     assert_eq!((&data[..], from), (&b"ping"[..], a.advertise_addr()));
-//!
-//!     // A stream, in both directions.
-//!     let deadline = (Instant::now() + std::time::Duration::from_secs(1)).into_std();
-//!     let mut dialed = a.connect(b.advertise_addr(), deadline).await?;
-//!     let (mut accepted, from) = b.accept().await?;
-//!     assert_eq!(from, a.advertise_addr());
-//!     dialed.write_all(b"push").await?;
-//!     let mut buf = [0; 4];
-//!     accepted.read_exact(&mut buf).await?;
-//!     accepted.write_all(b"pull").await?;
-//!     dialed.read_exact(&mut buf).await?;
-//!     assert_eq!(&buf, b"pull");
-//!
-//!     // A deadline in the past is a timeout; shutdown wakes receivers for good.
-//!     assert!(a.connect(b.advertise_addr(), Instant::now().into_std()).await.unwrap_err().is_timeout());
-//!     b.shutdown().await?;
-//!     assert!(b.recv_from().await.unwrap_err().is_shutdown());
-//!     assert!(b.accept().await.unwrap_err().is_shutdown());
-//!     Ok(())
-//! }
-//! ```
+//! For tests, the facade crate `memberlist` has a ready-made kit behind its `testing`
+//! feature (`memberlist::testing`): `MemoryNetwork`, a complete in-memory transport
+//! (datagrams through channels, streams through `tokio::io::duplex` pipes) with per-link
+//! loss, latency, partitions and one-way cuts, and `Intercept`, a wrapper around any
+//! transport that counts traffic and drops or delays datagrams and dials by a policy. Their
+//! sources are worked examples of each guarantee above.
 
 use std::net::SocketAddr;
 

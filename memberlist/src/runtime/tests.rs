@@ -1,42 +1,22 @@
-//! The runtime over an in-memory transport, in tokio's paused time: Go's LAN timers run in
+//! The runtime over the test kit's in-memory transport, in tokio's paused time: Go's LAN timers run in
 //! virtual time, so a failure detection that takes seconds takes milliseconds here, and the
 //! test checks that the machine follows tokio's clock.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::io::DuplexStream;
-use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::machine::State;
 use crate::runtime::{Config, Error, Memberlist, Notification};
-use crate::transport::{IoOp, Transport, TransportError};
+use crate::testing::MemoryNetwork;
 
-type Datagram = (Bytes, SocketAddr);
-type Inbound = (DuplexStream, SocketAddr);
-type Mailboxes = (
-    mpsc::UnboundedSender<Datagram>,
-    mpsc::UnboundedSender<Inbound>,
-);
+pub(super) use crate::testing::MemoryTransport;
 
+/// The test kit's memory network, with the addresses these tests use (`10.0.0.1:port`).
 #[derive(Clone, Default)]
-pub(super) struct Network {
-    endpoints: Arc<Mutex<HashMap<SocketAddr, Mailboxes>>>,
-}
-
-pub(super) struct MemoryTransport {
-    addr: SocketAddr,
-    network: Network,
-    datagrams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Datagram>>,
-    streams: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
-    closed: watch::Sender<bool>,
-}
+pub(super) struct Network(MemoryNetwork);
 
 impl Network {
     pub(super) fn endpoint(&self, port: u16) -> MemoryTransport {
@@ -44,104 +24,7 @@ impl Network {
     }
 
     pub(super) fn endpoint_at(&self, addr: SocketAddr) -> MemoryTransport {
-        let (dgram_tx, dgram_rx) = mpsc::unbounded_channel();
-        let (stream_tx, stream_rx) = mpsc::unbounded_channel();
-        self.endpoints
-            .lock()
-            .expect("lock")
-            .insert(addr, (dgram_tx, stream_tx));
-        MemoryTransport {
-            addr,
-            network: self.clone(),
-            datagrams: tokio::sync::Mutex::new(dgram_rx),
-            streams: tokio::sync::Mutex::new(stream_rx),
-            closed: watch::Sender::new(false),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Transport for MemoryTransport {
-    type Stream = DuplexStream;
-
-    fn advertise_addr(&self) -> SocketAddr {
-        self.addr
-    }
-    fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-    fn max_datagram_size(&self) -> usize {
-        65_507
-    }
-    async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError> {
-        if *self.closed.borrow() {
-            return Err(TransportError::Shutdown);
-        }
-        let peer = self
-            .network
-            .endpoints
-            .lock()
-            .expect("lock")
-            .get(&to)
-            .map(|e| e.0.clone());
-        if let Some(peer) = peer {
-            let _ = peer.send((Bytes::copy_from_slice(data), self.addr));
-        }
-        Ok(())
-    }
-    async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-        let mut closed = self.closed.subscribe();
-        let mut datagrams = self.datagrams.lock().await;
-        tokio::select! {
-            _ = closed.wait_for(|c| *c) => Err(TransportError::Shutdown),
-            d = datagrams.recv() => d.ok_or(TransportError::Shutdown),
-        }
-    }
-    async fn connect(
-        &self,
-        to: SocketAddr,
-        deadline: std::time::Instant,
-    ) -> Result<DuplexStream, TransportError> {
-        if *self.closed.borrow() {
-            return Err(TransportError::Shutdown);
-        }
-        if Instant::from_std(deadline) <= Instant::now() {
-            return Err(TransportError::Timeout);
-        }
-        let refused = || {
-            TransportError::io(
-                IoOp::Connect(to),
-                io::Error::from(io::ErrorKind::ConnectionRefused),
-            )
-        };
-        let peer = self
-            .network
-            .endpoints
-            .lock()
-            .expect("lock")
-            .get(&to)
-            .map(|e| e.1.clone());
-        let peer = peer.ok_or_else(refused)?;
-        let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        peer.send((theirs, self.addr)).map_err(|_| refused())?;
-        Ok(ours)
-    }
-    async fn accept(&self) -> Result<(DuplexStream, SocketAddr), TransportError> {
-        let mut closed = self.closed.subscribe();
-        let mut streams = self.streams.lock().await;
-        tokio::select! {
-            _ = closed.wait_for(|c| *c) => Err(TransportError::Shutdown),
-            s = streams.recv() => s.ok_or(TransportError::Shutdown),
-        }
-    }
-    async fn shutdown(&self) -> Result<(), TransportError> {
-        self.closed.send_replace(true);
-        self.network
-            .endpoints
-            .lock()
-            .expect("lock")
-            .remove(&self.addr);
-        Ok(())
+        self.0.endpoint(addr).expect("a free address")
     }
 }
 

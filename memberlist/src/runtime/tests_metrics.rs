@@ -273,6 +273,46 @@ async fn a_full_send_queue_and_a_name_conflict_are_counted() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn datagrams_the_transport_refuses_are_counted() {
+    use crate::testing::{Intercept, Verdict};
+    let network = Network::default();
+    let sink = Arc::new(Sink::default());
+    let m = &sink.values;
+    // Every datagram to node1 is refused by the transport (a local firewall's reject).
+    let peer = node(&network, 1).await;
+    let refused = peer.advertise_addr();
+    let policy = move |to: std::net::SocketAddr, _: &[u8]| {
+        if to == refused {
+            Verdict::Fail
+        } else {
+            Verdict::Deliver
+        }
+    };
+    let transport = Intercept::with_policy(network.endpoint(100), policy);
+    let watched = Memberlist::builder(Config::lan("watched"))
+        .transport(transport)
+        .metrics(Arc::clone(&sink))
+        .seed(100)
+        .start()
+        .await
+        .expect("start");
+    watched
+        .join([refused.to_string()])
+        .await
+        .expect("join over a stream");
+    eventually("a refused send counted", || {
+        m.counter(Counter::SendErrors) >= 1
+    })
+    .await;
+    assert_eq!(
+        watched.stats().transmit_errors,
+        m.counter(Counter::SendErrors)
+    );
+    watched.shutdown().await;
+    peer.shutdown().await;
+}
+
 async fn open_streams(
     raw: &super::tests::MemoryTransport,
     to: std::net::SocketAddr,
@@ -291,10 +331,9 @@ async fn open_streams(
 
 #[test]
 fn every_catalog_entry_has_a_test_above() {
-    // The tests in this file cover these, except `SendErrors`, tested in
-    // runtime/tests_send_errors.rs, and `LimitExceeded` (one series per `Limit`), tested in
-    // runtime/tests_limits.rs (each limit exceeded over the in-memory network) and
-    // machine/state_tests.rs (`IncarnationCeiling`). A new catalog entry must be added
+    // The tests in this file cover these, except `LimitExceeded` (one series per `Limit`),
+    // tested in runtime/tests_limits.rs (each limit exceeded over the in-memory network)
+    // and machine/state_tests.rs (`IncarnationCeiling`). A new catalog entry must be added
     // here and tested.
     let covered = Counter::COUNT + Gauge::COUNT + Histogram::COUNT;
     assert_eq!(

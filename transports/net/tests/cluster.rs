@@ -8,11 +8,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use memberlist::runtime::{
-    Config, Error, JoinError, MemberEvent, Memberlist, Notification, Subscription,
+use memberlist::runtime::{Config, Error, JoinError, MemberEvent, Memberlist};
+use memberlist::testing::{
+    PATIENCE, RecordingDelegate, addr_of, all_alive, eventually, fast_config, recv_within,
+    state_of, wait_event,
 };
 use memberlist_aes_gcm::{AesGcm, SecretKey};
-use memberlist_core::delegate::Delegate;
 use memberlist_core::machine::State;
 use memberlist_core::machine::broadcast::BroadcastKey;
 use memberlist_core::wire::PushPull;
@@ -20,61 +21,12 @@ use memberlist_lzw::Lzw;
 use memberlist_net::{NetTransport, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Longest we wait for any cluster-wide condition.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-type Node = Memberlist<NetTransport, TestDelegate>;
-
-/// Metadata and push/pull state to announce; forwards user messages and merged remote
-/// state into channels.
-#[derive(Default)]
-struct TestDelegate {
-    meta: Bytes,
-    state: Bytes,
-    messages: Option<mpsc::UnboundedSender<Bytes>>,
-    merged: Option<mpsc::UnboundedSender<(Bytes, bool)>>,
-}
-
-impl Delegate for TestDelegate {
-    fn node_meta(&mut self, _limit: usize) -> Bytes {
-        self.meta.clone()
-    }
-    fn notify_message(&mut self, msg: Bytes) {
-        if let Some(tx) = &self.messages {
-            let _ = tx.send(msg);
-        }
-    }
-    fn local_state(&mut self, _join: bool) -> Bytes {
-        self.state.clone()
-    }
-    fn merge_remote_state(&mut self, state: Bytes, join: bool) {
-        if let Some(tx) = &self.merged {
-            let _ = tx.send((state, join));
-        }
-    }
-}
+type Node = Memberlist<NetTransport, RecordingDelegate>;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Go's local preset with timers shortened so failures are detected in a few seconds.
-/// Uncompressed, so that tests can read replies byte by byte: the facade's default LZW is
-/// turned on by the tests of compression (`start_sealed`).
-fn fast(name: &str) -> Config {
-    let mut c = Config::local(name)
-        .with_tcp_timeout(Duration::from_secs(2))
-        .with_compression(false);
-    let p = &mut c.protocol;
-    p.probe_interval = ms(300);
-    p.probe_timeout = ms(150);
-    p.gossip_interval = ms(50);
-    p.push_pull_interval = Duration::from_secs(3);
-    p.gossip_to_the_dead_time = Duration::from_secs(60);
-    c
 }
 
 async fn transport() -> NetTransport {
@@ -83,7 +35,7 @@ async fn transport() -> NetTransport {
         .unwrap()
 }
 
-async fn start_with(config: Config, delegate: TestDelegate) -> Node {
+async fn start_with(config: Config, delegate: RecordingDelegate) -> Node {
     Memberlist::builder(config)
         .transport(transport().await)
         .delegate(delegate)
@@ -92,56 +44,10 @@ async fn start_with(config: Config, delegate: TestDelegate) -> Node {
         .expect("node starts")
 }
 
+/// A node with the kit's fast timers, uncompressed so that tests can read replies byte by
+/// byte (the tests of compression turn the facade's default LZW on: `start_sealed`).
 async fn start(name: &str) -> Node {
-    start_with(fast(name), TestDelegate::default()).await
-}
-
-fn addr_of(node: &Node) -> String {
-    node.advertise_addr().to_string()
-}
-
-/// Polls `check` until it holds, failing the test after [`PATIENCE`].
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(ms(50)).await;
-    }
-}
-
-/// The first event matching `pred`, failing the test after [`PATIENCE`].
-async fn wait_event(
-    rx: &mut Subscription,
-    what: &str,
-    pred: impl Fn(&MemberEvent) -> bool,
-) -> MemberEvent {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(Notification::Event { event, .. })) if pred(&event) => return event,
-            // The snapshot, other events, a resync after falling behind.
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("event stream ended waiting for {what}"),
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
-}
-
-async fn recv_within<T>(rx: &mut mpsc::UnboundedReceiver<T>, what: &str) -> T {
-    tokio::time::timeout(PATIENCE, rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .expect("channel open")
-}
-
-fn state_of(observer: &Node, name: &str) -> Option<State> {
-    observer.member(name).map(|m| m.state)
-}
-
-fn all_alive(nodes: &[&Node], n: usize) -> bool {
-    nodes
-        .iter()
-        .all(|node| node.count_in_state(State::Alive) == n && node.num_members() == n)
+    start_with(fast_config(name), RecordingDelegate::default()).await
 }
 
 /// Starts `n` nodes named `{prefix}0..` and joins them all through the first.
@@ -260,15 +166,9 @@ async fn node_that_leaves_is_seen_as_left() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_messages_arrive_reliably_and_best_effort() {
     let a = start("msg-a").await;
-    let (tx, mut inbox) = mpsc::unbounded_channel();
-    let b = start_with(
-        fast("msg-b"),
-        TestDelegate {
-            messages: Some(tx),
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut delegate = RecordingDelegate::default();
+    let mut inbox = delegate.messages();
+    let b = start_with(fast_config("msg-b"), delegate).await;
     b.join([addr_of(&a)]).await.unwrap();
     eventually("a knows b", || a.num_members() == 2).await;
 
@@ -334,11 +234,8 @@ async fn user_messages_arrive_reliably_and_best_effort() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_update_propagates() {
     let a = start_with(
-        fast("meta-a"),
-        TestDelegate {
-            meta: Bytes::from_static(b"v1"),
-            ..Default::default()
-        },
+        fast_config("meta-a"),
+        RecordingDelegate::default().with_meta(Bytes::from_static(b"v1")),
     )
     .await;
     let b = start("meta-b").await;
@@ -349,7 +246,7 @@ async fn metadata_update_propagates() {
     .await;
     let mut events = b.subscribe();
     let before = a.local_node().incarnation;
-    a.with_delegate(|d| d.meta = Bytes::from_static(b"v2"))
+    a.with_delegate(|d| d.set_meta(Bytes::from_static(b"v2")))
         .await
         .unwrap();
     a.update_meta(Duration::from_secs(10)).await.unwrap();
@@ -371,26 +268,12 @@ async fn metadata_update_propagates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_pull_hands_off_user_state() {
-    let (tx_a, mut merged_a) = mpsc::unbounded_channel();
-    let (tx_b, mut merged_b) = mpsc::unbounded_channel();
-    let a = start_with(
-        fast("state-a"),
-        TestDelegate {
-            state: Bytes::from_static(b"state of a"),
-            merged: Some(tx_a),
-            ..Default::default()
-        },
-    )
-    .await;
-    let b = start_with(
-        fast("state-b"),
-        TestDelegate {
-            state: Bytes::from_static(b"state of b"),
-            merged: Some(tx_b),
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut delegate_a = RecordingDelegate::default().with_state(Bytes::from_static(b"state of a"));
+    let mut merged_a = delegate_a.merged_states();
+    let a = start_with(fast_config("state-a"), delegate_a).await;
+    let mut delegate_b = RecordingDelegate::default().with_state(Bytes::from_static(b"state of b"));
+    let mut merged_b = delegate_b.merged_states();
+    let b = start_with(fast_config("state-b"), delegate_b).await;
     b.join([addr_of(&a)]).await.unwrap();
     assert_eq!(
         recv_within(&mut merged_a, "b's state at a").await,
@@ -401,7 +284,7 @@ async fn push_pull_hands_off_user_state() {
         (Bytes::from_static(b"state of a"), true)
     );
     // The periodic anti-entropy exchange carries the state too, with join = false.
-    b.with_delegate(|d| d.state = Bytes::from_static(b"newer state of b"))
+    b.with_delegate(|d| d.set_state(Bytes::from_static(b"newer state of b")))
         .await
         .unwrap();
     loop {
@@ -504,8 +387,16 @@ async fn join_with_a_good_and_a_bad_address_counts_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_with_different_labels_cannot_join() {
-    let blue = start_with(fast("blue-a").with_label("blue"), TestDelegate::default()).await;
-    let green = start_with(fast("green-a").with_label("green"), TestDelegate::default()).await;
+    let blue = start_with(
+        fast_config("blue-a").with_label("blue"),
+        RecordingDelegate::default(),
+    )
+    .await;
+    let green = start_with(
+        fast_config("green-a").with_label("green"),
+        RecordingDelegate::default(),
+    )
+    .await;
     let err = green.join([addr_of(&blue)]).await.unwrap_err();
     assert_eq!(err.failures().len(), 1, "{err}");
     assert_eq!(blue.num_members(), 1);
@@ -531,7 +422,11 @@ async fn nodes_with_different_labels_cannot_join() {
     }
 
     // The same label works.
-    let blue2 = start_with(fast("blue-b").with_label("blue"), TestDelegate::default()).await;
+    let blue2 = start_with(
+        fast_config("blue-b").with_label("blue"),
+        RecordingDelegate::default(),
+    )
+    .await;
     assert_eq!(blue2.join([addr_of(&blue)]).await.unwrap(), 1);
     eventually("blue nodes see each other", || {
         all_alive(&[&blue, &blue2], 2)
@@ -619,9 +514,9 @@ async fn garbage_is_dropped_and_the_node_keeps_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_streams_beyond_the_limit_are_closed() {
-    let mut config = fast("busy").with_tcp_timeout(Duration::from_secs(20));
+    let mut config = fast_config("busy").with_tcp_timeout(Duration::from_secs(20));
     config.max_inbound_streams = 2;
-    let a = start_with(config, TestDelegate::default()).await;
+    let a = start_with(config, RecordingDelegate::default()).await;
     let target = a.advertise_addr();
     // Two idle connections take both slots (they would be held until the TCP timeout).
     let idle1 = TcpStream::connect(target).await.unwrap();
@@ -651,14 +546,11 @@ async fn push_pulls_beyond_the_limit_are_refused() {
     // A's answer to a push/pull carries 8 MiB of user state, more than the sockets buffer
     // (A's send buffer is capped at a few MiB): while a client does not read it, that
     // push/pull stays in progress.
-    let mut config = fast("pp-a").with_tcp_timeout(Duration::from_secs(20));
+    let mut config = fast_config("pp-a").with_tcp_timeout(Duration::from_secs(20));
     config.max_concurrent_push_pulls = 1;
     let a = start_with(
         config,
-        TestDelegate {
-            state: Bytes::from(vec![1u8; 8 << 20]),
-            ..Default::default()
-        },
+        RecordingDelegate::default().with_state(Bytes::from(vec![1u8; 8 << 20])),
     )
     .await;
     let request = PushPull::default().to_bytes();
@@ -699,22 +591,16 @@ async fn user_broadcasts_reach_every_node() {
     // reaches everyone only with enough transmissions: the local preset's multiplier of 2
     // gives 2 in a 3-node cluster, which may both go to the same peer. Go behaves the same.
     let config = |name: String| {
-        let mut c = fast(&name);
+        let mut c = fast_config(&name);
         c.protocol.retransmit_mult = 10;
         c
     };
     let mut inboxes = Vec::new();
     let mut nodes = Vec::new();
     for i in 0..3 {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let node = start_with(
-            config(format!("bc{i}")),
-            TestDelegate {
-                messages: Some(tx),
-                ..Default::default()
-            },
-        )
-        .await;
+        let mut delegate = RecordingDelegate::default();
+        let rx = delegate.messages();
+        let node = start_with(config(format!("bc{i}")), delegate).await;
         if let Some(first) = nodes.first() {
             node.join([addr_of(first)]).await.unwrap();
         }
@@ -748,13 +634,13 @@ async fn user_broadcasts_reach_every_node() {
 async fn restarted_node_with_a_new_address_is_reclaimed() {
     let reclaim = Duration::from_secs(1);
     let config = |name: &str| {
-        let mut c = fast(name);
+        let mut c = fast_config(name);
         c.protocol.dead_node_reclaim_time = reclaim;
         c
     };
-    let a = start_with(config("re-a"), TestDelegate::default()).await;
-    let b = start_with(config("re-b"), TestDelegate::default()).await;
-    let old = start_with(config("re-c"), TestDelegate::default()).await;
+    let a = start_with(config("re-a"), RecordingDelegate::default()).await;
+    let b = start_with(config("re-b"), RecordingDelegate::default()).await;
+    let old = start_with(config("re-c"), RecordingDelegate::default()).await;
     b.join([addr_of(&a)]).await.unwrap();
     old.join([addr_of(&a)]).await.unwrap();
     eventually("three alive", || all_alive(&[&a, &b, &old], 3)).await;
@@ -770,7 +656,7 @@ async fn restarted_node_with_a_new_address_is_reclaimed() {
     tokio::time::sleep(reclaim + ms(200)).await;
 
     let mut events = a.subscribe();
-    let new = start_with(config("re-c"), TestDelegate::default()).await;
+    let new = start_with(config("re-c"), RecordingDelegate::default()).await;
     assert_ne!(new.advertise_addr(), old_addr);
     assert_eq!(new.join([addr_of(&a)]).await.unwrap(), 1);
     let new_addr = new.advertise_addr();
@@ -822,9 +708,9 @@ async fn a_name_taken_from_another_address_is_a_conflict_without_reclaim() {
 }
 
 async fn start_sealed(name: &str, key: [u8; 32]) -> Node {
-    Memberlist::builder(fast(name).with_compression(true))
+    Memberlist::builder(fast_config(name).with_compression(true))
         .transport(transport().await)
-        .delegate(TestDelegate::default())
+        .delegate(RecordingDelegate::default())
         .compression(Lzw)
         .encryption(AesGcm::from_key(SecretKey::new(&key).unwrap()))
         .start()

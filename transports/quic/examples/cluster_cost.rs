@@ -8,7 +8,7 @@
 //! - **steady state**: after a settling pause, over a window (60 s by default), the process's
 //!   CPU time (user + system, from `/proc/self/stat`) and the bytes every node sent, per node
 //!   per second. "payload" is what the runtime handed to the transport (datagram bytes plus
-//!   stream bytes written, counted by a wrapping transport); "wire" is UDP payload bytes on
+//!   stream bytes written, counted by the test kit's `Intercept` wrapper); "wire" is UDP payload bytes on
 //!   the wire: for `net` the same as payload (UDP payload + TCP payload, headers excluded), for
 //!   `quic` the QUIC packets from quinn's connection statistics (headers, acknowledgements,
 //!   TLS and handshakes included; [`QuicTransport::wire_stats`]).
@@ -32,124 +32,22 @@
 
 use std::error::Error;
 use std::future::Future;
-use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use memberlist::runtime::{Config, Memberlist};
+use memberlist::testing::Intercept;
 use memberlist_core::machine::State;
 use memberlist_net::NetTransport;
-use memberlist_quic::{DevCa, QuicConfig, QuicTransport, Transport, TransportError};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use memberlist_quic::{DevCa, QuicConfig, QuicTransport, Transport};
 use tokio::time::Instant;
 
 type DynError = Box<dyn Error + Send + Sync>;
 
 /// Clock ticks per second of `/proc/self/stat` (`getconf CLK_TCK`; 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
-
-#[derive(Debug, Default)]
-struct Counters {
-    payload_sent: AtomicU64,
-}
-
-/// Counts the bytes a node hands to its transport: datagrams and stream writes.
-struct Counting<T> {
-    inner: T,
-    counters: Arc<Counters>,
-}
-
-#[async_trait::async_trait]
-impl<T: Transport> Transport for Counting<T> {
-    type Stream = CountingStream<T::Stream>;
-
-    fn advertise_addr(&self) -> SocketAddr {
-        self.inner.advertise_addr()
-    }
-    fn local_addr(&self) -> SocketAddr {
-        self.inner.local_addr()
-    }
-    fn max_datagram_size(&self) -> usize {
-        self.inner.max_datagram_size()
-    }
-    async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError> {
-        self.inner.send_to(to, data).await?;
-        self.counters
-            .payload_sent
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-    async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-        self.inner.recv_from().await
-    }
-    async fn connect(
-        &self,
-        to: SocketAddr,
-        deadline: std::time::Instant,
-    ) -> Result<Self::Stream, TransportError> {
-        let inner = self.inner.connect(to, deadline).await?;
-        Ok(CountingStream {
-            inner,
-            counters: self.counters.clone(),
-        })
-    }
-    async fn accept(&self) -> Result<(Self::Stream, SocketAddr), TransportError> {
-        let (inner, from) = self.inner.accept().await?;
-        Ok((
-            CountingStream {
-                inner,
-                counters: self.counters.clone(),
-            },
-            from,
-        ))
-    }
-    async fn shutdown(&self) -> Result<(), TransportError> {
-        self.inner.shutdown().await
-    }
-}
-
-/// A stream counting the bytes written to it.
-struct CountingStream<S> {
-    inner: S,
-    counters: Arc<Counters>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &poll {
-            self.counters
-                .payload_sent
-                .fetch_add(*n as u64, Ordering::Relaxed);
-        }
-        poll
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
 
 /// What the benchmark needs from a node, whatever its transport.
 trait Probe: Send + Sync {
@@ -180,8 +78,10 @@ fn join_future<T: Transport>(node: &Memberlist<T>, seed: String) -> JoinFuture {
     })
 }
 
-struct NetNode(Memberlist<Counting<NetTransport>>, Arc<Counters>);
-struct QuicNode(Memberlist<Counting<QuicTransport>>, Arc<Counters>);
+/// Nodes over the test kit's `Intercept`, which counts the bytes each hands to its transport:
+/// datagrams and stream writes.
+struct NetNode(Memberlist<Intercept<NetTransport>>);
+struct QuicNode(Memberlist<Intercept<QuicTransport>>);
 
 impl Probe for NetNode {
     fn addr(&self) -> SocketAddr {
@@ -191,7 +91,7 @@ impl Probe for NetNode {
         self.0.count_in_state(State::Alive)
     }
     fn sent(&self) -> (u64, u64) {
-        let p = self.1.payload_sent.load(Ordering::Relaxed);
+        let p = self.0.transport().traffic().bytes_sent();
         (p, p)
     }
     fn dials(&self) -> u64 {
@@ -221,16 +121,16 @@ impl Probe for QuicNode {
         self.0.count_in_state(State::Alive)
     }
     fn sent(&self) -> (u64, u64) {
-        let p = self.1.payload_sent.load(Ordering::Relaxed);
-        (p, self.0.transport().inner.wire_stats().udp_bytes_sent)
+        let p = self.0.transport().traffic().bytes_sent();
+        (p, self.0.transport().inner().wire_stats().udp_bytes_sent)
     }
     fn dials(&self) -> u64 {
-        self.0.transport().inner.stats().connections_dialed
+        self.0.transport().inner().stats().connections_dialed
     }
     fn losses(&self) -> (u64, u64) {
-        let s = self.0.transport().inner.stats();
+        let s = self.0.transport().inner().stats();
         (
-            s.datagrams_dropped + self.0.transport().inner.wire_stats().lost_packets,
+            s.datagrams_dropped + self.0.transport().inner().wire_stats().lost_packets,
             s.handshake_failures.total(),
         )
     }
@@ -302,7 +202,6 @@ async fn start(args: &Args) -> Result<Vec<Arc<dyn Probe>>, DynError> {
     let mut nodes: Vec<Arc<dyn Probe>> = Vec::with_capacity(args.nodes);
     for i in 0..args.nodes {
         let name = format!("node-{i:02}");
-        let counters = Arc::new(Counters::default());
         let config = Config::lan(name.as_str());
         if args.transport == "quic" {
             let mut quic = QuicConfig::new(bind, ca.node_tls(&name)?);
@@ -310,26 +209,18 @@ async fn start(args: &Args) -> Result<Vec<Arc<dyn Probe>>, DynError> {
                 quic = quic.with_idle_timeout(idle);
             }
             let inner = QuicTransport::bind(quic).await?;
-            let transport = Counting {
-                inner,
-                counters: counters.clone(),
-            };
             let node = Memberlist::builder(config)
-                .transport(transport)
+                .transport(Intercept::new(inner))
                 .start()
                 .await?;
-            nodes.push(Arc::new(QuicNode(node, counters)));
+            nodes.push(Arc::new(QuicNode(node)));
         } else {
             let inner = NetTransport::bind(bind).await?;
-            let transport = Counting {
-                inner,
-                counters: counters.clone(),
-            };
             let node = Memberlist::builder(config)
-                .transport(transport)
+                .transport(Intercept::new(inner))
                 .start()
                 .await?;
-            nodes.push(Arc::new(NetNode(node, counters)));
+            nodes.push(Arc::new(NetNode(node)));
         }
     }
     Ok(nodes)

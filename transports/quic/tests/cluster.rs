@@ -6,66 +6,25 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use memberlist::runtime::{Config, MemberEvent, Memberlist, Notification, Subscription};
-use memberlist_core::delegate::Delegate;
+use memberlist::runtime::{Config, MemberEvent, Memberlist};
+use memberlist::testing::{
+    PATIENCE, RecordingDelegate, addr_of, all_alive, eventually, fast_config, recv_within,
+    wait_event,
+};
 use memberlist_core::machine::State;
 use memberlist_quic::{DEFAULT_SERVER_NAME, DevCa, QuicConfig, QuicTransport};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Longest we wait for any cluster-wide condition.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-type Node = Memberlist<QuicTransport, TestDelegate>;
-
-/// Push/pull state to announce; forwards user messages and merged remote state.
-#[derive(Default)]
-struct TestDelegate {
-    state: Bytes,
-    messages: Option<mpsc::UnboundedSender<Bytes>>,
-    merged: Option<mpsc::UnboundedSender<(Bytes, bool)>>,
-}
-
-impl Delegate for TestDelegate {
-    fn notify_message(&mut self, msg: Bytes) {
-        if let Some(tx) = &self.messages {
-            let _ = tx.send(msg);
-        }
-    }
-    fn local_state(&mut self, _join: bool) -> Bytes {
-        self.state.clone()
-    }
-    fn merge_remote_state(&mut self, state: Bytes, join: bool) {
-        if let Some(tx) = &self.merged {
-            let _ = tx.send((state, join));
-        }
-    }
-}
+type Node = Memberlist<QuicTransport, RecordingDelegate>;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Go's local preset with timers shortened so failures are detected in a few seconds.
-/// Uncompressed (whatever features the facade has), so that payload sizes on the wire are
-/// the sizes given: the datagram fallback test depends on it.
-fn fast(name: &str) -> Config {
-    let mut c = Config::local(name)
-        .with_tcp_timeout(Duration::from_secs(2))
-        .with_compression(false);
-    let p = &mut c.protocol;
-    p.probe_interval = ms(300);
-    p.probe_timeout = ms(150);
-    p.gossip_interval = ms(50);
-    p.push_pull_interval = Duration::from_secs(3);
-    p.gossip_to_the_dead_time = Duration::from_secs(60);
-    c
-}
-
 async fn start_full(
     ca: &DevCa,
     config: Config,
-    delegate: TestDelegate,
+    delegate: RecordingDelegate,
     tweak: impl FnOnce(QuicConfig) -> QuicConfig,
 ) -> Node {
     let tls = ca
@@ -82,50 +41,7 @@ async fn start_full(
 }
 
 async fn start(ca: &DevCa, name: &str) -> Node {
-    start_full(ca, fast(name), TestDelegate::default(), |c| c).await
-}
-
-fn addr_of(node: &Node) -> String {
-    node.advertise_addr().to_string()
-}
-
-/// Polls `check` until it holds, failing the test after [`PATIENCE`].
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(ms(50)).await;
-    }
-}
-
-async fn wait_event(
-    rx: &mut Subscription,
-    what: &str,
-    pred: impl Fn(&MemberEvent) -> bool,
-) -> MemberEvent {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(Notification::Event { event, .. })) if pred(&event) => return event,
-            // The snapshot, other events, a resync after falling behind.
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("event stream ended waiting for {what}"),
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
-}
-
-async fn recv_within<T>(rx: &mut mpsc::UnboundedReceiver<T>, what: &str) -> T {
-    tokio::time::timeout(PATIENCE, rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .expect("channel open")
-}
-
-fn all_alive(nodes: &[&Node], n: usize) -> bool {
-    nodes
-        .iter()
-        .all(|node| node.count_in_state(State::Alive) == n && node.num_members() == n)
+    start_full(ca, fast_config(name), RecordingDelegate::default(), |c| c).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,29 +99,16 @@ async fn five_quic_nodes_form_a_cluster_and_declare_a_crashed_one_dead() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_messages_and_push_pull_state_cross_quic() {
     let ca = DevCa::new("messages").unwrap();
-    let (merged_tx, mut merged) = mpsc::unbounded_channel();
     let a = start_full(
         &ca,
-        fast("msg-a"),
-        TestDelegate {
-            state: Bytes::from_static(b"state of a"),
-            ..Default::default()
-        },
+        fast_config("msg-a"),
+        RecordingDelegate::default().with_state(Bytes::from_static(b"state of a")),
         |c| c,
     )
     .await;
-    let (tx, mut inbox) = mpsc::unbounded_channel();
-    let b = start_full(
-        &ca,
-        fast("msg-b"),
-        TestDelegate {
-            messages: Some(tx),
-            merged: Some(merged_tx),
-            ..Default::default()
-        },
-        |c| c,
-    )
-    .await;
+    let mut delegate = RecordingDelegate::default();
+    let (mut inbox, mut merged) = (delegate.messages(), delegate.merged_states());
+    let b = start_full(&ca, fast_config("msg-b"), delegate, |c| c).await;
     b.join([addr_of(&a)]).await.unwrap();
     // Push/pull on join carries the delegate's state.
     assert_eq!(
@@ -256,9 +159,12 @@ async fn a_node_with_another_ca_cannot_join() {
     let ca = DevCa::new("members").unwrap();
     let sink = std::sync::Arc::new(memberlist_core::metrics::InMemoryMetrics::new());
     let metrics: std::sync::Arc<dyn memberlist_core::metrics::Metrics> = sink.clone();
-    let a = start_full(&ca, fast("ca-a"), TestDelegate::default(), |c| {
-        c.with_metrics(metrics)
-    })
+    let a = start_full(
+        &ca,
+        fast_config("ca-a"),
+        RecordingDelegate::default(),
+        |c| c.with_metrics(metrics),
+    )
     .await;
     let b = start(&ca, "ca-b").await;
     b.join([addr_of(&a)]).await.unwrap();
@@ -351,9 +257,12 @@ async fn a_stalled_stream_is_timed_out_and_the_node_keeps_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_flood_leaves_a_healthy_peer_served() {
     let ca = DevCa::new("flood").unwrap();
-    let a = start_full(&ca, fast("flood-a"), TestDelegate::default(), |c| {
-        c.with_max_connections(4)
-    })
+    let a = start_full(
+        &ca,
+        fast_config("flood-a"),
+        RecordingDelegate::default(),
+        |c| c.with_max_connections(4),
+    )
     .await;
     let b = start(&ca, "flood-b").await;
     b.join([addr_of(&a)]).await.unwrap();
