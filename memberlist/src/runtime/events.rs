@@ -93,6 +93,25 @@ impl MemberEvent {
         }
     }
 
+    /// The event's kind by name, as serde tags it (`"join"`, `"left"`, `"failed"`,
+    /// `"update"`, `"changed"`, `"conflict"`): for logs and counting by kind.
+    ///
+    /// ```
+    /// # use memberlist::runtime::{MemberEvent, MemberInfo};
+    /// let m = MemberInfo::new("a", "10.0.0.1:7946".parse().unwrap());
+    /// assert_eq!(MemberEvent::Failed(m).kind(), "failed");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Join(_) => "join",
+            Self::Left(_) => "left",
+            Self::Failed(_) => "failed",
+            Self::Update(_) => "update",
+            Self::Changed(_) => "changed",
+            Self::Conflict { .. } => "conflict",
+        }
+    }
+
     /// Whether the member is no longer one: `Left` or `Failed`.
     ///
     /// ```
@@ -319,19 +338,7 @@ mod tests {
         let mut m = machine(now);
         while m.poll_event().is_some() {}
         let kinds = |out: &[MemberEvent]| -> Vec<(&'static str, State)> {
-            out.iter()
-                .map(|e| {
-                    let k = match e {
-                        MemberEvent::Join(_) => "join",
-                        MemberEvent::Left(_) => "left",
-                        MemberEvent::Failed(_) => "failed",
-                        MemberEvent::Update(_) => "update",
-                        MemberEvent::Changed(_) => "changed",
-                        MemberEvent::Conflict { .. } => "conflict",
-                    };
-                    (k, e.member().state)
-                })
-                .collect()
+            out.iter().map(|e| (e.kind(), e.member().state)).collect()
         };
         // A new node: the machine's join.
         let (ev, prev) = step(&mut m, now, &alive("a", ip(1), 1, b"x"), &["a"]);

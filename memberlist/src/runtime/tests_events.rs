@@ -77,15 +77,7 @@ impl Follower {
     fn on_event(&mut self, event: MemberEvent) {
         let name = event.member().name.clone();
         let known = self.view.contains_key(&name);
-        let kind = match &event {
-            MemberEvent::Join(_) => "join",
-            MemberEvent::Update(_) => "update",
-            MemberEvent::Changed(_) => "changed",
-            MemberEvent::Left(_) => "left",
-            MemberEvent::Failed(_) => "failed",
-            MemberEvent::Conflict { .. } => "conflict",
-        };
-        *self.kinds.entry(kind).or_default() += 1;
+        *self.kinds.entry(event.kind()).or_default() += 1;
         match event {
             MemberEvent::Join(m) => {
                 assert!(!known, "{name} joined while a member");
@@ -321,7 +313,7 @@ async fn a_subscription_follows_the_cluster_and_ends_at_shutdown() {
     while let Some(n) = events.next().await {
         if let Notification::Event { event, .. } = &n {
             let m = event.member();
-            told.push((kind(event), m.name.to_string(), m.state));
+            told.push((event.kind(), m.name.to_string(), m.state));
         }
         follower.apply(n);
     }
@@ -348,17 +340,6 @@ async fn a_subscription_follows_the_cluster_and_ends_at_shutdown() {
     let mut late = nodes[0].subscribe();
     assert!(matches!(late.next().await, Some(Notification::Snapshot(s)) if s.members.len() == 1));
     assert!(late.next().await.is_none());
-}
-
-fn kind(event: &MemberEvent) -> &'static str {
-    match event {
-        MemberEvent::Join(_) => "join",
-        MemberEvent::Left(_) => "left",
-        MemberEvent::Failed(_) => "failed",
-        MemberEvent::Update(_) => "update",
-        MemberEvent::Changed(_) => "changed",
-        MemberEvent::Conflict { .. } => "conflict",
-    }
 }
 
 /// `members()` as JSON: one object per member with its address as `ip:port`, its state by

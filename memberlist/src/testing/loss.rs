@@ -41,9 +41,14 @@ impl Rng {
     }
 }
 
+/// `p` as a probability: clamped to 0..=1, NaN read as 0.
+pub(crate) fn probability(p: f64) -> f64 {
+    if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
+}
+
 /// `p` scaled to `u64` (a draw below it has probability `p`).
 fn threshold(p: f64) -> u64 {
-    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+    let p = probability(p);
     // `as` saturates: 1.0 * 2^64 becomes u64::MAX; `chance` treats p = 1 apart.
     #[allow(
         clippy::cast_possible_truncation,
@@ -76,13 +81,8 @@ pub struct DropRate {
 impl DropRate {
     /// Drops with probability `rate` (clamped to 0..=1), drawing from the sequence of `seed`.
     pub fn new(rate: f64, seed: u64) -> Self {
-        let rate = if rate.is_nan() {
-            0.0
-        } else {
-            rate.clamp(0.0, 1.0)
-        };
         Self {
-            rate,
+            rate: probability(rate),
             rng: Rng::new(seed),
         }
     }

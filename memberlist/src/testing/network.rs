@@ -52,11 +52,7 @@ pub struct Link {
 impl Link {
     /// This link with loss probability `loss` (clamped to 0..=1).
     pub fn with_loss(mut self, loss: f64) -> Self {
-        self.loss = if loss.is_nan() {
-            0.0
-        } else {
-            loss.clamp(0.0, 1.0)
-        };
+        self.loss = super::loss::probability(loss);
         self
     }
 

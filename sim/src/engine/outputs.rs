@@ -8,6 +8,7 @@ use bytes::Bytes;
 use memberlist_core::machine::{
     Event, State, StreamError, StreamOutcome, StreamPhase, StreamRequest,
 };
+use memberlist_core::metrics::Counter;
 use memberlist_core::wire::{StreamDecoder, StreamRole};
 use smol_str::SmolStr;
 
@@ -201,8 +202,13 @@ impl Sim {
     /// Looks at the alive/suspect/dead counters of node `i` and rescans its table when they
     /// moved: suspicions always, everything in full mode.
     fn scan_counters(&mut self, i: usize) {
-        let stats = self.stats(i);
-        let counters = (stats.alive, stats.suspect, stats.dead);
+        // Three counters read on every step: not the whole `Stats`.
+        let counts = &self.nodes[i].counts;
+        let counters = (
+            counts.counter(Counter::MsgAlive),
+            counts.counter(Counter::MsgSuspect),
+            counts.counter(Counter::MsgDead),
+        );
         let old = self.nodes[i].counters;
         if counters == old {
             return;

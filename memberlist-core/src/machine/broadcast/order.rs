@@ -92,11 +92,8 @@ impl Order {
         self.fresh.take_fitting(free, live)
     }
 
-    /// Removes and returns the next sent entry to send into `free` bytes: the largest
-    /// newest live entry no longer than `free` in tier `*tier`, or else in the next tier
-    /// that has one (`*tier` then follows). `len_of` tells the real length of a slot's
-    /// message, needed only for messages of `u32::MAX` bytes or more. Stale entries met
-    /// on the way are dropped.
+    /// Removes and returns the next sent entry to send into `free` bytes (see
+    /// [`Sent::take`]).
     pub(super) fn take_sent(
         &mut self,
         tier: &mut u32,
