@@ -17,30 +17,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use memberlist::runtime::{MemberEvent, Notification, Subscription, VersionRange};
+use memberlist::runtime::{MemberEvent, VersionRange};
 use memberlist_core::machine::State;
 use memberlist_core::machine::broadcast::BroadcastKey;
 use memberlist_interop::{Event, GoPeer, NodeState};
 
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The first event matching `pred`, failing the test after [`PATIENCE`].
-async fn wait_event(
-    rx: &mut Subscription,
-    what: &str,
-    pred: impl Fn(&MemberEvent) -> bool,
-) -> MemberEvent {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(Notification::Event { event, .. })) if pred(&event) => return event,
-            // The snapshot, other events, a resync after falling behind.
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("event stream ended waiting for {what}"),
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
-}
 
 /// Waits for a Go node event matching `pred`.
 fn go_event(peer: &GoPeer, what: &str, pred: impl FnMut(&Event) -> bool) -> Event {

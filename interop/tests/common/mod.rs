@@ -24,8 +24,9 @@ use memberlist_core::machine::State;
 use memberlist_interop::{Event, GoPeer, GoPeerConfig, NodeInfo, NodeState};
 use memberlist_net::NetTransport;
 
-/// Longest we wait for any cluster-wide condition.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use memberlist::testing::{PATIENCE, eventually, wait_event};
 
 /// A Rust node as these tests run it.
 pub type RustNode = Memberlist<NetTransport, TestDelegate>;
@@ -218,20 +219,6 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 pub fn spawn_go(config: GoPeerConfig) -> GoPeer {
     let name = config.name.clone();
     blocking(|| GoPeer::spawn(config)).unwrap_or_else(|e| panic!("Go peer {name}: {e}"))
-}
-
-/// Polls `check` every 20 ms until it holds; fails the test after `patience`.
-pub async fn eventually_within(patience: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + patience;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// [`eventually_within`] with [`PATIENCE`].
-pub async fn eventually(what: &str, check: impl FnMut() -> bool) {
-    eventually_within(PATIENCE, what, check).await;
 }
 
 /// Every node the Go peer knows, dead and left ones included.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::delegate::{Delegate, NoopDelegate};
-use crate::machine::State;
+use crate::machine::{Member, State};
 use crate::transport::Transport;
 
 use super::config::Config;
@@ -297,25 +297,24 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub fn members(&self) -> Vec<MemberInfo> {
-        let (members, clock) = {
-            let snapshot = self.snapshot();
-            (Arc::clone(&snapshot.members), snapshot.clock)
-        };
-        members
-            .iter()
-            .filter(|m| !m.state.is_gone())
-            .map(|m| MemberInfo::from_member(m, &clock))
-            .collect()
+        self.member_infos(|m| !m.state.is_gone())
     }
 
     /// Every entry of the member table, dead and left nodes not yet reaped included.
     pub fn all_members(&self) -> Vec<MemberInfo> {
+        self.member_infos(|_| true)
+    }
+
+    /// The snapshot's members that `keep` keeps, as `MemberInfo`s (built after the lock is
+    /// released).
+    fn member_infos(&self, keep: impl Fn(&Member) -> bool) -> Vec<MemberInfo> {
         let (members, clock) = {
             let snapshot = self.snapshot();
             (Arc::clone(&snapshot.members), snapshot.clock)
         };
         members
             .iter()
+            .filter(|m| keep(m))
             .map(|m| MemberInfo::from_member(m, &clock))
             .collect()
     }
