@@ -220,34 +220,140 @@ fn metadata_updates_and_user_messages_spread() {
     sim.check().unwrap();
 }
 
-#[test]
-fn partition_heals_without_a_manual_rejoin() {
-    let n = 6;
-    let mut sim = joined(lan(n, 21));
+/// Every running node lists every running node alive.
+fn all_alive(sim: &Sim) -> bool {
+    (0..sim.len()).filter(|&i| sim.is_up(i)).all(|observer| {
+        (0..sim.len())
+            .filter(|&i| sim.is_up(i))
+            .all(|node| state_of(sim, observer, node) == Some(State::Alive))
+    })
+}
+
+/// Splits `cfg`'s nodes 3|3 for `hold`, heals, and returns how long after the heal every
+/// node listed every node alive again (`None`: not within 60 s).
+fn heal_time(cfg: SimConfig, hold: Duration) -> Option<Duration> {
+    let n = cfg.nodes;
+    let mut sim = joined(cfg);
     sim.run_until(secs(5));
     assert!(sim.converged());
     // Nodes 0..=2 on one side, 3..=5 on the other.
-    sim.net_mut().partition(|i| u32::from(i >= 3));
-    // Past the maximum suspicion timeout and the reaping delay: each side forgets the other.
-    sim.run_until(secs(125));
-    for a in 0..n {
-        assert_eq!(
-            sim.machine(a).num_members(),
-            3,
-            "node {a} still sees the other side"
-        );
-    }
+    sim.net_mut().partition(|i| u32::from(i >= n / 2));
+    let split = sim.elapsed();
+    sim.run_until(split + hold);
+    assert!(!all_alive(&sim), "the sides never saw each other fail");
     sim.net_mut().heal();
     let healed = sim.elapsed();
-    // Reconnect attempts run every 30 s per node; allow one interval plus spreading time.
-    sim.run_until(healed + secs(35));
-    assert!(sim.converged(), "the two halves did not re-merge");
-    for observer in 0..n {
-        for node in 0..n {
-            assert_eq!(state_of(&sim, observer, node), Some(State::Alive));
+    let mut t = healed;
+    while t < healed + secs(60) {
+        t += Duration::from_millis(100);
+        sim.run_until(t);
+        if all_alive(&sim) {
+            sim.check().unwrap();
+            return Some(t - healed);
         }
     }
-    sim.check().unwrap();
+    None
+}
+
+#[test]
+fn partition_heals_within_seconds_without_a_manual_rejoin() {
+    // 40 s: each side lists the other as dead; 125 s: past the reaping delay, each side
+    // has forgotten the other (they come back as new members).
+    for hold in [secs(40), secs(125)] {
+        for seed in 21..24 {
+            let mut cfg = lan(6, seed);
+            if seed == 23 {
+                cfg.protocol = memberlist_core::machine::ProtocolConfig::local("");
+            }
+            let took = heal_time(cfg, hold);
+            assert!(
+                took.is_some_and(|t| t <= secs(5)),
+                "hold {hold:?}, seed {seed}: healed after {took:?}, bound 5 s"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_reconnection_a_partition_does_not_heal() {
+    // The check above can fail: Go's behaviour (no reconnection) never heals.
+    let mut cfg = lan(6, 21);
+    cfg.protocol.reconnect_interval = Duration::ZERO;
+    assert_eq!(heal_time(cfg, secs(125)), None);
+}
+
+/// The datagrams a steady 6-node cluster sends from 10 s to 70 s, as (when, from, to,
+/// bytes), with reconnection as `cfg` sets it and every node given `seeds`.
+fn steady_traffic(
+    cfg: SimConfig,
+    seeds: &[std::net::SocketAddr],
+) -> Vec<(Duration, usize, std::net::SocketAddr, Vec<u8>)> {
+    let mut sim = joined(cfg);
+    for i in 0..sim.len() {
+        sim.input(i, |m, _| m.set_seeds(seeds.iter().copied()));
+    }
+    sim.run_until(secs(10));
+    assert!(sim.converged());
+    sim.tap(true);
+    sim.run_until(secs(70));
+    sim.take_tapped()
+        .into_iter()
+        .map(|s| (s.at, s.from, s.to, s.data))
+        .collect()
+}
+
+#[test]
+fn reconnection_sends_nothing_while_nothing_has_failed() {
+    let seeds = [node_addr(0), node_addr(1)];
+    let mut off = lan(6, 31);
+    off.protocol.reconnect_interval = Duration::ZERO;
+    let with = steady_traffic(lan(6, 31), &seeds);
+    assert!(with.len() > 500, "only {} datagrams", with.len());
+    assert!(
+        with == steady_traffic(off, &seeds),
+        "reconnection changed the traffic of a cluster with nothing failed"
+    );
+    // A seed that is no member (a load balancer's address, say) costs one ping per
+    // push/pull interval (30 s on LAN): two per node in the 60 s window.
+    let absent = node_addr(99);
+    let traffic = steady_traffic(lan(6, 31), &[node_addr(0), absent]);
+    for node in 0..6 {
+        let pings = traffic
+            .iter()
+            .filter(|(_, from, to, _)| *from == node && *to == absent)
+            .count();
+        assert!(
+            (1..=2).contains(&pings),
+            "node {node} sent {pings} datagrams to the absent seed in 60 s"
+        );
+    }
+}
+
+#[test]
+fn reconnection_costs_one_ping_per_probe_interval_with_nodes_dead() {
+    // Two of eight nodes crash; once the others stop gossiping to the dead (30 s after the
+    // deaths), reconnection is the only traffic to them: one ping per probe interval (1 s)
+    // per live node, whatever the number of dead nodes.
+    let mut sim = joined(lan(8, 41));
+    sim.run_until(secs(5));
+    sim.crash(6);
+    sim.crash(7);
+    sim.run_until(secs(60));
+    assert!(sim.converged());
+    sim.tap(true);
+    sim.run_until(secs(80));
+    let dead = [node_addr(6), node_addr(7)];
+    let tapped = sim.take_tapped();
+    for node in 0..6 {
+        let sent = tapped
+            .iter()
+            .filter(|s| s.from == node && dead.contains(&s.to))
+            .count();
+        assert!(
+            (18..=21).contains(&sent),
+            "node {node} sent {sent} datagrams to the dead in 20 s (1 per second expected)"
+        );
+    }
 }
 
 #[test]

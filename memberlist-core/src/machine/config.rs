@@ -63,9 +63,12 @@ pub struct ProtocolConfig {
     /// pinging suspects together with the suspicion ("buddy"), and nacks from relays. Off
     /// gives plain SWIM with a fixed suspicion timeout, for comparison.
     pub lifeguard: bool,
-    /// Beyond Go: how often to try a push/pull with a node we saw fail (or a seed), so that
-    /// the two sides of a healed partition find each other again without a manual rejoin
-    /// (Go memberlist issue #222). Zero disables it.
+    /// Beyond Go: how often one node we saw fail (or a seed that is not a member) is pinged,
+    /// with a push/pull when it answers, so that the two sides of a healed partition find
+    /// each other again within seconds and without a manual rejoin (Go memberlist issue
+    /// #222). Attempts ride the probe ticks: at most one per probe interval, none while
+    /// nothing has failed; seeds at most once per `push_pull_interval`. Zero disables it.
+    /// Default: the probe interval (1 s LAN and local, 5 s WAN).
     pub reconnect_interval: Duration,
     /// Beyond Go: how long a failed node's address is remembered for reconnect attempts.
     pub reconnect_timeout: Duration,
@@ -131,7 +134,7 @@ impl ProtocolConfig {
             udp_buffer_size: 1400,
             dead_node_reclaim_time: Duration::ZERO,
             lifeguard: true,
-            reconnect_interval: Duration::from_secs(30),
+            reconnect_interval: Duration::from_secs(1),
             reconnect_timeout: Duration::from_secs(6 * 3600),
             join_push_pulls: 3,
             join_push_pull_delay: Duration::from_secs(2),
@@ -148,6 +151,7 @@ impl ProtocolConfig {
             push_pull_interval: Duration::from_secs(60),
             probe_timeout: Duration::from_secs(3),
             probe_interval: Duration::from_secs(5),
+            reconnect_interval: Duration::from_secs(5),
             gossip_nodes: 4,
             gossip_interval: Duration::from_millis(500),
             gossip_to_the_dead_time: Duration::from_secs(60),

@@ -115,7 +115,6 @@ pub struct Machine<D: Delegate> {
     probe_tick_pending: bool,
     next_gossip: Option<Instant>,
     next_push_pull: Option<Instant>,
-    next_reconnect: Option<Instant>,
     join_follow_ups: Option<join_sync::FollowUps>,
     failed: reconnect::Failed,
     next_stream_id: u64,
@@ -184,8 +183,7 @@ impl<D: Delegate> Machine<D> {
             .then(|| now + stagger(&mut rng, cfg.gossip_interval));
         let next_push_pull = (!cfg.push_pull_interval.is_zero())
             .then(|| now + stagger(&mut rng, cfg.push_pull_interval));
-        let next_reconnect = (!cfg.reconnect_interval.is_zero())
-            .then(|| now + cfg.reconnect_interval + stagger(&mut rng, cfg.reconnect_interval));
+        let failed = reconnect::Failed::new(&cfg, now);
         let mut machine = Self {
             awareness: Awareness::new(cfg.awareness_max_multiplier),
             broadcasts: TransmitLimitedQueue::new(cfg.retransmit_mult),
@@ -207,9 +205,8 @@ impl<D: Delegate> Machine<D> {
             probe_tick_pending: false,
             next_gossip,
             next_push_pull,
-            next_reconnect,
             join_follow_ups: None,
-            failed: reconnect::Failed::default(),
+            failed,
             next_stream_id: 0,
             next_notify_id: 0,
             streams: BTreeMap::new(),
@@ -346,9 +343,11 @@ impl<D: Delegate> Machine<D> {
         }
         self.drive_probe(now);
         if now >= self.next_probe {
+            let tick = self.next_probe;
             while self.next_probe <= now {
                 self.next_probe += self.cfg.probe_interval;
             }
+            self.reconnect_tick(tick, now);
             if self.probe.is_some() {
                 self.probe_tick_pending = true;
             } else {
@@ -366,12 +365,6 @@ impl<D: Delegate> Machine<D> {
             self.next_push_pull =
                 Some(now + push_pull_scale(self.cfg.push_pull_interval, self.members.len()));
             self.periodic_push_pull(now);
-        }
-        if let Some(at) = self.next_reconnect
-            && now >= at
-        {
-            self.next_reconnect = Some(now + self.cfg.reconnect_interval);
-            self.reconnect(now);
         }
         self.run_join_follow_up(now);
     }
@@ -408,7 +401,6 @@ impl<D: Delegate> Machine<D> {
         consider(self.probe_deadline());
         consider(self.gossip_deadline());
         consider(self.next_push_pull);
-        consider(self.next_reconnect);
         consider(self.join_follow_up_deadline());
         consider(self.suspicions.values().map(Suspicion::deadline).min());
         consider(self.acks.values().map(AckHandler::deadline).min());

@@ -49,12 +49,16 @@ pub(crate) enum AckHandler {
     },
     /// A ping started through the API.
     User { sent: Instant, deadline: Instant },
+    /// A ping to a reconnect candidate (`reconnect.rs`): an ack starts a push/pull with `to`.
+    Reconnect { to: SocketAddr, deadline: Instant },
 }
 
 impl AckHandler {
     pub(crate) fn deadline(&self) -> Instant {
         match self {
-            Self::Relay { deadline, .. } | Self::User { deadline, .. } => *deadline,
+            Self::Relay { deadline, .. }
+            | Self::User { deadline, .. }
+            | Self::Reconnect { deadline, .. } => *deadline,
         }
     }
 }
@@ -372,6 +376,10 @@ impl<D: Delegate> Machine<D> {
                     seq_no: ack.seq_no,
                     rtt: Some(now.saturating_duration_since(sent)),
                 });
+            }
+            Some(AckHandler::Reconnect { to, .. }) => {
+                debug!(%to, "a reconnect candidate answered; pushing/pulling with it");
+                self.start_push_pull(to, false, now);
             }
             None => {}
         }

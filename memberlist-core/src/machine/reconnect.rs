@@ -1,8 +1,14 @@
 //! Beyond Go: reconnection to failed nodes and seeds, so that a partitioned cluster heals by
-//! itself (Go memberlist issue #222). Each reconnect interval one candidate — a node we saw
-//! fail within `reconnect_timeout` that is not alive again, or a seed that is not a current
-//! member — gets a push/pull. If it answers, both sides merge each other's view; nodes they had
-//! reaped come back as new members, and nodes still listed as dead refute and rejoin.
+//! itself within seconds (Go memberlist issue #222, where it never does).
+//!
+//! On a probe tick, at most once per `reconnect_interval`, one candidate gets a ping: a node
+//! we saw fail within `reconnect_timeout` that is not alive again (pinged under its name, so
+//! a different node now at its address does not answer), or — at most once per push/pull
+//! interval — a seed that is not a current member (pinged with no name). Only an ack starts
+//! a push/pull with it: an unreachable candidate costs one datagram, not a dial. After the
+//! push/pull both sides merge each other's view; nodes they had reaped come back as new
+//! members, nodes still listed as dead refute, and the next attempts and gossip carry the
+//! rest. With nothing failed and every seed a member nothing is sent.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -12,18 +18,44 @@ use rand::Rng;
 use smol_str::SmolStr;
 
 use crate::delegate::Delegate;
+use crate::wire::WireMessage;
 
 use super::Machine;
+use super::ProtocolConfig;
 use super::members::State;
+use super::probe::AckHandler;
 
 /// Most failed nodes remembered (the oldest are forgotten first).
 const MAX_REMEMBERED: usize = 1024;
 
-/// Failed nodes remembered for reconnection, oldest first, and the seeds' addresses.
-#[derive(Debug, Default)]
+/// Failed nodes remembered for reconnection, oldest first, the seeds' addresses, and when
+/// the next attempts are due.
+#[derive(Debug)]
 pub(crate) struct Failed {
     entries: VecDeque<(SmolStr, SocketAddr, Instant)>,
     seeds: Vec<SocketAddr>,
+    /// The first probe tick at which the next attempt may go out; `None` when disabled.
+    next: Option<Instant>,
+    /// When the seeds that are not members are next considered.
+    seeds_due: Instant,
+}
+
+impl Failed {
+    pub(crate) fn new(cfg: &ProtocolConfig, now: Instant) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            seeds: Vec::new(),
+            next: (!cfg.reconnect_interval.is_zero()).then_some(now),
+            seeds_due: now + seed_interval(cfg),
+        }
+    }
+}
+
+/// Seeds that are not members are tried at most this often: a seed address that is not
+/// any member's own (a load balancer, a second interface) must not cost a push/pull every
+/// second for the life of the node.
+fn seed_interval(cfg: &ProtocolConfig) -> std::time::Duration {
+    cfg.reconnect_interval.max(cfg.push_pull_interval)
 }
 
 impl<D: Delegate> Machine<D> {
@@ -57,37 +89,71 @@ impl<D: Delegate> Machine<D> {
         list.push_back((name, addr, now));
     }
 
-    /// One reconnect attempt, if there is a candidate.
-    pub(crate) fn reconnect(&mut self, now: Instant) {
+    /// A probe tick (scheduled for `tick`) happened: one reconnect attempt if one is due.
+    /// Riding the probe ticks costs no wake-up of its own.
+    pub(crate) fn reconnect_tick(&mut self, tick: Instant, now: Instant) {
+        match self.failed.next {
+            Some(due) if tick >= due => {
+                // From the tick's schedule, not `now`, so that an interval equal to the
+                // probe interval fires on every tick however late the driver calls.
+                self.failed.next = Some(tick + self.cfg.reconnect_interval);
+                self.reconnect(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Pings one candidate, if there is one; its ack starts a push/pull
+    /// ([`AckHandler::Reconnect`]).
+    fn reconnect(&mut self, now: Instant) {
         let timeout = self.cfg.reconnect_timeout;
         let members = &self.members;
         self.failed.entries.retain(|(name, _, since)| {
             now.saturating_duration_since(*since) <= timeout
                 && members.get(name).is_none_or(|m| m.state == State::Dead)
         });
-        let mut candidates: Vec<SocketAddr> = self
-            .failed
-            .entries
-            .iter()
-            .map(|(_, addr, _)| *addr)
-            .collect();
-        // Seeds that are not current members; the table is only scanned when seeds exist
-        // (a full scan every interval is a real cost at 10,000 members).
-        if !self.failed.seeds.is_empty() {
-            // Ordered, like every set the machine builds (only looked up here).
-            let current: BTreeSet<SocketAddr> = self
-                .members
-                .iter()
-                .filter(|m| !m.state.is_gone())
-                .filter_map(|m| m.socket_addr())
-                .collect();
-            candidates.extend(self.failed.seeds.iter().filter(|s| !current.contains(s)));
-        }
-        if candidates.is_empty() {
+        let target = self
+            .absent_seed(now)
+            .map(|addr| (SmolStr::default(), addr))
+            .or_else(|| {
+                let entries = &self.failed.entries;
+                (!entries.is_empty()).then(|| {
+                    let (name, addr, _) = &entries[self.rng.random_range(0..entries.len())];
+                    (name.clone(), *addr)
+                })
+            });
+        let Some((name, to)) = target else {
             return;
+        };
+        tracing::debug!(%to, node = %name, "pinging a reconnect candidate");
+        let ping = self.our_ping(name);
+        let deadline = now + self.cfg.probe_timeout;
+        self.acks
+            .insert(ping.seq_no, AckHandler::Reconnect { to, deadline });
+        self.send_msg(to, &ping.to_bytes());
+    }
+
+    /// A random seed that is not a current member, when the seeds are due; the table is
+    /// only scanned then (a full scan every tick is a real cost at 10,000 members).
+    fn absent_seed(&mut self, now: Instant) -> Option<SocketAddr> {
+        if self.failed.seeds.is_empty() || now < self.failed.seeds_due {
+            return None;
         }
-        let to = candidates[self.rng.random_range(0..candidates.len())];
-        tracing::debug!(%to, "trying to reconnect");
-        self.start_push_pull(to, false, now);
+        self.failed.seeds_due = now + seed_interval(&self.cfg);
+        // Ordered, like every set the machine builds (only looked up here).
+        let current: BTreeSet<SocketAddr> = self
+            .members
+            .iter()
+            .filter(|m| !m.state.is_gone())
+            .filter_map(|m| m.socket_addr())
+            .collect();
+        let absent: Vec<SocketAddr> = self
+            .failed
+            .seeds
+            .iter()
+            .copied()
+            .filter(|s| !current.contains(s))
+            .collect();
+        (!absent.is_empty()).then(|| absent[self.rng.random_range(0..absent.len())])
     }
 }
