@@ -48,7 +48,7 @@ impl Pipeline {
     /// Whether [`encode_stream`](Self::encode_stream) writes a message unchanged (no
     /// compressor, no outgoing encryption), so that a caller may write it in place.
     pub fn stream_is_plain(&self) -> bool {
-        self.codecs.compressor().is_none() && !(self.encryption.is_some() && self.verify_outgoing())
+        self.codecs.compressor().is_none() && !self.encrypts_outgoing()
     }
 
     /// Frames one message for a stream: compressed whenever a compressor is set (no
@@ -87,9 +87,7 @@ impl Pipeline {
                 out.reserve(5 + sealed);
                 out.push(MessageType::Encrypt.byte());
                 out.extend_from_slice(&len.to_be_bytes());
-                let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
-                aad.extend_from_slice(&out[start..start + 5]);
-                aad.extend_from_slice(self.label.as_bytes());
+                let aad = [&out[start..start + 5], self.label.as_bytes()].concat();
                 enc.encrypt(self.envelope_version, payload, &aad, out)?;
             }
             _ => out.extend_from_slice(payload),
@@ -124,9 +122,7 @@ impl Pipeline {
                 .as_ref()
                 .ok_or(WireError::EncryptionNotConfigured)?;
             let (header, envelope) = body.split_at(5);
-            let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
-            aad.extend_from_slice(header);
-            aad.extend_from_slice(self.label.as_bytes());
+            let aad = [header, self.label.as_bytes()].concat();
             let mut decrypted = Vec::new();
             enc.decrypt(envelope, &aad, &mut decrypted)?;
             body = Bytes::from(decrypted);
@@ -162,30 +158,25 @@ impl StreamMessage {
     /// assert_eq!(got, StreamMessage::User("hi".into()));
     /// ```
     pub fn decode(msg: &[u8], limits: &Limits) -> Result<Self, WireError> {
-        parse_stream_message(msg, limits)
+        let (&t, body) = msg.split_first().ok_or(WireError::EmptyFrame)?;
+        let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
+        Ok(match ty {
+            MessageType::Ping => Self::Ping(Ping::decode_body(body)?.0),
+            MessageType::Ack => Self::Ack(Ack::decode_body(body)?.0),
+            MessageType::Err => Self::Error(ErrorResponse::decode_body(body)?.0),
+            MessageType::PushPull => Self::PushPull(PushPull::decode_body(body, limits)?.0),
+            MessageType::User => {
+                let mut r = Reader::new(body);
+                let header = UserMsgHeader::read_map(&mut r, limits)?;
+                let payload = r
+                    .rest()
+                    .get(..header.user_msg_len as usize)
+                    .ok_or(DecodeError::UnexpectedEof)?;
+                Self::User(Bytes::copy_from_slice(payload))
+            }
+            _ => return Err(DecodeError::UnsupportedMessageType(t).into()),
+        })
     }
-}
-
-/// Decodes a complete, unwrapped stream message.
-fn parse_stream_message(msg: &[u8], limits: &Limits) -> Result<StreamMessage, WireError> {
-    let (&t, body) = msg.split_first().ok_or(WireError::EmptyFrame)?;
-    let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
-    Ok(match ty {
-        MessageType::Ping => StreamMessage::Ping(Ping::decode_body(body)?.0),
-        MessageType::Ack => StreamMessage::Ack(Ack::decode_body(body)?.0),
-        MessageType::Err => StreamMessage::Error(ErrorResponse::decode_body(body)?.0),
-        MessageType::PushPull => StreamMessage::PushPull(PushPull::decode_body(body, limits)?.0),
-        MessageType::User => {
-            let mut r = Reader::new(body);
-            let header = UserMsgHeader::read_map(&mut r, limits)?;
-            let payload = r
-                .rest()
-                .get(..header.user_msg_len as usize)
-                .ok_or(DecodeError::UnexpectedEof)?;
-            StreamMessage::User(Bytes::copy_from_slice(payload))
-        }
-        _ => return Err(DecodeError::UnsupportedMessageType(t).into()),
-    })
 }
 
 /// Which end of a connection a [`StreamDecoder`] reads for.
