@@ -21,14 +21,8 @@ use super::state::AliveSource;
 
 impl<D: Delegate> Machine<D> {
     /// Appends our push/pull message: every node we know (ourselves, suspects, not-yet-reaped
-    /// dead and left nodes) in the canonical order, and the delegate's state. The entries
-    /// are encoded once per change of the table (`Members::view`).
-    #[cfg(test)]
-    pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
-        let user_state = self.delegate.local_state(join);
-        self.write_push_pull_with(join, &user_state, out);
-    }
-
+    /// dead and left nodes) in the canonical order, and `user_state`. The entries are encoded
+    /// once per change of the table (`Members::view`).
     fn write_push_pull_with(&mut self, join: bool, user_state: &[u8], out: &mut Vec<u8>) {
         let nodes = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
         let entries = self.members.view().entries();
@@ -382,6 +376,15 @@ impl VersionSpan {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl<D: Delegate> Machine<D> {
+    /// Appends our push/pull message with the delegate's state.
+    pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
+        let user_state = self.delegate.local_state(join);
+        self.write_push_pull_with(join, &user_state, out);
     }
 }
 

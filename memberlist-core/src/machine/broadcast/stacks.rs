@@ -193,9 +193,11 @@ impl Stacks {
         }
         self.len = 0;
     }
+}
 
+#[cfg(test)]
+impl Stacks {
     /// The stacks in send order: `(length, entries from bottom to top)`.
-    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (usize, &VecDeque<Fresh>)> + '_ {
         self.by_len
             .iter()
@@ -203,7 +205,6 @@ impl Stacks {
     }
 
     /// Checks the invariants.
-    #[cfg(test)]
     pub(super) fn check(&self) {
         let mut total = 0;
         let mut named = Vec::new();
