@@ -60,15 +60,11 @@ impl AckHandler {
 }
 
 impl<D: Delegate> Machine<D> {
-    pub(crate) fn next_seq_no(&mut self) -> u32 {
-        self.seq_no = self.seq_no.wrapping_add(1);
-        self.seq_no
-    }
-
     /// A ping from us to `node`.
     pub(crate) fn our_ping(&mut self, node: SmolStr) -> Ping {
+        self.seq_no = self.seq_no.wrapping_add(1);
         Ping {
-            seq_no: self.next_seq_no(),
+            seq_no: self.seq_no,
             node,
             source_addr: self.advertise_addr,
             source_port: self.advertise_port,
