@@ -19,13 +19,9 @@ use super::view_interner::ViewInterner;
 /// The capacity a full table (or other per-member vector) of `len` entries grows to: the
 /// next size of the form 2^k or 3·2^(k-1) above `len` (at least 4).
 ///
-/// Doubling leaves up to as much slack as entries (10,000 members sit in room for
-/// 16,384), and with every machine of a simulator holding every member that slack was
-/// gigabytes; with these steps (×1.5, then ×4/3) at least two thirds of the room is
-/// used. The sizes stay canonical — the same
-/// steps whatever the history — so blocks one machine frees fit another machine's next
-/// growth: growing by a quarter of whatever the size was scattered block sizes and grew
-/// the allocator's resident memory by a fifth.
+/// Unlike doubling, these steps (×1.5, then ×4/3) use at least two thirds of the room, which
+/// matters when every machine of a simulator holds every member. The sizes are canonical
+/// (whatever the history), so blocks one machine frees fit another machine's next growth.
 pub(crate) fn grown_capacity(len: usize) -> usize {
     let pow = len.saturating_add(1).next_power_of_two();
     let three_quarters = pow / 4 * 3;
@@ -165,11 +161,8 @@ impl Members {
     }
 
     /// Marks the entries as possibly changed. The cached view message describes the old
-    /// generation and is never read again (`view` and `share_view_message` check the
-    /// generation), so it is dropped now rather than at the next push/pull: during a join
-    /// every table changes between two push/pulls, and a stale view per machine (plus the
-    /// view pool's copy, freed at its next sweep once nobody holds it) was a quarter of a
-    /// simulated join's peak memory.
+    /// generation and is never read again, so it is dropped now rather than at the next
+    /// push/pull (during a join, stale views would pile up in every machine).
     fn bump_generation(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         self.view = None;

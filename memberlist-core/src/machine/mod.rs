@@ -446,10 +446,6 @@ impl<D: Delegate> Machine<D> {
             .queue(BroadcastKey::node(node.clone()), msg, notify);
     }
 
-    pub(crate) fn queue_named_broadcast(&mut self, key: SmolStr, msg: Bytes, notify: Option<u64>) {
-        self.broadcasts.queue(BroadcastKey::named(key), msg, notify);
-    }
-
     pub(crate) fn collect_finished_broadcasts(&mut self) {
         if self.broadcasts.has_finished() {
             let finished: Vec<u64> = self.broadcasts.drain_finished().collect();
@@ -511,7 +507,6 @@ impl<D: Delegate> Machine<D> {
     }
 }
 
-/// A packet user message: the `08` type byte followed by the raw payload.
 /// Pops the front of an output queue and, once it is drained, gives its memory back:
 /// thousands of idle machines must not each keep a burst's capacity, and a driver of many
 /// machines finds a freshly allocated buffer (memory just freed by another machine) in the
@@ -524,6 +519,7 @@ fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     item
 }
 
+/// A packet user message: the `08` type byte followed by the raw payload.
 pub(crate) fn user_message(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + msg.len());
     out.push(MessageType::User.byte());

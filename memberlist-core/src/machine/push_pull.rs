@@ -352,28 +352,21 @@ impl VersionSpan {
     }
 
     fn check(&self, name: &SmolStr, (pcur, dcur): (u8, u8)) -> Result<(), MergeError> {
-        let outside = |kind, version, min, max| MergeError::Version {
-            node: name.clone(),
-            kind,
-            version,
-            min,
-            max,
-        };
-        if pcur < self.max_pmin || pcur > self.min_pmax {
-            return Err(outside(
-                VersionKind::Protocol,
-                pcur,
-                self.max_pmin,
-                self.min_pmax,
-            ));
-        }
-        if dcur < self.max_dmin || dcur > self.min_dmax {
-            return Err(outside(
-                VersionKind::Delegate,
-                dcur,
-                self.max_dmin,
-                self.min_dmax,
-            ));
+        let (p, d) = (VersionKind::Protocol, VersionKind::Delegate);
+        for (kind, version, min, max) in [
+            (p, pcur, self.max_pmin, self.min_pmax),
+            (d, dcur, self.max_dmin, self.min_dmax),
+        ] {
+            if version < min || version > max {
+                let node = name.clone();
+                return Err(MergeError::Version {
+                    node,
+                    kind,
+                    version,
+                    min,
+                    max,
+                });
+            }
         }
         Ok(())
     }

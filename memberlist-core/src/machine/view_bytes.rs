@@ -8,11 +8,9 @@
 //! probe order; the order carries no meaning, and Go reads ours like any other.
 //!
 //! The bytes are kept as a whole message (type byte, header, entries; not a join, no user
-//! state), which is what a plain push/pull without user state is: such a push/pull is
-//! sent as this buffer itself, shared, not copied. Machines in one process (a simulator,
-//! a test bed) that find a received message equal to their own keep one of the two
-//! buffers ([`Members::share_view_message`]), so thousands of equal views take the memory
-//! of a few, and comparing two shared buffers is a pointer comparison.
+//! state), so a plain push/pull without user state is sent as this buffer itself, shared.
+//! Machines in one process keep one buffer for equal views
+//! ([`Members::share_view_message`]).
 
 use std::cmp::Ordering;
 
@@ -127,10 +125,7 @@ impl Members {
     }
 
     /// `broadcast`, or an equal one that another machine of the process already holds,
-    /// when an interner is set. Used for gossip this machine relays: in a simulated join
-    /// every machine queues an alive message about every member, the same key and bytes
-    /// on every machine, and one copy each was a sixth of the peak memory. (Such messages
-    /// are held by the queues of most machines, so they are seldom garbage in the pool.)
+    /// when an interner is set (see [`ViewInterner::intern_broadcast`]).
     pub(crate) fn share_broadcast(&self, broadcast: Broadcast) -> Broadcast {
         match &self.view_interner {
             Some(interner) => interner.intern_broadcast(broadcast),
@@ -157,11 +152,8 @@ impl Members {
     /// Returns whether the bytes were equal.
     ///
     /// A view enters the interner only here, once another machine is known to hold the same
-    /// bytes. Pooling every view as it is written filled the pool with views that no
-    /// machine shared and that the next change of the table made garbage; the pool frees
-    /// such buffers only at its next sweep, after it has doubled, so during a simulated
-    /// join (every table changing, thousands of distinct views) it held about one dead
-    /// view per machine: O(N²) bytes.
+    /// bytes: pooling every view as it is written would fill the pool with views no machine
+    /// shares, garbage after the next change of the table (O(N²) bytes during a join).
     pub(crate) fn share_view_message(&mut self, other: &Bytes) -> bool {
         let generation = self.generation();
         let Some(view) = self.view.as_mut().filter(|v| v.generation == generation) else {
