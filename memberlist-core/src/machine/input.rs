@@ -9,9 +9,8 @@ use crate::delegate::Delegate;
 use super::Machine;
 
 impl<D: Delegate> Machine<D> {
-    /// First thing every input does: warm the machine's state, then move the gossip
-    /// schedule past the ticks that passed idle up to `now` (so a broadcast this input
-    /// queues leaves on the next tick, as from Go's ticker).
+    /// First thing every input does: warm the machine's state, then
+    /// [`skip_idle_gossip_ticks`](Self::skip_idle_gossip_ticks).
     pub(super) fn begin_input(&mut self, now: Instant) {
         self.warm(now);
         self.skip_idle_gossip_ticks(now);
