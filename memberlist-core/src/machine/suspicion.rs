@@ -210,24 +210,9 @@ impl Suspicion {
         self.start
     }
 
-    /// Independent confirmations counted so far (never more than [`k`](Self::k)).
+    /// Independent confirmations counted so far (never more than `k`).
     pub fn confirmations(&self) -> u32 {
         self.n
-    }
-
-    /// Confirmations expected before the timeout reaches its minimum.
-    pub fn k(&self) -> u32 {
-        self.k
-    }
-
-    /// The minimum total timeout, reached after [`k`](Self::k) confirmations.
-    pub fn min(&self) -> Duration {
-        self.min
-    }
-
-    /// The maximum total timeout, used while no confirmation has arrived.
-    pub fn max(&self) -> Duration {
-        self.max
     }
 
     /// Whether confirmations were expected but not all of them arrived (`k > 0` and
@@ -301,7 +286,7 @@ mod tests {
         let start = Instant::now();
         let mut s = Suspicion::new("a".into(), k, min, max, start);
         assert_eq!(s.start(), start);
-        assert_eq!((s.k(), s.min(), s.max()), (2, 4 * SECOND, 24 * SECOND));
+        assert_eq!((s.k, s.min, s.max), (2, 4 * SECOND, 24 * SECOND));
         assert_eq!(s.deadline(), start + 24 * SECOND);
         assert_eq!(s.confirmations(), 0);
         assert!(s.is_degraded());

@@ -310,31 +310,6 @@ impl StreamDecoder {
         }
     }
 
-    /// Decodes everything one side of a connection wrote, held whole in memory: the same
-    /// answer as [`feed`](Self::feed) then [`poll`](Self::poll) on a fresh decoder.
-    ///
-    /// ```
-    /// use memberlist_core::wire::{Pipeline, PushPull, StreamDecoder, StreamMessage, StreamRole};
-    /// let pp = PushPull { join: true, states: vec![], user_state: "s".into() };
-    /// let got = StreamDecoder::decode_complete(StreamRole::Dialer, &Pipeline::new(), &pp.to_bytes());
-    /// assert_eq!(got.unwrap(), Some(StreamMessage::PushPull(pp)));
-    /// ```
-    pub fn decode_complete(
-        role: StreamRole,
-        pipeline: &Pipeline,
-        data: &[u8],
-    ) -> Result<Option<StreamMessage>, WireError> {
-        if let Ok(Some(msg)) = Self::open_complete(role, pipeline, Bytes::copy_from_slice(data))
-            && let Ok(decoded) = StreamMessage::decode(&msg, &pipeline.limits)
-        {
-            return Ok(Some(decoded));
-        }
-        // Errors (and a truncated plain push/pull) as the incremental reader gives them.
-        let mut decoder = Self::new(role);
-        decoder.feed(data);
-        decoder.poll(pipeline)
-    }
-
     /// Opens everything one side of a connection wrote, held whole in memory: what
     /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder
     /// return, except that a plain, unlabelled push/pull (the one large message) is returned

@@ -51,7 +51,7 @@ fn entry_len(s: &[u8]) -> Option<usize> {
 /// state, as [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes it, then
 /// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
 /// and no join, and the message is shorter than the limit, as
-/// `StreamDecoder::decode_complete` requires to take it.
+/// `StreamDecoder::open_complete` requires to take it.
 pub(crate) fn scan_push_pull(
     body: &[u8],
     limits: &Limits,

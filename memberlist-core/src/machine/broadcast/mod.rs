@@ -214,12 +214,6 @@ impl TransmitLimitedQueue {
         }
     }
 
-    /// The current retransmit multiplier.
-    #[must_use]
-    pub fn retransmit_mult(&self) -> u32 {
-        self.retransmit_mult
-    }
-
     /// Changes the retransmit multiplier; it applies from the next
     /// [`get_broadcasts`](Self::get_broadcasts) on, to queued messages too.
     pub fn set_retransmit_mult(&mut self, retransmit_mult: u32) {
