@@ -19,7 +19,7 @@ use super::compound::decode_compound;
 use super::crc::{strip_crc, write_crc_wrapped};
 use super::error::{DecodeError, WireError};
 use super::frames::{compress_len, decode_compress_ref, encode_compress};
-use super::label::{Label, check_label, split_label};
+use super::label::{Label, strip_label};
 use super::limits::Limits;
 use super::message::{Message, MessageType};
 
@@ -276,14 +276,7 @@ impl Pipeline {
         datagram: &'a [u8],
         scratch: &'a mut Vec<u8>,
     ) -> Result<&'a [u8], WireError> {
-        let (found, rest) = split_label(datagram)?;
-        let had_header = datagram.first() == Some(&MessageType::HasLabel.byte());
-        check_label(
-            found,
-            had_header,
-            &self.label,
-            self.skip_inbound_label_check,
-        )?;
+        let rest = strip_label(datagram, &self.label, self.skip_inbound_label_check)?;
         let plaintext: &'a [u8] = match &self.encryption {
             Some(enc) => {
                 scratch.clear();

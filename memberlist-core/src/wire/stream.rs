@@ -15,7 +15,7 @@ use super::error::{DecodeError, WireError};
 use super::frames::{ErrorResponse, UserMsgHeader, encode_stream_user_message};
 use super::frames::{compress_len, encode_compress};
 use super::go_struct::GoRead;
-use super::label::{LabelError, check_label, split_label};
+use super::label::{LabelError, strip_label};
 use super::limits::{Limit, Limits};
 use super::message::{MessageType, WireMessage};
 use super::msgpack::{Reader, value_len};
@@ -278,17 +278,9 @@ impl StreamDecoder {
             if self.buf.is_empty() {
                 return Ok(None);
             }
-            let had_header = self.buf[0] == MessageType::HasLabel.byte();
-            let consumed = match split_label(&self.buf) {
-                Ok((label, _)) => {
-                    check_label(
-                        label,
-                        had_header,
-                        &pipeline.label,
-                        pipeline.skip_inbound_label_check,
-                    )?;
-                    if had_header { 2 + label.len() } else { 0 }
-                }
+            let (label, skip) = (&pipeline.label, pipeline.skip_inbound_label_check);
+            let consumed = match strip_label(&self.buf, label, skip) {
+                Ok(rest) => self.buf.len() - rest.len(),
                 Err(LabelError::Truncated) => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
