@@ -186,13 +186,10 @@ impl<D: Delegate> Machine<D> {
     /// Whether a remote push/pull holds exactly our view, in which case merging it entry by
     /// entry would change nothing but for our own entry; returns that entry (if present).
     ///
-    /// The check needs no table lookup: it compares an order-independent 128-bit fingerprint
-    /// of the remote entries with the table's (kept until the table changes), and only for
-    /// the case where every entry on both sides is alive with a non-zero port and a valid
-    /// version range, and ports are taken as sent (protocol version 2 and up). Then each
-    /// remote entry about another node carries the incarnation, address and port we hold,
-    /// and `handle_alive` returns before any side effect. Equal fingerprints of different
-    /// views need the sums of seeded 64-bit entry hashes to collide (odds about 2⁻⁶⁴).
+    /// It compares an order-independent fingerprint of the remote entries with the table's,
+    /// only when every entry on both sides is alive with a non-zero port and a valid version
+    /// range and ports are taken as sent (protocol 2 and up): then each remote entry about
+    /// another node is news `handle_alive` drops before any side effect.
     pub(super) fn unchanged_view<'a>(
         &mut self,
         remote: &'a [PushNodeState],

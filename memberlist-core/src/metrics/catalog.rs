@@ -1,9 +1,6 @@
 //! Every metric the library emits: Go's name, the exporters' names, kind, unit and meaning.
-//!
-//! The metric identifiers ([`Counter`], [`Gauge`], [`Histogram`]) are small `Copy` enums; a
-//! variant that carries a label value (a member [`State`], a [`DropReason`]) names one time
-//! series of a labelled metric. Each identifier has a dense [`index`](Counter::index) so a
-//! sink can keep its instruments in an array and update them without hashing or allocating.
+//! A variant that carries a label value (a member [`State`], a [`DropReason`]) names one
+//! time series of a labelled metric.
 
 use crate::machine::State;
 use crate::wire::Limit;

@@ -247,10 +247,8 @@ impl StreamDecoder {
         self.buf.len()
     }
 
-    /// Returns the message once a whole frame has arrived, `None` while more bytes are needed,
-    /// or an error. Use [`WireError::is_envelope_error`] to decide whether to send an error
-    /// reply. After a message or an error the decoder starts over on the bytes that remain.
-    /// The same as [`poll_opened`](Self::poll_opened) followed by [`StreamMessage::decode`].
+    /// [`poll_opened`](Self::poll_opened) followed by [`StreamMessage::decode`]. Use
+    /// [`WireError::is_envelope_error`] to decide whether to send an error reply.
     pub fn poll(&mut self, pipeline: &Pipeline) -> Result<Option<StreamMessage>, WireError> {
         match self.poll_opened(pipeline)? {
             Some(msg) => StreamMessage::decode(&msg, &pipeline.limits).map(Some),
@@ -304,11 +302,8 @@ impl StreamDecoder {
 
     /// Opens everything one side of a connection wrote, held whole in memory: what
     /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder
-    /// return, except that a plain, unlabelled push/pull (the one large message) is returned
-    /// as `data` itself, without the framing scan an incremental reader needs to find where
-    /// a plain frame ends (anything after the message is ignored by its decoder, as it is
-    /// left unread on a stream; a truncated one fails to decode rather than waiting for
-    /// more).
+    /// return, except that a plain, unlabelled push/pull is returned as `data` itself, without
+    /// the framing scan (a truncated one then fails to decode rather than waiting for more).
     pub fn open_complete(
         role: StreamRole,
         pipeline: &Pipeline,
