@@ -333,15 +333,7 @@ impl<D: Delegate> Machine<D> {
 
     fn timers(&mut self, now: Instant) {
         self.expire_ack_handlers(now);
-        let mut expired: Vec<(Instant, SmolStr)> = self
-            .suspicions
-            .iter()
-            .filter(|(_, s)| s.deadline() <= now)
-            .map(|(n, s)| (s.deadline(), n.clone()))
-            .collect();
-        // Earliest deadline first, as Go's timers fire; ties by name (the map's order).
-        expired.sort_by_key(|(deadline, _)| *deadline);
-        for (_, name) in expired {
+        for name in expired(&self.suspicions, now, Suspicion::deadline) {
             self.suspicion_expired(&name, now);
         }
         self.drive_probe(now);
@@ -349,16 +341,9 @@ impl<D: Delegate> Machine<D> {
             while self.next_probe <= now {
                 self.next_probe += self.cfg.probe_interval;
             }
-            if self.probe.is_some() {
-                self.probe_tick_pending = true;
-            } else {
-                self.start_probe(now);
-            }
+            self.probe_tick_pending = true;
         }
-        if self.probe.is_none() && self.probe_tick_pending {
-            self.probe_tick_pending = false;
-            self.start_probe(now);
-        }
+        self.start_pending_probe(now);
         self.gossip_tick(now);
         if let Some(at) = self.next_push_pull
             && now >= at
@@ -454,8 +439,12 @@ impl<D: Delegate> Machine<D> {
         }
     }
 
-    fn frame_stream(&self, msg: &[u8]) -> Option<Vec<u8>> {
+    /// `msg` framed for a stream, after the label preamble a dialer sends if `preamble`.
+    fn frame_stream(&self, preamble: bool, msg: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(msg.len() + 64);
+        if preamble {
+            self.pipeline.write_stream_preamble(&mut out);
+        }
         match self.pipeline.encode_stream(msg, &mut out) {
             Ok(()) => Some(out),
             Err(e) => {
@@ -474,12 +463,7 @@ impl<D: Delegate> Machine<D> {
         deadline: Instant,
         expects_reply: bool,
     ) -> Option<StreamId> {
-        let mut data = Vec::with_capacity(msg.len() + 64);
-        self.pipeline.write_stream_preamble(&mut data);
-        if let Err(e) = self.pipeline.encode_stream(msg, &mut data) {
-            warn!(%to, error = %e, "cannot frame a stream request");
-            return None;
-        }
+        let data = self.frame_stream(true, msg)?;
         Some(self.queue_stream(to, data.into(), kind, deadline, expects_reply))
     }
 
@@ -505,6 +489,22 @@ impl<D: Delegate> Machine<D> {
         });
         id
     }
+}
+
+/// The keys of the timers in `map` due at `now`, earliest deadline first, as Go's timers
+/// fire; ties in key order (the map's).
+fn expired<K: Clone, V>(
+    map: &BTreeMap<K, V>,
+    now: Instant,
+    deadline: impl Fn(&V) -> Instant,
+) -> Vec<K> {
+    let mut due: Vec<(Instant, K)> = map
+        .iter()
+        .filter(|(_, v)| deadline(v) <= now)
+        .map(|(k, v)| (deadline(v), k.clone()))
+        .collect();
+    due.sort_by_key(|(at, _)| *at);
+    due.into_iter().map(|(_, k)| k).collect()
 }
 
 /// Pops the front of an output queue and, once it is drained, gives its memory back:

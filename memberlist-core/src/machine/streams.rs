@@ -64,7 +64,7 @@ impl<D: Delegate> Machine<D> {
                         seq_no: p.seq_no,
                         payload: Bytes::new(),
                     };
-                    self.frame_stream(&ack.to_bytes()).map(Bytes::from)
+                    self.frame_stream(false, &ack.to_bytes()).map(Bytes::from)
                 }
             }
             StreamMessage::Ack(_) | StreamMessage::Error(_) => {
