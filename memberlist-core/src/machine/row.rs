@@ -28,11 +28,9 @@ use crate::wire::{IpBytes, PushNodeStateRef, Vsn};
 /// incarnation (address, port, metadata, protocol and delegate versions), behind one
 /// reference-counted pointer.
 ///
-/// Member tables hold it by reference, so that equal identities can be one allocation:
-/// a driver of many machines in one process hands them to its
-/// [`ViewInterner`](super::ViewInterner) (every machine of a converged cluster knows every
-/// member by the same identity). Equality and hashing look at the contents, not at the
-/// pointer.
+/// Equal identities can be one allocation, shared through a
+/// [`ViewInterner`](super::ViewInterner). Equality and hashing look at the contents, not at
+/// the pointer.
 ///
 /// ```
 /// use bytes::Bytes;

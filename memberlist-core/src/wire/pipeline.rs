@@ -219,9 +219,12 @@ impl Pipeline {
         crc: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), WireError> {
-        let mut scratch = PacketScratch::take();
+        let mut scratch = take_scratch(&OUTGOING);
         let outcome = self.encode_packet_with(message, crc, &mut scratch, out);
-        scratch.put_back();
+        for buf in [&mut scratch.raw, &mut scratch.frame, &mut scratch.plain] {
+            clear_or_free(buf);
+        }
+        put_back_scratch(&OUTGOING, scratch);
         outcome
     }
 
@@ -336,7 +339,7 @@ impl Pipeline {
             };
         }
         if t == MessageType::Compress.byte() {
-            let mut inner = take_buffer(&INFLATED);
+            let mut inner = take_scratch(&INFLATED);
             let truncated = match self.decompress(body, *budget, &mut inner) {
                 Ok(()) => {
                     *budget -= inner.len();
@@ -347,7 +350,8 @@ impl Pipeline {
                     0
                 }
             };
-            put_back_buffer(&INFLATED, inner);
+            clear_or_free(&mut inner);
+            put_back_scratch(&INFLATED, inner);
             return truncated;
         }
         sink(Message::decode(msg).map_err(WireError::from));
@@ -416,32 +420,17 @@ impl PacketScratch {
             plain: Vec::new(),
         }
     }
-
-    /// Takes this thread's buffers (empty ones if another packet on this thread holds them, or
-    /// the thread is being torn down).
-    fn take() -> Self {
-        OUTGOING.try_with(Cell::take).unwrap_or_default()
-    }
-
-    /// Empties the buffers and returns them to the thread.
-    fn put_back(mut self) {
-        for buf in [&mut self.raw, &mut self.frame, &mut self.plain] {
-            clear_or_free(buf);
-        }
-        // A thread being torn down drops them instead.
-        let _ = OUTGOING.try_with(|cell| cell.set(self));
-    }
 }
 
-/// Takes the buffer in `slot` (an empty one if it is in use further up the stack).
-fn take_buffer(slot: &'static LocalKey<Cell<Vec<u8>>>) -> Vec<u8> {
+/// Takes the value in this thread's `slot` (a default one if it is in use further up the
+/// stack, or the thread is being torn down).
+fn take_scratch<T: Default>(slot: &'static LocalKey<Cell<T>>) -> T {
     slot.try_with(Cell::take).unwrap_or_default()
 }
 
-/// Empties `buf` and returns it to `slot`.
-fn put_back_buffer(slot: &'static LocalKey<Cell<Vec<u8>>>, mut buf: Vec<u8>) {
-    clear_or_free(&mut buf);
-    let _ = slot.try_with(|cell| cell.set(buf));
+/// Returns `value` to this thread's `slot` (a thread being torn down drops it instead).
+fn put_back_scratch<T>(slot: &'static LocalKey<Cell<T>>, value: T) {
+    let _ = slot.try_with(|cell| cell.set(value));
 }
 
 /// Empties `buf`, and frees its memory if it has grown beyond [`MAX_KEPT_SCRATCH`].

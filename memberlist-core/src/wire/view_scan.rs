@@ -2,16 +2,11 @@
 //! (and usually instead of) decoding it.
 //!
 //! In a converged cluster nearly every push/pull carries exactly the view the receiver
-//! holds, byte for byte: Go and we write every entry the same way. Decoding such a message
-//! into owned [`PushNodeState`]s (a name copy and a UTF-8 check per entry, a vector of
-//! them) only to find that out is most of a push/pull's cost. [`scan_push_pull`] instead
-//! decodes the header, finds where each entry's bytes end (from a few length bytes in the
-//! usual form, by skipping the msgpack value otherwise) and hands each entry's raw bytes
-//! to the caller, which compares them (by a keyed hash) with the encodings of its own
-//! entries. Only bytes equal to entries the caller itself would write are trusted, so
-//! nothing here needs to validate an entry's contents: when every entry matches, the full
-//! decoder reads the caller's own values from them; when one does not, or anything is
-//! unusual, the caller decodes the message in full, with the decoder's errors and limits.
+//! holds, byte for byte, and decoding it into owned [`PushNodeState`]s only to find that out
+//! is most of a push/pull's cost. [`scan_push_pull`] instead hands each entry's raw bytes to
+//! the caller, which compares them (by a keyed hash) with the encodings of its own entries.
+//! Only bytes equal to entries the caller itself would write are trusted, so nothing here
+//! validates an entry's contents; on any mismatch the caller decodes the message in full.
 
 use bytes::Bytes;
 
