@@ -1,14 +1,7 @@
-//! The member table's entries, compactly: a [`Row`] is 24 bytes where a [`Member`] is
-//! 104.
-//!
-//! A many-node simulator holds every member in every machine's table — 10,000 × 10,000
-//! entries — so what an entry costs decides whether the cluster fits in memory. A row
-//! keeps only what differs between tables: the incarnation, the state, and when the
-//! state changed (as nanoseconds from an instant the table holds, 8 bytes where an
-//! `Instant` is 16). Who the member is — name, address, port, metadata, versions, which
-//! only an alive message changes, the same everywhere — is a [`MemberIdentity`] behind
-//! one pointer, which the machines of one process can share through their
-//! [`ViewInterner`](super::ViewInterner).
+//! The member table's entries, compactly (a many-node simulator holds every member in every
+//! machine's table): a [`Row`] keeps only what differs between tables, the incarnation, the
+//! state and when it changed (8 bytes from the table's epoch); who the member is, the same
+//! everywhere, is a shareable [`MemberIdentity`] behind one pointer.
 
 use std::fmt;
 use std::hash::Hash;

@@ -161,11 +161,8 @@ impl Suspicion {
     /// confirmed.
     ///
     /// A counted confirmation moves the deadline to `start + timeout(n)` (see
-    /// [`timing::suspicion_remaining`]), but never earlier than `now`: if that new timeout
-    /// has already elapsed, the deadline becomes `now` and the caller should fire at
-    /// once. The deadline never moves later: a confirmation arriving after the deadline
-    /// has passed (the timer already fired, in Go's terms) is still counted, but leaves
-    /// the deadline alone.
+    /// [`timing::suspicion_remaining`]), but never earlier than `now` (then the caller should
+    /// fire at once) and never later than it was.
     ///
     /// # Examples
     ///

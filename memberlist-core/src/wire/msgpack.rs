@@ -40,12 +40,10 @@ fn write_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, marker16: u8)
 
 /// Encoded size of a header [`write_len`] writes.
 const fn len_size(n: usize, fix_max: usize) -> usize {
-    if n < fix_max {
-        1
-    } else if n <= u16::MAX as usize {
-        3
-    } else {
-        5
+    match n {
+        _ if n < fix_max => 1,
+        0..=0xffff => 3,
+        _ => 5,
     }
 }
 
@@ -113,31 +111,24 @@ pub(crate) const fn nil_or_bytes_size(n: usize) -> usize {
 
 /// Encoded size of an unsigned integer.
 pub(crate) const fn uint_size(v: u64) -> usize {
-    if v < 128 {
-        1
-    } else if v <= u8::MAX as u64 {
-        2
-    } else if v <= u16::MAX as u64 {
-        3
-    } else if v <= u32::MAX as u64 {
-        5
-    } else {
-        9
+    match v {
+        0..=0x7f => 1,
+        0x80..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
     }
 }
 
 /// Encoded size of a signed integer written by [`write_int`].
 pub(crate) const fn int_size(v: i64) -> usize {
-    if v >= -32 && v < 128 {
-        1
-    } else if v >= -128 && v < 0 {
-        2
-    } else if v >= i16::MIN as i64 && v <= i16::MAX as i64 {
-        3
-    } else if v >= i32::MIN as i64 && v <= i32::MAX as i64 {
-        5
-    } else {
-        9
+    // The first arm that matches wins: -128..-32 take `d0`, 128..=255 already `d1`.
+    match v {
+        -32..=0x7f => 1,
+        -0x80..=-33 => 2,
+        -0x8000..=0x7fff => 3,
+        -0x8000_0000..=0x7fff_ffff => 5,
+        _ => 9,
     }
 }
 

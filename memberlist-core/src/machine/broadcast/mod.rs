@@ -226,10 +226,7 @@ impl TransmitLimitedQueue {
     /// that broadcast is removed and finished (its notification id, if any, becomes
     /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
     /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
-    ///
-    /// Amortized `O(1)`: an insertion occasionally grows the slab or the index in
-    /// `O(n)`, a replacement an `O(n)` clean-up of the order (see the
-    /// [module documentation](self)).
+    /// Amortized `O(1)` (see the [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
         self.queue_shared(Broadcast::new(key, message), notify)
     }
@@ -279,12 +276,10 @@ impl TransmitLimitedQueue {
     /// where each message costs its length plus `overhead`, and returns the bytes used
     /// (the sum of `overhead + len` over the appended messages).
     ///
-    /// Messages are picked in send order — fewest transmits first, then the largest that
-    /// still fits, then the newest — tier after tier, until nothing else fits. With
-    /// `free = limit - used - overhead` (where `used` counts what was already picked in
-    /// this call), a message fits when `len <= free`; like Go, picking stops as soon as
-    /// `free` is not positive, so even an empty message needs `free > 0`. No message is
-    /// picked twice in one call. A message too large for the room stays queued, untouched.
+    /// Messages are picked in send order (see the [module documentation](self)) until nothing
+    /// else fits: with `free = limit - used - overhead`, a message fits when `len <= free`,
+    /// and like Go, picking stops as soon as `free` is not positive. No message is picked
+    /// twice in one call; one too large for the room stays queued, untouched.
     ///
     /// Each picked message has been transmitted once more; when its transmit count before
     /// this send plus one reaches
