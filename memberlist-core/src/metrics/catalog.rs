@@ -131,34 +131,26 @@ impl DropReason {
     }
 }
 
-impl LabelValue for DropReason {
-    const ALL: &'static [Self] = &DropReason::ALL;
-    fn as_str(self) -> &'static str {
-        DropReason::as_str(self)
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
+/// Implements [`LabelValue`] from each type's list of values and its `as_str`; the index
+/// is the discriminant.
+macro_rules! label_values {
+    ($($t:ident: $all:expr;)*) => {$(
+        impl LabelValue for $t {
+            const ALL: &'static [Self] = $all;
+            fn as_str(self) -> &'static str {
+                $t::as_str(self)
+            }
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    )*};
 }
 
-impl LabelValue for Limit {
-    const ALL: &'static [Self] = &Limit::ALL;
-    fn as_str(self) -> &'static str {
-        Limit::as_str(self)
-    }
-    fn index(self) -> usize {
-        Limit::index(self)
-    }
-}
-
-impl LabelValue for State {
-    const ALL: &'static [Self] = &[State::Alive, State::Suspect, State::Dead, State::Left];
-    fn as_str(self) -> &'static str {
-        State::as_str(self)
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
+label_values! {
+    DropReason: &DropReason::ALL;
+    Limit: &Limit::ALL;
+    State: &[State::Alive, State::Suspect, State::Dead, State::Left];
 }
 
 metric_table! {

@@ -59,11 +59,6 @@ impl Sent {
         self.len
     }
 
-    /// Whether there are none.
-    pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The fewest transmits of any entry.
     pub(super) fn first_tier(&self) -> Option<u32> {
         self.groups.first_key_value().map(|(g, _)| g.transmits)
@@ -210,17 +205,13 @@ impl Sent {
     /// Drops the stale entries and renumbers the slots of the live ones: `map(seq,
     /// slot)` is the new slot number, or `None` if the entry is stale.
     pub(super) fn remap(&mut self, map: impl Fn(u32, u32) -> Option<u32>) {
-        if !self.is_empty() {
-            self.rebuild(|seq, index| map(seq, index).map(|index| (seq, index)));
-        }
+        self.rebuild(|seq, index| map(seq, index).map(|index| (seq, index)));
     }
 
     /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
     /// order.
     pub(super) fn renumber(&mut self, renumber: impl Fn(u32) -> u32) {
-        if !self.is_empty() {
-            self.rebuild(|seq, index| Some((renumber(seq), index)));
-        }
+        self.rebuild(|seq, index| Some((renumber(seq), index)));
     }
 }
 

@@ -159,12 +159,8 @@ impl Table {
 
     /// The notification id of the entry at `index`, if any.
     pub(super) fn notify(&self, index: u32) -> Option<u64> {
-        let bucket = self.get(index)?;
-        if bucket.notified {
-            self.notify.get(&index).copied()
-        } else {
-            None
-        }
+        let bucket = self.get(index).filter(|b| b.notified);
+        bucket.and_then(|_| self.notify.get(&index).copied())
     }
 
     /// Gives the entry at `index` a new broadcast (with the same key), notification id
@@ -186,14 +182,10 @@ impl Table {
             seq,
             notified: notify.is_some(),
         };
-        match notify {
-            Some(notify) => {
-                self.notify.insert(index, notify);
-            }
-            None if old.is_some() => {
-                self.notify.remove(&index);
-            }
-            None => {}
+        if let Some(notify) = notify {
+            self.notify.insert(index, notify);
+        } else if old.is_some() {
+            self.notify.remove(&index);
         }
         old
     }
