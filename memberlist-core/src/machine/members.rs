@@ -33,6 +33,11 @@ pub(crate) fn grown_capacity(len: usize) -> usize {
     next.max(4)
 }
 
+/// The hash of the name of the member at an index position, to grow the index with.
+fn rehash<'a>(nodes: &'a [Row], hasher: &'a DefaultHashBuilder) -> impl Fn(&u32) -> u64 + 'a {
+    move |&i| hasher.hash_one(nodes[i as usize].name.as_str())
+}
+
 /// Whether `name` reads as an IP address (every name `ip_name` writes does).
 fn reads_as_ip(name: &str) -> bool {
     name.parse::<std::net::IpAddr>().is_ok()
@@ -255,10 +260,8 @@ impl Members {
     /// Makes room for `additional` more members at once (exactly, when growing from small).
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.nodes.reserve(additional);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.reserve(additional, |&i| {
-            hasher.hash_one(nodes[i as usize].name.as_str())
-        });
+        self.index
+            .reserve(additional, rehash(&self.nodes, &self.hasher));
     }
 
     /// Inserts a new member at a random position, as Go does, so that new nodes are not all
@@ -282,10 +285,8 @@ impl Members {
             self.nodes.reserve_exact(grown_capacity(n) - n);
         }
         self.nodes.push(member);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.insert_unique(hash, n as u32, |&i| {
-            hasher.hash_one(nodes[i as usize].name.as_str())
-        });
+        let rehash = rehash(&self.nodes, &self.hasher);
+        self.index.insert_unique(hash, n as u32, rehash);
         let offset = rng.random_range(0..=n);
         if offset != n {
             self.swap(offset, n);
@@ -311,12 +312,10 @@ impl Members {
 
     fn rebuild_index(&mut self) {
         self.index.clear();
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        for (i, m) in nodes.iter().enumerate() {
-            self.index
-                .insert_unique(hasher.hash_one(m.name.as_str()), i as u32, |&j| {
-                    hasher.hash_one(nodes[j as usize].name.as_str())
-                });
+        for (i, m) in self.nodes.iter().enumerate() {
+            let hash = self.hasher.hash_one(m.name.as_str());
+            let rehash = rehash(&self.nodes, &self.hasher);
+            self.index.insert_unique(hash, i as u32, rehash);
         }
     }
 

@@ -243,9 +243,7 @@ impl<D: Delegate> Machine<D> {
         }
     }
 
-    // --------------------------------------------------------------------------------------
-    // Inputs
-    // --------------------------------------------------------------------------------------
+    // ---- Inputs ----
 
     /// Reports every counter, gauge and timing of the machine to `metrics` (the catalog in
     /// [`metrics`](crate::metrics)); the machine keeps no counters of its own. The default
@@ -361,9 +359,7 @@ impl<D: Delegate> Machine<D> {
         self.run_join_follow_up(now);
     }
 
-    // --------------------------------------------------------------------------------------
-    // Outputs
-    // --------------------------------------------------------------------------------------
+    // ---- Outputs ----
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -382,27 +378,21 @@ impl<D: Delegate> Machine<D> {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Instant {
-        let mut next = self.next_probe;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t
-                && t < next
-            {
-                next = t;
-            }
-        };
-        consider(self.probe_deadline());
-        consider(self.gossip_deadline());
-        consider(self.next_push_pull);
-        consider(self.next_reconnect);
-        consider(self.join_follow_up_deadline());
-        consider(self.suspicions.values().map(Suspicion::deadline).min());
-        consider(self.acks.values().map(AckHandler::deadline).min());
-        next
+        [
+            self.probe_deadline(),
+            self.gossip_deadline(),
+            self.next_push_pull,
+            self.next_reconnect,
+            self.join_follow_up_deadline(),
+            self.suspicions.values().map(Suspicion::deadline).min(),
+            self.acks.values().map(AckHandler::deadline).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.next_probe, Instant::min)
     }
 
-    // --------------------------------------------------------------------------------------
-    // Helpers
-    // --------------------------------------------------------------------------------------
+    // ---- Helpers ----
 
     fn member_address(&self, node: &str) -> Result<(SocketAddr, u8), MachineError> {
         let m = self

@@ -37,7 +37,7 @@ impl<D: Delegate> Machine<D> {
         let user_state = self.delegate.local_state(join);
         if self.pipeline.stream_is_plain() {
             if out.is_empty() && !join && user_state.is_empty() {
-                return Some(self.members.view().message().clone());
+                return Some(self.members.view().message.clone());
             }
             self.write_push_pull_with(join, &user_state, &mut out);
             return Some(Bytes::from(out));

@@ -53,7 +53,7 @@ impl<D: Delegate> Machine<D> {
     fn same_view_bytes(&mut self, data: &Bytes, body: &[u8]) -> Option<ScannedPushPull> {
         let nodes = self.members.len();
         let view = self.members.view();
-        if !view.plain() {
+        if !view.plain {
             return None;
         }
         let user_state = if self.members.share_view_message(data) {

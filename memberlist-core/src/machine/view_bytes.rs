@@ -29,27 +29,17 @@ pub(crate) struct ViewBytes {
     /// Table generation the bytes were written at.
     generation: u64,
     /// The push/pull message of the view: not a join, no user state.
-    message: Bytes,
+    pub(crate) message: Bytes,
     /// Where the entries start in `message`.
     entries_at: usize,
     /// Every entry is alive with a non-zero port and a valid version range.
-    plain: bool,
+    pub(crate) plain: bool,
 }
 
 impl ViewBytes {
-    /// The whole message.
-    pub(crate) fn message(&self) -> &Bytes {
-        &self.message
-    }
-
     /// Every entry, encoded, end to end.
     pub(crate) fn entries(&self) -> &[u8] {
         self.message.get(self.entries_at..).unwrap_or_default()
-    }
-
-    /// Every entry is alive with a non-zero port and a valid version range.
-    pub(crate) fn plain(&self) -> bool {
-        self.plain
     }
 }
 
@@ -229,7 +219,7 @@ mod tests {
             t2.insert(m.clone(), &mut rng);
         }
         let b1 = t1.view().entries().to_vec();
-        assert!(t1.view().plain());
+        assert!(t1.view().plain);
         assert_eq!(t2.view().entries(), &b1[..]);
         let names: Vec<String> = decode_all(&b1, 5)
             .iter()
@@ -239,15 +229,15 @@ mod tests {
         // The message is the header (no join, no user state) and the entries.
         let mut whole = Vec::new();
         crate::wire::encode_push_pull_entries(false, 5, &b1, b"", &mut whole);
-        assert_eq!(t1.view().message(), &whole[..]);
+        assert_eq!(t1.view().message, &whole[..]);
         // Equal messages end up in one buffer, the one at the lower address.
-        let (m1, m2) = (t1.view().message().clone(), t2.view().message().clone());
+        let (m1, m2) = (t1.view().message.clone(), t2.view().message.clone());
         assert_ne!(m1.as_ptr(), m2.as_ptr());
         assert!(t1.share_view_message(&m2));
         let low = m1.as_ptr().min(m2.as_ptr());
-        assert_eq!(t1.view().message().as_ptr(), low);
-        assert!(t2.share_view_message(t1.view().message()));
-        assert_eq!(t2.view().message().as_ptr(), low);
+        assert_eq!(t1.view().message.as_ptr(), low);
+        assert!(t2.share_view_message(&t1.view().message));
+        assert_eq!(t2.view().message.as_ptr(), low);
         assert!(!t1.share_view_message(&Bytes::from_static(b"other")));
         // A shuffle leaves the bytes; a change rewrites them.
         t1.shuffle(&mut rng);
@@ -259,7 +249,7 @@ mod tests {
         );
         let view = t1.view();
         assert_ne!(view.entries(), &b1[..]);
-        assert!(!view.plain());
+        assert!(!view.plain);
         let states = decode_all(view.entries(), 5);
         assert_eq!(states.len(), 5);
         assert_eq!(states[2].name, "d");

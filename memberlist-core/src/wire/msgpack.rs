@@ -19,9 +19,7 @@ use super::error::DecodeError;
 /// deeper than this inside an unknown field is hostile.
 const MAX_SKIP_DEPTH: usize = 64;
 
-// ------------------------------------------------------------------------------------------
-// Writing
-// ------------------------------------------------------------------------------------------
+// ---- Writing ----
 
 /// Writes a length header: `fix | n` below `fix_max`, else `marker16` and 16 bits, else
 /// `marker16 + 1` and 32 bits (the layout of map and raw string headers).
@@ -132,9 +130,7 @@ pub(crate) const fn int_size(v: i64) -> usize {
     }
 }
 
-// ------------------------------------------------------------------------------------------
-// Reading
-// ------------------------------------------------------------------------------------------
+// ---- Reading ----
 
 /// A cursor over a msgpack buffer.
 #[derive(Debug, Clone)]
