@@ -99,6 +99,13 @@ pub enum CodecError {
 /// let mut out = Vec::new();
 /// Identity.compress(b"hello", &mut out).unwrap();
 /// assert_eq!(out, b"hello");
+///
+/// // `compress_within`'s default: compress, then give up if the output is too long.
+/// let mut out = b"x".to_vec();
+/// assert!(!Identity.compress_within(b"hello", 4, &mut out).unwrap());
+/// assert_eq!(out, b"x");
+/// assert!(Identity.compress_within(b"hello", 5, &mut out).unwrap());
+/// assert_eq!(out, b"xhello");
 /// ```
 pub trait Codec: Send + Sync + fmt::Debug {
     /// The id written in the `Algo` field of the `compress` message.
@@ -115,33 +122,7 @@ pub trait Codec: Send + Sync + fmt::Debug {
     ///
     /// The packet pipeline uses this for compress-if-smaller, so that a codec can give up as
     /// soon as it knows the output will not fit (most small messages never shrink). The
-    /// default compresses fully and then checks the length.
-    ///
-    /// ```
-    /// use memberlist_core::codec::{Codec, CodecError};
-    ///
-    /// #[derive(Debug)]
-    /// struct Identity;
-    ///
-    /// impl Codec for Identity {
-    ///     fn algorithm(&self) -> u8 { 200 }
-    ///     fn name(&self) -> &'static str { "identity" }
-    ///     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
-    ///         out.extend_from_slice(input);
-    ///         Ok(())
-    ///     }
-    ///     fn decompress(&self, input: &[u8], _: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    ///         out.extend_from_slice(input);
-    ///         Ok(())
-    ///     }
-    /// }
-    ///
-    /// let mut out = b"x".to_vec();
-    /// assert!(!Identity.compress_within(b"hello", 4, &mut out).unwrap());
-    /// assert_eq!(out, b"x");
-    /// assert!(Identity.compress_within(b"hello", 5, &mut out).unwrap());
-    /// assert_eq!(out, b"xhello");
-    /// ```
+    /// default compresses fully and then checks the length (see the [trait example](Codec)).
     fn compress_within(
         &self,
         input: &[u8],
@@ -205,12 +186,6 @@ impl CodecRegistry {
     pub fn with_compressor(mut self, codec: Arc<dyn Codec>) -> Self {
         self.add_decoder(codec.clone());
         self.compressor = Some(codec);
-        self
-    }
-
-    /// Stops compressing outgoing data; decoders stay registered.
-    pub fn without_compressor(mut self) -> Self {
-        self.compressor = None;
         self
     }
 

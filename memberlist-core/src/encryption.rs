@@ -221,12 +221,7 @@ impl Keyring {
 
     /// Makes an installed key the primary one.
     pub fn use_key(&mut self, key: &SecretKey) -> Result<(), KeyringError> {
-        let index = self
-            .keys
-            .iter()
-            .position(|k| k == key)
-            .ok_or(KeyringError::KeyNotFound)?;
-        let key = self.keys.remove(index);
+        let key = self.keys.remove(self.position(key)?);
         self.keys.insert(0, key);
         Ok(())
     }
@@ -236,13 +231,13 @@ impl Keyring {
         if self.primary() == key {
             return Err(KeyringError::RemovePrimary);
         }
-        let index = self
-            .keys
-            .iter()
-            .position(|k| k == key)
-            .ok_or(KeyringError::KeyNotFound)?;
-        self.keys.remove(index);
+        self.keys.remove(self.position(key)?);
         Ok(())
+    }
+
+    fn position(&self, key: &SecretKey) -> Result<usize, KeyringError> {
+        let found = self.keys.iter().position(|k| k == key);
+        found.ok_or(KeyringError::KeyNotFound)
     }
 
     /// All keys, primary first.

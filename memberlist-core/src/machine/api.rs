@@ -175,11 +175,6 @@ impl<D: Delegate> Machine<D> {
         &self.pipeline
     }
 
-    /// Replaces the wire pipeline (e.g. to toggle GossipVerify flags or change keys).
-    pub fn set_pipeline(&mut self, pipeline: Pipeline) {
-        self.pipeline = pipeline;
-    }
-
     /// The delegate.
     pub fn delegate(&self) -> &D {
         &self.delegate

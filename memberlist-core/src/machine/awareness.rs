@@ -59,11 +59,6 @@ impl Awareness {
         Self { max, score: 0 }
     }
 
-    /// The configured maximum multiplier, as given to [`Awareness::new`].
-    pub fn max(&self) -> u32 {
-        self.max
-    }
-
     /// The current health score: 0 is healthy, `max − 1` is the worst.
     pub fn score(&self) -> u32 {
         self.score
@@ -125,7 +120,7 @@ mod tests {
     fn starts_healthy() {
         let awareness = Awareness::new(8);
         assert_eq!(awareness.score(), 0);
-        assert_eq!(awareness.max(), 8);
+        assert_eq!(awareness.max, 8);
         assert_eq!(
             awareness.scale_timeout(Duration::from_secs(1)),
             Duration::from_secs(1)

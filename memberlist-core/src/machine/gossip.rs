@@ -32,8 +32,7 @@ impl<D: Delegate> Machine<D> {
     /// it: if idle, the tick is skipped now (counted, no round run, no random draw); if not,
     /// the driver was woken for it and [`handle_timeout`](Self::handle_timeout) runs it.
     /// The schedule keeps its phase either way, so a broadcast queued by this input leaves
-    /// on the next tick, as Go's ticker would send it. (Every input takes the time, so
-    /// every input does this first: `begin_input`.)
+    /// on the next tick, as Go's ticker would send it.
     pub(crate) fn skip_idle_gossip_ticks(&mut self, now: Instant) {
         let Some(at) = self.next_gossip else {
             return;
@@ -122,14 +121,7 @@ impl<D: Delegate> Machine<D> {
                 self.send_packet(to, pmax, single);
                 continue;
             }
-            match encode_compounds(&msgs) {
-                Ok(packets) => {
-                    for packet in packets {
-                        self.send_packet(to, pmax, &packet);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot build a gossip compound"),
-            }
+            self.send_compounds(to, pmax, &msgs);
         }
     }
 
@@ -183,13 +175,18 @@ impl<D: Delegate> Machine<D> {
         let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + extra.len());
         parts.push(msg);
         parts.extend(extra.iter().map(|b| &b[..]));
-        match encode_compounds(&parts) {
+        self.send_compounds(to, pmax, &parts);
+    }
+
+    /// Sends `parts` in as many compounds as they need.
+    fn send_compounds<P: AsRef<[u8]>>(&mut self, to: SocketAddr, pmax: u8, parts: &[P]) {
+        match encode_compounds(parts) {
             Ok(packets) => {
                 for packet in packets {
                     self.send_packet(to, pmax, &packet);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot build a piggyback compound"),
+            Err(e) => tracing::warn!(%to, error = %e, "cannot build a compound"),
         }
     }
 

@@ -9,9 +9,8 @@ use crate::delegate::Delegate;
 use super::Machine;
 
 impl<D: Delegate> Machine<D> {
-    /// First thing every input does: warm the machine's state, then move the gossip
-    /// schedule past the ticks that passed idle up to `now` (so a broadcast this input
-    /// queues leaves on the next tick, as from Go's ticker).
+    /// First thing every input does: warm the machine's state, then
+    /// [`skip_idle_gossip_ticks`](Self::skip_idle_gossip_ticks).
     pub(super) fn begin_input(&mut self, now: Instant) {
         self.warm(now);
         self.skip_idle_gossip_ticks(now);
@@ -26,12 +25,10 @@ impl<D: Delegate> Machine<D> {
     /// timer at `now` usually touches (the entry of the next probe's target too, when a probe
     /// is due), and returns nothing useful.
     ///
-    /// A driver running many machines in one thread (the simulator: 10,000 machines of
-    /// about 2 KB of state each, plus their tables; many nodes behind one runtime) finds
-    /// each machine's state out of the cache; handling an input then meets its misses one
-    /// after another. These reads do not depend on each other, so the processor issues them
-    /// together and the misses overlap; the handling that follows finds the lines in the
-    /// cache. It changes nothing, and costs a few loads when the state is already cached.
+    /// A driver running many machines in one thread finds each machine's state out of the
+    /// cache, and handling an input would meet the misses one after another. These reads do
+    /// not depend on each other, so the misses overlap; the handling that follows finds the
+    /// lines in the cache. It changes nothing, and costs a few loads when they are cached.
     fn warm(&self, now: Instant) {
         let c = &self.cfg;
         let words = [

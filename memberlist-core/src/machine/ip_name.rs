@@ -13,10 +13,7 @@ use smol_str::SmolStr;
 /// form for IPv6.
 pub(crate) fn ip_name(ip: IpAddr) -> SmolStr {
     let IpAddr::V4(v4) = ip else {
-        let mut name = smol_str::SmolStrBuilder::new();
-        // Writing to the builder cannot fail.
-        let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{ip}"));
-        return name.finish();
+        return smol_str::format_smolstr!("{ip}");
     };
     let mut buf = [0u8; 15];
     let mut n = 0;

@@ -1,15 +1,11 @@
 //! Leaving the cluster: the leave broadcast, and its direct delivery to the live members.
 //!
-//! Go's `Leave` only queues the leave (a dead message about ourselves, `From` = ourselves)
-//! as a broadcast, and returns once it has been transmitted its retransmit-limit number of
-//! times. Those transmissions go to random gossip targets, which include members that have
-//! just failed (still alive in our table until probed, or dead within
-//! `gossip_to_the_dead_time`): in a small cluster with failures the few copies can all go to
-//! dead members, and the live ones then see the leaver fail instead of leave. So the leave is
-//! also sent at once, as its own datagram, to every live member (alive or suspect) — or to
-//! as many as the broadcast's fan-out would reach (retransmit limit × `gossip_nodes`),
-//! chosen at random among the live ones. A dead message is a message Go accepts in any
-//! datagram, so the wire is unchanged; the broadcast still gossips as in Go.
+//! Go's `Leave` only queues the leave as a broadcast, whose few transmissions go to random
+//! gossip targets, which include members that have just failed: in a small cluster with
+//! failures they can all go to dead members, and the live ones then see the leaver fail
+//! instead of leave. So the leave is also sent at once, as its own datagram, to the live
+//! members (see [`Machine::leave`]). Go accepts a dead message in any datagram, so the wire
+//! is unchanged; the broadcast still gossips as in Go.
 
 use std::time::Instant;
 
@@ -56,26 +52,21 @@ impl<D: Delegate> Machine<D> {
         let live =
             |m: &super::row::Row| m.name != me && matches!(m.state, State::Alive | State::Suspect);
         let live_count = self.members.iter().filter(|m| live(m)).count();
-        let targets: Vec<_> = if live_count <= fan_out {
+        let targets: Vec<usize> = if live_count <= fan_out {
             // Everyone: table order, no random draw.
-            self.members
-                .iter()
-                .filter(|m| live(m))
-                .filter_map(|m| Some((m.socket_addr()?, m.protocol_max())))
+            (0..self.members.len())
+                .filter(|&i| live(self.members.at(i)))
                 .collect()
         } else {
-            self.members
-                .random(fan_out, &mut self.rng, live)
-                .into_iter()
-                .filter_map(|i| {
-                    let m = self.members.at(i);
-                    Some((m.socket_addr()?, m.protocol_max()))
-                })
-                .collect()
+            self.members.random(fan_out, &mut self.rng, live)
         };
         let msg = dead.to_bytes();
-        for (to, pmax) in targets {
-            self.send_packet(to, pmax, &msg);
+        for i in targets {
+            let m = self.members.at(i);
+            if let Some(to) = m.socket_addr() {
+                let pmax = m.protocol_max();
+                self.send_packet(to, pmax, &msg);
+            }
         }
     }
 }

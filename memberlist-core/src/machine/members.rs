@@ -19,13 +19,9 @@ use super::view_interner::ViewInterner;
 /// The capacity a full table (or other per-member vector) of `len` entries grows to: the
 /// next size of the form 2^k or 3·2^(k-1) above `len` (at least 4).
 ///
-/// Doubling leaves up to as much slack as entries (10,000 members sit in room for
-/// 16,384), and with every machine of a simulator holding every member that slack was
-/// gigabytes; with these steps (×1.5, then ×4/3) at least two thirds of the room is
-/// used. The sizes stay canonical — the same
-/// steps whatever the history — so blocks one machine frees fit another machine's next
-/// growth: growing by a quarter of whatever the size was scattered block sizes and grew
-/// the allocator's resident memory by a fifth.
+/// Unlike doubling, these steps (×1.5, then ×4/3) use at least two thirds of the room, which
+/// matters when every machine of a simulator holds every member. The sizes are canonical
+/// (whatever the history), so blocks one machine frees fit another machine's next growth.
 pub(crate) fn grown_capacity(len: usize) -> usize {
     let pow = len.saturating_add(1).next_power_of_two();
     let three_quarters = pow / 4 * 3;
@@ -35,6 +31,11 @@ pub(crate) fn grown_capacity(len: usize) -> usize {
         pow
     };
     next.max(4)
+}
+
+/// The hash of the name of the member at an index position, to grow the index with.
+fn rehash<'a>(nodes: &'a [Row], hasher: &'a DefaultHashBuilder) -> impl Fn(&u32) -> u64 + 'a {
+    move |&i| hasher.hash_one(nodes[i as usize].name.as_str())
 }
 
 /// Whether `name` reads as an IP address (every name `ip_name` writes does).
@@ -165,11 +166,8 @@ impl Members {
     }
 
     /// Marks the entries as possibly changed. The cached view message describes the old
-    /// generation and is never read again (`view` and `share_view_message` check the
-    /// generation), so it is dropped now rather than at the next push/pull: during a join
-    /// every table changes between two push/pulls, and a stale view per machine (plus the
-    /// view pool's copy, freed at its next sweep once nobody holds it) was a quarter of a
-    /// simulated join's peak memory.
+    /// generation and is never read again, so it is dropped now rather than at the next
+    /// push/pull (during a join, stale views would pile up in every machine).
     fn bump_generation(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         self.view = None;
@@ -262,10 +260,8 @@ impl Members {
     /// Makes room for `additional` more members at once (exactly, when growing from small).
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.nodes.reserve(additional);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.reserve(additional, |&i| {
-            hasher.hash_one(nodes[i as usize].name.as_str())
-        });
+        self.index
+            .reserve(additional, rehash(&self.nodes, &self.hasher));
     }
 
     /// Inserts a new member at a random position, as Go does, so that new nodes are not all
@@ -289,10 +285,8 @@ impl Members {
             self.nodes.reserve_exact(grown_capacity(n) - n);
         }
         self.nodes.push(member);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.insert_unique(hash, n as u32, |&i| {
-            hasher.hash_one(nodes[i as usize].name.as_str())
-        });
+        let rehash = rehash(&self.nodes, &self.hasher);
+        self.index.insert_unique(hash, n as u32, rehash);
         let offset = rng.random_range(0..=n);
         if offset != n {
             self.swap(offset, n);
@@ -318,12 +312,10 @@ impl Members {
 
     fn rebuild_index(&mut self) {
         self.index.clear();
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        for (i, m) in nodes.iter().enumerate() {
-            self.index
-                .insert_unique(hasher.hash_one(m.name.as_str()), i as u32, |&j| {
-                    hasher.hash_one(nodes[j as usize].name.as_str())
-                });
+        for (i, m) in self.nodes.iter().enumerate() {
+            let hash = self.hasher.hash_one(m.name.as_str());
+            let rehash = rehash(&self.nodes, &self.hasher);
+            self.index.insert_unique(hash, i as u32, rehash);
         }
     }
 

@@ -240,9 +240,7 @@ impl<D: Delegate> Machine<D> {
         }
     }
 
-    // --------------------------------------------------------------------------------------
-    // Inputs
-    // --------------------------------------------------------------------------------------
+    // ---- Inputs ----
 
     /// Reports every counter, gauge and timing of the machine to `metrics` (the catalog in
     /// [`metrics`](crate::metrics)); the machine keeps no counters of its own. The default
@@ -330,15 +328,7 @@ impl<D: Delegate> Machine<D> {
 
     fn timers(&mut self, now: Instant) {
         self.expire_ack_handlers(now);
-        let mut expired: Vec<(Instant, SmolStr)> = self
-            .suspicions
-            .iter()
-            .filter(|(_, s)| s.deadline() <= now)
-            .map(|(n, s)| (s.deadline(), n.clone()))
-            .collect();
-        // Earliest deadline first, as Go's timers fire; ties by name (the map's order).
-        expired.sort_by_key(|(deadline, _)| *deadline);
-        for (_, name) in expired {
+        for name in expired(&self.suspicions, now, Suspicion::deadline) {
             self.suspicion_expired(&name, now);
         }
         self.drive_probe(now);
@@ -348,16 +338,9 @@ impl<D: Delegate> Machine<D> {
                 self.next_probe += self.cfg.probe_interval;
             }
             self.reconnect_tick(tick, now);
-            if self.probe.is_some() {
-                self.probe_tick_pending = true;
-            } else {
-                self.start_probe(now);
-            }
+            self.probe_tick_pending = true;
         }
-        if self.probe.is_none() && self.probe_tick_pending {
-            self.probe_tick_pending = false;
-            self.start_probe(now);
-        }
+        self.start_pending_probe(now);
         self.gossip_tick(now);
         if let Some(at) = self.next_push_pull
             && now >= at
@@ -369,9 +352,7 @@ impl<D: Delegate> Machine<D> {
         self.run_join_follow_up(now);
     }
 
-    // --------------------------------------------------------------------------------------
-    // Outputs
-    // --------------------------------------------------------------------------------------
+    // ---- Outputs ----
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -390,26 +371,20 @@ impl<D: Delegate> Machine<D> {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Instant {
-        let mut next = self.next_probe;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t
-                && t < next
-            {
-                next = t;
-            }
-        };
-        consider(self.probe_deadline());
-        consider(self.gossip_deadline());
-        consider(self.next_push_pull);
-        consider(self.join_follow_up_deadline());
-        consider(self.suspicions.values().map(Suspicion::deadline).min());
-        consider(self.acks.values().map(AckHandler::deadline).min());
-        next
+        [
+            self.probe_deadline(),
+            self.gossip_deadline(),
+            self.next_push_pull,
+            self.join_follow_up_deadline(),
+            self.suspicions.values().map(Suspicion::deadline).min(),
+            self.acks.values().map(AckHandler::deadline).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.next_probe, Instant::min)
     }
 
-    // --------------------------------------------------------------------------------------
-    // Helpers
-    // --------------------------------------------------------------------------------------
+    // ---- Helpers ----
 
     fn member_address(&self, node: &str) -> Result<(SocketAddr, u8), MachineError> {
         let m = self
@@ -438,10 +413,6 @@ impl<D: Delegate> Machine<D> {
             .queue(BroadcastKey::node(node.clone()), msg, notify);
     }
 
-    pub(crate) fn queue_named_broadcast(&mut self, key: SmolStr, msg: Bytes, notify: Option<u64>) {
-        self.broadcasts.queue(BroadcastKey::named(key), msg, notify);
-    }
-
     pub(crate) fn collect_finished_broadcasts(&mut self) {
         if self.broadcasts.has_finished() {
             let finished: Vec<u64> = self.broadcasts.drain_finished().collect();
@@ -450,8 +421,12 @@ impl<D: Delegate> Machine<D> {
         }
     }
 
-    fn frame_stream(&self, msg: &[u8]) -> Option<Vec<u8>> {
+    /// `msg` framed for a stream, after the label preamble a dialer sends if `preamble`.
+    fn frame_stream(&self, preamble: bool, msg: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(msg.len() + 64);
+        if preamble {
+            self.pipeline.write_stream_preamble(&mut out);
+        }
         match self.pipeline.encode_stream(msg, &mut out) {
             Ok(()) => Some(out),
             Err(e) => {
@@ -470,12 +445,7 @@ impl<D: Delegate> Machine<D> {
         deadline: Instant,
         expects_reply: bool,
     ) -> Option<StreamId> {
-        let mut data = Vec::with_capacity(msg.len() + 64);
-        self.pipeline.write_stream_preamble(&mut data);
-        if let Err(e) = self.pipeline.encode_stream(msg, &mut data) {
-            warn!(%to, error = %e, "cannot frame a stream request");
-            return None;
-        }
+        let data = self.frame_stream(true, msg)?;
         Some(self.queue_stream(to, data.into(), kind, deadline, expects_reply))
     }
 
@@ -503,7 +473,22 @@ impl<D: Delegate> Machine<D> {
     }
 }
 
-/// A packet user message: the `08` type byte followed by the raw payload.
+/// The keys of the timers in `map` due at `now`, earliest deadline first, as Go's timers
+/// fire; ties in key order (the map's).
+fn expired<K: Clone, V>(
+    map: &BTreeMap<K, V>,
+    now: Instant,
+    deadline: impl Fn(&V) -> Instant,
+) -> Vec<K> {
+    let mut due: Vec<(Instant, K)> = map
+        .iter()
+        .filter(|(_, v)| deadline(v) <= now)
+        .map(|(k, v)| (deadline(v), k.clone()))
+        .collect();
+    due.sort_by_key(|(at, _)| *at);
+    due.into_iter().map(|(_, k)| k).collect()
+}
+
 /// Pops the front of an output queue and, once it is drained, gives its memory back:
 /// thousands of idle machines must not each keep a burst's capacity, and a driver of many
 /// machines finds a freshly allocated buffer (memory just freed by another machine) in the
@@ -516,6 +501,7 @@ fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     item
 }
 
+/// A packet user message: the `08` type byte followed by the raw payload.
 pub(crate) fn user_message(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + msg.len());
     out.push(MessageType::User.byte());

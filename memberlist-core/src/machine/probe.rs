@@ -64,15 +64,16 @@ impl AckHandler {
 }
 
 impl<D: Delegate> Machine<D> {
-    pub(crate) fn next_seq_no(&mut self) -> u32 {
+    /// A ping from us to `node`, with the next sequence number.
+    pub(crate) fn our_ping(&mut self, node: SmolStr) -> Ping {
         self.seq_no = self.seq_no.wrapping_add(1);
-        self.seq_no
+        self.ping_with(self.seq_no, node)
     }
 
-    /// A ping from us to `node`.
-    pub(crate) fn our_ping(&mut self, node: SmolStr) -> Ping {
+    /// A ping from us to `node` with sequence number `seq_no`.
+    fn ping_with(&self, seq_no: u32, node: SmolStr) -> Ping {
         Ping {
-            seq_no: self.next_seq_no(),
+            seq_no,
             node,
             source_addr: self.advertise_addr,
             source_port: self.advertise_port,
@@ -224,13 +225,7 @@ impl<D: Delegate> Machine<D> {
         let mut tcp = None;
         if !self.cfg.disable_tcp_pings && target.protocol_max() >= 3 {
             if let Some(to) = target.socket_addr() {
-                let ping = Ping {
-                    seq_no,
-                    node: target.name.clone(),
-                    source_addr: self.advertise_addr,
-                    source_port: self.advertise_port,
-                    source_node: me,
-                };
+                let ping = self.ping_with(seq_no, target.name.clone());
                 tcp =
                     self.open_stream(to, &ping.to_bytes(), StreamKind::Ping { seq_no }, end, true);
             }
@@ -245,8 +240,12 @@ impl<D: Delegate> Machine<D> {
     /// nacks when relays could nack) and suspects the target.
     pub(crate) fn finish_probe(&mut self, acked: bool, now: Instant) {
         self.conclude_probe(acked, now);
-        // A probe tick that came while this probe ran starts the next one at once, as Go's
-        // buffered ticker does.
+        self.start_pending_probe(now);
+    }
+
+    /// Starts the probe of a tick that came while none could start (a probe was running):
+    /// at once, as Go's buffered ticker does.
+    pub(crate) fn start_pending_probe(&mut self, now: Instant) {
         if self.probe.is_none() && self.probe_tick_pending {
             self.probe_tick_pending = false;
             self.start_probe(now);
@@ -395,15 +394,7 @@ impl<D: Delegate> Machine<D> {
 
     /// Expires relay and API ping handlers.
     pub(crate) fn expire_ack_handlers(&mut self, now: Instant) {
-        let mut expired: Vec<(Instant, u32)> = self
-            .acks
-            .iter()
-            .filter(|(_, h)| h.deadline() <= now)
-            .map(|(&seq, h)| (h.deadline(), seq))
-            .collect();
-        // Earliest deadline first; ties by sequence number (the map's order).
-        expired.sort_by_key(|(deadline, _)| *deadline);
-        for (_, seq) in expired {
+        for seq in super::expired(&self.acks, now, AckHandler::deadline) {
             match self.acks.remove(&seq) {
                 Some(AckHandler::Relay {
                     requester,

@@ -21,14 +21,8 @@ use super::state::AliveSource;
 
 impl<D: Delegate> Machine<D> {
     /// Appends our push/pull message: every node we know (ourselves, suspects, not-yet-reaped
-    /// dead and left nodes) in the canonical order, and the delegate's state. The entries
-    /// are encoded once per change of the table (`Members::view`).
-    #[cfg(test)]
-    pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
-        let user_state = self.delegate.local_state(join);
-        self.write_push_pull_with(join, &user_state, out);
-    }
-
+    /// dead and left nodes) in the canonical order, and `user_state`. The entries are encoded
+    /// once per change of the table (`Members::view`).
     fn write_push_pull_with(&mut self, join: bool, user_state: &[u8], out: &mut Vec<u8>) {
         let nodes = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
         let entries = self.members.view().entries();
@@ -43,7 +37,7 @@ impl<D: Delegate> Machine<D> {
         let user_state = self.delegate.local_state(join);
         if self.pipeline.stream_is_plain() {
             if out.is_empty() && !join && user_state.is_empty() {
-                return Some(self.members.view().message().clone());
+                return Some(self.members.view().message.clone());
             }
             self.write_push_pull_with(join, &user_state, &mut out);
             return Some(Bytes::from(out));
@@ -192,13 +186,10 @@ impl<D: Delegate> Machine<D> {
     /// Whether a remote push/pull holds exactly our view, in which case merging it entry by
     /// entry would change nothing but for our own entry; returns that entry (if present).
     ///
-    /// The check needs no table lookup: it compares an order-independent 128-bit fingerprint
-    /// of the remote entries with the table's (kept until the table changes), and only for
-    /// the case where every entry on both sides is alive with a non-zero port and a valid
-    /// version range, and ports are taken as sent (protocol version 2 and up). Then each
-    /// remote entry about another node carries the incarnation, address and port we hold,
-    /// and `handle_alive` returns before any side effect. Equal fingerprints of different
-    /// views need the sums of seeded 64-bit entry hashes to collide (odds about 2⁻⁶⁴).
+    /// It compares an order-independent fingerprint of the remote entries with the table's,
+    /// only when every entry on both sides is alive with a non-zero port and a valid version
+    /// range and ports are taken as sent (protocol 2 and up): then each remote entry about
+    /// another node is news `handle_alive` drops before any side effect.
     pub(super) fn unchanged_view<'a>(
         &mut self,
         remote: &'a [PushNodeState],
@@ -358,30 +349,32 @@ impl VersionSpan {
     }
 
     fn check(&self, name: &SmolStr, (pcur, dcur): (u8, u8)) -> Result<(), MergeError> {
-        let outside = |kind, version, min, max| MergeError::Version {
-            node: name.clone(),
-            kind,
-            version,
-            min,
-            max,
-        };
-        if pcur < self.max_pmin || pcur > self.min_pmax {
-            return Err(outside(
-                VersionKind::Protocol,
-                pcur,
-                self.max_pmin,
-                self.min_pmax,
-            ));
-        }
-        if dcur < self.max_dmin || dcur > self.min_dmax {
-            return Err(outside(
-                VersionKind::Delegate,
-                dcur,
-                self.max_dmin,
-                self.min_dmax,
-            ));
+        let (p, d) = (VersionKind::Protocol, VersionKind::Delegate);
+        for (kind, version, min, max) in [
+            (p, pcur, self.max_pmin, self.min_pmax),
+            (d, dcur, self.max_dmin, self.min_dmax),
+        ] {
+            if version < min || version > max {
+                let node = name.clone();
+                return Err(MergeError::Version {
+                    node,
+                    kind,
+                    version,
+                    min,
+                    max,
+                });
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl<D: Delegate> Machine<D> {
+    /// Appends our push/pull message with the delegate's state.
+    pub(crate) fn write_local_push_pull(&mut self, join: bool, out: &mut Vec<u8>) {
+        let user_state = self.delegate.local_state(join);
+        self.write_push_pull_with(join, &user_state, out);
     }
 }
 

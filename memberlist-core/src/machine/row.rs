@@ -1,14 +1,7 @@
-//! The member table's entries, compactly: a [`Row`] is 24 bytes where a [`Member`] is
-//! 104.
-//!
-//! A many-node simulator holds every member in every machine's table — 10,000 × 10,000
-//! entries — so what an entry costs decides whether the cluster fits in memory. A row
-//! keeps only what differs between tables: the incarnation, the state, and when the
-//! state changed (as nanoseconds from an instant the table holds, 8 bytes where an
-//! `Instant` is 16). Who the member is — name, address, port, metadata, versions, which
-//! only an alive message changes, the same everywhere — is a [`MemberIdentity`] behind
-//! one pointer, which the machines of one process can share through their
-//! [`ViewInterner`](super::ViewInterner).
+//! The member table's entries, compactly (a many-node simulator holds every member in every
+//! machine's table): a [`Row`] keeps only what differs between tables, the incarnation, the
+//! state and when it changed (8 bytes from the table's epoch); who the member is, the same
+//! everywhere, is a shareable [`MemberIdentity`] behind one pointer.
 
 use std::fmt;
 use std::hash::Hash;
@@ -28,11 +21,9 @@ use crate::wire::{IpBytes, PushNodeStateRef, Vsn};
 /// incarnation (address, port, metadata, protocol and delegate versions), behind one
 /// reference-counted pointer.
 ///
-/// Member tables hold it by reference, so that equal identities can be one allocation:
-/// a driver of many machines in one process hands them to its
-/// [`ViewInterner`](super::ViewInterner) (every machine of a converged cluster knows every
-/// member by the same identity). Equality and hashing look at the contents, not at the
-/// pointer.
+/// Equal identities can be one allocation, shared through a
+/// [`ViewInterner`](super::ViewInterner). Equality and hashing look at the contents, not at
+/// the pointer.
 ///
 /// ```
 /// use bytes::Bytes;

@@ -1,11 +1,9 @@
 //! Push/pulls that carry exactly our view, recognised on their raw bytes.
 //!
-//! Both stream entry points ([`Machine::handle_stream`] for a request we accepted,
-//! [`Machine::handle_stream_reply`] for the answer to ours) try an opened push/pull here
-//! first: compared byte for byte with our own view message, else walked without being
-//! decoded ([`scan_push_pull`]) and its entries hashed into the fingerprint the table
-//! keeps. When it equals ours the message is merged as `merge_remote_state` merges an
-//! unchanged view — our own entry and the user state only. Otherwise it is decoded.
+//! Both stream entry points ([`Machine::handle_stream`], [`Machine::handle_stream_reply`])
+//! try an opened push/pull here first: compared byte for byte with our own view message,
+//! else its entries walked undecoded ([`scan_push_pull`]) and hashed into the table's
+//! fingerprint. When it equals ours, only our own entry and the user state are merged.
 
 use std::time::Instant;
 
@@ -18,12 +16,9 @@ use super::Machine;
 use super::members::TableDigest;
 
 impl<D: Delegate> Machine<D> {
-    /// Our view, as an opened push/pull message (`msg`, type byte first) holds it: `Some`
-    /// when decoding it would give a push/pull that `merge_remote_state` takes as unchanged
-    /// (same fingerprint, every entry alive with a non-zero port and a valid version range,
-    /// not a join) and whose protocol check passes — here, when the entries are, byte for
-    /// byte, the encodings of our own (up to a collision of the keyed 128-bit sums, as for
-    /// the fingerprint of decoded entries).
+    /// `Some` when the opened push/pull `msg` (type byte first), decoded, would be one that
+    /// `merge_remote_state` takes as unchanged and whose protocol check passes: its entries
+    /// are, byte for byte, the encodings of our own (up to a fingerprint collision).
     pub(super) fn same_view(&mut self, msg: &Bytes) -> Option<ScannedPushPull> {
         let body = msg.get(1..)?;
         if self.cfg.protocol_version < 2 {
@@ -53,7 +48,7 @@ impl<D: Delegate> Machine<D> {
     fn same_view_bytes(&mut self, data: &Bytes, body: &[u8]) -> Option<ScannedPushPull> {
         let nodes = self.members.len();
         let view = self.members.view();
-        if !view.plain() {
+        if !view.plain {
             return None;
         }
         let user_state = if self.members.share_view_message(data) {

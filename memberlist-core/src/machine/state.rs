@@ -47,6 +47,7 @@ use super::Machine;
 use super::broadcast::{Broadcast, BroadcastKey};
 use super::members::{Member, State};
 use super::output::Event;
+use super::push_pull::valid_vsn;
 use super::row::MemberIdentity;
 use super::suspicion::{Suspicion, confirmations_needed};
 use super::timing::suspicion_timeout;
@@ -74,13 +75,9 @@ impl<D: Delegate> Machine<D> {
         if self.leaving && is_self {
             return false;
         }
-        // Vsn sanity: pmin and pmax must be set and ordered.
-        if a.vsn.len() >= 3 {
-            let (pmin, pmax) = (a.vsn.protocol_min(), a.vsn.protocol_max());
-            if pmin == Some(0) || pmax == Some(0) || pmin > pmax {
-                warn!(node = %a.node, vsn = ?a.vsn, "ignoring an alive message with an invalid protocol version range");
-                return false;
-            }
+        if !valid_vsn(&a.vsn) {
+            warn!(node = %a.node, vsn = ?a.vsn, "ignoring an alive message with an invalid protocol version range");
+            return false;
         }
         // The common case in gossip and push/pull: news we already hold (an older or equal
         // incarnation about another node at the same address). Go ends up ignoring it after
@@ -245,14 +242,7 @@ impl<D: Delegate> Machine<D> {
 
     /// Go's `suspectNode`. Returns true when the node became suspect.
     pub(crate) fn handle_suspect(&mut self, s: &Suspect, now: Instant) -> bool {
-        let Some(m) = self.members.get(&s.node) else {
-            return false;
-        };
-        if s.incarnation < m.incarnation {
-            return false;
-        }
-        let known = m.incarnation;
-        if s.node != self.cfg.name && self.jump_too_far(&s.node, known, s.incarnation, "suspect") {
+        if !self.accusation_applies(&s.node, s.incarnation, "suspect") {
             return false;
         }
         let Some(m) = self.members.get(&s.node) else {
@@ -319,14 +309,7 @@ impl<D: Delegate> Machine<D> {
 
     /// Go's `deadNode`. Returns true when the node became dead or left.
     pub(crate) fn handle_dead(&mut self, d: &Dead, now: Instant) -> bool {
-        let Some(m) = self.members.get(&d.node) else {
-            return false;
-        };
-        if d.incarnation < m.incarnation {
-            return false;
-        }
-        let known = m.incarnation;
-        if d.node != self.cfg.name && self.jump_too_far(&d.node, known, d.incarnation, "dead") {
+        if !self.accusation_applies(&d.node, d.incarnation, "dead") {
             return false;
         }
         let Some(m) = self.members.get(&d.node) else {
@@ -365,6 +348,16 @@ impl<D: Delegate> Machine<D> {
         self.metrics.increment(Counter::MsgDead, 1);
         self.events.push_back(Event::Leave(snapshot));
         true
+    }
+
+    /// Whether a suspect or dead message at `incarnation` about the known member `node` is
+    /// neither stale nor, about another node, too far ahead (rule 1).
+    fn accusation_applies(&self, node: &str, incarnation: u32, kind: &'static str) -> bool {
+        let Some(m) = self.members.get(node) else {
+            return false;
+        };
+        incarnation >= m.incarnation
+            && (node == self.cfg.name || !self.jump_too_far(node, m.incarnation, incarnation, kind))
     }
 
     /// Rule 1 of the incarnation rule: whether a message about another node, known at
@@ -415,7 +408,8 @@ impl<D: Delegate> Machine<D> {
         // Go keys the refutation by our address string, not our name (a quirk kept so
         // that it does not displace other queued messages about us in the same way).
         let key = SmolStr::new(me.addr.to_string());
-        self.queue_named_broadcast(key, alive.to_bytes(), None);
+        self.broadcasts
+            .queue(BroadcastKey::named(key), alive.to_bytes(), None);
     }
 
     /// The next incarnation number for ourselves.

@@ -56,21 +56,16 @@ pub struct Stats {
     /// Datagrams or messages received and dropped: undecodable, wrong label, failed
     /// decryption, outside the CIDR allow list, over a limit.
     pub packets_dropped: u64,
-    /// Follow-up push/pulls run after a join (beyond Go; see
-    /// [`ProtocolConfig::join_push_pulls`](super::ProtocolConfig::join_push_pulls)).
+    /// Follow-up push/pulls run after a join ([`Counter::JoinFollowUps`]).
     pub join_follow_ups: u64,
-    /// Gossip rounds run: the gossip ticks at which something could be sent (our queue held
-    /// a broadcast, or the delegate may have some). Go's `memberlist.gossip` timer also
-    /// counts the idle ticks; here those are skipped without a wake-up and counted in
-    /// [`gossip_ticks_idle`](Self::gossip_ticks_idle).
+    /// Gossip rounds run ([`Counter::GossipRounds`]).
     pub gossip_rounds: u64,
     /// Push/pull states received: requests we accepted and replies to ours.
     pub push_pulls: u64,
-    /// Of [`push_pulls`](Self::push_pulls), those that held exactly our view and were
-    /// merged from their bytes without being decoded (the equal-view path).
+    /// Push/pull states equal to our view, merged without decoding
+    /// ([`Counter::PushPullsSameView`]).
     pub push_pulls_same_view: u64,
-    /// Gossip ticks that passed with nothing to send (see
-    /// [`Delegate::has_broadcasts`](crate::delegate::Delegate::has_broadcasts)).
+    /// Gossip ticks that passed with nothing to send ([`Counter::GossipTicksIdle`]).
     pub gossip_ticks_idle: u64,
 }
 

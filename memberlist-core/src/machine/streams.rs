@@ -1,12 +1,9 @@
 //! Streams: a request we accepted, and the outcome of one we asked for — one entry point
 //! each, taking the stream's opened bytes.
 //!
-//! The driver reads a stream's frame and opens it (label, decryption, decompression:
-//! [`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened)); the machine gets
-//! the plaintext message. A push/pull that holds exactly our view is recognised on those
-//! bytes (`same_view.rs`) and merged without being decoded — whatever the label,
-//! encryption and compression it travelled under, so the simulator and real sockets run
-//! the same code; anything else is decoded here.
+//! The driver opens a stream's frame
+//! ([`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened)); the machine gets
+//! the plaintext message, tries it as our own view (`same_view.rs`), else decodes it here.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -67,7 +64,7 @@ impl<D: Delegate> Machine<D> {
                         seq_no: p.seq_no,
                         payload: Bytes::new(),
                     };
-                    self.frame_stream(&ack.to_bytes()).map(Bytes::from)
+                    self.frame_stream(false, &ack.to_bytes()).map(Bytes::from)
                 }
             }
             StreamMessage::Ack(_) | StreamMessage::Error(_) => {

@@ -161,11 +161,8 @@ impl Suspicion {
     /// confirmed.
     ///
     /// A counted confirmation moves the deadline to `start + timeout(n)` (see
-    /// [`timing::suspicion_remaining`]), but never earlier than `now`: if that new timeout
-    /// has already elapsed, the deadline becomes `now` and the caller should fire at
-    /// once. The deadline never moves later: a confirmation arriving after the deadline
-    /// has passed (the timer already fired, in Go's terms) is still counted, but leaves
-    /// the deadline alone.
+    /// [`timing::suspicion_remaining`]), but never earlier than `now` (then the caller should
+    /// fire at once) and never later than it was.
     ///
     /// # Examples
     ///
@@ -210,24 +207,9 @@ impl Suspicion {
         self.start
     }
 
-    /// Independent confirmations counted so far (never more than [`k`](Self::k)).
+    /// Independent confirmations counted so far (never more than `k`).
     pub fn confirmations(&self) -> u32 {
         self.n
-    }
-
-    /// Confirmations expected before the timeout reaches its minimum.
-    pub fn k(&self) -> u32 {
-        self.k
-    }
-
-    /// The minimum total timeout, reached after [`k`](Self::k) confirmations.
-    pub fn min(&self) -> Duration {
-        self.min
-    }
-
-    /// The maximum total timeout, used while no confirmation has arrived.
-    pub fn max(&self) -> Duration {
-        self.max
     }
 
     /// Whether confirmations were expected but not all of them arrived (`k > 0` and
@@ -301,7 +283,7 @@ mod tests {
         let start = Instant::now();
         let mut s = Suspicion::new("a".into(), k, min, max, start);
         assert_eq!(s.start(), start);
-        assert_eq!((s.k(), s.min(), s.max()), (2, 4 * SECOND, 24 * SECOND));
+        assert_eq!((s.k, s.min, s.max), (2, 4 * SECOND, 24 * SECOND));
         assert_eq!(s.deadline(), start + 24 * SECOND);
         assert_eq!(s.confirmations(), 0);
         assert!(s.is_degraded());

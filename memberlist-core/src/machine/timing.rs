@@ -165,22 +165,16 @@ pub fn suspicion_remaining(
     min: Duration,
     max: Duration,
 ) -> Duration {
-    suspicion_total_timeout(n_confirmations, k, min, max).saturating_sub(elapsed)
-}
-
-/// The total suspicion timeout after `n` confirmations (measured from the start of the
-/// suspicion), i.e. [`suspicion_remaining`] with nothing elapsed.
-pub(crate) fn suspicion_total_timeout(n: u32, k: u32, min: Duration, max: Duration) -> Duration {
     if k == 0 {
-        return min;
+        return min.saturating_sub(elapsed);
     }
-    let frac = (f64::from(n) + 1.0).ln() / (f64::from(k) + 1.0).ln();
+    let frac = (f64::from(n_confirmations) + 1.0).ln() / (f64::from(k) + 1.0).ln();
     let (min_secs, max_secs) = (min.as_secs_f64(), max.as_secs_f64());
     let raw = max_secs - frac * (max_secs - min_secs);
     // `as` saturates: a negative raw (only possible with n > k or max < min) becomes 0 and
     // is then raised to `min` below, as in Go.
     let timeout = Duration::from_millis((1000.0 * raw).floor() as u64);
-    timeout.max(min)
+    timeout.max(min).saturating_sub(elapsed)
 }
 
 #[cfg(test)]

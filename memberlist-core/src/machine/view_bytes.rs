@@ -8,11 +8,9 @@
 //! probe order; the order carries no meaning, and Go reads ours like any other.
 //!
 //! The bytes are kept as a whole message (type byte, header, entries; not a join, no user
-//! state), which is what a plain push/pull without user state is: such a push/pull is
-//! sent as this buffer itself, shared, not copied. Machines in one process (a simulator,
-//! a test bed) that find a received message equal to their own keep one of the two
-//! buffers ([`Members::share_view_message`]), so thousands of equal views take the memory
-//! of a few, and comparing two shared buffers is a pointer comparison.
+//! state), so a plain push/pull without user state is sent as this buffer itself, shared.
+//! Machines in one process keep one buffer for equal views
+//! ([`Members::share_view_message`]).
 
 use std::cmp::Ordering;
 
@@ -31,27 +29,17 @@ pub(crate) struct ViewBytes {
     /// Table generation the bytes were written at.
     generation: u64,
     /// The push/pull message of the view: not a join, no user state.
-    message: Bytes,
+    pub(crate) message: Bytes,
     /// Where the entries start in `message`.
     entries_at: usize,
     /// Every entry is alive with a non-zero port and a valid version range.
-    plain: bool,
+    pub(crate) plain: bool,
 }
 
 impl ViewBytes {
-    /// The whole message.
-    pub(crate) fn message(&self) -> &Bytes {
-        &self.message
-    }
-
     /// Every entry, encoded, end to end.
     pub(crate) fn entries(&self) -> &[u8] {
         self.message.get(self.entries_at..).unwrap_or_default()
-    }
-
-    /// Every entry is alive with a non-zero port and a valid version range.
-    pub(crate) fn plain(&self) -> bool {
-        self.plain
     }
 }
 
@@ -127,10 +115,7 @@ impl Members {
     }
 
     /// `broadcast`, or an equal one that another machine of the process already holds,
-    /// when an interner is set. Used for gossip this machine relays: in a simulated join
-    /// every machine queues an alive message about every member, the same key and bytes
-    /// on every machine, and one copy each was a sixth of the peak memory. (Such messages
-    /// are held by the queues of most machines, so they are seldom garbage in the pool.)
+    /// when an interner is set (see [`ViewInterner::intern_broadcast`]).
     pub(crate) fn share_broadcast(&self, broadcast: Broadcast) -> Broadcast {
         match &self.view_interner {
             Some(interner) => interner.intern_broadcast(broadcast),
@@ -157,11 +142,8 @@ impl Members {
     /// Returns whether the bytes were equal.
     ///
     /// A view enters the interner only here, once another machine is known to hold the same
-    /// bytes. Pooling every view as it is written filled the pool with views that no
-    /// machine shared and that the next change of the table made garbage; the pool frees
-    /// such buffers only at its next sweep, after it has doubled, so during a simulated
-    /// join (every table changing, thousands of distinct views) it held about one dead
-    /// view per machine: O(N²) bytes.
+    /// bytes: pooling every view as it is written would fill the pool with views no machine
+    /// shares, garbage after the next change of the table (O(N²) bytes during a join).
     pub(crate) fn share_view_message(&mut self, other: &Bytes) -> bool {
         let generation = self.generation();
         let Some(view) = self.view.as_mut().filter(|v| v.generation == generation) else {
@@ -237,7 +219,7 @@ mod tests {
             t2.insert(m.clone(), &mut rng);
         }
         let b1 = t1.view().entries().to_vec();
-        assert!(t1.view().plain());
+        assert!(t1.view().plain);
         assert_eq!(t2.view().entries(), &b1[..]);
         let names: Vec<String> = decode_all(&b1, 5)
             .iter()
@@ -247,15 +229,15 @@ mod tests {
         // The message is the header (no join, no user state) and the entries.
         let mut whole = Vec::new();
         crate::wire::encode_push_pull_entries(false, 5, &b1, b"", &mut whole);
-        assert_eq!(t1.view().message(), &whole[..]);
+        assert_eq!(t1.view().message, &whole[..]);
         // Equal messages end up in one buffer, the one at the lower address.
-        let (m1, m2) = (t1.view().message().clone(), t2.view().message().clone());
+        let (m1, m2) = (t1.view().message.clone(), t2.view().message.clone());
         assert_ne!(m1.as_ptr(), m2.as_ptr());
         assert!(t1.share_view_message(&m2));
         let low = m1.as_ptr().min(m2.as_ptr());
-        assert_eq!(t1.view().message().as_ptr(), low);
-        assert!(t2.share_view_message(t1.view().message()));
-        assert_eq!(t2.view().message().as_ptr(), low);
+        assert_eq!(t1.view().message.as_ptr(), low);
+        assert!(t2.share_view_message(&t1.view().message));
+        assert_eq!(t2.view().message.as_ptr(), low);
         assert!(!t1.share_view_message(&Bytes::from_static(b"other")));
         // A shuffle leaves the bytes; a change rewrites them.
         t1.shuffle(&mut rng);
@@ -267,7 +249,7 @@ mod tests {
         );
         let view = t1.view();
         assert_ne!(view.entries(), &b1[..]);
-        assert!(!view.plain());
+        assert!(!view.plain);
         let states = decode_all(view.entries(), 5);
         assert_eq!(states.len(), 5);
         assert_eq!(states[2].name, "d");

@@ -15,18 +15,12 @@ use super::Machine;
 /// Where a driver of many machines in one process keeps one copy of what they all hold:
 /// view messages, the gossip they relay, and who their members are.
 ///
-/// Every machine keeps its view — every member's entry, encoded — as one buffer, the
-/// push/pull message it sends (at 10,000 members, about 700 KB), queues the alive
-/// messages it relays, and holds an identity (name, address, metadata, versions) per
-/// member. Machines in one process (a simulator, a test bed, many nodes behind one
-/// runtime) mostly hold equal views, queue the same messages and know the same members;
-/// given an interner ([`Machine::set_view_interner`]), a machine hands
-/// [`intern`](Self::intern) a view once another machine is found holding the same bytes
-/// (in a push/pull), [`intern_broadcast`](Self::intern_broadcast) every alive message it
-/// queues for gossip, and [`intern_member`](Self::intern_member) every identity it enters
-/// in its table, and keeps what comes back. A converged cluster then holds its view once
-/// and each member's identity once. Nothing on the wire changes. (Without an interner,
-/// equal view buffers met in push/pulls are still shared pairwise.)
+/// Machines in one process (a simulator, a test bed, many nodes behind one runtime) mostly
+/// hold equal views (about 700 KB each at 10,000 members), queue the same alive messages
+/// and know the same members. Given an interner ([`Machine::set_view_interner`]), a machine
+/// hands it a view once another machine is found holding the same bytes, every alive
+/// message it queues for gossip, and every identity it enters in its table, and keeps what
+/// comes back. Nothing on the wire changes.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -1,9 +1,6 @@
 //! Every metric the library emits: Go's name, the exporters' names, kind, unit and meaning.
-//!
-//! The metric identifiers ([`Counter`], [`Gauge`], [`Histogram`]) are small `Copy` enums; a
-//! variant that carries a label value (a member [`State`], a [`DropReason`]) names one time
-//! series of a labelled metric. Each identifier has a dense [`index`](Counter::index) so a
-//! sink can keep its instruments in an array and update them without hashing or allocating.
+//! A variant that carries a label value (a member [`State`], a [`DropReason`]) names one
+//! time series of a labelled metric.
 
 use crate::machine::State;
 use crate::wire::Limit;
@@ -132,106 +129,67 @@ impl DropReason {
             DropReason::Timeout => "timeout",
         }
     }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
 }
 
-impl LabelValue for DropReason {
-    const ALL: &'static [Self] = &DropReason::ALL;
-    fn as_str(self) -> &'static str {
-        DropReason::as_str(self)
-    }
-    fn index(self) -> usize {
-        DropReason::index(self)
-    }
-}
-
-impl LabelValue for Limit {
-    const ALL: &'static [Self] = &Limit::ALL;
-    fn as_str(self) -> &'static str {
-        Limit::as_str(self)
-    }
-    fn index(self) -> usize {
-        Limit::index(self)
-    }
-}
-
-impl LabelValue for State {
-    const ALL: &'static [Self] = &[State::Alive, State::Suspect, State::Dead, State::Left];
-    fn as_str(self) -> &'static str {
-        State::as_str(self)
-    }
-    fn index(self) -> usize {
-        match self {
-            State::Alive => 0,
-            State::Suspect => 1,
-            State::Dead => 2,
-            State::Left => 3,
+/// Implements [`LabelValue`] from each type's list of values and its `as_str`; the index
+/// is the discriminant.
+macro_rules! label_values {
+    ($($t:ident: $all:expr;)*) => {$(
+        impl LabelValue for $t {
+            const ALL: &'static [Self] = $all;
+            fn as_str(self) -> &'static str {
+                $t::as_str(self)
+            }
+            fn index(self) -> usize {
+                self as usize
+            }
         }
-    }
+    )*};
+}
+
+label_values! {
+    DropReason: &DropReason::ALL;
+    Limit: &Limit::ALL;
+    State: &[State::Alive, State::Suspect, State::Dead, State::Left];
 }
 
 metric_table! {
     /// A counter (only grows).
     pub enum Counter: Counter {
-        /// An alive message changed our view of a member (Go `memberlist.msg.alive`).
         MsgAlive => ("memberlist.msg.alive", "memberlist_msg_alive_total", "memberlist.msg.alive", Count, Go, "Alive messages that changed the local view of a member."),
-        /// A suspect message changed our view of a member (Go `memberlist.msg.suspect`).
         MsgSuspect => ("memberlist.msg.suspect", "memberlist_msg_suspect_total", "memberlist.msg.suspect", Count, Go, "Suspect messages that changed the local view of a member."),
-        /// A dead or leave message changed our view of a member (Go `memberlist.msg.dead`).
         MsgDead => ("memberlist.msg.dead", "memberlist_msg_dead_total", "memberlist.msg.dead", Count, Go, "Dead and leave messages that changed the local view of a member."),
-        /// Bytes of datagrams sent, after compression, CRC and encryption (Go `memberlist.udp.sent`).
+        /// After compression, CRC and encryption.
         UdpSentBytes => ("memberlist.udp.sent", "memberlist_udp_sent_bytes_total", "memberlist.udp.sent", Bytes, Go, "Bytes of gossip datagrams sent."),
-        /// Bytes of datagrams received, label included (Go `memberlist.udp.received`).
+        /// Label included.
         UdpReceivedBytes => ("memberlist.udp.received", "memberlist_udp_received_bytes_total", "memberlist.udp.received", Bytes, Go, "Bytes of gossip datagrams received."),
-        /// Datagrams sent.
         UdpSentPackets => ("memberlist.udp.sent.packets", "memberlist_udp_sent_packets_total", "memberlist.udp.sent.packets", Count, Rust, "Gossip datagrams sent."),
-        /// Datagrams received.
         UdpReceivedPackets => ("memberlist.udp.received.packets", "memberlist_udp_received_packets_total", "memberlist.udp.received.packets", Count, Rust, "Gossip datagrams received."),
-        /// Bytes written to streams after compression and encryption (Go `memberlist.tcp.sent`).
+        /// After compression and encryption.
         TcpSentBytes => ("memberlist.tcp.sent", "memberlist_tcp_sent_bytes_total", "memberlist.tcp.sent", Bytes, Go, "Bytes written to streams (push/pull, reliable messages, TCP pings)."),
-        /// Inbound streams accepted (Go `memberlist.tcp.accept`).
         TcpAccept => ("memberlist.tcp.accept", "memberlist_tcp_accept_total", "memberlist.tcp.accept", Count, Go, "Inbound streams accepted."),
-        /// Outbound streams opened (Go `memberlist.tcp.connect` counts push/pulls only; this
-        /// counts every stream we open).
+        /// Go's counts push/pulls only; this counts every stream we open.
         TcpConnect => ("memberlist.tcp.connect", "memberlist_tcp_connect_total", "memberlist.tcp.connect", Count, Go, "Outbound streams opened."),
-        /// A probe interval was stretched by a degraded health score (Go
-        /// `memberlist.degraded.probe`).
         DegradedProbe => ("memberlist.degraded.probe", "memberlist_degraded_probe_total", "memberlist.degraded.probe", Count, Go, "Probe intervals stretched because the local health score was degraded."),
-        /// A suspicion expired with fewer than the wanted independent confirmations (Go
-        /// `memberlist.degraded.timeout`).
         DegradedTimeout => ("memberlist.degraded.timeout", "memberlist_degraded_timeout_total", "memberlist.degraded.timeout", Count, Go, "Suspicions that expired with fewer independent confirmations than wanted."),
-        /// Times this node refuted a suspicion or death about itself.
         Refutations => ("memberlist.refute", "memberlist_refutations_total", "memberlist.refutations", Count, Rust, "Suspicions or deaths about this node that it refuted."),
-        /// Another node claimed this node's name or a member's name with another address.
         Conflicts => ("memberlist.conflict", "memberlist_conflicts_total", "memberlist.conflicts", Count, Rust, "Node-name conflicts seen (one name, two addresses)."),
-        /// Datagrams dropped, by reason.
         PacketsDropped(DropReason, "reason") => ("memberlist.udp.dropped", "memberlist_udp_dropped_total", "memberlist.udp.dropped", Count, Rust, "Datagrams dropped, by reason."),
-        /// Inbound streams dropped, by reason.
         StreamsDropped(DropReason, "reason") => ("memberlist.tcp.dropped", "memberlist_tcp_dropped_total", "memberlist.tcp.dropped", Count, Rust, "Inbound streams dropped, by reason."),
-        /// Gossip rounds run: the gossip ticks at which something could be sent. Go's
-        /// `memberlist.gossip` timer also counts the idle ticks; here those are skipped
+        /// Go's `memberlist.gossip` timer also counts the idle ticks; here those are skipped
         /// without a wake-up and counted in [`GossipTicksIdle`](Counter::GossipTicksIdle).
         GossipRounds => ("memberlist.gossip.rounds", "memberlist_gossip_rounds_total", "memberlist.gossip.rounds", Count, Rust, "Gossip rounds run (ticks at which something could be sent)."),
-        /// Gossip ticks that passed with nothing to send.
         GossipTicksIdle => ("memberlist.gossip.idle", "memberlist_gossip_idle_ticks_total", "memberlist.gossip.idle_ticks", Count, Rust, "Gossip ticks that passed with nothing to send."),
-        /// Push/pull states received: requests we accepted and replies to ours.
         PushPulls => ("memberlist.pushPull.received", "memberlist_push_pull_received_total", "memberlist.push_pull.received", Count, Rust, "Push/pull states received (requests accepted and replies)."),
-        /// Of [`PushPulls`](Counter::PushPulls), those that held exactly our view and were
-        /// merged from their bytes without being decoded (the equal-view fast path).
+        /// Of [`PushPulls`](Counter::PushPulls): the equal-view fast path.
         PushPullsSameView => ("memberlist.pushPull.sameView", "memberlist_push_pull_same_view_total", "memberlist.push_pull.same_view", Count, Rust, "Push/pull states equal to the local view, merged without decoding."),
-        /// Follow-up push/pulls run after a join (beyond Go; see
-        /// [`ProtocolConfig::join_push_pulls`](crate::machine::ProtocolConfig::join_push_pulls)).
+        /// Beyond Go; see
+        /// [`ProtocolConfig::join_push_pulls`](crate::machine::ProtocolConfig::join_push_pulls).
         JoinFollowUps => ("memberlist.join.followUp", "memberlist_join_follow_ups_total", "memberlist.join.follow_ups", Count, Rust, "Follow-up push/pulls run after a join."),
-        /// Streams we opened that failed (dial, write, reply or timeout).
         StreamFailures => ("memberlist.tcp.failed", "memberlist_tcp_failed_total", "memberlist.tcp.failed", Count, Rust, "Outbound streams that failed (dial, write, reply or timeout)."),
-        /// Datagrams the transport refused to send.
         SendErrors => ("memberlist.udp.send.errors", "memberlist_udp_send_errors_total", "memberlist.udp.send_errors", Count, Rust, "Datagrams the transport failed to send."),
-        /// A bound on hostile input was exceeded, by limit (the input was dropped or refused; a
-        /// drop is also counted in [`PacketsDropped`](Counter::PacketsDropped) or
-        /// [`StreamsDropped`](Counter::StreamsDropped)).
+        /// A drop is also counted in [`PacketsDropped`](Counter::PacketsDropped) or
+        /// [`StreamsDropped`](Counter::StreamsDropped).
         LimitExceeded(Limit, "limit") => ("memberlist.limit.exceeded", "memberlist_limit_exceeded_total", "memberlist.limit_exceeded", Count, Rust, "Inputs refused because they exceeded a limit, by limit."),
     }
 }
@@ -239,14 +197,10 @@ metric_table! {
 metric_table! {
     /// A gauge (set to the current value).
     pub enum Gauge: Gauge {
-        /// The Lifeguard local health score: 0 is healthy (Go `memberlist.health.score`).
         HealthScore => ("memberlist.health.score", "memberlist_health_score", "memberlist.health.score", Count, Go, "Lifeguard local health score; 0 is healthy, higher means probes time out locally."),
-        /// Messages waiting in the broadcast queue (Go HEAD's `memberlist.queue.broadcasts`).
         BroadcastQueue => ("memberlist.queue.broadcasts", "memberlist_queue_broadcasts", "memberlist.queue.broadcasts", Count, GoHead, "Messages waiting in the broadcast queue."),
-        /// Push/pull exchanges under way, in both directions.
         PushPullInFlight => ("memberlist.pushPull.inFlight", "memberlist_push_pull_in_flight", "memberlist.push_pull.in_flight", Count, Rust, "Push/pull exchanges under way."),
-        /// Members known in a state, kept current (Go HEAD's `memberlist.node.instances`, which
-        /// Go only sets on push/pull).
+        /// Kept current; Go HEAD only sets it on push/pull.
         Members(State, "state") => ("memberlist.node.instances", "memberlist_members", "memberlist.members", Count, GoHead, "Members known, by state."),
     }
 }
@@ -254,21 +208,15 @@ metric_table! {
 metric_table! {
     /// A histogram (a distribution of timings or sizes; buckets in its descriptor).
     pub enum Histogram: Histogram {
-        /// How long one probe took, ack or timeout (Go `memberlist.probeNode`).
         ProbeNode => ("memberlist.probeNode", "memberlist_probe_node_seconds", "memberlist.probe_node", Seconds, Go, "Duration of one probe, from the ping to the ack or the timeout."),
-        /// How long one gossip round took to build (Go `memberlist.gossip`). Recorded for the
-        /// rounds that could send something; Go also records its idle ticks (about 5 a second),
-        /// which this implementation skips without waking up.
+        /// Go also records its idle ticks (about 5 a second), which this implementation skips
+        /// without waking up.
         Gossip => ("memberlist.gossip", "memberlist_gossip_seconds", "memberlist.gossip", Seconds, Go, "Duration of one gossip round that had something to send."),
-        /// How long one push/pull or join exchange took (Go `memberlist.pushPullNode`).
         PushPullNode => ("memberlist.pushPullNode", "memberlist_push_pull_node_seconds", "memberlist.push_pull_node", Seconds, Go, "Duration of one push/pull or join exchange."),
-        /// Round-trip time of successful direct probes.
         ProbeRtt => ("memberlist.probe.rtt", "memberlist_probe_rtt_seconds", "memberlist.probe.rtt", Seconds, Rust, "Round-trip time of successful direct probes."),
-        /// Size of the push/pull state we sent (Go HEAD's `memberlist.size.local`, which reads
-        /// the wrong bytes; this is the real size).
+        /// Go HEAD's reads the wrong bytes; this is the real size.
         PushPullSizeLocal => ("memberlist.size.local", "memberlist_push_pull_local_bytes", "memberlist.push_pull.local_size", Bytes, GoHead, "Size of the push/pull state sent."),
-        /// Size of the push/pull state we received (Go HEAD's `memberlist.size.remote`, which it
-        /// only emits for encrypted streams).
+        /// Go HEAD only emits it for encrypted streams.
         PushPullSizeRemote => ("memberlist.size.remote", "memberlist_push_pull_remote_bytes", "memberlist.push_pull.remote_size", Bytes, GoHead, "Size of the push/pull state received."),
     }
 }

@@ -14,7 +14,7 @@ pub trait LabelValue: Copy + 'static {
 
 /// Defines a metric enum from rows
 /// `Variant [(LabelType, "label key")] => ("go.name", "prometheus_name", "otel.name", Unit,
-/// Origin, "help")`, each preceded by its doc comment.
+/// Origin, "help")`, each documented by its help and name, then by its own doc comment if any.
 macro_rules! metric_table {
     (
         $(#[$meta:meta])*
@@ -29,7 +29,11 @@ macro_rules! metric_table {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $Enum {
-            $( $(#[$vmeta])* $Var $(($L))?, )*
+            $(
+                #[doc = concat!($help, " (`", $go, "`)")]
+                $(#[$vmeta])*
+                $Var $(($L))?,
+            )*
         }
 
         impl $Enum {

@@ -19,34 +19,10 @@
 //!
 //! # What each method must guarantee
 //!
-//! - [`send_to`](Transport::send_to) hands one datagram to the network. `Ok` says nothing about
-//!   delivery. A datagram may be lost, duplicated or reordered, but is **never merged with
-//!   another nor split**: the receiver's [`recv_from`](Transport::recv_from) returns exactly the
-//!   bytes given to one `send_to`, or nothing. A datagram larger than
-//!   [`max_datagram_size`](Transport::max_datagram_size) is refused with
-//!   [`TransportError::DatagramTooLarge`], never truncated.
-//! - [`recv_from`](Transport::recv_from) waits for the next datagram and returns it whole with
-//!   the sender's address, an address that `send_to` can answer to. Report IPv4 peers as IPv4
-//!   addresses, not as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), so each peer has one form. After
-//!   [`shutdown`](Transport::shutdown), pending and later calls return
-//!   [`TransportError::Shutdown`].
-//! - [`connect`](Transport::connect) opens a stream: bytes arrive in order, without loss or
-//!   duplication, or the stream fails with an I/O error. It fails with
-//!   [`TransportError::Timeout`] if the deadline passes first, including a deadline already in
-//!   the past.
-//! - [`accept`](Transport::accept) waits for the next inbound stream and returns it with the
-//!   peer's address. After shutdown, pending and later calls return [`TransportError::Shutdown`].
-//! - [`shutdown`](Transport::shutdown) stops receiving and accepting, wakes pending
-//!   `recv_from`/`accept` calls with [`TransportError::Shutdown`], and releases the transport's
-//!   resources (its ports). It is idempotent. Streams already handed out keep working; the
-//!   runtime closes them.
-//! - [`advertise_addr`](Transport::advertise_addr) is the address other nodes use to reach this
-//!   node, for datagrams and streams alike. It goes into alive messages and Go peers compare it
-//!   byte for byte, so it must stay the same for the transport's life and must not be an
-//!   unspecified address (`0.0.0.0`, `::`) nor port 0.
-//! - [`local_addr`](Transport::local_addr) is the address actually bound (for logs and tests).
-//! - [`max_datagram_size`](Transport::max_datagram_size) is the largest payload `send_to`
-//!   accepts, constant for the transport's life.
+//! Each method's documentation below states its contract. In short: datagrams may be lost,
+//! duplicated or reordered but are never merged, split or truncated; streams are reliable and
+//! ordered; after [`shutdown`](Transport::shutdown) the receiving methods return
+//! [`TransportError::Shutdown`].
 //!
 //! Datagrams and streams are addressed by the same [`SocketAddr`]: a node reachable by datagrams
 //! at `A` must accept streams at `A` too (Go peers dial the UDP address they know for TCP).
@@ -92,15 +68,6 @@
 //! `async fn` in traits cannot promise that to a generic caller yet). It is generic
 //! over the stream type ([`Transport::Stream`]), so the runtime reads and writes TCP or QUIC
 //! streams without dynamic dispatch; a `dyn Transport` is possible by fixing the stream type.
-//!
-//! Differences from the first sketch of this trait, and why:
-//!
-//! - [`TransportError`] has [`DatagramTooLarge`](TransportError::DatagramTooLarge), so an
-//!   oversized datagram is refused rather than silently truncated or fragmented into something
-//!   the receiver cannot use, and [`Advertise`](TransportError::Advertise), so a transport that
-//!   cannot work out its own address says so when it is built;
-//! - errors other than `Shutdown` from `recv_from`/`accept` are defined as non-fatal (see
-//!   above), so one bad packet or one reset connection never stops a node.
 //!
 //! # Example: a wrapper
 //!
@@ -177,7 +144,7 @@ pub trait Transport: Send + Sync + 'static {
 
     /// The address other nodes use to reach this node, for datagrams and streams alike: never
     /// an unspecified IP nor port 0 (the transport resolves those when it is built). Constant for
-    /// the transport's life.
+    /// the transport's life: it goes into alive messages, which Go peers compare byte for byte.
     fn advertise_addr(&self) -> SocketAddr;
 
     /// The locally bound address (with the real port when port 0 was asked for; the IP may be
@@ -189,20 +156,23 @@ pub trait Transport: Send + Sync + 'static {
     /// over IPv6.
     fn max_datagram_size(&self) -> usize;
 
-    /// Sends one datagram. `Ok` means handed to the network, not delivered. Never splits or
-    /// merges datagrams; refuses one larger than
+    /// Sends one datagram. `Ok` means handed to the network, not delivered. A datagram may be
+    /// lost, duplicated or reordered, but is never split or merged with another; refuses one larger than
     /// [`max_datagram_size`](Transport::max_datagram_size) with
     /// [`TransportError::DatagramTooLarge`]. Called from many tasks concurrently.
     async fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TransportError>;
 
-    /// Waits for the next datagram and returns it whole with its sender's address.
+    /// Waits for the next datagram and returns it whole with its sender's address, one that
+    /// `send_to` can answer to. Report IPv4 peers as IPv4 addresses, not as IPv4-mapped IPv6
+    /// (`::ffff:a.b.c.d`), so each peer has one form.
     ///
     /// **Cancel-safe**: dropping the future must not lose a datagram. Returns
     /// [`TransportError::Shutdown`] once the transport is shut down, including for calls pending
     /// at that moment; other errors are transient.
     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError>;
 
-    /// Opens a stream to `to`, failing with [`TransportError::Timeout`] if `deadline` passes
+    /// Opens a stream to `to`: bytes arrive in order, without loss or duplication, or the stream
+    /// fails with an I/O error. Fails with [`TransportError::Timeout`] if `deadline` passes
     /// first (also when it has already passed). Called from many tasks concurrently.
     ///
     /// The deadline is a `std` instant read from tokio's clock (the runtime converts with
@@ -223,6 +193,7 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Stops receiving and accepting: pending and later [`recv_from`](Transport::recv_from) and
     /// [`accept`](Transport::accept) calls return [`TransportError::Shutdown`]. Releases the
-    /// transport's resources. Idempotent.
+    /// transport's resources (its ports). Idempotent. Streams already handed out keep working;
+    /// the runtime closes them.
     async fn shutdown(&self) -> Result<(), TransportError>;
 }

@@ -49,11 +49,6 @@ pub fn encode_compound<P: AsRef<[u8]>>(parts: &[P], out: &mut Vec<u8>) -> Result
     Ok(())
 }
 
-/// Encoded size of a compound holding parts of the given total length.
-pub fn compound_len(parts: usize, parts_total_len: usize) -> usize {
-    2 + 2 * parts + parts_total_len
-}
-
 /// Encodes any number of parts as a sequence of compounds of at most [`MAX_COMPOUND_PARTS`]
 /// parts each (Go HEAD splits at 255; v0.2.2 peers need 127). A single part is returned bare,
 /// as Go sends a lone message.

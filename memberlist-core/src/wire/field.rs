@@ -114,39 +114,10 @@ field!(Raw: Bytes, IpBytes; |self, r, _, _| FromBytes::from_received(r.read_byte
 field!(Count: u32; |v, out| *v == 0, write_int(out, i64::from(*v)), int_size(i64::from(*v)));
 field!(Count: u32; |self, r, _, limits| checked_count(r.read_i64()?, self.0, limits.count_limit(self.0)));
 
-/// The bytes of a byte-like field value.
+/// The bytes of a byte-like field value, owned or borrowed.
 #[inline]
-fn bytes_of<T: ByteLike>(v: &T) -> &[u8] {
-    v.bytes()
-}
-
-/// Byte-like field values, owned or borrowed.
-trait ByteLike {
-    fn bytes(&self) -> &[u8];
-}
-
-impl ByteLike for Bytes {
-    fn bytes(&self) -> &[u8] {
-        self
-    }
-}
-
-impl ByteLike for &[u8] {
-    fn bytes(&self) -> &[u8] {
-        self
-    }
-}
-
-impl ByteLike for IpBytes {
-    fn bytes(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl ByteLike for Vsn {
-    fn bytes(&self) -> &[u8] {
-        self.as_bytes()
-    }
+fn bytes_of<T: AsRef<[u8]>>(v: &T) -> &[u8] {
+    v.as_ref()
 }
 
 /// Byte-like values made from the bytes of a received `[]byte` field.

@@ -97,6 +97,12 @@ impl IpBytes {
     }
 }
 
+impl AsRef<[u8]> for IpBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl From<IpAddr> for IpBytes {
     fn from(ip: IpAddr) -> Self {
         match ip {

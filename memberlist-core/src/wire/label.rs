@@ -104,10 +104,15 @@ impl fmt::Debug for Label {
     }
 }
 
-/// Splits a label header off the front of `buf`, if there is one. Returns the label found
-/// (empty if none) and the rest.
-pub(crate) fn split_label(buf: &[u8]) -> Result<(&[u8], &[u8]), LabelError> {
-    match buf {
+/// Removes the label header, if any, from the front of `buf` and applies Go's inbound label
+/// rules: without `skip_check`, the label found (empty if none) must equal ours; with it, a
+/// header must not be present at all. Returns the rest of `buf`.
+pub(crate) fn strip_label<'a>(
+    buf: &'a [u8],
+    ours: &Label,
+    skip_check: bool,
+) -> Result<&'a [u8], LabelError> {
+    let (found, rest) = match buf {
         [244, len, rest @ ..] => {
             let len = usize::from(*len);
             if len == 0 {
@@ -116,27 +121,14 @@ pub(crate) fn split_label(buf: &[u8]) -> Result<(&[u8], &[u8]), LabelError> {
             if rest.len() < len {
                 return Err(LabelError::Truncated);
             }
-            Ok(rest.split_at(len))
+            rest.split_at(len)
         }
-        [244] => Err(LabelError::Truncated),
-        _ => Ok((&[], buf)),
-    }
-}
-
-/// Applies Go's inbound label rules: without `skip_check`, the label found must equal ours;
-/// with it, a header must not be present at all.
-pub(crate) fn check_label(
-    found: &[u8],
-    had_header: bool,
-    ours: &Label,
-    skip_check: bool,
-) -> Result<(), LabelError> {
+        [244] => return Err(LabelError::Truncated),
+        _ if skip_check => return Ok(buf),
+        _ => (&[][..], buf),
+    };
     if skip_check {
-        return if had_header {
-            Err(LabelError::UnexpectedHeader)
-        } else {
-            Ok(())
-        };
+        return Err(LabelError::UnexpectedHeader);
     }
     if found != ours.as_bytes() {
         return Err(LabelError::Mismatch {
@@ -144,5 +136,5 @@ pub(crate) fn check_label(
             expected: ours.clone(),
         });
     }
-    Ok(())
+    Ok(rest)
 }

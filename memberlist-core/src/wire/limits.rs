@@ -69,124 +69,93 @@ impl Default for Limits {
     }
 }
 
-/// Which bound on hostile input was exceeded: the `limit` label of
-/// `memberlist_limit_exceeded_total` (see
-/// [`Counter::LimitExceeded`](crate::metrics::Counter::LimitExceeded)), and the `what` of
-/// [`DecodeError::LimitExceeded`](super::DecodeError::LimitExceeded).
-///
-/// ```
-/// use memberlist_core::wire::Limit;
-/// assert_eq!(Limit::PushPullNodes.as_str(), "push_pull_nodes");
-/// assert_eq!(Limit::PushPullNodes.to_string(), "push/pull node count");
-/// assert_eq!(Limit::ALL.len(), 15);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Limit {
-    /// A datagram larger than [`Limits::max_datagram_size`].
-    DatagramSize,
-    /// A push/pull declaring more nodes than [`Limits::max_push_nodes`].
-    PushPullNodes,
-    /// A push/pull user state larger than [`Limits::max_user_state`].
-    UserState,
-    /// A stream user message larger than [`Limits::max_user_message`].
-    UserMessage,
-    /// A payload that decompresses to more than [`Limits::max_decompressed_size`].
-    DecompressedSize,
-    /// An encrypted stream frame declared longer than [`Limits::max_encrypted_stream`].
-    EncryptedStream,
-    /// A stream message longer than [`Limits::max_stream_message`].
-    StreamMessage,
-    /// A stream that sent more than the runtime's `stream_read_limit` bytes.
-    StreamRead,
-    /// Compound and compressed wrappers nested deeper than [`Limits::max_nesting`].
-    Nesting,
-    /// More inbound streams at once than the runtime's `max_inbound_streams`.
-    InboundStreams,
-    /// More inbound push/pulls at once than the runtime's `max_concurrent_push_pulls`.
-    PushPulls,
-    /// An inbound stream that did not finish a read or write phase within the TCP timeout
-    /// (a silent or trickling peer, or one that does not read its answer). Our own dials
-    /// that time out are stream failures, not counted here.
-    StreamDeadline,
-    /// Another node's metadata larger than [`Limits::max_remote_meta`].
-    RemoteMeta,
-    /// An incarnation number jumping further ahead of the known one than the protocol's
-    /// `max_incarnation_jump` (see the machine's incarnation rule).
-    IncarnationJump,
-    /// An incarnation of `u32::MAX`, which no refutation can beat.
-    IncarnationCeiling,
+/// Declares [`Limit`] from one list of its variants, label values and descriptions.
+macro_rules! limits {
+    (
+        $(#[$meta:meta])*
+        pub enum Limit {
+            $($(#[$doc:meta])* $Var:ident => ($label:literal, $describe:literal),)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Limit {
+            $($(#[$doc])* $Var,)*
+        }
+
+        impl Limit {
+            /// Every limit, in index order.
+            pub const ALL: [Limit; 15] = [$(Limit::$Var,)*];
+
+            /// The label value (`limit="…"`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Limit::$Var => $label,)*
+                }
+            }
+
+            /// A dense index in `0..ALL.len()`.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+        }
+
+        impl std::fmt::Display for Limit {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $(Limit::$Var => $describe,)*
+                })
+            }
+        }
+    };
 }
 
-impl Limit {
-    /// Every limit, in index order.
-    pub const ALL: [Limit; 15] = [
-        Limit::DatagramSize,
-        Limit::PushPullNodes,
-        Limit::UserState,
-        Limit::UserMessage,
-        Limit::DecompressedSize,
-        Limit::EncryptedStream,
-        Limit::StreamMessage,
-        Limit::StreamRead,
-        Limit::Nesting,
-        Limit::InboundStreams,
-        Limit::PushPulls,
-        Limit::StreamDeadline,
-        Limit::RemoteMeta,
-        Limit::IncarnationJump,
-        Limit::IncarnationCeiling,
-    ];
-
-    /// The label value (`limit="…"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Limit::DatagramSize => "datagram_size",
-            Limit::PushPullNodes => "push_pull_nodes",
-            Limit::UserState => "user_state",
-            Limit::UserMessage => "user_message",
-            Limit::DecompressedSize => "decompressed_size",
-            Limit::EncryptedStream => "encrypted_stream",
-            Limit::StreamMessage => "stream_message",
-            Limit::StreamRead => "stream_read",
-            Limit::Nesting => "nesting",
-            Limit::InboundStreams => "inbound_streams",
-            Limit::PushPulls => "push_pulls",
-            Limit::StreamDeadline => "stream_deadline",
-            Limit::RemoteMeta => "remote_meta",
-            Limit::IncarnationJump => "incarnation_jump",
-            Limit::IncarnationCeiling => "incarnation_ceiling",
-        }
-    }
-
-    /// A dense index in `0..ALL.len()`.
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-
-    const fn describe(self) -> &'static str {
-        match self {
-            Limit::DatagramSize => "datagram size",
-            Limit::PushPullNodes => "push/pull node count",
-            Limit::UserState => "push/pull user state length",
-            Limit::UserMessage => "user message length",
-            Limit::DecompressedSize => "decompressed size",
-            Limit::EncryptedStream => "encrypted stream length",
-            Limit::StreamMessage => "stream message size",
-            Limit::StreamRead => "bytes read from a stream",
-            Limit::Nesting => "message nesting",
-            Limit::InboundStreams => "inbound streams",
-            Limit::PushPulls => "inbound push/pulls",
-            Limit::StreamDeadline => "stream deadline",
-            Limit::RemoteMeta => "remote metadata size",
-            Limit::IncarnationJump => "incarnation jump",
-            Limit::IncarnationCeiling => "incarnation",
-        }
-    }
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.describe())
+limits! {
+    /// Which bound on hostile input was exceeded: the `limit` label of
+    /// `memberlist_limit_exceeded_total` (see
+    /// [`Counter::LimitExceeded`](crate::metrics::Counter::LimitExceeded)), and the `what` of
+    /// [`DecodeError::LimitExceeded`](super::DecodeError::LimitExceeded).
+    ///
+    /// ```
+    /// use memberlist_core::wire::Limit;
+    /// assert_eq!(Limit::PushPullNodes.as_str(), "push_pull_nodes");
+    /// assert_eq!(Limit::PushPullNodes.to_string(), "push/pull node count");
+    /// assert_eq!(Limit::ALL.len(), 15);
+    /// ```
+    pub enum Limit {
+        /// A datagram larger than [`Limits::max_datagram_size`].
+        DatagramSize => ("datagram_size", "datagram size"),
+        /// A push/pull declaring more nodes than [`Limits::max_push_nodes`].
+        PushPullNodes => ("push_pull_nodes", "push/pull node count"),
+        /// A push/pull user state larger than [`Limits::max_user_state`].
+        UserState => ("user_state", "push/pull user state length"),
+        /// A stream user message larger than [`Limits::max_user_message`].
+        UserMessage => ("user_message", "user message length"),
+        /// A payload that decompresses to more than [`Limits::max_decompressed_size`].
+        DecompressedSize => ("decompressed_size", "decompressed size"),
+        /// An encrypted stream frame declared longer than [`Limits::max_encrypted_stream`].
+        EncryptedStream => ("encrypted_stream", "encrypted stream length"),
+        /// A stream message longer than [`Limits::max_stream_message`].
+        StreamMessage => ("stream_message", "stream message size"),
+        /// A stream that sent more than the runtime's `stream_read_limit` bytes.
+        StreamRead => ("stream_read", "bytes read from a stream"),
+        /// Compound and compressed wrappers nested deeper than [`Limits::max_nesting`].
+        Nesting => ("nesting", "message nesting"),
+        /// More inbound streams at once than the runtime's `max_inbound_streams`.
+        InboundStreams => ("inbound_streams", "inbound streams"),
+        /// More inbound push/pulls at once than the runtime's `max_concurrent_push_pulls`.
+        PushPulls => ("push_pulls", "inbound push/pulls"),
+        /// An inbound stream that did not finish a read or write phase within the TCP timeout
+        /// (a silent or trickling peer, or one that does not read its answer). Our own dials
+        /// that time out are stream failures, not counted here.
+        StreamDeadline => ("stream_deadline", "stream deadline"),
+        /// Another node's metadata larger than [`Limits::max_remote_meta`].
+        RemoteMeta => ("remote_meta", "remote metadata size"),
+        /// An incarnation number jumping further ahead of the known one than the protocol's
+        /// `max_incarnation_jump` (see the machine's incarnation rule).
+        IncarnationJump => ("incarnation_jump", "incarnation jump"),
+        /// An incarnation of `u32::MAX`, which no refutation can beat.
+        IncarnationCeiling => ("incarnation_ceiling", "incarnation"),
     }
 }
 

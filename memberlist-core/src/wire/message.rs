@@ -146,14 +146,6 @@ macro_rules! packet_messages {
         }
 
         impl Message {
-            /// The type byte of this message.
-            pub fn message_type(&self) -> MessageType {
-                match self {
-                    $(Self::$variant(_) => MessageType::$variant,)*
-                    Self::User(_) => MessageType::User,
-                }
-            }
-
             /// Appends the type byte and body.
             pub fn encode(&self, out: &mut Vec<u8>) {
                 match self {

@@ -38,8 +38,8 @@ mod view_scan;
 mod words;
 
 pub use compound::{
-    CompoundParts, MAX_COMPOUND_PARTS, MAX_PART_LEN, compound_len, decode_compound,
-    encode_compound, encode_compounds,
+    CompoundParts, MAX_COMPOUND_PARTS, MAX_PART_LEN, decode_compound, encode_compound,
+    encode_compounds,
 };
 pub use crc::{CRC_HEADER_LEN, strip_crc, write_crc_wrapped};
 pub use error::{DecodeError, WireError};

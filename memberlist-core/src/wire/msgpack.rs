@@ -19,46 +19,45 @@ use super::error::DecodeError;
 /// deeper than this inside an unknown field is hostile.
 const MAX_SKIP_DEPTH: usize = 64;
 
-// ------------------------------------------------------------------------------------------
-// Writing
-// ------------------------------------------------------------------------------------------
+// ---- Writing ----
+
+/// Writes a length header: `fix | n` below `fix_max`, else `marker16` and 16 bits, else
+/// `marker16 + 1` and 32 bits (the layout of map and raw string headers).
+#[inline]
+fn write_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, marker16: u8) {
+    if n < fix_max {
+        out.push(fix | n as u8);
+    } else if n <= usize::from(u16::MAX) {
+        out.push(marker16);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(marker16 + 1);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+/// Encoded size of a header [`write_len`] writes.
+const fn len_size(n: usize, fix_max: usize) -> usize {
+    match n {
+        _ if n < fix_max => 1,
+        0..=0xffff => 3,
+        _ => 5,
+    }
+}
 
 /// Writes a map header for `n` entries.
 pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) {
-    if n < 16 {
-        out.push(0x80 | n as u8);
-    } else if n <= usize::from(u16::MAX) {
-        out.push(0xde);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdf);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
+    write_len(out, n, 0x80, 16, 0xde);
 }
 
 /// Encoded size of a map header for `n` entries.
 pub(crate) const fn map_len_size(n: usize) -> usize {
-    if n < 16 {
-        1
-    } else if n <= u16::MAX as usize {
-        3
-    } else {
-        5
-    }
+    len_size(n, 16)
 }
 
 /// Writes a string or byte slice in the raw/str family (`a0|n`, `da`, `db`).
 pub(crate) fn write_str(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    if n < 32 {
-        out.push(0xa0 | n as u8);
-    } else if n <= usize::from(u16::MAX) {
-        out.push(0xda);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
+    write_len(out, bytes.len(), 0xa0, 32, 0xda);
     out.extend_from_slice(bytes);
 }
 
@@ -71,39 +70,25 @@ pub(crate) fn write_nil_or_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Writes an unsigned integer in its smallest form.
+/// Writes an unsigned integer in its smallest form (`cc`..`cf` and 1, 2, 4 or 8 bytes).
 pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
-    if v < 128 {
-        out.push(v as u8);
-    } else if v <= u64::from(u8::MAX) {
-        out.extend_from_slice(&[0xcc, v as u8]);
-    } else if v <= u64::from(u16::MAX) {
-        out.push(0xcd);
-        out.extend_from_slice(&(v as u16).to_be_bytes());
-    } else if v <= u64::from(u32::MAX) {
-        out.push(0xce);
-        out.extend_from_slice(&(v as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&v.to_be_bytes());
+    match uint_size(v) - 1 {
+        0 => out.push(v as u8),
+        n => {
+            out.push(0xcc + n.trailing_zeros() as u8);
+            out.extend_from_slice(&v.to_be_bytes()[8 - n..]);
+        }
     }
 }
 
-/// Writes a signed Go `int` as go-msgpack v2 does (fixint, then int8/16/32/64).
+/// Writes a signed Go `int` as go-msgpack v2 does (fixint, then int8/16/32/64: `d0`..`d3`).
 pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
-    if (0..128).contains(&v) || (-32..0).contains(&v) {
-        out.push(v as i8 as u8);
-    } else if (-128..0).contains(&v) {
-        out.extend_from_slice(&[0xd0, v as i8 as u8]);
-    } else if i16::try_from(v).is_ok() {
-        out.push(0xd1);
-        out.extend_from_slice(&(v as i16).to_be_bytes());
-    } else if i32::try_from(v).is_ok() {
-        out.push(0xd2);
-        out.extend_from_slice(&(v as i32).to_be_bytes());
-    } else {
-        out.push(0xd3);
-        out.extend_from_slice(&v.to_be_bytes());
+    match int_size(v) - 1 {
+        0 => out.push(v as i8 as u8),
+        n => {
+            out.push(0xd0 + n.trailing_zeros() as u8);
+            out.extend_from_slice(&v.to_be_bytes()[8 - n..]);
+        }
     }
 }
 
@@ -114,13 +99,7 @@ pub(crate) fn write_bool(out: &mut Vec<u8>, v: bool) {
 
 /// Encoded size of a raw string of `n` bytes, header included.
 pub(crate) const fn str_size(n: usize) -> usize {
-    n + if n < 32 {
-        1
-    } else if n <= u16::MAX as usize {
-        3
-    } else {
-        5
-    }
+    n + len_size(n, 32)
 }
 
 /// Encoded size of a nil-when-empty byte field.
@@ -130,37 +109,28 @@ pub(crate) const fn nil_or_bytes_size(n: usize) -> usize {
 
 /// Encoded size of an unsigned integer.
 pub(crate) const fn uint_size(v: u64) -> usize {
-    if v < 128 {
-        1
-    } else if v <= u8::MAX as u64 {
-        2
-    } else if v <= u16::MAX as u64 {
-        3
-    } else if v <= u32::MAX as u64 {
-        5
-    } else {
-        9
+    match v {
+        0..=0x7f => 1,
+        0x80..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
     }
 }
 
 /// Encoded size of a signed integer written by [`write_int`].
 pub(crate) const fn int_size(v: i64) -> usize {
-    if v >= -32 && v < 128 {
-        1
-    } else if v >= -128 && v < 0 {
-        2
-    } else if v >= i16::MIN as i64 && v <= i16::MAX as i64 {
-        3
-    } else if v >= i32::MIN as i64 && v <= i32::MAX as i64 {
-        5
-    } else {
-        9
+    // The first arm that matches wins: -128..-32 take `d0`, 128..=255 already `d1`.
+    match v {
+        -32..=0x7f => 1,
+        -0x80..=-33 => 2,
+        -0x8000..=0x7fff => 3,
+        -0x8000_0000..=0x7fff_ffff => 5,
+        _ => 9,
     }
 }
 
-// ------------------------------------------------------------------------------------------
-// Reading
-// ------------------------------------------------------------------------------------------
+// ---- Reading ----
 
 /// A cursor over a msgpack buffer.
 #[derive(Debug, Clone)]

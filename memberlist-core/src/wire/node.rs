@@ -107,6 +107,12 @@ impl Vsn {
     }
 }
 
+impl AsRef<[u8]> for Vsn {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl fmt::Debug for Vsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Vsn{:?}", self.as_bytes())

@@ -1,15 +1,11 @@
 //! The fast path of push/pull node states: the usual entry, written and read whole.
 //!
 //! The usual entry (an IPv4 address, a small state, six version bytes, no metadata, a name
-//! under 32 bytes) is at most [`USUAL_MAX`] bytes of which all but the name, the
-//! incarnation and the port are fixed; nearly every entry of every push/pull, ours or Go's,
-//! has this form. [`write_states`] stores each such entry into a small stack buffer as a
-//! few little-endian 8-byte words (keys and values together; a store may spill past the
-//! entry's end, where the next piece overwrites it), then appends the entry with one
-//! fixed-size copy (cut back to its length), instead of a dozen `Vec` appends each
-//! checking the capacity. [`read_usual`] recognises the same form from a fixed window of
-//! bytes, for the decoder and for the raw scan of a received view
-//! ([`scan_push_pull`](super::scan_push_pull)).
+//! under 32 bytes; nearly every entry, ours or Go's) is at most [`USUAL_MAX`] bytes, all
+//! fixed but the name, the incarnation and the port. [`write_states`] writes it as a few
+//! 8-byte word stores into a stack buffer and one fixed-size copy, instead of a dozen `Vec`
+//! appends; [`read_usual`] recognises it from a fixed window of bytes, for the decoder and
+//! for [`scan_push_pull`](super::scan_push_pull).
 //!
 //! Entries of any other form are written and read by the general path, the `go_struct!`
 //! table of [`PushNodeState`]; the two paths give the same bytes and the same states

@@ -15,7 +15,7 @@ use super::error::{DecodeError, WireError};
 use super::frames::{ErrorResponse, UserMsgHeader, encode_stream_user_message};
 use super::frames::{compress_len, encode_compress};
 use super::go_struct::GoRead;
-use super::label::{LabelError, check_label, split_label};
+use super::label::{LabelError, strip_label};
 use super::limits::{Limit, Limits};
 use super::message::{MessageType, WireMessage};
 use super::msgpack::{Reader, value_len};
@@ -48,7 +48,7 @@ impl Pipeline {
     /// Whether [`encode_stream`](Self::encode_stream) writes a message unchanged (no
     /// compressor, no outgoing encryption), so that a caller may write it in place.
     pub fn stream_is_plain(&self) -> bool {
-        self.codecs.compressor().is_none() && !(self.encryption.is_some() && self.verify_outgoing())
+        self.codecs.compressor().is_none() && !self.encrypts_outgoing()
     }
 
     /// Frames one message for a stream: compressed whenever a compressor is set (no
@@ -87,9 +87,7 @@ impl Pipeline {
                 out.reserve(5 + sealed);
                 out.push(MessageType::Encrypt.byte());
                 out.extend_from_slice(&len.to_be_bytes());
-                let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
-                aad.extend_from_slice(&out[start..start + 5]);
-                aad.extend_from_slice(self.label.as_bytes());
+                let aad = [&out[start..start + 5], self.label.as_bytes()].concat();
                 enc.encrypt(self.envelope_version, payload, &aad, out)?;
             }
             _ => out.extend_from_slice(payload),
@@ -124,9 +122,7 @@ impl Pipeline {
                 .as_ref()
                 .ok_or(WireError::EncryptionNotConfigured)?;
             let (header, envelope) = body.split_at(5);
-            let mut aad = Vec::with_capacity(5 + self.label.as_bytes().len());
-            aad.extend_from_slice(header);
-            aad.extend_from_slice(self.label.as_bytes());
+            let aad = [header, self.label.as_bytes()].concat();
             let mut decrypted = Vec::new();
             enc.decrypt(envelope, &aad, &mut decrypted)?;
             body = Bytes::from(decrypted);
@@ -162,30 +158,25 @@ impl StreamMessage {
     /// assert_eq!(got, StreamMessage::User("hi".into()));
     /// ```
     pub fn decode(msg: &[u8], limits: &Limits) -> Result<Self, WireError> {
-        parse_stream_message(msg, limits)
+        let (&t, body) = msg.split_first().ok_or(WireError::EmptyFrame)?;
+        let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
+        Ok(match ty {
+            MessageType::Ping => Self::Ping(Ping::decode_body(body)?.0),
+            MessageType::Ack => Self::Ack(Ack::decode_body(body)?.0),
+            MessageType::Err => Self::Error(ErrorResponse::decode_body(body)?.0),
+            MessageType::PushPull => Self::PushPull(PushPull::decode_body(body, limits)?.0),
+            MessageType::User => {
+                let mut r = Reader::new(body);
+                let header = UserMsgHeader::read_map(&mut r, limits)?;
+                let payload = r
+                    .rest()
+                    .get(..header.user_msg_len as usize)
+                    .ok_or(DecodeError::UnexpectedEof)?;
+                Self::User(Bytes::copy_from_slice(payload))
+            }
+            _ => return Err(DecodeError::UnsupportedMessageType(t).into()),
+        })
     }
-}
-
-/// Decodes a complete, unwrapped stream message.
-fn parse_stream_message(msg: &[u8], limits: &Limits) -> Result<StreamMessage, WireError> {
-    let (&t, body) = msg.split_first().ok_or(WireError::EmptyFrame)?;
-    let ty = MessageType::from_byte(t).ok_or(DecodeError::UnknownMessageType(t))?;
-    Ok(match ty {
-        MessageType::Ping => StreamMessage::Ping(Ping::decode_body(body)?.0),
-        MessageType::Ack => StreamMessage::Ack(Ack::decode_body(body)?.0),
-        MessageType::Err => StreamMessage::Error(ErrorResponse::decode_body(body)?.0),
-        MessageType::PushPull => StreamMessage::PushPull(PushPull::decode_body(body, limits)?.0),
-        MessageType::User => {
-            let mut r = Reader::new(body);
-            let header = UserMsgHeader::read_map(&mut r, limits)?;
-            let payload = r
-                .rest()
-                .get(..header.user_msg_len as usize)
-                .ok_or(DecodeError::UnexpectedEof)?;
-            StreamMessage::User(Bytes::copy_from_slice(payload))
-        }
-        _ => return Err(DecodeError::UnsupportedMessageType(t).into()),
-    })
 }
 
 /// Which end of a connection a [`StreamDecoder`] reads for.
@@ -256,10 +247,8 @@ impl StreamDecoder {
         self.buf.len()
     }
 
-    /// Returns the message once a whole frame has arrived, `None` while more bytes are needed,
-    /// or an error. Use [`WireError::is_envelope_error`] to decide whether to send an error
-    /// reply. After a message or an error the decoder starts over on the bytes that remain.
-    /// The same as [`poll_opened`](Self::poll_opened) followed by [`StreamMessage::decode`].
+    /// [`poll_opened`](Self::poll_opened) followed by [`StreamMessage::decode`]. Use
+    /// [`WireError::is_envelope_error`] to decide whether to send an error reply.
     pub fn poll(&mut self, pipeline: &Pipeline) -> Result<Option<StreamMessage>, WireError> {
         match self.poll_opened(pipeline)? {
             Some(msg) => StreamMessage::decode(&msg, &pipeline.limits).map(Some),
@@ -287,17 +276,9 @@ impl StreamDecoder {
             if self.buf.is_empty() {
                 return Ok(None);
             }
-            let had_header = self.buf[0] == MessageType::HasLabel.byte();
-            let consumed = match split_label(&self.buf) {
-                Ok((label, _)) => {
-                    check_label(
-                        label,
-                        had_header,
-                        &pipeline.label,
-                        pipeline.skip_inbound_label_check,
-                    )?;
-                    if had_header { 2 + label.len() } else { 0 }
-                }
+            let (label, skip) = (&pipeline.label, pipeline.skip_inbound_label_check);
+            let consumed = match strip_label(&self.buf, label, skip) {
+                Ok(rest) => self.buf.len() - rest.len(),
                 Err(LabelError::Truncated) => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
@@ -319,38 +300,10 @@ impl StreamDecoder {
         }
     }
 
-    /// Decodes everything one side of a connection wrote, held whole in memory: the same
-    /// answer as [`feed`](Self::feed) then [`poll`](Self::poll) on a fresh decoder.
-    ///
-    /// ```
-    /// use memberlist_core::wire::{Pipeline, PushPull, StreamDecoder, StreamMessage, StreamRole};
-    /// let pp = PushPull { join: true, states: vec![], user_state: "s".into() };
-    /// let got = StreamDecoder::decode_complete(StreamRole::Dialer, &Pipeline::new(), &pp.to_bytes());
-    /// assert_eq!(got.unwrap(), Some(StreamMessage::PushPull(pp)));
-    /// ```
-    pub fn decode_complete(
-        role: StreamRole,
-        pipeline: &Pipeline,
-        data: &[u8],
-    ) -> Result<Option<StreamMessage>, WireError> {
-        if let Ok(Some(msg)) = Self::open_complete(role, pipeline, Bytes::copy_from_slice(data))
-            && let Ok(decoded) = StreamMessage::decode(&msg, &pipeline.limits)
-        {
-            return Ok(Some(decoded));
-        }
-        // Errors (and a truncated plain push/pull) as the incremental reader gives them.
-        let mut decoder = Self::new(role);
-        decoder.feed(data);
-        decoder.poll(pipeline)
-    }
-
     /// Opens everything one side of a connection wrote, held whole in memory: what
     /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder
-    /// return, except that a plain, unlabelled push/pull (the one large message) is returned
-    /// as `data` itself, without the framing scan an incremental reader needs to find where
-    /// a plain frame ends (anything after the message is ignored by its decoder, as it is
-    /// left unread on a stream; a truncated one fails to decode rather than waiting for
-    /// more).
+    /// return, except that a plain, unlabelled push/pull is returned as `data` itself, without
+    /// the framing scan (a truncated one then fails to decode rather than waiting for more).
     pub fn open_complete(
         role: StreamRole,
         pipeline: &Pipeline,

@@ -2,17 +2,11 @@
 //! (and usually instead of) decoding it.
 //!
 //! In a converged cluster nearly every push/pull carries exactly the view the receiver
-//! holds, byte for byte: Go and we write every entry the same way. Decoding such a message
-//! into owned [`PushNodeState`]s (a name copy and a UTF-8 check per entry, a vector of
-//! them) only to find that out is most of a push/pull's cost. [`scan_push_pull`] instead
-//! decodes the header, finds where each entry's bytes end (from a few length bytes in the
-//! usual form, by skipping the msgpack value otherwise) and hands each entry's raw bytes
-//! to the caller, which compares them (by a keyed hash) with the encodings of its own
-//! entries. Only bytes equal to entries the caller itself would write are trusted, so
-//! nothing here needs to validate an entry's contents: when every entry matches, the full
-//! decoder reads the caller's own values from them; when one does not, or anything is
-//! unusual, the caller decodes the message in full as before, with the decoder's errors
-//! and limits.
+//! holds, byte for byte, and decoding it into owned [`PushNodeState`]s only to find that out
+//! is most of a push/pull's cost. [`scan_push_pull`] instead hands each entry's raw bytes to
+//! the caller, which compares them (by a keyed hash) with the encodings of its own entries.
+//! Only bytes equal to entries the caller itself would write are trusted, so nothing here
+//! validates an entry's contents; on any mismatch the caller decodes the message in full.
 
 use bytes::Bytes;
 
@@ -52,20 +46,15 @@ fn entry_len(s: &[u8]) -> Option<usize> {
 /// state, as [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes it, then
 /// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
 /// and no join, and the message is shorter than the limit, as
-/// `StreamDecoder::decode_complete` requires to take it.
+/// `StreamDecoder::open_complete` requires to take it.
 pub(crate) fn scan_push_pull(
     body: &[u8],
     limits: &Limits,
     nodes: usize,
     mut each: impl FnMut(&[u8]) -> Option<bool>,
 ) -> Option<ScannedPushPull> {
-    let mut r = Reader::new(body);
-    let header = PushPullHeader::read_map(&mut r, limits).ok()?;
-    if header.join || header.nodes as usize != nodes {
-        return None;
-    }
+    let (mut pos, user_state_len) = entries_start(body, limits, nodes)?;
     let mut me_at = None;
-    let mut pos = r.position();
     for _ in 0..nodes {
         let rest = body.get(pos..)?;
         let len = entry_len(rest)?;
@@ -74,51 +63,46 @@ pub(crate) fn scan_push_pull(
         }
         pos += len;
     }
-    let len = header.user_state_len as usize;
-    let user_state = body.get(pos..pos.checked_add(len)?)?;
-    if pos + len >= limits.max_stream_message {
-        return None;
-    }
+    let user_state = user_state_at(body, pos, user_state_len, limits)?;
     let me = match me_at {
         Some(at) => Some(PushNodeState::decode(&mut Reader::new(body.get(at..)?)).ok()?),
         None => None,
     };
-    Some(ScannedPushPull {
-        me,
-        user_state: Bytes::copy_from_slice(user_state),
-    })
+    Some(ScannedPushPull { me, user_state })
 }
 
-/// Whether a push/pull body (the bytes after the `06` type byte) carries, as its `nodes`
-/// entries, exactly the bytes `entries`, outside a join: returns its user state then.
-///
-/// Returns `None` when the header does not decode within `limits`, declares a join or
-/// another count, when the entries differ from `entries` in any byte or length, when the
-/// user state is cut short, or when the message (type byte included) reaches
-/// `limits.max_stream_message`. When it returns `Some` and `entries` holds `nodes`
-/// encodings of node states end to end (as
-/// [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes them), then
-/// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
-/// and no join, and `StreamDecoder::decode_complete` takes the message.
+/// Like [`scan_push_pull`], but the entries must be, byte for byte and length, `entries`
+/// (`nodes` encodings of node states end to end): returns the user state then.
 pub(crate) fn match_push_pull(
     body: &[u8],
     limits: &Limits,
     nodes: usize,
     entries: &[u8],
 ) -> Option<Bytes> {
+    let (start, user_state_len) = entries_start(body, limits, nodes)?;
+    let end = start.checked_add(entries.len())?;
+    if body.get(start..end)? != entries {
+        return None;
+    }
+    user_state_at(body, end, user_state_len, limits)
+}
+
+/// Reads the header of a push/pull body that must declare `nodes` entries and no join:
+/// where the entries start, and the user state's length.
+fn entries_start(body: &[u8], limits: &Limits, nodes: usize) -> Option<(usize, usize)> {
     let mut r = Reader::new(body);
     let header = PushPullHeader::read_map(&mut r, limits).ok()?;
     if header.join || header.nodes as usize != nodes {
         return None;
     }
-    let start = r.position();
-    let end = start.checked_add(entries.len())?;
-    if body.get(start..end)? != entries {
-        return None;
-    }
-    let len = header.user_state_len as usize;
-    let user_state = body.get(end..end.checked_add(len)?)?;
-    if end + len >= limits.max_stream_message {
+    Some((r.position(), header.user_state_len as usize))
+}
+
+/// The user state of `len` bytes at `pos`, unless it is cut short or the message (type
+/// byte included) reaches `limits.max_stream_message`.
+fn user_state_at(body: &[u8], pos: usize, len: usize, limits: &Limits) -> Option<Bytes> {
+    let user_state = body.get(pos..pos.checked_add(len)?)?;
+    if pos + len >= limits.max_stream_message {
         return None;
     }
     Some(Bytes::copy_from_slice(user_state))

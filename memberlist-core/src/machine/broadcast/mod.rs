@@ -28,46 +28,20 @@
 //!
 //! # Complexity and layout
 //!
-//! Two structures hold the queue:
+//! The queue keeps a slab of entries with an index from key hashes to slots (a replacement
+//! reuses the old entry's slot; every hash candidate is confirmed against the full key), and
+//! a send order of slot numbers: unsent messages in one stack per length, sent ones in
+//! ordered sets per `(transmits, length)`. A replaced entry stays in the order as *stale*
+//! and is skipped, or dropped when a clean-up rebuilds the order once stale entries
+//! outnumber the live ones and exceed 1,024.
 //!
-//! - the *table* of entries, a slab of 16-byte slots each holding a [`Broadcast`] (one
-//!   pointer to the key and the message) and the sequence number, plus an index from
-//!   key hashes to slots.
-//!   An entry's position in the slab is its 4-byte *slot number*, which never changes
-//!   while the entry is queued; a freed slot is reused by a later insertion.
-//!   Finding the entry a new message replaces costs three cache misses on a large queue
-//!   (index, slot, key). Keys are hashed with a fast seeded hash and every candidate is
-//!   confirmed against the full key stored in its slot, so distinct keys with equal
-//!   hashes are told apart (which is why a non-cryptographic hash is safe there);
-//! - the *order* of sending, which holds slot numbers. Messages never sent yet (the
-//!   tier every new message enters, always as the newest) sit in one stack per message
-//!   length, newest on top, so queueing one is finding the stack of its length (an array
-//!   read, below 2,048 bytes) and a push; messages already sent keep their original
-//!   sequence number from tier to tier, arrive out of order, and are ranked in
-//!   ordered sets, one per `(transmits, length)` present, by `(transmits, largest first,
-//!   newest first)`.
-//!
-//! Replacing a message reuses the old entry's slot and leaves the old entry in the order
-//! as a *stale* entry (its slot has moved on to a new sequence number), so a replacement
-//! costs one key lookup, one bucket write and one push — never a search for the old
-//! position. Stale entries are skipped and dropped whenever a pick or prune meets them,
-//! and the order is rebuilt without them (in `O(n)`) whenever they outnumber the live
-//! entries and exceed 1,024, so they cost amortized `O(1)` each and at most about double
-//! the order's size.
-//!
-//! Queueing is amortized `O(1)` (the amortized part: slab and index growth and order
-//! clean-ups; a message of 2,048 bytes or more adds an `O(log d)` lookup among the `d`
-//! distinct lengths of unsent messages); each message picked by
-//! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs one `O(log n)` range
-//! query ("the largest in this tier that is at most the free space", `O(log d)` for an
-//! unsent one) and an `O(log n)` re-insertion deferred to the end of the call;
-//! [`prune`](TransmitLimitedQueue::prune) is `O(log n)` per dropped entry.
-//!
-//! Per entry a growing queue holds about 35–60 bytes besides the [`Broadcast`] it
-//! points to (which queues of one process may share): a 16-byte slot (the slab at least
-//! two thirds full), 6–12 bytes of index, and 8–16 bytes of order for an unsent entry or
-//! ~19 for a sent one (a stale entry costs as much order again until cleaned up). Allocations are kept at their peak; only
-//! [`reset`](TransmitLimitedQueue::reset) releases them.
+//! Queueing is amortized `O(1)` (plus `O(log d)` among the `d` distinct lengths of unsent
+//! messages for one of 2,048 bytes or more); each message picked by
+//! [`get_broadcasts`](TransmitLimitedQueue::get_broadcasts) costs `O(log n)`, and so does
+//! each entry [`prune`](TransmitLimitedQueue::prune) drops. A growing queue holds about
+//! 35–60 bytes per entry besides the [`Broadcast`] it points to (which queues of one process
+//! may share); allocations are kept at their peak until
+//! [`reset`](TransmitLimitedQueue::reset).
 //!
 //! # Example
 //!
@@ -240,12 +214,6 @@ impl TransmitLimitedQueue {
         }
     }
 
-    /// The current retransmit multiplier.
-    #[must_use]
-    pub fn retransmit_mult(&self) -> u32 {
-        self.retransmit_mult
-    }
-
     /// Changes the retransmit multiplier; it applies from the next
     /// [`get_broadcasts`](Self::get_broadcasts) on, to queued messages too.
     pub fn set_retransmit_mult(&mut self, retransmit_mult: u32) {
@@ -258,10 +226,7 @@ impl TransmitLimitedQueue {
     /// that broadcast is removed and finished (its notification id, if any, becomes
     /// available from [`drain_finished`](Self::drain_finished)). `notify` is this
     /// broadcast's own notification id. Returns whether a queued broadcast was replaced.
-    ///
-    /// Amortized `O(1)`: an insertion occasionally grows the slab or the index in
-    /// `O(n)`, a replacement an `O(n)` clean-up of the order (see the
-    /// [module documentation](self)).
+    /// Amortized `O(1)` (see the [module documentation](self)).
     pub fn queue(&mut self, key: BroadcastKey, message: Bytes, notify: Option<u64>) -> bool {
         self.queue_shared(Broadcast::new(key, message), notify)
     }
@@ -311,12 +276,10 @@ impl TransmitLimitedQueue {
     /// where each message costs its length plus `overhead`, and returns the bytes used
     /// (the sum of `overhead + len` over the appended messages).
     ///
-    /// Messages are picked in send order — fewest transmits first, then the largest that
-    /// still fits, then the newest — tier after tier, until nothing else fits. With
-    /// `free = limit - used - overhead` (where `used` counts what was already picked in
-    /// this call), a message fits when `len <= free`; like Go, picking stops as soon as
-    /// `free` is not positive, so even an empty message needs `free > 0`. No message is
-    /// picked twice in one call. A message too large for the room stays queued, untouched.
+    /// Messages are picked in send order (see the [module documentation](self)) until nothing
+    /// else fits: with `free = limit - used - overhead`, a message fits when `len <= free`,
+    /// and like Go, picking stops as soon as `free` is not positive. No message is picked
+    /// twice in one call; one too large for the room stays queued, untouched.
     ///
     /// Each picked message has been transmitted once more; when its transmit count before
     /// this send plus one reaches
@@ -363,18 +326,18 @@ impl TransmitLimitedQueue {
         while let Some(free) = free_after(used) {
             let table = &self.table;
             let live = |seq, index| table.is_live(seq, index);
-            let Some(entry) = self.order.take_fresh(free, live) else {
+            let Some(entry) = self.order.fresh.take_fitting(free, live) else {
                 break;
             };
             used += send(self, entry.index, 0, entry.seq);
         }
-        if let Some(first) = self.order.first_sent_tier() {
+        if let Some(first) = self.order.sent.first_tier() {
             let mut tier = first;
             while let Some(free) = free_after(used) {
                 let table = &self.table;
                 let live = |seq, index| table.is_live(seq, index);
                 let len_of = |index| table.get(index).map_or(usize::MAX, |e| e.message().len());
-                let Some((rank, index)) = self.order.take_sent(&mut tier, free, live, len_of)
+                let Some((rank, index)) = self.order.sent.take(&mut tier, free, live, len_of)
                 else {
                     break;
                 };
@@ -382,7 +345,7 @@ impl TransmitLimitedQueue {
             }
         }
         for (rank, index) in reinsert.drain(..) {
-            self.order.insert_sent(rank, index);
+            self.order.sent.insert(rank, index);
         }
         self.reinsert = reinsert;
         self.after_removals();

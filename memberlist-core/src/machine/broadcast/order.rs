@@ -1,26 +1,12 @@
-//! The send order: which queued entry goes out next.
-//!
-//! Entries are ranked by `(transmits, largest first, newest first)` (Go's
-//! `limitedBroadcast.Less`), and split in two by their transmit count:
-//!
-//! - **Fresh** entries (never sent) sit in one stack per message length
-//!   ([`Stacks`]), each holding `(seq, slot)` pairs oldest at the bottom, newest on top.
-//!   Nothing ever *enters* the fresh tier except a newly queued message, whose sequence
-//!   number is the largest so far, so a push onto the top of its stack keeps the stack
-//!   sorted: queueing costs finding the stack of its length and an `O(1)` push. The next
-//!   fresh entry to send is the top of the largest stack no longer than the free space;
-//!   pruning takes from the bottom of the smallest.
-//! - **Sent** entries keep their original sequence number as they move from tier to
-//!   tier, so they arrive in a tier out of sequence order; they live in ordered sets, one
-//!   per `(transmits, length)` present ([`Sent`]), `O(log n)` per move.
+//! The send order: which queued entry goes out next, by `(transmits, largest first,
+//! newest first)` (Go's `limitedBroadcast.Less`). Never-sent entries live in [`Stacks`],
+//! sent ones in [`Sent`].
 //!
 //! An entry is *stale* once its slot has moved on to another sequence number (a
-//! replacement, or release); the order does not search for stale entries but skips
-//! them when it meets them, and its owner rebuilds it without them (in `O(n)`) when they
-//! pile up (see [`Order::remap`]). Methods that meet entries take `live(seq, slot)`,
-//! which tells whether slot `slot` still holds sequence number `seq`. (Sequence numbers
-//! are unique, and a slot takes a new one whenever its entry is replaced or the slot is
-//! reused.)
+//! replacement, or release): the order skips stale entries when it meets them, and its
+//! owner rebuilds it without them when they pile up (see [`Order::remap`]). Methods that
+//! meet entries take `live(seq, slot)`, which tells whether slot `slot` still holds
+//! sequence number `seq` (sequence numbers are unique).
 
 use std::cmp::Reverse;
 
@@ -32,7 +18,7 @@ use super::stacks::{Fresh, Stacks};
 ///
 /// The length is stored clamped to `u32::MAX` to keep the rank at 12 bytes; a message
 /// that long can only be picked when the free space is at least that large, and
-/// [`Order::take_sent`] then checks the real length.
+/// [`Sent::take`] then checks the real length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Rank {
     pub(super) transmits: u32,
@@ -69,39 +55,6 @@ impl Order {
     /// Adds a newly queued entry; `seq` must exceed every sequence number in the order.
     pub(super) fn push_fresh(&mut self, len: usize, seq: u32, index: u32) {
         self.fresh.push(len, Fresh { seq, index });
-    }
-
-    /// Adds an entry that has been sent.
-    pub(super) fn insert_sent(&mut self, rank: Rank, index: u32) {
-        self.sent.insert(rank, index);
-    }
-
-    /// The fewest transmits of any sent entry.
-    pub(super) fn first_sent_tier(&self) -> Option<u32> {
-        self.sent.first_tier()
-    }
-
-    /// Removes and returns the next fresh entry to send into `free` bytes: the newest
-    /// live one of the largest length that is at most `free`. Stale entries met on the
-    /// way are dropped.
-    pub(super) fn take_fresh(
-        &mut self,
-        free: usize,
-        live: impl Fn(u32, u32) -> bool,
-    ) -> Option<Fresh> {
-        self.fresh.take_fitting(free, live)
-    }
-
-    /// Removes and returns the next sent entry to send into `free` bytes (see
-    /// [`Sent::take`]).
-    pub(super) fn take_sent(
-        &mut self,
-        tier: &mut u32,
-        free: usize,
-        live: impl Fn(u32, u32) -> bool,
-        len_of: impl Fn(u32) -> usize,
-    ) -> Option<(Rank, u32)> {
-        self.sent.take(tier, free, live, len_of)
     }
 
     /// Removes and returns the last entry in send order (most transmitted, then
@@ -143,9 +96,11 @@ impl Order {
         self.fresh.renumber(&renumber);
         self.sent.renumber(&renumber);
     }
+}
 
+#[cfg(test)]
+impl Order {
     /// Every entry in send order as `(transmits, seq, slot)`, stale ones included.
-    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let fresh = self
             .fresh
@@ -159,7 +114,6 @@ impl Order {
     }
 
     /// Checks the order's own invariants.
-    #[cfg(test)]
     pub(super) fn check(&self) {
         self.fresh.check();
         self.sent.check();

@@ -6,10 +6,8 @@
 //! a tier out of sequence order and need an ordered structure. Few `(transmits, length)`
 //! pairs are present at a time (gossip messages come in a handful of lengths), so the
 //! ranks are split in two: a small map of groups, one per pair present, and in each group
-//! a `BTreeSet<u64>` of words `seq << 32 | slot`, newest (largest) last. A word is 8
-//! bytes in a B-tree leaf where a `(Rank, slot)` pair was 16, which halves the order's
-//! memory on a queue as deep as the cluster (about 19 bytes an entry instead of 32 with
-//! B-tree leaves half full).
+//! a `BTreeSet<u64>` of words `seq << 32 | slot` (8 bytes where a `(Rank, slot)` pair
+//! would take 16), newest (largest) last.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,11 +57,6 @@ impl Sent {
     /// Number of entries, stale ones included.
     pub(super) fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether there are none.
-    pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The fewest transmits of any entry.
@@ -212,21 +205,19 @@ impl Sent {
     /// Drops the stale entries and renumbers the slots of the live ones: `map(seq,
     /// slot)` is the new slot number, or `None` if the entry is stale.
     pub(super) fn remap(&mut self, map: impl Fn(u32, u32) -> Option<u32>) {
-        if !self.is_empty() {
-            self.rebuild(|seq, index| map(seq, index).map(|index| (seq, index)));
-        }
+        self.rebuild(|seq, index| map(seq, index).map(|index| (seq, index)));
     }
 
     /// Gives every entry the sequence number `renumber(seq)`, which must preserve their
     /// order.
     pub(super) fn renumber(&mut self, renumber: impl Fn(u32) -> u32) {
-        if !self.is_empty() {
-            self.rebuild(|seq, index| Some((renumber(seq), index)));
-        }
+        self.rebuild(|seq, index| Some((renumber(seq), index)));
     }
+}
 
+#[cfg(test)]
+impl Sent {
     /// Every entry in send order as `(rank, slot)`, stale ones included.
-    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (Rank, u32)> + '_ {
         self.groups.iter().flat_map(|(group, set)| {
             set.iter().rev().map(move |&w| {
@@ -242,7 +233,6 @@ impl Sent {
     }
 
     /// Checks the invariants.
-    #[cfg(test)]
     pub(super) fn check(&self) {
         assert!(self.groups.keys().all(|g| g.transmits > 0));
         assert!(self.groups.values().all(|set| !set.is_empty()));

@@ -11,12 +11,10 @@ use crate::machine::interned::Interned;
 /// A broadcast as the queue holds it: its [`BroadcastKey`] and its encoded message,
 /// behind one reference-counted pointer.
 ///
-/// A queue slot is then one pointer (plus its sequence number) instead of the key and
-/// the message side by side, and equal broadcasts queued by many queues can be one
-/// allocation: a driver of many machines in one process (a simulator) hands them to its
-/// [`ViewInterner`](crate::machine::ViewInterner), and in a simulated join every machine
-/// queues an alive message about every member, the same key and bytes everywhere.
-/// Equality and hashing look at the key and the bytes, not at the pointer.
+/// A queue slot is then one pointer (plus its sequence number), and equal broadcasts queued
+/// by many queues can be one allocation, shared through a
+/// [`ViewInterner`](crate::machine::ViewInterner). Equality and hashing look at the key and
+/// the bytes, not at the pointer.
 ///
 /// ```
 /// use bytes::Bytes;

@@ -104,14 +104,7 @@ impl Stacks {
     ) -> Option<Fresh> {
         loop {
             let (&Reverse(len), &number) = self.by_len.range(Reverse(free)..).next()?;
-            let stack = self.stacks.get_mut(number as usize)?;
-            let top = stack.pop_back();
-            if stack.is_empty() {
-                self.close(len, number);
-            }
-            // No open stack is empty, so `top` is always an entry.
-            let top = top?;
-            self.len -= 1;
+            let top = self.pop(len, number, VecDeque::pop_back)?;
             if live(top.seq, top.index) {
                 return Some(top);
             }
@@ -121,14 +114,24 @@ impl Stacks {
     /// Removes and returns the oldest entry of the smallest length, stale or not.
     pub(super) fn pop_bottom(&mut self) -> Option<Fresh> {
         let (&Reverse(len), &number) = self.by_len.last_key_value()?;
+        self.pop(len, number, VecDeque::pop_front)
+    }
+
+    /// Takes an entry off stack `number` (of length `len`, never empty while open) with
+    /// `end`, closing the stack if that empties it.
+    fn pop(
+        &mut self,
+        len: usize,
+        number: u32,
+        end: fn(&mut VecDeque<Fresh>) -> Option<Fresh>,
+    ) -> Option<Fresh> {
         let stack = self.stacks.get_mut(number as usize)?;
-        let bottom = stack.pop_front();
+        let entry = end(stack);
         if stack.is_empty() {
             self.close(len, number);
         }
-        let bottom = bottom?;
-        self.len -= 1;
-        Some(bottom)
+        self.len -= usize::from(entry.is_some());
+        entry
     }
 
     /// Drops the stale entries and renumbers the slots of the live ones: `map(seq,
@@ -186,16 +189,15 @@ impl Stacks {
             if let Some(stack) = self.stacks.get_mut(number as usize) {
                 stack.clear();
             }
-            if let Some(plus_one) = self.direct.get_mut(len) {
-                *plus_one = 0;
-            }
-            self.unused.push(number);
+            self.close(len, number);
         }
         self.len = 0;
     }
+}
 
+#[cfg(test)]
+impl Stacks {
     /// The stacks in send order: `(length, entries from bottom to top)`.
-    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (usize, &VecDeque<Fresh>)> + '_ {
         self.by_len
             .iter()
@@ -203,7 +205,6 @@ impl Stacks {
     }
 
     /// Checks the invariants.
-    #[cfg(test)]
     pub(super) fn check(&self) {
         let mut total = 0;
         let mut named = Vec::new();

@@ -10,12 +10,9 @@
 //! insertion.
 //!
 //! The slab is sized for memory first: in a many-node simulator every machine holds a
-//! queue as deep as the cluster, about the same broadcasts everywhere. With the key and
-//! the message behind one pointer, an entry costs 16 bytes (the slab at least two thirds
-//! full) plus the index, and machines that share their broadcasts (through a
-//! [`ViewInterner`](crate::machine::ViewInterner)) hold each key and message once; slots
-//! holding the key and the message themselves cost 64 bytes. The price is a pointer
-//! chase when a lookup confirms a key.
+//! queue as deep as the cluster, about the same broadcasts everywhere, which machines
+//! sharing a [`ViewInterner`](crate::machine::ViewInterner) hold once. The price is a
+//! pointer chase when a lookup confirms a key.
 //!
 //! Sequence numbers are 32-bit: the queue renumbers its entries before its counter
 //! would reach `u32::MAX` (see [`SEQ_LIMIT`]), after four billion broadcasts.
@@ -23,14 +20,11 @@
 //! # Why a fast hash is safe here
 //!
 //! Keys are hashed with hashbrown's default hasher (foldhash, randomly seeded per
-//! queue), which costs a few nanoseconds where SipHash costs 20–30. Foldhash makes no
-//! cryptographic promise, but nothing here relies on hashes being distinct: the hash
-//! only picks where to look, and every candidate is confirmed by comparing the *full*
-//! key stored in its slot. Two keys with equal hashes, whether by chance or crafted,
-//! are simply two entries of one probe sequence told apart by that comparison — never
-//! confused, never lost. The worst a collision can do is lengthen probes, and the random
-//! seed keeps that from being steered from outside. (The tests force heavy collisions
-//! to check this.)
+//! queue), much cheaper than SipHash and with no cryptographic promise. Nothing relies on
+//! hashes being distinct: the hash only picks where to look, and every candidate is
+//! confirmed by comparing the *full* key stored in its slot, so colliding keys (by chance
+//! or crafted) are never confused; the worst they can do is lengthen probes, and the random
+//! seed keeps that from being steered from outside. (The tests force heavy collisions.)
 
 use std::hash::BuildHasher;
 
@@ -39,16 +33,6 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::{Broadcast, BroadcastKey};
 use crate::machine::members::grown_capacity;
-
-/// The kind and name of a key: `None` for [`BroadcastKey::Unique`], else whether it is a
-/// [`BroadcastKey::Named`] key, and the name.
-fn key_parts(key: &BroadcastKey) -> Option<(bool, &str)> {
-    match key {
-        BroadcastKey::Unique => None,
-        BroadcastKey::Node(name) => Some((false, name.as_str())),
-        BroadcastKey::Named(name) => Some((true, name.as_str())),
-    }
-}
 
 /// The queue renumbers its entries before its sequence counter would pass this, so
 /// that every sequence number fits in 32 bits. (Tests use a small value to exercise the
@@ -91,14 +75,6 @@ impl Bucket {
     fn key(&self) -> Option<&BroadcastKey> {
         self.entry.as_ref().map(Broadcast::key)
     }
-
-    fn seq(&self) -> u32 {
-        self.seq
-    }
-
-    fn notified(&self) -> bool {
-        self.notified
-    }
 }
 
 /// Seeded key hashing.
@@ -111,19 +87,19 @@ struct KeyHasher {
 }
 
 impl KeyHasher {
-    /// The hash of a named key (`named`: a [`BroadcastKey::Named`] one).
-    fn hash(&self, named: bool, name: &str) -> u64 {
+    /// The hash of a key that is not [`BroadcastKey::Unique`] (0 for one that is).
+    fn hash_key(&self, key: &BroadcastKey) -> u64 {
+        let (named, name) = match key {
+            BroadcastKey::Unique => return 0,
+            BroadcastKey::Node(name) => (false, name.as_str()),
+            BroadcastKey::Named(name) => (true, name.as_str()),
+        };
         #[cfg(test)]
         if self.weak {
             // Only a handful of distinct hashes: most keys collide.
             return (name.len() as u64 % 3) << 62;
         }
         self.state.hash_one((named, name))
-    }
-
-    /// The hash of a key that is not [`BroadcastKey::Unique`] (0 for one that is).
-    fn hash_key(&self, key: &BroadcastKey) -> u64 {
-        key_parts(key).map_or(0, |(named, name)| self.hash(named, name))
     }
 }
 
@@ -147,12 +123,6 @@ impl Table {
     /// Number of entries.
     pub(super) fn len(&self) -> usize {
         self.len
-    }
-
-    /// Makes most keys' hashes collide, to test that collisions are handled.
-    #[cfg(test)]
-    pub(super) fn set_weak_hash(&mut self, weak: bool) {
-        self.hasher.weak = weak;
     }
 
     /// The hash of a (non-unique) key.
@@ -179,7 +149,7 @@ impl Table {
     /// Whether the entry at `index` has sequence number `seq` (an order entry naming
     /// it is live).
     pub(super) fn is_live(&self, seq: u32, index: u32) -> bool {
-        matches!(self.slots.get(index as usize), Some(b) if b.seq() == seq && b.is_entry())
+        matches!(self.slots.get(index as usize), Some(b) if b.seq == seq && b.is_entry())
     }
 
     /// The entry at `index`, if any.
@@ -189,12 +159,8 @@ impl Table {
 
     /// The notification id of the entry at `index`, if any.
     pub(super) fn notify(&self, index: u32) -> Option<u64> {
-        let bucket = self.get(index)?;
-        if bucket.notified() {
-            self.notify.get(&index).copied()
-        } else {
-            None
-        }
+        let bucket = self.get(index).filter(|b| b.notified);
+        bucket.and_then(|_| self.notify.get(&index).copied())
     }
 
     /// Gives the entry at `index` a new broadcast (with the same key), notification id
@@ -216,14 +182,10 @@ impl Table {
             seq,
             notified: notify.is_some(),
         };
-        match notify {
-            Some(notify) => {
-                self.notify.insert(index, notify);
-            }
-            None if old.is_some() => {
-                self.notify.remove(&index);
-            }
-            None => {}
+        if let Some(notify) = notify {
+            self.notify.insert(index, notify);
+        } else if old.is_some() {
+            self.notify.remove(&index);
         }
         old
     }
@@ -246,7 +208,7 @@ impl Table {
         let vacant = self.free.checked_sub(1);
         let index = match vacant.and_then(|i| Some((i, self.slots.get_mut(i as usize)?))) {
             Some((i, slot)) => {
-                self.free = slot.seq();
+                self.free = slot.seq;
                 *slot = bucket;
                 i
             }
@@ -303,7 +265,7 @@ impl Table {
         self.slots
             .iter()
             .filter(|bucket| bucket.is_entry())
-            .map(Bucket::seq)
+            .map(|bucket| bucket.seq)
             .collect()
     }
 
@@ -324,9 +286,26 @@ impl Table {
         self.notify = HashMap::default();
         self.len = 0;
     }
+}
+
+/// Positions are 32-bit to keep the order small (and below `u32::MAX`, so that one plus a
+/// position links the free list); 2^32 entries cannot be held in memory anyway.
+#[allow(clippy::expect_used)]
+fn slot_number(index: usize) -> u32 {
+    u32::try_from(index)
+        .ok()
+        .filter(|&i| i < u32::MAX)
+        .expect("fewer than 2^32 - 1 queued broadcasts")
+}
+
+#[cfg(test)]
+impl Table {
+    /// Makes most keys' hashes collide, to test that collisions are handled.
+    pub(super) fn set_weak_hash(&mut self, weak: bool) {
+        self.hasher.weak = weak;
+    }
 
     /// Checks the table's invariants; returns the positions of the entries.
-    #[cfg(test)]
     pub(super) fn check(&self) -> Vec<u32> {
         let mut entries = Vec::new();
         let mut vacant = 0;
@@ -337,8 +316,8 @@ impl Table {
                     assert!(!bucket.notified);
                 }
                 Some(key) => {
-                    assert_ne!(bucket.seq(), 0);
-                    assert_eq!(bucket.notified(), self.notify.contains_key(&(i as u32)));
+                    assert_ne!(bucket.seq, 0);
+                    assert_eq!(bucket.notified, self.notify.contains_key(&(i as u32)));
                     entries.push(i as u32);
                     if !key.is_unique() {
                         // Found through the index, and the only entry with its key.
@@ -355,7 +334,7 @@ impl Table {
             assert!(!bucket.is_entry());
             linked += 1;
             assert!(linked <= vacant, "the free list loops");
-            next = bucket.seq();
+            next = bucket.seq;
         }
         assert_eq!(linked, vacant);
         assert_eq!(entries.len(), self.len);
@@ -368,14 +347,4 @@ impl Table {
         );
         entries
     }
-}
-
-/// Positions are 32-bit to keep the order small (and below `u32::MAX`, so that one plus a
-/// position links the free list); 2^32 entries cannot be held in memory anyway.
-#[allow(clippy::expect_used)]
-fn slot_number(index: usize) -> u32 {
-    u32::try_from(index)
-        .ok()
-        .filter(|&i| i < u32::MAX)
-        .expect("fewer than 2^32 - 1 queued broadcasts")
 }

@@ -335,7 +335,7 @@ fn prune_keeps_newest_among_equals_and_drops_most_transmitted_first() {
 #[test]
 fn example_from_the_module_docs_in_tiers() {
     let mut q = TransmitLimitedQueue::default();
-    assert_eq!(q.retransmit_mult(), 4);
+    assert_eq!(q.retransmit_mult, 4);
     q.set_retransmit_mult(2);
     q.queue(node("a"), msg(1, 3), Some(1));
     assert_eq!(q.get_broadcasts(0, 10, 1).len(), 1);
