@@ -127,6 +127,31 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         rx.await.map_err(|_| Error::Shutdown)
     }
 
+    /// Runs `queue` in the driver (it queues a broadcast and returns its notification id),
+    /// then waits until the broadcast has been sent enough times, or `timeout` passes
+    /// ([`Error::Timeout`] naming `what`).
+    pub(super) async fn broadcast_within(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        queue: impl FnOnce(&mut Core<D>, std::time::Instant) -> u64 + Send + 'static,
+    ) -> Result<(), Error> {
+        let done = self
+            .call(move |core, now| {
+                let id = queue(core, now);
+                core.wait_broadcast(id)
+            })
+            .await?;
+        match tokio::time::timeout(timeout, done).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::Timeout {
+                what,
+                after: timeout,
+            }),
+        }
+    }
+
     // ------------------------------------------------------------------------------------
     // Lifecycle
     // ------------------------------------------------------------------------------------
@@ -239,22 +264,10 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub async fn leave(&self, timeout: Duration) -> Result<(), Error> {
-        let done = self
-            .call(|core, now| {
-                let id = core.machine.leave(now);
-                core.wait_broadcast(id)
-            })
-            .await?;
-        match tokio::time::timeout(timeout, done).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(Error::Shutdown),
-            Err(_) => {
-                return Err(Error::Timeout {
-                    what: "leave broadcast",
-                    after: timeout,
-                });
-            }
-        }
+        self.broadcast_within("leave broadcast", timeout, |core, now| {
+            core.machine.leave(now)
+        })
+        .await?;
         let delay = self.shared.config.leave_propagate_delay;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

@@ -37,20 +37,10 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub async fn update_meta(&self, timeout: Duration) -> Result<(), Error> {
-        let done = self
-            .call(|core, now| {
-                let id = core.machine.update_meta(now);
-                core.wait_broadcast(id)
-            })
-            .await?;
-        match tokio::time::timeout(timeout, done).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Error::Shutdown),
-            Err(_) => Err(Error::Timeout {
-                what: "metadata update broadcast",
-                after: timeout,
-            }),
-        }
+        self.broadcast_within("metadata update broadcast", timeout, |core, now| {
+            core.machine.update_meta(now)
+        })
+        .await
     }
 
     /// Runs `f` on the delegate, inside the driver task, and returns its result: the way to
@@ -228,21 +218,11 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         timeout: Duration,
     ) -> Result<(), Error> {
         let msg = msg.into();
-        let done = self
-            .call(move |core, now| {
-                let id = core.notify_id();
-                let done = core.wait_broadcast(id);
-                core.machine.queue_broadcast(now, key, msg, Some(id));
-                done
-            })
-            .await?;
-        match tokio::time::timeout(timeout, done).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Error::Shutdown),
-            Err(_) => Err(Error::Timeout {
-                what: "broadcast",
-                after: timeout,
-            }),
-        }
+        self.broadcast_within("broadcast", timeout, move |core, now| {
+            let id = core.notify_id();
+            core.machine.queue_broadcast(now, key, msg, Some(id));
+            id
+        })
+        .await
     }
 }
