@@ -6,20 +6,9 @@
 //! become tasks, events go to subscribers and to the API calls waiting for them, and the
 //! membership snapshot read by the handle is refreshed.
 //!
-//! # Overload, and why there is no handoff queue
-//!
-//! Go hands alive, suspect, dead and user messages from its UDP reader to a second goroutine
-//! through two queues of `HandoffQueueDepth` (1,024) entries, alive messages first, dropping
-//! what does not fit. Here a datagram is read only when the loop is ready for it and is
-//! processed at once, every message in it, before the next one is read: nothing queues
-//! between receipt and the machine, so no message type can wait behind another (an alive
-//! message is never starved by a backlog of suspicions). The backlog that exists lies
-//! before the driver, in the socket's receive buffer or the transport's own bounded queue,
-//! where overflow is dropped type-blind, as Go's socket buffer does. The work per datagram
-//! is bounded by [`Limits`](crate::wire::Limits) (size, nesting, decompressed size) and
-//! `select!` picks fairly among ready inputs, so a flood delays but never stops probes,
-//! gossip and streams. Inbound streams queue at most one message each, and at most
-//! `max_inbound_streams` of them exist.
+//! Go's handoff queues (`HandoffQueueDepth`) have no counterpart: a datagram is processed
+//! whole as soon as it is read. Why, and how overload is bounded instead, is in SECURITY.md
+//! ("No handoff queue").
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
