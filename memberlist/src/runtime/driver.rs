@@ -297,7 +297,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 received = &mut recv => {
                     recv = transport.recv_from();
                     match received {
-                        Ok((data, from)) => self.on_datagram(&data, from),
+                        Ok((data, from)) => self.core.machine.handle_datagram(now(), from, &data),
                         Err(e) if e.is_shutdown() => {
                             debug!("transport shut down; stopping");
                             break;
@@ -375,21 +375,12 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 inbound.spawn(serve_inbound(stream, from, ctx, permit));
             }
             Err(_) => {
-                crate::metrics::count_drop(
-                    &*self.counters.metrics,
-                    DropReason::Limit,
-                    Some(Limit::InboundStreams),
-                    true,
-                );
+                let limit = Some(Limit::InboundStreams);
+                self.counters
+                    .inbound_stream_dropped(DropReason::Limit, limit);
                 debug!(%from, "too many inbound streams; closing a new one");
             }
         }
-    }
-
-    /// Counts a datagram and hands it to the machine (which drops it unread when it is
-    /// larger than [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size)).
-    fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
-        self.core.machine.handle_datagram(now(), from, data);
     }
 
     fn on_inbound(&mut self, req: InboundRequest) {

@@ -113,18 +113,23 @@ enum WriteError {
     Timeout,
 }
 
-/// Writes `data` and closes our side, within `deadline`.
-async fn write_and_close<S: AsyncWrite + Unpin>(
+/// Writes `data` within `deadline`, then closes our side if `close`.
+async fn write_within<S: AsyncWrite + Unpin>(
     stream: &mut S,
     data: &[u8],
     deadline: Instant,
     counters: &Counters,
+    close: bool,
 ) -> Result<(), WriteError> {
     let write = async {
         stream.write_all(data).await?;
         counters.stream_bytes_sent(data.len());
         stream.flush().await?;
-        stream.shutdown().await
+        if close {
+            stream.shutdown().await
+        } else {
+            Ok(())
+        }
     };
     match timeout_at(deadline, write).await {
         Ok(Ok(())) => Ok(()),
@@ -162,12 +167,9 @@ pub(crate) async fn serve_inbound<S>(
                         Some((permit, ctx.counters.push_pull_started()))
                     }
                     Err(_) => {
-                        crate::metrics::count_drop(
-                            &*ctx.counters.metrics,
-                            DropReason::Limit,
-                            Some(Limit::PushPulls),
-                            true,
-                        );
+                        let limit = Some(Limit::PushPulls);
+                        ctx.counters
+                            .inbound_stream_dropped(DropReason::Limit, limit);
                         debug!(%from, "too many push/pulls in progress; closing the stream");
                         return;
                     }
@@ -237,7 +239,7 @@ pub(crate) async fn serve_inbound<S>(
     }
     // Go re-arms the deadline before sending its state.
     let deadline = Instant::now() + ctx.tcp_timeout;
-    match write_and_close(&mut stream, &reply, deadline, &ctx.counters).await {
+    match write_within(&mut stream, &reply, deadline, &ctx.counters, true).await {
         Ok(()) => {}
         Err(WriteError::Timeout) => {
             // A peer that does not read its answer is cut off at the deadline too.
@@ -325,21 +327,12 @@ async fn outbound<T: Transport>(
             phase: StreamPhase::Write,
         },
     };
-    if !req.expects_reply {
-        write_and_close(&mut stream, &req.data, phase_deadline(), counters)
-            .await
-            .map_err(write_failed)?;
+    let close = !req.expects_reply;
+    write_within(&mut stream, &req.data, phase_deadline(), counters, close)
+        .await
+        .map_err(write_failed)?;
+    if close {
         return Ok(StreamOutcome::Sent);
-    }
-    let write = async {
-        stream.write_all(&req.data).await?;
-        counters.stream_bytes_sent(req.data.len());
-        stream.flush().await
-    };
-    match timeout_at(phase_deadline(), write).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(write_failed(WriteError::Io(e))),
-        Err(_) => return Err(write_failed(WriteError::Timeout)),
     }
     let read = read_sized(&mut stream, StreamRole::Dialer, pipeline, read_limit);
     match timeout_at(phase_deadline(), read).await {
