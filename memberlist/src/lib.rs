@@ -2,11 +2,8 @@
 //!
 //! Cluster membership and failure detection by gossip (SWIM with HashiCorp's Lifeguard
 //! extensions), wire-compatible with HashiCorp's Go memberlist. This facade re-exports the
-//! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
-//! `net` (UDP + TCP transport), `lzw` (Go's compression), `aes-gcm` (Go's encryption) and
-//! `serde` are on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
-//! `prometheus` and `opentelemetry` add the metrics exporters and `quic` the QUIC transport
-//! (Rust-only), and `testing` a kit for tests (an in-memory network, a fault-injecting wrapper).
+//! core (protocol machine, runtime, traits) and the plugins selected with Cargo features; the
+//! defaults are what a node needs to join a Go cluster:
 //!
 //! | feature | default | brings |
 //! |---|---|---|

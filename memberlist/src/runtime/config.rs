@@ -87,20 +87,13 @@ pub struct Config {
     /// send. Turn off only while rolling encryption out on a live cluster.
     pub gossip_verify_outgoing: bool,
     /// Go's `EnableCompression` (default true): compress outgoing messages, as Go does by
-    /// default. With the `lzw` feature (on by default) the builder registers Go's LZW, so a
-    /// default-built node compresses and decompresses exactly as a Go node with default
-    /// settings; [`Builder::compression`](super::Builder::compression) picks another codec.
-    /// Turn compression off with [`with_compression(false)`](Self::with_compression). Codecs
-    /// registered with the builder always decompress what arrives, whatever this says, as Go
-    /// accepts compressed input whatever its own setting. Without the `lzw` feature and
-    /// without a codec nothing is compressed, and a compressed message from a Go peer cannot
-    /// be read (the builder warns at start).
+    /// default. The codecs are the [`Builder`](super::Builder)'s: Go's LZW with the `lzw`
+    /// feature (a default); without it and without a codec nothing is compressed, and a Go
+    /// peer's compressed messages cannot be read (the builder warns at start).
     pub compression: bool,
     /// Secret keys (the first one encrypts; all of them decrypt): the one place keys are
-    /// given, by code, config files and the agent alike. With the `aes-gcm` feature (a
-    /// default) the node encrypts with Go's AES-GCM; without it, give an encryption plugin
-    /// with [`Builder::encryption`](super::Builder::encryption) (it is given these keys). `None`:
-    /// no encryption, or the keys a custom plugin manages itself.
+    /// given, by code, config files and the agent alike; `None`: no encryption, or the keys a
+    /// custom plugin manages itself. Which plugin uses them: see [`Builder`](super::Builder).
     ///
     /// ```
     /// use memberlist::encryption::{Keyring, SecretKey};

@@ -160,12 +160,9 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// and returns how many exchanges succeeded. It fails only if none did, with every
     /// address's error listed ([`JoinError::Failed`]).
     ///
-    /// Addresses take Go's forms: `host:port`, `host` (port 7946, Go's default port; note that
-    /// Go uses the node's own bind port instead), `[v6]:port`, a bare IPv6 address, each
-    /// optionally prefixed with a node name as in `node-b/10.0.0.2:7946`. The name is
-    /// accepted for compatibility and otherwise ignored: a push/pull is not addressed to a
-    /// name. DNS names are resolved with the system resolver and **every** address they
-    /// resolve to is tried (each success counts).
+    /// Addresses take the forms of a [`Seed`] (a missing port is 7946, where Go uses the
+    /// node's own bind port), and **every** address a DNS name resolves to is tried (each
+    /// success counts).
     ///
     /// Each exchange is bounded by the TCP timeout, so `join` returns within about that long
     /// (plus name resolution).
@@ -424,12 +421,8 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     }
 
     /// The members now, then every membership change in order: joins, departures (left or
-    /// failed), metadata updates, suspicions and refutations, name conflicts. The
-    /// [`Subscription`] is a [`Stream`](futures_core::Stream) of
-    /// [`Notification`](super::Notification)s: first a snapshot, then numbered events. A
-    /// subscriber more than [`event_buffer`](Config::event_buffer) events behind is not
-    /// left with a gap: it gets [`Notification::Lagged`](super::Notification::Lagged) with a
-    /// fresh snapshot and goes on from there. The stream ends when the node stops.
+    /// failed), metadata updates, suspicions and refutations, name conflicts (see
+    /// [`Subscription`]).
     ///
     /// ```no_run
     /// # use std::collections::BTreeMap;

@@ -1,12 +1,6 @@
 //! [`Subscription`]: the members now, then every change in order, with a resynchronisation
-//! instead of a silent gap when the subscriber falls behind.
-//!
-//! Events are numbered by the driver and sent through a bounded broadcast channel while the
-//! driver holds the snapshot lock, so a snapshot taken under that lock holds exactly the
-//! events up to its number. A subscription starts from such a snapshot; when the channel
-//! overtakes it (the subscriber is more than [`event_buffer`](super::Config::event_buffer)
-//! events behind), it takes a fresh snapshot, skips the buffered events the snapshot already
-//! holds, and goes on from there.
+//! instead of a silent gap when the subscriber falls behind. A snapshot knows exactly which
+//! events it holds, as they are numbered and sent under its lock (see `snapshot.rs`).
 
 use std::fmt;
 use std::future::Future;
