@@ -21,7 +21,7 @@ use super::member_info::WallClock;
 use super::seeds::Seed;
 use super::snapshot::Snapshot;
 use super::stats::Counters;
-use super::stream::InboundContext;
+use super::stream::StreamContext;
 
 /// Marks a [`Builder`] that has no transport yet; [`Builder::transport`] replaces it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -300,7 +300,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         let (inbound_tx, inbound_rx) = mpsc::channel(config.max_inbound_streams);
         let (transmit_tx, transmit_rx) = mpsc::channel(config.transmit_queue);
         let (stopped_tx, stopped_rx) = watch::channel(false);
-        let inbound_ctx = Arc::new(InboundContext {
+        let ctx = Arc::new(StreamContext {
             pipeline,
             tcp_timeout: config.tcp_timeout(),
             read_limit: config.stream_read_limit,
@@ -317,7 +317,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             core: Core::new(machine),
             transport: Arc::clone(&transport),
             commands: commands_rx,
-            inbound_ctx,
+            ctx,
             inbound_rx,
             inbound_limit: Arc::new(Semaphore::new(config.max_inbound_streams)),
             transmit_tx,
@@ -325,8 +325,6 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             counters: Arc::clone(&counters),
             snapshot: Arc::clone(&snapshot),
             stopped: stopped_tx,
-            tcp_timeout: config.tcp_timeout(),
-            read_limit: config.stream_read_limit,
             name: config.protocol.name.clone(),
         };
         info!(

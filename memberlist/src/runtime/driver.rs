@@ -1,10 +1,5 @@
-//! The driver task: owns the [`Machine`], feeds it every input and carries out its outputs.
-//!
-//! One `select!` loop waits for a datagram, an inbound stream, a message read by an inbound
-//! stream task, the outcome of a stream request, an API command, or the machine's deadline.
-//! After each input it drains the machine: datagrams go to the sender task, stream requests
-//! become tasks, events go to subscribers and to the API calls waiting for them, and the
-//! membership snapshot read by the handle is refreshed.
+//! The driver task: owns the [`Machine`], feeds it every input and carries out its outputs
+//! (see the [runtime](super) module's "How it runs").
 //!
 //! Go's handoff queues (`HandoffQueueDepth`) have no counterpart: a datagram is processed
 //! whole as soon as it is read. Why, and how overload is bounded instead, is in SECURITY.md
@@ -29,7 +24,7 @@ use crate::wire::Limit;
 use super::error::{JoinError, JoinFailure, JoinFailureReason};
 use super::snapshot::Snapshot;
 use super::stats::Counters;
-use super::stream::{InboundContext, InboundRequest, run_outbound, serve_inbound};
+use super::stream::{InboundRequest, StreamContext, run_outbound, serve_inbound};
 
 /// The machine's clock is `std::time::Instant`; the runtime reads time from tokio's clock and
 /// converts, so that tokio's paused time (tests) drives the machine as well.
@@ -229,7 +224,7 @@ pub(crate) struct Driver<T: Transport, D: Delegate> {
     pub(crate) core: Core<D>,
     pub(crate) transport: Arc<T>,
     pub(crate) commands: mpsc::Receiver<Command<D>>,
-    pub(crate) inbound_ctx: Arc<InboundContext>,
+    pub(crate) ctx: Arc<StreamContext>,
     pub(crate) inbound_rx: mpsc::Receiver<InboundRequest>,
     pub(crate) inbound_limit: Arc<Semaphore>,
     pub(crate) transmit_tx: mpsc::Sender<Transmit>,
@@ -237,8 +232,6 @@ pub(crate) struct Driver<T: Transport, D: Delegate> {
     pub(crate) counters: Arc<Counters>,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
     pub(crate) stopped: watch::Sender<bool>,
-    pub(crate) tcp_timeout: Duration,
-    pub(crate) read_limit: usize,
     pub(crate) name: SmolStr,
 }
 
@@ -371,7 +364,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         self.counters.bump(Counter::TcpAccept);
         match Arc::clone(&self.inbound_limit).try_acquire_owned() {
             Ok(permit) => {
-                let ctx = Arc::clone(&self.inbound_ctx);
+                let ctx = Arc::clone(&self.ctx);
                 inbound.spawn(serve_inbound(stream, from, ctx, permit));
             }
             Err(_) => {
@@ -421,15 +414,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             self.counters.bump(Counter::TcpConnect);
             trace!(to = %req.to, kind = ?req.kind, "opening a stream");
             let id = req.id;
-            let pipeline = self.core.machine.pipeline().clone();
-            let task = run_outbound(
-                Arc::clone(&self.transport),
-                req,
-                pipeline,
-                self.tcp_timeout,
-                self.read_limit,
-                Arc::clone(&self.counters),
-            );
+            let task = run_outbound(Arc::clone(&self.transport), req, Arc::clone(&self.ctx));
             let handle = outbound.spawn(async move { (id, task.await) });
             ids.insert(handle.id(), id);
         }
@@ -483,11 +468,11 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             transport,
             transmit_tx,
             mut sender,
-            tcp_timeout,
+            ctx,
             ..
         } = self;
         drop(transmit_tx);
-        let flush_for = tcp_timeout.min(Duration::from_secs(1));
+        let flush_for = ctx.tcp_timeout.min(Duration::from_secs(1));
         if tokio::time::timeout(flush_for, &mut sender).await.is_err() {
             sender.abort();
         }

@@ -38,8 +38,8 @@ pub(crate) enum InboundRequest {
     },
 }
 
-/// What inbound stream tasks share.
-pub(crate) struct InboundContext {
+/// What stream tasks share.
+pub(crate) struct StreamContext {
     pub(crate) pipeline: Pipeline,
     pub(crate) tcp_timeout: Duration,
     pub(crate) read_limit: usize,
@@ -143,7 +143,7 @@ async fn write_within<S: AsyncWrite + Unpin>(
 pub(crate) async fn serve_inbound<S>(
     mut stream: S,
     from: SocketAddr,
-    ctx: Arc<InboundContext>,
+    ctx: Arc<StreamContext>,
     _permit: OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -255,23 +255,13 @@ pub(crate) async fn serve_inbound<S>(
 pub(crate) async fn run_outbound<T: Transport>(
     transport: Arc<T>,
     req: StreamRequest,
-    pipeline: Pipeline,
-    tcp_timeout: Duration,
-    read_limit: usize,
-    counters: Arc<Counters>,
+    ctx: Arc<StreamContext>,
 ) -> StreamOutcome {
+    let counters = &ctx.counters;
     let push_pull = matches!(req.kind, StreamKind::PushPull { .. });
     let _in_flight = push_pull.then(|| counters.push_pull_started());
     let started = Instant::now();
-    let result = outbound(
-        &*transport,
-        &req,
-        &pipeline,
-        tcp_timeout,
-        read_limit,
-        &counters,
-    );
-    match result.await {
+    match outbound(&*transport, &req, &ctx).await {
         Ok(outcome) => {
             if push_pull {
                 let m = &counters.metrics;
@@ -290,11 +280,9 @@ pub(crate) async fn run_outbound<T: Transport>(
 async fn outbound<T: Transport>(
     transport: &T,
     req: &StreamRequest,
-    pipeline: &Pipeline,
-    tcp_timeout: Duration,
-    read_limit: usize,
-    counters: &Counters,
+    ctx: &StreamContext,
 ) -> Result<StreamOutcome, StreamError> {
+    let counters = &*ctx.counters;
     let to = req.to;
     let deadline = Instant::from_std(req.deadline);
     let mut stream = transport.connect(to, req.deadline).await.map_err(|e| {
@@ -314,7 +302,7 @@ async fn outbound<T: Transport>(
     // the TCP timeout for each phase, as Go does.
     let phase_deadline = || match req.kind {
         StreamKind::Ping { .. } => deadline,
-        _ => Instant::now() + tcp_timeout,
+        _ => Instant::now() + ctx.tcp_timeout,
     };
     let write_failed = |e: WriteError| match e {
         WriteError::Io(e) => StreamError::Io {
@@ -334,7 +322,12 @@ async fn outbound<T: Transport>(
     if close {
         return Ok(StreamOutcome::Sent);
     }
-    let read = read_sized(&mut stream, StreamRole::Dialer, pipeline, read_limit);
+    let read = read_sized(
+        &mut stream,
+        StreamRole::Dialer,
+        &ctx.pipeline,
+        ctx.read_limit,
+    );
     match timeout_at(phase_deadline(), read).await {
         Ok(Ok(Some((msg, size)))) => {
             if msg.first() == Some(&MessageType::PushPull.byte()) {
