@@ -113,16 +113,6 @@ impl<S> CountedStream<S> {
     pub(crate) fn new(inner: S, counters: Arc<Counters>) -> Self {
         Self { inner, counters }
     }
-
-    /// The stream inside.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The stream inside, no longer counted.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
 
 // The inner stream is `Unpin` (the `Transport` trait requires it), so `Pin::new` reaches it
