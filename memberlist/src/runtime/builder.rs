@@ -146,11 +146,9 @@ impl<T, D> Builder<T, D> {
         self
     }
 
-    /// Encrypts and decrypts with a custom `encryption` plugin (see
-    /// [`encryption_shared`](Self::encryption_shared) to keep a handle on it). Not needed for
-    /// Go's AES-GCM: keys in [`Config::keyring`] are enough with the `aes-gcm` feature. When
-    /// the configuration has keys, the plugin is given them and holds only them; rotate keys
-    /// on a running node with [`Memberlist::install_key`] and its siblings.
+    /// Encrypts and decrypts with a custom `encryption` plugin, given the configuration's keys
+    /// as the [`Builder`] doc says (see [`encryption_shared`](Self::encryption_shared) to keep
+    /// a handle on it); rotate keys on a running node with [`Memberlist::install_key`].
     pub fn encryption(self, encryption: impl Encryption + 'static) -> Self {
         self.encryption_shared(Arc::new(encryption))
     }

@@ -152,10 +152,6 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         }
     }
 
-    // ------------------------------------------------------------------------------------
-    // Lifecycle
-    // ------------------------------------------------------------------------------------
-
     /// Joins a cluster by exchanging state (a push/pull with `join` set) with every address,
     /// and returns how many exchanges succeeded. It fails only if none did, with every
     /// address's error listed ([`JoinError::Failed`]).
@@ -287,10 +283,6 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     pub fn is_running(&self) -> bool {
         self.snapshot().running
     }
-
-    // ------------------------------------------------------------------------------------
-    // Queries
-    // ------------------------------------------------------------------------------------
 
     /// The members that are alive or suspect (not dead nor left), ourselves included — Go's
     /// `Members`.

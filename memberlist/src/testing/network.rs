@@ -105,14 +105,8 @@ struct Shared {
 }
 
 /// A network in memory: endpoints ([`MemoryTransport`]s) exchange datagrams through channels
-/// and streams through [`tokio::io::duplex`] pipes. Its conditions change while nodes run:
-/// loss and latency per directed link ([`set_link`](Self::set_link)), partitions
-/// ([`partition`](Self::partition)), one-way cuts ([`cut`](Self::cut)), all undone by
-/// [`heal`](Self::heal). Loss draws from a seeded sequence
-/// ([`with_seed`](Self::with_seed)). Latency runs on tokio's clock, so tests in paused time
-/// (`#[tokio::test(start_paused = true)]`) run seconds of protocol in milliseconds.
-///
-/// A clone is another handle to the same network.
+/// and streams through [`tokio::io::duplex`] pipes, under conditions that change while nodes
+/// run (see the [module](super) overview). A clone is another handle to the same network.
 ///
 /// Datagrams are never blocked: a lost or cut one is dropped, the sender sees `Ok` (as on a
 /// real network). A dial across a cut waits for its deadline and times out (as a dial whose
