@@ -21,7 +21,7 @@ use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
 use crate::wire::Limit;
 
-use super::error::{JoinError, JoinFailure, JoinFailureReason};
+use super::error::{JoinFailure, JoinFailureReason};
 use super::snapshot::Snapshot;
 use super::stats::Counters;
 use super::stream::{InboundRequest, StreamContext, run_outbound, serve_inbound};
@@ -39,27 +39,13 @@ pub(crate) type Command<D> = Box<dyn FnOnce(&mut Core<D>, std::time::Instant) + 
 /// of the id space; the machine numbers its own (leave, metadata updates) from 1 up.
 const RUNTIME_NOTIFY_BASE: u64 = 1 << 63;
 
-/// A join in progress: one push/pull per resolved address.
-struct JoinOp {
-    pending: usize,
-    contacted: usize,
-    failures: Vec<JoinFailure>,
-    reply: oneshot::Sender<Result<usize, JoinError>>,
-}
-
-/// One push/pull of a join.
-struct JoinStream {
-    op: u64,
-    address: String,
-    to: SocketAddr,
-}
+/// Where the push/pulls of one join report: `None` when the peer was contacted.
+pub(crate) type JoinReport = mpsc::UnboundedSender<Option<JoinFailure>>;
 
 /// The machine and the API calls waiting on it.
 pub(crate) struct Core<D: Delegate> {
     pub(crate) machine: Machine<D>,
-    joins: HashMap<u64, JoinOp>,
-    next_join: u64,
-    join_streams: HashMap<StreamId, JoinStream>,
+    join_streams: HashMap<StreamId, (String, SocketAddr, JoinReport)>,
     user_streams: HashMap<StreamId, oneshot::Sender<Result<(), StreamError>>>,
     pings: HashMap<u32, oneshot::Sender<Option<Duration>>>,
     broadcasts: HashMap<u64, oneshot::Sender<()>>,
@@ -71,8 +57,6 @@ impl<D: Delegate> Core<D> {
     pub(crate) fn new(machine: Machine<D>) -> Self {
         Self {
             machine,
-            joins: HashMap::new(),
-            next_join: 0,
             join_streams: HashMap::new(),
             user_streams: HashMap::new(),
             pings: HashMap::new(),
@@ -87,38 +71,24 @@ impl<D: Delegate> Core<D> {
         self.stop = true;
     }
 
-    /// Starts a push/pull with every address; `failures` are addresses that already failed
-    /// (unresolvable). The result is sent once every exchange has finished.
+    /// Starts a push/pull with every address of a join; each reports to `report` once done
+    /// (at once when the machine cannot build the request).
     pub(crate) fn start_join(
         &mut self,
         now: std::time::Instant,
         targets: Vec<(String, SocketAddr)>,
-        mut failures: Vec<JoinFailure>,
-        reply: oneshot::Sender<Result<usize, JoinError>>,
+        report: &JoinReport,
     ) {
-        self.next_join += 1;
-        let op = self.next_join;
-        let mut pending = 0;
         for (address, to) in targets {
             match self.machine.join(now, [to]).first() {
                 Some(&id) => {
-                    pending += 1;
-                    self.join_streams.insert(id, JoinStream { op, address, to });
+                    self.join_streams.insert(id, (address, to, report.clone()));
                 }
-                None => failures
-                    .push(JoinFailure::new(address, JoinFailureReason::Request).tried_at(to)),
+                None => {
+                    let failure = JoinFailure::new(address, JoinFailureReason::Request);
+                    let _ = report.send(Some(failure.tried_at(to)));
+                }
             }
-        }
-        let join = JoinOp {
-            pending,
-            contacted: 0,
-            failures,
-            reply,
-        };
-        if pending == 0 {
-            finish_join(join);
-        } else {
-            self.joins.insert(op, join);
         }
     }
 
@@ -173,26 +143,12 @@ impl<D: Delegate> Core<D> {
                 contacted,
                 ref error,
             } => {
-                let Some(js) = self.join_streams.remove(&id) else {
-                    return;
-                };
-                let Some(op) = self.joins.get_mut(&js.op) else {
-                    return;
-                };
-                op.pending -= 1;
-                if contacted {
-                    op.contacted += 1;
-                } else {
+                if let Some((address, to, report)) = self.join_streams.remove(&id) {
                     // The machine gives the reason whenever it did not contact the peer;
                     // `Request` stands in should that ever not hold.
                     let reason = error.clone().map_or(JoinFailureReason::Request, Into::into);
-                    op.failures
-                        .push(JoinFailure::new(js.address, reason).tried_at(js.to));
-                }
-                if op.pending == 0
-                    && let Some(op) = self.joins.remove(&js.op)
-                {
-                    finish_join(op);
+                    let failure = JoinFailure::new(address, reason).tried_at(to);
+                    let _ = report.send((!contacted).then_some(failure));
                 }
             }
             Event::PingResult { seq_no, rtt } => {
@@ -208,15 +164,6 @@ impl<D: Delegate> Core<D> {
             _ => {}
         }
     }
-}
-
-fn finish_join(op: JoinOp) {
-    let result = if op.contacted > 0 {
-        Ok(op.contacted)
-    } else {
-        Err(JoinError::Failed(op.failures))
-    };
-    let _ = op.reply.send(result);
 }
 
 /// Everything the driver task owns besides the transport.

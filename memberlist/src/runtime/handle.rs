@@ -232,11 +232,22 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
             return Err(JoinError::Failed(failures));
         }
         tracing::debug!(addresses = targets.len(), "joining");
-        let (tx, rx) = oneshot::channel();
-        self.call(move |core, now| core.start_join(now, targets, failures, tx))
+        let pending = targets.len();
+        let (report, mut reports) = mpsc::unbounded_channel();
+        self.call(move |core, now| core.start_join(now, targets, &report))
             .await
             .map_err(|_| JoinError::Shutdown)?;
-        rx.await.map_err(|_| JoinError::Shutdown)?
+        let mut contacted = 0;
+        for _ in 0..pending {
+            match reports.recv().await.ok_or(JoinError::Shutdown)? {
+                None => contacted += 1,
+                Some(failure) => failures.push(failure),
+            }
+        }
+        if contacted == 0 {
+            return Err(JoinError::Failed(failures));
+        }
+        Ok(contacted)
     }
 
     /// Leaves the cluster gracefully: broadcasts that this node is leaving, and waits until
