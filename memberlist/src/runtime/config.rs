@@ -11,22 +11,6 @@ use crate::wire::{LABEL_MAX_SIZE, Limits};
 
 use super::seeds::{JoinRetry, Seed};
 
-/// Go's `maxPushPullRequests`: inbound push/pull exchanges served at once.
-pub const DEFAULT_MAX_CONCURRENT_PUSH_PULLS: usize = 128;
-
-/// Inbound streams (of any kind) served at once by default.
-pub const DEFAULT_MAX_INBOUND_STREAMS: usize = 512;
-
-/// Membership events buffered per subscriber by default.
-pub const DEFAULT_EVENT_BUFFER: usize = 1024;
-
-/// Datagrams queued for sending by default before new ones are dropped.
-pub const DEFAULT_TRANSMIT_QUEUE: usize = 4096;
-
-/// Default for [`Config::stream_read_limit`]: the decoder's own bound on one stream message
-/// (40 MiB, [`Limits::max_stream_message`]) plus room for a label header and an envelope.
-pub const DEFAULT_STREAM_READ_LIMIT: usize = 40 * 1024 * 1024 + 64 * 1024;
-
 /// Everything a [`Memberlist`](super::Memberlist) node needs to know: the
 /// [`ProtocolConfig`] of the protocol machine (timers, multipliers, name; Go's
 /// `TCPTimeout` is [`ProtocolConfig::tcp_timeout`]) and the runtime's own settings.
@@ -126,12 +110,14 @@ pub struct Config {
     /// from the 128th on). Push/pulls beyond it are closed without an answer, logged at debug
     /// level and counted in [`Stats::push_pulls_refused`](super::Stats::push_pulls_refused).
     pub max_concurrent_push_pulls: usize,
-    /// Inbound streams of any kind served at once (Go has no bound). A connection beyond it is
-    /// closed at once, logged at debug level and counted in
+    /// Inbound streams of any kind served at once (512; Go has no bound). A connection beyond
+    /// it is closed at once, logged at debug level and counted in
     /// [`Stats::streams_refused`](super::Stats::streams_refused).
     pub max_inbound_streams: usize,
     /// The most bytes read from one stream (an inbound request or the reply to one of ours)
-    /// before it is dropped; a guard on top of the decoder's own [`Limits`].
+    /// before it is dropped; a guard on top of the decoder's own [`Limits`]. By default the
+    /// decoder's bound on one stream message (40 MiB, [`Limits::max_stream_message`]) plus
+    /// room for a label header and an envelope.
     pub stream_read_limit: usize,
     /// How long [`leave`](super::Memberlist::leave) still waits after our leave message has
     /// been gossiped, so that it spreads further before a shutdown (Go memberlist: none, the
@@ -139,10 +125,11 @@ pub struct Config {
     pub leave_propagate_delay: Duration,
     /// Membership events each [`subscribe`](super::Memberlist::subscribe)r may fall behind by
     /// (a buffer shared by all subscriptions): a subscriber further behind is resynchronised
-    /// from a fresh snapshot ([`Notification::Lagged`](super::Notification::Lagged)).
+    /// from a fresh snapshot ([`Notification::Lagged`](super::Notification::Lagged)). 1,024
+    /// by default.
     pub event_buffer: usize,
-    /// Datagrams waiting to be handed to the transport; beyond it new ones are dropped (and
-    /// counted), as a full network would drop them.
+    /// Datagrams waiting to be handed to the transport (4,096 by default); beyond it new ones
+    /// are dropped (and counted), as a full network would drop them.
     pub transmit_queue: usize,
     /// Bounds enforced on untrusted input (Go's values by default): sizes and counts the
     /// decoders check, the largest datagram accepted and the largest metadata accepted from
@@ -163,12 +150,12 @@ impl Config {
             keyring: None,
             seeds: Vec::new(),
             join_retry: JoinRetry::default(),
-            max_concurrent_push_pulls: DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
-            max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
-            stream_read_limit: DEFAULT_STREAM_READ_LIMIT,
+            max_concurrent_push_pulls: 128,
+            max_inbound_streams: 512,
+            stream_read_limit: 40 * 1024 * 1024 + 64 * 1024,
             leave_propagate_delay: Duration::ZERO,
-            event_buffer: DEFAULT_EVENT_BUFFER,
-            transmit_queue: DEFAULT_TRANSMIT_QUEUE,
+            event_buffer: 1024,
+            transmit_queue: 4096,
             limits: Limits::default(),
         }
     }

@@ -81,10 +81,7 @@ mod subscription;
 pub use address::AddressError;
 pub use address::DEFAULT_JOIN_PORT;
 pub use builder::{Builder, NoTransport};
-pub use config::{
-    Config, ConfigError, DEFAULT_EVENT_BUFFER, DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
-    DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_STREAM_READ_LIMIT, DEFAULT_TRANSMIT_QUEUE,
-};
+pub use config::{Config, ConfigError};
 pub use error::{Error, JoinError, JoinFailure, JoinFailureReason};
 pub use events::MemberEvent;
 #[cfg(feature = "serde")]
