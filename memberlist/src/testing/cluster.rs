@@ -62,17 +62,8 @@ pub fn fast_config(name: &str) -> Config {
 /// eventually("the third poll", || { polls += 1; polls == 3 }).await;
 /// # }
 /// ```
-pub async fn eventually(what: &str, check: impl FnMut() -> bool) {
-    eventually_within(PATIENCE, what, check).await;
-}
-
-/// [`eventually`] with a bound of your own.
-///
-/// # Panics
-///
-/// After `patience`, naming `what`.
-pub async fn eventually_within(patience: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + patience;
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(POLL).await;
