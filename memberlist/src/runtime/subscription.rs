@@ -113,10 +113,8 @@ impl Notification {
 /// A subscription to membership changes, from [`Memberlist::subscribe`](super::Memberlist::subscribe):
 /// a [`Stream`] of [`Notification`]s (also read with [`recv`](Self::recv)).
 ///
-/// It holds at most [`event_buffer`](super::Config::event_buffer) events (the buffer is
-/// shared by all subscriptions of a node); a subscriber further behind is resynchronised
-/// with [`Notification::Lagged`]. The stream ends after the node shuts down and the events
-/// already sent have been read.
+/// A subscriber that falls behind is resynchronised with [`Notification::Lagged`]. The
+/// stream ends after the node shuts down and the events already sent have been read.
 ///
 /// ```no_run
 /// use futures_util::StreamExt as _;
