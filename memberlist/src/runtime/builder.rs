@@ -104,24 +104,21 @@ impl<T, D> Builder<T, D> {
     /// The transport that carries datagrams and streams (`memberlist-net`'s `NetTransport`
     /// for UDP + TCP).
     pub fn transport<T2: Transport>(self, transport: T2) -> Builder<T2, D> {
-        Builder {
-            config: self.config,
-            transport,
-            delegate: self.delegate,
-            codecs: self.codecs,
-            compressor: self.compressor,
-            encryption: self.encryption,
-            metrics: self.metrics,
-            seed: self.seed,
-        }
+        self.replace(|_, delegate| (transport, delegate))
     }
 
     /// The application's hooks (metadata, user messages and state, vetoes). It is owned by
     /// the driver task; reach it later with [`Memberlist::with_delegate`].
     pub fn delegate<D2: Delegate + 'static>(self, delegate: D2) -> Builder<T, D2> {
+        self.replace(|transport, _| (transport, delegate))
+    }
+
+    /// This builder with the transport and the delegate `f` makes of the current ones.
+    fn replace<T2, D2>(self, f: impl FnOnce(T, D) -> (T2, D2)) -> Builder<T2, D2> {
+        let (transport, delegate) = f(self.transport, self.delegate);
         Builder {
             config: self.config,
-            transport: self.transport,
+            transport,
             delegate,
             codecs: self.codecs,
             compressor: self.compressor,
