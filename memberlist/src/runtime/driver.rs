@@ -324,20 +324,12 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
     }
 
     fn on_inbound(&mut self, req: InboundRequest) {
-        match req {
-            InboundRequest::Message { from, msg, reply } => {
-                let answer = self.core.machine.handle_stream(now(), from, msg);
-                let _ = reply.send(answer);
-            }
-            InboundRequest::Failed { error, reply } => {
-                let _ = reply.send(
-                    self.core
-                        .machine
-                        .stream_error_reply(&error)
-                        .map(bytes::Bytes::from),
-                );
-            }
-        }
+        let machine = &mut self.core.machine;
+        let answer = match req.msg {
+            Ok(msg) => machine.handle_stream(now(), req.from, msg),
+            Err(error) => machine.stream_error_reply(&error).map(bytes::Bytes::from),
+        };
+        let _ = req.reply.send(answer);
     }
 
     /// Carries out everything the machine produced.

@@ -21,21 +21,13 @@ use super::stats::Counters;
 /// Bytes read from a stream at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// What an inbound stream task asks the driver.
-pub(crate) enum InboundRequest {
-    /// A message arrived (opened: label checked, decrypted, decompressed): hand it to the
-    /// machine; the answer is the reply to write, if any.
-    Message {
-        from: SocketAddr,
-        msg: Bytes,
-        reply: oneshot::Sender<Option<Bytes>>,
-    },
-    /// The stream could not be decoded: the machine decides whether to answer (Go sends an
-    /// `errResp` for envelope failures).
-    Failed {
-        error: WireError,
-        reply: oneshot::Sender<Option<Bytes>>,
-    },
+/// What an inbound stream task asks the driver: the reply to write, if any, to the message
+/// that arrived (opened: label checked, decrypted, decompressed), or to a stream that could
+/// not be decoded (Go sends an `errResp` for envelope failures).
+pub(crate) struct InboundRequest {
+    pub(crate) from: SocketAddr,
+    pub(crate) msg: Result<Bytes, WireError>,
+    pub(crate) reply: oneshot::Sender<Option<Bytes>>,
 }
 
 /// What stream tasks share.
@@ -155,7 +147,7 @@ pub(crate) async fn serve_inbound<S>(
         &ctx.pipeline,
         ctx.read_limit,
     );
-    let (reply, push_pull) = match timeout_at(deadline, read).await {
+    let (msg, push_pull) = match timeout_at(deadline, read).await {
         Ok(Ok(Some((msg, size)))) => {
             // Go's cap on concurrent inbound push/pulls.
             let permit = if msg.first() == Some(&MessageType::PushPull.byte()) {
@@ -177,16 +169,7 @@ pub(crate) async fn serve_inbound<S>(
             } else {
                 None
             };
-            let (tx, rx) = oneshot::channel();
-            let request = InboundRequest::Message {
-                from,
-                msg,
-                reply: tx,
-            };
-            if ctx.requests.send(request).await.is_err() {
-                return;
-            }
-            (rx.await.ok().flatten(), permit)
+            (Ok(msg), permit)
         }
         Ok(Ok(None)) => {
             debug!(%from, "stream closed before sending anything");
@@ -201,16 +184,7 @@ pub(crate) async fn serve_inbound<S>(
             if matches!(error, WireError::Label(_)) {
                 return;
             }
-            let (tx, rx) = oneshot::channel();
-            if ctx
-                .requests
-                .send(InboundRequest::Failed { error, reply: tx })
-                .await
-                .is_err()
-            {
-                return;
-            }
-            (rx.await.ok().flatten(), None)
+            (Err(error), None)
         }
         Ok(Err(error)) => {
             let reason = match error {
@@ -229,7 +203,16 @@ pub(crate) async fn serve_inbound<S>(
             return;
         }
     };
-    let Some(reply) = reply else {
+    let (reply, answer) = oneshot::channel();
+    if ctx
+        .requests
+        .send(InboundRequest { from, msg, reply })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Some(reply) = answer.await.ok().flatten() else {
         return;
     };
     if push_pull.is_some() {
