@@ -70,12 +70,13 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
             .await
     }
 
-    fn check_datagram(&self, len: usize) -> Result<(), Error> {
-        let max = self.shared.max_user_datagram;
+    /// `msg` as a user message of one datagram, if it fits.
+    fn datagram(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {
+        let (len, max) = (msg.len(), self.shared.max_user_datagram);
         if len > max {
             return Err(Error::MessageTooLarge { len, max });
         }
-        Ok(())
+        Ok(msg.to_vec())
     }
 
     /// Sends a user message to a member in one datagram (UDP), with no delivery guarantee —
@@ -94,9 +95,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub async fn send_best_effort(&self, node: &str, msg: impl AsRef<[u8]>) -> Result<(), Error> {
-        let msg = msg.as_ref();
-        self.check_datagram(msg.len())?;
-        let (node, msg) = (SmolStr::new(node), msg.to_vec());
+        let (node, msg) = (SmolStr::new(node), self.datagram(msg.as_ref())?);
         self.call(move |core, now| core.machine.send_best_effort(now, &node, &msg))
             .await?
             .map_err(Error::from)
@@ -109,9 +108,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         to: SocketAddr,
         msg: impl AsRef<[u8]>,
     ) -> Result<(), Error> {
-        let msg = msg.as_ref();
-        self.check_datagram(msg.len())?;
-        let msg = msg.to_vec();
+        let msg = self.datagram(msg.as_ref())?;
         self.call(move |core, now| core.machine.send_to_address(now, to, &msg))
             .await
     }
