@@ -1,9 +1,5 @@
-//! Helpers for tests of clusters: a configuration with fast timers, waits that fail the test
-//! after a generous bound, and convergence checks over a set of [`Memberlist`] handles.
-//!
-//! The waits poll on tokio's clock, so they work in real time (with a bound that holds on a
-//! loaded machine) and in paused time alike. They panic when the bound passes: they are meant
-//! for tests.
+//! Helpers for tests of clusters: a configuration with fast timers, waits that panic after
+//! [`PATIENCE`] on tokio's clock (so paused time works too), and convergence checks.
 
 use std::time::Duration;
 
