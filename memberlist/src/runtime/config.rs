@@ -88,12 +88,9 @@ pub struct Config {
     /// # Ok::<(), memberlist::encryption::KeyringError>(())
     /// ```
     pub keyring: Option<Keyring>,
-    /// The nodes this node joins through, by address or DNS name (see [`Seed`]):
-    /// [`join_seeds`](super::Memberlist::join_seeds) tries them until one answers, as
-    /// [`join_retry`](Self::join_retry) says, and while the node runs their addresses are
-    /// retried for reconnection whenever they are not members (every
-    /// [`reconnect_interval`](ProtocolConfig::reconnect_interval)), so that a node cut off
-    /// from every member finds the cluster again. Empty by default.
+    /// The nodes this node joins through with [`join_seeds`](super::Memberlist::join_seeds),
+    /// and retries for reconnection whenever they are not members (see [`Seed`]). Empty by
+    /// default.
     ///
     /// ```
     /// use memberlist::runtime::Config;
@@ -103,8 +100,7 @@ pub struct Config {
     /// # Ok::<(), memberlist::runtime::AddressError>(())
     /// ```
     pub seeds: Vec<Seed>,
-    /// How [`join_seeds`](super::Memberlist::join_seeds) keeps trying: backoff from 1 s to
-    /// 30 s, no deadline by default.
+    /// How [`join_seeds`](super::Memberlist::join_seeds) keeps trying (see [`JoinRetry`]).
     pub join_retry: JoinRetry,
     /// Inbound push/pull exchanges served at once (Go's `maxPushPullRequests`, 128; Go refuses
     /// from the 128th on). Push/pulls beyond it are closed without an answer, logged at debug
