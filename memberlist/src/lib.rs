@@ -2,11 +2,8 @@
 //!
 //! Cluster membership and failure detection by gossip (SWIM with HashiCorp's Lifeguard
 //! extensions), wire-compatible with HashiCorp's Go memberlist. This facade re-exports the
-//! core (protocol machine, runtime, traits) and the plugins selected with Cargo features:
-//! `net` (UDP + TCP transport), `lzw` (Go's compression), `aes-gcm` (Go's encryption) and
-//! `serde` are on by default — what a node needs to join a Go cluster; `lz4` is opt-in (Rust-only).
-//! `prometheus` and `opentelemetry` add the metrics exporters and `quic` the QUIC transport
-//! (Rust-only), and `testing` a kit for tests (an in-memory network, a fault-injecting wrapper).
+//! core (protocol machine, runtime, traits) and the plugins selected with Cargo features; the
+//! defaults are what a node needs to join a Go cluster:
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -69,13 +66,9 @@ pub use memberlist_prometheus as prometheus;
 #[cfg(feature = "quic")]
 pub use memberlist_quic as quic;
 
-/// The common imports: the handle, its configuration, errors, events and subscriptions, the
-/// delegate trait and its veto, member types (the [`MemberInfo`] the handle
-/// and events show, the machine's [`Member`](crate::machine::Member) row a delegate
-/// receives, their [`State`](crate::machine::State)), broadcast keys, what a custom [`Transport`] needs
-/// (including the [`async_trait`](macro@async_trait) attribute it is written with and the
-/// [`IoOp`](crate::transport::IoOp) its I/O errors name), seeds and the join retry policy,
-/// keys, and the default plugins that are enabled.
+/// The common imports: the handle and its configuration, errors, events, the delegate trait,
+/// member types, what a custom [`Transport`] needs (with the [`async_trait`](macro@async_trait)
+/// attribute it is written with), keys, and the default plugins that are enabled.
 ///
 /// ```
 /// use memberlist::prelude::*;

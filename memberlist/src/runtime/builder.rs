@@ -21,7 +21,7 @@ use super::member_info::WallClock;
 use super::seeds::Seed;
 use super::snapshot::Snapshot;
 use super::stats::Counters;
-use super::stream::InboundContext;
+use super::stream::StreamContext;
 
 /// Marks a [`Builder`] that has no transport yet; [`Builder::transport`] replaces it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -104,24 +104,21 @@ impl<T, D> Builder<T, D> {
     /// The transport that carries datagrams and streams (`memberlist-net`'s `NetTransport`
     /// for UDP + TCP).
     pub fn transport<T2: Transport>(self, transport: T2) -> Builder<T2, D> {
-        Builder {
-            config: self.config,
-            transport,
-            delegate: self.delegate,
-            codecs: self.codecs,
-            compressor: self.compressor,
-            encryption: self.encryption,
-            metrics: self.metrics,
-            seed: self.seed,
-        }
+        self.replace(|_, delegate| (transport, delegate))
     }
 
     /// The application's hooks (metadata, user messages and state, vetoes). It is owned by
     /// the driver task; reach it later with [`Memberlist::with_delegate`].
     pub fn delegate<D2: Delegate + 'static>(self, delegate: D2) -> Builder<T, D2> {
+        self.replace(|transport, _| (transport, delegate))
+    }
+
+    /// This builder with the transport and the delegate `f` makes of the current ones.
+    fn replace<T2, D2>(self, f: impl FnOnce(T, D) -> (T2, D2)) -> Builder<T2, D2> {
+        let (transport, delegate) = f(self.transport, self.delegate);
         Builder {
             config: self.config,
-            transport: self.transport,
+            transport,
             delegate,
             codecs: self.codecs,
             compressor: self.compressor,
@@ -146,11 +143,9 @@ impl<T, D> Builder<T, D> {
         self
     }
 
-    /// Encrypts and decrypts with a custom `encryption` plugin (see
-    /// [`encryption_shared`](Self::encryption_shared) to keep a handle on it). Not needed for
-    /// Go's AES-GCM: keys in [`Config::keyring`] are enough with the `aes-gcm` feature. When
-    /// the configuration has keys, the plugin is given them and holds only them; rotate keys
-    /// on a running node with [`Memberlist::install_key`] and its siblings.
+    /// Encrypts and decrypts with a custom `encryption` plugin, given the configuration's keys
+    /// as the [`Builder`] doc says (see [`encryption_shared`](Self::encryption_shared) to keep
+    /// a handle on it); rotate keys on a running node with [`Memberlist::install_key`].
     pub fn encryption(self, encryption: impl Encryption + 'static) -> Self {
         self.encryption_shared(Arc::new(encryption))
     }
@@ -300,7 +295,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
         let (inbound_tx, inbound_rx) = mpsc::channel(config.max_inbound_streams);
         let (transmit_tx, transmit_rx) = mpsc::channel(config.transmit_queue);
         let (stopped_tx, stopped_rx) = watch::channel(false);
-        let inbound_ctx = Arc::new(InboundContext {
+        let ctx = Arc::new(StreamContext {
             pipeline,
             tcp_timeout: config.tcp_timeout(),
             read_limit: config.stream_read_limit,
@@ -317,7 +312,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             core: Core::new(machine),
             transport: Arc::clone(&transport),
             commands: commands_rx,
-            inbound_ctx,
+            ctx,
             inbound_rx,
             inbound_limit: Arc::new(Semaphore::new(config.max_inbound_streams)),
             transmit_tx,
@@ -325,8 +320,6 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             counters: Arc::clone(&counters),
             snapshot: Arc::clone(&snapshot),
             stopped: stopped_tx,
-            tcp_timeout: config.tcp_timeout(),
-            read_limit: config.stream_read_limit,
             name: config.protocol.name.clone(),
         };
         info!(

@@ -11,22 +11,6 @@ use crate::wire::{LABEL_MAX_SIZE, Limits};
 
 use super::seeds::{JoinRetry, Seed};
 
-/// Go's `maxPushPullRequests`: inbound push/pull exchanges served at once.
-pub const DEFAULT_MAX_CONCURRENT_PUSH_PULLS: usize = 128;
-
-/// Inbound streams (of any kind) served at once by default.
-pub const DEFAULT_MAX_INBOUND_STREAMS: usize = 512;
-
-/// Membership events buffered per subscriber by default.
-pub const DEFAULT_EVENT_BUFFER: usize = 1024;
-
-/// Datagrams queued for sending by default before new ones are dropped.
-pub const DEFAULT_TRANSMIT_QUEUE: usize = 4096;
-
-/// Default for [`Config::stream_read_limit`]: the decoder's own bound on one stream message
-/// (40 MiB, [`Limits::max_stream_message`]) plus room for a label header and an envelope.
-pub const DEFAULT_STREAM_READ_LIMIT: usize = 40 * 1024 * 1024 + 64 * 1024;
-
 /// Everything a [`Memberlist`](super::Memberlist) node needs to know: the
 /// [`ProtocolConfig`] of the protocol machine (timers, multipliers, name; Go's
 /// `TCPTimeout` is [`ProtocolConfig::tcp_timeout`]) and the runtime's own settings.
@@ -87,20 +71,13 @@ pub struct Config {
     /// send. Turn off only while rolling encryption out on a live cluster.
     pub gossip_verify_outgoing: bool,
     /// Go's `EnableCompression` (default true): compress outgoing messages, as Go does by
-    /// default. With the `lzw` feature (on by default) the builder registers Go's LZW, so a
-    /// default-built node compresses and decompresses exactly as a Go node with default
-    /// settings; [`Builder::compression`](super::Builder::compression) picks another codec.
-    /// Turn compression off with [`with_compression(false)`](Self::with_compression). Codecs
-    /// registered with the builder always decompress what arrives, whatever this says, as Go
-    /// accepts compressed input whatever its own setting. Without the `lzw` feature and
-    /// without a codec nothing is compressed, and a compressed message from a Go peer cannot
-    /// be read (the builder warns at start).
+    /// default. The codecs are the [`Builder`](super::Builder)'s: Go's LZW with the `lzw`
+    /// feature (a default); without it and without a codec nothing is compressed, and a Go
+    /// peer's compressed messages cannot be read (the builder warns at start).
     pub compression: bool,
     /// Secret keys (the first one encrypts; all of them decrypt): the one place keys are
-    /// given, by code, config files and the agent alike. With the `aes-gcm` feature (a
-    /// default) the node encrypts with Go's AES-GCM; without it, give an encryption plugin
-    /// with [`Builder::encryption`](super::Builder::encryption) (it is given these keys). `None`:
-    /// no encryption, or the keys a custom plugin manages itself.
+    /// given, by code, config files and the agent alike; `None`: no encryption, or the keys a
+    /// custom plugin manages itself. Which plugin uses them: see [`Builder`](super::Builder).
     ///
     /// ```
     /// use memberlist::encryption::{Keyring, SecretKey};
@@ -111,12 +88,9 @@ pub struct Config {
     /// # Ok::<(), memberlist::encryption::KeyringError>(())
     /// ```
     pub keyring: Option<Keyring>,
-    /// The nodes this node joins through, by address or DNS name (see [`Seed`]):
-    /// [`join_seeds`](super::Memberlist::join_seeds) tries them until one answers, as
-    /// [`join_retry`](Self::join_retry) says, and while the node runs their addresses are
-    /// retried for reconnection whenever they are not members (every
-    /// [`reconnect_interval`](ProtocolConfig::reconnect_interval)), so that a node cut off
-    /// from every member finds the cluster again. Empty by default.
+    /// The nodes this node joins through with [`join_seeds`](super::Memberlist::join_seeds),
+    /// and retries for reconnection whenever they are not members (see [`Seed`]). Empty by
+    /// default.
     ///
     /// ```
     /// use memberlist::runtime::Config;
@@ -126,19 +100,20 @@ pub struct Config {
     /// # Ok::<(), memberlist::runtime::AddressError>(())
     /// ```
     pub seeds: Vec<Seed>,
-    /// How [`join_seeds`](super::Memberlist::join_seeds) keeps trying: backoff from 1 s to
-    /// 30 s, no deadline by default.
+    /// How [`join_seeds`](super::Memberlist::join_seeds) keeps trying (see [`JoinRetry`]).
     pub join_retry: JoinRetry,
     /// Inbound push/pull exchanges served at once (Go's `maxPushPullRequests`, 128; Go refuses
     /// from the 128th on). Push/pulls beyond it are closed without an answer, logged at debug
     /// level and counted in [`Stats::push_pulls_refused`](super::Stats::push_pulls_refused).
     pub max_concurrent_push_pulls: usize,
-    /// Inbound streams of any kind served at once (Go has no bound). A connection beyond it is
-    /// closed at once, logged at debug level and counted in
+    /// Inbound streams of any kind served at once (512; Go has no bound). A connection beyond
+    /// it is closed at once, logged at debug level and counted in
     /// [`Stats::streams_refused`](super::Stats::streams_refused).
     pub max_inbound_streams: usize,
     /// The most bytes read from one stream (an inbound request or the reply to one of ours)
-    /// before it is dropped; a guard on top of the decoder's own [`Limits`].
+    /// before it is dropped; a guard on top of the decoder's own [`Limits`]. By default the
+    /// decoder's bound on one stream message (40 MiB, [`Limits::max_stream_message`]) plus
+    /// room for a label header and an envelope.
     pub stream_read_limit: usize,
     /// How long [`leave`](super::Memberlist::leave) still waits after our leave message has
     /// been gossiped, so that it spreads further before a shutdown (Go memberlist: none, the
@@ -146,10 +121,11 @@ pub struct Config {
     pub leave_propagate_delay: Duration,
     /// Membership events each [`subscribe`](super::Memberlist::subscribe)r may fall behind by
     /// (a buffer shared by all subscriptions): a subscriber further behind is resynchronised
-    /// from a fresh snapshot ([`Notification::Lagged`](super::Notification::Lagged)).
+    /// from a fresh snapshot ([`Notification::Lagged`](super::Notification::Lagged)). 1,024
+    /// by default.
     pub event_buffer: usize,
-    /// Datagrams waiting to be handed to the transport; beyond it new ones are dropped (and
-    /// counted), as a full network would drop them.
+    /// Datagrams waiting to be handed to the transport (4,096 by default); beyond it new ones
+    /// are dropped (and counted), as a full network would drop them.
     pub transmit_queue: usize,
     /// Bounds enforced on untrusted input (Go's values by default): sizes and counts the
     /// decoders check, the largest datagram accepted and the largest metadata accepted from
@@ -170,12 +146,12 @@ impl Config {
             keyring: None,
             seeds: Vec::new(),
             join_retry: JoinRetry::default(),
-            max_concurrent_push_pulls: DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
-            max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
-            stream_read_limit: DEFAULT_STREAM_READ_LIMIT,
+            max_concurrent_push_pulls: 128,
+            max_inbound_streams: 512,
+            stream_read_limit: 40 * 1024 * 1024 + 64 * 1024,
             leave_propagate_delay: Duration::ZERO,
-            event_buffer: DEFAULT_EVENT_BUFFER,
-            transmit_queue: DEFAULT_TRANSMIT_QUEUE,
+            event_buffer: 1024,
+            transmit_queue: 4096,
             limits: Limits::default(),
         }
     }

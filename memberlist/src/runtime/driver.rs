@@ -1,25 +1,9 @@
-//! The driver task: owns the [`Machine`], feeds it every input and carries out its outputs.
+//! The driver task: owns the [`Machine`], feeds it every input and carries out its outputs
+//! (see the [runtime](super) module's "How it runs").
 //!
-//! One `select!` loop waits for a datagram, an inbound stream, a message read by an inbound
-//! stream task, the outcome of a stream request, an API command, or the machine's deadline.
-//! After each input it drains the machine: datagrams go to the sender task, stream requests
-//! become tasks, events go to subscribers and to the API calls waiting for them, and the
-//! membership snapshot read by the handle is refreshed.
-//!
-//! # Overload, and why there is no handoff queue
-//!
-//! Go hands alive, suspect, dead and user messages from its UDP reader to a second goroutine
-//! through two queues of `HandoffQueueDepth` (1,024) entries, alive messages first, dropping
-//! what does not fit. Here a datagram is read only when the loop is ready for it and is
-//! processed at once, every message in it, before the next one is read: nothing queues
-//! between receipt and the machine, so no message type can wait behind another (an alive
-//! message is never starved by a backlog of suspicions). The backlog that exists lies
-//! before the driver, in the socket's receive buffer or the transport's own bounded queue,
-//! where overflow is dropped type-blind, as Go's socket buffer does. The work per datagram
-//! is bounded by [`Limits`](crate::wire::Limits) (size, nesting, decompressed size) and
-//! `select!` picks fairly among ready inputs, so a flood delays but never stops probes,
-//! gossip and streams. Inbound streams queue at most one message each, and at most
-//! `max_inbound_streams` of them exist.
+//! Go's handoff queues (`HandoffQueueDepth`) have no counterpart: a datagram is processed
+//! whole as soon as it is read. Why, and how overload is bounded instead, is in SECURITY.md
+//! ("No handoff queue").
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,10 +21,10 @@ use crate::metrics::{Counter, DropReason, Gauge, Histogram};
 use crate::transport::{Transport, TransportError};
 use crate::wire::Limit;
 
-use super::error::{JoinError, JoinFailure, JoinFailureReason};
+use super::error::{JoinFailure, JoinFailureReason};
 use super::snapshot::Snapshot;
 use super::stats::Counters;
-use super::stream::{InboundContext, InboundRequest, run_outbound, serve_inbound};
+use super::stream::{InboundRequest, StreamContext, run_outbound, serve_inbound};
 
 /// The machine's clock is `std::time::Instant`; the runtime reads time from tokio's clock and
 /// converts, so that tokio's paused time (tests) drives the machine as well.
@@ -55,27 +39,13 @@ pub(crate) type Command<D> = Box<dyn FnOnce(&mut Core<D>, std::time::Instant) + 
 /// of the id space; the machine numbers its own (leave, metadata updates) from 1 up.
 const RUNTIME_NOTIFY_BASE: u64 = 1 << 63;
 
-/// A join in progress: one push/pull per resolved address.
-struct JoinOp {
-    pending: usize,
-    contacted: usize,
-    failures: Vec<JoinFailure>,
-    reply: oneshot::Sender<Result<usize, JoinError>>,
-}
-
-/// One push/pull of a join.
-struct JoinStream {
-    op: u64,
-    address: String,
-    to: SocketAddr,
-}
+/// Where the push/pulls of one join report: `None` when the peer was contacted.
+pub(crate) type JoinReport = mpsc::UnboundedSender<Option<JoinFailure>>;
 
 /// The machine and the API calls waiting on it.
 pub(crate) struct Core<D: Delegate> {
     pub(crate) machine: Machine<D>,
-    joins: HashMap<u64, JoinOp>,
-    next_join: u64,
-    join_streams: HashMap<StreamId, JoinStream>,
+    join_streams: HashMap<StreamId, (String, SocketAddr, JoinReport)>,
     user_streams: HashMap<StreamId, oneshot::Sender<Result<(), StreamError>>>,
     pings: HashMap<u32, oneshot::Sender<Option<Duration>>>,
     broadcasts: HashMap<u64, oneshot::Sender<()>>,
@@ -87,8 +57,6 @@ impl<D: Delegate> Core<D> {
     pub(crate) fn new(machine: Machine<D>) -> Self {
         Self {
             machine,
-            joins: HashMap::new(),
-            next_join: 0,
             join_streams: HashMap::new(),
             user_streams: HashMap::new(),
             pings: HashMap::new(),
@@ -103,38 +71,24 @@ impl<D: Delegate> Core<D> {
         self.stop = true;
     }
 
-    /// Starts a push/pull with every address; `failures` are addresses that already failed
-    /// (unresolvable). The result is sent once every exchange has finished.
+    /// Starts a push/pull with every address of a join; each reports to `report` once done
+    /// (at once when the machine cannot build the request).
     pub(crate) fn start_join(
         &mut self,
         now: std::time::Instant,
         targets: Vec<(String, SocketAddr)>,
-        mut failures: Vec<JoinFailure>,
-        reply: oneshot::Sender<Result<usize, JoinError>>,
+        report: &JoinReport,
     ) {
-        self.next_join += 1;
-        let op = self.next_join;
-        let mut pending = 0;
         for (address, to) in targets {
             match self.machine.join(now, [to]).first() {
                 Some(&id) => {
-                    pending += 1;
-                    self.join_streams.insert(id, JoinStream { op, address, to });
+                    self.join_streams.insert(id, (address, to, report.clone()));
                 }
-                None => failures
-                    .push(JoinFailure::new(address, JoinFailureReason::Request).tried_at(to)),
+                None => {
+                    let failure = JoinFailure::new(address, JoinFailureReason::Request);
+                    let _ = report.send(Some(failure.tried_at(to)));
+                }
             }
-        }
-        let join = JoinOp {
-            pending,
-            contacted: 0,
-            failures,
-            reply,
-        };
-        if pending == 0 {
-            finish_join(join);
-        } else {
-            self.joins.insert(op, join);
         }
     }
 
@@ -189,26 +143,12 @@ impl<D: Delegate> Core<D> {
                 contacted,
                 ref error,
             } => {
-                let Some(js) = self.join_streams.remove(&id) else {
-                    return;
-                };
-                let Some(op) = self.joins.get_mut(&js.op) else {
-                    return;
-                };
-                op.pending -= 1;
-                if contacted {
-                    op.contacted += 1;
-                } else {
+                if let Some((address, to, report)) = self.join_streams.remove(&id) {
                     // The machine gives the reason whenever it did not contact the peer;
                     // `Request` stands in should that ever not hold.
                     let reason = error.clone().map_or(JoinFailureReason::Request, Into::into);
-                    op.failures
-                        .push(JoinFailure::new(js.address, reason).tried_at(js.to));
-                }
-                if op.pending == 0
-                    && let Some(op) = self.joins.remove(&js.op)
-                {
-                    finish_join(op);
+                    let failure = JoinFailure::new(address, reason).tried_at(to);
+                    let _ = report.send((!contacted).then_some(failure));
                 }
             }
             Event::PingResult { seq_no, rtt } => {
@@ -226,21 +166,12 @@ impl<D: Delegate> Core<D> {
     }
 }
 
-fn finish_join(op: JoinOp) {
-    let result = if op.contacted > 0 {
-        Ok(op.contacted)
-    } else {
-        Err(JoinError::Failed(op.failures))
-    };
-    let _ = op.reply.send(result);
-}
-
 /// Everything the driver task owns besides the transport.
 pub(crate) struct Driver<T: Transport, D: Delegate> {
     pub(crate) core: Core<D>,
     pub(crate) transport: Arc<T>,
     pub(crate) commands: mpsc::Receiver<Command<D>>,
-    pub(crate) inbound_ctx: Arc<InboundContext>,
+    pub(crate) ctx: Arc<StreamContext>,
     pub(crate) inbound_rx: mpsc::Receiver<InboundRequest>,
     pub(crate) inbound_limit: Arc<Semaphore>,
     pub(crate) transmit_tx: mpsc::Sender<Transmit>,
@@ -248,8 +179,6 @@ pub(crate) struct Driver<T: Transport, D: Delegate> {
     pub(crate) counters: Arc<Counters>,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
     pub(crate) stopped: watch::Sender<bool>,
-    pub(crate) tcp_timeout: Duration,
-    pub(crate) read_limit: usize,
     pub(crate) name: SmolStr,
 }
 
@@ -308,7 +237,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
                 received = &mut recv => {
                     recv = transport.recv_from();
                     match received {
-                        Ok((data, from)) => self.on_datagram(&data, from),
+                        Ok((data, from)) => self.core.machine.handle_datagram(now(), from, &data),
                         Err(e) if e.is_shutdown() => {
                             debug!("transport shut down; stopping");
                             break;
@@ -382,42 +311,25 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
         self.counters.bump(Counter::TcpAccept);
         match Arc::clone(&self.inbound_limit).try_acquire_owned() {
             Ok(permit) => {
-                let ctx = Arc::clone(&self.inbound_ctx);
+                let ctx = Arc::clone(&self.ctx);
                 inbound.spawn(serve_inbound(stream, from, ctx, permit));
             }
             Err(_) => {
-                crate::metrics::count_drop(
-                    &*self.counters.metrics,
-                    DropReason::Limit,
-                    Some(Limit::InboundStreams),
-                    true,
-                );
+                let limit = Some(Limit::InboundStreams);
+                self.counters
+                    .inbound_stream_dropped(DropReason::Limit, limit);
                 debug!(%from, "too many inbound streams; closing a new one");
             }
         }
     }
 
-    /// Counts a datagram and hands it to the machine (which drops it unread when it is
-    /// larger than [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size)).
-    fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
-        self.core.machine.handle_datagram(now(), from, data);
-    }
-
     fn on_inbound(&mut self, req: InboundRequest) {
-        match req {
-            InboundRequest::Message { from, msg, reply } => {
-                let answer = self.core.machine.handle_stream(now(), from, msg);
-                let _ = reply.send(answer);
-            }
-            InboundRequest::Failed { error, reply } => {
-                let _ = reply.send(
-                    self.core
-                        .machine
-                        .stream_error_reply(&error)
-                        .map(bytes::Bytes::from),
-                );
-            }
-        }
+        let machine = &mut self.core.machine;
+        let answer = match req.msg {
+            Ok(msg) => machine.handle_stream(now(), req.from, msg),
+            Err(error) => machine.stream_error_reply(&error).map(bytes::Bytes::from),
+        };
+        let _ = req.reply.send(answer);
     }
 
     /// Carries out everything the machine produced.
@@ -441,15 +353,7 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             self.counters.bump(Counter::TcpConnect);
             trace!(to = %req.to, kind = ?req.kind, "opening a stream");
             let id = req.id;
-            let pipeline = self.core.machine.pipeline().clone();
-            let task = run_outbound(
-                Arc::clone(&self.transport),
-                req,
-                pipeline,
-                self.tcp_timeout,
-                self.read_limit,
-                Arc::clone(&self.counters),
-            );
+            let task = run_outbound(Arc::clone(&self.transport), req, Arc::clone(&self.ctx));
             let handle = outbound.spawn(async move { (id, task.await) });
             ids.insert(handle.id(), id);
         }
@@ -503,11 +407,11 @@ impl<T: Transport, D: Delegate + 'static> Driver<T, D> {
             transport,
             transmit_tx,
             mut sender,
-            tcp_timeout,
+            ctx,
             ..
         } = self;
         drop(transmit_tx);
-        let flush_for = tcp_timeout.min(Duration::from_secs(1));
+        let flush_for = ctx.tcp_timeout.min(Duration::from_secs(1));
         if tokio::time::timeout(flush_for, &mut sender).await.is_err() {
             sender.abort();
         }

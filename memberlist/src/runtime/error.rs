@@ -177,13 +177,13 @@ pub enum JoinError {
     #[error("no address to join")]
     NoAddresses,
     /// Every address failed; each failure is listed.
-    #[error("failed to join any of {} addresses: {}", .0.len(), ListFailures(.0))]
+    #[error("failed to join any of {} addresses: {}", .0.len(), list(.0))]
     Failed(Vec<JoinFailure>),
     /// [`join_seeds`](super::Memberlist::join_seeds) reached its deadline; the failures
     /// are those of the last attempt.
     #[error(
         "gave up joining through the seeds after {attempts} attempts; the last: {}",
-        ListFailures(.failures)
+        list(.failures)
     )]
     GaveUp {
         /// How many attempts were made.
@@ -207,18 +207,10 @@ impl JoinError {
     }
 }
 
-struct ListFailures<'a>(&'a [JoinFailure]);
-
-impl fmt::Display for ListFailures<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, failure) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{failure}")?;
-        }
-        Ok(())
-    }
+/// Each failure, separated by "; ".
+fn list(failures: &[JoinFailure]) -> String {
+    let each: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    each.join("; ")
 }
 
 #[cfg(test)]

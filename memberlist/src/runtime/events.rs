@@ -1,12 +1,5 @@
 //! Membership events: [`MemberEvent`], and how the driver turns one step of the machine into
-//! the numbered events subscribers receive.
-//!
-//! The machine reports Go's events (join, leave, metadata update, conflict). A subscriber
-//! that starts from a snapshot and applies events must end up with exactly
-//! [`members`](super::Memberlist::members), so after the machine's events of a step the
-//! driver compares, for every member the step touched, what subscribers were told with the
-//! member table, and reports what the machine's events did not cover (a suspicion raised or
-//! refuted, a new incarnation) as [`MemberEvent::Changed`].
+//! the numbered events subscribers receive ([`step_events`]).
 
 use std::collections::HashMap;
 
@@ -213,10 +206,11 @@ impl EventLog {
     }
 }
 
-/// The events subscribers receive for one driver step: the machine's `events`, then a
+/// The events subscribers receive for one driver step: the machine's `events` (Go's), then a
 /// `Join`, `Update`, `Changed`, `Left` or `Failed` for every member whose row differs from
-/// what those events told. `previous` holds the row of each member the step changed as it
-/// was before the step; `current` finds rows as they are now.
+/// what those events told, so that a subscriber applying them ends up with exactly
+/// [`members`](super::Memberlist::members). `previous` holds the row of each member the step
+/// changed as it was before the step; `current` finds rows as they are now.
 pub(crate) fn step_events<R: std::borrow::Borrow<Member>>(
     events: &[Event],
     previous: Vec<(SmolStr, Option<Member>)>,

@@ -5,199 +5,203 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::encryption::{Keyring, SecretKey};
-use crate::machine::ProtocolConfig;
 
 use super::config::{Config, ConfigError};
 use super::seeds::Seed;
 
-/// A [`Config`] as written in a file: a preset plus the fields to change, every one optional.
-///
-/// - `name` is required; `preset` is `"lan"` (the default), `"wan"` or `"local"`, and every
-///   field left out keeps the preset's value.
-/// - **Durations** are strings in [humantime](https://docs.rs/humantime) form — `"1s"`,
-///   `"200ms"`, `"1m 30s"`, `"2h"` — or plain integers counting **milliseconds**. They are
-///   written back as strings.
-/// - `keys` are base64 strings (standard alphabet with padding, as Serf and Consul print
-///   them) of 16, 24 or 32 bytes; the first is the primary key. They need an encryption plugin
-///   (see [`Config::keyring`]).
-/// - `seeds` are `ip:port` addresses, `cidrs_allowed` are networks like `"10.0.0.0/8"`.
-/// - Unknown fields are an error, so a typo does not pass silently.
-///
-/// ```
-/// use std::time::Duration;
-/// use memberlist::runtime::{Config, ConfigFile};
-///
-/// let file: ConfigFile = toml::from_str(r#"
-///     name = "node-a"
-///     preset = "local"
-///     probe_interval = "500ms"
-///     probe_timeout = 250        # milliseconds
-///     tcp_timeout = "2s"
-///     label = "prod"
-///     max_concurrent_push_pulls = 64
-/// "#)?;
-/// let config: Config = file.into_config()?;
-/// assert_eq!(config.name(), "node-a");
-/// assert_eq!(config.protocol.probe_interval, Duration::from_millis(500));
-/// assert_eq!(config.protocol.probe_timeout, Duration::from_millis(250));
-/// assert_eq!(config.tcp_timeout(), Duration::from_secs(2));
-/// assert_eq!(config.protocol.gossip_interval, Duration::from_millis(100)); // from "local"
-/// assert_eq!(config.label, "prod");
-///
-/// // And back: durations are written as humantime strings.
-/// let text = toml::to_string(&ConfigFile::from(&config))?;
-/// assert!(text.contains(r#"probe_interval = "500ms""#));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct ConfigFile {
-    /// The node's unique name (required).
-    pub name: String,
-    /// `"lan"` (default), `"wan"` or `"local"`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preset: Option<Preset>,
+/// Declares [`ConfigFile`]: `name`, then the optional fields in file order. A field written
+/// `=> path` is that field of [`Config`], copied in by `apply_plain` and out by `plain`; the
+/// others are converted by hand.
+macro_rules! config_file {
+    (@out $c:ident) => { None };
+    (@out $c:ident $($path:ident).+) => { Some(Clone::clone(&$c.$($path).+)) };
+    ($(#[$meta:meta])* pub struct ConfigFile {
+        $( $(#[$attr:meta])* $field:ident: $ty:ty $(=> $($path:ident).+)?, )*
+    }) => {
+        $(#[$meta])*
+        pub struct ConfigFile {
+            /// The node's unique name (required).
+            pub name: String,
+            $(
+                $(#[$attr])*
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )*
+        }
 
-    /// Protocol version spoken (1..=5).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol_version: Option<u8>,
-    /// Delegate protocol versions `[min, max, current]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delegate_versions: Option<[u8; 3]>,
-    /// Go's `TCPTimeout`.
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub tcp_timeout: Option<Duration>,
-    /// Go's `IndirectChecks`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub indirect_checks: Option<usize>,
-    /// Go's `RetransmitMult`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retransmit_mult: Option<u32>,
-    /// Go's `SuspicionMult`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suspicion_mult: Option<u32>,
-    /// Go's `SuspicionMaxTimeoutMult`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suspicion_max_timeout_mult: Option<u32>,
-    /// Go's `PushPullInterval` (`"0s"` disables periodic push/pull).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub push_pull_interval: Option<Duration>,
-    /// Go's `ProbeInterval`.
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub probe_interval: Option<Duration>,
-    /// Go's `ProbeTimeout`.
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub probe_timeout: Option<Duration>,
-    /// Go's `DisableTcpPings`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disable_tcp_pings: Option<bool>,
-    /// Go's `AwarenessMaxMultiplier`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub awareness_max_multiplier: Option<u32>,
-    /// Go's `GossipInterval` (`"0s"` disables gossip).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub gossip_interval: Option<Duration>,
-    /// Go's `GossipNodes`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gossip_nodes: Option<usize>,
-    /// Go's `GossipToTheDeadTime`.
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub gossip_to_the_dead_time: Option<Duration>,
-    /// Go's `UDPBufferSize`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub udp_buffer_size: Option<usize>,
-    /// Go's `DeadNodeReclaimTime` (`"0s"` disables reclaiming).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub dead_node_reclaim_time: Option<Duration>,
-    /// The Lifeguard extensions (default on).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifeguard: Option<bool>,
-    /// How often to retry failed nodes and seeds (beyond Go; `"0s"` disables it).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub reconnect_interval: Option<Duration>,
-    /// How long a failed node is retried (beyond Go).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub reconnect_timeout: Option<Duration>,
-    /// See [`Config::seeds`]: `[name/]host[:port]`, names resolved at each attempt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seeds: Option<Vec<Seed>>,
-    /// See [`JoinRetry::first_wait`](super::JoinRetry::first_wait).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub join_retry_first_wait: Option<Duration>,
-    /// See [`JoinRetry::max_wait`](super::JoinRetry::max_wait).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub join_retry_max_wait: Option<Duration>,
-    /// See [`JoinRetry::deadline`](super::JoinRetry::deadline) (`"0s"`: keep trying).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub join_deadline: Option<Duration>,
-    /// Follow-up push/pulls after a join (beyond Go; `0` disables them).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_push_pulls: Option<u32>,
-    /// Wait before each follow-up push/pull of a join (beyond Go).
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub join_push_pull_delay: Option<Duration>,
-    /// Go's `CIDRsAllowed` (empty allows everything).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cidrs_allowed: Option<Vec<String>>,
-    /// See [`ProtocolConfig::max_incarnation_jump`] (beyond Go; `0` disables the check).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_incarnation_jump: Option<u32>,
+        impl ConfigFile {
+            /// Moves the fields that are fields of [`Config`] into `c`.
+            fn apply_plain(&mut self, c: &mut Config) {
+                $($( if let Some(v) = self.$field.take() { c.$($path).+ = v; } )?)*
+            }
 
-    /// Go's `Label`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Go's `SkipInboundLabelCheck`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_inbound_label_check: Option<bool>,
-    /// Go's `GossipVerifyIncoming`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gossip_verify_incoming: Option<bool>,
-    /// Go's `GossipVerifyOutgoing`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gossip_verify_outgoing: Option<bool>,
-    /// Go's `EnableCompression`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub compression: Option<bool>,
-    /// Secret keys, base64, primary first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keys: Option<Vec<String>>,
-    /// See [`Config::max_concurrent_push_pulls`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_concurrent_push_pulls: Option<usize>,
-    /// See [`Config::max_inbound_streams`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_inbound_streams: Option<usize>,
-    /// See [`Config::stream_read_limit`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream_read_limit: Option<usize>,
-    /// See [`Config::leave_propagate_delay`].
-    #[serde(with = "duration", skip_serializing_if = "Option::is_none")]
-    pub leave_propagate_delay: Option<Duration>,
-    /// See [`Config::event_buffer`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_buffer: Option<usize>,
-    /// See [`Config::transmit_queue`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transmit_queue: Option<usize>,
-    /// See [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_datagram_size: Option<usize>,
-    /// See [`Limits::max_push_nodes`](crate::wire::Limits::max_push_nodes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_push_nodes: Option<u32>,
-    /// See [`Limits::max_user_state`](crate::wire::Limits::max_user_state).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_user_state: Option<u32>,
-    /// See [`Limits::max_user_message`](crate::wire::Limits::max_user_message).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_user_message: Option<u32>,
-    /// See [`Limits::max_decompressed_size`](crate::wire::Limits::max_decompressed_size).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_decompressed_size: Option<usize>,
-    /// See [`Limits::max_remote_meta`](crate::wire::Limits::max_remote_meta).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_remote_meta: Option<usize>,
+            /// `c`'s fields that are fields of a `ConfigFile`; the others `None`.
+            fn plain(c: &Config) -> Self {
+                Self {
+                    name: c.protocol.name.to_string(),
+                    $( $field: config_file!(@out c $($($path).+)?), )*
+                }
+            }
+        }
+    };
+}
+
+config_file! {
+    /// A [`Config`] as written in a file: a preset plus the fields to change, every one optional.
+    ///
+    /// - `name` is required; `preset` is `"lan"` (the default), `"wan"` or `"local"`, and every
+    ///   field left out keeps the preset's value.
+    /// - **Durations** are strings in [humantime](https://docs.rs/humantime) form — `"1s"`,
+    ///   `"200ms"`, `"1m 30s"`, `"2h"` — or plain integers counting **milliseconds**. They are
+    ///   written back as strings.
+    /// - `keys` are base64 strings (standard alphabet with padding, as Serf and Consul print
+    ///   them) of 16, 24 or 32 bytes; the first is the primary key. They need an encryption plugin
+    ///   (see [`Config::keyring`]).
+    /// - `seeds` are `ip:port` addresses, `cidrs_allowed` are networks like `"10.0.0.0/8"`.
+    /// - Unknown fields are an error, so a typo does not pass silently.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memberlist::runtime::{Config, ConfigFile};
+    ///
+    /// let file: ConfigFile = toml::from_str(r#"
+    ///     name = "node-a"
+    ///     preset = "local"
+    ///     probe_interval = "500ms"
+    ///     probe_timeout = 250        # milliseconds
+    ///     tcp_timeout = "2s"
+    ///     label = "prod"
+    ///     max_concurrent_push_pulls = 64
+    /// "#)?;
+    /// let config: Config = file.into_config()?;
+    /// assert_eq!(config.name(), "node-a");
+    /// assert_eq!(config.protocol.probe_interval, Duration::from_millis(500));
+    /// assert_eq!(config.protocol.probe_timeout, Duration::from_millis(250));
+    /// assert_eq!(config.tcp_timeout(), Duration::from_secs(2));
+    /// assert_eq!(config.protocol.gossip_interval, Duration::from_millis(100)); // from "local"
+    /// assert_eq!(config.label, "prod");
+    ///
+    /// // And back: durations are written as humantime strings.
+    /// let text = toml::to_string(&ConfigFile::from(&config))?;
+    /// assert!(text.contains(r#"probe_interval = "500ms""#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    #[non_exhaustive]
+    pub struct ConfigFile {
+        /// `"lan"` (default), `"wan"` or `"local"`.
+        preset: Preset,
+
+        /// Protocol version spoken (1..=5).
+        protocol_version: u8 => protocol.protocol_version,
+        /// Delegate protocol versions `[min, max, current]`.
+        delegate_versions: [u8; 3],
+        /// Go's `TCPTimeout`.
+        #[serde(with = "duration")]
+        tcp_timeout: Duration => protocol.tcp_timeout,
+        /// Go's `IndirectChecks`.
+        indirect_checks: usize => protocol.indirect_checks,
+        /// Go's `RetransmitMult`.
+        retransmit_mult: u32 => protocol.retransmit_mult,
+        /// Go's `SuspicionMult`.
+        suspicion_mult: u32 => protocol.suspicion_mult,
+        /// Go's `SuspicionMaxTimeoutMult`.
+        suspicion_max_timeout_mult: u32 => protocol.suspicion_max_timeout_mult,
+        /// Go's `PushPullInterval` (`"0s"` disables periodic push/pull).
+        #[serde(with = "duration")]
+        push_pull_interval: Duration => protocol.push_pull_interval,
+        /// Go's `ProbeInterval`.
+        #[serde(with = "duration")]
+        probe_interval: Duration => protocol.probe_interval,
+        /// Go's `ProbeTimeout`.
+        #[serde(with = "duration")]
+        probe_timeout: Duration => protocol.probe_timeout,
+        /// Go's `DisableTcpPings`.
+        disable_tcp_pings: bool => protocol.disable_tcp_pings,
+        /// Go's `AwarenessMaxMultiplier`.
+        awareness_max_multiplier: u32 => protocol.awareness_max_multiplier,
+        /// Go's `GossipInterval` (`"0s"` disables gossip).
+        #[serde(with = "duration")]
+        gossip_interval: Duration => protocol.gossip_interval,
+        /// Go's `GossipNodes`.
+        gossip_nodes: usize => protocol.gossip_nodes,
+        /// Go's `GossipToTheDeadTime`.
+        #[serde(with = "duration")]
+        gossip_to_the_dead_time: Duration => protocol.gossip_to_the_dead_time,
+        /// Go's `UDPBufferSize`.
+        udp_buffer_size: usize => protocol.udp_buffer_size,
+        /// Go's `DeadNodeReclaimTime` (`"0s"` disables reclaiming).
+        #[serde(with = "duration")]
+        dead_node_reclaim_time: Duration => protocol.dead_node_reclaim_time,
+        /// The Lifeguard extensions (default on).
+        lifeguard: bool => protocol.lifeguard,
+        /// How often to retry failed nodes and seeds (beyond Go; `"0s"` disables it).
+        #[serde(with = "duration")]
+        reconnect_interval: Duration => protocol.reconnect_interval,
+        /// How long a failed node is retried (beyond Go).
+        #[serde(with = "duration")]
+        reconnect_timeout: Duration => protocol.reconnect_timeout,
+        /// See [`Config::seeds`]: `[name/]host[:port]`, names resolved at each attempt.
+        seeds: Vec<Seed> => seeds,
+        /// See [`JoinRetry::first_wait`](super::JoinRetry::first_wait).
+        #[serde(with = "duration")]
+        join_retry_first_wait: Duration => join_retry.first_wait,
+        /// See [`JoinRetry::max_wait`](super::JoinRetry::max_wait).
+        #[serde(with = "duration")]
+        join_retry_max_wait: Duration => join_retry.max_wait,
+        /// See [`JoinRetry::deadline`](super::JoinRetry::deadline) (`"0s"`: keep trying).
+        #[serde(with = "duration")]
+        join_deadline: Duration,
+        /// Follow-up push/pulls after a join (beyond Go; `0` disables them).
+        join_push_pulls: u32 => protocol.join_push_pulls,
+        /// Wait before each follow-up push/pull of a join (beyond Go).
+        #[serde(with = "duration")]
+        join_push_pull_delay: Duration => protocol.join_push_pull_delay,
+        /// Go's `CIDRsAllowed` (empty allows everything).
+        cidrs_allowed: Vec<String>,
+        /// See [`max_incarnation_jump`](crate::machine::ProtocolConfig::max_incarnation_jump)
+        /// (beyond Go; `0` disables the check).
+        max_incarnation_jump: u32 => protocol.max_incarnation_jump,
+
+        /// Go's `Label`.
+        label: String => label,
+        /// Go's `SkipInboundLabelCheck`.
+        skip_inbound_label_check: bool => skip_inbound_label_check,
+        /// Go's `GossipVerifyIncoming`.
+        gossip_verify_incoming: bool => gossip_verify_incoming,
+        /// Go's `GossipVerifyOutgoing`.
+        gossip_verify_outgoing: bool => gossip_verify_outgoing,
+        /// Go's `EnableCompression`.
+        compression: bool => compression,
+        /// Secret keys, base64, primary first.
+        keys: Vec<String>,
+        /// See [`Config::max_concurrent_push_pulls`].
+        max_concurrent_push_pulls: usize => max_concurrent_push_pulls,
+        /// See [`Config::max_inbound_streams`].
+        max_inbound_streams: usize => max_inbound_streams,
+        /// See [`Config::stream_read_limit`].
+        stream_read_limit: usize => stream_read_limit,
+        /// See [`Config::leave_propagate_delay`].
+        #[serde(with = "duration")]
+        leave_propagate_delay: Duration => leave_propagate_delay,
+        /// See [`Config::event_buffer`].
+        event_buffer: usize => event_buffer,
+        /// See [`Config::transmit_queue`].
+        transmit_queue: usize => transmit_queue,
+        /// See [`Limits::max_datagram_size`](crate::wire::Limits::max_datagram_size).
+        max_datagram_size: usize => limits.max_datagram_size,
+        /// See [`Limits::max_push_nodes`](crate::wire::Limits::max_push_nodes).
+        max_push_nodes: u32 => limits.max_push_nodes,
+        /// See [`Limits::max_user_state`](crate::wire::Limits::max_user_state).
+        max_user_state: u32 => limits.max_user_state,
+        /// See [`Limits::max_user_message`](crate::wire::Limits::max_user_message).
+        max_user_message: u32 => limits.max_user_message,
+        /// See [`Limits::max_decompressed_size`](crate::wire::Limits::max_decompressed_size).
+        max_decompressed_size: usize => limits.max_decompressed_size,
+        /// See [`Limits::max_remote_meta`](crate::wire::Limits::max_remote_meta).
+        max_remote_meta: usize => limits.max_remote_meta,
+    }
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> ConfigError {
@@ -229,7 +233,7 @@ pub enum Preset {
 
 impl ConfigFile {
     /// Applies the fields to the preset and validates the result.
-    pub fn into_config(self) -> Result<Config, ConfigError> {
+    pub fn into_config(mut self) -> Result<Config, ConfigError> {
         if self.name.is_empty() {
             return Err(invalid("name", "a node name is required"));
         }
@@ -238,41 +242,12 @@ impl ConfigFile {
             Preset::Wan => Config::wan(self.name.as_str()),
             Preset::Local => Config::local(self.name.as_str()),
         };
-        let p: &mut ProtocolConfig = &mut c.protocol;
-        macro_rules! set {
-            ($($src:ident => $dst:expr),* $(,)?) => {
-                $( if let Some(v) = self.$src { $dst = v; } )*
-            };
-        }
-        set! {
-            protocol_version => p.protocol_version,
-            tcp_timeout => p.tcp_timeout,
-            indirect_checks => p.indirect_checks,
-            retransmit_mult => p.retransmit_mult,
-            suspicion_mult => p.suspicion_mult,
-            suspicion_max_timeout_mult => p.suspicion_max_timeout_mult,
-            push_pull_interval => p.push_pull_interval,
-            probe_interval => p.probe_interval,
-            probe_timeout => p.probe_timeout,
-            disable_tcp_pings => p.disable_tcp_pings,
-            awareness_max_multiplier => p.awareness_max_multiplier,
-            gossip_interval => p.gossip_interval,
-            gossip_nodes => p.gossip_nodes,
-            gossip_to_the_dead_time => p.gossip_to_the_dead_time,
-            udp_buffer_size => p.udp_buffer_size,
-            dead_node_reclaim_time => p.dead_node_reclaim_time,
-            lifeguard => p.lifeguard,
-            reconnect_interval => p.reconnect_interval,
-            reconnect_timeout => p.reconnect_timeout,
-            join_push_pulls => p.join_push_pulls,
-            join_push_pull_delay => p.join_push_pull_delay,
-            max_incarnation_jump => p.max_incarnation_jump,
-        }
+        self.apply_plain(&mut c);
         if let Some([min, max, cur]) = self.delegate_versions {
-            p.delegate_versions = (min, max, cur);
+            c.protocol.delegate_versions = (min, max, cur);
         }
         if let Some(cidrs) = self.cidrs_allowed {
-            p.cidrs_allowed = cidrs
+            c.protocol.cidrs_allowed = cidrs
                 .iter()
                 .enumerate()
                 .map(|(index, s)| {
@@ -283,28 +258,6 @@ impl ConfigFile {
         }
         if let Some(deadline) = self.join_deadline {
             c.join_retry.deadline = (!deadline.is_zero()).then_some(deadline);
-        }
-        set! {
-            seeds => c.seeds,
-            join_retry_first_wait => c.join_retry.first_wait,
-            join_retry_max_wait => c.join_retry.max_wait,
-            label => c.label,
-            skip_inbound_label_check => c.skip_inbound_label_check,
-            gossip_verify_incoming => c.gossip_verify_incoming,
-            gossip_verify_outgoing => c.gossip_verify_outgoing,
-            compression => c.compression,
-            max_concurrent_push_pulls => c.max_concurrent_push_pulls,
-            max_inbound_streams => c.max_inbound_streams,
-            stream_read_limit => c.stream_read_limit,
-            leave_propagate_delay => c.leave_propagate_delay,
-            event_buffer => c.event_buffer,
-            transmit_queue => c.transmit_queue,
-            max_datagram_size => c.limits.max_datagram_size,
-            max_push_nodes => c.limits.max_push_nodes,
-            max_user_state => c.limits.max_user_state,
-            max_user_message => c.limits.max_user_message,
-            max_decompressed_size => c.limits.max_decompressed_size,
-            max_remote_meta => c.limits.max_remote_meta,
         }
         if let Some(keys) = self.keys {
             c.keyring = parse_keys(&keys)?;
@@ -325,62 +278,24 @@ impl From<&Config> for ConfigFile {
     /// Every field written out (no preset), keys included: treat the output as a secret when
     /// keys are set.
     fn from(c: &Config) -> Self {
-        let p = &c.protocol;
-        let (dmin, dmax, dcur) = p.delegate_versions;
+        let (dmin, dmax, dcur) = c.protocol.delegate_versions;
         Self {
-            name: p.name.to_string(),
-            preset: None,
-            protocol_version: Some(p.protocol_version),
             delegate_versions: Some([dmin, dmax, dcur]),
-            tcp_timeout: Some(p.tcp_timeout),
-            indirect_checks: Some(p.indirect_checks),
-            retransmit_mult: Some(p.retransmit_mult),
-            suspicion_mult: Some(p.suspicion_mult),
-            suspicion_max_timeout_mult: Some(p.suspicion_max_timeout_mult),
-            push_pull_interval: Some(p.push_pull_interval),
-            probe_interval: Some(p.probe_interval),
-            probe_timeout: Some(p.probe_timeout),
-            disable_tcp_pings: Some(p.disable_tcp_pings),
-            awareness_max_multiplier: Some(p.awareness_max_multiplier),
-            gossip_interval: Some(p.gossip_interval),
-            gossip_nodes: Some(p.gossip_nodes),
-            gossip_to_the_dead_time: Some(p.gossip_to_the_dead_time),
-            udp_buffer_size: Some(p.udp_buffer_size),
-            dead_node_reclaim_time: Some(p.dead_node_reclaim_time),
-            lifeguard: Some(p.lifeguard),
-            reconnect_interval: Some(p.reconnect_interval),
-            reconnect_timeout: Some(p.reconnect_timeout),
-            seeds: Some(c.seeds.clone()),
-            join_retry_first_wait: Some(c.join_retry.first_wait),
-            join_retry_max_wait: Some(c.join_retry.max_wait),
             join_deadline: Some(c.join_retry.deadline.unwrap_or_default()),
-            join_push_pulls: Some(p.join_push_pulls),
-            join_push_pull_delay: Some(p.join_push_pull_delay),
-            cidrs_allowed: Some(p.cidrs_allowed.iter().map(ToString::to_string).collect()),
-            max_incarnation_jump: Some(p.max_incarnation_jump),
-            label: Some(c.label.clone()),
-            skip_inbound_label_check: Some(c.skip_inbound_label_check),
-            gossip_verify_incoming: Some(c.gossip_verify_incoming),
-            gossip_verify_outgoing: Some(c.gossip_verify_outgoing),
-            compression: Some(c.compression),
+            cidrs_allowed: Some(
+                c.protocol
+                    .cidrs_allowed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
             keys: c.keyring.as_ref().map(|ring| {
                 ring.keys()
                     .iter()
                     .map(|k| base64::encode(k.as_bytes()))
                     .collect()
             }),
-            max_concurrent_push_pulls: Some(c.max_concurrent_push_pulls),
-            max_inbound_streams: Some(c.max_inbound_streams),
-            stream_read_limit: Some(c.stream_read_limit),
-            leave_propagate_delay: Some(c.leave_propagate_delay),
-            event_buffer: Some(c.event_buffer),
-            transmit_queue: Some(c.transmit_queue),
-            max_datagram_size: Some(c.limits.max_datagram_size),
-            max_push_nodes: Some(c.limits.max_push_nodes),
-            max_user_state: Some(c.limits.max_user_state),
-            max_user_message: Some(c.limits.max_user_message),
-            max_decompressed_size: Some(c.limits.max_decompressed_size),
-            max_remote_meta: Some(c.limits.max_remote_meta),
+            ..Self::plain(c)
         }
     }
 }

@@ -127,20 +127,38 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         rx.await.map_err(|_| Error::Shutdown)
     }
 
-    // ------------------------------------------------------------------------------------
-    // Lifecycle
-    // ------------------------------------------------------------------------------------
+    /// Runs `queue` in the driver (it queues a broadcast and returns its notification id),
+    /// then waits until the broadcast has been sent enough times, or `timeout` passes
+    /// ([`Error::Timeout`] naming `what`).
+    pub(super) async fn broadcast_within(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        queue: impl FnOnce(&mut Core<D>, std::time::Instant) -> u64 + Send + 'static,
+    ) -> Result<(), Error> {
+        let done = self
+            .call(move |core, now| {
+                let id = queue(core, now);
+                core.wait_broadcast(id)
+            })
+            .await?;
+        match tokio::time::timeout(timeout, done).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::Timeout {
+                what,
+                after: timeout,
+            }),
+        }
+    }
 
     /// Joins a cluster by exchanging state (a push/pull with `join` set) with every address,
     /// and returns how many exchanges succeeded. It fails only if none did, with every
     /// address's error listed ([`JoinError::Failed`]).
     ///
-    /// Addresses take Go's forms: `host:port`, `host` (port 7946, Go's default port; note that
-    /// Go uses the node's own bind port instead), `[v6]:port`, a bare IPv6 address, each
-    /// optionally prefixed with a node name as in `node-b/10.0.0.2:7946`. The name is
-    /// accepted for compatibility and otherwise ignored: a push/pull is not addressed to a
-    /// name. DNS names are resolved with the system resolver and **every** address they
-    /// resolve to is tried (each success counts).
+    /// Addresses take the forms of a [`Seed`] (a missing port is 7946, where Go uses the
+    /// node's own bind port), and **every** address a DNS name resolves to is tried (each
+    /// success counts).
     ///
     /// Each exchange is bounded by the TCP timeout, so `join` returns within about that long
     /// (plus name resolution).
@@ -214,11 +232,22 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
             return Err(JoinError::Failed(failures));
         }
         tracing::debug!(addresses = targets.len(), "joining");
-        let (tx, rx) = oneshot::channel();
-        self.call(move |core, now| core.start_join(now, targets, failures, tx))
+        let pending = targets.len();
+        let (report, mut reports) = mpsc::unbounded_channel();
+        self.call(move |core, now| core.start_join(now, targets, &report))
             .await
             .map_err(|_| JoinError::Shutdown)?;
-        rx.await.map_err(|_| JoinError::Shutdown)?
+        let mut contacted = 0;
+        for _ in 0..pending {
+            match reports.recv().await.ok_or(JoinError::Shutdown)? {
+                None => contacted += 1,
+                Some(failure) => failures.push(failure),
+            }
+        }
+        if contacted == 0 {
+            return Err(JoinError::Failed(failures));
+        }
+        Ok(contacted)
     }
 
     /// Leaves the cluster gracefully: broadcasts that this node is leaving, and waits until
@@ -239,22 +268,10 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub async fn leave(&self, timeout: Duration) -> Result<(), Error> {
-        let done = self
-            .call(|core, now| {
-                let id = core.machine.leave(now);
-                core.wait_broadcast(id)
-            })
-            .await?;
-        match tokio::time::timeout(timeout, done).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(Error::Shutdown),
-            Err(_) => {
-                return Err(Error::Timeout {
-                    what: "leave broadcast",
-                    after: timeout,
-                });
-            }
-        }
+        self.broadcast_within("leave broadcast", timeout, |core, now| {
+            core.machine.leave(now)
+        })
+        .await?;
         let delay = self.shared.config.leave_propagate_delay;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -277,10 +294,6 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     pub fn is_running(&self) -> bool {
         self.snapshot().running
     }
-
-    // ------------------------------------------------------------------------------------
-    // Queries
-    // ------------------------------------------------------------------------------------
 
     /// The members that are alive or suspect (not dead nor left), ourselves included — Go's
     /// `Members`.
@@ -411,12 +424,8 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     }
 
     /// The members now, then every membership change in order: joins, departures (left or
-    /// failed), metadata updates, suspicions and refutations, name conflicts. The
-    /// [`Subscription`] is a [`Stream`](futures_core::Stream) of
-    /// [`Notification`](super::Notification)s: first a snapshot, then numbered events. A
-    /// subscriber more than [`event_buffer`](Config::event_buffer) events behind is not
-    /// left with a gap: it gets [`Notification::Lagged`](super::Notification::Lagged) with a
-    /// fresh snapshot and goes on from there. The stream ends when the node stops.
+    /// failed), metadata updates, suspicions and refutations, name conflicts (see
+    /// [`Subscription`]).
     ///
     /// ```no_run
     /// # use std::collections::BTreeMap;

@@ -5,19 +5,10 @@
 //! snapshot per packet), so a change applies from the next packet on, and packets already
 //! being sealed or opened finish with the keys they started with.
 //!
-//! Rotating the key of a live cluster, as Go memberlist and Serf's key manager do it:
-//!
-//! 1. [`install_key`](Memberlist::install_key) the new key on every node (it decrypts, it
-//!    does not encrypt yet);
-//! 2. [`use_key`](Memberlist::use_key) it on every node (it encrypts from now on; nodes
-//!    still on the old primary are understood, as the old key is still installed);
-//! 3. [`remove_key`](Memberlist::remove_key) the old key on every node.
-//!
-//! Rolling encryption out on a plaintext cluster: start every node with the key and both
-//! GossipVerify flags off (it then sends plaintext and accepts both), then
-//! [`set_gossip_verify_outgoing(true)`](Memberlist::set_gossip_verify_outgoing) everywhere,
-//! then [`set_gossip_verify_incoming(true)`](Memberlist::set_gossip_verify_incoming)
-//! everywhere.
+//! SECURITY.md gives the procedures step by step: rotating the key of a live cluster
+//! ([`install_key`](Memberlist::install_key), [`use_key`](Memberlist::use_key),
+//! [`remove_key`](Memberlist::remove_key), each on every node before the next) and moving a
+//! plaintext cluster to encryption with the GossipVerify switches.
 
 use std::sync::Arc;
 

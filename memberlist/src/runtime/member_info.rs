@@ -1,12 +1,9 @@
 //! [`MemberInfo`]: a member as the runtime shows it to applications — what
 //! [`members`](super::Memberlist::members), events and the agent's JSON carry.
 //!
-//! The protocol machine keeps its own row per member ([`Member`]): raw IP bytes exactly as the
-//! node advertised them (Go compares them verbatim), a monotonic [`Instant`] for the last
-//! state change, a packed version vector. `MemberInfo` is the same member in the types a
-//! Rust application works with: a [`SocketAddr`], a wall-clock [`SystemTime`], named version
-//! ranges, and serde (feature `serde`, on by default). [`MemberInfo::from_member`] is the one
-//! place that reads the machine's row.
+//! The machine's own row ([`Member`]) keeps raw IP bytes (Go compares them verbatim), an
+//! [`Instant`] and a packed version vector; `MemberInfo` has a [`SocketAddr`], a wall-clock
+//! [`SystemTime`] and named version ranges, and is built only by [`MemberInfo::from_member`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -129,8 +126,6 @@ impl MemberInfo {
     }
 
     /// The machine's row `m`, its state-change instant placed on the wall clock by `clock`.
-    ///
-    /// This is the only function that reads the protocol machine's [`Member`].
     pub(crate) fn from_member(m: &Member, clock: &WallClock) -> Self {
         let ip = m.addr.to_ip().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let v = &m.vsn;

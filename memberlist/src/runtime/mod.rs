@@ -31,38 +31,29 @@
 //! [`Builder::start`] spawns two tasks on the current tokio runtime:
 //!
 //! - the **driver**, which owns the machine (and so the delegate): every call into the
-//!   machine happens there. It waits in one `select!` for a datagram
-//!   ([`Transport::recv_from`](crate::transport::Transport::recv_from)), an inbound stream
-//!   ([`Transport::accept`](crate::transport::Transport::accept)), a message read by a stream
-//!   task, the outcome of a stream the machine asked for, an API command, or the machine's
-//!   next deadline ([`poll_timeout`](crate::machine::Machine::poll_timeout)). After each input
-//!   it drains the machine's outputs: datagrams, stream requests, events;
+//!   machine happens there. It waits in one `select!` for a datagram, an inbound stream, a
+//!   message read by a stream task, a stream's outcome, an API command, or the machine's
+//!   next deadline ([`poll_timeout`](crate::machine::Machine::poll_timeout)), and after each
+//!   input drains the machine's outputs: datagrams, stream requests, events;
 //! - the **sender**, which hands datagrams to the transport in order, so that the driver never
-//!   waits on the network. Its queue is bounded ([`Config::transmit_queue`]); when it is full,
-//!   datagrams are dropped and counted, as a congested network would drop them.
+//!   waits on the network; beyond [`Config::transmit_queue`] they are dropped and counted.
 //!
-//! Streams get a task each, so a slow or malicious peer holds up only its own stream:
+//! Each stream gets a task, so a slow or malicious peer holds up only its own stream. An
+//! **inbound stream** is read under the TCP timeout and [`Config::stream_read_limit`], its
+//! message handed to [`handle_stream`](crate::machine::Machine::handle_stream) and the reply
+//! written under a re-armed timeout; an undecodable stream gets Go's `errResp`
+//! ([`stream_error_reply`](crate::machine::Machine::stream_error_reply)), except for a wrong
+//! label, closed silently as Go does. Streams beyond [`Config::max_inbound_streams`], or
+//! push/pulls beyond [`Config::max_concurrent_push_pulls`], are closed and counted in
+//! [`Stats`]. An **outbound stream**
+//! ([`poll_stream_request`](crate::machine::Machine::poll_stream_request)) dials, writes,
+//! reads the reply if one is expected and reports a
+//! [`StreamOutcome`](crate::machine::StreamOutcome); as in Go each phase of a push/pull or
+//! reliable message gets the full TCP timeout, while the TCP fallback ping stays within the
+//! probe's deadline.
 //!
-//! - an **inbound stream** is read with a [`StreamDecoder`](crate::wire::StreamDecoder) under
-//!   the TCP timeout and [`Config::stream_read_limit`]; its message goes to the driver, which
-//!   calls [`handle_stream`](crate::machine::Machine::handle_stream) and hands back the reply,
-//!   written by the task under a re-armed TCP timeout. A stream that cannot be decoded gets
-//!   the machine's [`stream_error_reply`](crate::machine::Machine::stream_error_reply) (Go's
-//!   `errResp`), except for a wrong label, which is closed silently as Go does. At most
-//!   [`Config::max_inbound_streams`] are served at once and at most
-//!   [`Config::max_concurrent_push_pulls`] push/pulls (Go's 128); beyond, streams are closed
-//!   and counted in [`Stats`];
-//! - an **outbound stream** ([`poll_stream_request`](crate::machine::Machine::poll_stream_request))
-//!   dials by the request's deadline, writes the request, reads one reply when one is expected
-//!   and reports a [`StreamOutcome`](crate::machine::StreamOutcome) to
-//!   [`handle_stream_reply`](crate::machine::Machine::handle_stream_reply). As in Go, each
-//!   phase of a push/pull or reliable message gets the full TCP timeout; the TCP fallback ping
-//!   stays within the probe's deadline.
-//!
-//! Time: the machine works with `std::time::Instant`; the driver reads tokio's clock
-//! (`tokio::time::Instant::now().into_std()`) and converts deadlines back with
-//! `tokio::time::Instant::from_std`, so everything follows tokio's clock, paused time
-//! included.
+//! The machine's `std::time::Instant`s are read from and converted back to tokio's clock, so
+//! everything follows it, paused time included.
 //!
 //! Logging goes through [`tracing`] in a `memberlist` span carrying the node name; nothing
 //! received from the network can panic the runtime.
@@ -90,10 +81,7 @@ mod subscription;
 pub use address::AddressError;
 pub use address::DEFAULT_JOIN_PORT;
 pub use builder::{Builder, NoTransport};
-pub use config::{
-    Config, ConfigError, DEFAULT_EVENT_BUFFER, DEFAULT_MAX_CONCURRENT_PUSH_PULLS,
-    DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_STREAM_READ_LIMIT, DEFAULT_TRANSMIT_QUEUE,
-};
+pub use config::{Config, ConfigError};
 pub use error::{Error, JoinError, JoinFailure, JoinFailureReason};
 pub use events::MemberEvent;
 #[cfg(feature = "serde")]

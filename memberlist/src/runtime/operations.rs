@@ -37,20 +37,10 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub async fn update_meta(&self, timeout: Duration) -> Result<(), Error> {
-        let done = self
-            .call(|core, now| {
-                let id = core.machine.update_meta(now);
-                core.wait_broadcast(id)
-            })
-            .await?;
-        match tokio::time::timeout(timeout, done).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Error::Shutdown),
-            Err(_) => Err(Error::Timeout {
-                what: "metadata update broadcast",
-                after: timeout,
-            }),
-        }
+        self.broadcast_within("metadata update broadcast", timeout, |core, now| {
+            core.machine.update_meta(now)
+        })
+        .await
     }
 
     /// Runs `f` on the delegate, inside the driver task, and returns its result: the way to
@@ -80,12 +70,13 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
             .await
     }
 
-    fn check_datagram(&self, len: usize) -> Result<(), Error> {
-        let max = self.shared.max_user_datagram;
+    /// `msg` as a user message of one datagram, if it fits.
+    fn datagram(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {
+        let (len, max) = (msg.len(), self.shared.max_user_datagram);
         if len > max {
             return Err(Error::MessageTooLarge { len, max });
         }
-        Ok(())
+        Ok(msg.to_vec())
     }
 
     /// Sends a user message to a member in one datagram (UDP), with no delivery guarantee —
@@ -104,9 +95,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # Ok(()) }
     /// ```
     pub async fn send_best_effort(&self, node: &str, msg: impl AsRef<[u8]>) -> Result<(), Error> {
-        let msg = msg.as_ref();
-        self.check_datagram(msg.len())?;
-        let (node, msg) = (SmolStr::new(node), msg.to_vec());
+        let (node, msg) = (SmolStr::new(node), self.datagram(msg.as_ref())?);
         self.call(move |core, now| core.machine.send_best_effort(now, &node, &msg))
             .await?
             .map_err(Error::from)
@@ -119,9 +108,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         to: SocketAddr,
         msg: impl AsRef<[u8]>,
     ) -> Result<(), Error> {
-        let msg = msg.as_ref();
-        self.check_datagram(msg.len())?;
-        let msg = msg.to_vec();
+        let msg = self.datagram(msg.as_ref())?;
         self.call(move |core, now| core.machine.send_to_address(now, to, &msg))
             .await
     }
@@ -228,21 +215,11 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         timeout: Duration,
     ) -> Result<(), Error> {
         let msg = msg.into();
-        let done = self
-            .call(move |core, now| {
-                let id = core.notify_id();
-                let done = core.wait_broadcast(id);
-                core.machine.queue_broadcast(now, key, msg, Some(id));
-                done
-            })
-            .await?;
-        match tokio::time::timeout(timeout, done).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Error::Shutdown),
-            Err(_) => Err(Error::Timeout {
-                what: "broadcast",
-                after: timeout,
-            }),
-        }
+        self.broadcast_within("broadcast", timeout, move |core, now| {
+            let id = core.notify_id();
+            core.machine.queue_broadcast(now, key, msg, Some(id));
+            id
+        })
+        .await
     }
 }

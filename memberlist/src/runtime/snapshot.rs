@@ -1,12 +1,10 @@
 //! The membership snapshot the handle reads without asking the driver, kept up to date
 //! incrementally.
 //!
-//! The driver refreshes it after every input. Copying the machine's whole table on each
-//! change made a join of N nodes cost O(N²) member copies per node (a 1,000-node cluster in
-//! one process never converged); instead the machine records the names of the entries it
-//! touches, and only those are copied here. The list sits behind an [`Arc`] so a handle
-//! reads it without holding the lock; when a reader still holds the previous list while the
-//! driver changes it, [`Arc::make_mut`] copies it once, which only costs readers.
+//! The driver refreshes it after every input, copying only the entries the machine's change
+//! journal names (not the whole table, which made a large join quadratic). The list sits
+//! behind an [`Arc`] so a handle reads it without holding the lock; [`Arc::make_mut`] copies
+//! it only while a reader still holds the previous one.
 //!
 //! The snapshot also holds the subscribers' [`EventLog`]: events are numbered and sent under
 //! the same lock as the table they describe is updated, so a subscription started from the

@@ -21,25 +21,17 @@ use super::stats::Counters;
 /// Bytes read from a stream at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// What an inbound stream task asks the driver.
-pub(crate) enum InboundRequest {
-    /// A message arrived (opened: label checked, decrypted, decompressed): hand it to the
-    /// machine; the answer is the reply to write, if any.
-    Message {
-        from: SocketAddr,
-        msg: Bytes,
-        reply: oneshot::Sender<Option<Bytes>>,
-    },
-    /// The stream could not be decoded: the machine decides whether to answer (Go sends an
-    /// `errResp` for envelope failures).
-    Failed {
-        error: WireError,
-        reply: oneshot::Sender<Option<Bytes>>,
-    },
+/// What an inbound stream task asks the driver: the reply to write, if any, to the message
+/// that arrived (opened: label checked, decrypted, decompressed), or to a stream that could
+/// not be decoded (Go sends an `errResp` for envelope failures).
+pub(crate) struct InboundRequest {
+    pub(crate) from: SocketAddr,
+    pub(crate) msg: Result<Bytes, WireError>,
+    pub(crate) reply: oneshot::Sender<Option<Bytes>>,
 }
 
-/// What inbound stream tasks share.
-pub(crate) struct InboundContext {
+/// What stream tasks share.
+pub(crate) struct StreamContext {
     pub(crate) pipeline: Pipeline,
     pub(crate) tcp_timeout: Duration,
     pub(crate) read_limit: usize,
@@ -113,18 +105,23 @@ enum WriteError {
     Timeout,
 }
 
-/// Writes `data` and closes our side, within `deadline`.
-async fn write_and_close<S: AsyncWrite + Unpin>(
+/// Writes `data` within `deadline`, then closes our side if `close`.
+async fn write_within<S: AsyncWrite + Unpin>(
     stream: &mut S,
     data: &[u8],
     deadline: Instant,
     counters: &Counters,
+    close: bool,
 ) -> Result<(), WriteError> {
     let write = async {
         stream.write_all(data).await?;
         counters.stream_bytes_sent(data.len());
         stream.flush().await?;
-        stream.shutdown().await
+        if close {
+            stream.shutdown().await
+        } else {
+            Ok(())
+        }
     };
     match timeout_at(deadline, write).await {
         Ok(Ok(())) => Ok(()),
@@ -138,7 +135,7 @@ async fn write_and_close<S: AsyncWrite + Unpin>(
 pub(crate) async fn serve_inbound<S>(
     mut stream: S,
     from: SocketAddr,
-    ctx: Arc<InboundContext>,
+    ctx: Arc<StreamContext>,
     _permit: OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -150,7 +147,7 @@ pub(crate) async fn serve_inbound<S>(
         &ctx.pipeline,
         ctx.read_limit,
     );
-    let (reply, push_pull) = match timeout_at(deadline, read).await {
+    let (msg, push_pull) = match timeout_at(deadline, read).await {
         Ok(Ok(Some((msg, size)))) => {
             // Go's cap on concurrent inbound push/pulls.
             let permit = if msg.first() == Some(&MessageType::PushPull.byte()) {
@@ -162,12 +159,9 @@ pub(crate) async fn serve_inbound<S>(
                         Some((permit, ctx.counters.push_pull_started()))
                     }
                     Err(_) => {
-                        crate::metrics::count_drop(
-                            &*ctx.counters.metrics,
-                            DropReason::Limit,
-                            Some(Limit::PushPulls),
-                            true,
-                        );
+                        let limit = Some(Limit::PushPulls);
+                        ctx.counters
+                            .inbound_stream_dropped(DropReason::Limit, limit);
                         debug!(%from, "too many push/pulls in progress; closing the stream");
                         return;
                     }
@@ -175,16 +169,7 @@ pub(crate) async fn serve_inbound<S>(
             } else {
                 None
             };
-            let (tx, rx) = oneshot::channel();
-            let request = InboundRequest::Message {
-                from,
-                msg,
-                reply: tx,
-            };
-            if ctx.requests.send(request).await.is_err() {
-                return;
-            }
-            (rx.await.ok().flatten(), permit)
+            (Ok(msg), permit)
         }
         Ok(Ok(None)) => {
             debug!(%from, "stream closed before sending anything");
@@ -199,16 +184,7 @@ pub(crate) async fn serve_inbound<S>(
             if matches!(error, WireError::Label(_)) {
                 return;
             }
-            let (tx, rx) = oneshot::channel();
-            if ctx
-                .requests
-                .send(InboundRequest::Failed { error, reply: tx })
-                .await
-                .is_err()
-            {
-                return;
-            }
-            (rx.await.ok().flatten(), None)
+            (Err(error), None)
         }
         Ok(Err(error)) => {
             let reason = match error {
@@ -227,7 +203,16 @@ pub(crate) async fn serve_inbound<S>(
             return;
         }
     };
-    let Some(reply) = reply else {
+    let (reply, answer) = oneshot::channel();
+    if ctx
+        .requests
+        .send(InboundRequest { from, msg, reply })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Some(reply) = answer.await.ok().flatten() else {
         return;
     };
     if push_pull.is_some() {
@@ -237,7 +222,7 @@ pub(crate) async fn serve_inbound<S>(
     }
     // Go re-arms the deadline before sending its state.
     let deadline = Instant::now() + ctx.tcp_timeout;
-    match write_and_close(&mut stream, &reply, deadline, &ctx.counters).await {
+    match write_within(&mut stream, &reply, deadline, &ctx.counters, true).await {
         Ok(()) => {}
         Err(WriteError::Timeout) => {
             // A peer that does not read its answer is cut off at the deadline too.
@@ -253,23 +238,13 @@ pub(crate) async fn serve_inbound<S>(
 pub(crate) async fn run_outbound<T: Transport>(
     transport: Arc<T>,
     req: StreamRequest,
-    pipeline: Pipeline,
-    tcp_timeout: Duration,
-    read_limit: usize,
-    counters: Arc<Counters>,
+    ctx: Arc<StreamContext>,
 ) -> StreamOutcome {
+    let counters = &ctx.counters;
     let push_pull = matches!(req.kind, StreamKind::PushPull { .. });
     let _in_flight = push_pull.then(|| counters.push_pull_started());
     let started = Instant::now();
-    let result = outbound(
-        &*transport,
-        &req,
-        &pipeline,
-        tcp_timeout,
-        read_limit,
-        &counters,
-    );
-    match result.await {
+    match outbound(&*transport, &req, &ctx).await {
         Ok(outcome) => {
             if push_pull {
                 let m = &counters.metrics;
@@ -288,11 +263,9 @@ pub(crate) async fn run_outbound<T: Transport>(
 async fn outbound<T: Transport>(
     transport: &T,
     req: &StreamRequest,
-    pipeline: &Pipeline,
-    tcp_timeout: Duration,
-    read_limit: usize,
-    counters: &Counters,
+    ctx: &StreamContext,
 ) -> Result<StreamOutcome, StreamError> {
+    let counters = &*ctx.counters;
     let to = req.to;
     let deadline = Instant::from_std(req.deadline);
     let mut stream = transport.connect(to, req.deadline).await.map_err(|e| {
@@ -312,7 +285,7 @@ async fn outbound<T: Transport>(
     // the TCP timeout for each phase, as Go does.
     let phase_deadline = || match req.kind {
         StreamKind::Ping { .. } => deadline,
-        _ => Instant::now() + tcp_timeout,
+        _ => Instant::now() + ctx.tcp_timeout,
     };
     let write_failed = |e: WriteError| match e {
         WriteError::Io(e) => StreamError::Io {
@@ -325,23 +298,19 @@ async fn outbound<T: Transport>(
             phase: StreamPhase::Write,
         },
     };
-    if !req.expects_reply {
-        write_and_close(&mut stream, &req.data, phase_deadline(), counters)
-            .await
-            .map_err(write_failed)?;
+    let close = !req.expects_reply;
+    write_within(&mut stream, &req.data, phase_deadline(), counters, close)
+        .await
+        .map_err(write_failed)?;
+    if close {
         return Ok(StreamOutcome::Sent);
     }
-    let write = async {
-        stream.write_all(&req.data).await?;
-        counters.stream_bytes_sent(req.data.len());
-        stream.flush().await
-    };
-    match timeout_at(phase_deadline(), write).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(write_failed(WriteError::Io(e))),
-        Err(_) => return Err(write_failed(WriteError::Timeout)),
-    }
-    let read = read_sized(&mut stream, StreamRole::Dialer, pipeline, read_limit);
+    let read = read_sized(
+        &mut stream,
+        StreamRole::Dialer,
+        &ctx.pipeline,
+        ctx.read_limit,
+    );
     match timeout_at(phase_deadline(), read).await {
         Ok(Ok(Some((msg, size)))) => {
             if msg.first() == Some(&MessageType::PushPull.byte()) {

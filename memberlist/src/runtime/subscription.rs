@@ -1,12 +1,6 @@
 //! [`Subscription`]: the members now, then every change in order, with a resynchronisation
-//! instead of a silent gap when the subscriber falls behind.
-//!
-//! Events are numbered by the driver and sent through a bounded broadcast channel while the
-//! driver holds the snapshot lock, so a snapshot taken under that lock holds exactly the
-//! events up to its number. A subscription starts from such a snapshot; when the channel
-//! overtakes it (the subscriber is more than [`event_buffer`](super::Config::event_buffer)
-//! events behind), it takes a fresh snapshot, skips the buffered events the snapshot already
-//! holds, and goes on from there.
+//! instead of a silent gap when the subscriber falls behind. A snapshot knows exactly which
+//! events it holds, as they are numbered and sent under its lock (see `snapshot.rs`).
 
 use std::fmt;
 use std::future::Future;
@@ -119,10 +113,8 @@ impl Notification {
 /// A subscription to membership changes, from [`Memberlist::subscribe`](super::Memberlist::subscribe):
 /// a [`Stream`] of [`Notification`]s (also read with [`recv`](Self::recv)).
 ///
-/// It holds at most [`event_buffer`](super::Config::event_buffer) events (the buffer is
-/// shared by all subscriptions of a node); a subscriber further behind is resynchronised
-/// with [`Notification::Lagged`]. The stream ends after the node shuts down and the events
-/// already sent have been read.
+/// A subscriber that falls behind is resynchronised with [`Notification::Lagged`]. The
+/// stream ends after the node shuts down and the events already sent have been read.
 ///
 /// ```no_run
 /// use futures_util::StreamExt as _;

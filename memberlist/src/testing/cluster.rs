@@ -1,9 +1,5 @@
-//! Helpers for tests of clusters: a configuration with fast timers, waits that fail the test
-//! after a generous bound, and convergence checks over a set of [`Memberlist`] handles.
-//!
-//! The waits poll on tokio's clock, so they work in real time (with a bound that holds on a
-//! loaded machine) and in paused time alike. They panic when the bound passes: they are meant
-//! for tests.
+//! Helpers for tests of clusters: a configuration with fast timers, waits that panic after
+//! [`PATIENCE`] on tokio's clock (so paused time works too), and convergence checks.
 
 use std::time::Duration;
 
@@ -62,17 +58,8 @@ pub fn fast_config(name: &str) -> Config {
 /// eventually("the third poll", || { polls += 1; polls == 3 }).await;
 /// # }
 /// ```
-pub async fn eventually(what: &str, check: impl FnMut() -> bool) {
-    eventually_within(PATIENCE, what, check).await;
-}
-
-/// [`eventually`] with a bound of your own.
-///
-/// # Panics
-///
-/// After `patience`, naming `what`.
-pub async fn eventually_within(patience: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + patience;
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(POLL).await;

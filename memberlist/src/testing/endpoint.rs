@@ -52,11 +52,6 @@ impl MemoryTransport {
         }
     }
 
-    /// The network this endpoint is on.
-    pub fn network(&self) -> &MemoryNetwork {
-        &self.network
-    }
-
     fn is_closed(&self) -> bool {
         *self.closed.borrow()
     }

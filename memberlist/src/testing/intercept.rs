@@ -1,6 +1,4 @@
-//! [`Intercept`]: a transport wrapper that forwards everything to the transport inside it,
-//! counts what goes through ([`Traffic`]), and lets a [`Policy`] deliver, drop or delay each
-//! outgoing datagram and each dial.
+//! [`Intercept`]: a counting, fault-injecting transport wrapper, and its [`Policy`].
 
 use std::io;
 use std::net::SocketAddr;

@@ -67,8 +67,8 @@ mod network;
 mod traffic;
 
 pub use cluster::{
-    PATIENCE, addr_of, all_alive, eventually, eventually_within, fast_config, recv_within,
-    state_of, wait_event, wait_until_converged,
+    PATIENCE, addr_of, all_alive, eventually, fast_config, recv_within, state_of, wait_event,
+    wait_until_converged,
 };
 pub use delegate::RecordingDelegate;
 pub use endpoint::MemoryTransport;

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::endpoint::MemoryTransport;
 use super::loss::Rng;
-use super::traffic::add;
+use super::traffic::{add, counts};
 
 /// A datagram in flight, with its sender.
 pub(crate) type Datagram = (Bytes, SocketAddr);
@@ -63,29 +62,20 @@ impl Link {
     }
 }
 
-/// What happened to the datagrams sent on a [`MemoryNetwork`] so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NetworkStats {
-    /// Datagrams delivered (or on their way, delayed by latency).
-    pub delivered: u64,
-    /// Datagrams lost to a link's loss probability.
-    pub lost: u64,
-    /// Datagrams dropped by a cut or a partition.
-    pub cut: u64,
-    /// Datagrams to an address where no endpoint is.
-    pub unreachable: u64,
-    /// Dials that failed on a cut or a partition (they time out).
-    pub dials_cut: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    delivered: AtomicU64,
-    lost: AtomicU64,
-    cut: AtomicU64,
-    unreachable: AtomicU64,
-    dials_cut: AtomicU64,
+counts! {
+    /// What happened to the datagrams sent on a [`MemoryNetwork`] so far.
+    pub struct NetworkStats, counted by Counters {
+        /// Datagrams delivered (or on their way, delayed by latency).
+        delivered,
+        /// Datagrams lost to a link's loss probability.
+        lost,
+        /// Datagrams dropped by a cut or a partition.
+        cut,
+        /// Datagrams to an address where no endpoint is.
+        unreachable,
+        /// Dials that failed on a cut or a partition (they time out).
+        dials_cut,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -115,14 +105,8 @@ struct Shared {
 }
 
 /// A network in memory: endpoints ([`MemoryTransport`]s) exchange datagrams through channels
-/// and streams through [`tokio::io::duplex`] pipes. Its conditions change while nodes run:
-/// loss and latency per directed link ([`set_link`](Self::set_link)), partitions
-/// ([`partition`](Self::partition)), one-way cuts ([`cut`](Self::cut)), all undone by
-/// [`heal`](Self::heal). Loss draws from a seeded sequence
-/// ([`with_seed`](Self::with_seed)). Latency runs on tokio's clock, so tests in paused time
-/// (`#[tokio::test(start_paused = true)]`) run seconds of protocol in milliseconds.
-///
-/// A clone is another handle to the same network.
+/// and streams through [`tokio::io::duplex`] pipes, under conditions that change while nodes
+/// run (see the [module](super) overview). A clone is another handle to the same network.
 ///
 /// Datagrams are never blocked: a lost or cut one is dropped, the sender sees `Ok` (as on a
 /// real network). A dial across a cut waits for its deadline and times out (as a dial whose
@@ -284,15 +268,7 @@ impl MemoryNetwork {
 
     /// What happened to the datagrams so far.
     pub fn stats(&self) -> NetworkStats {
-        let c = &self.shared.counters;
-        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
-        NetworkStats {
-            delivered: get(&c.delivered),
-            lost: get(&c.lost),
-            cut: get(&c.cut),
-            unreachable: get(&c.unreachable),
-            dials_cut: get(&c.dials_cut),
-        }
+        self.shared.counters.snapshot()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
