@@ -92,11 +92,6 @@ impl Checker {
         }
     }
 
-    /// The earliest instant any suspicion of `subject` matured.
-    pub fn matured(&self, subject: usize) -> Option<Instant> {
-        self.matured[subject]
-    }
-
     /// A `Leave` event (dead or left) at `observer` about `subject`.
     pub fn on_gone(&mut self, now: Instant, observer: usize, subject: usize, m: &Member) {
         if m.state == State::Dead && observer != subject {

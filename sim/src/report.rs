@@ -135,14 +135,8 @@ impl Report {
             let _ = writeln!(s, "  peak memory {mib:.0} MiB (resident)");
         }
         for (k, v) in &self.measured {
-            match self.expected.get(k) {
-                Some(e) => {
-                    let _ = writeln!(s, "  {k:<28} {v}   (model {e})");
-                }
-                None => {
-                    let _ = writeln!(s, "  {k:<28} {v}");
-                }
-            }
+            let model = self.expected.get(k).map(|e| format!("   (model {e})"));
+            let _ = writeln!(s, "  {k:<28} {v}{}", model.unwrap_or_default());
         }
         for (k, e) in self
             .expected

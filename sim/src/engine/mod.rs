@@ -363,11 +363,6 @@ impl Sim {
     // Accessors
     // ----------------------------------------------------------------------------------
 
-    /// The run's seed.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
     /// Number of nodes (up or down).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -381,11 +376,6 @@ impl Sim {
     /// Virtual time since the start.
     pub fn elapsed(&self) -> Duration {
         self.now - self.start
-    }
-
-    /// The current virtual instant.
-    pub fn now(&self) -> Instant {
-        self.now
     }
 
     /// The machine of node `i`.
@@ -450,16 +440,6 @@ impl Sim {
             [] => Ok(()),
             v => Err(SimError(v.join("\n"))),
         }
-    }
-
-    /// Whether full invariant scans are on.
-    pub fn full_checks(&self) -> bool {
-        self.checker.is_full()
-    }
-
-    /// When the first suspicion of `i` matured (for the no-premature-death invariant).
-    pub fn suspicion_matured(&self, i: usize) -> Option<Duration> {
-        self.checker.matured(i).map(|t| t - self.start)
     }
 
     /// Invariant (d): every running node sees exactly the running nodes as members.
