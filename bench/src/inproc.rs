@@ -11,7 +11,7 @@ use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use tokio::time::Instant;
 
-use crate::report::{Churn, RunReport, cpu_time, peak_rss_kib, push_pull_figures};
+use crate::report::{Churn, RunReport, cpu_time, peak_rss_kib};
 use crate::{BenchCodec, BenchError, Scenario};
 
 /// A node of the in-process scenario.
@@ -167,13 +167,6 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         _ => f64::NAN,
     };
     let secs = window.as_secs_f64();
-    let (stream_bytes_per_dial, bytes_per_node_s_nominal) = push_pull_figures(
-        n,
-        secs,
-        sent1 - sent0,
-        streamed1 - streamed0,
-        dials1 - dials0,
-    );
 
     // Crash the last node: shut down without leaving.
     let victim = nodes.pop().ok_or("no nodes")?;
@@ -201,22 +194,22 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
     }
 
     Ok(RunReport {
-        implementation: "rust".into(),
-        nodes: n,
         join_s,
         quiet_s: Some(quiet_s),
-        window_s: secs,
-        cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
-        cpu_pct_of_core: cpu / secs * 100.0,
-        bytes_per_node_s: (sent1 - sent0) as f64 / n as f64 / secs,
-        bytes_per_node_s_nominal,
-        stream_bytes_per_dial,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
         join_retries,
-        dials_per_node_min: (dials1 - dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
         churn: Some(churn),
+        ..RunReport::from_window(
+            "rust",
+            n,
+            secs,
+            cpu,
+            sent1 - sent0,
+            streamed1 - streamed0,
+            dials1 - dials0,
+        )
     })
 }
 
