@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::b64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// Which of Go's config constructors the peer starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,7 +181,7 @@ impl GoPeerConfig {
             args.push(format!("-suspicion-mult={m}"));
         }
         for key in &self.keys {
-            args.push(format!("-key={}", b64::encode(key)));
+            args.push(format!("-key={}", STANDARD.encode(key)));
         }
         if let Some(label) = &self.label {
             args.push(format!("-label={label}"));

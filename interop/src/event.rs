@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use crate::b64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// A node's state as the Go peer reports it (Go's `StateAlive`, `StateSuspect`, `StateDead`,
 /// `StateLeft`).
@@ -258,7 +259,9 @@ fn bytes(obj: &Map<String, Value>, key: &str) -> Option<Vec<u8>> {
     if let Some(s) = obj.get(key).and_then(Value::as_str) {
         return Some(s.as_bytes().to_vec());
     }
-    b64::decode(obj.get(&format!("{key}_b64"))?.as_str()?)
+    STANDARD
+        .decode(obj.get(&format!("{key}_b64"))?.as_str()?)
+        .ok()
 }
 
 fn node_info(obj: &Map<String, Value>) -> Option<NodeInfo> {

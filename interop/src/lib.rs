@@ -72,7 +72,6 @@
 //! "target"}`, `target` being `to`'s state or `gone`; the counters move only with `-bench`). End of input:
 //! shutdown and exit 0. Commands run one at a time, in order.
 
-mod b64;
 mod config;
 mod error;
 mod event;
