@@ -47,13 +47,8 @@ impl HandshakeFailure {
     /// For a refusal, its series in [`HANDSHAKES_REFUSED`](crate::HANDSHAKES_REFUSED)
     /// (`None` for timeouts and other failures, which are not refusals).
     pub fn refusal(self) -> Option<usize> {
-        match self {
-            Self::UnknownCa => Some(0),
-            Self::BadCertificate => Some(1),
-            Self::NoClientCertificate => Some(2),
-            Self::Alpn => Some(3),
-            Self::Timeout | Self::Other => None,
-        }
+        // The refusals come first, in the order of the metric's label values.
+        (!matches!(self, Self::Timeout | Self::Other)).then_some(self as usize)
     }
 
     /// A short name for logs.

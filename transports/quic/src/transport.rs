@@ -42,10 +42,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Option<crate::config::MetricsSink>,
 }
 
-/// memberlist over QUIC: one quinn endpoint (one UDP port) both accepts and dials; gossip
-/// packets travel as QUIC datagrams, streams as bidirectional QUIC streams, everything under
-/// TLS 1.3 with certificates from the cluster CA. See the [crate docs](crate) for the mapping
-/// and [`QuicConfig`] for the limits.
+/// memberlist over QUIC and TLS 1.3: see the [crate docs](crate) for how packets and streams
+/// map onto it, and [`QuicConfig`] for the limits.
 ///
 /// ```
 /// # #[cfg(feature = "dev-certs")] {
