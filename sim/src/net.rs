@@ -3,8 +3,8 @@
 //! The model is deliberately simple: every link has the same base latency plus uniform jitter,
 //! each datagram is lost or duplicated independently, and a partition assigns every node a
 //! group — nodes in different groups cannot reach each other — and single links can be
-//! cut. Randomness comes from one
-//! seeded generator owned by the engine, so decisions replay exactly.
+//! cut. Randomness comes from one seeded generator owned by the engine, so decisions replay
+//! exactly.
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The outcome of one scenario run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
@@ -58,18 +58,8 @@ impl Report {
             nodes,
             seed,
             loss,
-            virtual_seconds: 0.0,
-            cpu_seconds: 0.0,
             cpu_time_source: "wall_clock",
-            node_seconds_per_cpu_second: 0.0,
-            peak_rss_mib: None,
-            steps: 0,
-            trace_hash: String::new(),
-            measured: BTreeMap::new(),
-            expected: BTreeMap::new(),
-            notes: Vec::new(),
-            violations: Vec::new(),
-            series: Vec::new(),
+            ..Self::default()
         }
     }
 

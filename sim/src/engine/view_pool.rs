@@ -87,19 +87,16 @@ impl ViewPool {
     }
 }
 
+/// Each method returns the pooled value equal to its argument, or the argument, now pooled.
 impl ViewInterner for ViewPool {
-    /// The pool's buffer with the same bytes as `message`, or `message` itself, now in
-    /// the pool.
     fn intern(&self, message: Bytes) -> Bytes {
         lock(&self.views).intern(message)
     }
 
-    /// The pool's broadcast equal to `broadcast`, or `broadcast` itself, now in the pool.
     fn intern_broadcast(&self, broadcast: Broadcast) -> Broadcast {
         lock(&self.broadcasts).intern(broadcast)
     }
 
-    /// The pool's identity equal to `identity`, or `identity` itself, now in the pool.
     fn intern_member(&self, identity: MemberIdentity) -> MemberIdentity {
         lock(&self.identities).intern(identity)
     }
