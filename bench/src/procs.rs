@@ -137,16 +137,13 @@ impl NodeProc {
     }
 
     fn ready_addr(&self) -> Result<String, BenchError> {
-        let ready = self.next_event("ready")?;
-        let ip = ready
-            .get("addr")
-            .and_then(Value::as_str)
-            .ok_or("ready without addr")?;
-        let port = ready
-            .get("port")
-            .and_then(Value::as_u64)
-            .ok_or("ready without port")?;
-        Ok(format!("{ip}:{port}"))
+        #[derive(Deserialize)]
+        struct Ready {
+            addr: String,
+            port: u16,
+        }
+        let ready: Ready = serde_json::from_value(self.next_event("ready")?)?;
+        Ok(format!("{}:{}", ready.addr, ready.port))
     }
 
     fn stop(mut self) {

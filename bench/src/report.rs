@@ -230,18 +230,12 @@ pub fn cpu_time(pid: &str) -> Option<Duration> {
 /// clock ticks (a lightly loaded node process uses less than one tick a second), but
 /// threads that exited are not counted: use it over windows where the thread set is stable.
 pub fn cpu_time_precise(pid: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let Ok(task) = task else { continue };
-        let Ok(line) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        total += line
-            .split_whitespace()
-            .next()
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0);
-    }
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let total = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
     Some(Duration::from_nanos(total))
 }
 
