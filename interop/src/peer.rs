@@ -202,6 +202,11 @@ impl GoPeer {
         self.request_with_id(command).map(|_| ())
     }
 
+    /// [`request`](Self::request) with `data` as the command's `data`.
+    fn send_data(&self, command: Value, data: &[u8]) -> Result<(), InteropError> {
+        self.request(with_payload(command, "data", data))
+    }
+
     /// Every node this Go node knows, including dead and left ones, with Go's view of their
     /// state and incarnation (see [`Event::Members`]).
     pub fn members(&self) -> Result<Vec<NodeInfo>, InteropError> {
@@ -258,18 +263,12 @@ impl GoPeer {
 
     /// `SendReliable` (over TCP) a user message to the member named `to`.
     pub fn send_reliable(&self, to: &str, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "send_reliable", "to": to}),
-            data,
-        ))
+        self.send_data(json!({"cmd": "send_reliable", "to": to}), data)
     }
 
     /// `SendBestEffort` (over UDP) a user message to the member named `to`.
     pub fn send_best_effort(&self, to: &str, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "send_best_effort", "to": to}),
-            data,
-        ))
+        self.send_data(json!({"cmd": "send_best_effort", "to": to}), data)
     }
 
     /// `SendToAddress`: a user message in a packet to any address (`name` may be empty).
@@ -280,27 +279,27 @@ impl GoPeer {
         data: &[u8],
     ) -> Result<(), InteropError> {
         let addr = addr.to_string();
-        self.request(with_payload(
+        self.send_data(
             json!({"cmd": "send_to_address", "addr": addr, "to": name}),
             data,
-        ))
+        )
     }
 
     /// Queues a user broadcast, gossiped through the delegate's `GetBroadcasts`.
     pub fn broadcast(&self, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(json!({"cmd": "broadcast"}), data))
+        self.send_data(json!({"cmd": "broadcast"}), data)
     }
 
     /// Sets the node's metadata and calls `UpdateNode(timeout)` (zero: wait without limit,
     /// as in Go).
     pub fn update_meta(&self, meta: &[u8], timeout: Duration) -> Result<(), InteropError> {
         let command = json!({"cmd": "update_meta", "timeout_ms": millis(timeout)});
-        self.request(with_bytes(command, "meta", meta))
+        self.request(with_payload(command, "meta", meta))
     }
 
     /// Sets what the delegate's `LocalState` returns.
     pub fn set_local_state(&self, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(json!({"cmd": "set_local_state"}), data))
+        self.send_data(json!({"cmd": "set_local_state"}), data)
     }
 
     /// `Leave(timeout)`: broadcasts that this node leaves (it keeps running).
@@ -409,21 +408,14 @@ impl GoPeer {
         lock(&self.shared.log).events.len()
     }
 
-    /// A copy of every event so far, in order.
-    pub fn events(&self) -> Vec<Event> {
-        lock(&self.shared.log).events.clone()
-    }
-
     /// The process's stderr lines so far (memberlist's log), at most the last 20,000.
     pub fn logs(&self) -> Vec<String> {
         lock(&self.shared.stderr).lines.iter().cloned().collect()
     }
 
     fn io_error(&self, what: &str) -> InteropError {
-        io(
-            &self.name,
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, what),
-        )
+        let source = std::io::Error::new(std::io::ErrorKind::BrokenPipe, what);
+        io(&self.name, source)
     }
 
     /// The error for "waited for `what` and it did not come".
@@ -489,13 +481,8 @@ fn io(name: &str, source: std::io::Error) -> InteropError {
     }
 }
 
-/// Puts `data` under `"data"`, see [`with_bytes`].
-fn with_payload(command: Value, data: &[u8]) -> Value {
-    with_bytes(command, "data", data)
-}
-
 /// Puts `data` under `key` as a string when it is UTF-8, else under `key_b64`.
-fn with_bytes(mut command: Value, key: &str, data: &[u8]) -> Value {
+fn with_payload(mut command: Value, key: &str, data: &[u8]) -> Value {
     if let Some(obj) = command.as_object_mut() {
         match std::str::from_utf8(data) {
             Ok(s) => obj.insert(key.to_owned(), json!(s)),
