@@ -1,49 +1,24 @@
 //! `memberlist agent`: run one memberlist node until SIGINT or SIGTERM.
 //!
-//! ```text
-//! memberlist agent --name NAME --bind IP:PORT [--advertise IP:PORT] [--join ADDR]...
-//!                  [--preset lan|wan|local] [--key BASE64]... [--label TEXT]
-//!                  [--transport net|quic] [--http IP:PORT] [--admin-http IP:PORT]
-//!                  [--config FILE]
-//!                  [--meta KEY=VALUE]... [--delegate-version MIN,MAX,CUR]
-//!                  [--tls-cert PEM --tls-key PEM --tls-ca PEM [--tls-server-name NAME]
-//!                   [--no-mtls]]
-//! ```
+//! The flags are those of [`AgentArgs`] (`memberlist agent --help`); `--config FILE` reads
+//! any of them from TOML (see [`crate::settings`]) and flags override it. Beyond what their
+//! help says:
 //!
-//! - `--bind` takes UDP and TCP on one port (port 0 picks a free one); `--advertise` is the
-//!   address announced to others when it differs (NAT, containers).
-//! - `--join` may repeat (the `seeds` of a config file). Joining happens in the background
-//!   with the library's `Memberlist::join_seeds`: an unreachable address is
-//!   logged and retried with a doubling wait (1 s up to 30 s) until one join succeeds.
-//! - `--preset` picks Go's `DefaultLANConfig`, `DefaultWANConfig` or `DefaultLocalConfig`
-//!   (default `lan`). Compression (Go's LZW) is on, as in Go.
-//! - `--key` may repeat: base64 of 16, 24 or 32 bytes, the first is the primary key. Keys
-//!   turn on AES-GCM encryption, as Go's `SecretKey`/`Keyring`.
-//! - `--meta KEY=VALUE` may repeat: the node's metadata, encoded as Serf's tags (byte 0xFF
-//!   then a MessagePack map of string to string, at most 512 bytes; see [`crate::meta`]), so
-//!   `serf members` shows them as tags.
-//! - `--delegate-version MIN,MAX,CUR` is the delegate protocol range announced in the node's
-//!   version vector (default 0,0,0). Serf agents refuse nodes whose range does not cover
-//!   theirs: use `2,5,5` to join a Serf cluster.
-//! - `--http` serves `/members`, `/health` and `/metrics` (see [`crate::http`]).
-//! - `--admin-http` (off by default, loopback only, needs `--key`, refused with QUIC) serves
-//!   key rotation and the GossipVerify switches (see [`crate::admin`]).
-//! - `--otlp-endpoint URL` also pushes every metric over OTLP/HTTP (protobuf) to a
-//!   collector, every `--otlp-interval` (60 s by default), with `service.name` = the node's
-//!   name (`memberlist-opentelemetry`).
-//! - `--config FILE` reads every option from TOML (see [`crate::settings`]); flags override.
-//! - Hidden, test-only: `--test-drop-rate FRACTION` and `--test-drop-seed N` drop that
-//!   fraction of outgoing datagrams (see [`crate::faults`]).
-//! - `--transport quic` runs the node over QUIC (`memberlist::quic`): `--bind` is then one UDP
-//!   port, and `--tls-cert`, `--tls-key` and `--tls-ca` are required — this node's certificate
-//!   chain and private key, and the cluster CA, all PEM. Only nodes with a certificate from
-//!   that CA can join; the accepting side requires the dialler's certificate too (mutual TLS)
-//!   unless `--no-mtls`. Node certificates must carry the cluster server name
-//!   (`memberlist.cluster` unless `--tls-server-name` says otherwise) in their subject
-//!   alternative names. `memberlist tls-dev` writes development certificates. TLS encrypts
-//!   and authenticates everything, so `--key` (memberlist's own encryption) is **refused**
-//!   with QUIC rather than silently doubling the work; the TLS flags are refused with `net`.
-//!   QUIC nodes cannot talk to UDP/TCP nodes, nor to Go memberlist.
+//! - `--join` runs in the background through the library's `Memberlist::join_seeds`: an
+//!   unreachable address is logged and retried with a doubling wait (1 s up to 30 s).
+//! - Compression (Go's LZW) is on, as in Go; `--key` turns on AES-GCM encryption, as Go's
+//!   `SecretKey`/`Keyring`; `--meta` tags are Serf's (see [`crate::meta`]), so
+//!   `serf members` shows them.
+//! - `--http` and `--admin-http` serve [`crate::http`] and [`crate::admin`];
+//!   `--otlp-endpoint` pushes with `service.name` = the node's name; the hidden test flags
+//!   are in [`crate::faults`].
+//! - `--transport quic` runs the node over QUIC (`memberlist::quic`) on one UDP port. Only
+//!   nodes with a certificate from the `--tls-ca` CA can join, and the accepting side
+//!   requires the dialler's certificate too unless `--no-mtls`. Node certificates must carry
+//!   the cluster server name in their subject alternative names; `memberlist tls-dev` writes
+//!   development ones. TLS encrypts and authenticates everything, so `--key` is **refused**
+//!   with QUIC rather than silently doubling the work, and the TLS flags are refused with
+//!   `net`. QUIC nodes cannot talk to UDP/TCP nodes, nor to Go memberlist.
 //!
 //! Once both sockets are bound, one line goes to stdout:
 //!
@@ -55,6 +30,7 @@
 //! SIGINT or SIGTERM makes the node leave the cluster (waiting at most 5 s for the leave to be
 //! gossiped; a second signal skips the wait), shut down, and the process exit with status 0.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -270,29 +246,13 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
     crate::init_logging(settings.log_level.as_deref().unwrap_or("info"))?;
     let signals = Signals::new();
 
-    let http_listener = match settings.http {
-        Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen for HTTP on {addr}: {e}"))?,
-        ),
-        None => None,
-    };
-    let admin_listener = match settings.admin_http {
-        Some(addr) => {
-            let quic = matches!(settings.transport, TransportSettings::Quic { .. });
-            crate::admin::check_admin_addr(addr, quic, settings.config.keyring.is_some())?;
-            Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| format!("cannot listen for the admin API on {addr}: {e}"))?,
-            )
-        }
-        None => None,
-    };
+    if let Some(addr) = settings.admin_http {
+        let quic = matches!(settings.transport, TransportSettings::Quic { .. });
+        crate::admin::check_admin_addr(addr, quic, settings.config.keyring.is_some())?;
+    }
     let listeners = Listeners {
-        http: http_listener,
-        admin: admin_listener,
+        http: listen(settings.http, "HTTP").await?,
+        admin: listen(settings.admin_http, "the admin API").await?,
     };
 
     let sinks = Sinks::new(&settings)?;
@@ -343,6 +303,32 @@ pub(crate) async fn run(mut args: AgentArgs, log_level: Option<&str>) -> Result<
     }
 }
 
+/// Listens on `addr` for `what`, when an address is given.
+async fn listen(addr: Option<SocketAddr>, what: &str) -> Result<Option<TcpListener>, String> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = TcpListener::bind(addr).await;
+    listener
+        .map(Some)
+        .map_err(|e| format!("cannot listen for {what} on {addr}: {e}"))
+}
+
+/// The local address of `listener` (for `what`), if there is one.
+fn bound(listener: Option<&TcpListener>, what: &str) -> Result<Option<SocketAddr>, String> {
+    let addr = listener.map(TcpListener::local_addr).transpose();
+    addr.map_err(|e| format!("cannot read the {what} address: {e}"))
+}
+
+/// Runs an HTTP server on its own task, logging its failure.
+fn spawn_server(
+    server: impl Future<Output = Result<(), String>> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            error!("{e}");
+        }
+    })
+}
+
 /// The HTTP listeners: `--http` and `--admin-http`.
 struct Listeners {
     http: Option<TcpListener>,
@@ -364,20 +350,8 @@ async fn run_node<T: Transport>(
         http: http_listener,
         admin: admin_listener,
     } = listeners;
-    let http_addr = match &http_listener {
-        Some(l) => Some(
-            l.local_addr()
-                .map_err(|e| format!("cannot read the HTTP address: {e}"))?,
-        ),
-        None => None,
-    };
-    let admin_addr = match &admin_listener {
-        Some(l) => Some(
-            l.local_addr()
-                .map_err(|e| format!("cannot read the admin API address: {e}"))?,
-        ),
-        None => None,
-    };
+    let http_addr = bound(http_listener.as_ref(), "HTTP")?;
+    let admin_addr = bound(admin_listener.as_ref(), "admin API")?;
     let delegate = AgentDelegate {
         meta: Bytes::from(settings.meta),
     };
@@ -402,30 +376,24 @@ async fn run_node<T: Transport>(
     announce_start(&node, http_addr, admin_addr);
 
     tokio::spawn(log_events(node.clone()));
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    // Both servers stop when `stop` is sent (or dropped).
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let on_stop = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.changed().await;
+        }
+    };
     let http_task = http_listener.map(|listener| {
-        let node = node.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = http_stopped.await;
-            };
-            if let Err(e) = crate::http::serve(listener, node, metrics, shutdown).await {
-                error!("{e}");
-            }
-        })
+        spawn_server(crate::http::serve(
+            listener,
+            node.clone(),
+            metrics,
+            on_stop(),
+        ))
     });
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin_task = admin_listener.map(|listener| {
-        let node = node.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = admin_stopped.await;
-            };
-            if let Err(e) = crate::admin::serve(listener, node, shutdown).await {
-                error!("{e}");
-            }
-        })
-    });
+    let admin_task = admin_listener
+        .map(|listener| spawn_server(crate::admin::serve(listener, node.clone(), on_stop())));
     let joiner = tokio::spawn({
         let node = node.clone();
         async move {
@@ -448,8 +416,7 @@ async fn run_node<T: Transport>(
     }
     node.shutdown().await;
     report(node.transport());
-    let _ = stop_http.send(());
-    let _ = stop_admin.send(());
+    let _ = stop.send(());
     if let Some(task) = admin_task {
         task.abort();
     }
@@ -495,43 +462,38 @@ fn announce_start<T: Transport>(
 async fn log_events<T: Transport>(node: Node<T>) {
     let mut events = node.subscribe();
     while let Some(item) = events.recv().await {
-        let event = match item {
-            Notification::Event { event, .. } => event,
-            Notification::Snapshot(s) => {
-                info!(members = s.members.len(), "watching membership");
-                continue;
-            }
-            Notification::Lagged { missed, snapshot } => {
-                warn!(
-                    missed,
-                    members = snapshot.members.len(),
-                    "fell behind the membership events; resynchronised"
-                );
-                continue;
-            }
-            other => {
-                debug!("membership notification: {other:?}");
-                continue;
-            }
-        };
-        match event {
-            MemberEvent::Join(m) => info!(member = %m.name, addr = %m.addr, "member joined"),
-            MemberEvent::Left(m) => info!(member = %m.name, state = %m.state, "member left"),
-            MemberEvent::Failed(m) => info!(member = %m.name, state = %m.state, "member failed"),
-            MemberEvent::Update(m) => info!(member = %m.name, "member updated its metadata"),
-            MemberEvent::Changed(m) => debug!(
-                member = %m.name,
-                state = %m.state,
-                incarnation = m.incarnation,
-                "member changed"
+        match item {
+            Notification::Event { event, .. } => log_event(event),
+            Notification::Snapshot(s) => info!(members = s.members.len(), "watching membership"),
+            Notification::Lagged { missed, snapshot } => warn!(
+                missed,
+                members = snapshot.members.len(),
+                "fell behind the membership events; resynchronised"
             ),
-            MemberEvent::Conflict { existing, other } => warn!(
-                member = %existing.name,
-                known = %existing.addr,
-                claimed_by = %other.addr,
-                "name conflict"
-            ),
-            other => info!(member = %other.member().name, "membership event: {other:?}"),
+            other => debug!("membership notification: {other:?}"),
         }
+    }
+}
+
+/// Logs one membership event.
+fn log_event(event: MemberEvent) {
+    match event {
+        MemberEvent::Join(m) => info!(member = %m.name, addr = %m.addr, "member joined"),
+        MemberEvent::Left(m) => info!(member = %m.name, state = %m.state, "member left"),
+        MemberEvent::Failed(m) => info!(member = %m.name, state = %m.state, "member failed"),
+        MemberEvent::Update(m) => info!(member = %m.name, "member updated its metadata"),
+        MemberEvent::Changed(m) => debug!(
+            member = %m.name,
+            state = %m.state,
+            incarnation = m.incarnation,
+            "member changed"
+        ),
+        MemberEvent::Conflict { existing, other } => warn!(
+            member = %existing.name,
+            known = %existing.addr,
+            claimed_by = %other.addr,
+            "name conflict"
+        ),
+        other => info!(member = %other.member().name, "membership event: {other:?}"),
     }
 }

@@ -1,22 +1,13 @@
 //! Test-only fault injection: drop a fraction of the datagrams the node sends.
 //!
 //! The fault tests (`agent/tests/netns_faults.rs`) need packet loss on every link, and the
-//! machines they run on have no `netem` qdisc nor firewall to make it. So the agent has two
-//! hidden flags, left out of `--help` and meant for tests only:
-//!
-//! - `--test-drop-rate P` (0 ≤ P ≤ 1): each outgoing datagram is dropped with probability `P`
-//!   (the send reports success, as a datagram lost on the wire would);
-//! - `--test-drop-seed N`: the seed of the random sequence (default: a hash of the node name,
-//!   so each node drops a different, reproducible sequence).
-//!
-//! Only datagrams (UDP: probes, acks, gossip) are dropped; streams (TCP: push/pull, TCP
-//! fallback pings, joins) are untouched, as real loss under TCP's retransmissions would mostly
-//! be. The hook applies to `--transport net` only. The agent logs at warn when it is on, and
-//! at shutdown how many datagrams it dropped out of how many.
-//!
-//! The hook is the test kit's wrapper (`memberlist::testing::Intercept`, feature `testing`)
-//! with its seeded [`DropRate`] policy (a SplitMix64 sequence): a seed drops the same
-//! datagrams from run to run.
+//! machines they run on have no `netem` qdisc nor firewall to make it: hence the hidden flags
+//! of [`TestHooks`]. A dropped datagram reports success, as one lost on the wire would. Only
+//! datagrams (UDP: probes, acks, gossip) are dropped; streams (TCP: push/pull, TCP fallback
+//! pings, joins) are untouched, as real loss under TCP's retransmissions would mostly be. The
+//! hook applies to `--transport net` only; it is the test kit's
+//! `memberlist::testing::Intercept` with its seeded [`DropRate`] policy, so a seed drops the
+//! same datagrams from run to run.
 
 use memberlist::testing::{DropRate, Intercept};
 use tracing::{info, warn};
@@ -24,10 +15,11 @@ use tracing::{info, warn};
 /// The hidden test flags of `memberlist agent`.
 #[derive(Debug, Default, Clone, clap::Args)]
 pub(crate) struct TestHooks {
-    /// Test only: drop this fraction (0 to 1) of outgoing datagrams.
+    /// Test only: drop each outgoing datagram with this probability (0 to 1).
     #[arg(long, hide = true, value_name = "FRACTION", value_parser = parse_rate)]
     pub(crate) test_drop_rate: Option<f64>,
-    /// Test only: seed of the drop sequence [default: a hash of the node name].
+    /// Test only: seed of the drop sequence [default: a hash of the node name, so each node
+    /// drops a different, reproducible sequence].
     #[arg(long, hide = true, value_name = "N")]
     pub(crate) test_drop_seed: Option<u64>,
 }

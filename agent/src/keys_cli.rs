@@ -4,12 +4,9 @@
 //! node, then `remove` of the old key on every node.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::admin::{KeyRequest, KeysView};
-
-/// How long the whole request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::members::{print_out, request};
 
 /// Options of `memberlist keys`.
 #[derive(Debug, clap::Args)]
@@ -61,9 +58,7 @@ pub(crate) async fn run(args: KeysArgs) -> Result<(), String> {
         .map(|key| serde_json::to_string(&KeyRequest { key }))
         .transpose()
         .map_err(|e| format!("cannot encode the request: {e}"))?;
-    let answer = tokio::task::spawn_blocking(move || request(addr, path, body))
-        .await
-        .map_err(|e| format!("the HTTP request task failed: {e}"))??;
+    let answer = request(addr, path, body).await?;
     let value: serde_json::Value = serde_json::from_str(&answer)
         .map_err(|e| format!("the agent at {addr} answered something that is not JSON: {e}"))?;
     // `install` wraps the listing with whether the key was new.
@@ -87,43 +82,4 @@ pub(crate) async fn run(args: KeysArgs) -> Result<(), String> {
     }
     print_out(text.trim_end());
     Ok(())
-}
-
-/// `GET` (no body) or `POST` (JSON body) on the admin API; the body of a 2xx answer, or the
-/// agent's error message.
-fn request(addr: SocketAddr, path: &str, body: Option<String>) -> Result<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("http://{addr}{path}");
-    let response = match body {
-        None => agent.get(&url).call(),
-        Some(json) => agent
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(json.as_bytes()),
-    };
-    let mut response =
-        response.map_err(|e| format!("cannot reach the admin API at {addr}: {e}"))?;
-    let status = response.status();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| format!("cannot read the answer of the agent at {addr}: {e}"))?;
-    if status.is_success() {
-        return Ok(text);
-    }
-    let reason = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or(text);
-    Err(format!("the agent at {addr} answered {status}: {reason}"))
-}
-
-/// Writes the answer for the operator (a closed stdout is not an error).
-fn print_out(text: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

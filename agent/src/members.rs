@@ -27,9 +27,7 @@ pub(crate) struct MembersArgs {
 /// Runs `memberlist members`.
 pub(crate) async fn run(args: MembersArgs) -> Result<(), String> {
     let addr = args.http;
-    let body = tokio::task::spawn_blocking(move || fetch_members(addr))
-        .await
-        .map_err(|e| format!("the HTTP request task failed: {e}"))??;
+    let body = request(addr, "/members", None).await?;
     if args.json {
         print_out(body.trim_end());
         return Ok(());
@@ -41,29 +39,46 @@ pub(crate) async fn run(args: MembersArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `GET http://addr/members`, its body on success.
-fn fetch_members(addr: SocketAddr) -> Result<String, String> {
+/// `GET` (no body) or `POST` (JSON body) `path` on the agent at `addr`, off the async
+/// runtime; the body of a 2xx answer, or the agent's error message.
+pub(crate) async fn request(
+    addr: SocketAddr,
+    path: &'static str,
+    body: Option<String>,
+) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || request_blocking(addr, path, body))
+        .await
+        .map_err(|e| format!("the HTTP request task failed: {e}"))?
+}
+
+fn request_blocking(addr: SocketAddr, path: &str, body: Option<String>) -> Result<String, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(REQUEST_TIMEOUT))
         .http_status_as_error(false)
         .build()
         .into();
-    let url = format!("http://{addr}/members");
-    let mut response = agent
-        .get(&url)
-        .call()
-        .map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
+    let url = format!("http://{addr}{path}");
+    let response = match body {
+        None => agent.get(&url).call(),
+        Some(json) => agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(json.as_bytes()),
+    };
+    let mut response = response.map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
     let status = response.status();
-    let body = response
+    let text = response
         .body_mut()
         .read_to_string()
         .map_err(|e| format!("cannot read the answer of the agent at {addr}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!(
-            "the agent at {addr} answered {status} to GET /members"
-        ));
+    if status.is_success() {
+        return Ok(text);
     }
-    Ok(body)
+    let reason = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or(text);
+    Err(format!("the agent at {addr} answered {status}: {reason}"))
 }
 
 /// The members as an aligned table with a header row.
@@ -91,12 +106,8 @@ fn render_table(members: &[AgentMember]) -> String {
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
         let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                let _ = write!(text, "{cell:<w$}  ");
-            }
+        for (cell, w) in cells.iter().zip(widths) {
+            let _ = write!(text, "{cell:<w$}  ");
         }
         out.push_str(text.trim_end());
         out.push('\n');
@@ -109,7 +120,7 @@ fn render_table(members: &[AgentMember]) -> String {
 }
 
 /// Writes the command's output (a closed stdout, as in `| head`, is not an error).
-fn print_out(text: &str) {
+pub(crate) fn print_out(text: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

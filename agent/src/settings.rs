@@ -29,14 +29,11 @@
 //! ```
 //!
 //! A flag given on the command line replaces the file's value; for the repeatable flags
-//! (`--join`, which gives the `seeds`, and `--key`) the command-line list replaces the file's list, and `--meta` entries
-//! are added to the file's table (replacing an entry of the same key). An unknown key in the
-//! file is an error naming the key and the file.
-//!
-//! With `transport = "quic"` (or `--transport quic`) the three PEM files are required and
-//! loaded here, so a missing or invalid file is reported before anything starts; memberlist's
-//! own encryption keys are refused (see [`crate::agent`]). The TLS keys are refused with the
-//! `net` transport, where they would silently do nothing.
+//! (`--join`, which gives the `seeds`, and `--key`) the command-line list replaces the file's
+//! list, and `--meta` entries are added to the file's table (replacing an entry of the same
+//! key). An unknown key in the file is an error naming the key and the file. With QUIC the
+//! three PEM files are loaded here, so a missing or invalid one is reported before anything
+//! starts (the other QUIC rules: see [`crate::agent`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -69,21 +66,8 @@ struct AgentKeys {
     tls_server_name: Option<String>,
     mtls: Option<bool>,
     otlp_endpoint: Option<String>,
-    #[serde(default, with = "humantime_serde_opt")]
-    otlp_interval: Option<std::time::Duration>,
-}
-
-/// `otlp_interval = "15s"` in the file: a humantime duration.
-mod humantime_serde_opt {
-    use serde::{Deserialize, Deserializer};
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<std::time::Duration>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
+    /// A humantime duration (`"15s"`), parsed in [`resolve`].
+    otlp_interval: Option<String>,
 }
 
 /// The keys [`AgentKeys`] reads.
@@ -232,9 +216,13 @@ pub(crate) fn resolve(args: AgentArgs, cli_log_level: Option<&str>) -> Result<Se
     let config = file
         .into_config()
         .map_err(|e| format!("invalid configuration: {e}"))?;
+    let file_interval = agent.otlp_interval.as_deref().map(|text| {
+        humantime::parse_duration(text)
+            .map_err(|e| format!("config file: `otlp_interval` = {text:?}: {e}"))
+    });
     let otlp_interval = args
         .otlp_interval
-        .or(agent.otlp_interval)
+        .or(file_interval.transpose()?)
         .unwrap_or(memberlist_opentelemetry::DEFAULT_INTERVAL);
     let otlp = args
         .otlp_endpoint
@@ -305,8 +293,8 @@ fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {shown}: {e}"))?;
-    let mut table: toml::Table = toml::from_str(&text)
-        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
+    let invalid = |e: toml::de::Error| format!("config file {shown}: {}", one_line(&e.to_string()));
+    let mut table: toml::Table = toml::from_str(&text).map_err(invalid)?;
     let known = config_file_keys();
     if let Some(unknown) = table
         .keys()
@@ -327,12 +315,8 @@ fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
             own.insert(key.to_owned(), v);
         }
     }
-    let agent: AgentKeys = own
-        .try_into()
-        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
-    let file: ConfigFile = table
-        .try_into()
-        .map_err(|e| format!("config file {shown}: {}", one_line(&e.to_string())))?;
+    let agent: AgentKeys = own.try_into().map_err(invalid)?;
+    let file: ConfigFile = table.try_into().map_err(invalid)?;
     Ok((file, agent))
 }
 

@@ -11,7 +11,7 @@ use memberlist_lzw::Lzw;
 use memberlist_net::NetTransport;
 use tokio::time::Instant;
 
-use crate::report::{Churn, RunReport, cpu_time, peak_rss_kib, push_pull_figures};
+use crate::report::{Churn, RunReport, cpu_time, peak_rss_kib};
 use crate::{BenchCodec, BenchError, Scenario};
 
 /// A node of the in-process scenario.
@@ -113,52 +113,32 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
 
     // Steady state.
     tokio::time::sleep(scenario.settle).await;
-    let sent = |nodes: &[Node]| -> u64 {
-        nodes
-            .iter()
-            .map(|n| n.transport().traffic().bytes_sent())
-            .sum()
-    };
-    let streamed = |nodes: &[Node]| -> u64 {
-        nodes
-            .iter()
-            .map(|n| n.transport().traffic().stream_bytes_written)
-            .sum()
-    };
-    let dials = |nodes: &[Node]| -> u64 { nodes.iter().map(|n| n.stats().streams_opened).sum() };
-    let churn = |nodes: &[Node]| -> [u64; 3] {
-        nodes.iter().fold([0; 3], |[s, r, d], n| {
-            let st = n.stats();
-            [
-                s + st.protocol.suspect,
-                r + st.protocol.refutations,
-                d + st.transmits_dropped,
-            ]
+    // Totals over all nodes: bytes sent, of which on streams, streams dialled, then the churn
+    // counters (suspect messages, refutations, datagrams dropped before the socket).
+    let totals = |nodes: &[Node]| -> [u64; 6] {
+        nodes.iter().fold([0; 6], |total, node| {
+            let (traffic, stats) = (node.transport().traffic(), node.stats());
+            let counts = [
+                traffic.bytes_sent(),
+                traffic.stream_bytes_written,
+                stats.streams_opened,
+                stats.protocol.suspect,
+                stats.protocol.refutations,
+                stats.transmits_dropped,
+            ];
+            std::array::from_fn(|i| total[i] + counts[i])
         })
     };
-    let churn0 = churn(&nodes);
-    let (cpu0, sent0, streamed0, dials0, t0) = (
-        cpu_time("self"),
-        sent(&nodes),
-        streamed(&nodes),
-        dials(&nodes),
-        Instant::now(),
-    );
+    let (cpu0, totals0, t0) = (cpu_time("self"), totals(&nodes), Instant::now());
     tokio::time::sleep(scenario.window).await;
-    let (cpu1, sent1, streamed1, dials1, window) = (
-        cpu_time("self"),
-        sent(&nodes),
-        streamed(&nodes),
-        dials(&nodes),
-        t0.elapsed(),
-    );
-    let churn1 = churn(&nodes);
-    let per_node_min =
-        |i: usize| (churn1[i] - churn0[i]) as f64 / n as f64 / window.as_secs_f64() * 60.0;
+    let (cpu1, totals1, window) = (cpu_time("self"), totals(&nodes), t0.elapsed());
+    let [sent, streamed, dials, suspect, refutations, dropped]: [u64; 6] =
+        std::array::from_fn(|i| totals1[i] - totals0[i]);
+    let per_node_min = |count: u64| count as f64 / n as f64 / window.as_secs_f64() * 60.0;
     let churn = Churn {
-        suspect_msgs: per_node_min(0),
-        refutations: per_node_min(1),
-        transmits_dropped: per_node_min(2),
+        suspect_msgs: per_node_min(suspect),
+        refutations: per_node_min(refutations),
+        transmits_dropped: per_node_min(dropped),
     };
     let worst_alive = worst_alive(&nodes);
     let rss = peak_rss_kib("self").unwrap_or(0);
@@ -167,13 +147,6 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
         _ => f64::NAN,
     };
     let secs = window.as_secs_f64();
-    let (stream_bytes_per_dial, bytes_per_node_s_nominal) = push_pull_figures(
-        n,
-        secs,
-        sent1 - sent0,
-        streamed1 - streamed0,
-        dials1 - dials0,
-    );
 
     // Crash the last node: shut down without leaving.
     let victim = nodes.pop().ok_or("no nodes")?;
@@ -201,22 +174,14 @@ pub async fn run_once(scenario: &Scenario) -> Result<RunReport, BenchError> {
     }
 
     Ok(RunReport {
-        implementation: "rust".into(),
-        nodes: n,
         join_s,
         quiet_s: Some(quiet_s),
-        window_s: secs,
-        cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
-        cpu_pct_of_core: cpu / secs * 100.0,
-        bytes_per_node_s: (sent1 - sent0) as f64 / n as f64 / secs,
-        bytes_per_node_s_nominal,
-        stream_bytes_per_dial,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
         join_retries,
-        dials_per_node_min: (dials1 - dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
         churn: Some(churn),
+        ..RunReport::from_window("rust", n, secs, cpu, sent, streamed, dials)
     })
 }
 

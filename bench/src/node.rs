@@ -48,15 +48,8 @@ pub async fn run(name: &str) -> Result<(), BenchError> {
         };
         match command.get("cmd").and_then(Value::as_str) {
             Some("join") => {
-                let addrs: Vec<String> = command
-                    .get("addrs")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let addrs = command.get("addrs").cloned().unwrap_or_default();
+                let addrs: Vec<String> = serde_json::from_value(addrs).unwrap_or_default();
                 let node = node.clone();
                 tokio::spawn(async move {
                     let event = match node.join(addrs.iter().map(String::as_str)).await {

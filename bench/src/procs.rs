@@ -8,9 +8,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::report::{RunReport, cpu_time_precise, peak_rss_kib, push_pull_figures};
+use crate::report::{RunReport, cpu_time_precise, peak_rss_kib};
 use crate::{BenchError, Scenario};
 
 /// How often the harness asks every node for its view while waiting (join, crash).
@@ -63,7 +64,9 @@ struct NodeProc {
     pid: String,
 }
 
-/// What a node answers to `stats`.
+/// What a node answers to `stats` (a missing field reads as zero or empty).
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct View {
     alive: usize,
     bytes_sent: u64,
@@ -134,16 +137,13 @@ impl NodeProc {
     }
 
     fn ready_addr(&self) -> Result<String, BenchError> {
-        let ready = self.next_event("ready")?;
-        let ip = ready
-            .get("addr")
-            .and_then(Value::as_str)
-            .ok_or("ready without addr")?;
-        let port = ready
-            .get("port")
-            .and_then(Value::as_u64)
-            .ok_or("ready without port")?;
-        Ok(format!("{ip}:{port}"))
+        #[derive(Deserialize)]
+        struct Ready {
+            addr: String,
+            port: u16,
+        }
+        let ready: Ready = serde_json::from_value(self.next_event("ready")?)?;
+        Ok(format!("{}:{}", ready.addr, ready.port))
     }
 
     fn stop(mut self) {
@@ -170,20 +170,7 @@ fn views(nodes: &mut [NodeProc], target: &str) -> Result<Vec<View>, BenchError> 
         .iter()
         .map(|node| {
             let v = node.next_event("stats")?;
-            Ok(View {
-                alive: v.get("alive").and_then(Value::as_u64).unwrap_or(0) as usize,
-                bytes_sent: v.get("bytes_sent").and_then(Value::as_u64).unwrap_or(0),
-                stream_bytes_sent: v
-                    .get("stream_bytes_sent")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                dials: v.get("dials").and_then(Value::as_u64).unwrap_or(0),
-                target: v
-                    .get("target")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-            })
+            Ok(serde_json::from_value(v)?)
         })
         .collect()
 }
@@ -262,13 +249,6 @@ fn measure(
     let (cpu1, secs) = (total_cpu(nodes), t0.elapsed().as_secs_f64());
     let end = views(nodes, "")?;
     let (sent1, streamed1, dials1) = (sent(&end), streamed(&end), dials(&end));
-    let (stream_bytes_per_dial, bytes_per_node_s_nominal) = push_pull_figures(
-        n,
-        secs,
-        sent1.saturating_sub(sent0),
-        streamed1.saturating_sub(streamed0),
-        dials1.saturating_sub(dials0),
-    );
     let worst_alive = end.iter().map(|v| v.alive).min().unwrap_or(0);
     let rss: u64 = nodes.iter().filter_map(|n| peak_rss_kib(&n.pid)).sum();
     let cpu = (cpu1.saturating_sub(cpu0)).as_secs_f64();
@@ -290,21 +270,18 @@ fn measure(
     };
 
     Ok(RunReport {
-        implementation: program.label().into(),
-        nodes: n,
         join_s,
-        quiet_s: None,
-        window_s: secs,
-        cpu_ms_per_node_s: cpu * 1000.0 / n as f64 / secs,
-        cpu_pct_of_core: cpu / secs * 100.0,
-        bytes_per_node_s: sent1.saturating_sub(sent0) as f64 / n as f64 / secs,
-        bytes_per_node_s_nominal,
-        stream_bytes_per_dial,
         rss_kib_per_node: rss as f64 / n as f64,
         crash_to_dead_s,
-        join_retries: 0,
-        dials_per_node_min: dials1.saturating_sub(dials0) as f64 / n as f64 / secs * 60.0,
         worst_alive,
-        churn: None,
+        ..RunReport::from_window(
+            program.label(),
+            n,
+            secs,
+            cpu,
+            sent1.saturating_sub(sent0),
+            streamed1.saturating_sub(streamed0),
+            dials1.saturating_sub(dials0),
+        )
     })
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// The figures of one run of a scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     /// `rust` (nodes in this process), `rust-procs` (one process per Rust node) or `go`
     /// (one process per Go node).
@@ -58,6 +58,46 @@ pub struct RunReport {
     /// and datagrams dropped because a node's send queue was full, per node per minute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub churn: Option<Churn>,
+}
+
+impl RunReport {
+    /// A report of `implementation` with the window's figures worked out from the totals of
+    /// all `nodes` over its `secs`: CPU time, bytes sent (of which `stream_bytes` on
+    /// streams) and streams dialled. The caller fills in the other figures.
+    pub fn from_window(
+        implementation: &str,
+        nodes: usize,
+        secs: f64,
+        cpu_s: f64,
+        bytes: u64,
+        stream_bytes: u64,
+        dials: u64,
+    ) -> RunReport {
+        let n = nodes as f64;
+        let stream_bytes_per_dial = if dials == 0 {
+            f64::NAN
+        } else {
+            stream_bytes as f64 / dials as f64
+        };
+        let period = memberlist_core::machine::timing::push_pull_scale(
+            std::time::Duration::from_secs(30),
+            nodes,
+        )
+        .as_secs_f64();
+        let datagrams = bytes.saturating_sub(stream_bytes) as f64 / n / secs;
+        RunReport {
+            implementation: implementation.into(),
+            nodes,
+            window_s: secs,
+            cpu_ms_per_node_s: cpu_s * 1000.0 / n / secs,
+            cpu_pct_of_core: cpu_s / secs * 100.0,
+            bytes_per_node_s: bytes as f64 / n / secs,
+            bytes_per_node_s_nominal: datagrams + stream_bytes_per_dial / period,
+            stream_bytes_per_dial,
+            dials_per_node_min: dials as f64 / n / secs * 60.0,
+            ..RunReport::default()
+        }
+    }
 }
 
 /// Signs of an unsettled cluster during the window, per node per minute.
@@ -190,18 +230,12 @@ pub fn cpu_time(pid: &str) -> Option<Duration> {
 /// clock ticks (a lightly loaded node process uses less than one tick a second), but
 /// threads that exited are not counted: use it over windows where the thread set is stable.
 pub fn cpu_time_precise(pid: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let Ok(task) = task else { continue };
-        let Ok(line) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        total += line
-            .split_whitespace()
-            .next()
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0);
-    }
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let total = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
     Some(Duration::from_nanos(total))
 }
 
@@ -229,30 +263,6 @@ pub fn raise_fd_limit() {
             tracing::warn!("cannot raise the open-file limit: {e}");
         }
     }
-}
-
-/// The two figures derived from the window's totals: (stream bytes per dial, bytes per node
-/// per second at the nominal push/pull rate). `bytes` and `stream_bytes` are the totals
-/// over all nodes, `secs` the window.
-pub fn push_pull_figures(
-    nodes: usize,
-    secs: f64,
-    bytes: u64,
-    stream_bytes: u64,
-    dials: u64,
-) -> (f64, f64) {
-    let per_dial = if dials == 0 {
-        f64::NAN
-    } else {
-        stream_bytes as f64 / dials as f64
-    };
-    let period = memberlist_core::machine::timing::push_pull_scale(
-        std::time::Duration::from_secs(30),
-        nodes,
-    )
-    .as_secs_f64();
-    let datagrams = bytes.saturating_sub(stream_bytes) as f64 / nodes as f64 / secs;
-    (per_dial, datagrams + per_dial / period)
 }
 
 /// One line for humans: median [min – max] of each figure.

@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::b64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// Which of Go's config constructors the peer starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,9 +147,6 @@ impl GoPeerConfig {
 
     /// The program's command-line flags for this configuration.
     pub fn args(&self) -> Vec<String> {
-        fn dur(d: Duration) -> String {
-            format!("{}ns", d.as_nanos())
-        }
         let mut args = vec![
             format!("-name={}", self.name),
             format!("-bind={}", self.bind),
@@ -161,9 +159,6 @@ impl GoPeerConfig {
             format!("-local-state={}", self.local_state),
             format!("-join={}", self.join.join(",")),
         ];
-        if let Some(a) = self.advertise {
-            args.push(format!("-advertise={a}"));
-        }
         let durations = [
             ("probe-interval", self.probe_interval),
             ("probe-timeout", self.probe_timeout),
@@ -171,27 +166,23 @@ impl GoPeerConfig {
             ("pushpull-interval", self.pushpull_interval),
             ("dead-node-reclaim", self.dead_node_reclaim),
         ];
-        for (flag, value) in durations {
-            if let Some(d) = value {
-                args.push(format!("-{flag}={}", dur(d)));
-            }
-        }
-        if let Some(m) = self.suspicion_mult {
-            args.push(format!("-suspicion-mult={m}"));
-        }
-        for key in &self.keys {
-            args.push(format!("-key={}", b64::encode(key)));
-        }
-        if let Some(label) = &self.label {
-            args.push(format!("-label={label}"));
-        }
-        if let Some((min, max, cur)) = self.delegate_version {
-            args.push(format!("-delegate-version={min},{max},{cur}"));
-        }
-        if self.ping_events {
-            args.push("-ping-events".to_owned());
-        }
-        args.extend(self.extra_args.iter().cloned());
+        let durations = durations
+            .into_iter()
+            .filter_map(|(flag, value)| value.map(|d| format!("-{flag}={}ns", d.as_nanos())));
+        let optional = [
+            self.advertise.map(|a| format!("-advertise={a}")),
+            self.suspicion_mult.map(|m| format!("-suspicion-mult={m}")),
+            self.label.as_ref().map(|label| format!("-label={label}")),
+            self.delegate_version
+                .map(|(min, max, cur)| format!("-delegate-version={min},{max},{cur}")),
+            self.ping_events.then(|| "-ping-events".to_owned()),
+        ];
+        args.extend(durations.chain(optional.into_iter().flatten()));
+        let keys = self
+            .keys
+            .iter()
+            .map(|key| format!("-key={}", STANDARD.encode(key)));
+        args.extend(keys.chain(self.extra_args.iter().cloned()));
         args
     }
 }

@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use crate::b64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// A node's state as the Go peer reports it (Go's `StateAlive`, `StateSuspect`, `StateDead`,
 /// `StateLeft`).
@@ -162,18 +163,12 @@ impl Event {
     /// Parses one stdout line; lines it does not understand become [`Event::Other`].
     pub fn parse_line(line: &str) -> Event {
         match serde_json::from_str::<Value>(line) {
-            Ok(value) => Self::from_json(value),
+            Ok(value) => value
+                .as_object()
+                .and_then(parse_object)
+                .unwrap_or(Event::Other(value)),
             Err(_) => Event::Other(Value::String(line.to_owned())),
         }
-    }
-
-    /// Interprets one JSON object from the Go peer; unknown or malformed ones become
-    /// [`Event::Other`].
-    pub fn from_json(value: Value) -> Event {
-        value
-            .as_object()
-            .and_then(parse_object)
-            .unwrap_or(Event::Other(value))
     }
 
     /// The node a join, leave or update event is about.
@@ -221,7 +216,7 @@ fn parse_object(obj: &Map<String, Value>) -> Option<Event> {
         }
         "joined" => Event::Joined {
             contacted: usize::try_from(obj.get("contacted")?.as_u64()?).ok()?,
-            error: opt_string(obj, "error"),
+            error: string(obj, "error"),
             id: id(obj),
         },
         "ok" => Event::Ok {
@@ -229,7 +224,7 @@ fn parse_object(obj: &Map<String, Value>) -> Option<Event> {
             id: id(obj),
         },
         "error" => Event::Error {
-            cmd: opt_string(obj, "cmd"),
+            cmd: string(obj, "cmd"),
             error: string(obj, "error")?,
             id: id(obj),
         },
@@ -245,10 +240,6 @@ fn string(obj: &Map<String, Value>, key: &str) -> Option<String> {
     obj.get(key)?.as_str().map(str::to_owned)
 }
 
-fn opt_string(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
 fn id(obj: &Map<String, Value>) -> Option<u64> {
     obj.get("id").and_then(Value::as_u64)
 }
@@ -258,7 +249,9 @@ fn bytes(obj: &Map<String, Value>, key: &str) -> Option<Vec<u8>> {
     if let Some(s) = obj.get(key).and_then(Value::as_str) {
         return Some(s.as_bytes().to_vec());
     }
-    b64::decode(obj.get(&format!("{key}_b64"))?.as_str()?)
+    STANDARD
+        .decode(obj.get(&format!("{key}_b64"))?.as_str()?)
+        .ok()
 }
 
 fn node_info(obj: &Map<String, Value>) -> Option<NodeInfo> {

@@ -24,9 +24,8 @@
 //! # Requirements
 //!
 //! `apt-get install -y golang-go golang-github-hashicorp-memberlist-dev`. Nothing is
-//! downloaded. [`go_available`] tells whether the build can work. Environment:
-//! `MEMBERLIST_GO_PEER` names a prebuilt peer binary (no build then);
-//! `MEMBERLIST_INTEROP_GOCODE` replaces `/usr/share/gocode`; a non-empty
+//! downloaded. Environment: `MEMBERLIST_GO_PEER` names a prebuilt peer binary (no build
+//! then); `MEMBERLIST_INTEROP_GOCODE` replaces `/usr/share/gocode`; a non-empty
 //! `MEMBERLIST_INTEROP_STDERR` copies every peer's log to this process's stderr.
 //!
 //! # The peer's protocol
@@ -72,7 +71,6 @@
 //! "target"}`, `target` being `to`'s state or `gone`; the counters move only with `-bench`). End of input:
 //! shutdown and exit 0. Commands run one at a time, in order.
 
-mod b64;
 mod config;
 mod error;
 mod event;
@@ -87,38 +85,6 @@ pub use error::InteropError;
 pub use event::{Event, NodeInfo, NodeState};
 pub use peer::GoPeer;
 
-/// Where Debian puts Go sources, unless `MEMBERLIST_INTEROP_GOCODE` says otherwise.
-fn gocode_dir() -> PathBuf {
-    std::env::var_os("MEMBERLIST_INTEROP_GOCODE")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("/usr/share/gocode"), PathBuf::from)
-}
-
-fn prebuilt_peer() -> Option<PathBuf> {
-    std::env::var_os("MEMBERLIST_GO_PEER")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-/// Whether Go peers can be had here: a prebuilt peer named by `MEMBERLIST_GO_PEER` exists,
-/// or the `go` toolchain runs and Go memberlist's sources are installed.
-pub fn go_available() -> bool {
-    if let Some(path) = prebuilt_peer() {
-        return path.is_file();
-    }
-    let go_runs = Command::new("go")
-        .arg("version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    go_runs
-        && gocode_dir()
-            .join("src/github.com/hashicorp/memberlist/memberlist.go")
-            .is_file()
-}
-
 /// Builds the Go peer with `interop/build.sh` (once per process; later calls return the
 /// first result) and returns the binary's path, or the prebuilt `MEMBERLIST_GO_PEER`.
 pub fn build_peer() -> Result<PathBuf, InteropError> {
@@ -130,15 +96,9 @@ pub fn build_peer() -> Result<PathBuf, InteropError> {
 }
 
 fn build_once() -> Result<PathBuf, String> {
-    if let Some(path) = prebuilt_peer() {
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!(
-                "MEMBERLIST_GO_PEER={} is not a file",
-                path.display()
-            ))
-        };
+    let prebuilt = std::env::var_os("MEMBERLIST_GO_PEER").filter(|v| !v.is_empty());
+    if let Some(path) = prebuilt.map(PathBuf::from) {
+        return a_file(path, "MEMBERLIST_GO_PEER names");
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("build.sh");
     let output = Command::new("bash")
@@ -162,13 +122,14 @@ fn build_once() -> Result<PathBuf, String> {
         .find(|l| !l.trim().is_empty())
         .map(|l| PathBuf::from(l.trim()))
         .ok_or_else(|| format!("{} printed no path", script.display()))?;
+    a_file(path, &format!("{} printed", script.display()))
+}
+
+/// `path` if it is a file, else an error: "`what` `path`, which is not a file".
+fn a_file(path: PathBuf, what: &str) -> Result<PathBuf, String> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!(
-            "{} printed {}, which is not a file",
-            script.display(),
-            path.display()
-        ))
+        Err(format!("{what} {}, which is not a file", path.display()))
     }
 }

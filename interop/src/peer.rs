@@ -9,9 +9,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::b64;
 use crate::config::GoPeerConfig;
 use crate::error::InteropError;
 use crate::event::{Event, NodeInfo};
@@ -159,10 +160,7 @@ impl GoPeer {
             .ok_or_else(|| self.io_error("stdin is closed"))?;
         pipe.write_all(line.as_bytes())
             .and_then(|()| pipe.flush())
-            .map_err(|source| InteropError::Io {
-                name: self.name.clone(),
-                source,
-            })
+            .map_err(|source| io(&self.name, source))
     }
 
     /// Sends a command with a fresh `id` and waits for its `ok` (or fails with its `error`).
@@ -202,6 +200,11 @@ impl GoPeer {
     /// [`InteropError::Command`].
     pub fn request(&self, command: Value) -> Result<(), InteropError> {
         self.request_with_id(command).map(|_| ())
+    }
+
+    /// [`request`](Self::request) with `data` as the command's `data`.
+    fn send_data(&self, command: Value, data: &[u8]) -> Result<(), InteropError> {
+        self.request(with_payload(command, "data", data))
     }
 
     /// Every node this Go node knows, including dead and left ones, with Go's view of their
@@ -260,20 +263,12 @@ impl GoPeer {
 
     /// `SendReliable` (over TCP) a user message to the member named `to`.
     pub fn send_reliable(&self, to: &str, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "send_reliable", "to": to}),
-            "data",
-            data,
-        ))
+        self.send_data(json!({"cmd": "send_reliable", "to": to}), data)
     }
 
     /// `SendBestEffort` (over UDP) a user message to the member named `to`.
     pub fn send_best_effort(&self, to: &str, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "send_best_effort", "to": to}),
-            "data",
-            data,
-        ))
+        self.send_data(json!({"cmd": "send_best_effort", "to": to}), data)
     }
 
     /// `SendToAddress`: a user message in a packet to any address (`name` may be empty).
@@ -283,35 +278,28 @@ impl GoPeer {
         name: &str,
         data: &[u8],
     ) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "send_to_address", "addr": addr.to_string(), "to": name}),
-            "data",
+        let addr = addr.to_string();
+        self.send_data(
+            json!({"cmd": "send_to_address", "addr": addr, "to": name}),
             data,
-        ))
+        )
     }
 
     /// Queues a user broadcast, gossiped through the delegate's `GetBroadcasts`.
     pub fn broadcast(&self, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(json!({"cmd": "broadcast"}), "data", data))
+        self.send_data(json!({"cmd": "broadcast"}), data)
     }
 
     /// Sets the node's metadata and calls `UpdateNode(timeout)` (zero: wait without limit,
     /// as in Go).
     pub fn update_meta(&self, meta: &[u8], timeout: Duration) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "update_meta", "timeout_ms": millis(timeout)}),
-            "meta",
-            meta,
-        ))
+        let command = json!({"cmd": "update_meta", "timeout_ms": millis(timeout)});
+        self.request(with_payload(command, "meta", meta))
     }
 
     /// Sets what the delegate's `LocalState` returns.
     pub fn set_local_state(&self, data: &[u8]) -> Result<(), InteropError> {
-        self.request(with_payload(
-            json!({"cmd": "set_local_state"}),
-            "data",
-            data,
-        ))
+        self.send_data(json!({"cmd": "set_local_state"}), data)
     }
 
     /// `Leave(timeout)`: broadcasts that this node leaves (it keeps running).
@@ -366,10 +354,7 @@ impl GoPeer {
             .arg(self.pid().to_string())
             .stdin(Stdio::null())
             .status()
-            .map_err(|source| InteropError::Io {
-                name: self.name.clone(),
-                source,
-            })?;
+            .map_err(|source| io(&self.name, source))?;
         if status.success() {
             Ok(())
         } else {
@@ -423,21 +408,14 @@ impl GoPeer {
         lock(&self.shared.log).events.len()
     }
 
-    /// A copy of every event so far, in order.
-    pub fn events(&self) -> Vec<Event> {
-        lock(&self.shared.log).events.clone()
-    }
-
     /// The process's stderr lines so far (memberlist's log), at most the last 20,000.
     pub fn logs(&self) -> Vec<String> {
         lock(&self.shared.stderr).lines.iter().cloned().collect()
     }
 
     fn io_error(&self, what: &str) -> InteropError {
-        InteropError::Io {
-            name: self.name.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::BrokenPipe, what.to_owned()),
-        }
+        let source = std::io::Error::new(std::io::ErrorKind::BrokenPipe, what);
+        io(&self.name, source)
     }
 
     /// The error for "waited for `what` and it did not come".
@@ -496,12 +474,19 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+fn io(name: &str, source: std::io::Error) -> InteropError {
+    InteropError::Io {
+        name: name.to_owned(),
+        source,
+    }
+}
+
 /// Puts `data` under `key` as a string when it is UTF-8, else under `key_b64`.
 fn with_payload(mut command: Value, key: &str, data: &[u8]) -> Value {
     if let Some(obj) = command.as_object_mut() {
         match std::str::from_utf8(data) {
             Ok(s) => obj.insert(key.to_owned(), json!(s)),
-            Err(_) => obj.insert(format!("{key}_b64"), json!(b64::encode(data))),
+            Err(_) => obj.insert(format!("{key}_b64"), json!(STANDARD.encode(data))),
         };
     }
     command
@@ -528,10 +513,7 @@ fn spawn_stdout_reader(
             shared.changed.notify_all();
         })
         .map(|_| ())
-        .map_err(|source| InteropError::Io {
-            name: name.to_owned(),
-            source,
-        })
+        .map_err(|source| io(name, source))
 }
 
 fn spawn_stderr_reader(
@@ -559,8 +541,5 @@ fn spawn_stderr_reader(
             shared.stderr_closed.notify_all();
         })
         .map(|_| ())
-        .map_err(|source| InteropError::Io {
-            name: name.to_owned(),
-            source,
-        })
+        .map_err(|source| io(name, source))
 }

@@ -92,33 +92,20 @@ impl Checker {
         }
     }
 
-    /// The earliest instant any suspicion of `subject` matured.
-    pub fn matured(&self, subject: usize) -> Option<Instant> {
-        self.matured[subject]
-    }
-
     /// A `Leave` event (dead or left) at `observer` about `subject`.
     pub fn on_gone(&mut self, now: Instant, observer: usize, subject: usize, m: &Member) {
         if m.state == State::Dead && observer != subject {
-            match self.matured[subject] {
-                Some(t) if t <= now => {}
-                Some(t) => {
-                    let early = (t - now).as_secs_f64();
-                    self.violate(
-                        now,
-                        format!(
-                            "node {observer} declared {} dead {early:.3}s before any suspicion matured",
-                            m.name
-                        ),
-                    );
-                }
-                None => self.violate(
-                    now,
-                    format!(
-                        "node {observer} declared {} dead without anyone suspecting it",
-                        m.name
-                    ),
-                ),
+            let why = match self.matured[subject] {
+                Some(t) if t <= now => None,
+                Some(t) => Some(format!(
+                    "{:.3}s before any suspicion matured",
+                    (t - now).as_secs_f64()
+                )),
+                None => Some("without anyone suspecting it".to_owned()),
+            };
+            if let Some(why) = why {
+                let msg = format!("node {observer} declared {} dead {why}", m.name);
+                self.violate(now, msg);
             }
         }
         self.gone_at

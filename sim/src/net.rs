@@ -3,8 +3,8 @@
 //! The model is deliberately simple: every link has the same base latency plus uniform jitter,
 //! each datagram is lost or duplicated independently, and a partition assigns every node a
 //! group — nodes in different groups cannot reach each other — and single links can be
-//! cut. Randomness comes from one
-//! seeded generator owned by the engine, so decisions replay exactly.
+//! cut. Randomness comes from one seeded generator owned by the engine, so decisions replay
+//! exactly.
 
 use std::time::Duration;
 
@@ -62,11 +62,6 @@ impl Network {
             slowed: 0,
             cuts: Vec::new(),
         }
-    }
-
-    /// The link settings.
-    pub fn config(&self) -> &NetConfig {
-        &self.cfg
     }
 
     /// Changes the loss probability of all links.
@@ -132,10 +127,10 @@ impl Network {
     /// arrive (empty when lost or partitioned away).
     pub fn route(&self, rng: &mut SmallRng, from: usize, to: usize) -> Deliveries {
         if !self.connected(from, to) {
-            return Deliveries::none();
+            return Deliveries::default();
         }
         if self.cfg.loss > 0.0 && rng.random::<f64>() < self.cfg.loss {
-            return Deliveries::none();
+            return Deliveries::default();
         }
         let first = self.delay(rng, to);
         let second = (self.cfg.duplicate > 0.0 && rng.random::<f64>() < self.cfg.duplicate)
@@ -156,27 +151,13 @@ impl Network {
     }
 }
 
-/// Up to two copies of a datagram and their delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Up to two copies of a datagram and their delays (none by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Deliveries {
     /// Delay of the first copy, if any arrives.
     pub first: Option<Duration>,
     /// Delay of the duplicate, if one is made.
     pub second: Option<Duration>,
-}
-
-impl Deliveries {
-    fn none() -> Self {
-        Self {
-            first: None,
-            second: None,
-        }
-    }
-
-    /// The delays of the copies that arrive.
-    pub fn iter(&self) -> impl Iterator<Item = Duration> {
-        self.first.into_iter().chain(self.second)
-    }
 }
 
 #[cfg(test)]

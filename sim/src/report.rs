@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The outcome of one scenario run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
@@ -58,18 +58,8 @@ impl Report {
             nodes,
             seed,
             loss,
-            virtual_seconds: 0.0,
-            cpu_seconds: 0.0,
             cpu_time_source: "wall_clock",
-            node_seconds_per_cpu_second: 0.0,
-            peak_rss_mib: None,
-            steps: 0,
-            trace_hash: String::new(),
-            measured: BTreeMap::new(),
-            expected: BTreeMap::new(),
-            notes: Vec::new(),
-            violations: Vec::new(),
-            series: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -135,14 +125,8 @@ impl Report {
             let _ = writeln!(s, "  peak memory {mib:.0} MiB (resident)");
         }
         for (k, v) in &self.measured {
-            match self.expected.get(k) {
-                Some(e) => {
-                    let _ = writeln!(s, "  {k:<28} {v}   (model {e})");
-                }
-                None => {
-                    let _ = writeln!(s, "  {k:<28} {v}");
-                }
-            }
+            let model = self.expected.get(k).map(|e| format!("   (model {e})"));
+            let _ = writeln!(s, "  {k:<28} {v}{}", model.unwrap_or_default());
         }
         for (k, e) in self
             .expected

@@ -30,16 +30,10 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Crash => "crash",
-            Self::Disseminate => "disseminate",
-            Self::Join => "join",
-            Self::Steady => "steady",
-            Self::Partition => "partition",
-            Self::Lifeguard => "lifeguard",
-        }
+    /// Lower-case name, as on the command line.
+    pub fn name(self) -> String {
+        let value = clap::ValueEnum::to_possible_value(&self);
+        value.map(|v| v.get_name().to_owned()).unwrap_or_default()
     }
 }
 
@@ -84,7 +78,7 @@ impl Options {
 /// Runs a scenario; `Err` only when the cluster could not be built.
 pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
     let clock = CpuClock::start();
-    let mut report = Report::new(scenario.name(), opts.nodes, opts.seed, opts.loss);
+    let mut report = Report::new(&scenario.name(), opts.nodes, opts.seed, opts.loss);
     if scenario == Scenario::Lifeguard {
         // Two clusters of its own (Lifeguard on and off); their virtual time is added up.
         let (virtual_time, steps, trace) = lifeguard(opts, &mut report)?;
@@ -214,17 +208,14 @@ fn crash(sim: &mut Sim, opts: &Options, report: &mut Report) {
             .min()
             .map(|t| secs(t.saturating_sub(t0)))
     };
-    let mut dead_at: Vec<Option<Duration>> = vec![None; sim.len()];
-    for e in sim.log() {
-        if e.what == Observation::Dead && e.subject == victim {
-            let t = &mut dead_at[e.observer];
-            *t = Some(t.map_or(e.at, |t| t.min(e.at)));
-        }
-    }
-    report.series = dead_at
-        .into_iter()
-        .flatten()
-        .map(|t| secs(t.saturating_sub(t0)))
+    // When each observer first declared it dead (the log is in time order).
+    let mut observers_seen = vec![false; sim.len()];
+    report.series = sim
+        .log()
+        .iter()
+        .filter(|e| e.what == Observation::Dead && e.subject == victim)
+        .filter(|e| !std::mem::replace(&mut observers_seen[e.observer], true))
+        .map(|e| secs(e.at.saturating_sub(t0)))
         .collect();
     report.series.sort_by(f64::total_cmp);
     report.measure("first_suspicion_s", first(Observation::Suspected));

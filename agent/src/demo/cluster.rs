@@ -47,18 +47,12 @@ pub(crate) struct EventCounts {
     pub(crate) missed: u64,
 }
 
-/// An event or a gap in a node's event stream.
-enum Seen {
-    Event(MemberEvent),
-    Missed(u64),
-}
-
 /// The running demo cluster.
 pub(crate) struct Cluster {
     transport: &'static str,
     nodes: Vec<Node>,
     fates: Vec<Fate>,
-    events: mpsc::UnboundedReceiver<Seen>,
+    events: mpsc::UnboundedReceiver<Notification>,
     counts: EventCounts,
 }
 
@@ -152,13 +146,16 @@ impl Cluster {
 
     /// Counts the events that arrived since the last call, and returns the totals.
     pub(crate) fn count_events(&mut self) -> EventCounts {
-        while let Ok(seen) = self.events.try_recv() {
-            match seen {
-                Seen::Event(MemberEvent::Join(_)) => self.counts.joins += 1,
-                Seen::Event(MemberEvent::Left(_)) => self.counts.leaves += 1,
-                Seen::Event(MemberEvent::Failed(_)) => self.counts.failures += 1,
-                Seen::Event(_) => {}
-                Seen::Missed(n) => self.counts.missed += n,
+        while let Ok(item) = self.events.try_recv() {
+            match item {
+                Notification::Event { event, .. } => match event {
+                    MemberEvent::Join(_) => self.counts.joins += 1,
+                    MemberEvent::Left(_) => self.counts.leaves += 1,
+                    MemberEvent::Failed(_) => self.counts.failures += 1,
+                    _ => {}
+                },
+                Notification::Lagged { missed, .. } => self.counts.missed += missed,
+                _ => {}
             }
         }
         self.counts
@@ -189,14 +186,9 @@ impl Cluster {
 }
 
 /// Forwards one node's events into the demo's channel until the node stops.
-async fn forward(mut events: Subscription, tx: mpsc::UnboundedSender<Seen>) {
+async fn forward(mut events: Subscription, tx: mpsc::UnboundedSender<Notification>) {
     while let Some(item) = events.recv().await {
-        let seen = match item {
-            Notification::Event { event, .. } => Seen::Event(event),
-            Notification::Lagged { missed, .. } => Seen::Missed(missed),
-            _ => continue,
-        };
-        if tx.send(seen).is_err() {
+        if tx.send(item).is_err() {
             return;
         }
     }

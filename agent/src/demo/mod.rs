@@ -12,47 +12,29 @@
 //! 1. **Start and join.** `--nodes N` nodes (2 to 50, default 5) start in this process, each
 //!    a [`NetTransport`](memberlist::prelude::NetTransport) on its own 127.0.0.1 port chosen
 //!    by the system (or, with `--transport quic`, a
-//!    [`QuicTransport`](memberlist::quic::QuicTransport) with a certificate from a CA the demo
-//!    generates in memory: mutual TLS, nothing written to disk), with Go's `DefaultLocalConfig` preset ([`Config::local`]: probe every
-//!    1 s with a 200 ms ack timeout, gossip to 3 nodes every 100 ms, suspicion multiplier 3,
-//!    maximum multiplier 6), except that messages are retransmitted as often as on a LAN
-//!    (retransmit multiplier 4 instead of 2; see [`preset`]). Every node joins through the
+//!    [`QuicTransport`](memberlist::quic::QuicTransport) with mutual TLS and a certificate
+//!    from a CA generated in memory, nothing written to disk), with the [`preset`]: Go's
+//!    `DefaultLocalConfig` with LAN's retransmit multiplier. Every node joins through the
 //!    first one; the demo waits until every node sees all N alive.
 //! 2. **Crash.** The last node is shut down *without* leaving
 //!    ([`Memberlist::shutdown`](memberlist::Memberlist::shutdown) sends nothing), so the
-//!    others must notice by probing. The demo watches the survivors' tables until every one
-//!    of them sees it dead, and reports when the first survivor suspected it, when the first
-//!    declared it dead, and when the last one saw it dead.
-//! 3. **Leave.** The second-to-last node calls
-//!    [`leave`](memberlist::Memberlist::leave) and the demo waits until every remaining node
-//!    sees it `left` (skipped with 2 nodes: nobody would be left to watch).
-//! 4. **Summary.** The measured times, the model's expectation, and the membership events
-//!    (joins, failures, leaves) the nodes delivered. The exit status is 0; it is 1 with an
-//!    `error:` line when something did not happen within a generous bound (the joins or the
-//!    leave did not reach every node within a push/pull interval plus 5 s — 20 s up to 32
-//!    nodes, 35 s at 50 —, nobody suspected the crashed node within ten probe intervals, or a
-//!    survivor still did not see it dead 5 s plus five probe intervals after the longest
-//!    suspicion timeout).
-//!
-//! ## The model
-//!
-//! Computed with Go's formulas ([`Model`](model::Model)) for the preset and N: a crash is
-//! first suspected after about `T · e/(e−1)` on average (SWIM; T = probe interval); the
-//! suspicion timeout is `min = SuspicionMult · max(1, log10 N) · T` once `k = SuspicionMult
-//! − 2` other nodes have confirmed the suspicion, and starts at `max =
-//! SuspicionMaxTimeoutMult · min` without confirmations (Lifeguard), so the first node
-//! declares it dead between `min` and `max` after suspecting it; gossip then spreads the
-//! news in a few gossip rounds. With the local preset: 5 nodes → 3 s to 18 s, 50 nodes →
-//! 5.09 s to 30.56 s.
+//!    others must notice by probing; the demo reports when the first survivor suspected it,
+//!    when the first declared it dead, and when the last one saw it dead.
+//! 3. **Leave.** The second-to-last node calls [`leave`](memberlist::Memberlist::leave); the
+//!    demo waits until every remaining node sees it `left` (skipped with 2 nodes).
+//! 4. **Summary.** The measured times, the expectation of Go's formulas
+//!    ([`Model`](model::Model); with the local preset a crash is declared dead 3 s to 18 s
+//!    after the first suspicion at 5 nodes, 5.09 s to 30.56 s at 50), and the membership
+//!    events (joins, failures, leaves) the nodes delivered. The exit status is 0; it is 1
+//!    with an `error:` line when something did not happen within a generous bound (see
+//!    [`Model`](model::Model)'s deadlines).
 //!
 //! ## Output
 //!
-//! When stdout is a terminal, a table of every node's view (how many members it sees
-//! alive, suspect, dead and left; grouped by view above 12 nodes) is redrawn in place below
-//! the narrative. Otherwise (a pipe or a file) only plain lines are written, one per
-//! change, with the table printed whole at each milestone — no control codes or carriage
-//! returns. The library's logs go to stderr at `warn` unless `--log-level` or `RUST_LOG`
-//! say otherwise, so that they do not interleave with the demo.
+//! On a terminal, a table of every node's view ([`table`]) is redrawn in place below the
+//! narrative; elsewhere only plain lines are written, with the table printed whole at each
+//! milestone (see [`screen`]). The library's logs go to stderr at `warn` unless
+//! `--log-level` or `RUST_LOG` say otherwise, so that they do not interleave with the demo.
 
 mod cluster;
 mod model;
@@ -68,9 +50,10 @@ use memberlist::prelude::Config;
 
 use self::cluster::Cluster;
 use self::model::Model;
-use self::node::{DemoTransport, Factory};
+use self::node::Factory;
 use self::phases::Demo;
 use self::screen::Screen;
+use crate::agent::TransportKind;
 
 /// Fewest nodes the demo runs (a crash needs someone to notice it).
 const MIN_NODES: u16 = 2;
@@ -86,8 +69,8 @@ pub(crate) struct DemoArgs {
     nodes: u16,
     /// Transport of the nodes: UDP + TCP (`net`) or QUIC with TLS (`quic`, certificates from
     /// an in-memory development CA).
-    #[arg(long, value_enum, default_value_t = DemoTransport::Net)]
-    transport: DemoTransport,
+    #[arg(long, value_enum, default_value_t = TransportKind::Net)]
+    transport: TransportKind,
 }
 
 /// The retransmit multiplier the demo uses instead of the local preset's 2 (Go's LAN value).

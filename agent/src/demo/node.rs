@@ -9,24 +9,7 @@ use memberlist::prelude::{Config, MemberInfo, Memberlist, NetTransport, Subscrip
 use memberlist::quic::{DevCa, QuicConfig, QuicTransport};
 use memberlist::{Error, JoinError};
 
-/// `memberlist demo --transport`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum DemoTransport {
-    /// UDP for gossip and probes, TCP for push/pull.
-    Net,
-    /// QUIC with TLS 1.3: certificates from a CA generated in memory for the demo.
-    Quic,
-}
-
-impl DemoTransport {
-    /// How the summary names it.
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Self::Net => "net (UDP + TCP)",
-            Self::Quic => "quic (QUIC + TLS 1.3, mutual TLS, development CA)",
-        }
-    }
-}
+use crate::agent::TransportKind;
 
 /// Where the demo's nodes get their transport from.
 pub(crate) enum Factory {
@@ -38,10 +21,10 @@ pub(crate) enum Factory {
 
 impl Factory {
     /// A factory for `kind`; QUIC generates the demo's CA.
-    pub(crate) fn new(kind: DemoTransport) -> Result<Self, String> {
+    pub(crate) fn new(kind: TransportKind) -> Result<Self, String> {
         match kind {
-            DemoTransport::Net => Ok(Self::Net),
-            DemoTransport::Quic => DevCa::new("memberlist demo")
+            TransportKind::Net => Ok(Self::Net),
+            TransportKind::Quic => DevCa::new("memberlist demo")
                 .map(|ca| Self::Quic(Box::new(ca)))
                 .map_err(|e| format!("cannot generate the demo CA: {e}")),
         }
@@ -50,8 +33,8 @@ impl Factory {
     /// How the header and the summary name the transport.
     pub(crate) fn describe(&self) -> &'static str {
         match self {
-            Self::Net => DemoTransport::Net.describe(),
-            Self::Quic(_) => DemoTransport::Quic.describe(),
+            Self::Net => "net (UDP + TCP)",
+            Self::Quic(_) => "quic (QUIC + TLS 1.3, mutual TLS, development CA)",
         }
     }
 
@@ -59,17 +42,14 @@ impl Factory {
     pub(crate) async fn start(&self, name: &str, config: Config) -> Result<Node, String> {
         let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let started = |e: Error| format!("{name}: cannot start: {e}");
+        let builder = Memberlist::builder(config);
         match self {
             Self::Net => {
                 let transport = NetTransport::bind(bind)
                     .await
                     .map_err(|e| format!("{name}: cannot bind {bind}: {e}"))?;
-                let node = Memberlist::builder(config)
-                    .transport(transport)
-                    .start()
-                    .await
-                    .map_err(started)?;
-                Ok(Node::Net(node))
+                let node = builder.transport(transport).start().await;
+                node.map(Node::Net).map_err(started)
             }
             Self::Quic(ca) => {
                 let tls = ca
@@ -78,12 +58,8 @@ impl Factory {
                 let transport = QuicTransport::bind(QuicConfig::new(bind, tls))
                     .await
                     .map_err(|e| format!("{name}: cannot start QUIC on {bind}: {e}"))?;
-                let node = Memberlist::builder(config)
-                    .transport(transport)
-                    .start()
-                    .await
-                    .map_err(started)?;
-                Ok(Node::Quic(node))
+                let node = builder.transport(transport).start().await;
+                node.map(Node::Quic).map_err(started)
             }
         }
     }

@@ -8,7 +8,7 @@ use memberlist::machine::State;
 
 use super::cluster::Cluster;
 use super::model::Model;
-use super::report::{self, Departure, Detection, Summary, count, secs};
+use super::report::{self, Departure, Detection, Summary, count, output_error, secs};
 use super::screen::Screen;
 use super::table;
 
@@ -156,10 +156,7 @@ impl<W: Write> Demo<W> {
                 "{name} as seen by the {}: {alive} alive, {suspect} suspect, {n_dead} dead",
                 count(survivors.len(), "survivor")
             );
-            if line != last {
-                self.say(&line)?;
-                last = line;
-            }
+            self.say_changed(line, &mut last)?;
             if let Some((who, at)) = first_suspect.filter(|_| !first_suspect_told) {
                 first_suspect_told = true;
                 self.say(&format!(
@@ -261,10 +258,7 @@ impl<W: Write> Demo<W> {
                 "{name} as seen by the {}: {n_left} left",
                 count(observers.len(), "other node")
             );
-            if line != last {
-                self.say(&line)?;
-                last = line;
-            }
+            self.say_changed(line, &mut last)?;
             self.screen
                 .table(table::render(&self.cluster))
                 .map_err(output_error)?;
@@ -317,6 +311,11 @@ impl<W: Write> Demo<W> {
             return Ok(());
         }
         let line = table::join_line(&self.cluster, self.cluster.len());
+        self.say_changed(line, last)
+    }
+
+    /// Writes `line` unless it is the `last` one written, which it then becomes.
+    fn say_changed(&mut self, line: String, last: &mut String) -> Result<(), String> {
         if line != *last {
             self.say(&line)?;
             *last = line;
@@ -343,8 +342,4 @@ fn earliest(observers: &[usize], times: &[Option<Instant>]) -> Option<(usize, In
         .zip(times)
         .filter_map(|(&o, t)| t.map(|t| (o, t)))
         .min_by_key(|&(_, t)| t)
-}
-
-fn output_error(e: std::io::Error) -> String {
-    format!("cannot write the demo's output: {e}")
 }

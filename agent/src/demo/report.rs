@@ -46,14 +46,17 @@ pub(crate) fn every(n: usize, noun: &str) -> String {
 
 /// Writes one line, turning an output error into the demo's error.
 pub(crate) fn write<W: Write>(screen: &mut Screen<W>, line: &str) -> Result<(), String> {
-    screen
-        .line(line)
-        .map_err(|e| format!("cannot write the demo's output: {e}"))
+    screen.line(line).map_err(output_error)
+}
+
+/// The demo's error for a failed write.
+pub(crate) fn output_error(e: std::io::Error) -> String {
+    format!("cannot write the demo's output: {e}")
 }
 
 /// The opening lines: what runs, with which preset, and what the model expects.
 pub(crate) fn header(n: usize, transport: &str, p: &ProtocolConfig, m: &Model) -> Vec<String> {
-    let mut lines = vec![
+    vec![
         format!(
             "memberlist demo: {n} nodes in this process on 127.0.0.1 (ports chosen by the system)"
         ),
@@ -71,9 +74,8 @@ pub(crate) fn header(n: usize, transport: &str, p: &ProtocolConfig, m: &Model) -
             p.suspicion_max_timeout_mult,
             p.retransmit_mult,
         ),
-    ];
-    lines.push(format!("model for {n} nodes: {}", expectation(m)));
-    lines
+        format!("model for {n} nodes: {}", expectation(m)),
+    ]
 }
 
 /// The model's expectation for a crash, in one sentence.
@@ -84,11 +86,7 @@ pub(crate) fn expectation(m: &Model) -> String {
             secs(m.suspicion_min)
         )
     } else {
-        let confirmations = if m.confirmations == 1 {
-            "1 confirmation".to_owned()
-        } else {
-            format!("{} confirmations", m.confirmations)
-        };
+        let confirmations = count(m.confirmations as usize, "confirmation");
         format!(
             "dead {} after the first suspicion ({} once {confirmations} arrived, {} without)",
             span(m.suspicion_min, m.suspicion_max),

@@ -1,7 +1,4 @@
-//! Go memberlist's AES-GCM envelope: `vsn:u8 | nonce:12 | ciphertext || tag:16`.
-//!
-//! Version 1 encrypts the plaintext as is. Version 0 first pads it with PKCS#7 to a multiple of
-//! the AES block size (16 bytes).
+//! Go memberlist's AES-GCM envelope (see the [crate documentation](crate)).
 
 use memberlist_core::encryption::{EncryptionError, EnvelopeVersion, SealFailure};
 
@@ -53,8 +50,8 @@ const fn padding_len(len: usize) -> usize {
     BLOCK_SIZE - len % BLOCK_SIZE
 }
 
-/// The shortest envelope accepted for a version.
-const fn min_len(version: EnvelopeVersion) -> usize {
+/// The shortest envelope accepted for a version, and the most it adds to a plaintext.
+pub(crate) const fn min_len(version: EnvelopeVersion) -> usize {
     match version {
         EnvelopeVersion::V0 => MAX_OVERHEAD_V0,
         EnvelopeVersion::V1 => OVERHEAD_V1,
@@ -148,9 +145,7 @@ pub(crate) fn open(
     }
 
     if version == EnvelopeVersion::V0 {
-        // Go reads the last byte and drops that many bytes without further checks. It would
-        // panic on a count larger than the plaintext and keep everything on a count of 0; both
-        // are rejected here.
+        // Padding as Go reads it, a little stricter (see `AesGcm::decrypt`).
         let plain_len = out.len() - start;
         let pad = out.last().map_or(0, |&n| usize::from(n));
         if pad == 0 || pad > plain_len {

@@ -273,10 +273,7 @@ impl Encryption for AesGcm {
 
     /// 29 bytes for version 1, 45 for version 0 (the most padding can add), as in Go.
     fn overhead(&self, version: EnvelopeVersion) -> usize {
-        match version {
-            EnvelopeVersion::V0 => MAX_OVERHEAD_V0,
-            EnvelopeVersion::V1 => OVERHEAD_V1,
-        }
+        envelope::min_len(version)
     }
 
     /// Seals with the primary key and a fresh random nonce from the operating system.

@@ -54,9 +54,9 @@ use memberlist_core::codec::{Codec, CodecError};
 
 /// The `Algo` id used for LZ4 in `compressMsg`: 128.
 ///
-/// This id is **not** part of Go memberlist's protocol; Go nodes reject it with
-/// `cannot decompress unknown algorithm`. Ids from 128 up are left for Rust-only algorithms so
-/// that they can never clash with ids Go memberlist might define in the future (it uses 0).
+/// This id is **not** part of Go memberlist's protocol (see the [crate documentation](crate)).
+/// Ids from 128 up are left for Rust-only algorithms so that they can never clash with ids Go
+/// memberlist might define in the future (it uses 0).
 pub const LZ4_ALGORITHM: u8 = 128;
 
 /// The name reported by [`Codec::name`] and used in errors.
@@ -184,12 +184,9 @@ impl Codec for Lz4 {
     }
 
     /// Decompresses a length-prefixed LZ4 block, appending exactly the declared number of bytes
-    /// to `out`.
-    ///
-    /// Fails with [`CodecError::TooLarge`] if the declared length exceeds `limit` (checked before
-    /// allocating) and with [`CodecError::Corrupt`] if the prefix is missing, the declared length
-    /// is impossible for the block's size, the block is malformed, or it decodes to a different
-    /// length. On error `out` is left as it was.
+    /// to `out`, with the checks the [crate documentation](crate) lists: [`CodecError::TooLarge`]
+    /// above `limit`, else [`CodecError::Corrupt`] or [`CodecError::LengthMismatch`]. On error
+    /// `out` is left as it was.
     fn decompress(&self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), CodecError> {
         let (prefix, block) = input
             .split_first_chunk::<PREFIX_LEN>()

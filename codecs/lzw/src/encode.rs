@@ -1,24 +1,12 @@
-//! The LZW encoder, producing exactly the bytes Go's `compress/lzw` writer produces.
-//!
-//! Output is a pure function of the input for a given LZW variant only if the encoder makes the
-//! same choices as Go's at every step: greedy longest match, a leading clear code, code width
-//! growing when the next code reaches the width's limit, a clear code as soon as the next code
-//! would be 4095 (Go never assigns codes 4095 and above), and a final EOF code padded to a byte.
-//! This module makes exactly those choices.
+//! The LZW encoder, producing exactly the bytes Go's `compress/lzw` writer produces by making
+//! the same choices at every step (see the crate documentation's stream format).
 //!
 //! (weezl's encoder is not used because its output differs from Go's: weezl 0.2.1 clears the
 //! dictionary one entry later than Go, and it loses the 17th successor of a dictionary entry
 //! when converting its compact node representation, wasting a code.)
 //!
-//! # Cost
-//!
-//! Every input byte costs one hash-table probe (most often a single load and compare); every
-//! emitted code additionally costs an append to a 64-bit bit buffer (flushed four bytes at a
-//! time into the output, grown beforehand by an upper bound of the stream's length so that the
-//! loop makes no calls), one comparison for code-width changes and dictionary resets, and two
-//! stores. The tables are fixed-size arrays indexed through masks, so the loop has no bounds
-//! checks, and they are kept per thread and emptied entry by entry, so an encoding allocates
-//! nothing (besides growing the output).
+//! The loop's design (a 64-bit bit buffer, an output grown beforehand, mask-indexed per-thread
+//! tables emptied entry by entry) and its cost are in BENCHMARKS.md ("Encoder, second pass").
 
 use std::cell::Cell;
 

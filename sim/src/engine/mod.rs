@@ -7,13 +7,11 @@
 //! skipped when popped (lazy invalidation). Nothing scans all nodes per step.
 //!
 //! Streams run synchronously at the instant they are requested: the acceptor decodes the
-//! request with a
-//! [`StreamDecoder`](memberlist_core::wire::StreamDecoder), answers through
+//! request with a [`StreamDecoder`](memberlist_core::wire::StreamDecoder), answers through
 //! [`handle_stream`](Machine::handle_stream), and the dialer decodes the reply and gets
-//! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions
-//! and crashes refuse them, and so do cut links; a slow member answers past the deadline, so
-//! its streams fail.
-//! Output handling lives in [`outputs`]; faults and API calls in the private `control`
+//! [`handle_stream_reply`](Machine::handle_stream_reply). Streams are not lost; partitions,
+//! crashes and cut links refuse them; a slow member answers past the deadline, so its streams
+//! fail. Output handling lives in [`outputs`]; faults and API calls in the private `control`
 //! module; the event queue in the private `queue` module.
 
 use std::collections::HashMap;
@@ -363,11 +361,6 @@ impl Sim {
     // Accessors
     // ----------------------------------------------------------------------------------
 
-    /// The run's seed.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
     /// Number of nodes (up or down).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -381,11 +374,6 @@ impl Sim {
     /// Virtual time since the start.
     pub fn elapsed(&self) -> Duration {
         self.now - self.start
-    }
-
-    /// The current virtual instant.
-    pub fn now(&self) -> Instant {
-        self.now
     }
 
     /// The machine of node `i`.
@@ -452,26 +440,12 @@ impl Sim {
         }
     }
 
-    /// Whether full invariant scans are on.
-    pub fn full_checks(&self) -> bool {
-        self.checker.is_full()
-    }
-
-    /// When the first suspicion of `i` matured (for the no-premature-death invariant).
-    pub fn suspicion_matured(&self, i: usize) -> Option<Duration> {
-        self.checker.matured(i).map(|t| t - self.start)
-    }
-
     /// Invariant (d): every running node sees exactly the running nodes as members.
     pub fn converged(&self) -> bool {
         let up = self.nodes.iter().filter(|n| n.up).count();
-        let counts_ok = self
-            .nodes
-            .iter()
-            .filter(|n| n.up)
-            .all(|n| n.machine.num_members() == up);
-        counts_ok
-            && self.nodes.iter().filter(|n| n.up).all(|n| {
+        let running = || self.nodes.iter().filter(|n| n.up);
+        running().all(|n| n.machine.num_members() == up)
+            && running().all(|n| {
                 n.machine
                     .members()
                     .all(|m| self.index_of(&m.name).is_some_and(|j| self.nodes[j].up))

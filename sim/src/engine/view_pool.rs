@@ -24,20 +24,14 @@ pub(crate) struct ViewPool {
 }
 
 /// What a pool holds: a shared handle that can tell whether anyone else holds it.
-trait Pooled: Clone + Eq {
+trait Pooled: Clone + Eq + Hash {
     /// Only the pool holds it.
     fn only_pooled(&self) -> bool;
-    /// Hashes what equality compares.
-    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64;
 }
 
 impl Pooled for Bytes {
     fn only_pooled(&self) -> bool {
         self.is_unique()
-    }
-
-    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64 {
-        hasher.hash_one(&self[..])
     }
 }
 
@@ -45,19 +39,11 @@ impl Pooled for MemberIdentity {
     fn only_pooled(&self) -> bool {
         self.holders() == 1
     }
-
-    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64 {
-        hasher.hash_one(self)
-    }
 }
 
 impl Pooled for Broadcast {
     fn only_pooled(&self) -> bool {
         self.holders() == 1
-    }
-
-    fn hash_with(&self, hasher: &DefaultHashBuilder) -> u64 {
-        hasher.hash_one(self)
     }
 }
 
@@ -101,28 +87,25 @@ impl ViewPool {
     }
 }
 
+/// Each method returns the pooled value equal to its argument, or the argument, now pooled.
 impl ViewInterner for ViewPool {
-    /// The pool's buffer with the same bytes as `message`, or `message` itself, now in
-    /// the pool.
     fn intern(&self, message: Bytes) -> Bytes {
         lock(&self.views).intern(message)
     }
 
-    /// The pool's broadcast equal to `broadcast`, or `broadcast` itself, now in the pool.
     fn intern_broadcast(&self, broadcast: Broadcast) -> Broadcast {
         lock(&self.broadcasts).intern(broadcast)
     }
 
-    /// The pool's identity equal to `identity`, or `identity` itself, now in the pool.
     fn intern_member(&self, identity: MemberIdentity) -> MemberIdentity {
         lock(&self.identities).intern(identity)
     }
 }
 
-impl<T: Pooled + Hash> Pool<T> {
+impl<T: Pooled> Pool<T> {
     /// The held value equal to `value`, or `value`, now held.
     fn intern(&mut self, value: T) -> T {
-        let hash = value.hash_with(&self.hasher);
+        let hash = self.hasher.hash_one(&value);
         if let Some(found) = self
             .by_hash
             .get(&hash)

@@ -14,12 +14,8 @@ pub(crate) struct Candidate {
     pub(crate) default_route: bool,
 }
 
-/// The address to advertise, given the options and the bound address.
-///
-/// - an explicit `advertise` wins (port 0 there means the bound port);
-/// - a specific bind IP is advertised as bound;
-/// - an unspecified bind IP advertises the host's best special-purpose ("private") address
-///   (see [`pick_private`]).
+/// The address to advertise, given the options and the bound address: see
+/// [the rules](crate::NetTransport#the-advertise-address).
 pub(crate) fn advertise_addr(
     advertise: Option<SocketAddr>,
     local: SocketAddr,

@@ -1,6 +1,7 @@
 //! [`NetTransport`]: UDP datagrams and TCP streams on one port.
 
 use std::fmt;
+use std::future::Future;
 use std::net::{SocketAddr, SocketAddrV6};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -210,20 +211,21 @@ impl NetTransport {
         *self.closed.borrow()
     }
 
-    fn udp(&self) -> Result<Arc<UdpSocket>, TransportError> {
+    /// One of the sockets, unless they were closed.
+    fn socket<S>(&self, which: fn(&Sockets) -> &Arc<S>) -> Result<Arc<S>, TransportError> {
         let sockets = self.sockets.read().unwrap_or_else(PoisonError::into_inner);
-        sockets
-            .as_ref()
-            .map(|s| Arc::clone(&s.udp))
-            .ok_or(TransportError::Shutdown)
+        let socket = sockets.as_ref().map(|s| Arc::clone(which(s)));
+        socket.ok_or(TransportError::Shutdown)
     }
 
-    fn listener(&self) -> Result<Arc<TcpListener>, TransportError> {
-        let sockets = self.sockets.read().unwrap_or_else(PoisonError::into_inner);
-        sockets
-            .as_ref()
-            .map(|s| Arc::clone(&s.tcp))
-            .ok_or(TransportError::Shutdown)
+    /// `work`'s output, or [`TransportError::Shutdown`] once the transport is shut down.
+    async fn unless_closed<T>(&self, work: impl Future<Output = T>) -> Result<T, TransportError> {
+        let mut closed = self.closed.subscribe();
+        tokio::select! {
+            biased;
+            _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
+            out = work => Ok(out),
+        }
     }
 
     fn udp_destination(&self, to: SocketAddr) -> Result<SocketAddr, TransportError> {
@@ -314,7 +316,7 @@ impl Transport for NetTransport {
                 max: self.max_datagram,
             });
         }
-        let udp = self.udp()?;
+        let udp = self.socket(|s| &s.udp)?;
         let dest = self.udp_destination(to)?;
         udp.send_to(data, dest).await.map_err(|e| {
             TransportError::io(
@@ -330,13 +332,8 @@ impl Transport for NetTransport {
     }
 
     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-        let udp = self.udp()?;
-        let mut closed = self.closed.subscribe();
-        tokio::select! {
-            biased;
-            _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
-            datagram = self.receive(&udp) => Ok(datagram),
-        }
+        let udp = self.socket(|s| &s.udp)?;
+        self.unless_closed(self.receive(&udp)).await
     }
 
     async fn connect(
@@ -365,13 +362,8 @@ impl Transport for NetTransport {
     }
 
     async fn accept(&self) -> Result<(TcpStream, SocketAddr), TransportError> {
-        let listener = self.listener()?;
-        let mut closed = self.closed.subscribe();
-        tokio::select! {
-            biased;
-            _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
-            accepted = Self::accept_next(&listener) => Ok(accepted),
-        }
+        let listener = self.socket(|s| &s.tcp)?;
+        self.unless_closed(Self::accept_next(&listener)).await
     }
 
     async fn shutdown(&self) -> Result<(), TransportError> {
@@ -418,12 +410,9 @@ fn udp_destination(local: SocketAddr, dual_stack: bool, to: SocketAddr) -> Optio
 
 /// An IPv4-mapped IPv6 address (what a dual-stack socket reports for IPv4 peers) as IPv4.
 fn canonical(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(ip) => SocketAddr::new(ip.into(), v6.port()),
-            None => addr,
-        },
-        SocketAddr::V4(_) => addr,
+    match addr.ip().to_canonical() {
+        ip if ip == addr.ip() => addr,
+        ip => SocketAddr::new(ip, addr.port()),
     }
 }
 

@@ -180,33 +180,8 @@ impl QuicConfig {
         self
     }
 
-    /// The bind address.
-    pub fn bind_addr(&self) -> SocketAddr {
-        self.bind
-    }
-
-    /// Whether mutual TLS is required of inbound connections.
-    pub fn mutual_tls(&self) -> bool {
-        self.mutual_tls
-    }
-
     /// The connection cap.
     pub fn max_connections(&self) -> usize {
         self.max_connections
-    }
-
-    /// The per-connection stream cap.
-    pub fn max_streams_per_connection(&self) -> u32 {
-        self.max_streams_per_connection
-    }
-
-    /// The total stream cap.
-    pub fn max_streams(&self) -> usize {
-        self.max_streams
-    }
-
-    /// The idle timeout.
-    pub fn idle_timeout(&self) -> Duration {
-        self.idle_timeout
     }
 }

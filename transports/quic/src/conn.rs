@@ -88,12 +88,11 @@ async fn handshake_inbound(inner: Arc<Inner>, incoming: Incoming, slot: OwnedSem
 pub(crate) async fn dial(inner: Arc<Inner>, to: SocketAddr) {
     let fail = |inner: &Inner, why: String| {
         let waiting = inner.pool.dial_failed(to);
-        if !waiting.pending.is_empty() {
-            inner
-                .counters
-                .datagrams_dropped
-                .fetch_add(waiting.pending.len() as u64, Ordering::Relaxed);
-        }
+        let dropped = waiting.pending.len() as u64;
+        inner
+            .counters
+            .datagrams_dropped
+            .fetch_add(dropped, Ordering::Relaxed);
         for waiter in waiting.waiters {
             let _ = waiter.send(Err(why.clone()));
         }
@@ -128,10 +127,7 @@ pub(crate) async fn dial(inner: Arc<Inner>, to: SocketAddr) {
 /// unidirectional streams go to the datagram queue, its bidirectional streams to the accept
 /// queue. `slot` (one unit of the connection cap) is released when it ends.
 async fn serve(inner: Arc<Inner>, conn: Connection, peer: SocketAddr, slot: OwnedSemaphorePermit) {
-    inner
-        .counters
-        .connections_open
-        .fetch_add(1, Ordering::Relaxed);
+    bump(&inner.counters.connections_open);
     inner.wire.track(&conn);
     let Waiting { pending, waiters } = inner.pool.established(peer, &conn);
     for waiter in waiters {
@@ -172,20 +168,23 @@ async fn serve(inner: Arc<Inner>, conn: Connection, peer: SocketAddr, slot: Owne
     drop(slot);
 }
 
+/// Counts a packet to or from `peer` as dropped, and logs why.
+fn dropped(inner: &Inner, peer: SocketAddr, why: impl std::fmt::Display) {
+    bump(&inner.counters.datagrams_dropped);
+    debug!(%peer, "dropped a packet: {why}");
+}
+
 fn deliver(inner: &Inner, data: Bytes, from: SocketAddr) {
     match inner.datagram_tx.try_send((data, from)) {
         Ok(()) => bump(&inner.counters.datagrams_received),
-        Err(_) => {
-            bump(&inner.counters.datagrams_dropped);
-            debug!(peer = %from, "datagram queue full: dropped a packet");
-        }
+        Err(_) => dropped(inner, from, "datagram queue full"),
     }
 }
 
 /// A packet too large for a datagram arrives alone on a unidirectional stream.
 fn read_uni(inner: &Arc<Inner>, mut recv: RecvStream, from: SocketAddr) {
     let Ok(slot) = inner.stream_slots.clone().try_acquire_owned() else {
-        bump(&inner.counters.datagrams_dropped);
+        dropped(inner, from, "stream limit reached");
         let _ = recv.stop(0u32.into());
         return;
     };
@@ -194,14 +193,8 @@ fn read_uni(inner: &Arc<Inner>, mut recv: RecvStream, from: SocketAddr) {
         let read = recv.read_to_end(MAX_PACKET_SIZE);
         match tokio::time::timeout(inner.handshake_timeout, read).await {
             Ok(Ok(data)) => deliver(&inner, Bytes::from(data), from),
-            Ok(Err(e)) => {
-                bump(&inner.counters.datagrams_dropped);
-                debug!(peer = %from, error = %e, "reading a packet stream failed");
-            }
-            Err(_) => {
-                bump(&inner.counters.datagrams_dropped);
-                debug!(peer = %from, "a packet stream stalled: dropped");
-            }
+            Ok(Err(e)) => dropped(&inner, from, format_args!("reading its stream failed: {e}")),
+            Err(_) => dropped(&inner, from, "its stream stalled"),
         }
         drop(slot);
     });
@@ -239,17 +232,11 @@ pub(crate) fn send_on(inner: &Arc<Inner>, conn: &Connection, to: SocketAddr, dat
             Ok(()) => return bump(&inner.counters.datagrams_sent),
             // The path MTU shrank since the check (black-hole detection): use a stream.
             Err(SendDatagramError::TooLarge) => {}
-            Err(e) => {
-                bump(&inner.counters.datagrams_dropped);
-                debug!(peer = %to, error = %e, "sending a datagram failed");
-                return;
-            }
+            Err(e) => return dropped(inner, to, format_args!("sending a datagram failed: {e}")),
         }
     }
     let Ok(slot) = inner.stream_slots.clone().try_acquire_owned() else {
-        bump(&inner.counters.datagrams_dropped);
-        debug!(peer = %to, "stream limit reached: dropped a large packet");
-        return;
+        return dropped(inner, to, "stream limit reached");
     };
     let inner = inner.clone();
     let conn = conn.clone();
@@ -263,14 +250,8 @@ pub(crate) fn send_on(inner: &Arc<Inner>, conn: &Connection, to: SocketAddr, dat
         .await;
         match sent {
             Ok(Ok(())) => bump(&inner.counters.datagrams_via_stream),
-            Ok(Err(e)) => {
-                bump(&inner.counters.datagrams_dropped);
-                debug!(peer = %to, error = %e, "sending a packet stream failed");
-            }
-            Err(_) => {
-                bump(&inner.counters.datagrams_dropped);
-                debug!(peer = %to, "sending a packet stream timed out");
-            }
+            Ok(Err(e)) => dropped(&inner, to, format_args!("sending its stream failed: {e}")),
+            Err(_) => dropped(&inner, to, "sending its stream timed out"),
         }
         drop(slot);
     });

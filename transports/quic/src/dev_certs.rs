@@ -55,10 +55,6 @@ impl std::fmt::Debug for DevCa {
     }
 }
 
-fn generate(e: rcgen::Error) -> TlsError {
-    TlsError::Generate(e)
-}
-
 impl DevCa {
     /// A new CA named `cluster` (its common name), issuing certificates for
     /// [`DEFAULT_SERVER_NAME`].
@@ -69,8 +65,8 @@ impl DevCa {
         params
             .distinguished_name
             .push(DnType::CommonName, format!("{cluster} CA"));
-        let key = KeyPair::generate().map_err(generate)?;
-        let issuer = CertifiedIssuer::self_signed(params, key).map_err(generate)?;
+        let key = KeyPair::generate()?;
+        let issuer = CertifiedIssuer::self_signed(params, key)?;
         Ok(Self {
             issuer,
             server_name: DEFAULT_SERVER_NAME.to_owned(),
@@ -97,16 +93,15 @@ impl DevCa {
     /// A certificate for node `name`: its subject alternative names are the cluster server
     /// name and `name`, usable for both server and client authentication.
     pub fn issue(&self, name: &str) -> Result<NodeCert, TlsError> {
-        let mut params = CertificateParams::new(vec![self.server_name.clone(), name.to_owned()])
-            .map_err(generate)?;
+        let mut params = CertificateParams::new(vec![self.server_name.clone(), name.to_owned()])?;
         params.distinguished_name.push(DnType::CommonName, name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
-        let key = KeyPair::generate().map_err(generate)?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(generate)?;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
         Ok(NodeCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

@@ -27,8 +27,7 @@
 //! See [`TlsConfig`]: a cluster CA, one certificate per node carrying the cluster server name
 //! [`DEFAULT_SERVER_NAME`], ALPN [`ALPN`], mutual TLS on by default. QUIC already encrypts and
 //! authenticates everything, so **do not configure memberlist's own encryption keys** with this
-//! transport: they would only add overhead (the runtime's encryption stays available and
-//! independent; it is simply unnecessary here).
+//! transport: they would only add overhead.
 //!
 //! ## Example
 //!

@@ -40,6 +40,16 @@ enum Slot<C> {
     Ready(C),
 }
 
+impl<C: Clone> Slot<C> {
+    /// The pooled connection, if there is one.
+    fn ready(&self) -> Option<C> {
+        match self {
+            Slot::Ready(c) => Some(c.clone()),
+            Slot::Dialing { .. } => None,
+        }
+    }
+}
+
 /// What [`Pool::send_or_queue`] decided.
 pub(crate) enum SendPlan<C> {
     /// Send on this connection now.
@@ -198,23 +208,14 @@ impl<C: Pooled> Pool<C> {
 
     /// Every pooled connection, leaving the pool as it is.
     pub(crate) fn connections(&self) -> Vec<C> {
-        self.lock()
-            .values()
-            .filter_map(|slot| match slot {
-                Slot::Ready(c) => Some(c.clone()),
-                Slot::Dialing { .. } => None,
-            })
-            .collect()
+        self.lock().values().filter_map(Slot::ready).collect()
     }
 
     /// Every pooled connection, emptying the pool (waiters are dropped, so they see an error).
     pub(crate) fn drain(&self) -> Vec<C> {
         self.lock()
             .drain()
-            .filter_map(|(_, slot)| match slot {
-                Slot::Ready(c) => Some(c),
-                Slot::Dialing { .. } => None,
-            })
+            .filter_map(|(_, slot)| slot.ready())
             .collect()
     }
 

@@ -47,13 +47,8 @@ impl HandshakeFailure {
     /// For a refusal, its series in [`HANDSHAKES_REFUSED`](crate::HANDSHAKES_REFUSED)
     /// (`None` for timeouts and other failures, which are not refusals).
     pub fn refusal(self) -> Option<usize> {
-        match self {
-            Self::UnknownCa => Some(0),
-            Self::BadCertificate => Some(1),
-            Self::NoClientCertificate => Some(2),
-            Self::Alpn => Some(3),
-            Self::Timeout | Self::Other => None,
-        }
+        // The refusals come first, in the order of the metric's label values.
+        (!matches!(self, Self::Timeout | Self::Other)).then_some(self as usize)
     }
 
     /// A short name for logs.
@@ -134,12 +129,8 @@ pub(crate) struct Counters {
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) connections_dialed: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
-    hs_unknown_ca: AtomicU64,
-    hs_bad_certificate: AtomicU64,
-    hs_no_client_certificate: AtomicU64,
-    hs_alpn: AtomicU64,
-    hs_timeout: AtomicU64,
-    hs_other: AtomicU64,
+    /// Handshake failures, indexed by [`HandshakeFailure`] in declaration order.
+    handshakes_failed: [AtomicU64; 6],
     pub(crate) datagrams_sent: AtomicU64,
     pub(crate) datagrams_via_stream: AtomicU64,
     pub(crate) datagrams_received: AtomicU64,
@@ -155,30 +146,31 @@ pub(crate) fn bump(counter: &AtomicU64) {
 
 impl Counters {
     pub(crate) fn handshake_failed(&self, reason: HandshakeFailure) {
-        bump(match reason {
-            HandshakeFailure::UnknownCa => &self.hs_unknown_ca,
-            HandshakeFailure::BadCertificate => &self.hs_bad_certificate,
-            HandshakeFailure::NoClientCertificate => &self.hs_no_client_certificate,
-            HandshakeFailure::Alpn => &self.hs_alpn,
-            HandshakeFailure::Timeout => &self.hs_timeout,
-            HandshakeFailure::Other => &self.hs_other,
-        });
+        bump(&self.handshakes_failed[reason as usize]);
     }
 
     pub(crate) fn snapshot(&self) -> QuicStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let [
+            unknown_ca,
+            bad_certificate,
+            no_client_certificate,
+            alpn,
+            timeout,
+            other,
+        ] = self.handshakes_failed.each_ref().map(get);
         QuicStats {
             connections_open: get(&self.connections_open),
             connections_accepted: get(&self.connections_accepted),
             connections_dialed: get(&self.connections_dialed),
             connections_refused: get(&self.connections_refused),
             handshake_failures: HandshakeFailures {
-                unknown_ca: get(&self.hs_unknown_ca),
-                bad_certificate: get(&self.hs_bad_certificate),
-                no_client_certificate: get(&self.hs_no_client_certificate),
-                alpn: get(&self.hs_alpn),
-                timeout: get(&self.hs_timeout),
-                other: get(&self.hs_other),
+                unknown_ca,
+                bad_certificate,
+                no_client_certificate,
+                alpn,
+                timeout,
+                other,
             },
             datagrams_sent: get(&self.datagrams_sent),
             datagrams_via_stream: get(&self.datagrams_via_stream),

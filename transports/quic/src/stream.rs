@@ -37,11 +37,6 @@ impl QuicStream {
             _slot: slot,
         }
     }
-
-    /// The QUIC stream ID (the same for both halves).
-    pub fn id(&self) -> quinn::StreamId {
-        self.send.id()
-    }
 }
 
 impl AsyncRead for QuicStream {

@@ -42,10 +42,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Option<crate::config::MetricsSink>,
 }
 
-/// memberlist over QUIC: one quinn endpoint (one UDP port) both accepts and dials; gossip
-/// packets travel as QUIC datagrams, streams as bidirectional QUIC streams, everything under
-/// TLS 1.3 with certificates from the cluster CA. See the [crate docs](crate) for the mapping
-/// and [`QuicConfig`] for the limits.
+/// memberlist over QUIC and TLS 1.3: see the [crate docs](crate) for how packets and streams
+/// map onto it, and [`QuicConfig`] for the limits.
 ///
 /// ```
 /// # #[cfg(feature = "dev-certs")] {
@@ -195,6 +193,20 @@ impl QuicTransport {
         Ok(())
     }
 
+    /// The next item of `queue` (received datagrams or accepted streams), or
+    /// [`TransportError::Shutdown`] once the transport is closed.
+    async fn next<T>(&self, queue: &Mutex<mpsc::Receiver<T>>) -> Result<T, TransportError> {
+        let mut closed = self.inner.closed.subscribe();
+        if *closed.borrow_and_update() {
+            return Err(TransportError::Shutdown);
+        }
+        let mut queue = queue.lock().await;
+        tokio::select! {
+            _ = closed.wait_for(|c| *c) => Err(TransportError::Shutdown),
+            item = queue.recv() => item.ok_or(TransportError::Shutdown),
+        }
+    }
+
     /// The pooled connection to `to`, dialling (once for all concurrent callers) if needed.
     async fn connection(
         &self,
@@ -296,15 +308,7 @@ impl Transport for QuicTransport {
     }
 
     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-        let mut closed = self.inner.closed.subscribe();
-        if *closed.borrow_and_update() {
-            return Err(TransportError::Shutdown);
-        }
-        let mut datagrams = self.datagrams.lock().await;
-        tokio::select! {
-            _ = closed.wait_for(|c| *c) => Err(TransportError::Shutdown),
-            datagram = datagrams.recv() => datagram.ok_or(TransportError::Shutdown),
-        }
+        self.next(&self.datagrams).await
     }
 
     async fn connect(
@@ -351,15 +355,7 @@ impl Transport for QuicTransport {
     }
 
     async fn accept(&self) -> Result<(QuicStream, SocketAddr), TransportError> {
-        let mut closed = self.inner.closed.subscribe();
-        if *closed.borrow_and_update() {
-            return Err(TransportError::Shutdown);
-        }
-        let mut streams = self.streams.lock().await;
-        tokio::select! {
-            _ = closed.wait_for(|c| *c) => Err(TransportError::Shutdown),
-            stream = streams.recv() => stream.ok_or(TransportError::Shutdown),
-        }
+        self.next(&self.streams).await
     }
 
     /// Lets queued datagrams leave (a quarter of a second at most), then closes the endpoint
