@@ -26,6 +26,7 @@ mod join_sync;
 mod leave;
 mod member;
 mod members;
+mod mutation;
 mod output;
 mod probe;
 mod push_pull;
@@ -61,6 +62,7 @@ use crate::wire::{Alive, IpBytes, Message, MessageType, Pipeline, WireError};
 pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
 pub use error::{MergeError, PushPullError, StreamError, StreamPhase, VersionKind, Veto};
 pub use members::{Member, MemberChanges, State};
+pub use mutation::Mutation;
 pub use output::{Event, StreamId, StreamKind, StreamOutcome, StreamRequest, Transmit};
 pub use row::MemberIdentity;
 pub use stats::Stats;
@@ -124,6 +126,8 @@ pub struct Machine<D: Delegate> {
     stream_requests: VecDeque<StreamRequest>,
     events: VecDeque<Event>,
     metrics: Arc<dyn Metrics>,
+    #[cfg(feature = "mutations")]
+    mutation: Mutation,
 }
 
 impl<D: Delegate> std::fmt::Debug for Machine<D> {
@@ -214,6 +218,8 @@ impl<D: Delegate> Machine<D> {
             stream_requests: VecDeque::new(),
             events: VecDeque::new(),
             metrics: Arc::new(NoopMetrics),
+            #[cfg(feature = "mutations")]
+            mutation: Mutation::None,
         };
         let alive = machine.self_alive();
         machine.handle_alive(&alive, AliveSource::Bootstrap, now);
@@ -297,6 +303,7 @@ impl<D: Delegate> Machine<D> {
             Message::Ack(a) => self.handle_ack(a, now),
             Message::Nack(n) => self.handle_nack(n),
             Message::Suspect(s) => {
+                self.correct_stale(&s.node, s.incarnation, from);
                 self.handle_suspect(&s, now);
             }
             Message::Alive(mut a) => {
@@ -312,6 +319,7 @@ impl<D: Delegate> Machine<D> {
                 self.handle_alive(&a, AliveSource::Remote, now);
             }
             Message::Dead(d) => {
+                self.correct_stale(&d.node, d.incarnation, from);
                 self.handle_dead(&d, now);
             }
             Message::User(payload) => self.delegate.notify_message(payload),

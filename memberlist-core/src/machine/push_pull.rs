@@ -15,6 +15,7 @@ use crate::wire::{
 use super::Machine;
 use super::error::{MergeError, VersionKind};
 use super::members::{Member, State, TableDigest};
+use super::mutation::Mutation;
 use super::output::{StreamId, StreamKind};
 use super::row::Row;
 use super::state::AliveSource;
@@ -128,6 +129,7 @@ impl<D: Delegate> Machine<D> {
             // `handle_alive` drops without a side effect; only our own entry is processed
             // (it may still call the delegate or make us refute).
             Some(me) => me.map(std::slice::from_ref).unwrap_or_default(),
+            None if self.mutated(Mutation::IgnorePushPullStates) => &[],
             None => &remote.states,
         };
         for s in states {

@@ -4,7 +4,8 @@
 //! On a probe tick, at most once per `reconnect_interval`, one candidate gets a ping: a node
 //! we saw fail within `reconnect_timeout` that is not alive again (pinged under its name, so
 //! a different node now at its address does not answer), or — at most once per push/pull
-//! interval — a seed that is not a current member (pinged with no name). Only an ack starts
+//! interval, or on every attempt while we know no other live member — a seed that is not a
+//! current member (pinged with no name; the seeds in turn). Only an ack starts
 //! a push/pull with it: an unreachable candidate costs one datagram, not a dial. After the
 //! push/pull both sides merge each other's view; nodes they had reaped come back as new
 //! members, nodes still listed as dead refute, and the next attempts and gossip carry the
@@ -38,6 +39,8 @@ pub(crate) struct Failed {
     next: Option<Instant>,
     /// When the seeds that are not members are next considered.
     seeds_due: Instant,
+    /// The seed to try first next time (they are tried in turn).
+    seed_turn: usize,
 }
 
 impl Failed {
@@ -47,6 +50,7 @@ impl Failed {
             seeds: Vec::new(),
             next: (!cfg.reconnect_interval.is_zero()).then_some(now),
             seeds_due: now + seed_interval(cfg),
+            seed_turn: 0,
         }
     }
 }
@@ -133,13 +137,22 @@ impl<D: Delegate> Machine<D> {
         self.send_msg(to, &ping.to_bytes());
     }
 
-    /// A random seed that is not a current member, when the seeds are due; the table is
-    /// only scanned then (a full scan every tick is a real cost at 10,000 members).
+    /// The next seed (in turn) that is not a current member, when the seeds are due: once
+    /// per push/pull interval, or on every attempt while we know no other live member (a
+    /// node alone has nothing else to try). The table is only scanned then (a full scan
+    /// every tick is a real cost at 10,000 members).
     fn absent_seed(&mut self, now: Instant) -> Option<SocketAddr> {
         if self.failed.seeds.is_empty() || now < self.failed.seeds_due {
             return None;
         }
-        self.failed.seeds_due = now + seed_interval(&self.cfg);
+        let me = &self.cfg.name;
+        let alone = self
+            .members
+            .iter()
+            .all(|m| m.name == *me || m.state.is_gone());
+        if !alone {
+            self.failed.seeds_due = now + seed_interval(&self.cfg);
+        }
         // Ordered, like every set the machine builds (only looked up here).
         let current: BTreeSet<SocketAddr> = self
             .members
@@ -147,13 +160,13 @@ impl<D: Delegate> Machine<D> {
             .filter(|m| !m.state.is_gone())
             .filter_map(|m| m.socket_addr())
             .collect();
-        let absent: Vec<SocketAddr> = self
-            .failed
-            .seeds
-            .iter()
-            .copied()
-            .filter(|s| !current.contains(s))
-            .collect();
-        (!absent.is_empty()).then(|| absent[self.rng.random_range(0..absent.len())])
+        let seeds = &self.failed.seeds;
+        let n = seeds.len();
+        let start = self.failed.seed_turn;
+        let (k, addr) = (0..n)
+            .map(|k| (k, seeds[(start + k) % n]))
+            .find(|(_, s)| !current.contains(s))?;
+        self.failed.seed_turn = (start + k + 1) % n;
+        Some(addr)
     }
 }

@@ -34,6 +34,7 @@
 //! Go peers in a mixed cluster keep Go's behaviour: a forged `u32::MAX` they accept stays
 //! pinned in their view, as it would in an all-Go cluster.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use smol_str::SmolStr;
@@ -46,6 +47,7 @@ use crate::wire::{Alive, Dead, Limit, Suspect, WireMessage};
 use super::Machine;
 use super::broadcast::{Broadcast, BroadcastKey};
 use super::members::{Member, State};
+use super::mutation::Mutation;
 use super::output::Event;
 use super::push_pull::valid_vsn;
 use super::row::MemberIdentity;
@@ -88,6 +90,7 @@ impl<D: Delegate> Machine<D> {
             && !supersedes(a.incarnation, m.incarnation)
             && m.addr == a.addr
             && m.port == a.port
+            && !self.mutated(Mutation::StaleRejoin)
         {
             return false;
         }
@@ -165,7 +168,10 @@ impl<D: Delegate> Machine<D> {
         }
 
         if !reclaim {
-            if !is_self && !supersedes(a.incarnation, old.incarnation) {
+            if !is_self
+                && !supersedes(a.incarnation, old.incarnation)
+                && !self.mutated(Mutation::StaleRejoin)
+            {
                 return false;
             }
             if !is_self && self.jump_too_far(&a.node, old.incarnation, a.incarnation, "alive") {
@@ -352,12 +358,18 @@ impl<D: Delegate> Machine<D> {
 
     /// Whether a suspect or dead message at `incarnation` about the known member `node` is
     /// neither stale nor, about another node, too far ahead (rule 1).
-    fn accusation_applies(&self, node: &str, incarnation: u32, kind: &'static str) -> bool {
+    fn accusation_applies(&mut self, node: &str, incarnation: u32, kind: &'static str) -> bool {
         let Some(m) = self.members.get(node) else {
             return false;
         };
-        incarnation >= m.incarnation
-            && (node == self.cfg.name || !self.jump_too_far(node, m.incarnation, incarnation, kind))
+        let known = m.incarnation;
+        if incarnation < known {
+            if node == self.cfg.name && !self.leaving {
+                self.reannounce(incarnation);
+            }
+            return false;
+        }
+        node == self.cfg.name || !self.jump_too_far(node, known, incarnation, kind)
     }
 
     /// Rule 1 of the incarnation rule: whether a message about another node, known at
@@ -377,6 +389,9 @@ impl<D: Delegate> Machine<D> {
     /// nothing can beat it (`u32::MAX`), our next incarnation (rule 3 of the incarnation
     /// rule).
     pub(crate) fn refute(&mut self, accused_incarnation: u32) {
+        if self.mutated(Mutation::NoRefute) {
+            return;
+        }
         let mut inc = self.next_incarnation();
         if accused_incarnation == u32::MAX {
             warn!(
@@ -389,11 +404,63 @@ impl<D: Delegate> Machine<D> {
             inc = accused_incarnation + 1;
             self.incarnation = inc;
         }
+        if self.mutated(Mutation::IncarnationBackwards) {
+            inc = accused_incarnation.saturating_sub(1);
+            self.incarnation = inc;
+        }
         if let Some(me) = self.members.get_mut(&self.cfg.name) {
             me.incarnation = inc;
         }
         self.apply_awareness(1);
         self.metrics.increment(Counter::Refutations, 1);
+        self.announce_self(inc);
+    }
+
+    /// Beyond Go: `from` relayed an accusation about `node` at an incarnation we know to be
+    /// superseded by a live one. Go ignores it; but the relayer holds the old incarnation
+    /// (it missed the refutation, which no longer travels), and will declare `node` dead
+    /// when its suspicion expires. We send it what we hold — one alive message, as any
+    /// gossip would carry — and it takes the newer incarnation.
+    pub(crate) fn correct_stale(&mut self, node: &str, incarnation: u32, from: SocketAddr) {
+        let Some(m) = self.members.get(node) else {
+            return;
+        };
+        if incarnation >= m.incarnation || m.state != State::Alive || self.leaving {
+            return;
+        }
+        let m = self.members.member(m);
+        let alive = Alive {
+            incarnation: m.incarnation,
+            node: m.name,
+            addr: m.addr,
+            port: m.port,
+            meta: m.meta,
+            vsn: m.vsn,
+        };
+        debug!(%node, stale = incarnation, current = alive.incarnation, %from, "correcting a stale accusation");
+        self.send_msg(from, &alive.to_bytes());
+    }
+
+    /// Beyond Go: an accusation about an incarnation of ours that is already refuted. Go
+    /// ignores it, but whoever spread it may still hold that old incarnation (it missed the
+    /// refutation) and will declare us dead when its suspicion expires — nobody else would
+    /// answer it. We gossip our current alive message again (no new incarnation: peers that
+    /// have it ignore it, Go's included).
+    fn reannounce(&mut self, stale_incarnation: u32) {
+        debug!(
+            stale_incarnation,
+            incarnation = self.incarnation,
+            "a stale accusation about us; announcing our current incarnation again"
+        );
+        let inc = self
+            .members
+            .get(&self.cfg.name)
+            .map_or(self.incarnation, |me| me.incarnation);
+        self.announce_self(inc);
+    }
+
+    /// Gossips an alive message about ourselves at `inc`.
+    fn announce_self(&mut self, inc: u32) {
         let Some(me) = self.members.get(&self.cfg.name) else {
             return;
         };

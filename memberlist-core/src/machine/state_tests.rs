@@ -11,7 +11,7 @@ use super::{AliveSource, supersedes};
 use crate::delegate::NoopDelegate;
 use crate::machine::{Event, Machine, ProtocolConfig, State};
 use crate::metrics::{Counter, InMemoryMetrics};
-use crate::wire::{Alive, Dead, IpBytes, Limit, Pipeline, Suspect, Vsn};
+use crate::wire::{Alive, Dead, IpBytes, Limit, Pipeline, Suspect, Vsn, WireMessage};
 
 const MAX: u32 = u32::MAX;
 
@@ -225,4 +225,69 @@ fn our_own_metadata_is_truncated_to_512_bytes() {
     assert_eq!(m.local_member().unwrap().meta.len(), 512);
     m.update_meta(now);
     assert_eq!(m.local_member().unwrap().meta.len(), 512);
+}
+
+/// The alive messages among the datagrams `m` sent to `to` (queued gossip rides along).
+fn alives_sent_to(m: &mut Machine<NoopDelegate>, to: SocketAddr) -> Vec<Alive> {
+    let mut found = Vec::new();
+    while let Some(t) = m.poll_transmit() {
+        if t.to != to {
+            continue;
+        }
+        let decoded = Pipeline::new().decode_packet(&t.data).unwrap();
+        for msg in decoded.messages {
+            if let crate::wire::Message::Alive(a) = msg {
+                found.push(a);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_stale_suspicion_is_answered_with_the_newer_incarnation_to_its_relayer() {
+    // `a` holds `b` alive at 5; a relayer still passes on a suspicion of `b` at 4 (it missed
+    // the refutation). `a` sends it `b`'s alive at 5 — and nothing for a current suspicion.
+    let now = Instant::now();
+    let (mut m, _) = with_b(0, now);
+    while m.poll_transmit().is_some() {}
+    let relayer: SocketAddr = "10.0.0.9:7946".parse().unwrap();
+    let stale = Suspect {
+        incarnation: 4,
+        node: "b".into(),
+        from: "c".into(),
+    };
+    m.handle_datagram(now, relayer, &stale.to_bytes());
+    let sent = alives_sent_to(&mut m, relayer);
+    assert!(sent.iter().any(|a| a.node == "b" && a.incarnation == 5), "{sent:?}");
+    assert_eq!(m.member("b").unwrap().state, State::Alive);
+    let current = Suspect {
+        incarnation: 5,
+        ..stale
+    };
+    m.handle_datagram(now, relayer, &current.to_bytes());
+    assert!(alives_sent_to(&mut m, relayer).is_empty());
+    assert_eq!(m.member("b").unwrap().state, State::Suspect);
+}
+
+#[test]
+fn a_stale_accusation_about_ourselves_is_answered_with_our_incarnation_again() {
+    // `a` refuted up to incarnation 3; a suspicion at 2 arrives: no new incarnation, but
+    // our current alive message goes out again (directly to the relayer and by gossip).
+    let now = Instant::now();
+    let (mut m, _) = machine("a", 0, now);
+    let s = |incarnation| Suspect {
+        incarnation,
+        node: "a".into(),
+        from: "c".into(),
+    };
+    let relayer: SocketAddr = "10.0.0.9:7946".parse().unwrap();
+    m.handle_datagram(now, relayer, &s(2).to_bytes());
+    let refuted = m.member("a").unwrap().incarnation;
+    assert_eq!(refuted, 3);
+    while m.poll_transmit().is_some() {}
+    m.handle_datagram(now, relayer, &s(2).to_bytes());
+    assert_eq!(m.member("a").unwrap().incarnation, refuted, "no new incarnation");
+    let sent = alives_sent_to(&mut m, relayer);
+    assert!(sent.iter().any(|a| a.node == "a" && a.incarnation == 3), "{sent:?}");
 }
