@@ -8,7 +8,9 @@
 //!   death by gossip before its own timer expires.
 //! * **(b) incarnations never decrease** as seen by any observer (full mode only).
 //! * **(c) no resurrection without a higher incarnation**: a member that was dead (or left)
-//!   comes back only with a strictly higher incarnation.
+//!   comes back only with a strictly higher incarnation — or, by Go's reclaim rule, under
+//!   its name at another address after it left (or died, once `dead_node_reclaim_time` has
+//!   passed), or once it may have been reaped.
 //!
 //! Convergence (d) is checked by the engine ([`Sim::converged`](crate::Sim::converged)).
 //!
@@ -17,6 +19,7 @@
 //! counters move, which costs O(n) per change.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use memberlist_core::machine::timing::suspicion_timeout;
@@ -32,17 +35,25 @@ pub struct Checker {
     /// Gone members may be reaped (forgotten) this long after they went; a later join with
     /// any incarnation is then a fresh node, not a resurrection.
     reap_after: Duration,
+    /// `dead_node_reclaim_time` (zero: a dead member's name is never reclaimed).
+    reclaim_after: Duration,
     /// Earliest instant at which any observer's suspicion of each node matured.
     matured: Vec<Option<Instant>>,
+    /// For a restarted node: when a suspicion of its previous life matured, and until when
+    /// deaths may still be declared on it (observers that had not yet heard of that death).
+    prior: Vec<Option<(Instant, Instant)>>,
+    /// How long after a restart the previous life's suspicion still counts: gossip to the
+    /// dead plus the longest suspicion timeout.
+    grace: Duration,
     /// (observer, subject) → incarnation and instant at which the observer saw it gone.
-    gone_at: HashMap<(u32, u32), (u32, Instant)>,
+    gone_at: HashMap<(u32, u32), Seen>,
     /// Full mode: the last (state, incarnation) each observer had for each subject.
     table: Option<Vec<Vec<Option<Seen>>>>,
     violations: Vec<String>,
 }
 
 /// What an observer last held about a subject: state, incarnation, when the state began.
-type Seen = (State, u32, Instant);
+type Seen = (State, u32, Instant, Option<SocketAddr>);
 
 /// Violations cap: after this many, further ones are counted but not stored.
 const MAX_STORED: usize = 20;
@@ -57,7 +68,12 @@ impl Checker {
             suspicion_mult: cfg.suspicion_mult,
             probe_interval: cfg.probe_interval,
             reap_after: cfg.gossip_to_the_dead_time,
+            reclaim_after: cfg.dead_node_reclaim_time,
             matured: vec![None; n],
+            prior: vec![None; n],
+            grace: cfg.gossip_to_the_dead_time
+                + suspicion_timeout(cfg.suspicion_mult, n, cfg.probe_interval)
+                    * cfg.suspicion_max_timeout_mult,
             gone_at: HashMap::new(),
             table: full.then(|| vec![vec![None; n]; n]),
             violations: Vec::new(),
@@ -94,7 +110,8 @@ impl Checker {
 
     /// A `Leave` event (dead or left) at `observer` about `subject`.
     pub fn on_gone(&mut self, now: Instant, observer: usize, subject: usize, m: &Member) {
-        if m.state == State::Dead && observer != subject {
+        let prior_ok = self.prior[subject].is_some_and(|(t, until)| t <= now && now <= until);
+        if m.state == State::Dead && observer != subject && !prior_ok {
             let why = match self.matured[subject] {
                 Some(t) if t <= now => None,
                 Some(t) => Some(format!(
@@ -108,16 +125,29 @@ impl Checker {
                 self.violate(now, msg);
             }
         }
-        self.gone_at
-            .insert((observer as u32, subject as u32), (m.incarnation, now));
+        let seen = (m.state, m.incarnation, now, m.socket_addr());
+        self.gone_at.insert((observer as u32, subject as u32), seen);
+    }
+
+    /// Go's reclaim rule: a member that left (or died, once `dead_node_reclaim_time` has
+    /// passed) may come back under its name at another address with any incarnation.
+    fn reclaims(&self, was: &Seen, now: Instant, m: &Member) -> bool {
+        let (state, _, since, addr) = *was;
+        let reclaimable = state == State::Left
+            || (state == State::Dead
+                && !self.reclaim_after.is_zero()
+                && now - since >= self.reclaim_after);
+        reclaimable && m.socket_addr() != addr
     }
 
     /// A `Join` event at `observer` about `subject` (new, or back from dead/left).
     pub fn on_join(&mut self, now: Instant, observer: usize, subject: usize, m: &Member) {
-        if let Some((inc, since)) = self.gone_at.remove(&(observer as u32, subject as u32))
-            && m.incarnation <= inc
-            && now - since < self.reap_after
+        if let Some(was) = self.gone_at.remove(&(observer as u32, subject as u32))
+            && m.incarnation <= was.1
+            && now - was.2 < self.reap_after
+            && !self.reclaims(&was, now, m)
         {
+            let inc = was.1;
             self.violate(
                 now,
                 format!(
@@ -128,9 +158,19 @@ impl Checker {
         }
     }
 
-    /// The subject node was restarted: earlier suspicions belong to its previous life.
-    pub fn on_restart(&mut self, subject: usize) {
-        self.matured[subject] = None;
+    /// The node was restarted: earlier suspicions of it, and everything it observed, belong
+    /// to its previous life.
+    pub fn on_restart(&mut self, now: Instant, subject: usize) {
+        // A life without a matured suspicion keeps its predecessor's: a late claim about
+        // that life may still arrive (and, by name, hit this one).
+        if let Some(t) = self.matured[subject].take() {
+            self.prior[subject] = Some((t, now + self.grace));
+        }
+        let observer = subject as u32;
+        self.gone_at.retain(|&(o, _), _| o != observer);
+        if let Some(table) = self.table.as_mut() {
+            table[subject].iter_mut().for_each(|seen| *seen = None);
+        }
     }
 
     /// Full mode: compares `observer`'s table with what it held before. `index` maps a
@@ -151,8 +191,9 @@ impl Checker {
             let Some(subject) = index(&m.name) else {
                 continue;
             };
-            if let Some((state, inc, since)) = old[subject] {
-                let reapable = now - since >= self.reap_after;
+            if let Some(was @ (state, inc, since, _)) = old[subject] {
+                let reapable = now - since >= self.reap_after
+                    || (state.is_gone() && self.reclaims(&was, now, &m));
                 if m.incarnation < inc && !(state.is_gone() && reapable) {
                     found.push(format!(
                         "node {observer} saw {}'s incarnation go from {inc} down to {}",
@@ -167,7 +208,8 @@ impl Checker {
                 }
             }
             if let Some(table) = self.table.as_mut() {
-                table[observer][subject] = Some((m.state, m.incarnation, m.state_change));
+                table[observer][subject] =
+                    Some((m.state, m.incarnation, m.state_change, m.socket_addr()));
             }
         }
         for msg in found {

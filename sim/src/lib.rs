@@ -18,6 +18,7 @@
 //! ```
 
 pub mod batch;
+pub mod chaos;
 pub mod engine;
 pub mod invariants;
 pub mod net;

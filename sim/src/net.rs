@@ -49,6 +49,8 @@ pub struct Network {
     slowed: usize,
     /// Cut links, as (lower, higher) node indexes.
     cuts: Vec<(usize, usize)>,
+    /// Links cut in one direction only, as (from, to).
+    one_way: Vec<(usize, usize)>,
 }
 
 impl Network {
@@ -61,6 +63,7 @@ impl Network {
             split: false,
             slowed: 0,
             cuts: Vec::new(),
+            one_way: Vec::new(),
         }
     }
 
@@ -88,18 +91,28 @@ impl Network {
         }
     }
 
+    /// Cuts the link from `from` to `to` in that direction only: datagrams from `to` to
+    /// `from` still pass (streams need both directions).
+    pub fn cut_one_way(&mut self, from: usize, to: usize) {
+        if !self.one_way.contains(&(from, to)) {
+            self.one_way.push((from, to));
+        }
+    }
+
     /// Removes every partition and cut.
     pub fn heal(&mut self) {
         self.group.iter_mut().for_each(|g| *g = 0);
         self.split = false;
         self.cuts.clear();
+        self.one_way.clear();
     }
 
-    /// Whether `a` and `b` are on the same side of every partition and their link is not
-    /// cut.
+    /// Whether a datagram from `a` reaches `b` (loss aside): the two are on the same side
+    /// of every partition and their link is cut in neither both directions nor `a` to `b`.
     pub fn connected(&self, a: usize, b: usize) -> bool {
         (!self.split || self.group[a] == self.group[b])
             && (self.cuts.is_empty() || !self.cuts.contains(&(a.min(b), a.max(b))))
+            && (self.one_way.is_empty() || !self.one_way.contains(&(a, b)))
     }
 
     /// Delays every datagram delivered to `node` by `delay` (zero makes it normal again):

@@ -27,6 +27,9 @@ pub enum Scenario {
     Partition,
     /// Slow members (inbound messages late by seconds): false deaths, Lifeguard on vs off.
     Lifeguard,
+    /// A random fault schedule drawn from the seed, with invariants checked throughout
+    /// ([`chaos`](crate::chaos)); `--nodes` and `--loss` are ignored (the seed draws them).
+    Chaos,
 }
 
 impl Scenario {
@@ -78,6 +81,9 @@ impl Options {
 /// Runs a scenario; `Err` only when the cluster could not be built.
 pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
     let clock = CpuClock::start();
+    if scenario == Scenario::Chaos {
+        return crate::chaos::run(opts.seed);
+    }
     let mut report = Report::new(&scenario.name(), opts.nodes, opts.seed, opts.loss);
     if scenario == Scenario::Lifeguard {
         // Two clusters of its own (Lifeguard on and off); their virtual time is added up.
@@ -92,7 +98,7 @@ pub fn run(scenario: Scenario, opts: &Options) -> Result<Report, SimError> {
         Scenario::Join => join(&mut sim, opts, &mut report),
         Scenario::Steady => steady(&mut sim, opts, &mut report),
         Scenario::Partition => partition(&mut sim, opts, &mut report),
-        Scenario::Lifeguard => {}
+        Scenario::Lifeguard | Scenario::Chaos => {}
     }
     if !opts.lifeguard {
         report.note("Lifeguard off (plain SWIM)");

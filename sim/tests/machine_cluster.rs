@@ -357,6 +357,31 @@ fn reconnection_costs_one_ping_per_probe_interval_with_nodes_dead() {
 }
 
 #[test]
+fn a_node_restarted_alone_finds_the_cluster_through_its_seeds_right_after_a_heal() {
+    // Node 5 restarts at a new address while cut off from everyone: its join fails, it
+    // knows nobody, and nobody knows where it is. A node alone tries its seeds on every
+    // reconnect attempt (not once per push/pull interval), so it is back within seconds of
+    // the heal.
+    let mut sim = joined(lan(6, 51));
+    let seeds: Vec<_> = (0..6).map(node_addr).collect();
+    sim.run_until(secs(5));
+    sim.crash(5);
+    sim.run_until(secs(10));
+    sim.net_mut().partition(|i| u32::from(i == 5));
+    sim.restart_elsewhere(5, 0).unwrap();
+    sim.input(5, |m, _| m.set_seeds(seeds.iter().copied()));
+    sim.run_until(secs(60));
+    assert_eq!(sim.machine(5).num_members(), 1, "node 5 is not alone");
+    sim.net_mut().heal();
+    sim.run_until(secs(63));
+    assert!(
+        sim.machine(5).num_members() > 1,
+        "node 5 did not find the cluster"
+    );
+    sim.check().unwrap();
+}
+
+#[test]
 fn cidr_allow_list_keeps_other_networks_out() {
     // Node 3 only accepts 10.0.0.0/30 (nodes 0..=3); node 4 is 10.0.0.4.
     let mut cfg = lan(5, 17);

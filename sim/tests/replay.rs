@@ -60,3 +60,8 @@ fn simultaneous_suspicions_of_slow_members_replay_in_separate_processes() {
 fn a_split_cluster_replays_in_separate_processes() {
     replays(&["partition", "--nodes", "50", "--seed", "1"]);
 }
+
+#[test]
+fn a_random_fault_schedule_replays_in_separate_processes() {
+    replays(&["chaos", "--seed", "3"]);
+}

@@ -2,6 +2,7 @@
 //! updates, leaves, direct inputs to one machine, and recording of what nodes send and
 //! emit.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -103,9 +104,23 @@ impl Sim {
 
     /// Restarts node `i` with a fresh machine (new seed) and joins it through `via`.
     pub fn restart(&mut self, i: usize, via: usize) -> Result<(), SimError> {
+        self.restart_at(i, via, self.nodes[i].addr)
+    }
+
+    /// Like [`restart`](Self::restart), at a new address: the node's IP with the next port
+    /// (as a process restarted elsewhere under its name). Datagrams to its old address are
+    /// lost from then on.
+    pub fn restart_elsewhere(&mut self, i: usize, via: usize) -> Result<(), SimError> {
+        let mut addr = self.nodes[i].addr;
+        addr.set_port(addr.port().wrapping_add(1).max(1));
+        self.restart_at(i, via, addr)
+    }
+
+    fn restart_at(&mut self, i: usize, via: usize, addr: SocketAddr) -> Result<(), SimError> {
         let restarts = self.nodes[i].restarts + 1;
-        let (machine, counts) = self.make_machine(i, restarts)?;
+        let (machine, counts) = self.make_machine(i, restarts, addr)?;
         let node = &mut self.nodes[i];
+        node.addr = addr;
         node.machine = machine;
         node.counts = counts;
         node.restarts = restarts;
@@ -114,7 +129,7 @@ impl Sim {
         node.wake_at = None;
         node.counters = (0, 0, 0);
         node.last_suspect.clear();
-        self.checker.on_restart(i);
+        self.checker.on_restart(self.now, i);
         self.trace.mix(&[b'R', i as u8]);
         self.drain(i);
         self.join(i, via);

@@ -60,6 +60,9 @@ pub struct SimConfig {
     pub full_checks: Option<bool>,
     /// Keep every event the machines emit, for [`Sim::events`]; off by default.
     pub record_events: bool,
+    /// A bug injected into every machine (feature `mutations`, for testing the checks).
+    #[cfg(feature = "mutations")]
+    pub mutation: memberlist_core::machine::Mutation,
 }
 
 impl SimConfig {
@@ -73,6 +76,8 @@ impl SimConfig {
             per_node: |_, _| {},
             full_checks: None,
             record_events: false,
+            #[cfg(feature = "mutations")]
+            mutation: memberlist_core::machine::Mutation::None,
         }
     }
 }
@@ -206,6 +211,8 @@ pub struct Sim {
     seed: u64,
     template: ProtocolConfig,
     per_node: fn(usize, &mut ProtocolConfig),
+    #[cfg(feature = "mutations")]
+    mutation: memberlist_core::machine::Mutation,
     start: Instant,
     now: Instant,
     nodes: Vec<Node>,
@@ -250,8 +257,14 @@ pub fn node_addr(i: usize) -> SocketAddr {
 
 /// The node whose address is `addr` ([`node_addr`] inverted), if there is one among `n`.
 pub fn node_at(addr: &SocketAddr, n: usize) -> Option<usize> {
+    node_index(addr, n).filter(|_| addr.port() == 7946)
+}
+
+/// The node index encoded in `addr`'s IP, whatever the port (a node restarted at a new
+/// address keeps its IP and takes another port).
+fn node_index(addr: &SocketAddr, n: usize) -> Option<usize> {
     match addr {
-        SocketAddr::V4(a) if a.port() == 7946 => {
+        SocketAddr::V4(a) => {
             let [ten, b1, b2, b3] = a.ip().octets();
             let i = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
             (ten == 10 && i < n).then_some(i)
@@ -301,9 +314,11 @@ impl Sim {
             tapped: None,
             events: cfg.record_events.then(Vec::new),
             per_node: cfg.per_node,
+            #[cfg(feature = "mutations")]
+            mutation: cfg.mutation,
         };
         for i in 0..n {
-            let (machine, counts) = sim.make_machine(i, 0)?;
+            let (machine, counts) = sim.make_machine(i, 0, node_addr(i))?;
             sim.by_name.insert(sim.node_config(i).name, i);
             sim.nodes.push(Node {
                 machine,
@@ -324,6 +339,17 @@ impl Sim {
         Ok(sim)
     }
 
+    /// The node listening at `addr` now (a node restarted elsewhere no longer listens at
+    /// its old address).
+    fn node_of(&self, addr: &SocketAddr) -> Option<usize> {
+        node_index(addr, self.nodes.len()).filter(|&i| self.nodes[i].addr == *addr)
+    }
+
+    /// Node `i`'s address now.
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i].addr
+    }
+
     /// Node `i`'s protocol settings.
     fn node_config(&self, i: usize) -> ProtocolConfig {
         let mut cfg = self.template.clone();
@@ -337,19 +363,22 @@ impl Sim {
         &self,
         i: usize,
         restarts: u64,
+        addr: SocketAddr,
     ) -> Result<(Machine<SimDelegate>, Arc<InMemoryMetrics>), SimError> {
         let cfg = self.node_config(i);
         let seed = mix(self.seed ^ mix(i as u64) ^ mix(restarts.wrapping_mul(0x1234_5677)));
         Machine::new(
             cfg,
             Pipeline::new(),
-            node_addr(i),
+            addr,
             SimDelegate::default(),
             seed,
             self.now,
         )
         .map(|mut m| {
             m.set_view_interner(Arc::clone(&self.views) as Arc<dyn ViewInterner>);
+            #[cfg(feature = "mutations")]
+            m.set_mutation(self.mutation);
             let counts = Arc::new(InMemoryMetrics::new());
             m.set_metrics(Arc::clone(&counts) as Arc<dyn Metrics>);
             (m, counts)
@@ -512,7 +541,7 @@ impl Sim {
                     self.steps += 1;
                     self.trace.input(self.now - self.start, to, b'D', &data);
                     let now = self.now;
-                    let src = node_addr(from);
+                    let src = self.nodes[from].addr;
                     self.nodes[to].machine.handle_datagram(now, src, &data);
                     self.drain(to);
                 }

@@ -14,7 +14,7 @@ use smol_str::SmolStr;
 
 use crate::trace::Trace;
 
-use super::{LogEntry, NodeEvent, Observation, Sent, Sim, Work, node_at};
+use super::{LogEntry, NodeEvent, Observation, Sent, Sim, Work};
 
 impl Sim {
     /// Moves node `i`'s outputs onto the network, runs its streams, records its events and
@@ -35,7 +35,7 @@ impl Sim {
                         data: t.data.clone(),
                     });
                 }
-                let Some(to) = node_at(&t.to, self.nodes.len()) else {
+                let Some(to) = self.node_of(&t.to) else {
                     continue;
                 };
                 let fate = self.net.route(&mut self.rng, i, to);
@@ -91,8 +91,12 @@ impl Sim {
         let now = self.now;
         let to_addr = req.to;
         self.nodes[from].stream_bytes += req.data.len() as u64;
-        let target = node_at(&req.to, self.nodes.len())
-            .filter(|&to| to != from && self.nodes[to].up && self.net.connected(from, to));
+        let target = self.node_of(&req.to).filter(|&to| {
+            to != from
+                && self.nodes[to].up
+                && self.net.connected(from, to)
+                && self.net.connected(to, from)
+        });
         // A slow member answers streams as late as datagrams: past the deadline, the
         // dialer gives up (the late processing on the far side is not modelled).
         let late_dialer = now + self.net.slowness(from) > req.deadline;
