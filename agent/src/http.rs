@@ -3,6 +3,10 @@
 //! - `GET /members`: every member this node knows, left and dead ones not yet forgotten
 //!   included, as a JSON array of [`AgentMember`] (the library's `MemberInfo` plus Serf
 //!   tags);
+//! - `GET /events`: JSON lines (`application/x-ndjson`), streamed: the members now, then
+//!   every membership change in order, numbered without a gap ([`EventLine`]; a follower
+//!   that falls behind gets the members to start over from); the stream ends when the
+//!   node stops;
 //! - `GET /health`: the Lifeguard health score and the member counts per state
 //!   ([`HealthView`]);
 //! - `GET /metrics`: every metric of the catalog (`memberlist::metrics`) in Prometheus's text
@@ -15,17 +19,19 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State as AxumState;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
+use futures_util::StreamExt as _;
 use memberlist::Transport;
 use memberlist::machine::State;
 use memberlist_prometheus::PrometheusMetrics;
 use tokio::net::TcpListener;
 
 use crate::agent::Node;
-use crate::view::{AgentMember, HealthView};
+use crate::view::{AgentMember, EventLine, HealthView};
 
 /// Every member state, in the order they are listed.
 const STATES: [State; 4] = [State::Alive, State::Suspect, State::Dead, State::Left];
@@ -49,6 +55,7 @@ impl<T> Clone for Api<T> {
 pub(crate) fn router<T: Transport>(node: Node<T>, metrics: PrometheusMetrics) -> Router {
     Router::new()
         .route("/members", get(members::<T>))
+        .route("/events", get(events::<T>))
         .route("/health", get(health::<T>))
         .route("/metrics", get(metrics_handler::<T>))
         .with_state(Api { node, metrics })
@@ -77,6 +84,19 @@ async fn members<T: Transport>(AxumState(api): AxumState<Api<T>>) -> Json<Vec<Ag
         .collect();
     members.sort_by(|a, b| a.member.name.cmp(&b.member.name));
     Json(members)
+}
+
+/// `GET /events`: the node's subscription as JSON lines, for as long as the node runs.
+async fn events<T: Transport>(AxumState(api): AxumState<Api<T>>) -> impl IntoResponse {
+    let lines = api
+        .node
+        .subscribe()
+        .filter_map(|n| std::future::ready(EventLine::of(n)))
+        .map(|line| Ok::<_, std::convert::Infallible>(line.to_line()));
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines),
+    )
 }
 
 /// Member counts per state, every state present.

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod agent;
 mod demo;
+mod events_cli;
 mod faults;
 mod http;
 mod keys_cli;
@@ -42,6 +43,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Print the members an agent sees, through its HTTP address.
     Members(members::MembersArgs),
+    /// Follow an agent's membership changes as they happen (its HTTP `GET /events`).
+    Events(events_cli::EventsArgs),
     /// Rotate a running agent's encryption keys through its admin API (--admin-http).
     Keys(keys_cli::KeysArgs),
     /// Start a few nodes on 127.0.0.1 and watch them join, detect a crash and see a leave.
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Agent(args) => agent::run(args, cli.log_level.as_deref()).await,
             Command::Members(args) => members::run(args).await,
+            Command::Events(args) => events_cli::run(args).await,
             Command::Keys(args) => keys_cli::run(args).await,
             Command::Demo(args) => demo::run(args, cli.log_level.as_deref()).await,
             Command::TlsDev(args) => tls_dev::run(args),

@@ -13,13 +13,14 @@
 //! ```
 //!
 //! `meta` is the raw metadata in standard base64; `tags` is absent when the metadata is not
-//! Serf-style tags.
+//! Serf-style tags. `GET /events` streams [`EventLine`]s.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memberlist::MemberInfo;
+use memberlist::runtime::{MemberEvent, MembersSnapshot, Notification};
 use serde::{Deserialize, Serialize};
 
 use crate::meta::decode_tags;
@@ -64,4 +65,88 @@ pub(crate) struct HealthView {
     pub(crate) health_score: u32,
     /// Members per state (`alive`, `suspect`, `dead`, `left`).
     pub(crate) members: BTreeMap<String, usize>,
+}
+
+/// One line of `GET /events` (JSON lines): the members first, then every change in order,
+/// numbered without a gap; a follower that fell behind gets `lagged` with the members to
+/// start over from.
+///
+/// ```json
+/// {"type": "snapshot", "seq": 4, "members": [{"name": "a", …}]}
+/// {"type": "event", "seq": 5, "event": "join", "member": {"name": "b", …}}
+/// {"type": "lagged", "seq": 90, "missed": 70, "members": […]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum EventLine {
+    /// The members as of event `seq`, sorted by name.
+    Snapshot {
+        /// The last event the list includes.
+        seq: u64,
+        /// The members.
+        members: Vec<AgentMember>,
+    },
+    /// Change number `seq`: `event` is `join`, `left`, `failed`, `update`, `changed` or
+    /// `conflict` (then `other` is the node claiming the name; the list does not change).
+    Event {
+        /// The event's number.
+        seq: u64,
+        /// Its kind.
+        event: String,
+        /// The member as it is after the change.
+        member: Box<AgentMember>,
+        /// For a conflict: the other claimant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        other: Option<Box<AgentMember>>,
+    },
+    /// `missed` events were skipped: `members` is the list with them applied.
+    Lagged {
+        /// The last event the list includes.
+        seq: u64,
+        /// How many events were not sent one by one.
+        missed: u64,
+        /// The members.
+        members: Vec<AgentMember>,
+    },
+}
+
+impl EventLine {
+    /// The line for a subscription's notification (`None` for kinds this agent does not
+    /// know).
+    pub(crate) fn of(n: Notification) -> Option<Self> {
+        let members = |s: MembersSnapshot| s.members.into_iter().map(AgentMember::of).collect();
+        Some(match n {
+            Notification::Snapshot(s) => Self::Snapshot {
+                seq: s.seq,
+                members: members(s),
+            },
+            Notification::Lagged { missed, snapshot } => Self::Lagged {
+                seq: snapshot.seq,
+                missed,
+                members: members(snapshot),
+            },
+            Notification::Event { seq, event } => {
+                let other = match &event {
+                    MemberEvent::Conflict { other, .. } => {
+                        Some(Box::new(AgentMember::of((**other).clone())))
+                    }
+                    _ => None,
+                };
+                Self::Event {
+                    seq,
+                    event: event.kind().to_owned(),
+                    member: Box::new(AgentMember::of(event.member().clone())),
+                    other,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// The line as the server sends it: JSON and a newline.
+    pub(crate) fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        line
+    }
 }
