@@ -202,6 +202,20 @@ impl Lab {
         ip(&full);
     }
 
+    /// Runs `program args…` inside node `i`'s namespace; panics if it fails.
+    pub fn exec(&self, i: usize, program: &str, args: &[&str]) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", self.ns(i), program])
+            .args(args)
+            .status()
+            .expect("ip netns exec runs");
+        assert!(
+            status.success(),
+            "{program} {args:?} failed in {}",
+            self.ns(i)
+        );
+    }
+
     /// Adds [`alt_ip`](Self::alt_ip) to node `i`'s data link.
     pub fn add_alt_ip(&self, i: usize) {
         let addr = format!("{}/24", self.alt_ip(i));
@@ -474,6 +488,11 @@ impl NsAgent {
             .arg(self.pid().to_string())
             .stderr(Stdio::null())
             .status();
+    }
+
+    /// How it exited, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Kills it with SIGKILL and reaps it.
