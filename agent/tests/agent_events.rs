@@ -65,29 +65,16 @@ impl View {
     fn apply(&mut self, line: &str) {
         let v: Value = serde_json::from_str(line).unwrap();
         let seq = v["seq"].as_u64().unwrap();
-        let list = |v: &Value| -> BTreeMap<String, String> {
-            v["members"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| {
-                    (
-                        m["name"].as_str().unwrap().to_owned(),
-                        m["state"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        };
         match v["type"].as_str().unwrap() {
-            "snapshot" | "lagged" => self.members = list(&v),
+            "snapshot" | "lagged" => {
+                self.members = v["members"].as_array().unwrap().iter().map(entry).collect();
+            }
             "event" => {
                 assert_eq!(Some(seq), self.seq.map(|s| s + 1), "a gap before {line}");
                 let kind = v["event"].as_str().unwrap().to_owned();
-                let m = &v["member"];
-                let name = m["name"].as_str().unwrap().to_owned();
+                let (name, state) = entry(&v["member"]);
                 if kind != "conflict" {
-                    self.members
-                        .insert(name.clone(), m["state"].as_str().unwrap().to_owned());
+                    self.members.insert(name.clone(), state);
                 }
                 self.kinds.push((kind, name));
             }
@@ -97,18 +84,15 @@ impl View {
     }
 }
 
+/// A member's name and state, from its JSON.
+fn entry(m: &Value) -> (String, String) {
+    let field = |k: &str| m[k].as_str().unwrap().to_owned();
+    (field("name"), field("state"))
+}
+
 /// `/members` of `agent` as name → state.
 fn members(agent: &Agent) -> BTreeMap<String, String> {
-    agent
-        .members()
-        .iter()
-        .map(|m| {
-            (
-                m["name"].as_str().unwrap().to_owned(),
-                m["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    agent.members().iter().map(entry).collect()
 }
 
 #[test]
