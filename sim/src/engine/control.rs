@@ -129,6 +129,7 @@ impl Sim {
         node.wake_at = None;
         node.counters = (0, 0, 0);
         node.last_suspect.clear();
+        node.joins_since_scan = 0;
         self.checker.on_restart(self.now, i);
         self.trace.mix(&[b'R', i as u8]);
         self.drain(i);

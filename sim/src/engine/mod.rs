@@ -175,6 +175,9 @@ struct Node {
     counters: (u64, u64, u64),
     stream_bytes: u64,
     last_suspect: HashMap<usize, Instant>,
+    /// Join events since the last counter scan: a suspicion that started earlier in the
+    /// same step saw a table smaller by up to this many entries.
+    joins_since_scan: usize,
 }
 
 enum Work {
@@ -331,6 +334,7 @@ impl Sim {
                 counters: (0, 0, 0),
                 stream_bytes: 0,
                 last_suspect: HashMap::new(),
+                joins_since_scan: 0,
             });
         }
         for i in 0..n {

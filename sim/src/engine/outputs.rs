@@ -174,7 +174,10 @@ impl Sim {
             });
         }
         let (what, m) = match &e {
-            Event::Join(m) => (Observation::Joined, m),
+            Event::Join(m) => {
+                self.nodes[observer].joins_since_scan += 1;
+                (Observation::Joined, m)
+            }
             Event::Leave(m) if m.state == State::Left => (Observation::Left, m),
             Event::Leave(m) => (Observation::Dead, m),
             Event::Update(m) => (Observation::Updated, m),
@@ -207,6 +210,7 @@ impl Sim {
     /// moved: suspicions always, everything in full mode.
     fn scan_counters(&mut self, i: usize) {
         // Three counters read on every step: not the whole `Stats`.
+        let joined = std::mem::take(&mut self.nodes[i].joins_since_scan);
         let counts = &self.nodes[i].counts;
         let counters = (
             counts.counter(Counter::MsgAlive),
@@ -219,7 +223,14 @@ impl Sim {
         }
         self.nodes[i].counters = counters;
         if counters.1 != old.1 {
-            let size = self.nodes[i].machine.all_members().count();
+            // The table the suspicion started with: joins later in the same step (a
+            // compound packet) do not count, as the machine sized its timer before them.
+            let size = self.nodes[i]
+                .machine
+                .all_members()
+                .count()
+                .saturating_sub(joined)
+                .max(1);
             let suspects: Vec<(usize, Instant, SmolStr)> = self.nodes[i]
                 .machine
                 .all_members()
