@@ -259,7 +259,10 @@ fn a_stale_suspicion_is_answered_with_the_newer_incarnation_to_its_relayer() {
     };
     m.handle_datagram(now, relayer, &stale.to_bytes());
     let sent = alives_sent_to(&mut m, relayer);
-    assert!(sent.iter().any(|a| a.node == "b" && a.incarnation == 5), "{sent:?}");
+    assert!(
+        sent.iter().any(|a| a.node == "b" && a.incarnation == 5),
+        "{sent:?}"
+    );
     assert_eq!(m.member("b").unwrap().state, State::Alive);
     let current = Suspect {
         incarnation: 5,
@@ -287,7 +290,14 @@ fn a_stale_accusation_about_ourselves_is_answered_with_our_incarnation_again() {
     assert_eq!(refuted, 3);
     while m.poll_transmit().is_some() {}
     m.handle_datagram(now, relayer, &s(2).to_bytes());
-    assert_eq!(m.member("a").unwrap().incarnation, refuted, "no new incarnation");
+    assert_eq!(
+        m.member("a").unwrap().incarnation,
+        refuted,
+        "no new incarnation"
+    );
     let sent = alives_sent_to(&mut m, relayer);
-    assert!(sent.iter().any(|a| a.node == "a" && a.incarnation == 3), "{sent:?}");
+    assert!(
+        sent.iter().any(|a| a.node == "a" && a.incarnation == 3),
+        "{sent:?}"
+    );
 }
