@@ -112,8 +112,8 @@ pub fn run_with(seed: u64, mut cfg: SimConfig) -> Result<Outcome, SimError> {
         sim.crash(i);
         watch.life[i] = None;
     }
-    // Every node's seeds are every node's first address, as in a static host list
-    // (reconnection retries the seeds that are not members); all join through node 0.
+    // Every node's seeds are every node's address when it starts, as a host list resolved
+    // then (reconnection retries the seeds that are not members); all join through node 0.
     let seeds: Vec<_> = (0..n).map(crate::engine::node_addr).collect();
     for i in 0..n {
         sim.input(i, |m, _| m.set_seeds(seeds.iter().copied()));
@@ -234,7 +234,9 @@ fn apply(sim: &mut Sim, w: &mut Watch, action: &Action, at: Duration) -> Result<
             } else {
                 sim.restart(*node, via)?;
             }
-            let seeds: Vec<_> = (0..sim.len()).map(crate::engine::node_addr).collect();
+            // Its seed list as resolved when it starts: every node's address then (a static
+            // list of first addresses is lost once every node has moved).
+            let seeds: Vec<_> = (0..sim.len()).map(|j| sim.addr(j)).collect();
             sim.input(*node, |m, _| m.set_seeds(seeds));
             w.life[*node] = Some(at);
             w.left[*node] = false;
