@@ -14,10 +14,10 @@
 //!    burst was in force and no partition or cut ended (a heal lets in claims made while
 //!    the sides were apart, which the merge then corrects), and `x` and `o` both belong to
 //!    the clean majority `M`: the running nodes that are not slow, on `x`'s side of a
-//!    partition and not deaf, with `2·|M| >` the running nodes; and at `t` every other
-//!    node of `M` lists `x` and `o` at their current addresses (a node restarted at a new
-//!    address is refused there until its old entry is reaped, and hears no gossip until
-//!    then). Nodes outside `M` may suspect `x` — Lifeguard and refutation must keep those
+//!    partition and not deaf, with `2·|M| >` the running nodes; and every other node of
+//!    `M` has listed `x` and `o` at their current addresses since before the window (a node
+//!    restarted at a new address is refused there until its old entry is reaped, and hears
+//!    no gossip — and no accusation about it spreads — until then). Nodes outside `M` may suspect `x` — Lifeguard and refutation must keep those
 //!    claims from killing it.
 //! 4. **Convergence after the faults stop**: once the last action has happened, within
 //!    `B` = N × probe interval (a full probe round) + the longest suspicion timeout +
@@ -29,6 +29,8 @@
 
 pub mod schedule;
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use memberlist_core::machine::State;
@@ -86,6 +88,9 @@ struct Watch {
     left: Vec<bool>,
     /// Each node's own incarnation as last seen, in its current life.
     incarnation: Vec<u32>,
+    /// When each observer first listed each node alive at an address (from its join
+    /// events): (observer, node) → (address, since).
+    known: BTreeMap<(usize, usize), (SocketAddr, Duration)>,
     /// Events already examined.
     seen_events: usize,
     deaths_checked: usize,
@@ -313,6 +318,14 @@ fn deaths(sim: &Sim, w: &mut Watch, window: Duration, seed: u64) {
     let new = &events[w.seen_events..];
     w.seen_events = events.len();
     for e in new {
+        if let memberlist_core::machine::Event::Join(m) = &e.event
+            && let (Some(x), Some(addr)) = (sim.index_of(&m.name), m.socket_addr())
+        {
+            let since = w.known.entry((e.node, x)).or_insert((addr, e.at));
+            if since.0 != addr {
+                *since = (addr, e.at);
+            }
+        }
         let memberlist_core::machine::Event::Leave(m) = &e.event else {
             continue;
         };
@@ -381,9 +394,11 @@ fn healthy(
     let known = |i: usize| {
         let name = crate::engine::node_name(i);
         members.iter().filter(|&&j| j != i).all(|&j| {
-            sim.machine(j)
-                .member(&name)
-                .is_some_and(|m| m.socket_addr() == Some(sim.addr(i)))
+            let listed = sim.machine(j).member(&name);
+            listed.is_some_and(|m| m.socket_addr() == Some(sim.addr(i)))
+                && w.known
+                    .get(&(j, i))
+                    .is_some_and(|&(addr, since)| addr == sim.addr(i) && since <= from)
         })
     };
     let size = members.len();
