@@ -429,14 +429,7 @@ impl<D: Delegate> Machine<D> {
             return;
         }
         let m = self.members.member(m);
-        let alive = Alive {
-            incarnation: m.incarnation,
-            node: m.name,
-            addr: m.addr,
-            port: m.port,
-            meta: m.meta,
-            vsn: m.vsn,
-        };
+        let alive = alive_of(m.incarnation, m);
         debug!(%node, stale = incarnation, current = alive.incarnation, %from, "correcting a stale accusation");
         self.send_msg(from, &alive.to_bytes());
     }
@@ -452,29 +445,24 @@ impl<D: Delegate> Machine<D> {
             incarnation = self.incarnation,
             "a stale accusation about us; announcing our current incarnation again"
         );
-        let inc = self
-            .members
-            .get(&self.cfg.name)
-            .map_or(self.incarnation, |me| me.incarnation);
-        self.announce_self(inc);
+        if let Some(inc) = self.members.get(&self.cfg.name).map(|me| me.incarnation) {
+            self.announce_self(inc);
+        }
     }
 
     /// Gossips an alive message about ourselves at `inc`.
     fn announce_self(&mut self, inc: u32) {
-        let Some(me) = self.members.get(&self.cfg.name) else {
+        let Some(me) = self
+            .members
+            .get(&self.cfg.name)
+            .map(|me| self.members.member(me))
+        else {
             return;
-        };
-        let alive = Alive {
-            incarnation: inc,
-            node: me.name.clone(),
-            addr: me.addr,
-            port: me.port,
-            meta: me.meta.clone(),
-            vsn: me.vsn,
         };
         // Go keys the refutation by our address string, not our name (a quirk kept so
         // that it does not displace other queued messages about us in the same way).
         let key = SmolStr::new(me.addr.to_string());
+        let alive = alive_of(inc, me);
         self.broadcasts
             .queue(BroadcastKey::named(key), alive.to_bytes(), None);
     }
@@ -483,6 +471,18 @@ impl<D: Delegate> Machine<D> {
     pub(crate) fn next_incarnation(&mut self) -> u32 {
         self.incarnation = self.incarnation.wrapping_add(1).max(1);
         self.incarnation
+    }
+}
+
+/// The alive message that announces `m` at `incarnation`.
+fn alive_of(incarnation: u32, m: Member) -> Alive {
+    Alive {
+        incarnation,
+        node: m.name,
+        addr: m.addr,
+        port: m.port,
+        meta: m.meta,
+        vsn: m.vsn,
     }
 }
 

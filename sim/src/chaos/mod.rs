@@ -119,9 +119,9 @@ pub fn run_with(seed: u64, mut cfg: SimConfig) -> Result<Outcome, SimError> {
     }
     // Every node's seeds are every node's address when it starts, as a host list resolved
     // then (reconnection retries the seeds that are not members); all join through node 0.
-    let seeds: Vec<_> = (0..n).map(crate::engine::node_addr).collect();
     for i in 0..n {
-        sim.input(i, |m, _| m.set_seeds(seeds.iter().copied()));
+        let seeds = addresses(&sim);
+        sim.input(i, |m, _| m.set_seeds(seeds));
     }
     for i in 1..n {
         if sim.is_up(i) {
@@ -241,7 +241,7 @@ fn apply(sim: &mut Sim, w: &mut Watch, action: &Action, at: Duration) -> Result<
             }
             // Its seed list as resolved when it starts: every node's address then (a static
             // list of first addresses is lost once every node has moved).
-            let seeds: Vec<_> = (0..sim.len()).map(|j| sim.addr(j)).collect();
+            let seeds = addresses(sim);
             sim.input(*node, |m, _| m.set_seeds(seeds));
             w.life[*node] = Some(at);
             w.left[*node] = false;
@@ -454,4 +454,9 @@ fn disagreements(sim: &Sim) -> Vec<String> {
     }
     found.truncate(6);
     found
+}
+
+/// Every node's address now (a seed list as resolved at that moment).
+fn addresses(sim: &Sim) -> Vec<SocketAddr> {
+    (0..sim.len()).map(|j| sim.addr(j)).collect()
 }
