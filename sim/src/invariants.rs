@@ -163,7 +163,10 @@ impl Checker {
     pub fn on_restart(&mut self, now: Instant, subject: usize) {
         // A life without a matured suspicion keeps its predecessor's: a late claim about
         // that life may still arrive (and, by name, hit this one).
+        // Restarted again within the grace: a suspicion of the life before still counts.
         if let Some(t) = self.matured[subject].take() {
+            let earlier = self.prior[subject].filter(|&(_, until)| now <= until);
+            let t = earlier.map_or(t, |(p, _)| p.min(t));
             self.prior[subject] = Some((t, now + self.grace));
         }
         let observer = subject as u32;
