@@ -60,7 +60,8 @@ pub struct ProtocolConfig {
     pub dead_node_reclaim_time: Duration,
     /// The Lifeguard extensions (on by default, as in Go): local health awareness scaling
     /// the probe interval, dynamic suspicion timeouts shortened by independent confirmations,
-    /// pinging suspects together with the suspicion ("buddy"), and nacks from relays. Off
+    /// pinging suspects together with the suspicion ("buddy"; beyond Go, the suspicion also
+    /// goes to the accused as soon as the probe fails), and nacks from relays. Off
     /// gives plain SWIM with a fixed suspicion timeout, for comparison.
     pub lifeguard: bool,
     /// Beyond Go: how often one node we saw fail (or a seed that is not a member) is pinged,

@@ -283,7 +283,15 @@ impl<D: Delegate> Machine<D> {
             node: round.target.clone(),
             from: self.cfg.name.clone(),
         };
-        self.handle_suspect(&s, now);
+        let to = target.socket_addr();
+        // Lifeguard's buddy system, at once: the accused hears the suspicion directly and can
+        // refute it, even when our gossip reaches no one who knows it (we may be the one that
+        // cannot hear: a deaf node's suspicions would otherwise mature unrefuted).
+        if self.handle_suspect(&s, now) && self.cfg.lifeguard {
+            if let Some(to) = to {
+                self.send_msg(to, &s.to_bytes());
+            }
+        }
     }
 
     pub(crate) fn apply_awareness(&mut self, delta: i32) {

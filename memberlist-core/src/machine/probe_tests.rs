@@ -83,3 +83,45 @@ fn a_completed_ping_reports_the_targets_entry_as_it_is_when_the_ack_comes() {
     assert_eq!(m.delegate.0[1].incarnation, 2);
     assert_eq!(m.delegate.0[1], m.member("b").unwrap());
 }
+
+/// A failed probe tells the accused at once (Lifeguard's buddy system without waiting for the
+/// next probe): when we are the node that cannot hear, our gossip may reach no one who
+/// knows the accused, and only the accused can refute.
+#[test]
+fn a_failed_probe_sends_the_suspicion_to_the_accused() {
+    use crate::machine::State;
+    use crate::wire::Message;
+
+    let mut now = Instant::now();
+    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+    let mut m = Machine::new(
+        ProtocolConfig::lan("a"),
+        Pipeline::new(),
+        addr,
+        Pings::default(),
+        3,
+        now,
+    )
+    .unwrap();
+    assert!(m.handle_alive(&alive(1, b""), AliveSource::Remote, now));
+    while m.poll_transmit().is_some() {}
+    let b: SocketAddr = "10.0.0.2:7946".parse().unwrap();
+    let mut told = false;
+    for _ in 0..100 {
+        now = m.poll_timeout().max(now);
+        m.handle_timeout(now);
+        let sent: Vec<_> = std::iter::from_fn(|| m.poll_transmit()).collect();
+        if m.member("b").unwrap().state != State::Suspect {
+            continue;
+        }
+        // The step that began the suspicion sent it to b.
+        for t in sent.iter().filter(|t| t.to == b) {
+            let packet = Pipeline::new().decode_packet(&t.data).unwrap();
+            told |= packet.messages.iter().any(|msg| {
+                matches!(msg, Message::Suspect(s) if s.node == "b" && s.from == "a" && s.incarnation == 1)
+            });
+        }
+        break;
+    }
+    assert!(told, "the suspicion did not go to the accused");
+}
