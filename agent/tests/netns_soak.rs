@@ -24,7 +24,7 @@ mod netns_support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -261,16 +261,27 @@ impl Soak {
                     self.retire(i);
                     continue;
                 }
-                let (Some(members), Some(f)) = (agent.view(), self.followers[i].as_ref()) else {
+                let Some(f) = self.followers[i].as_ref() else {
                     continue;
                 };
-                let want: BTreeMap<String, String> = members
-                    .into_iter()
-                    .filter(|(_, s, _)| live(s))
-                    .map(|(n, s, _)| (n, s))
-                    .collect();
+                // `/members` is read again on each try: a change between one read and the
+                // lines that follow it moves the followed view past that read, for good.
+                let members = || {
+                    agent.view().map(|members| {
+                        members
+                            .into_iter()
+                            .filter(|(_, s, _)| live(s))
+                            .map(|(n, s, _)| (n, s))
+                            .collect::<BTreeMap<String, String>>()
+                    })
+                };
+                if members().is_none() {
+                    continue;
+                }
                 self.polls += 1;
-                let agreed = agent_support::wait_until(Duration::from_secs(3), || f.view() == want);
+                let agreed = agent_support::wait_until(Duration::from_secs(3), || {
+                    members().is_some_and(|want| f.view() == want)
+                });
                 if !agreed {
                     self.mismatches += 1;
                 }
@@ -370,11 +381,15 @@ fn netns_soak_with_churn_keeps_members_safe() {
                 soak.retire(i);
                 soak.original[i] = false;
                 soak.watch(rng.secs(2, 10));
+                // Elsewhere: the namespace's other IP than the one it had (a node that
+                // moved and comes back to its first IP moves too).
                 let elsewhere = rng.below(2) == 1;
-                let ip = if elsewhere {
-                    soak.lab.alt_ip(i)
-                } else {
-                    soak.lab.data_ip(i)
+                let (first, second) = (soak.lab.data_ip(i), soak.lab.alt_ip(i));
+                let was = soak.addr[i].ip();
+                let ip = match (elsewhere, was == IpAddr::V4(first)) {
+                    (false, _) => was,
+                    (true, true) => second.into(),
+                    (true, false) => first.into(),
                 };
                 soak.start(i, SocketAddr::from((ip, GOSSIP_PORT)));
                 (
