@@ -208,7 +208,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # }
     /// ```
     pub async fn join_seeds(&self) -> Result<usize, JoinError> {
-        let seeds = self.config().seeds.clone();
+        let seeds = &self.config().seeds;
         if seeds.is_empty() {
             return Err(JoinError::NoAddresses);
         }
@@ -216,7 +216,8 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let started = tokio::time::Instant::now();
         let mut attempt = 1u32;
         loop {
-            let failures = match self.join_resolved(&seeds).await {
+            let attempt_seeds = seeds.iter().map(|s| (s.to_string(), s.clone())).collect();
+            let failures = match self.join_through(attempt_seeds, Vec::new(), true).await {
                 Ok(contacted) => {
                     tracing::info!(contacted, attempt, "joined through the seeds");
                     return Ok(contacted);
