@@ -11,7 +11,7 @@ use smol_str::SmolStr;
 use crate::delegate::Delegate;
 use crate::transport::Transport;
 
-use super::address::{self, AddressError, DEFAULT_JOIN_PORT};
+use super::address::{self, AddressError};
 use super::error::JoinError;
 use super::handle::Memberlist;
 
@@ -80,16 +80,13 @@ impl FromStr for Seed {
     type Err = AddressError;
 
     fn from_str(text: &str) -> Result<Self, AddressError> {
-        let spec = address::parse(text, DEFAULT_JOIN_PORT)?;
-        let host = match spec.host.parse::<IpAddr>() {
+        let (name, host, port) = address::parse(text)?;
+        let host = match host.parse::<IpAddr>() {
             Ok(ip) => Host::Ip(ip),
-            Err(_) => Host::Name(spec.host.into()),
+            Err(_) => Host::Name(host.into()),
         };
-        Ok(Self {
-            name: spec.name.map(SmolStr::from),
-            host,
-            port: spec.port,
-        })
+        let name = name.map(SmolStr::from);
+        Ok(Self { name, host, port })
     }
 }
 
