@@ -104,7 +104,9 @@ async fn write_within<S: AsyncWrite + Unpin>(
 ) -> Result<(), StreamError> {
     let write = async {
         stream.write_all(data).await?;
-        counters.stream_bytes_sent(data.len());
+        counters
+            .metrics
+            .increment(Counter::TcpSentBytes, data.len() as u64);
         stream.flush().await?;
         if close {
             stream.shutdown().await
