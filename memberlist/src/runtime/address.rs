@@ -33,17 +33,11 @@ pub enum AddressError {
     NoAddress,
 }
 
-/// A join address taken apart: the optional node name, the host (IP or DNS name) and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct JoinSpec<'a> {
-    pub(crate) name: Option<&'a str>,
-    pub(crate) host: &'a str,
-    pub(crate) port: u16,
-}
-
-/// Parses Go's join address forms: `host`, `host:port`, `[v6]`, `[v6]:port`, a bare IPv6
-/// address, each optionally preceded by `name/`.
-pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, AddressError> {
+/// Takes apart Go's join address forms: `host`, `host:port`, `[v6]`, `[v6]:port`, a bare
+/// IPv6 address, each optionally preceded by `name/`, into the optional node name, the host
+/// (IP or DNS name) and the port ([`DEFAULT_JOIN_PORT`] when none is given).
+pub(crate) fn parse(spec: &str) -> Result<(Option<&str>, &str, u16), AddressError> {
+    let default_port = DEFAULT_JOIN_PORT;
     let spec = spec.trim();
     let (name, rest) = match spec.split_once('/') {
         Some(("", _)) => return Err(AddressError::EmptyName),
@@ -72,7 +66,7 @@ pub(crate) fn parse(spec: &str, default_port: u16) -> Result<JoinSpec<'_>, Addre
     if host.is_empty() {
         return Err(AddressError::EmptyHost);
     }
-    Ok(JoinSpec { name, host, port })
+    Ok((name, host, port))
 }
 
 /// Resolves a DNS name to every socket address it names, with the system resolver.
@@ -93,9 +87,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<(Option<&str>, &str, u16), String> {
-        parse(s, 7946)
-            .map(|j| (j.name, j.host, j.port))
-            .map_err(|e| e.to_string())
+        parse(s).map_err(|e| e.to_string())
     }
 
     #[test]

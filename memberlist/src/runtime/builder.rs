@@ -265,10 +265,7 @@ impl<T: Transport, D: Delegate + 'static> Builder<T, D> {
             .saturating_sub(1 + CRC_HEADER_LEN)
             .saturating_sub(pipeline.encryption_overhead())
             .saturating_sub(pipeline.label().overhead());
-        let seed = match self.seed {
-            Some(seed) => seed,
-            None => random_seed(),
-        };
+        let seed = self.seed.unwrap_or_else(random_seed);
         let transport = Arc::new(self.transport);
         let advertise = transport.advertise_addr();
         let config = self.config;

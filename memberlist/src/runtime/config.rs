@@ -71,9 +71,8 @@ pub struct Config {
     /// send. Turn off only while rolling encryption out on a live cluster.
     pub gossip_verify_outgoing: bool,
     /// Go's `EnableCompression` (default true): compress outgoing messages, as Go does by
-    /// default. The codecs are the [`Builder`](super::Builder)'s: Go's LZW with the `lzw`
-    /// feature (a default); without it and without a codec nothing is compressed, and a Go
-    /// peer's compressed messages cannot be read (the builder warns at start).
+    /// default, with the [`Builder`](super::Builder)'s codec (Go's LZW with the `lzw`
+    /// feature, a default).
     pub compression: bool,
     /// Secret keys (the first one encrypts; all of them decrypt): the one place keys are
     /// given, by code, config files and the agent alike; `None`: no encryption, or the keys a

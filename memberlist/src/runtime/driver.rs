@@ -6,6 +6,7 @@
 //! ("No handoff queue").
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -42,13 +43,33 @@ const RUNTIME_NOTIFY_BASE: u64 = 1 << 63;
 /// Where the push/pulls of one join report: `None` when the peer was contacted.
 pub(crate) type JoinReport = mpsc::UnboundedSender<Option<JoinFailure>>;
 
+/// API calls waiting for a result, by key.
+pub(crate) type Waiters<K, V> = HashMap<K, oneshot::Sender<V>>;
+
+/// Registers a waiter for the value `key` will get; waiters whose caller is gone go.
+pub(crate) fn waiter<K: Eq + Hash, V>(waiters: &mut Waiters<K, V>, key: K) -> oneshot::Receiver<V> {
+    waiters.retain(|_, tx| !tx.is_closed());
+    let (tx, rx) = oneshot::channel();
+    waiters.insert(key, tx);
+    rx
+}
+
+/// Gives `value` to the waiter for `key`, if any.
+fn wake<K: Eq + Hash, V>(waiters: &mut Waiters<K, V>, key: &K, value: V) {
+    if let Some(tx) = waiters.remove(key) {
+        let _ = tx.send(value);
+    }
+}
+
 /// The machine and the API calls waiting on it.
 pub(crate) struct Core<D: Delegate> {
     pub(crate) machine: Machine<D>,
     join_streams: HashMap<StreamId, (String, SocketAddr, JoinReport)>,
-    user_streams: HashMap<StreamId, oneshot::Sender<Result<(), StreamError>>>,
-    pings: HashMap<u32, oneshot::Sender<Option<Duration>>>,
-    broadcasts: HashMap<u64, oneshot::Sender<()>>,
+    /// Waiters (see [`waiter`]) for the outcome of reliable messages, ping results and
+    /// `Event::BroadcastFinished`.
+    pub(crate) user_streams: Waiters<StreamId, Result<(), StreamError>>,
+    pub(crate) pings: Waiters<u32, Option<Duration>>,
+    pub(crate) broadcasts: Waiters<u64, ()>,
     next_notify: u64,
     stop: bool,
 }
@@ -92,47 +113,20 @@ impl<D: Delegate> Core<D> {
         }
     }
 
-    /// Registers a waiter for `Event::BroadcastFinished(id)`.
-    pub(crate) fn wait_broadcast(&mut self, id: u64) -> oneshot::Receiver<()> {
-        self.broadcasts.retain(|_, tx| !tx.is_closed());
-        let (tx, rx) = oneshot::channel();
-        self.broadcasts.insert(id, tx);
-        rx
-    }
-
     /// A notification id for a user broadcast, distinct from the machine's own.
     pub(crate) fn notify_id(&mut self) -> u64 {
         self.next_notify = self.next_notify.wrapping_add(1) | RUNTIME_NOTIFY_BASE;
         self.next_notify
     }
 
-    /// Registers a waiter for the outcome of a reliable message.
-    pub(crate) fn wait_user_stream(
-        &mut self,
-        id: StreamId,
-    ) -> oneshot::Receiver<Result<(), StreamError>> {
-        let (tx, rx) = oneshot::channel();
-        self.user_streams.insert(id, tx);
-        rx
-    }
-
-    /// Registers a waiter for `Event::PingResult { seq_no, .. }`.
-    pub(crate) fn wait_ping(&mut self, seq_no: u32) -> oneshot::Receiver<Option<Duration>> {
-        let (tx, rx) = oneshot::channel();
-        self.pings.insert(seq_no, tx);
-        rx
-    }
-
     /// Tells a waiting `send_reliable` how its stream ended, before the machine gets the
     /// outcome.
     fn observe_outcome(&mut self, id: StreamId, outcome: &StreamOutcome) {
-        if let Some(tx) = self.user_streams.remove(&id) {
-            let result = match outcome {
-                StreamOutcome::Failed(e) => Err(e.clone()),
-                _ => Ok(()),
-            };
-            let _ = tx.send(result);
-        }
+        let result = match outcome {
+            StreamOutcome::Failed(e) => Err(e.clone()),
+            _ => Ok(()),
+        };
+        wake(&mut self.user_streams, &id, result);
     }
 
     /// Resolves the API calls an event completes.
@@ -151,16 +145,8 @@ impl<D: Delegate> Core<D> {
                     let _ = report.send((!contacted).then_some(failure));
                 }
             }
-            Event::PingResult { seq_no, rtt } => {
-                if let Some(tx) = self.pings.remove(&seq_no) {
-                    let _ = tx.send(rtt);
-                }
-            }
-            Event::BroadcastFinished(id) => {
-                if let Some(tx) = self.broadcasts.remove(&id) {
-                    let _ = tx.send(());
-                }
-            }
+            Event::PingResult { seq_no, rtt } => wake(&mut self.pings, &seq_no, rtt),
+            Event::BroadcastFinished(id) => wake(&mut self.broadcasts, &id, ()),
             _ => {}
         }
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::encryption::{Keyring, SecretKey};
@@ -204,10 +206,6 @@ config_file! {
     }
 }
 
-fn invalid(field: &'static str, reason: &'static str) -> ConfigError {
-    ConfigError::Invalid { field, reason }
-}
-
 /// The preset a [`ConfigFile`] starts from: Go's `DefaultLANConfig`, `DefaultWANConfig` or
 /// `DefaultLocalConfig` (written `"lan"`, `"wan"`, `"local"`).
 ///
@@ -235,7 +233,8 @@ impl ConfigFile {
     /// Applies the fields to the preset and validates the result.
     pub fn into_config(mut self) -> Result<Config, ConfigError> {
         if self.name.is_empty() {
-            return Err(invalid("name", "a node name is required"));
+            let (field, reason) = ("name", "a node name is required");
+            return Err(ConfigError::Invalid { field, reason });
         }
         let mut c = match self.preset.unwrap_or_default() {
             Preset::Lan => Config::lan(self.name.as_str()),
@@ -292,7 +291,7 @@ impl From<&Config> for ConfigFile {
             keys: c.keyring.as_ref().map(|ring| {
                 ring.keys()
                     .iter()
-                    .map(|k| base64::encode(k.as_bytes()))
+                    .map(|k| STANDARD.encode(k.as_bytes()))
                     .collect()
             }),
             ..Self::plain(c)
@@ -307,10 +306,14 @@ impl From<Config> for ConfigFile {
     }
 }
 
-/// Base64 keys → a keyring (`None` for an empty list).
+/// Base64 keys (standard alphabet with padding, as Serf and Consul print them) → a keyring
+/// (`None` for an empty list). An empty key is never meant: it is invalid.
 fn parse_keys(keys: &[String]) -> Result<Option<Keyring>, ConfigError> {
     let mut parsed = keys.iter().enumerate().map(|(index, text)| {
-        let bytes = base64::decode(text.trim()).ok_or(ConfigError::KeyEncoding { index })?;
+        let text = Some(text.trim()).filter(|t| !t.is_empty());
+        let bytes = text
+            .and_then(|t| STANDARD.decode(t).ok())
+            .ok_or(ConfigError::KeyEncoding { index })?;
         SecretKey::new(&bytes).map_err(|_| ConfigError::KeySize {
             index,
             len: bytes.len(),
@@ -367,24 +370,6 @@ mod duration {
                 .map(Duration::from_millis)
                 .map_err(|_| E::custom("a duration cannot be negative"))
         }
-    }
-}
-
-/// Standard base64 with padding (RFC 4648), as Serf and Consul print keys.
-mod base64 {
-    use ::base64::Engine as _;
-    use ::base64::engine::general_purpose::STANDARD;
-
-    pub(super) fn encode(data: &[u8]) -> String {
-        STANDARD.encode(data)
-    }
-
-    /// `None` for invalid or empty text (an empty key is never meant).
-    pub(super) fn decode(text: &str) -> Option<Vec<u8>> {
-        if text.is_empty() {
-            return None;
-        }
-        STANDARD.decode(text).ok()
     }
 }
 

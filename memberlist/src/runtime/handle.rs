@@ -12,7 +12,7 @@ use crate::machine::{Member, State};
 use crate::transport::Transport;
 
 use super::config::Config;
-use super::driver::{Command, Core};
+use super::driver::{Command, Core, waiter};
 use super::error::{Error, JoinError, JoinFailure};
 use super::member_info::MemberInfo;
 use super::seeds::Seed;
@@ -139,7 +139,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let done = self
             .call(move |core, now| {
                 let id = queue(core, now);
-                core.wait_broadcast(id)
+                waiter(&mut core.broadcasts, id)
             })
             .await?;
         match tokio::time::timeout(timeout, done).await {
@@ -198,17 +198,10 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         self.join_through(seeds, failures, false).await
     }
 
-    /// One join attempt through the configured seeds, which also become the machine's
-    /// reconnection targets (names resolved now).
-    pub(crate) async fn join_resolved(&self, seeds: &[Seed]) -> Result<usize, JoinError> {
-        let seeds = seeds.iter().map(|s| (s.to_string(), s.clone())).collect();
-        self.join_through(seeds, Vec::new(), true).await
-    }
-
     /// Resolves `seeds` (each with the text it was given as) and push/pulls with every
     /// address; `failures` already failed. With `remember`, the resolved addresses become
-    /// the machine's seeds.
-    async fn join_through(
+    /// the machine's seeds (its reconnection targets).
+    pub(super) async fn join_through(
         &self,
         seeds: Vec<(String, Seed)>,
         mut failures: Vec<JoinFailure>,

@@ -1,9 +1,6 @@
-//! [`MemberInfo`]: a member as the runtime shows it to applications — what
-//! [`members`](super::Memberlist::members), events and the agent's JSON carry.
-//!
-//! The machine's own row ([`Member`]) keeps raw IP bytes (Go compares them verbatim), an
-//! [`Instant`] and a packed version vector; `MemberInfo` has a [`SocketAddr`], a wall-clock
-//! [`SystemTime`] and named version ranges, and is built only by [`MemberInfo::from_member`].
+//! [`MemberInfo`]: a member as the runtime shows it to applications, built from the machine's
+//! row ([`Member`]) only by [`MemberInfo::from_member`] (ARCHITECTURE.md, "What applications
+//! see").
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

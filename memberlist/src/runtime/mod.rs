@@ -28,35 +28,15 @@
 //!
 //! # How it runs
 //!
-//! [`Builder::start`] spawns two tasks on the current tokio runtime:
-//!
-//! - the **driver**, which owns the machine (and so the delegate): every call into the
-//!   machine happens there. It waits in one `select!` for a datagram, an inbound stream, a
-//!   message read by a stream task, a stream's outcome, an API command, or the machine's
-//!   next deadline ([`poll_timeout`](crate::machine::Machine::poll_timeout)), and after each
-//!   input drains the machine's outputs: datagrams, stream requests, events;
-//! - the **sender**, which hands datagrams to the transport in order, so that the driver never
-//!   waits on the network; beyond [`Config::transmit_queue`] they are dropped and counted.
-//!
-//! Each stream gets a task, so a slow or malicious peer holds up only its own stream. An
-//! **inbound stream** is read under the TCP timeout and [`Config::stream_read_limit`], its
-//! message handed to [`handle_stream`](crate::machine::Machine::handle_stream) and the reply
-//! written under a re-armed timeout; an undecodable stream gets Go's `errResp`
-//! ([`stream_error_reply`](crate::machine::Machine::stream_error_reply)), except for a wrong
-//! label, closed silently as Go does. Streams beyond [`Config::max_inbound_streams`], or
-//! push/pulls beyond [`Config::max_concurrent_push_pulls`], are closed and counted in
-//! [`Stats`]. An **outbound stream**
-//! ([`poll_stream_request`](crate::machine::Machine::poll_stream_request)) dials, writes,
-//! reads the reply if one is expected and reports a
-//! [`StreamOutcome`](crate::machine::StreamOutcome); as in Go each phase of a push/pull or
-//! reliable message gets the full TCP timeout, while the TCP fallback ping stays within the
-//! probe's deadline.
-//!
-//! The machine's `std::time::Instant`s are read from and converted back to tokio's clock, so
-//! everything follows it, paused time included.
-//!
-//! Logging goes through [`tracing`] in a `memberlist` span carrying the node name; nothing
-//! received from the network can panic the runtime.
+//! [`Builder::start`] spawns the **driver**, the one task that owns the machine (and so the
+//! delegate), and a **sender** that hands datagrams to the transport in order, dropping (and
+//! counting) those beyond [`Config::transmit_queue`]. Each stream gets a task of its own, under
+//! the TCP timeout, [`Config::stream_read_limit`], [`Config::max_inbound_streams`] and
+//! [`Config::max_concurrent_push_pulls`] (refusals are counted in [`Stats`]); an undecodable
+//! inbound stream gets Go's `errResp`, except for a wrong label, closed silently as Go does.
+//! Time is tokio's clock, paused time included. ARCHITECTURE.md ("The runtime") describes
+//! the loop. Logs go through [`tracing`] in a `memberlist` span carrying the node name;
+//! nothing received from the network can panic the runtime.
 
 mod address;
 mod builder;

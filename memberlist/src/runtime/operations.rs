@@ -11,6 +11,7 @@ use crate::delegate::Delegate;
 use crate::machine::broadcast::BroadcastKey;
 use crate::transport::Transport;
 
+use super::driver::waiter;
 use super::error::Error;
 use super::handle::Memberlist;
 
@@ -121,7 +122,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let waiter = self
             .call(move |core, now| {
                 let id = core.machine.send_reliable(now, &name, &msg)?;
-                Ok::<_, Error>(core.wait_user_stream(id))
+                Ok::<_, Error>(waiter(&mut core.user_streams, id))
             })
             .await??;
         match waiter.await {
@@ -169,7 +170,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let waiter = self
             .call(move |core, now| {
                 let seq = core.machine.ping(now, &name, to);
-                core.wait_ping(seq)
+                waiter(&mut core.pings, seq)
             })
             .await?;
         match waiter.await {

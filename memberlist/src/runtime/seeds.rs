@@ -11,7 +11,7 @@ use smol_str::SmolStr;
 use crate::delegate::Delegate;
 use crate::transport::Transport;
 
-use super::address::{self, AddressError, DEFAULT_JOIN_PORT};
+use super::address::{self, AddressError};
 use super::error::JoinError;
 use super::handle::Memberlist;
 
@@ -80,16 +80,13 @@ impl FromStr for Seed {
     type Err = AddressError;
 
     fn from_str(text: &str) -> Result<Self, AddressError> {
-        let spec = address::parse(text, DEFAULT_JOIN_PORT)?;
-        let host = match spec.host.parse::<IpAddr>() {
+        let (name, host, port) = address::parse(text)?;
+        let host = match host.parse::<IpAddr>() {
             Ok(ip) => Host::Ip(ip),
-            Err(_) => Host::Name(spec.host.into()),
+            Err(_) => Host::Name(host.into()),
         };
-        Ok(Self {
-            name: spec.name.map(SmolStr::from),
-            host,
-            port: spec.port,
-        })
+        let name = name.map(SmolStr::from);
+        Ok(Self { name, host, port })
     }
 }
 
@@ -208,7 +205,7 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
     /// # }
     /// ```
     pub async fn join_seeds(&self) -> Result<usize, JoinError> {
-        let seeds = self.config().seeds.clone();
+        let seeds = &self.config().seeds;
         if seeds.is_empty() {
             return Err(JoinError::NoAddresses);
         }
@@ -216,7 +213,8 @@ impl<T: Transport, D: Delegate + 'static> Memberlist<T, D> {
         let started = tokio::time::Instant::now();
         let mut attempt = 1u32;
         loop {
-            let failures = match self.join_resolved(&seeds).await {
+            let attempt_seeds = seeds.iter().map(|s| (s.to_string(), s.clone())).collect();
+            let failures = match self.join_through(attempt_seeds, Vec::new(), true).await {
                 Ok(contacted) => {
                     tracing::info!(contacted, attempt, "joined through the seeds");
                     return Ok(contacted);

@@ -1,14 +1,6 @@
-//! The membership snapshot the handle reads without asking the driver, kept up to date
-//! incrementally.
-//!
-//! The driver refreshes it after every input, copying only the entries the machine's change
-//! journal names (not the whole table, which made a large join quadratic). The list sits
-//! behind an [`Arc`] so a handle reads it without holding the lock; [`Arc::make_mut`] copies
-//! it only while a reader still holds the previous one.
-//!
-//! The snapshot also holds the subscribers' [`EventLog`]: events are numbered and sent under
-//! the same lock as the table they describe is updated, so a subscription started from the
-//! snapshot knows exactly which events it already includes.
+//! The membership snapshot the handle reads without asking the driver, refreshed after every
+//! input from the entries the machine's change journal names, and the subscribers'
+//! [`EventLog`], sent under the same lock (ARCHITECTURE.md, "The runtime").
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -118,11 +118,6 @@ impl Counters {
         crate::metrics::count_drop(&*self.metrics, reason, limit, true);
     }
 
-    /// Bytes written to a stream.
-    pub(crate) fn stream_bytes_sent(&self, bytes: usize) {
-        self.metrics.increment(Counter::TcpSentBytes, bytes as u64);
-    }
-
     /// Everything counted so far, as [`Stats`].
     pub(crate) fn stats(&self) -> Stats {
         let c = |counter| self.counts.counter(counter);

@@ -40,82 +40,73 @@ pub(crate) struct StreamContext {
     pub(crate) requests: mpsc::Sender<InboundRequest>,
 }
 
-/// Why reading a stream message failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ReadError {
-    #[error("reading the stream failed: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the stream closed in the middle of a message")]
-    Truncated,
-    #[error("the stream sent more than {0} bytes")]
-    TooLong(usize),
-    #[error(transparent)]
-    Wire(#[from] WireError),
-}
-
-impl ReadError {
-    /// The limit this failure tripped, if any.
-    fn limit(&self) -> Option<Limit> {
-        match self {
-            ReadError::TooLong(_) => Some(Limit::StreamRead),
-            ReadError::Wire(e) => e.limit(),
-            _ => None,
-        }
+/// The limit a failed read tripped, if any.
+fn read_limit(e: &StreamError) -> Option<Limit> {
+    match e {
+        StreamError::TooLong { .. } => Some(Limit::StreamRead),
+        StreamError::Wire { source, .. } => source.limit(),
+        _ => None,
     }
 }
 
-/// Reads one framed message, opened (label, decryption, decompression; the machine decodes
-/// it), and how many bytes it took on the stream. `Ok(None)`: the peer closed the stream
-/// before sending anything.
-async fn read_sized<S: AsyncRead + Unpin>(
+/// Reads one framed message from `to` before `deadline`, opened (label, decryption,
+/// decompression; the machine decodes it), and how many bytes it took on the stream.
+/// `Ok(None)`: the peer closed the stream before sending anything.
+async fn read_within<S: AsyncRead + Unpin>(
     stream: &mut S,
+    to: SocketAddr,
     role: StreamRole,
-    pipeline: &Pipeline,
-    limit: usize,
-) -> Result<Option<(Bytes, usize)>, ReadError> {
-    let mut decoder = StreamDecoder::new(role);
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut total = 0usize;
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return if total == 0 {
-                Ok(None)
-            } else {
-                Err(ReadError::Truncated)
-            };
+    ctx: &StreamContext,
+    deadline: Instant,
+) -> Result<Option<(Bytes, usize)>, StreamError> {
+    let read = async {
+        let mut decoder = StreamDecoder::new(role);
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut total = 0usize;
+        loop {
+            let n = stream.read(&mut buf).await.map_err(|e| StreamError::Io {
+                to,
+                phase: StreamPhase::Read,
+                source: Arc::new(e),
+            })?;
+            if n == 0 {
+                return match total {
+                    0 => Ok(None),
+                    _ => Err(StreamError::Truncated { to }),
+                };
+            }
+            total += n;
+            if total > ctx.read_limit {
+                let limit = ctx.read_limit;
+                return Err(StreamError::TooLong { to, limit });
+            }
+            decoder.feed(&buf[..n]);
+            let opened = decoder.poll_opened(&ctx.pipeline);
+            if let Some(msg) = opened.map_err(|source| StreamError::Wire { to, source })? {
+                return Ok(Some((msg, total)));
+            }
         }
-        total += n;
-        if total > limit {
-            return Err(ReadError::TooLong(limit));
-        }
-        decoder.feed(&buf[..n]);
-        if let Some(msg) = decoder.poll_opened(pipeline)? {
-            return Ok(Some((msg, total)));
-        }
-    }
+    };
+    let phase = StreamPhase::Read;
+    timeout_at(deadline, read)
+        .await
+        .unwrap_or(Err(StreamError::Timeout { to, phase }))
 }
 
-/// Why writing to a stream failed.
-#[derive(Debug, thiserror::Error)]
-enum WriteError {
-    #[error("writing failed: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("timed out writing")]
-    Timeout,
-}
-
-/// Writes `data` within `deadline`, then closes our side if `close`.
+/// Writes `data` to `to` within `deadline`, then closes our side if `close`.
 async fn write_within<S: AsyncWrite + Unpin>(
     stream: &mut S,
+    to: SocketAddr,
     data: &[u8],
     deadline: Instant,
     counters: &Counters,
     close: bool,
-) -> Result<(), WriteError> {
+) -> Result<(), StreamError> {
     let write = async {
         stream.write_all(data).await?;
-        counters.stream_bytes_sent(data.len());
+        counters
+            .metrics
+            .increment(Counter::TcpSentBytes, data.len() as u64);
         stream.flush().await?;
         if close {
             stream.shutdown().await
@@ -123,10 +114,14 @@ async fn write_within<S: AsyncWrite + Unpin>(
             Ok(())
         }
     };
+    let phase = StreamPhase::Write;
     match timeout_at(deadline, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(WriteError::Io(e)),
-        Err(_) => Err(WriteError::Timeout),
+        Ok(result) => result.map_err(|e| StreamError::Io {
+            to,
+            phase,
+            source: Arc::new(e),
+        }),
+        Err(_) => Err(StreamError::Timeout { to, phase }),
     }
 }
 
@@ -141,14 +136,9 @@ pub(crate) async fn serve_inbound<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = Instant::now() + ctx.tcp_timeout;
-    let read = read_sized(
-        &mut stream,
-        StreamRole::Acceptor,
-        &ctx.pipeline,
-        ctx.read_limit,
-    );
-    let (msg, push_pull) = match timeout_at(deadline, read).await {
-        Ok(Ok(Some((msg, size)))) => {
+    let read = read_within(&mut stream, from, StreamRole::Acceptor, &ctx, deadline);
+    let (msg, push_pull) = match read.await {
+        Ok(Some((msg, size))) => {
             // Go's cap on concurrent inbound push/pulls.
             let permit = if msg.first() == Some(&MessageType::PushPull.byte()) {
                 match ctx.push_pulls.clone().try_acquire_owned() {
@@ -171,11 +161,11 @@ pub(crate) async fn serve_inbound<S>(
             };
             (Ok(msg), permit)
         }
-        Ok(Ok(None)) => {
+        Ok(None) => {
             debug!(%from, "stream closed before sending anything");
             return;
         }
-        Ok(Err(ReadError::Wire(error))) => {
+        Err(StreamError::Wire { source: error, .. }) => {
             ctx.counters
                 .inbound_stream_dropped(DropReason::from(&error), error.limit());
             debug!(%from, %error, "cannot decode an inbound stream");
@@ -186,20 +176,21 @@ pub(crate) async fn serve_inbound<S>(
             }
             (Err(error), None)
         }
-        Ok(Err(error)) => {
-            let reason = match error {
-                ReadError::TooLong(_) => DropReason::Limit,
-                _ => DropReason::Decode,
-            };
-            ctx.counters.inbound_stream_dropped(reason, error.limit());
-            debug!(%from, %error, "dropping an inbound stream");
-            return;
-        }
-        Err(_) => {
+        Err(StreamError::Timeout { .. }) => {
             // One deadline for the whole read, however the bytes trickle in.
             ctx.counters
                 .inbound_stream_dropped(DropReason::Timeout, Some(Limit::StreamDeadline));
             debug!(%from, timeout = ?ctx.tcp_timeout, "inbound stream timed out");
+            return;
+        }
+        Err(error) => {
+            let reason = match error {
+                StreamError::TooLong { .. } => DropReason::Limit,
+                _ => DropReason::Decode,
+            };
+            ctx.counters
+                .inbound_stream_dropped(reason, read_limit(&error));
+            debug!(%from, %error, "dropping an inbound stream");
             return;
         }
     };
@@ -222,9 +213,9 @@ pub(crate) async fn serve_inbound<S>(
     }
     // Go re-arms the deadline before sending its state.
     let deadline = Instant::now() + ctx.tcp_timeout;
-    match write_within(&mut stream, &reply, deadline, &ctx.counters, true).await {
+    match write_within(&mut stream, from, &reply, deadline, &ctx.counters, true).await {
         Ok(()) => {}
-        Err(WriteError::Timeout) => {
+        Err(StreamError::Timeout { .. }) => {
             // A peer that does not read its answer is cut off at the deadline too.
             ctx.counters
                 .inbound_stream_dropped(DropReason::Timeout, Some(Limit::StreamDeadline));
@@ -287,58 +278,31 @@ async fn outbound<T: Transport>(
         StreamKind::Ping { .. } => deadline,
         _ => Instant::now() + ctx.tcp_timeout,
     };
-    let write_failed = |e: WriteError| match e {
-        WriteError::Io(e) => StreamError::Io {
-            to,
-            phase: StreamPhase::Write,
-            source: Arc::new(e),
-        },
-        WriteError::Timeout => StreamError::Timeout {
-            to,
-            phase: StreamPhase::Write,
-        },
-    };
     let close = !req.expects_reply;
-    write_within(&mut stream, &req.data, phase_deadline(), counters, close)
-        .await
-        .map_err(write_failed)?;
+    write_within(
+        &mut stream,
+        to,
+        &req.data,
+        phase_deadline(),
+        counters,
+        close,
+    )
+    .await?;
     if close {
         return Ok(StreamOutcome::Sent);
     }
-    let read = read_sized(
-        &mut stream,
-        StreamRole::Dialer,
-        &ctx.pipeline,
-        ctx.read_limit,
-    );
-    match timeout_at(phase_deadline(), read).await {
-        Ok(Ok(Some((msg, size)))) => {
-            if msg.first() == Some(&MessageType::PushPull.byte()) {
-                counters
-                    .metrics
-                    .record(Histogram::PushPullSizeRemote, size as f64);
-            }
-            Ok(StreamOutcome::Reply(msg))
-        }
-        Ok(Ok(None)) => Err(StreamError::NoReply { to }),
-        Ok(Err(e)) => {
-            if let Some(limit) = e.limit() {
+    let read = read_within(&mut stream, to, StreamRole::Dialer, ctx, phase_deadline()).await;
+    let (msg, size) = read
+        .inspect_err(|e| {
+            if let Some(limit) = read_limit(e) {
                 counters.metrics.increment(Counter::LimitExceeded(limit), 1);
             }
-            Err(match e {
-                ReadError::Io(e) => StreamError::Io {
-                    to,
-                    phase: StreamPhase::Read,
-                    source: Arc::new(e),
-                },
-                ReadError::Truncated => StreamError::Truncated { to },
-                ReadError::TooLong(limit) => StreamError::TooLong { to, limit },
-                ReadError::Wire(source) => StreamError::Wire { to, source },
-            })
-        }
-        Err(_) => Err(StreamError::Timeout {
-            to,
-            phase: StreamPhase::Read,
-        }),
+        })?
+        .ok_or(StreamError::NoReply { to })?;
+    if msg.first() == Some(&MessageType::PushPull.byte()) {
+        counters
+            .metrics
+            .record(Histogram::PushPullSizeRemote, size as f64);
     }
+    Ok(StreamOutcome::Reply(msg))
 }

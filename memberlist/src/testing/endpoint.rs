@@ -55,6 +55,17 @@ impl MemoryTransport {
     fn is_closed(&self) -> bool {
         *self.closed.borrow()
     }
+
+    /// The next datagram or stream of `rx`, or [`TransportError::Shutdown`] once closed.
+    /// Cancel-safe: an item is either returned or stays in the channel.
+    async fn next<T>(&self, rx: &Mutex<mpsc::UnboundedReceiver<T>>) -> Result<T, TransportError> {
+        let mut closed = self.closed.subscribe();
+        let mut rx = rx.lock().await;
+        tokio::select! {
+            _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
+            item = rx.recv() => item.ok_or(TransportError::Shutdown),
+        }
+    }
 }
 
 impl Drop for MemoryTransport {
@@ -93,13 +104,7 @@ impl Transport for MemoryTransport {
     }
 
     async fn recv_from(&self) -> Result<(Bytes, SocketAddr), TransportError> {
-        let mut closed = self.closed.subscribe();
-        let mut datagrams = self.datagrams.lock().await;
-        tokio::select! {
-            _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
-            // Cancel-safe: a datagram is either returned or stays in the channel.
-            datagram = datagrams.recv() => datagram.ok_or(TransportError::Shutdown),
-        }
+        self.next(&self.datagrams).await
     }
 
     async fn connect(
@@ -141,13 +146,7 @@ impl Transport for MemoryTransport {
     }
 
     async fn accept(&self) -> Result<(DuplexStream, SocketAddr), TransportError> {
-        let mut closed = self.closed.subscribe();
-        let mut streams = self.streams.lock().await;
-        tokio::select! {
-            _ = closed.wait_for(|closed| *closed) => Err(TransportError::Shutdown),
-            // Cancel-safe, as in `recv_from`.
-            stream = streams.recv() => stream.ok_or(TransportError::Shutdown),
-        }
+        self.next(&self.streams).await
     }
 
     async fn shutdown(&self) -> Result<(), TransportError> {
