@@ -1,23 +1,10 @@
 //! The agent's admin API (`--admin-http IP:PORT`), off unless that flag is given: key
-//! rotation and the GossipVerify switches of a running node.
-//!
-//! - `GET /keys`: the installed keys as fingerprints, primary first ([`KeysView`]); key bytes
-//!   are never returned nor logged;
-//! - `POST /keys/install`, `POST /keys/use`, `POST /keys/remove` with `{"key": "BASE64"}`:
-//!   Go's `AddKey`, `UseKey` and `RemoveKey` on this node (Serf's key manager does them on
-//!   every node; here the operator does, node after node);
-//! - `GET /encryption` and `POST /encryption` with `{"verify_incoming": bool,
-//!   "verify_outgoing": bool}` (either may be left out): Go's GossipVerifyIncoming and
-//!   GossipVerifyOutgoing, for moving a live cluster from plaintext to encryption.
+//! rotation (Go's `AddKey`, `UseKey` and `RemoveKey`) and the GossipVerify switches of a
+//! running node, on the routes of [`router`]. Its requests, answers and error statuses are
+//! described in `agent/README.md`.
 //!
 //! The listener is separate from `--http` so that `/metrics` can be exposed to a scraper
-//! without exposing key management. It must be a loopback address (keys travel over plain
-//! HTTP), and it is refused with `--transport quic` (TLS protects that transport; there is no
-//! memberlist keyring) and without `--key` (no keyring to rotate); see
-//! [`check_admin_addr`].
-//!
-//! Errors answer `{"error": "..."}` with 400 (bad JSON, base64 or key size), 404 (the key is
-//! not installed), 409 (removing the primary key) or 503 (the node is shutting down).
+//! without exposing key management; [`check_admin_addr`] says where it may listen.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,34 +1,10 @@
 //! `memberlist agent`: run one memberlist node until SIGINT or SIGTERM.
 //!
 //! The flags are those of [`AgentArgs`] (`memberlist agent --help`); `--config FILE` reads
-//! any of them from TOML (see [`crate::settings`]) and flags override it. Beyond what their
-//! help says:
-//!
-//! - `--join` runs in the background through the library's `Memberlist::join_seeds`: an
-//!   unreachable address is logged and retried with a doubling wait (1 s up to 30 s).
-//! - Compression (Go's LZW) is on, as in Go; `--key` turns on AES-GCM encryption, as Go's
-//!   `SecretKey`/`Keyring`; `--meta` tags are Serf's (see [`crate::meta`]), so
-//!   `serf members` shows them.
-//! - `--http` and `--admin-http` serve [`crate::http`] and [`crate::admin`];
-//!   `--otlp-endpoint` pushes with `service.name` = the node's name; the hidden test flags
-//!   are in [`crate::faults`].
-//! - `--transport quic` runs the node over QUIC (`memberlist::quic`) on one UDP port. Only
-//!   nodes with a certificate from the `--tls-ca` CA can join, and the accepting side
-//!   requires the dialler's certificate too unless `--no-mtls`. Node certificates must carry
-//!   the cluster server name in their subject alternative names; `memberlist tls-dev` writes
-//!   development ones. TLS encrypts and authenticates everything, so `--key` is **refused**
-//!   with QUIC rather than silently doubling the work, and the TLS flags are refused with
-//!   `net`. QUIC nodes cannot talk to UDP/TCP nodes, nor to Go memberlist.
-//!
-//! Once both sockets are bound, one line goes to stdout:
-//!
-//! ```text
-//! memberlist agent started: name=a bind=127.0.0.1:40001 advertise=127.0.0.1:40001 http=127.0.0.1:40002
-//! ```
-//!
-//! (`http=none` without `--http`). Everything else is logged through `tracing` to stderr.
-//! SIGINT or SIGTERM makes the node leave the cluster (waiting at most 5 s for the leave to be
-//! gossiped; a second signal skips the wait), shut down, and the process exit with status 0.
+//! any of them from TOML (see [`crate::settings`]) and flags override it. What the agent does
+//! with them (joining, encryption, QUIC and its TLS rules, the startup line on stdout, the
+//! leave on a signal) is described in `agent/README.md`; the hidden test flags are in
+//! [`crate::faults`]. Everything but the startup line is logged through `tracing` to stderr.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,7 +1,5 @@
 //! `memberlist events --http IP:PORT [--json]`: follows a running agent's `GET /events`, as
-//! `serf monitor` does: the members first, then one line per membership change as it
-//! happens, until the agent stops (or Ctrl-C). With `--json` the agent's JSON lines are
-//! printed as they come.
+//! `serf monitor` does (see `agent/README.md`).
 
 use std::io::{BufRead as _, Write as _};
 use std::net::SocketAddr;

@@ -1,13 +1,10 @@
-//! Test-only fault injection: drop a fraction of the datagrams the node sends.
+//! Test-only fault injection: drop a fraction of the datagrams the node sends, for the fault
+//! tests in network namespaces (`agent/tests/netns_faults.rs`; why and how: see
+//! `agent/README.md`, "Tests").
 //!
-//! The fault tests (`agent/tests/netns_faults.rs`) need packet loss on every link, and the
-//! machines they run on have no `netem` qdisc nor firewall to make it: hence the hidden flags
-//! of [`TestHooks`]. A dropped datagram reports success, as one lost on the wire would. Only
-//! datagrams (UDP: probes, acks, gossip) are dropped; streams (TCP: push/pull, TCP fallback
-//! pings, joins) are untouched, as real loss under TCP's retransmissions would mostly be. The
-//! hook applies to `--transport net` only; it is the test kit's
-//! `memberlist::testing::Intercept` with its seeded [`DropRate`] policy, so a seed drops the
-//! same datagrams from run to run.
+//! A dropped datagram reports success, as one lost on the wire would. The hook is the test
+//! kit's `memberlist::testing::Intercept` with its seeded [`DropRate`] policy, so a seed drops
+//! the same datagrams from run to run.
 
 use memberlist::testing::{DropRate, Intercept};
 use tracing::{info, warn};

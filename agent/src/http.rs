@@ -1,19 +1,7 @@
-//! The agent's HTTP API (`--http IP:PORT`), served with axum:
-//!
-//! - `GET /members`: every member this node knows, left and dead ones not yet forgotten
-//!   included, as a JSON array of [`AgentMember`] (the library's `MemberInfo` plus Serf
-//!   tags);
-//! - `GET /events`: JSON lines (`application/x-ndjson`), streamed: the members now, then
-//!   every membership change in order, numbered without a gap ([`EventLine`]; a follower
-//!   that falls behind gets the members to start over from); the stream ends when the
-//!   node stops;
-//! - `GET /health`: the Lifeguard health score and the member counts per state
-//!   ([`HealthView`]);
-//! - `GET /metrics`: every metric of the catalog (`memberlist::metrics`) in Prometheus's text
-//!   format, through `memberlist-prometheus` (`memberlist_members{state="alive"}`,
-//!   `memberlist_udp_sent_bytes_total`, `memberlist_push_pull_node_seconds`, …).
-//!
-//! Other paths answer 404, other methods on these paths 405.
+//! The agent's HTTP API (`--http IP:PORT`), served with axum: `GET /members`, `/events`,
+//! `/health` and `/metrics` ([`router`]), with the documents of [`crate::view`]; their
+//! answers are described in `agent/README.md`. Other paths answer 404, other methods on
+//! these paths 405.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,8 +1,5 @@
-//! `memberlist members --http IP:PORT [--json]`: asks a running agent for `GET /members`
-//! and prints a table (name, address, state, incarnation, metadata), or the agent's JSON
-//! as is with `--json`.
-//!
-//! Metadata is shown as `key=value,…` when it is Serf-style tags, as `base64:…` otherwise.
+//! `memberlist members --http IP:PORT [--json]`: prints a running agent's `GET /members` as
+//! a table, or its JSON as is (see `agent/README.md`).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

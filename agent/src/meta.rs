@@ -1,19 +1,12 @@
 //! Node metadata as Serf's tags, so that `serf members` and other HashiCorp tools read what
-//! `memberlist agent --meta KEY=VALUE` announces.
+//! `memberlist agent --meta KEY=VALUE` announces: the encoding `agent/README.md`
+//! ("Metadata") describes, one byte `0xFF` then a MessagePack map of strings, keys sorted, in
+//! the string forms Go's go-msgpack writes (`fixstr` below 32 bytes, `str16` above, never
+//! `str8`, so older Go decoders read them too), at most [`META_MAX_SIZE`] bytes.
 //!
-//! # The encoding
-//!
-//! Serf (protocol 3 and later) writes a node's tags into memberlist's metadata as one magic
-//! byte `0xFF` followed by a MessagePack map from string to string. Serf reads metadata that
-//! does not start with `0xFF` as the value of a single `role` tag (its protocol 2 form).
-//!
-//! The agent writes exactly that: `0xFF`, a map header, then each key and value as a
-//! MessagePack string, keys in sorted order. Strings use the forms Go's go-msgpack writes
-//! (`fixstr` below 32 bytes, `str16` above, never `str8`), so older Go decoders read them too.
-//! The whole encoding may be at most [`META_MAX_SIZE`] (512) bytes, memberlist's limit.
-//!
-//! Reading ([`decode_tags`]) accepts any MessagePack string form and returns `None` for
-//! metadata in any other format; the HTTP API then shows it as base64 instead.
+//! Serf reads metadata that does not start with `0xFF` as the value of a single `role` tag
+//! (its protocol 2 form). Reading ([`decode_tags`]) accepts any MessagePack string form and
+//! returns `None` for metadata in any other format; the HTTP API then shows it as base64.
 
 use std::collections::BTreeMap;
 

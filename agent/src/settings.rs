@@ -1,39 +1,9 @@
 //! The agent's settings: command-line flags over an optional TOML file (`--config FILE`).
 //!
-//! The file holds every option. Its keys are those of
-//! [`memberlist::ConfigFile`] (`name`, `preset`, `keys`, `label`, `delegate_versions`,
-//! `seeds`, `probe_interval`, … — durations as `"1s"`/`"200ms"` or integer milliseconds) plus
-//! the agent's own:
-//!
-//! ```toml
-//! name = "node-a"
-//! preset = "local"
-//! bind = "127.0.0.1:7946"
-//! advertise = "192.0.2.10:7946"
-//! seeds = ["10.0.0.2:7946", "seeds.internal"]   # what --join gives
-//! http = "127.0.0.1:8080"
-//! # admin_http = "127.0.0.1:8081"  # key rotation API, loopback only, off by default
-//! transport = "net"          # or "quic", with the four tls_* / mtls keys below
-//! # tls_cert = "node-a.pem"   # QUIC only: this node's certificate chain (PEM)
-//! # tls_key = "node-a.key"    # QUIC only: its private key (PEM: PKCS#8, PKCS#1 or SEC1)
-//! # tls_ca = "ca.pem"         # QUIC only: the cluster CA (PEM)
-//! # tls_server_name = "memberlist.cluster"  # QUIC only: the name every node certificate carries
-//! # mtls = true               # QUIC only: require client certificates (default true)
-//! log_level = "debug"
-//! keys = ["cg8StVXbQJ0gPvMd9o7yrg=="]
-//! delegate_versions = [2, 5, 5]
-//! probe_interval = "500ms"
-//!
-//! [meta]
-//! role = "web"
-//! ```
-//!
-//! A flag given on the command line replaces the file's value; for the repeatable flags
-//! (`--join`, which gives the `seeds`, and `--key`) the command-line list replaces the file's
-//! list, and `--meta` entries are added to the file's table (replacing an entry of the same
-//! key). An unknown key in the file is an error naming the key and the file. With QUIC the
-//! three PEM files are loaded here, so a missing or invalid one is reported before anything
-//! starts (the other QUIC rules: see [`crate::agent`]).
+//! The file's keys are those of [`memberlist::ConfigFile`] plus the agent's own
+//! ([`AgentKeys`]); `agent/README.md` ("Config file") describes them and how flags override
+//! the file. An unknown key is an error naming the key and the file. With QUIC the three PEM
+//! files are loaded here, so a missing or invalid one is reported before anything starts.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,19 +1,11 @@
-//! `memberlist tls-dev`: write development certificates for `--transport quic`.
+//! `memberlist tls-dev --dir DIR --nodes a,b,c`: write development certificates for
+//! `--transport quic` (see `agent/README.md`).
 //!
-//! ```text
-//! memberlist tls-dev --dir certs --nodes a,b,c
-//! ```
-//!
-//! writes `certs/ca.pem` (a fresh cluster CA) and, for every node name, `certs/NAME.pem` (its
-//! certificate, carrying the cluster server name `memberlist.cluster` and `NAME`, valid for
-//! server and client authentication) and `certs/NAME.key` (its private key, PKCS#8, mode 0600
-//! on Unix). One line per file goes to stdout. The directory is created if needed; existing
-//! files are never overwritten (the command fails naming the first one).
-//!
-//! **Development only.** The certificates come from `memberlist::quic::DevCa` (rcgen): the
-//! CA's private key is never written anywhere, so the set cannot be extended later — run the
-//! command again in a new directory with every name. For production, issue node
-//! certificates from your own CA with the same subject alternative name and key usages.
+//! Every node's certificate carries the cluster server name `memberlist.cluster` and the
+//! node's name, valid for server and client authentication; its key is PKCS#8, mode 0600 on
+//! Unix. One line per file goes to stdout; the directory is created if needed and existing
+//! files are never overwritten (the command fails naming the first one). The certificates
+//! come from `memberlist::quic::DevCa` (rcgen), whose private key is never written.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;

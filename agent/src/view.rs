@@ -1,19 +1,5 @@
-//! The JSON documents of the agent's HTTP API, shared by the server (`agent`) and the client
-//! (`members`).
-//!
-//! `GET /members` returns an array of [`AgentMember`]: the library's
-//! [`MemberInfo`] in its serde form, plus the metadata decoded as Serf tags when it is in
-//! that format (or empty):
-//!
-//! ```json
-//! [{"name": "a", "addr": "127.0.0.1:7946", "meta": "/4Gkcm9sZaN3ZWI=", "incarnation": 1,
-//!   "state": "alive", "state_changed_at": "2025-05-01T09:30:00.123456789Z",
-//!   "protocol": {"min": 1, "max": 5, "current": 2},
-//!   "delegate": {"min": 0, "max": 0, "current": 0}, "tags": {"role": "web"}}]
-//! ```
-//!
-//! `meta` is the raw metadata in standard base64; `tags` is absent when the metadata is not
-//! Serf-style tags. `GET /events` streams [`EventLine`]s.
+//! The JSON documents of the agent's HTTP API (described in `agent/README.md`), shared by the
+//! server (`agent`) and the clients (`members`, `events`).
 
 use std::collections::BTreeMap;
 

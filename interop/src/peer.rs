@@ -93,19 +93,14 @@ impl GoPeer {
                 source,
             })?;
         let shared = Arc::new(Shared::default());
-        let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
-            (Some(out), Some(err)) => (out, err),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(InteropError::Spawn {
-                    binary,
-                    source: std::io::Error::other("stdout/stderr were not piped"),
-                });
-            }
+        let readers = match (child.stdout.take(), child.stderr.take()) {
+            (Some(out), Some(err)) => spawn_stdout_reader(out, Arc::clone(&shared), &config.name)
+                .and_then(|()| spawn_stderr_reader(err, Arc::clone(&shared), &config.name)),
+            _ => Err(InteropError::Spawn {
+                binary,
+                source: std::io::Error::other("stdout/stderr were not piped"),
+            }),
         };
-        let readers = spawn_stdout_reader(stdout, Arc::clone(&shared), &config.name)
-            .and_then(|()| spawn_stderr_reader(stderr, Arc::clone(&shared), &config.name));
         if let Err(e) = readers {
             let _ = child.kill();
             let _ = child.wait();

@@ -18,30 +18,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     /// Scenario to run.
     scenario: Scenario,
-    /// Cluster size.
-    #[arg(long, default_value_t = 100)]
-    nodes: usize,
-    /// Seed of the run.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Datagram loss probability on every link (0..1).
-    #[arg(long, default_value_t = 0.0)]
-    loss: f64,
-    /// `join`: every node joins through node 0 (default: a random earlier node).
-    #[arg(long)]
-    via_seed: bool,
-    /// Turn the Lifeguard extensions off (plain SWIM), for comparison.
-    #[arg(long)]
-    no_lifeguard: bool,
-    /// Start from a converged cluster instead of simulating the join (for large N).
-    #[arg(long)]
-    preconverged: bool,
-    /// Follow-up push/pulls after a join (default: the LAN preset's; 0 turns them off).
-    #[arg(long)]
-    join_push_pulls: Option<u32>,
-    /// Base wait before each follow-up push/pull of a join, in milliseconds.
-    #[arg(long)]
-    join_push_pull_delay_ms: Option<u64>,
+    #[command(flatten)]
+    opts: Options,
     /// Repeat the scenario over this many consecutive seeds and print the distribution of
     /// every figure (min, median, p99, max) next to the model.
     #[arg(long, default_value_t = 1)]
@@ -53,22 +31,12 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.nodes < 2 {
+    if cli.opts.nodes < 2 {
         eprintln!("--nodes must be at least 2");
         return ExitCode::FAILURE;
     }
-    let opts = Options {
-        nodes: cli.nodes,
-        seed: cli.seed,
-        loss: cli.loss.clamp(0.0, 1.0),
-        via_seed: cli.via_seed,
-        lifeguard: !cli.no_lifeguard,
-        preconverged: cli.preconverged,
-        join_push_pulls: cli.join_push_pulls,
-        join_push_pull_delay: cli
-            .join_push_pull_delay_ms
-            .map(std::time::Duration::from_millis),
-    };
+    let mut opts = cli.opts;
+    opts.loss = opts.loss.clamp(0.0, 1.0);
     if cli.runs > 1 {
         return batch(cli.scenario, &opts, cli.runs, cli.json);
     }

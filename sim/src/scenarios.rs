@@ -40,26 +40,41 @@ impl Scenario {
     }
 }
 
-/// Scenario inputs.
-#[derive(Debug, Clone)]
+/// Scenario inputs (also the command line's options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
     /// Cluster size.
+    #[arg(long, default_value_t = 100)]
     pub nodes: usize,
-    /// Seed.
+    /// Seed of the run.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Loss probability on every link.
+    /// Datagram loss probability on every link (0..1).
+    #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
-    /// Join every node through node 0 instead of a random earlier node.
+    /// `join`: every node joins through node 0 (default: a random earlier node).
+    #[arg(long)]
     pub via_seed: bool,
     /// Lifeguard extensions on (the default) or plain SWIM.
+    #[arg(long = "no-lifeguard", action = clap::ArgAction::SetFalse,
+          help = "Turn the Lifeguard extensions off (plain SWIM), for comparison")]
     pub lifeguard: bool,
-    /// Start from a converged cluster (every node told every member) instead of simulating
-    /// the join; needed for large N, where the join alone is O(N²) gossip.
+    /// Start from a converged cluster instead of simulating the join (for large N).
+    #[arg(long)]
     pub preconverged: bool,
-    /// Follow-up push/pulls after a join; `None` keeps the preset's.
+    /// Follow-up push/pulls after a join (default: the LAN preset's; 0 turns them off).
+    #[arg(long)]
     pub join_push_pulls: Option<u32>,
-    /// Base wait before each follow-up push/pull; `None` keeps the preset's.
+    /// Base wait before each follow-up push/pull of a join; `None` keeps the preset's.
+    #[arg(long = "join-push-pull-delay-ms", value_name = "JOIN_PUSH_PULL_DELAY_MS",
+          value_parser = millis,
+          help = "Base wait before each follow-up push/pull of a join, in milliseconds")]
     pub join_push_pull_delay: Option<Duration>,
+}
+
+/// Parses `--join-push-pull-delay-ms`.
+fn millis(text: &str) -> Result<Duration, std::num::ParseIntError> {
+    text.parse().map(Duration::from_millis)
 }
 
 impl Options {

@@ -7,27 +7,14 @@
 //! cargo run --release -p memberlist-agent -- demo --transport quic
 //! ```
 //!
-//! What it does, in order:
-//!
-//! 1. **Start and join.** `--nodes N` nodes (2 to 50, default 5) start in this process, each
-//!    a [`NetTransport`](memberlist::prelude::NetTransport) on its own 127.0.0.1 port chosen
-//!    by the system (or, with `--transport quic`, a
-//!    [`QuicTransport`](memberlist::quic::QuicTransport) with mutual TLS and a certificate
-//!    from a CA generated in memory, nothing written to disk), with the [`preset`]: Go's
-//!    `DefaultLocalConfig` with LAN's retransmit multiplier. Every node joins through the
-//!    first one; the demo waits until every node sees all N alive.
-//! 2. **Crash.** The last node is shut down *without* leaving
-//!    ([`Memberlist::shutdown`](memberlist::Memberlist::shutdown) sends nothing), so the
-//!    others must notice by probing; the demo reports when the first survivor suspected it,
-//!    when the first declared it dead, and when the last one saw it dead.
-//! 3. **Leave.** The second-to-last node calls [`leave`](memberlist::Memberlist::leave); the
-//!    demo waits until every remaining node sees it `left` (skipped with 2 nodes).
-//! 4. **Summary.** The measured times, the expectation of Go's formulas
-//!    ([`Model`](model::Model); with the local preset a crash is declared dead 3 s to 18 s
-//!    after the first suspicion at 5 nodes, 5.09 s to 30.56 s at 50), and the membership
-//!    events (joins, failures, leaves) the nodes delivered. The exit status is 0; it is 1
-//!    with an `error:` line when something did not happen within a generous bound (see
-//!    [`Model`](model::Model)'s deadlines).
+//! What it does, in order (the acts of [`phases`]): `--nodes N` nodes start in this process,
+//! each on its own 127.0.0.1 port ([`node`]: UDP + TCP, or QUIC with mutual TLS and
+//! certificates from a CA generated in memory), with the [`preset`], and all join through the
+//! first; the last node crashes (shut down without leaving, so the others must notice by
+//! probing); the second-to-last one leaves (skipped with 2 nodes); then the measured times are
+//! printed next to what Go's formulas expect ([`Model`](model::Model)), with the membership
+//! events the nodes delivered. The exit status is 0; it is 1, with an `error:` line, when
+//! something did not happen within one of the model's generous deadlines.
 //!
 //! ## Output
 //!

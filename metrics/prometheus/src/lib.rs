@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use memberlist_core::metrics::{Counter, DeclaredCounter, Descriptor, Gauge, Histogram, Metrics};
+use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{GaugeVec, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Registering or rendering failed.
@@ -69,46 +70,15 @@ impl Builder {
     pub fn build(self) -> Result<PrometheusMetrics, Error> {
         let registry = self.registry.unwrap_or_default();
         let labels = &self.const_labels;
-        let opts =
-            |d: &Descriptor| Opts::new(d.prometheus_name, d.help).const_labels(labels.clone());
-        let label_keys = |d: &Descriptor| d.label.into_iter().collect::<Vec<_>>();
-
-        let mut counter_vecs: HashMap<&'static str, IntCounterVec> = HashMap::new();
-        let mut counters = Vec::with_capacity(Counter::COUNT);
-        for c in Counter::all() {
-            let d = c.descriptor();
-            let vec = match counter_vecs.get(d.prometheus_name) {
-                Some(v) => v.clone(),
-                None => {
-                    let v = IntCounterVec::new(opts(d), &label_keys(d))?;
-                    registry.register(Box::new(v.clone()))?;
-                    counter_vecs.insert(d.prometheus_name, v.clone());
-                    v
-                }
-            };
-            counters.push(vec.get_metric_with_label_values(&label_values(c.label_value()))?);
-        }
-
-        let mut gauge_vecs: HashMap<&'static str, GaugeVec> = HashMap::new();
-        let mut gauges = Vec::with_capacity(Gauge::COUNT);
-        for g in Gauge::all() {
-            let d = g.descriptor();
-            let vec = match gauge_vecs.get(d.prometheus_name) {
-                Some(v) => v.clone(),
-                None => {
-                    let v = GaugeVec::new(opts(d), &label_keys(d))?;
-                    registry.register(Box::new(v.clone()))?;
-                    gauge_vecs.insert(d.prometheus_name, v.clone());
-                    v
-                }
-            };
-            gauges.push(vec.get_metric_with_label_values(&label_values(g.label_value()))?);
-        }
+        let counters = Counter::all().map(|c| (c.descriptor(), c.label_value()));
+        let counters = series(&registry, labels, IntCounterVec::new, counters)?;
+        let gauges = Gauge::all().map(|g| (g.descriptor(), g.label_value()));
+        let gauges = series(&registry, labels, GaugeVec::new, gauges)?;
 
         let mut histograms = Vec::with_capacity(Histogram::COUNT);
         for h in Histogram::all() {
             let d = h.descriptor();
-            let hopts = HistogramOpts::from(opts(d)).buckets(d.buckets.to_vec());
+            let hopts = HistogramOpts::from(opts(d, labels)).buckets(d.buckets.to_vec());
             let histogram = prometheus::Histogram::with_opts(hopts)?;
             registry.register(Box::new(histogram.clone()))?;
             histograms.push(histogram);
@@ -125,8 +95,35 @@ impl Builder {
     }
 }
 
-fn label_values(value: Option<&'static str>) -> Vec<&'static str> {
-    value.into_iter().collect()
+/// A metric's options: its name and help, and the constant labels.
+fn opts(d: &Descriptor, const_labels: &HashMap<String, String>) -> Opts {
+    Opts::new(d.prometheus_name, d.help).const_labels(const_labels.clone())
+}
+
+/// Registers a vector (made by `new`) per Prometheus name of `metrics`, shared by the series
+/// of a labelled metric, and resolves each metric's series (its descriptor and label value).
+fn series<B: MetricVecBuilder + 'static>(
+    registry: &Registry,
+    const_labels: &HashMap<String, String>,
+    new: fn(Opts, &[&str]) -> prometheus::Result<MetricVec<B>>,
+    metrics: impl Iterator<Item = (&'static Descriptor, Option<&'static str>)>,
+) -> prometheus::Result<Vec<B::M>> {
+    let mut vecs: HashMap<&'static str, MetricVec<B>> = HashMap::new();
+    metrics
+        .map(|(d, value)| {
+            let vec = match vecs.get(d.prometheus_name) {
+                Some(v) => v.clone(),
+                None => {
+                    let keys: Vec<&str> = d.label.into_iter().collect();
+                    let v = new(opts(d, const_labels), &keys)?;
+                    registry.register(Box::new(v.clone()))?;
+                    vecs.insert(d.prometheus_name, v.clone());
+                    v
+                }
+            };
+            vec.get_metric_with_label_values(&value.into_iter().collect::<Vec<_>>())
+        })
+        .collect()
 }
 
 /// A declared plugin counter and its series (none when its name was taken).
@@ -208,7 +205,13 @@ impl Metrics for PrometheusMetrics {
         if declared.iter().any(|(c, _)| std::ptr::eq(*c, counter)) {
             return;
         }
-        match register_declared(&self.registry, &self.const_labels, counter) {
+        let metrics = (0..counter.series()).map(|i| (&counter.descriptor, counter.label_value(i)));
+        match series(
+            &self.registry,
+            &self.const_labels,
+            IntCounterVec::new,
+            metrics,
+        ) {
             Ok(series) => declared.push((counter, series)),
             // A name taken by someone else in a shared registry: the counter stays unexported.
             Err(_) => declared.push((counter, Vec::new())),
@@ -225,22 +228,6 @@ impl Metrics for PrometheusMetrics {
             series.inc_by(by);
         }
     }
-}
-
-/// Registers a plugin's counter and resolves each of its series.
-fn register_declared(
-    registry: &Registry,
-    const_labels: &HashMap<String, String>,
-    counter: &'static DeclaredCounter,
-) -> Result<Vec<IntCounter>, prometheus::Error> {
-    let d = &counter.descriptor;
-    let opts = Opts::new(d.prometheus_name, d.help).const_labels(const_labels.clone());
-    let keys: Vec<&str> = d.label.into_iter().collect();
-    let vec = IntCounterVec::new(opts, &keys)?;
-    registry.register(Box::new(vec.clone()))?;
-    (0..counter.series())
-        .map(|i| vec.get_metric_with_label_values(&label_values(counter.label_value(i))))
-        .collect()
 }
 
 #[cfg(test)]

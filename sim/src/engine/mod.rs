@@ -485,25 +485,6 @@ impl Sim {
             })
     }
 
-    /// Like [`converged`](Self::converged), as an error naming the seed.
-    pub fn check_converged(&self) -> Result<(), SimError> {
-        if self.converged() {
-            return Ok(());
-        }
-        let up = self.nodes.iter().filter(|n| n.up).count();
-        let bad: Vec<String> = (0..self.len())
-            .filter(|&i| self.nodes[i].up && self.nodes[i].machine.num_members() != up)
-            .take(5)
-            .map(|i| format!("node {i} sees {}", self.nodes[i].machine.num_members()))
-            .collect();
-        Err(SimError(format!(
-            "seed {}: not converged at t={:.1}s ({up} nodes up): {}",
-            self.seed,
-            self.elapsed().as_secs_f64(),
-            bad.join(", ")
-        )))
-    }
-
     // ----------------------------------------------------------------------------------
     // Running
     // ----------------------------------------------------------------------------------

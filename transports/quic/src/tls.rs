@@ -1,21 +1,7 @@
-//! TLS material for a cluster: each node holds a certificate chain and key issued by the
-//! cluster CA, and trusts that CA alone.
-//!
-//! # Names
-//!
-//! Peers are dialled by IP address, which says nothing about who should answer there. Every
-//! node therefore presents a certificate whose subject alternative names include one fixed
-//! **cluster server name** ([`DEFAULT_SERVER_NAME`] unless changed with
-//! [`TlsConfig::with_server_name`]), and every dialler verifies that name and the chain up to
-//! the cluster CA. Holding a certificate from the cluster CA is what makes a node a member;
-//! the CA should issue nothing else. With mutual TLS (the default in
-//! [`QuicConfig`](crate::QuicConfig)), the accepting side verifies the dialler's chain the same
-//! way (client certificates carry no name check).
-//!
-//! # Protocol
-//!
-//! ALPN names the protocol: [`ALPN`] (`memberlist/1`). A peer offering anything else is refused
-//! during the handshake.
+//! [`TlsConfig`]: a node's certificate chain and key from the cluster CA, and that CA as its
+//! only trust anchor. Why every node certificate carries one fixed cluster server name, and
+//! the ALPN and mutual-TLS rules: see the crate docs ("Security") and `README.md`. Client
+//! certificates get the chain check only, no name check.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
