@@ -19,13 +19,9 @@
 //!
 //! # What each method must guarantee
 //!
-//! Each method's documentation below states its contract. In short: datagrams may be lost,
-//! duplicated or reordered but are never merged, split or truncated; streams are reliable and
-//! ordered; after [`shutdown`](Transport::shutdown) the receiving methods return
-//! [`TransportError::Shutdown`].
-//!
-//! Datagrams and streams are addressed by the same [`SocketAddr`]: a node reachable by datagrams
-//! at `A` must accept streams at `A` too (Go peers dial the UDP address they know for TCP).
+//! Each method's documentation states its contract. Datagrams and streams are addressed by
+//! the same [`SocketAddr`]: a node reachable by datagrams at `A` must accept streams at `A`
+//! too (Go peers dial the UDP address they know for TCP).
 //!
 //! # Concurrency
 //!
@@ -62,12 +58,10 @@
 //!
 //! # Design notes
 //!
-//! The trait uses [`async_trait`], so each call allocates its future. That costs one small
-//! allocation per datagram, negligible next to the system call, and guarantees that the futures
-//! are `Send`, which `tokio::spawn` needs when the runtime is generic over the transport (native
-//! `async fn` in traits cannot promise that to a generic caller yet). It is generic
-//! over the stream type ([`Transport::Stream`]), so the runtime reads and writes TCP or QUIC
-//! streams without dynamic dispatch; a `dyn Transport` is possible by fixing the stream type.
+//! The trait uses [`async_trait`]: one small allocation per call, negligible next to the
+//! system call, and futures that are `Send`, which `tokio::spawn` needs when the runtime is
+//! generic over the transport. The associated [`Transport::Stream`] type spares the runtime
+//! dynamic dispatch on streams.
 //!
 //! # Example: a wrapper
 //!
@@ -117,11 +111,8 @@
 //! ```
 //!
 //! For tests, the facade crate `memberlist` has a ready-made kit behind its `testing`
-//! feature (`memberlist::testing`): `MemoryNetwork`, a complete in-memory transport
-//! (datagrams through channels, streams through `tokio::io::duplex` pipes) with per-link
-//! loss, latency, partitions and one-way cuts, and `Intercept`, a wrapper around any
-//! transport that counts traffic and drops or delays datagrams and dials by a policy. Their
-//! sources are worked examples of each guarantee above.
+//! feature: `MemoryNetwork` (an in-memory transport with per-link loss, latency and
+//! partitions) and `Intercept` (a wrapper that counts, drops or delays traffic).
 
 use std::net::SocketAddr;
 

@@ -157,11 +157,7 @@ pub(crate) fn read_name(r: &mut Reader<'_>, field: &'static str) -> Result<SmolS
 pub(crate) fn checked_count(v: i64, what: Limit, limit: u32) -> Result<u32, DecodeError> {
     let v = u64::try_from(v).map_err(|_| DecodeError::NegativeInteger)?;
     if v > u64::from(limit) {
-        return Err(DecodeError::LimitExceeded {
-            what,
-            value: v,
-            limit: u64::from(limit),
-        });
+        return Err(what.exceeded(v, u64::from(limit)));
     }
     Ok(v as u32)
 }

@@ -159,6 +159,17 @@ limits! {
     }
 }
 
+impl Limit {
+    /// The error for a declared `value` over this limit's bound `limit`.
+    pub(crate) fn exceeded(self, value: u64, limit: u64) -> super::DecodeError {
+        super::DecodeError::LimitExceeded {
+            what: self,
+            value,
+            limit,
+        }
+    }
+}
+
 impl super::WireError {
     /// The limit this failure tripped, if it is a limit rather than malformed input.
     ///

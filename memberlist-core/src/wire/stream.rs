@@ -78,10 +78,8 @@ impl Pipeline {
         match &self.encryption {
             Some(enc) if self.verify_outgoing() => {
                 let sealed = enc.sealed_len(self.envelope_version, payload.len());
-                let len = u32::try_from(sealed).map_err(|_| DecodeError::LimitExceeded {
-                    what: Limit::EncryptedStream,
-                    value: sealed as u64,
-                    limit: u64::from(u32::MAX),
+                let len = u32::try_from(sealed).map_err(|_| {
+                    Limit::EncryptedStream.exceeded(sealed as u64, u64::from(u32::MAX))
                 })?;
                 let start = out.len();
                 out.reserve(5 + sealed);
@@ -342,12 +340,8 @@ impl StreamDecoder {
                         };
                         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
                         if len > limits.max_encrypted_stream {
-                            return Err(DecodeError::LimitExceeded {
-                                what: Limit::EncryptedStream,
-                                value: u64::from(len),
-                                limit: u64::from(limits.max_encrypted_stream),
-                            }
-                            .into());
+                            let max = u64::from(limits.max_encrypted_stream);
+                            return Err(Limit::EncryptedStream.exceeded(len.into(), max).into());
                         }
                         self.scan = Scan::Encrypted {
                             total: 5 + len as usize,
@@ -424,10 +418,6 @@ impl StreamDecoder {
 }
 
 fn too_long(len: usize, limits: &Limits) -> WireError {
-    DecodeError::LimitExceeded {
-        what: Limit::StreamMessage,
-        value: len as u64,
-        limit: limits.max_stream_message as u64,
-    }
-    .into()
+    let max = limits.max_stream_message as u64;
+    Limit::StreamMessage.exceeded(len as u64, max).into()
 }
