@@ -10,17 +10,23 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::delegate::Delegate;
-use crate::wire::{ScannedPushPull, match_push_pull, scan_push_pull};
+use crate::metrics::Counter;
+use crate::wire::{MessageType, ScannedPushPull, match_push_pull, scan_push_pull};
 
 use super::Machine;
 use super::members::TableDigest;
 
 impl<D: Delegate> Machine<D> {
-    /// `Some` when the opened push/pull `msg` (type byte first), decoded, would be one that
-    /// `merge_remote_state` takes as unchanged and whose protocol check passes: its entries
-    /// are, byte for byte, the encodings of our own (up to a fingerprint collision).
+    /// `Some` when the opened message `msg` (type byte first) is a push/pull that, decoded,
+    /// `merge_remote_state` would take as unchanged and whose protocol check passes: its
+    /// entries are, byte for byte, the encodings of our own (up to a fingerprint collision).
+    /// Counts the push/pull, and the same view.
     pub(super) fn same_view(&mut self, msg: &Bytes) -> Option<ScannedPushPull> {
-        let body = msg.get(1..)?;
+        let body = match msg.split_first() {
+            Some((&t, body)) if t == MessageType::PushPull.byte() => body,
+            _ => return None,
+        };
+        self.metrics.increment(Counter::PushPulls, 1);
         if self.cfg.protocol_version < 2 {
             return None;
         }
@@ -38,6 +44,7 @@ impl<D: Delegate> Machine<D> {
             }
             self.members.verified_at = Some(generation);
         }
+        self.metrics.increment(Counter::PushPullsSameView, 1);
         Some(scanned)
     }
 

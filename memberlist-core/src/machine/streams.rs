@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::metrics::{Counter, count_wire_drop};
-use crate::wire::{Ack, MessageType, StreamMessage, WireError, WireMessage};
+use crate::metrics::count_wire_drop;
+use crate::wire::{Ack, StreamMessage, WireError, WireMessage};
 
 use super::Machine;
 use super::error::PushPullError;
@@ -32,14 +32,10 @@ impl<D: Delegate> Machine<D> {
     }
 
     fn stream_request(&mut self, now: Instant, from: SocketAddr, msg: Bytes) -> Option<Bytes> {
-        if msg.first() == Some(&MessageType::PushPull.byte()) {
-            self.metrics.increment(Counter::PushPulls, 1);
-            if let Some(view) = self.same_view(&msg) {
-                self.metrics.increment(Counter::PushPullsSameView, 1);
-                let reply = self.framed_local_push_pull(false, Vec::new());
-                self.merge_same_view(view, now);
-                return reply;
-            }
+        if let Some(view) = self.same_view(&msg) {
+            let reply = self.framed_local_push_pull(false, Vec::new());
+            self.merge_same_view(view, now);
+            return reply;
         }
         let decoded = match StreamMessage::decode(&msg, self.pipeline.limits()) {
             Ok(decoded) => decoded,
@@ -150,13 +146,9 @@ impl<D: Delegate> Machine<D> {
             StreamOutcome::Sent => return Err(PushPullError::NoReply),
             StreamOutcome::Failed(e) => return Err(e.into()),
         };
-        if msg.first() == Some(&MessageType::PushPull.byte()) {
-            self.metrics.increment(Counter::PushPulls, 1);
-            if let Some(view) = self.same_view(&msg) {
-                self.metrics.increment(Counter::PushPullsSameView, 1);
-                self.merge_same_view(view, now);
-                return Ok(());
-            }
+        if let Some(view) = self.same_view(&msg) {
+            self.merge_same_view(view, now);
+            return Ok(());
         }
         match StreamMessage::decode(&msg, self.pipeline.limits()) {
             Ok(StreamMessage::PushPull(pp)) => self.merge_remote_state(pp, now).map_err(|e| {
