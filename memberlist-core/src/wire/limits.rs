@@ -69,28 +69,51 @@ impl Default for Limits {
     }
 }
 
-/// Declares [`Limit`] from one list of its variants, label values and descriptions.
-macro_rules! limits {
+/// Declares a fieldless enum from one list of its variants and their label values, with
+/// `ALL` (every value in index order), `as_str` and `index`; rows given as `(label,
+/// description)` also give it a `Display` that writes the description.
+macro_rules! label_enum {
     (
         $(#[$meta:meta])*
-        pub enum Limit {
+        pub enum $Enum:ident {
             $($(#[$doc:meta])* $Var:ident => ($label:literal, $describe:literal),)*
+        }
+    ) => {
+        label_enum! {
+            $(#[$meta])*
+            pub enum $Enum {
+                $($(#[$doc])* $Var => $label,)*
+            }
+        }
+
+        impl std::fmt::Display for $Enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $($Enum::$Var => $describe,)*
+                })
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub enum $Enum:ident {
+            $($(#[$doc:meta])* $Var:ident => $label:literal,)*
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Limit {
+        pub enum $Enum {
             $($(#[$doc])* $Var,)*
         }
 
-        impl Limit {
-            /// Every limit, in index order.
-            pub const ALL: [Limit; 15] = [$(Limit::$Var,)*];
+        impl $Enum {
+            /// Every value, in index order.
+            pub const ALL: [$Enum; [$($label),*].len()] = [$($Enum::$Var,)*];
 
-            /// The label value (`limit="…"`).
+            /// The label value.
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(Limit::$Var => $label,)*
+                    $($Enum::$Var => $label,)*
                 }
             }
 
@@ -99,18 +122,12 @@ macro_rules! limits {
                 self as usize
             }
         }
-
-        impl std::fmt::Display for Limit {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(match self {
-                    $(Limit::$Var => $describe,)*
-                })
-            }
-        }
     };
 }
 
-limits! {
+pub(crate) use label_enum;
+
+label_enum! {
     /// Which bound on hostile input was exceeded: the `limit` label of
     /// `memberlist_limit_exceeded_total` (see
     /// [`Counter::LimitExceeded`](crate::metrics::Counter::LimitExceeded)), and the `what` of
