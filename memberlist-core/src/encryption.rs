@@ -251,11 +251,9 @@ impl Keyring {
     }
 }
 
-/// An encryption plugin: seals outgoing payloads with the primary key and opens incoming ones
-/// with any installed key. Implementations are shared between threads and allow the keyring to
-/// change at runtime (key rotation).
-///
-/// `aad` is the additional authenticated data chosen by the framing layer.
+/// An encryption plugin: seals with the primary key, opens with any installed key. Shared
+/// between threads; the keyring may change at runtime (key rotation). `aad` is chosen by the
+/// framing layer.
 pub trait Encryption: Send + Sync + fmt::Debug {
     /// A short human-readable name for logs.
     fn name(&self) -> &'static str;
@@ -264,11 +262,8 @@ pub trait Encryption: Send + Sync + fmt::Debug {
     /// (Go budgets 29 for v1 and 45 for v0).
     fn overhead(&self, version: EnvelopeVersion) -> usize;
 
-    /// The exact envelope length for a plaintext of `plaintext_len` bytes. Streams need it
-    /// before sealing because the length is part of the authenticated header.
-    ///
-    /// The default is Go's AES-GCM envelope: `1 + 12 + len + 16` for version 1, and with
-    /// PKCS#7 padding to a multiple of 16 for version 0.
+    /// The exact envelope length for a plaintext of `plaintext_len` bytes (streams
+    /// authenticate it in their header). The default is Go's AES-GCM envelope.
     fn sealed_len(&self, version: EnvelopeVersion, plaintext_len: usize) -> usize {
         match version {
             EnvelopeVersion::V1 => 1 + 12 + plaintext_len + 16,

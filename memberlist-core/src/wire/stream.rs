@@ -254,12 +254,11 @@ impl StreamDecoder {
         }
     }
 
-    /// Returns the opened message — label checked and removed, decrypted, decompressed; type
-    /// byte first — once a whole frame has arrived, `None` while more bytes are needed, or
-    /// an error of the envelope (label, encryption, compression, framing limits). The
-    /// message itself is not decoded: that is the machine's business
-    /// ([`Machine::handle_stream`](crate::machine::Machine::handle_stream)). After a message
-    /// or an error the decoder starts over on the bytes that remain.
+    /// Returns the opened message (label removed, decrypted, decompressed; type byte first)
+    /// once a whole frame has arrived, `None` while more bytes are needed, or an envelope
+    /// error. The message is left to
+    /// [`Machine::handle_stream`](crate::machine::Machine::handle_stream) to decode. After a
+    /// message or an error the decoder starts over on the bytes that remain.
     ///
     /// ```
     /// use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole, encode_stream_user_message};
@@ -298,10 +297,9 @@ impl StreamDecoder {
         }
     }
 
-    /// Opens everything one side of a connection wrote, held whole in memory: what
-    /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder
-    /// return, except that a plain, unlabelled push/pull is returned as `data` itself, without
-    /// the framing scan (a truncated one then fails to decode rather than waiting for more).
+    /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder, for
+    /// everything one side wrote, held in memory; but a plain, unlabelled push/pull is returned
+    /// as `data` itself, unscanned (a truncated one then fails to decode).
     pub fn open_complete(
         role: StreamRole,
         pipeline: &Pipeline,
