@@ -10,12 +10,8 @@
 //!   is then closed.
 //!
 //! A transport moves bytes and nothing else: framing, compression, encryption, labels and CRCs
-//! are applied by the runtime before [`Transport::send_to`] and removed after
-//! [`Transport::recv_from`], so a transport never looks inside what it carries.
-//!
-//! The default transport is `memberlist-net` (UDP and TCP on the same port, wire-compatible with
-//! Go). Write your own to run memberlist over something else (QUIC, an in-memory network for
-//! tests, a tunnel) or to wrap another transport (to count, delay or drop traffic).
+//! are the runtime's. The default transport is `memberlist-net` (UDP and TCP on one port,
+//! wire-compatible with Go).
 //!
 //! # What each method must guarantee
 //!
@@ -25,23 +21,19 @@
 //!
 //! # Concurrency
 //!
-//! The runtime calls [`recv_from`](Transport::recv_from) from one task and
-//! [`accept`](Transport::accept) from one (other) task, each in a loop. It calls
-//! [`send_to`](Transport::send_to) and [`connect`](Transport::connect) from many tasks
-//! concurrently, and [`shutdown`](Transport::shutdown) at any moment, possibly while all of the
-//! others are pending. Hence the `Send + Sync` bound and `&self` receivers: keep mutable state
-//! behind locks or atomics, and never hold a blocking lock across an `.await`.
+//! The runtime loops on [`recv_from`](Transport::recv_from) in one task and on
+//! [`accept`](Transport::accept) in another, calls [`send_to`](Transport::send_to) and
+//! [`connect`](Transport::connect) from many tasks, and [`shutdown`](Transport::shutdown) at
+//! any moment. Keep mutable state behind locks or atomics, and never hold a blocking lock
+//! across an `.await`.
 //!
 //! # Cancellation safety
 //!
-//! The runtime awaits [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept) inside
-//! `tokio::select!`, racing them against timers and commands, and drops the losing future. Both
-//! must therefore be **cancel-safe**: dropping the future before it completes must not lose a
-//! datagram or a connection. The usual way to achieve this is to take the item off its queue (the
-//! socket, the listener, a channel) in the same poll that returns it, with no `.await` in
-//! between. `tokio::net::UdpSocket::recv_from`, `tokio::net::TcpListener::accept` and
-//! `tokio::sync::mpsc::Receiver::recv` are cancel-safe; reading a length prefix and then a body
-//! with two awaits is not.
+//! The runtime races [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept)
+//! against timers in `tokio::select!` and drops the losing future, so both must be
+//! **cancel-safe**: take the item off its queue in the same poll that returns it, with no
+//! `.await` in between (as `UdpSocket::recv_from`, `TcpListener::accept` and
+//! `mpsc::Receiver::recv` do; a length prefix then a body, with two awaits, is not).
 //!
 //! [`send_to`](Transport::send_to) and [`connect`](Transport::connect) need not be cancel-safe
 //! (a dropped `send_to` may or may not have sent its datagram; a dropped `connect` must simply
@@ -49,12 +41,10 @@
 //!
 //! # Errors
 //!
-//! All methods report [`TransportError`]. From [`recv_from`](Transport::recv_from) and
-//! [`accept`](Transport::accept), [`TransportError::Shutdown`] is final: the runtime stops its
-//! loop. Any other error is treated as transient: the runtime logs it and calls again, so an
-//! implementation should absorb errors that concern one datagram or one connection itself (log
-//! and continue, backing off if the error repeats) and return only errors the runtime should
-//! hear about, never the same error in a tight loop.
+//! From [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept),
+//! [`TransportError::Shutdown`] is final; any other error is logged and the call repeated, so
+//! absorb errors that concern one datagram or connection (log, back off) rather than return
+//! the same error in a tight loop.
 //!
 //! # Design notes
 //!
