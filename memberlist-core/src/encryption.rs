@@ -68,17 +68,15 @@ pub enum SealFailure {
     InputTooLong,
 }
 
-/// Envelope versions of Go memberlist's AES-GCM encryption.
-///
-/// Version 0 pads the plaintext with PKCS#7 and is used by nodes speaking protocol version 1;
-/// version 1 (no padding) is used from protocol version 2 on. Receivers accept both.
+/// Envelope versions of Go memberlist's AES-GCM encryption; receivers accept both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum EnvelopeVersion {
     /// PKCS#7-padded plaintext (protocol version 1).
-    V0,
+    V0 = 0,
     /// Unpadded plaintext (protocol version ≥ 2). The default.
     #[default]
-    V1,
+    V1 = 1,
 }
 
 impl EnvelopeVersion {
@@ -99,10 +97,7 @@ impl EnvelopeVersion {
 
     /// The version byte written at the start of the envelope.
     pub fn byte(self) -> u8 {
-        match self {
-            Self::V0 => 0,
-            Self::V1 => 1,
-        }
+        self as u8
     }
 }
 

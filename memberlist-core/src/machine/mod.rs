@@ -248,10 +248,8 @@ impl<D: Delegate> Machine<D> {
 
     // ---- Inputs ----
 
-    /// Reports every counter, gauge and timing of the machine to `metrics` (the catalog in
-    /// [`metrics`](crate::metrics)); the machine keeps no counters of its own. The default
-    /// sink does nothing; an [`InMemoryMetrics`](crate::metrics::InMemoryMetrics) keeps them
-    /// for [`Stats::from_metrics`].
+    /// Reports every counter, gauge and timing of the machine to `metrics` (the machine keeps
+    /// none of its own; see [`Stats::from_metrics`]).
     pub fn set_metrics(&mut self, metrics: Arc<dyn Metrics>) {
         self.metrics = metrics;
     }

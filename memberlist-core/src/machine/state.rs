@@ -397,11 +397,9 @@ impl<D: Delegate> Machine<D> {
         self.announce_self(inc);
     }
 
-    /// Beyond Go: `from` relayed an accusation about `node` at an incarnation we know to be
-    /// superseded by a live one. Go ignores it; but the relayer holds the old incarnation
-    /// (it missed the refutation, which no longer travels), and will declare `node` dead
-    /// when its suspicion expires. We send it what we hold — one alive message, as any
-    /// gossip would carry — and it takes the newer incarnation.
+    /// Beyond Go: `from` relayed an accusation about `node` at an incarnation superseded by
+    /// a live one. It missed the refutation and would declare `node` dead when its suspicion
+    /// expires, so we send it the alive message we hold.
     pub(crate) fn correct_stale(&mut self, node: &str, incarnation: u32, from: SocketAddr) {
         let Some(m) = self.members.get(node) else {
             return;
@@ -415,11 +413,9 @@ impl<D: Delegate> Machine<D> {
         self.send_msg(from, &alive.to_bytes());
     }
 
-    /// Beyond Go: an accusation about an incarnation of ours that is already refuted. Go
-    /// ignores it, but whoever spread it may still hold that old incarnation (it missed the
-    /// refutation) and will declare us dead when its suspicion expires — nobody else would
-    /// answer it. We gossip our current alive message again (no new incarnation: peers that
-    /// have it ignore it, Go's included).
+    /// Beyond Go: an accusation about an incarnation of ours already refuted. Whoever spread
+    /// it missed the refutation and would declare us dead, so we gossip our current alive
+    /// message again (no new incarnation: peers that have it ignore it).
     fn reannounce(&mut self, stale_incarnation: u32) {
         debug!(
             stale_incarnation,

@@ -1,9 +1,6 @@
-//! Streams: a request we accepted, and the outcome of one we asked for — one entry point
-//! each, taking the stream's opened bytes.
-//!
-//! The driver opens a stream's frame
-//! ([`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened)); the machine gets
-//! the plaintext message, tries it as our own view (`same_view.rs`), else decodes it here.
+//! Streams: a request we accepted, and the outcome of one we asked for, each given opened
+//! ([`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened)), tried as our
+//! own view (`same_view.rs`), else decoded here.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,10 +17,9 @@ use super::error::PushPullError;
 use super::output::{Event, StreamId, StreamKind, StreamOutcome};
 
 impl<D: Delegate> Machine<D> {
-    /// A stream we accepted delivered `msg`: its opened message, type byte first. Returns
-    /// the framed reply to write, if any (push/pulls and TCP pings are answered). A message
-    /// that cannot be decoded is dropped and counted (as Go drops it, without an error
-    /// reply: those go to envelope failures, [`stream_error_reply`](Self::stream_error_reply)).
+    /// A stream we accepted delivered `msg` (opened, type byte first). Returns the framed
+    /// reply to write, if any. A message that cannot be decoded is dropped and counted,
+    /// without an error reply (see [`stream_error_reply`](Self::stream_error_reply)).
     pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, msg: Bytes) -> Option<Bytes> {
         self.begin_input(now);
         let reply = self.stream_request(now, from, msg);

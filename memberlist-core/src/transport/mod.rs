@@ -49,9 +49,7 @@
 //! # Design notes
 //!
 //! The trait uses [`async_trait`]: one small allocation per call, negligible next to the
-//! system call, and futures that are `Send`, which `tokio::spawn` needs when the runtime is
-//! generic over the transport. The associated [`Transport::Stream`] type spares the runtime
-//! dynamic dispatch on streams.
+//! system call, for futures that `tokio::spawn` can take when the runtime is generic.
 //!
 //! # Example: a wrapper
 //!
@@ -114,9 +112,8 @@ mod error;
 
 pub use error::{AdvertiseError, IoOp, TransportError};
 
-/// Moves datagrams and reliable byte streams between nodes. See the [module
-/// documentation](self) for the guarantees each method must give, the concurrency model and
-/// cancellation safety.
+/// Moves datagrams and reliable byte streams between nodes (see the [module
+/// documentation](self)).
 #[async_trait::async_trait]
 pub trait Transport: Send + Sync + 'static {
     /// A connected, reliable, ordered byte stream (a TCP connection, a QUIC stream pair, ...).

@@ -1,11 +1,8 @@
 //! The configured wire layer ([`Pipeline`]) and the packet (UDP) pipelines in both directions.
 //!
-//! Outgoing: message or compound → compress if strictly smaller → CRC (when the peer advertises
-//! protocol ≥ 5) → encrypt (when keys exist and GossipVerifyOutgoing) → label header.
-//!
-//! Incoming: label check → decrypt (when keys exist; on failure fall back to plaintext only if
-//! GossipVerifyIncoming is off) → CRC check → messages (compounds split and compressed parts
-//! expanded recursively).
+//! Outgoing: compress if strictly smaller → CRC (peer protocol ≥ 5) → encrypt → label.
+//! Incoming: label check → decrypt (falling back to plaintext only if GossipVerifyIncoming is
+//! off) → CRC check → messages (compounds split, compressed parts expanded recursively).
 
 use std::cell::Cell;
 use std::sync::Arc;

@@ -103,9 +103,8 @@ go_struct! {
     }
 }
 
-/// One node's state borrowed from wherever it is kept (a membership table), so that our
-/// own push/pull can be written without first copying every entry into a
-/// [`PushNodeState`]. Encodes to exactly the same bytes.
+/// A [`PushNodeState`] borrowed from where it is kept (a membership table); encodes to the
+/// same bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushNodeStateRef<'a> {
     /// Node name.
