@@ -1,9 +1,8 @@
 //! Push/pulls that carry exactly our view, recognised on their raw bytes.
 //!
-//! Both stream entry points ([`Machine::handle_stream`], [`Machine::handle_stream_reply`])
-//! try an opened push/pull here first: compared byte for byte with our own view message,
-//! else its entries walked undecoded ([`scan_push_pull`]) and hashed into the table's
-//! fingerprint. When it equals ours, only our own entry and the user state are merged.
+//! Both stream entry points try an opened push/pull here first: compared byte for byte with
+//! our own view message, else its entries hashed undecoded ([`scan_push_pull`]) into the
+//! table's fingerprint. When it equals ours, only our own entry and the user state are merged.
 
 use std::time::Instant;
 
@@ -48,10 +47,8 @@ impl<D: Delegate> Machine<D> {
         Some(scanned)
     }
 
-    /// The first test of [`same_view`](Self::same_view): the entries are, byte for byte
-    /// and in the same order, those we write ourselves — as every one of our nodes holding
-    /// this view writes them. Exact: no hash is involved. `data` is the whole message,
-    /// `body` its part after the type byte.
+    /// The first test of [`same_view`](Self::same_view), exact: the entries are, byte for
+    /// byte and in order, those we write ourselves. `body` is `data` after the type byte.
     fn same_view_bytes(&mut self, data: &Bytes, body: &[u8]) -> Option<ScannedPushPull> {
         let nodes = self.members.len();
         let view = self.members.view();
@@ -82,9 +79,8 @@ impl<D: Delegate> Machine<D> {
             return None;
         }
         let key = self.members.view_key();
-        // Our own entry is found by its hash: when the fingerprints match, the entry with
-        // our name has exactly our bytes, hence our hash (another entry with the same
-        // 64-bit hash would be a collision, as unlikely as a fingerprint collision).
+        // Our own entry is found by its hash: when the fingerprints match, it has exactly our
+        // bytes (another entry with the same 64-bit hash would be a collision).
         let me = self.members.get(&self.cfg.name).map(|m| {
             let mut buf = Vec::with_capacity(128);
             m.as_push_state().encode(&mut buf);

@@ -28,9 +28,8 @@ pub struct Limits {
     /// Deepest nesting of compound and compressed wrappers accepted in a packet (Go sends at
     /// most compressed-compound, i.e. 2).
     pub max_nesting: usize,
-    /// Largest inbound datagram in bytes, label and envelope included (Go reads datagrams
-    /// into a `udpPacketBufSize` buffer of 65,536 bytes and the kernel truncates the rest).
-    /// Larger ones are dropped before anything is decoded.
+    /// Largest inbound datagram in bytes, label and envelope included (Go's
+    /// `udpPacketBufSize`); larger ones are dropped undecoded.
     pub max_datagram_size: usize,
     /// Largest metadata accepted in another node's alive message (Go's `MetaMaxSize`, 512;
     /// Go only checks its own metadata, but no Go node can announce more).

@@ -6,8 +6,8 @@
 //! or a plain message, which is self-delimiting: msgpack objects plus the raw lengths their
 //! headers declare.
 //!
-//! [`StreamDecoder`] is a sans-I/O decoder: feed it bytes as they arrive and poll it for the
-//! message. It never allocates more than the bytes it was fed, and enforces [`Limits`].
+//! [`StreamDecoder`] is sans-I/O: it allocates no more than the bytes it was fed, and
+//! enforces [`Limits`].
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -145,8 +145,7 @@ impl Pipeline {
 }
 
 impl StreamMessage {
-    /// Decodes an opened stream message (type byte first, as
-    /// [`StreamDecoder::poll_opened`] returns it) within `limits`.
+    /// Decodes an opened stream message ([`StreamDecoder::poll_opened`]) within `limits`.
     ///
     /// ```
     /// use memberlist_core::wire::{Limits, StreamMessage, encode_stream_user_message};
@@ -386,21 +385,16 @@ impl StreamDecoder {
                         }
                         return Ok(None);
                     };
+                    let mut r = Reader::new(&self.buf[offset..]);
                     let (more_objects, more_raw) = match header {
                         Some(MessageType::PushPull) => {
-                            let h = PushPullHeader::read_map(
-                                &mut Reader::new(&self.buf[offset..]),
-                                limits,
-                            )?;
+                            let h = PushPullHeader::read_map(&mut r, limits)?;
                             (u64::from(h.nodes), h.user_state_len as usize)
                         }
-                        Some(_) => {
-                            let h = UserMsgHeader::read_map(
-                                &mut Reader::new(&self.buf[offset..]),
-                                limits,
-                            )?;
-                            (0, h.user_msg_len as usize)
-                        }
+                        Some(_) => (
+                            0,
+                            UserMsgHeader::read_map(&mut r, limits)?.user_msg_len as usize,
+                        ),
                         None => (0, 0),
                     };
                     self.scan = Scan::Plain {
