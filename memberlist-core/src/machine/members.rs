@@ -76,8 +76,8 @@ pub(crate) struct Members {
 }
 
 /// Which members changed since a driver last asked
-/// ([`Machine::take_member_changes`](super::Machine::take_member_changes)): what a driver
-/// that mirrors the member table (for queries from other threads) needs to update its copy.
+/// ([`Machine::take_member_changes`](super::Machine::take_member_changes)), to update a
+/// copy of the table.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct MemberChanges {
@@ -88,9 +88,7 @@ pub struct MemberChanges {
 }
 
 /// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
-/// 64-bit hashes of every entry's encoding (name, address, port, meta, incarnation, state,
-/// versions, as a push/pull carries it), keyed by the table's [`ViewKey`], plus what a
-/// merge needs to know to trust it.
+/// 64-bit hashes of every entry's encoding, keyed by the table's [`ViewKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TableDigest {
     /// Sums of the two per-entry hashes.

@@ -496,9 +496,7 @@ fn expired<K: Clone, V>(
 }
 
 /// Pops the front of an output queue and, once it is drained, gives its memory back:
-/// thousands of idle machines must not each keep a burst's capacity, and a driver of many
-/// machines finds a freshly allocated buffer (memory just freed by another machine) in the
-/// cache where a kept one would be cold.
+/// thousands of idle machines must not each keep a burst's capacity.
 fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     let item = queue.pop_front();
     if item.is_none() && queue.capacity() > 0 {

@@ -36,11 +36,10 @@ fn entry_len(s: &[u8]) -> Option<usize> {
 /// `limits` or declares another count or a join, an entry's end cannot be found, `each`
 /// stops, the user state is cut short, the message reaches `limits.max_stream_message`, or
 /// the entry to return does not decode. When it returns `Some`, the entries handed to
-/// `each` lie end to end between the header and the user state; if each of them is the encoding of some node
-/// state, as [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes it, then
-/// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
-/// and no join, and the message is shorter than the limit, as
-/// `StreamDecoder::open_complete` requires to take it.
+/// `each` lie end to end between the header and the user state; if each is the encoding of
+/// a node state ([`PushNodeStateRef::encode`](super::PushNodeStateRef::encode)), then
+/// `PushPull::decode_body` gives exactly those states, this user state and no join, and the
+/// message is shorter than the limit, as `StreamDecoder::open_complete` requires.
 pub(crate) fn scan_push_pull(
     body: &[u8],
     limits: &Limits,
