@@ -109,9 +109,8 @@ impl TableDigest {
 }
 
 impl MemberChanges {
-    /// Records a changed entry; past twice the table's size (plus slack) a list stops
-    /// paying off, so it collapses into "everything", which bounds the journal's memory if
-    /// nobody reads it.
+    /// Records a changed entry; past twice the table's size (plus slack) the list collapses
+    /// into "everything", which bounds its memory if nobody reads it.
     fn note(&mut self, name: &SmolStr, table_len: usize) {
         if self.everything {
             return;
@@ -163,9 +162,8 @@ impl Members {
         self.generation
     }
 
-    /// Marks the entries as possibly changed. The cached view message describes the old
-    /// generation and is never read again, so it is dropped now rather than at the next
-    /// push/pull (during a join, stale views would pile up in every machine).
+    /// Marks the entries as possibly changed, dropping the cached view message now (during a
+    /// join, stale views would otherwise pile up in every machine).
     fn bump_generation(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         self.view = None;

@@ -1,6 +1,5 @@
 //! Every metric the library emits: Go's name, the exporters' names, kind, unit and meaning.
-//! A variant that carries a label value (a member [`State`], a [`DropReason`]) names one
-//! time series of a labelled metric.
+//! A variant carrying a label value ([`State`], [`DropReason`]) names one time series.
 
 use crate::machine::State;
 use crate::wire::{Limit, label_enum};
@@ -44,8 +43,7 @@ pub enum Origin {
 /// The description of one metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Descriptor {
-    /// The name Go's go-metrics uses (key parts joined with `.`), or the name in that style
-    /// for metrics Go lacks.
+    /// The name Go's go-metrics uses (key parts joined with `.`), or one in that style.
     pub name: &'static str,
     /// The Prometheus name (with the `_total`, `_bytes`, `_seconds` suffixes of its
     /// conventions).
@@ -58,8 +56,7 @@ pub struct Descriptor {
     pub unit: Unit,
     /// One line for `# HELP` and instrument descriptions.
     pub help: &'static str,
-    /// A histogram's bucket boundaries, in its unit (empty for counters and gauges): every
-    /// exporter uses these.
+    /// A histogram's bucket boundaries, in its unit (empty for counters and gauges).
     pub buckets: &'static [f64],
     /// The key of the metric's one variable label, if it has one.
     pub label: Option<&'static str>,

@@ -31,14 +31,13 @@ pub struct Limits {
     /// Largest inbound datagram in bytes, label and envelope included (Go's
     /// `udpPacketBufSize`); larger ones are dropped undecoded.
     pub max_datagram_size: usize,
-    /// Largest metadata accepted in another node's alive message (Go's `MetaMaxSize`, 512;
-    /// Go only checks its own metadata, but no Go node can announce more).
+    /// Largest metadata accepted in another node's alive message (Go's `MetaMaxSize`, which
+    /// Go only checks on its own).
     pub max_remote_meta: usize,
 }
 
 impl Limits {
-    /// The bound on the declared count or length `what` names: `u32::MAX` for a limit
-    /// that is not one.
+    /// The bound on the declared count or length `what` names (`u32::MAX` for other limits).
     pub(crate) fn count_limit(&self, what: Limit) -> u32 {
         match what {
             Limit::PushPullNodes => self.max_push_nodes,
