@@ -57,7 +57,7 @@ use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
 use crate::metrics::{Counter, DropReason, Metrics, NoopMetrics};
-use crate::wire::{Alive, IpBytes, Message, MessageType, Pipeline, WireError};
+use crate::wire::{Alive, IpBytes, Message, MessageType, Pipeline};
 
 pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
 pub use error::{MergeError, PushPullError, StreamError, StreamPhase, VersionKind, Veto};
@@ -88,9 +88,6 @@ pub enum MachineError {
     /// The member's address cannot be used.
     #[error("node {0:?} has no usable address")]
     NoAddress(SmolStr),
-    /// The message could not be framed.
-    #[error(transparent)]
-    Wire(#[from] WireError),
 }
 
 /// The protocol machine of one node.
