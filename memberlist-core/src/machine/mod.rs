@@ -308,9 +308,7 @@ impl<D: Delegate> Machine<D> {
                     debug!(%from, "dropping an alive message from outside the CIDR allow list");
                     return;
                 }
-                if a.port == 0 || self.cfg.protocol_version < 2 {
-                    a.port = self.advertise_port;
-                }
+                a.port = self.remote_port(a.port);
                 self.handle_alive(&a, AliveSource::Remote, now);
             }
             Message::Dead(d) => {
@@ -398,6 +396,15 @@ impl<D: Delegate> Machine<D> {
             .socket_addr()
             .ok_or_else(|| MachineError::NoAddress(m.name.clone()))?;
         Ok((to, m.protocol_max()))
+    }
+
+    /// A port a peer sent, as Go takes it: ours when it is 0 or we speak protocol 1.
+    fn remote_port(&self, port: u16) -> u16 {
+        if port == 0 || self.cfg.protocol_version < 2 {
+            self.advertise_port
+        } else {
+            port
+        }
     }
 
     fn any_other_alive(&self) -> bool {

@@ -324,11 +324,7 @@ impl<D: Delegate> Machine<D> {
         from: SocketAddr,
         now: Instant,
     ) {
-        let port = if req.port == 0 || self.cfg.protocol_version < 2 {
-            self.advertise_port
-        } else {
-            req.port
-        };
+        let port = self.remote_port(req.port);
         let Some(ip) = req.target.to_ip() else {
             return;
         };

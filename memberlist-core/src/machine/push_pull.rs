@@ -145,11 +145,7 @@ impl<D: Delegate> Machine<D> {
     /// Merges one remote entry as Go's `mergeState` does: alive through `handle_alive`,
     /// left as dead, dead or suspect as a suspicion.
     pub(super) fn merge_one_state(&mut self, s: &PushNodeState, now: Instant) {
-        let port = if s.port == 0 || self.cfg.protocol_version < 2 {
-            self.advertise_port
-        } else {
-            s.port
-        };
+        let port = self.remote_port(s.port);
         match s.state {
             NodeState::Alive => {
                 let a = Alive {
