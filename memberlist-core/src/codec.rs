@@ -170,8 +170,7 @@ impl CodecRegistry {
         Self::default()
     }
 
-    /// Adds a codec that can be used to decompress incoming data. A codec with the same
-    /// algorithm id replaces the earlier one.
+    /// Adds a codec to decompress with, replacing one with the same algorithm id.
     pub fn with_decoder(mut self, codec: Arc<dyn Codec>) -> Self {
         self.add_decoder(codec);
         self
@@ -199,8 +198,8 @@ impl CodecRegistry {
         self.codecs.iter().find(|c| c.algorithm() == algorithm)
     }
 
-    /// Decompresses `input` with the codec for `algorithm`, enforcing `limit` and rejecting an
-    /// empty result. Output is appended to `out`.
+    /// Decompresses `input` with the codec for `algorithm` onto `out`, enforcing `limit` and
+    /// rejecting an empty result.
     pub fn decompress(
         &self,
         algorithm: u8,

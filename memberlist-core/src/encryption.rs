@@ -1,11 +1,8 @@
 //! Encryption plugins and the keyring.
 //!
-//! Go memberlist seals packets and streams with AES-GCM in a small envelope
-//! (`version | nonce | ciphertext | tag`, see the `memberlist-aes-gcm` crate). The core only knows
-//! the [`Encryption`] trait: seal with the primary key, open with any key of the [`Keyring`].
-//!
-//! Which bytes are authenticated (the AAD) is decided by the framing layer: the label for
-//! packets, the 5-byte `encryptMsg` header plus the label for streams.
+//! Go memberlist seals packets and streams with AES-GCM (the `memberlist-aes-gcm` crate); the
+//! core only knows the [`Encryption`] trait. The authenticated data is the label for packets,
+//! the 5-byte `encryptMsg` header plus the label for streams.
 
 use std::fmt;
 
@@ -206,8 +203,7 @@ impl Keyring {
         ring
     }
 
-    /// Appends a key (it is used to decrypt, not to encrypt). Adding a key already present does
-    /// nothing.
+    /// Appends a key, to decrypt with (a key already present is not added twice).
     pub fn add(&mut self, key: SecretKey) {
         if !self.keys.contains(&key) {
             self.keys.push(key);
