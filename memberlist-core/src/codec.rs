@@ -1,13 +1,9 @@
 //! Compression plugins.
 //!
-//! Go memberlist wraps a compressed message in a `compressMsg` (type byte 9) whose msgpack body is
-//! `{Algo: u8, Buf: bytes}`. The only algorithm Go knows is LZW (`Algo = 0`, see the
-//! `memberlist-lzw` crate). A [`Codec`] implements one algorithm; a [`CodecRegistry`] holds every
-//! algorithm a node can *decompress*, because Go peers decompress whatever arrives regardless of
-//! their own compression setting.
-//!
-//! Decompression is always bounded: [`Codec::decompress`] receives a byte limit and the registry's
-//! [`CodecRegistry::decompress`] double-checks it and rejects an empty result, as Go HEAD does.
+//! Go memberlist wraps a compressed message in a `compressMsg` (type byte 9), `{Algo, Buf}`;
+//! the only algorithm Go knows is LZW (`Algo = 0`, the `memberlist-lzw` crate). A [`Codec`]
+//! implements one algorithm; a [`CodecRegistry`] holds every algorithm a node can
+//! *decompress*, since Go peers decompress whatever arrives regardless of their own setting.
 
 use std::fmt;
 use std::sync::Arc;
@@ -120,9 +116,8 @@ pub trait Codec: Send + Sync + fmt::Debug {
     /// Compresses `input` only if the result is at most `max_len` bytes: appends it to `out`
     /// and returns `Ok(true)`, or leaves `out` as it was and returns `Ok(false)`.
     ///
-    /// The packet pipeline uses this for compress-if-smaller, so that a codec can give up as
-    /// soon as it knows the output will not fit (most small messages never shrink). The
-    /// default compresses fully and then checks the length (see the [trait example](Codec)).
+    /// For the packet pipeline's compress-if-smaller: a codec may give up as soon as the
+    /// output cannot fit. The default compresses fully, then checks the length.
     fn compress_within(
         &self,
         input: &[u8],
@@ -175,8 +170,7 @@ impl CodecRegistry {
         Self::default()
     }
 
-    /// Adds a codec that can be used to decompress incoming data. A codec with the same
-    /// algorithm id replaces the earlier one.
+    /// Adds a codec to decompress with, replacing one with the same algorithm id.
     pub fn with_decoder(mut self, codec: Arc<dyn Codec>) -> Self {
         self.add_decoder(codec);
         self
@@ -204,8 +198,8 @@ impl CodecRegistry {
         self.codecs.iter().find(|c| c.algorithm() == algorithm)
     }
 
-    /// Decompresses `input` with the codec for `algorithm`, enforcing `limit` and rejecting an
-    /// empty result. Output is appended to `out`.
+    /// Decompresses `input` with the codec for `algorithm` onto `out`, enforcing `limit` and
+    /// rejecting an empty result.
     pub fn decompress(
         &self,
         algorithm: u8,

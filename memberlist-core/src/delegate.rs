@@ -43,10 +43,7 @@ pub trait Delegate: Send {
 
     /// Whether [`broadcasts`](Self::broadcasts) may return something now. While it is
     /// `false` and the machine's own queue is empty, gossip ticks are skipped without a
-    /// wake-up (the tick schedule keeps its phase, so the next broadcast still leaves on a
-    /// tick, as in Go). The default, `true`, keeps asking at every tick; a delegate that
-    /// never broadcasts, or knows its outbox is empty, should return `false` to save those
-    /// five wake-ups a second.
+    /// wake-up. The default, `true`, asks at every tick.
     ///
     /// ```
     /// use bytes::Bytes;

@@ -1,11 +1,8 @@
 //! Encryption plugins and the keyring.
 //!
-//! Go memberlist seals packets and streams with AES-GCM in a small envelope
-//! (`version | nonce | ciphertext | tag`, see the `memberlist-aes-gcm` crate). The core only knows
-//! the [`Encryption`] trait: seal with the primary key, open with any key of the [`Keyring`].
-//!
-//! Which bytes are authenticated (the AAD) is decided by the framing layer: the label for
-//! packets, the 5-byte `encryptMsg` header plus the label for streams.
+//! Go memberlist seals packets and streams with AES-GCM (the `memberlist-aes-gcm` crate); the
+//! core only knows the [`Encryption`] trait. The authenticated data is the label for packets,
+//! the 5-byte `encryptMsg` header plus the label for streams.
 
 use std::fmt;
 
@@ -68,17 +65,15 @@ pub enum SealFailure {
     InputTooLong,
 }
 
-/// Envelope versions of Go memberlist's AES-GCM encryption.
-///
-/// Version 0 pads the plaintext with PKCS#7 and is used by nodes speaking protocol version 1;
-/// version 1 (no padding) is used from protocol version 2 on. Receivers accept both.
+/// Envelope versions of Go memberlist's AES-GCM encryption; receivers accept both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum EnvelopeVersion {
     /// PKCS#7-padded plaintext (protocol version 1).
-    V0,
+    V0 = 0,
     /// Unpadded plaintext (protocol version ≥ 2). The default.
     #[default]
-    V1,
+    V1 = 1,
 }
 
 impl EnvelopeVersion {
@@ -99,10 +94,7 @@ impl EnvelopeVersion {
 
     /// The version byte written at the start of the envelope.
     pub fn byte(self) -> u8 {
-        match self {
-            Self::V0 => 0,
-            Self::V1 => 1,
-        }
+        self as u8
     }
 }
 
@@ -211,8 +203,7 @@ impl Keyring {
         ring
     }
 
-    /// Appends a key (it is used to decrypt, not to encrypt). Adding a key already present does
-    /// nothing.
+    /// Appends a key, to decrypt with (a key already present is not added twice).
     pub fn add(&mut self, key: SecretKey) {
         if !self.keys.contains(&key) {
             self.keys.push(key);
@@ -251,11 +242,9 @@ impl Keyring {
     }
 }
 
-/// An encryption plugin: seals outgoing payloads with the primary key and opens incoming ones
-/// with any installed key. Implementations are shared between threads and allow the keyring to
-/// change at runtime (key rotation).
-///
-/// `aad` is the additional authenticated data chosen by the framing layer.
+/// An encryption plugin: seals with the primary key, opens with any installed key. Shared
+/// between threads; the keyring may change at runtime (key rotation). `aad` is chosen by the
+/// framing layer.
 pub trait Encryption: Send + Sync + fmt::Debug {
     /// A short human-readable name for logs.
     fn name(&self) -> &'static str;
@@ -264,11 +253,8 @@ pub trait Encryption: Send + Sync + fmt::Debug {
     /// (Go budgets 29 for v1 and 45 for v0).
     fn overhead(&self, version: EnvelopeVersion) -> usize;
 
-    /// The exact envelope length for a plaintext of `plaintext_len` bytes. Streams need it
-    /// before sealing because the length is part of the authenticated header.
-    ///
-    /// The default is Go's AES-GCM envelope: `1 + 12 + len + 16` for version 1, and with
-    /// PKCS#7 padding to a multiple of 16 for version 0.
+    /// The exact envelope length for a plaintext of `plaintext_len` bytes (streams
+    /// authenticate it in their header). The default is Go's AES-GCM envelope.
     fn sealed_len(&self, version: EnvelopeVersion, plaintext_len: usize) -> usize {
         match version {
             EnvelopeVersion::V1 => 1 + 12 + plaintext_len + 16,

@@ -3,20 +3,9 @@
 //! The sans-I/O core of memberlist-rs, a Rust implementation of HashiCorp's memberlist (SWIM
 //! gossip with the Lifeguard extensions) that is wire-compatible with the Go implementation.
 //!
-//! This crate holds:
-//! - [`wire`]: the Go-compatible message formats and framing (msgpack bodies, compound, CRC,
-//!   labels, compression and encryption wrappers, stream framing);
-//! - [`codec`]: the [`Codec`](codec::Codec) trait implemented by compression plugins;
-//! - [`encryption`]: the [`Encryption`](encryption::Encryption) trait and the
-//!   [`Keyring`](encryption::Keyring);
-//! - [`machine`]: the sans-I/O protocol state machine;
-//! - [`metrics`]: the [`Metrics`](metrics::Metrics) trait and the catalog of metrics;
-//! - [`transport`]: the [`Transport`] trait.
-//!
 //! Nothing here does I/O, reads a clock or needs an async runtime: time comes in as an
-//! argument and randomness from a seed. The tokio runtime that drives the machine over a
-//! transport (the `Memberlist` handle, its builder and tasks) lives in the `memberlist`
-//! facade crate, as quinn drives quinn-proto.
+//! argument and randomness from a seed. The tokio runtime that drives the [`machine`] over a
+//! [`Transport`] lives in the `memberlist` facade crate, as quinn drives quinn-proto.
 //!
 //! To drive machines yourself (a runtime of your own, a test harness), start from
 //! `examples/machines_by_hand.rs` in this crate: three machines wired together in a loop

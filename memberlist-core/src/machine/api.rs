@@ -102,10 +102,9 @@ impl<D: Delegate> Machine<D> {
         seq
     }
 
-    /// Queues a user broadcast, gossiped like memberlist's own messages. A broadcast with the
-    /// same key replaces a queued one. With `notify`, an [`Event::BroadcastFinished`] reports
-    /// when it has been sent enough times or was replaced. It leaves on the next gossip tick
-    /// after `now`, as from Go's ticker.
+    /// Queues a user broadcast, gossiped like memberlist's own messages from the next tick
+    /// on; it replaces a queued one with the same key. With `notify`, an
+    /// [`Event::BroadcastFinished`] reports when it was sent enough times or replaced.
     pub fn queue_broadcast(
         &mut self,
         now: Instant,
@@ -180,9 +179,8 @@ impl<D: Delegate> Machine<D> {
         &self.delegate
     }
 
-    /// Runs `f` on the delegate at `now` (to change its metadata or its outbox of user
-    /// broadcasts, say): an input like any other, so that what `f` queues leaves on the next
-    /// gossip tick.
+    /// Runs `f` on the delegate at `now`, as an input like any other (what `f` queues leaves
+    /// on the next gossip tick).
     pub fn with_delegate<R>(&mut self, now: Instant, f: impl FnOnce(&mut D) -> R) -> R {
         self.begin_input(now);
         let r = f(&mut self.delegate);

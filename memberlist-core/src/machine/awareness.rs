@@ -2,10 +2,8 @@
 //! itself to be, used to stretch its own probe intervals and timeouts.
 //!
 //! Missed acks, refutations and missing nacks raise the score; successful probes lower
-//! it. A node that is slow (overloaded CPU, flaky network) thus gives its peers more
-//! time before it accuses them, instead of spreading false suspicions. This mirrors Go
-//! memberlist's `awareness` type; the caller reports the new score on the
-//! `memberlist.health.score` gauge whenever [`Awareness::apply_delta`] says it changed.
+//! it, so a slow node gives its peers more time instead of spreading false suspicions
+//! (Go memberlist's `awareness` type).
 
 use std::time::Duration;
 
@@ -41,10 +39,8 @@ pub struct Awareness {
 }
 
 impl Awareness {
-    /// A healthy (score 0) awareness whose score stays below `max`.
-    ///
-    /// `max` is Go's `AwarenessMaxMultiplier` (8 by default): timeouts are scaled by at
-    /// most `max`. `max` of 0 or 1 disables awareness: the score stays 0.
+    /// A healthy (score 0) awareness whose score stays below `max`, Go's
+    /// `AwarenessMaxMultiplier` (8 by default); 0 or 1 disables it.
     ///
     /// # Examples
     ///
@@ -64,10 +60,8 @@ impl Awareness {
         self.score
     }
 
-    /// Adds `delta` to the score, clamped to `0..=max − 1`.
-    ///
-    /// Returns the new score if it changed (the caller then sets the
-    /// `memberlist.health.score` gauge, as Go does), `None` if it did not.
+    /// Adds `delta` to the score, clamped to `0..=max − 1`. Returns the new score if it
+    /// changed (the caller then sets the `memberlist.health.score` gauge, as Go does).
     ///
     /// # Examples
     ///

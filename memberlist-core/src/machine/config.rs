@@ -58,39 +58,30 @@ pub struct ProtocolConfig {
     pub udp_buffer_size: usize,
     /// After this long, a dead node's name may be taken by another address (zero disables).
     pub dead_node_reclaim_time: Duration,
-    /// The Lifeguard extensions (on by default, as in Go): local health awareness scaling
-    /// the probe interval, dynamic suspicion timeouts shortened by independent confirmations,
-    /// pinging suspects together with the suspicion ("buddy"; beyond Go, the suspicion also
-    /// goes to the accused as soon as the probe fails), and nacks from relays. Off
-    /// gives plain SWIM with a fixed suspicion timeout, for comparison.
+    /// The Lifeguard extensions (on by default, as in Go): awareness, dynamic suspicion
+    /// timeouts, the "buddy" system (beyond Go, the suspicion also goes to the accused as soon
+    /// as the probe fails) and nacks. Off gives plain SWIM, for comparison.
     pub lifeguard: bool,
     /// Beyond Go: how often one node we saw fail (or a seed that is not a member) is pinged,
-    /// with a push/pull when it answers, so that the two sides of a healed partition find
-    /// each other again within seconds and without a manual rejoin (Go memberlist issue
-    /// #222). Attempts ride the probe ticks: at most one per probe interval, none while
-    /// nothing has failed; seeds at most once per `push_pull_interval`. Zero disables it.
-    /// Default: the probe interval (1 s LAN and local, 5 s WAN).
+    /// with a push/pull when it answers, so that a healed partition rejoins by itself (Go
+    /// memberlist issue #222). At most one attempt per probe tick; seeds at most once per
+    /// `push_pull_interval`. Zero disables it. Default: the probe interval.
     pub reconnect_interval: Duration,
     /// Beyond Go: how long a failed node's address is remembered for reconnect attempts.
     pub reconnect_timeout: Duration,
-    /// Beyond Go: extra push/pulls with random live members after a successful join (zero
-    /// disables them). A mass join through one seed otherwise leaves the early joiners
-    /// waiting for the last few members to arrive by chance; see `join_push_pull_delay`.
-    /// Peers see ordinary push/pulls. Default 3.
+    /// Beyond Go: extra push/pulls with random live members after a successful join, so that
+    /// the early joiners of a mass join learn the late ones (zero disables them). Default 3.
     pub join_push_pulls: u32,
     /// Beyond Go: the wait before each follow-up push/pull of a join, multiplied by a random
     /// factor in [1, 2) so that nodes joining together do not exchange at the same instant.
     /// Default: 2 s (LAN), 5 s (WAN), 1 s (local).
     pub join_push_pull_delay: Duration,
-    /// Go's `CIDRsAllowed`: when not empty, alive messages (from packets and push/pull) are
-    /// accepted only if the node's address — and for packets, the sender's address — falls in
-    /// one of these networks. Empty allows everything (as Go's code does, despite its comment).
+    /// Go's `CIDRsAllowed`: when not empty, alive messages are accepted only if the node's
+    /// address (and for packets, the sender's) falls in one of these networks.
     pub cidrs_allowed: Vec<ipnet::IpNet>,
-    /// How far ahead of the incarnation we know for another node an alive, suspect or dead
-    /// message may go before it is refused as absurd (Go has no such bound). Messages about
-    /// a node we do not know yet, about ourselves, or reclaiming a name are not checked.
-    /// 0 turns the check off. Default: [`DEFAULT_MAX_INCARNATION_JUMP`]. Part of the
-    /// incarnation rule described in SECURITY.md ("Incarnation abuse").
+    /// How far ahead of the incarnation we know for another node a message may go before it
+    /// is refused as absurd (rule 1 of the incarnation rule, SECURITY.md "Incarnation
+    /// abuse"). 0 turns the check off. Default: [`DEFAULT_MAX_INCARNATION_JUMP`].
     pub max_incarnation_jump: u32,
 }
 

@@ -1,5 +1,4 @@
-//! Typed errors of the machine's public API: why a stream gave no usable reply, why a
-//! push/pull (a join) failed, why a remote state was not merged, and a delegate's veto.
+//! Typed errors of the machine's public API.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -107,9 +106,8 @@ pub enum StreamError {
 }
 
 impl StreamError {
-    /// The peer refused the connection (an I/O error of kind `ConnectionRefused` while
-    /// connecting): what a driver without sockets (a simulator, a test bed) reports for an
-    /// unreachable peer.
+    /// The peer refused the connection (`ConnectionRefused` while connecting), as a driver
+    /// without sockets (a simulator) reports an unreachable peer.
     pub fn refused(to: SocketAddr) -> Self {
         Self::Io {
             to,

@@ -1,12 +1,9 @@
 //! The per-entry hash behind the table's order-independent push/pull fingerprint
 //! ([`TableDigest`](super::members::TableDigest)).
 //!
-//! An entry's hash must come out the same whether its fields are read from the table
-//! (a `SmolStr` name, an `IpBytes` address) or borrowed straight from a received push/pull
-//! (`&[u8]` slices of the message), so it works on plain byte slices and integers only. It is
-//! a few folded 64×64→128-bit multiplications over 8-byte loads (the construction of
-//! wyhash), keyed by four random words per table so that a peer cannot craft colliding
-//! entries without knowing them.
+//! It hashes an entry's encoded bytes by folded 64×64→128-bit multiplications over 8-byte
+//! loads (wyhash's construction), keyed by four random words per table so that a peer
+//! cannot craft colliding entries.
 
 use crate::wire::{load4, load8};
 

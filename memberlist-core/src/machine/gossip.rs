@@ -27,12 +27,10 @@ impl<D: Delegate> Machine<D> {
 
     /// Moves the gossip schedule past the ticks that passed up to `now` with nothing to send.
     ///
-    /// Called first by every input that carries the time. Nothing can be queued between two
-    /// inputs, so a tick that passed since the last one found the queue as that input left
-    /// it: if idle, the tick is skipped now (counted, no round run, no random draw); if not,
-    /// the driver was woken for it and [`handle_timeout`](Self::handle_timeout) runs it.
-    /// The schedule keeps its phase either way, so a broadcast queued by this input leaves
-    /// on the next tick, as Go's ticker would send it.
+    /// Called first by every input: nothing is queued between two inputs, so a tick that
+    /// passed since the last one found the queue as that input left it. If idle, the tick is
+    /// skipped now (counted, no random draw); if not, the driver was woken for it. The
+    /// schedule keeps its phase, so a broadcast queued now leaves on the next tick, as in Go.
     pub(crate) fn skip_idle_gossip_ticks(&mut self, now: Instant) {
         let Some(at) = self.next_gossip else {
             return;
@@ -70,9 +68,8 @@ impl<D: Delegate> Machine<D> {
     /// One gossip round: up to `gossip_nodes` random peers that are alive, suspect, or
     /// recently dead (so they can refute) each get a packet of queued broadcasts.
     ///
-    /// Go picks the peers first and stops at the first empty packet; here the first packet
-    /// is taken before picking, so an idle node (nothing queued, the common case) touches no
-    /// member entries at all. With no other member nothing is taken, as in Go.
+    /// Go picks the peers first; here the first packet is taken before picking, so an idle
+    /// node touches no member entries. With no other member nothing is taken, as in Go.
     pub(crate) fn gossip(&mut self, now: Instant) {
         if self.members.len() <= 1 {
             return;

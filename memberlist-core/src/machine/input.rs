@@ -21,14 +21,10 @@ impl<D: Delegate> Machine<D> {
         self.collect_finished_broadcasts();
     }
 
-    /// Reads one word from each part of the machine's state that handling a datagram or a
-    /// timer at `now` usually touches (the entry of the next probe's target too, when a probe
-    /// is due), and returns nothing useful.
-    ///
-    /// A driver running many machines in one thread finds each machine's state out of the
-    /// cache, and handling an input would meet the misses one after another. These reads do
-    /// not depend on each other, so the misses overlap; the handling that follows finds the
-    /// lines in the cache. It changes nothing, and costs a few loads when they are cached.
+    /// Reads one word from each part of the state an input at `now` usually touches (the
+    /// next probe target's entry too, when a probe is due). A driver of many machines finds
+    /// each one's state out of the cache; these independent reads overlap the misses that
+    /// handling the input would meet one after another.
     fn warm(&self, now: Instant) {
         let c = &self.cfg;
         let words = [

@@ -1,19 +1,8 @@
-//! Beyond Go: follow-up push/pulls after a join.
-//!
-//! A node that joins learns what its seed knew at that instant; everything else reaches it
-//! by gossip, whose last few entries arrive by chance (a coupon-collector tail), or at its
-//! first periodic push/pull, up to one push/pull interval later. When many nodes join at
-//! once (a fleet restarted, a cluster bootstrapped through one seed) every early joiner
-//! misses the later ones. So after a successful join the node runs
-//! [`join_push_pulls`](super::ProtocolConfig::join_push_pulls) extra push/pulls with
-//! random live members, the first after
-//! [`join_push_pull_delay`](super::ProtocolConfig::join_push_pull_delay) (times a random
-//! factor in [1, 2), so that the nodes of a mass join do not all exchange at the same
-//! instant) and each next one after another such delay. Both sides of an exchange merge the
-//! other's view, so the members it picks profit as well.
-//!
-//! On the wire these are ordinary push/pulls (`Join` = false), exactly what a Go node
-//! receives from a periodic push/pull: Go peers see nothing new.
+//! Beyond Go: follow-up push/pulls after a join, so that the early joiners of a mass join
+//! learn the later ones without waiting for gossip's chance tail or a periodic push/pull
+//! (see [`join_push_pulls`](super::ProtocolConfig::join_push_pulls) and
+//! [`join_push_pull_delay`](super::ProtocolConfig::join_push_pull_delay)). On the wire
+//! these are ordinary push/pulls (`Join` = false): Go peers see nothing new.
 
 use std::time::{Duration, Instant};
 

@@ -1,11 +1,5 @@
-//! Leaving the cluster: the leave broadcast, and its direct delivery to the live members.
-//!
-//! Go's `Leave` only queues the leave as a broadcast, whose few transmissions go to random
-//! gossip targets, which include members that have just failed: in a small cluster with
-//! failures they can all go to dead members, and the live ones then see the leaver fail
-//! instead of leave. So the leave is also sent at once, as its own datagram, to the live
-//! members (see [`Machine::leave`]). Go accepts a dead message in any datagram, so the wire
-//! is unchanged; the broadcast still gossips as in Go.
+//! Leaving the cluster: the leave broadcast, and (beyond Go, same wire) its direct delivery
+//! to the live members (see [`Machine::leave`]).
 
 use std::time::Instant;
 

@@ -76,8 +76,8 @@ pub(crate) struct Members {
 }
 
 /// Which members changed since a driver last asked
-/// ([`Machine::take_member_changes`](super::Machine::take_member_changes)): what a driver
-/// that mirrors the member table (for queries from other threads) needs to update its copy.
+/// ([`Machine::take_member_changes`](super::Machine::take_member_changes)), to update a
+/// copy of the table.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct MemberChanges {
@@ -88,9 +88,7 @@ pub struct MemberChanges {
 }
 
 /// An order-independent fingerprint of the table's push/pull view: wrapping sums of two
-/// 64-bit hashes of every entry's encoding (name, address, port, meta, incarnation, state,
-/// versions, as a push/pull carries it), keyed by the table's [`ViewKey`], plus what a
-/// merge needs to know to trust it.
+/// 64-bit hashes of every entry's encoding, keyed by the table's [`ViewKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TableDigest {
     /// Sums of the two per-entry hashes.
@@ -111,9 +109,8 @@ impl TableDigest {
 }
 
 impl MemberChanges {
-    /// Records a changed entry; past twice the table's size (plus slack) a list stops
-    /// paying off, so it collapses into "everything", which bounds the journal's memory if
-    /// nobody reads it.
+    /// Records a changed entry; past twice the table's size (plus slack) the list collapses
+    /// into "everything", which bounds its memory if nobody reads it.
     fn note(&mut self, name: &SmolStr, table_len: usize) {
         if self.everything {
             return;
@@ -165,9 +162,8 @@ impl Members {
         self.generation
     }
 
-    /// Marks the entries as possibly changed. The cached view message describes the old
-    /// generation and is never read again, so it is dropped now rather than at the next
-    /// push/pull (during a join, stale views would pile up in every machine).
+    /// Marks the entries as possibly changed, dropping the cached view message now (during a
+    /// join, stale views would otherwise pile up in every machine).
     fn bump_generation(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         self.view = None;

@@ -57,7 +57,7 @@ use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
 use crate::metrics::{Counter, DropReason, Metrics, NoopMetrics};
-use crate::wire::{Alive, IpBytes, Message, MessageType, Pipeline, WireError};
+use crate::wire::{Alive, IpBytes, Message, MessageType, Pipeline};
 
 pub use config::{ConfigError, DEFAULT_MAX_INCARNATION_JUMP, ProtocolConfig};
 pub use error::{MergeError, PushPullError, StreamError, StreamPhase, VersionKind, Veto};
@@ -88,9 +88,6 @@ pub enum MachineError {
     /// The member's address cannot be used.
     #[error("node {0:?} has no usable address")]
     NoAddress(SmolStr),
-    /// The message could not be framed.
-    #[error(transparent)]
-    Wire(#[from] WireError),
 }
 
 /// The protocol machine of one node.
@@ -248,10 +245,8 @@ impl<D: Delegate> Machine<D> {
 
     // ---- Inputs ----
 
-    /// Reports every counter, gauge and timing of the machine to `metrics` (the catalog in
-    /// [`metrics`](crate::metrics)); the machine keeps no counters of its own. The default
-    /// sink does nothing; an [`InMemoryMetrics`](crate::metrics::InMemoryMetrics) keeps them
-    /// for [`Stats::from_metrics`].
+    /// Reports every counter, gauge and timing of the machine to `metrics` (the machine keeps
+    /// none of its own; see [`Stats::from_metrics`]).
     pub fn set_metrics(&mut self, metrics: Arc<dyn Metrics>) {
         self.metrics = metrics;
     }
@@ -313,9 +308,7 @@ impl<D: Delegate> Machine<D> {
                     debug!(%from, "dropping an alive message from outside the CIDR allow list");
                     return;
                 }
-                if a.port == 0 || self.cfg.protocol_version < 2 {
-                    a.port = self.advertise_port;
-                }
+                a.port = self.remote_port(a.port);
                 self.handle_alive(&a, AliveSource::Remote, now);
             }
             Message::Dead(d) => {
@@ -403,6 +396,15 @@ impl<D: Delegate> Machine<D> {
             .socket_addr()
             .ok_or_else(|| MachineError::NoAddress(m.name.clone()))?;
         Ok((to, m.protocol_max()))
+    }
+
+    /// A port a peer sent, as Go takes it: ours when it is 0 or we speak protocol 1.
+    fn remote_port(&self, port: u16) -> u16 {
+        if port == 0 || self.cfg.protocol_version < 2 {
+            self.advertise_port
+        } else {
+            port
+        }
     }
 
     fn any_other_alive(&self) -> bool {
@@ -498,9 +500,7 @@ fn expired<K: Clone, V>(
 }
 
 /// Pops the front of an output queue and, once it is drained, gives its memory back:
-/// thousands of idle machines must not each keep a burst's capacity, and a driver of many
-/// machines finds a freshly allocated buffer (memory just freed by another machine) in the
-/// cache where a kept one would be cold.
+/// thousands of idle machines must not each keep a burst's capacity.
 fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     let item = queue.pop_front();
     if item.is_none() && queue.capacity() > 0 {

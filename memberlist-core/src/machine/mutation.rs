@@ -1,7 +1,6 @@
 //! Injected bugs for testing the tests (feature `mutations`, never for production): each
-//! breaks one property that the simulator's randomized fault schedules check, so that a test
-//! can show the check fires. Without the feature the machine has no such switch and every
-//! check below is a constant `false`.
+//! breaks one property the simulator checks, to show the check fires. Without the feature
+//! every check is a constant `false`.
 
 use crate::delegate::Delegate;
 

@@ -40,9 +40,9 @@ pub enum StreamKind {
     User,
 }
 
-/// Stream work for the driver: dial `to`, write `data`, and — when `expects_reply` — read one
-/// framed reply with a [`StreamDecoder`](crate::wire::StreamDecoder) in the dialer role,
-/// open it ([`poll_opened`](crate::wire::StreamDecoder::poll_opened)) and report it with
+/// Stream work for the driver: dial `to`, write `data`, and, when `expects_reply`, read and
+/// open one reply ([`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened),
+/// dialer role); report with
 /// [`Machine::handle_stream_reply`](super::Machine::handle_stream_reply).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamRequest {
@@ -63,9 +63,8 @@ pub struct StreamRequest {
 /// The driver's report on a stream request.
 #[derive(Debug, Clone)]
 pub enum StreamOutcome {
-    /// The reply (for requests expecting one), opened: label removed, decrypted,
-    /// decompressed, type byte first — what
-    /// [`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened) returns.
+    /// The reply, opened, as
+    /// [`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened) returns it.
     Reply(Bytes),
     /// The request was written and needed no reply.
     Sent,
@@ -74,9 +73,9 @@ pub enum StreamOutcome {
 }
 
 impl StreamOutcome {
-    /// What a driver that holds the acceptor's whole answer in memory (a simulator, a test
-    /// bed) reports for `req`: the reply opened with `pipeline` (the dialer's) when one is
-    /// expected and came, else why not, or [`Sent`](Self::Sent) when none is expected.
+    /// What a driver holding the acceptor's whole answer in memory (a simulator) reports for
+    /// `req`: the reply opened with the dialer's `pipeline`, why none, or
+    /// [`Sent`](Self::Sent) when none is expected.
     pub fn from_reply(req: &StreamRequest, pipeline: &Pipeline, reply: Option<Bytes>) -> Self {
         let to = req.to;
         match reply {
@@ -116,8 +115,7 @@ pub enum Event {
         id: StreamId,
         /// Whether the peer answered and its state was merged.
         contacted: bool,
-        /// Why not, when `contacted` is false: the dial or stream failure, the peer's error
-        /// reply, or the merge refusal (a delegate veto, incompatible protocol versions).
+        /// Why not, when `contacted` is false.
         error: Option<PushPullError>,
     },
     /// A ping issued with [`Machine::ping`](super::Machine::ping) finished.

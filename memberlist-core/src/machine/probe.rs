@@ -21,8 +21,8 @@ use super::row::Row;
 #[derive(Debug, Clone)]
 pub(crate) struct ProbeRound {
     pub(crate) target: SmolStr,
-    /// The target's entry when the probe started, and the table generation then: while the
-    /// table has not changed, the entry is still this, and the ack needs no lookup.
+    /// The target's entry and the table generation when the probe started (while unchanged,
+    /// the ack needs no lookup).
     pub(crate) entry: (Row, u64),
     pub(crate) seq_no: u32,
     pub(crate) sent: Instant,
@@ -243,8 +243,8 @@ impl<D: Delegate> Machine<D> {
         self.start_pending_probe(now);
     }
 
-    /// Starts the probe of a tick that came while none could start (a probe was running):
-    /// at once, as Go's buffered ticker does.
+    /// Starts at once the probe of a tick that came while one was running, as Go's buffered
+    /// ticker does.
     pub(crate) fn start_pending_probe(&mut self, now: Instant) {
         if self.probe.is_none() && self.probe_tick_pending {
             self.probe_tick_pending = false;
@@ -324,11 +324,7 @@ impl<D: Delegate> Machine<D> {
         from: SocketAddr,
         now: Instant,
     ) {
-        let port = if req.port == 0 || self.cfg.protocol_version < 2 {
-            self.advertise_port
-        } else {
-            req.port
-        };
+        let port = self.remote_port(req.port);
         let Some(ip) = req.target.to_ip() else {
             return;
         };

@@ -145,11 +145,7 @@ impl<D: Delegate> Machine<D> {
     /// Merges one remote entry as Go's `mergeState` does: alive through `handle_alive`,
     /// left as dead, dead or suspect as a suspicion.
     pub(super) fn merge_one_state(&mut self, s: &PushNodeState, now: Instant) {
-        let port = if s.port == 0 || self.cfg.protocol_version < 2 {
-            self.advertise_port
-        } else {
-            s.port
-        };
+        let port = self.remote_port(s.port);
         match s.state {
             NodeState::Alive => {
                 let a = Alive {
@@ -185,13 +181,9 @@ impl<D: Delegate> Machine<D> {
         }
     }
 
-    /// Whether a remote push/pull holds exactly our view, in which case merging it entry by
-    /// entry would change nothing but for our own entry; returns that entry (if present).
-    ///
-    /// It compares an order-independent fingerprint of the remote entries with the table's,
-    /// only when every entry on both sides is alive with a non-zero port and a valid version
-    /// range and ports are taken as sent (protocol 2 and up): then each remote entry about
-    /// another node is news `handle_alive` drops before any side effect.
+    /// Whether a remote push/pull holds exactly our view (by the tables' fingerprints, when
+    /// every entry on both sides is alive with a non-zero port and valid versions, from
+    /// protocol 2 on): then merging it changes nothing but for our own entry, returned.
     pub(super) fn unchanged_view<'a>(
         &mut self,
         remote: &'a [PushNodeState],
@@ -224,9 +216,8 @@ impl<D: Delegate> Machine<D> {
     /// Go's `verifyProtocol`: every node, ours and theirs, must speak a protocol and delegate
     /// version inside the range every alive node understands.
     ///
-    /// One pass over each side gathers the range and the extremes of the current versions;
-    /// only when an extreme falls outside the range is the slow pass run that names the
-    /// first node at fault (the same node and message as checking node by node).
+    /// One pass gathers the range and the extremes of the current versions; only when one
+    /// falls outside does a second pass name the first node at fault, as Go's does.
     pub(crate) fn verify_protocol(&self, remote: &[PushNodeState]) -> Result<(), MergeError> {
         let mut seen = VersionSpan::default();
         for s in remote {

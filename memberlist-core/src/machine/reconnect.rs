@@ -3,13 +3,10 @@
 //!
 //! On a probe tick, at most once per `reconnect_interval`, one candidate gets a ping: a node
 //! we saw fail within `reconnect_timeout` that is not alive again (pinged under its name, so
-//! a different node now at its address does not answer), or — at most once per push/pull
-//! interval, or on every attempt while we know no other live member — a seed that is not a
-//! current member (pinged with no name; the seeds in turn). Only an ack starts
-//! a push/pull with it: an unreachable candidate costs one datagram, not a dial. After the
-//! push/pull both sides merge each other's view; nodes they had reaped come back as new
-//! members, nodes still listed as dead refute, and the next attempts and gossip carry the
-//! rest. With nothing failed and every seed a member nothing is sent.
+//! a different node now at its address does not answer), or a seed that is not a current
+//! member ([`absent_seed`](Machine::absent_seed)). Only an ack starts a push/pull with it:
+//! an unreachable candidate costs one datagram, not a dial. With nothing failed and every
+//! seed a member nothing is sent.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -63,10 +60,9 @@ fn seed_interval(cfg: &ProtocolConfig) -> std::time::Duration {
 }
 
 impl<D: Delegate> Machine<D> {
-    /// Beyond Go: the addresses of the seeds the node joins through, tried for reconnection
-    /// whenever they are not current members (so that a node that lost every member finds
-    /// the cluster again). A driver sets them from its seed list, resolving names itself;
-    /// each call replaces the previous list.
+    /// Beyond Go: the seeds' addresses (resolved by the driver; each call replaces the list),
+    /// tried for reconnection whenever they are not current members, so that a node that
+    /// lost every member finds the cluster again.
     ///
     /// ```
     /// # use memberlist_core::delegate::NoopDelegate;

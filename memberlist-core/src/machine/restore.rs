@@ -14,15 +14,11 @@ use super::output::Event;
 impl<D: Delegate> Machine<D> {
     /// Adds members learned out of band as alive, without announcing them to the cluster.
     ///
-    /// Meant for restoring a snapshot written by an earlier run of this node (as Serf's
-    /// snapshots do) and for simulators that start from a converged cluster. Each restored
-    /// member enters alive with its incarnation and is probed like any other, so one that is
-    /// no longer running is soon suspected and declared dead by the usual rules; nothing is
-    /// queued for gossip, because the other members already know these nodes or will learn
-    /// them from the next push/pull. Members already in the table, ourselves, nameless
-    /// entries, entries whose state is not alive and addresses outside the CIDR allow list
-    /// are skipped. A [`Event::Join`] is emitted per restored member. Returns how many were
-    /// added.
+    /// Each enters alive with its incarnation and is probed like any other member (one no
+    /// longer running is soon declared dead); nothing is gossiped, as the others know these
+    /// nodes or will learn them by push/pull. Skipped: members already in the table,
+    /// ourselves, nameless or not-alive entries, addresses outside the CIDR allow list. An
+    /// [`Event::Join`] is emitted per restored member; returns how many were added.
     ///
     /// ```
     /// # use std::time::Instant;

@@ -1,26 +1,31 @@
 //! Push/pulls that carry exactly our view, recognised on their raw bytes.
 //!
-//! Both stream entry points ([`Machine::handle_stream`], [`Machine::handle_stream_reply`])
-//! try an opened push/pull here first: compared byte for byte with our own view message,
-//! else its entries walked undecoded ([`scan_push_pull`]) and hashed into the table's
-//! fingerprint. When it equals ours, only our own entry and the user state are merged.
+//! Both stream entry points try an opened push/pull here first: compared byte for byte with
+//! our own view message, else its entries hashed undecoded ([`scan_push_pull`]) into the
+//! table's fingerprint. When it equals ours, only our own entry and the user state are merged.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::delegate::Delegate;
-use crate::wire::{ScannedPushPull, match_push_pull, scan_push_pull};
+use crate::metrics::Counter;
+use crate::wire::{MessageType, ScannedPushPull, match_push_pull, scan_push_pull};
 
 use super::Machine;
 use super::members::TableDigest;
 
 impl<D: Delegate> Machine<D> {
-    /// `Some` when the opened push/pull `msg` (type byte first), decoded, would be one that
-    /// `merge_remote_state` takes as unchanged and whose protocol check passes: its entries
-    /// are, byte for byte, the encodings of our own (up to a fingerprint collision).
+    /// `Some` when the opened message `msg` (type byte first) is a push/pull that, decoded,
+    /// `merge_remote_state` would take as unchanged and whose protocol check passes: its
+    /// entries are, byte for byte, the encodings of our own (up to a fingerprint collision).
+    /// Counts the push/pull, and the same view.
     pub(super) fn same_view(&mut self, msg: &Bytes) -> Option<ScannedPushPull> {
-        let body = msg.get(1..)?;
+        let body = match msg.split_first() {
+            Some((&t, body)) if t == MessageType::PushPull.byte() => body,
+            _ => return None,
+        };
+        self.metrics.increment(Counter::PushPulls, 1);
         if self.cfg.protocol_version < 2 {
             return None;
         }
@@ -38,13 +43,12 @@ impl<D: Delegate> Machine<D> {
             }
             self.members.verified_at = Some(generation);
         }
+        self.metrics.increment(Counter::PushPullsSameView, 1);
         Some(scanned)
     }
 
-    /// The first test of [`same_view`](Self::same_view): the entries are, byte for byte
-    /// and in the same order, those we write ourselves — as every one of our nodes holding
-    /// this view writes them. Exact: no hash is involved. `data` is the whole message,
-    /// `body` its part after the type byte.
+    /// The first test of [`same_view`](Self::same_view), exact: the entries are, byte for
+    /// byte and in order, those we write ourselves. `body` is `data` after the type byte.
     fn same_view_bytes(&mut self, data: &Bytes, body: &[u8]) -> Option<ScannedPushPull> {
         let nodes = self.members.len();
         let view = self.members.view();
@@ -75,9 +79,8 @@ impl<D: Delegate> Machine<D> {
             return None;
         }
         let key = self.members.view_key();
-        // Our own entry is found by its hash: when the fingerprints match, the entry with
-        // our name has exactly our bytes, hence our hash (another entry with the same
-        // 64-bit hash would be a collision, as unlikely as a fingerprint collision).
+        // Our own entry is found by its hash: when the fingerprints match, it has exactly our
+        // bytes (another entry with the same 64-bit hash would be a collision).
         let me = self.members.get(&self.cfg.name).map(|m| {
             let mut buf = Vec::with_capacity(128);
             m.as_push_state().encode(&mut buf);

@@ -3,36 +3,17 @@
 //!
 //! # The incarnation rule (hostile or absurd incarnations, Go issue #358)
 //!
-//! Go compares incarnations as plain `uint32`s, so one forged message carrying
-//! `u32::MAX` does lasting harm: a dead message at `u32::MAX` can never be beaten by a
-//! refutation (Go's refutation wraps around to 0), so the node stays dead until its entry
-//! is forgotten (`GossipToTheDeadTime`); an alive at `u32::MAX` pins the node for good, as
-//! every later update of the real node looks stale and any suspicion of it can no longer
-//! be refuted. We keep Go's comparison and wire format and add three rules:
+//! Go compares incarnations as plain `uint32`s, so one forged message at `u32::MAX` pins or
+//! evicts a node for good. We keep Go's comparison and wire format and add three rules,
+//! explained in SECURITY.md ("Incarnation abuse"):
 //!
-//! 1. **Bounded jumps for other nodes.** An alive, suspect or dead message about another,
-//!    already known node whose incarnation is more than
-//!    [`max_incarnation_jump`](super::ProtocolConfig::max_incarnation_jump) (65,536 by
-//!    default) ahead of the incarnation we hold for it is refused, logged at warn and counted
-//!    as `memberlist_limit_exceeded_total{limit="incarnation_jump"}`. Honest nodes move by
-//!    one per refutation. Not checked: nodes we have never seen (a long-lived node may join
-//!    with any incarnation), messages about ourselves (after a restart the cluster may know
-//!    us far ahead of our fresh incarnation, and we must still refute), and name reclaims.
-//! 2. **`u32::MAX` is spent.** A member we hold at incarnation `u32::MAX` accepts an alive
-//!    message with any lower incarnation, as if its incarnation had wrapped around. The
-//!    real node (or a restart of it) can thus always take its entry back, so neither a
-//!    forged alive nor a forged dead at `u32::MAX` pins or evicts it for good. Alive
-//!    messages at `u32::MAX` itself are still ordinary (equal is old news), so no gossip
-//!    loop can form.
-//! 3. **Refuting the unbeatable.** Accused at `u32::MAX` (suspect, dead, or a different
-//!    alive about us), we cannot go higher: we refute with our next incarnation, wrapping
-//!    to 1 after `u32::MAX` instead of Go's 0, and count
-//!    `memberlist_limit_exceeded_total{limit="incarnation_ceiling"}`. Rule 2 makes our
-//!    peers accept it. Below `u32::MAX` we refute with the accused incarnation plus one,
-//!    exactly as Go does.
-//!
-//! Go peers in a mixed cluster keep Go's behaviour: a forged `u32::MAX` they accept stays
-//! pinned in their view, as it would in an all-Go cluster.
+//! 1. **Bounded jumps for other nodes**: a message about another, already known node more
+//!    than [`max_incarnation_jump`](super::ProtocolConfig::max_incarnation_jump) ahead of
+//!    the incarnation we hold is refused (not for unknown nodes, ourselves or name reclaims).
+//! 2. **`u32::MAX` is spent**: a member held at `u32::MAX` accepts an alive message with any
+//!    lower incarnation ([`supersedes`]).
+//! 3. **Refuting the unbeatable**: accused at `u32::MAX`, we refute with our next
+//!    incarnation, wrapping to 1, not Go's 0 ([`Machine::refute`]).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -416,11 +397,9 @@ impl<D: Delegate> Machine<D> {
         self.announce_self(inc);
     }
 
-    /// Beyond Go: `from` relayed an accusation about `node` at an incarnation we know to be
-    /// superseded by a live one. Go ignores it; but the relayer holds the old incarnation
-    /// (it missed the refutation, which no longer travels), and will declare `node` dead
-    /// when its suspicion expires. We send it what we hold — one alive message, as any
-    /// gossip would carry — and it takes the newer incarnation.
+    /// Beyond Go: `from` relayed an accusation about `node` at an incarnation superseded by
+    /// a live one. It missed the refutation and would declare `node` dead when its suspicion
+    /// expires, so we send it the alive message we hold.
     pub(crate) fn correct_stale(&mut self, node: &str, incarnation: u32, from: SocketAddr) {
         let Some(m) = self.members.get(node) else {
             return;
@@ -434,11 +413,9 @@ impl<D: Delegate> Machine<D> {
         self.send_msg(from, &alive.to_bytes());
     }
 
-    /// Beyond Go: an accusation about an incarnation of ours that is already refuted. Go
-    /// ignores it, but whoever spread it may still hold that old incarnation (it missed the
-    /// refutation) and will declare us dead when its suspicion expires — nobody else would
-    /// answer it. We gossip our current alive message again (no new incarnation: peers that
-    /// have it ignore it, Go's included).
+    /// Beyond Go: an accusation about an incarnation of ours already refuted. Whoever spread
+    /// it missed the refutation and would declare us dead, so we gossip our current alive
+    /// message again (no new incarnation: peers that have it ignore it).
     fn reannounce(&mut self, stale_incarnation: u32) {
         debug!(
             stale_incarnation,

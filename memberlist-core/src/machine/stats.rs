@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use crate::metrics::{Counter, DropReason, Gauge, Histogram, InMemoryMetrics};
 
-/// The machine's counters and gauges, as one struct: derived by [`Stats::from_metrics`]
-/// from the counts an [`InMemoryMetrics`] sink kept (the machine keeps none of its own;
-/// everything leaves through its [`Metrics`](crate::metrics::Metrics) sink).
+/// The machine's counters and gauges, as one struct, derived by [`Stats::from_metrics`]
+/// from the counts an [`InMemoryMetrics`] sink kept.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -53,8 +52,7 @@ pub struct Stats {
     pub packets_received: u64,
     /// Bytes of datagrams received.
     pub bytes_received: u64,
-    /// Datagrams or messages received and dropped: undecodable, wrong label, failed
-    /// decryption, outside the CIDR allow list, over a limit.
+    /// Datagrams or messages received and dropped (every reason but a full queue).
     pub packets_dropped: u64,
     /// Follow-up push/pulls run after a join ([`Counter::JoinFollowUps`]).
     pub join_follow_ups: u64,
@@ -70,8 +68,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The counters and gauges `counts` holds (a sink the machine, and possibly a runtime,
-    /// reported to).
+    /// The counters and gauges `counts` holds.
     pub fn from_metrics(counts: &InMemoryMetrics) -> Self {
         let c = |counter| counts.counter(counter);
         let rtt = counts.histogram(Histogram::ProbeRtt);

@@ -1,9 +1,6 @@
-//! Streams: a request we accepted, and the outcome of one we asked for — one entry point
-//! each, taking the stream's opened bytes.
-//!
-//! The driver opens a stream's frame
-//! ([`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened)); the machine gets
-//! the plaintext message, tries it as our own view (`same_view.rs`), else decodes it here.
+//! Streams: a request we accepted, and the outcome of one we asked for, each given opened
+//! ([`StreamDecoder::poll_opened`](crate::wire::StreamDecoder::poll_opened)), tried as our
+//! own view (`same_view.rs`), else decoded here.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -12,18 +9,17 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use crate::delegate::Delegate;
-use crate::metrics::{Counter, count_wire_drop};
-use crate::wire::{Ack, MessageType, StreamMessage, WireError, WireMessage};
+use crate::metrics::count_wire_drop;
+use crate::wire::{Ack, StreamMessage, WireError, WireMessage};
 
 use super::Machine;
 use super::error::PushPullError;
 use super::output::{Event, StreamId, StreamKind, StreamOutcome};
 
 impl<D: Delegate> Machine<D> {
-    /// A stream we accepted delivered `msg`: its opened message, type byte first. Returns
-    /// the framed reply to write, if any (push/pulls and TCP pings are answered). A message
-    /// that cannot be decoded is dropped and counted (as Go drops it, without an error
-    /// reply: those go to envelope failures, [`stream_error_reply`](Self::stream_error_reply)).
+    /// A stream we accepted delivered `msg` (opened, type byte first). Returns the framed
+    /// reply to write, if any. A message that cannot be decoded is dropped and counted,
+    /// without an error reply (see [`stream_error_reply`](Self::stream_error_reply)).
     pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, msg: Bytes) -> Option<Bytes> {
         self.begin_input(now);
         let reply = self.stream_request(now, from, msg);
@@ -32,14 +28,10 @@ impl<D: Delegate> Machine<D> {
     }
 
     fn stream_request(&mut self, now: Instant, from: SocketAddr, msg: Bytes) -> Option<Bytes> {
-        if msg.first() == Some(&MessageType::PushPull.byte()) {
-            self.metrics.increment(Counter::PushPulls, 1);
-            if let Some(view) = self.same_view(&msg) {
-                self.metrics.increment(Counter::PushPullsSameView, 1);
-                let reply = self.framed_local_push_pull(false, Vec::new());
-                self.merge_same_view(view, now);
-                return reply;
-            }
+        if let Some(view) = self.same_view(&msg) {
+            let reply = self.framed_local_push_pull(false, Vec::new());
+            self.merge_same_view(view, now);
+            return reply;
         }
         let decoded = match StreamMessage::decode(&msg, self.pipeline.limits()) {
             Ok(decoded) => decoded,
@@ -150,13 +142,9 @@ impl<D: Delegate> Machine<D> {
             StreamOutcome::Sent => return Err(PushPullError::NoReply),
             StreamOutcome::Failed(e) => return Err(e.into()),
         };
-        if msg.first() == Some(&MessageType::PushPull.byte()) {
-            self.metrics.increment(Counter::PushPulls, 1);
-            if let Some(view) = self.same_view(&msg) {
-                self.metrics.increment(Counter::PushPullsSameView, 1);
-                self.merge_same_view(view, now);
-                return Ok(());
-            }
+        if let Some(view) = self.same_view(&msg) {
+            self.merge_same_view(view, now);
+            return Ok(());
         }
         match StreamMessage::decode(&msg, self.pipeline.limits()) {
             Ok(StreamMessage::PushPull(pp)) => self.merge_remote_state(pp, now).map_err(|e| {

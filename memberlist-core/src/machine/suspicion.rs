@@ -1,14 +1,9 @@
 //! Lifeguard dynamic suspicion timeouts, sans-I/O.
 //!
-//! When a node is suspected it gets `max` time to refute before it is declared dead. Each
-//! *independent* confirmation of the suspicion (a suspect message about the same
-//! incarnation from another member) shrinks that timeout logarithmically, down to `min`
-//! once `k` confirmations have arrived. See [`timing::suspicion_remaining`] for the
-//! formula.
-//!
-//! This is Go memberlist's `suspicion` type without its timer: instead of arming a
-//! `time.AfterFunc`, a [`Suspicion`] exposes its [`deadline`](Suspicion::deadline), and the
-//! machine fires the dead declaration when its clock reaches it.
+//! A suspected node gets `max` time to refute; each *independent* confirmation shrinks it
+//! towards `min` ([`timing::suspicion_remaining`]). This is Go memberlist's `suspicion`
+//! type without its timer: the machine fires when its clock reaches the
+//! [`deadline`](Suspicion::deadline).
 
 use std::time::{Duration, Instant};
 
@@ -19,10 +14,8 @@ use super::timing;
 /// How many independent confirmations a suspicion waits for before reaching its minimum
 /// timeout (Lifeguard's `k`).
 ///
-/// Go's rule: `k = SuspicionMult − 2`, so the nominal timeout is reached two probe
-/// intervals early, and 0 (no confirmations expected) when the cluster cannot supply
-/// that many confirmers: `n_nodes − 2 < k`, subtracting ourselves and the suspect.
-/// `suspicion_mult < 2` also gives 0.
+/// Go's rule: `k = SuspicionMult − 2`, or 0 when the cluster cannot supply that many
+/// confirmers (`n_nodes − 2 < k`: not ourselves nor the suspect) or `suspicion_mult < 2`.
 ///
 /// # Examples
 ///
@@ -61,10 +54,8 @@ fn add_saturating(instant: Instant, mut duration: Duration) -> Instant {
 
 /// The suspicion timer of one suspected node.
 ///
-/// Created when the node becomes suspect; dropped when it refutes (alive with a higher
-/// incarnation), is declared dead, or leaves. The machine declares the node dead once its
-/// clock reaches [`deadline`](Self::deadline), counting `memberlist.degraded.timeout`
-/// first if [`is_degraded`](Self::is_degraded).
+/// Created when the node becomes suspect; dropped when it refutes, is declared dead, or
+/// leaves.
 ///
 /// # Examples
 ///
@@ -118,10 +109,9 @@ impl Suspicion {
     /// Starts a suspicion at `now`, raised by `from` (whose own messages never count as
     /// confirmations).
     ///
-    /// `k` comes from [`confirmations_needed`]; `min` and `max` are the suspicion timeout
-    /// bounds ([`timing::suspicion_timeout`] and `SuspicionMaxTimeoutMult` times it). With
-    /// `k == 0` no confirmations are ever accepted and the deadline is `now + min`;
-    /// otherwise it starts at `now + max`.
+    /// `k` comes from [`confirmations_needed`]; `min` is [`timing::suspicion_timeout`] and
+    /// `max` `SuspicionMaxTimeoutMult` times it. The deadline starts at `now + max`, or at
+    /// `now + min` when `k == 0` (no confirmations are accepted then).
     ///
     /// # Examples
     ///
@@ -155,14 +145,10 @@ impl Suspicion {
 
     /// Records that `from` independently confirmed the suspicion at `now`.
     ///
-    /// Returns `true` only for a new, counted confirmation; the caller re-gossips the
-    /// suspect message only then. Returns `false`, changing nothing, when `k`
-    /// confirmations were already counted, or when `from` is the accuser or has already
-    /// confirmed.
-    ///
-    /// A counted confirmation moves the deadline to `start + timeout(n)` (see
-    /// [`timing::suspicion_remaining`]), but never earlier than `now` (then the caller should
-    /// fire at once) and never later than it was.
+    /// Returns `true` only for a new, counted confirmation (the caller re-gossips the
+    /// suspect message then); `false`, changing nothing, once `k` are counted or when `from`
+    /// is the accuser or has already confirmed. A counted confirmation moves the deadline to
+    /// `start + timeout(n)`, never earlier than `now` nor later than it was.
     ///
     /// # Examples
     ///
@@ -213,10 +199,7 @@ impl Suspicion {
     }
 
     /// Whether confirmations were expected but not all of them arrived (`k > 0` and
-    /// fewer than `k` counted).
-    ///
-    /// If the suspicion expires in this state, Go counts `memberlist.degraded.timeout`:
-    /// the cluster could not confirm the failure, hinting at degraded gossip.
+    /// fewer than `k` counted): a suspicion expiring so counts `memberlist.degraded.timeout`.
     pub fn is_degraded(&self) -> bool {
         self.k > 0 && self.n < self.k
     }

@@ -1,16 +1,11 @@
-//! Pure timing formulas of the protocol machine, bit-for-bit the ones Go memberlist uses.
-//!
-//! Nothing here reads a clock: every function maps its inputs to a [`Duration`]. The
-//! machine combines the results with the `now: Instant` it is given.
+//! Pure timing formulas of the protocol machine, bit-for-bit the ones Go memberlist uses;
+//! nothing here reads a clock.
 //!
 //! | Function | Go counterpart |
 //! |---|---|
 //! | [`suspicion_timeout`] | `suspicionTimeout` (util.go) |
 //! | [`push_pull_scale`] | `pushPullScale` (util.go) |
 //! | [`suspicion_remaining`] | `remainingSuspicionTime` (suspicion.go) |
-//!
-//! The retransmit limit of the broadcast queue lives with the queue, in
-//! [`broadcast`](super::broadcast).
 
 use std::time::Duration;
 
@@ -29,22 +24,16 @@ fn duration_from_nanos(nanos: u128) -> Duration {
     }
 }
 
-/// The minimum suspicion timeout for a cluster of `n` nodes: how long a suspected node
-/// has before it is declared dead when nobody confirms the suspicion
-/// (the Lifeguard timer then shortens towards it from `max`, see [`suspicion_remaining`]).
-///
-/// Go's formula, including its rounding:
+/// The minimum suspicion timeout for a cluster of `n` nodes (the Lifeguard timer shortens
+/// towards it from `max`, see [`suspicion_remaining`]). Go's formula, including its rounding:
 ///
 /// ```text
 /// nodeScale = max(1, log10(max(1, n)))                  // float
 /// timeout   = mult × trunc(nodeScale × 1000) × interval / 1000   // integer nanoseconds
 /// ```
 ///
-/// so the node scale keeps three decimals (truncated), and the final division truncates
-/// to whole nanoseconds. Clusters of up to 10 nodes all get `mult × interval`. The result
-/// saturates at [`Duration::MAX`] instead of overflowing.
-///
-/// The maximum timeout is this value times `SuspicionMaxTimeoutMult` (6 on LAN).
+/// so clusters of up to 10 nodes all get `mult × interval`. The result saturates at
+/// [`Duration::MAX`].
 ///
 /// # Examples
 ///
@@ -76,21 +65,16 @@ pub fn suspicion_timeout(suspicion_mult: u32, n: usize, interval: Duration) -> D
     duration_from_nanos(nanos / 1000)
 }
 
-/// The push/pull (full state sync) interval scaled to the cluster size, so that the total
-/// push/pull traffic of large clusters stays bounded.
-///
-/// Go's formula:
+/// The push/pull interval scaled to the cluster size, so that the total push/pull traffic of
+/// large clusters stays bounded. Go's formula:
 ///
 /// ```text
 /// n ≤ 32:  interval
 /// n > 32:  interval × (ceil(log2(n) − log2(32)) + 1)
 /// ```
 ///
-/// so 33–64 nodes double the interval, 65–128 triple it, and so on: one more step per
-/// doubling. The multiplier is computed exactly with integers: `ceil(log2(n))` is the bit
-/// length of `n − 1`, and exact powers of two come out as in Go, whose `math.Log2`
-/// is exact for them (64 → 2×, 128 → 3×, not one step more). The result saturates at
-/// [`Duration::MAX`].
+/// computed exactly with integers (powers of two come out as in Go, whose `math.Log2` is
+/// exact for them: 64 → 2×, 128 → 3×). The result saturates at [`Duration::MAX`].
 ///
 /// # Examples
 ///
@@ -118,11 +102,8 @@ pub fn push_pull_scale(interval: Duration, n: usize) -> Duration {
 }
 
 /// Time left on a Lifeguard suspicion timer after `n_confirmations` independent
-/// confirmations out of the `k` expected, `elapsed` after the suspicion started.
-///
-/// Go's `remainingSuspicionTime`: the total timeout shrinks logarithmically from `max`
-/// (no confirmations) to `min` (`k` confirmations), is floored to whole milliseconds and
-/// never goes below `min`:
+/// confirmations out of the `k` expected, `elapsed` after the suspicion started. Go's
+/// `remainingSuspicionTime`:
 ///
 /// ```text
 /// frac    = ln(n + 1) / ln(k + 1)
@@ -131,10 +112,9 @@ pub fn push_pull_scale(interval: Duration, n: usize) -> Duration {
 /// result  = timeout − elapsed
 /// ```
 ///
-/// Go returns a negative duration once `elapsed` exceeds the timeout; here the result
-/// saturates at [`Duration::ZERO`], and a zero result means the timer should fire
-/// immediately. With `k == 0` (no confirmations expected; Go never evaluates the formula
-/// then, it would divide by `ln 1 = 0`) the timeout is `min`.
+/// Where Go goes negative, the result saturates at [`Duration::ZERO`]: fire at once. With
+/// `k == 0` (Go never evaluates the formula then: it would divide by `ln 1 = 0`) the timeout
+/// is `min`.
 ///
 /// # Examples
 ///

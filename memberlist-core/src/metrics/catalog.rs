@@ -1,9 +1,8 @@
 //! Every metric the library emits: Go's name, the exporters' names, kind, unit and meaning.
-//! A variant that carries a label value (a member [`State`], a [`DropReason`]) names one
-//! time series of a labelled metric.
+//! A variant carrying a label value ([`State`], [`DropReason`]) names one time series.
 
 use crate::machine::State;
-use crate::wire::Limit;
+use crate::wire::{Limit, label_enum};
 
 use super::table::{LabelValue, metric_table};
 
@@ -44,8 +43,7 @@ pub enum Origin {
 /// The description of one metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Descriptor {
-    /// The name Go's go-metrics uses (key parts joined with `.`), or the name in that style
-    /// for metrics Go lacks.
+    /// The name Go's go-metrics uses (key parts joined with `.`), or one in that style.
     pub name: &'static str,
     /// The Prometheus name (with the `_total`, `_bytes`, `_seconds` suffixes of its
     /// conventions).
@@ -58,8 +56,7 @@ pub struct Descriptor {
     pub unit: Unit,
     /// One line for `# HELP` and instrument descriptions.
     pub help: &'static str,
-    /// A histogram's bucket boundaries, in its unit (empty for counters and gauges): every
-    /// exporter uses these.
+    /// A histogram's bucket boundaries, in its unit (empty for counters and gauges).
     pub buckets: &'static [f64],
     /// The key of the metric's one variable label, if it has one.
     pub label: Option<&'static str>,
@@ -86,48 +83,23 @@ pub const BYTES_BUCKETS: &[f64] = &[
     16_777_216.0,
 ];
 
-/// Why a datagram or an inbound stream was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// It could not be decoded (bad framing, msgpack, CRC, compression).
-    Decode,
-    /// Its label did not match ours.
-    Label,
-    /// It could not be decrypted (wrong key, not encrypted while we require it, …).
-    Decrypt,
-    /// Its sender is outside the configured CIDR allow list.
-    Cidr,
-    /// A bounded queue was full.
-    QueueFull,
-    /// A size or concurrency limit was reached.
-    Limit,
-    /// A read or write deadline passed.
-    Timeout,
-}
-
-impl DropReason {
-    /// Every reason, in index order.
-    pub const ALL: [DropReason; 7] = [
-        DropReason::Decode,
-        DropReason::Label,
-        DropReason::Decrypt,
-        DropReason::Cidr,
-        DropReason::QueueFull,
-        DropReason::Limit,
-        DropReason::Timeout,
-    ];
-
-    /// The label value (`reason="…"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Decode => "decode",
-            DropReason::Label => "label",
-            DropReason::Decrypt => "decrypt",
-            DropReason::Cidr => "cidr",
-            DropReason::QueueFull => "queue_full",
-            DropReason::Limit => "limit",
-            DropReason::Timeout => "timeout",
-        }
+label_enum! {
+    /// Why a datagram or an inbound stream was dropped.
+    pub enum DropReason {
+        /// It could not be decoded (bad framing, msgpack, CRC, compression).
+        Decode => "decode",
+        /// Its label did not match ours.
+        Label => "label",
+        /// It could not be decrypted (wrong key, not encrypted while we require it, …).
+        Decrypt => "decrypt",
+        /// Its sender is outside the configured CIDR allow list.
+        Cidr => "cidr",
+        /// A bounded queue was full.
+        QueueFull => "queue_full",
+        /// A size or concurrency limit was reached.
+        Limit => "limit",
+        /// A read or write deadline passed.
+        Timeout => "timeout",
     }
 }
 

@@ -4,10 +4,8 @@
 
 use super::Descriptor;
 
-/// A counter a plugin crate declares as a `static`: its description, the values of its one
-/// label, and its OpenTelemetry unit. The plugin hands it to the sink once with
-/// [`Metrics::declare`](super::Metrics::declare) (so exporters show it, at zero, before
-/// anything happened), then counts with
+/// A counter a plugin crate declares as a `static`, hands once to
+/// [`Metrics::declare`](super::Metrics::declare), then counts with
 /// [`Metrics::increment_declared`](super::Metrics::increment_declared).
 ///
 /// ```

@@ -1,12 +1,9 @@
 //! Metrics: the [`Metrics`] trait a sink implements, and the [catalog] of everything
 //! the library emits.
 //!
-//! The protocol machine and the runtime report through a [`Metrics`] sink: counters grow,
-//! gauges are set, histograms observe timings (in seconds) and sizes (in bytes). Metric
-//! identifiers are small `Copy` enums with a dense index, so an exporter keeps its
-//! instruments in arrays and an update allocates nothing. The default sink,
-//! [`NoopMetrics`], does nothing; [`InMemoryMetrics`] keeps the values for tests and
-//! for programs that read them directly. Exporters (`memberlist-prometheus`,
+//! Metric identifiers are small `Copy` enums with a dense index, so an exporter keeps its
+//! instruments in arrays and an update allocates nothing. [`NoopMetrics`] is the default
+//! sink; [`InMemoryMetrics`] keeps the values; exporters (`memberlist-prometheus`,
 //! `memberlist-opentelemetry`) translate the catalog's names into their conventions.
 //!
 //! ```

@@ -1,6 +1,5 @@
-//! The macro that turns the catalog's one table per instrument kind into a metric enum with
-//! its dense index, its inverse, its label values and its descriptors — so that adding a
-//! metric is adding one row, and no count is written by hand.
+//! The macro that turns the catalog's table per instrument kind into a metric enum with its
+//! dense index, its inverse, its label values and its descriptors.
 
 /// The values of a metric's one variable label: every value in index order, and its text.
 pub trait LabelValue: Copy + 'static {

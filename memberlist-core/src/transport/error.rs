@@ -129,14 +129,10 @@ pub enum IoOp {
         /// The datagram's size.
         len: usize,
     },
-    /// Receiving a datagram.
-    Receive,
     /// Opening a connection.
     Connect(SocketAddr),
     /// Opening a stream on an existing connection.
     OpenStream(SocketAddr),
-    /// Accepting an inbound connection or stream.
-    Accept,
 }
 
 impl fmt::Display for IoOp {
@@ -149,10 +145,8 @@ impl fmt::Display for IoOp {
             Self::Register => f.write_str("registering a socket with the async runtime"),
             Self::ListInterfaces => f.write_str("listing the host's network interfaces"),
             Self::Send { to, len } => write!(f, "sending a {len}-byte datagram to {to}"),
-            Self::Receive => f.write_str("receiving a datagram"),
             Self::Connect(a) => write!(f, "connecting to {a}"),
             Self::OpenStream(a) => write!(f, "opening a stream to {a}"),
-            Self::Accept => f.write_str("accepting a connection"),
         }
     }
 }

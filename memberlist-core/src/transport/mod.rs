@@ -10,42 +10,30 @@
 //!   is then closed.
 //!
 //! A transport moves bytes and nothing else: framing, compression, encryption, labels and CRCs
-//! are applied by the runtime before [`Transport::send_to`] and removed after
-//! [`Transport::recv_from`], so a transport never looks inside what it carries.
-//!
-//! The default transport is `memberlist-net` (UDP and TCP on the same port, wire-compatible with
-//! Go). Write your own to run memberlist over something else (QUIC, an in-memory network for
-//! tests, a tunnel) or to wrap another transport (to count, delay or drop traffic).
+//! are the runtime's. The default transport is `memberlist-net` (UDP and TCP on one port,
+//! wire-compatible with Go).
 //!
 //! # What each method must guarantee
 //!
-//! Each method's documentation below states its contract. In short: datagrams may be lost,
-//! duplicated or reordered but are never merged, split or truncated; streams are reliable and
-//! ordered; after [`shutdown`](Transport::shutdown) the receiving methods return
-//! [`TransportError::Shutdown`].
-//!
-//! Datagrams and streams are addressed by the same [`SocketAddr`]: a node reachable by datagrams
-//! at `A` must accept streams at `A` too (Go peers dial the UDP address they know for TCP).
+//! Each method's documentation states its contract. Datagrams and streams are addressed by
+//! the same [`SocketAddr`]: a node reachable by datagrams at `A` must accept streams at `A`
+//! too (Go peers dial the UDP address they know for TCP).
 //!
 //! # Concurrency
 //!
-//! The runtime calls [`recv_from`](Transport::recv_from) from one task and
-//! [`accept`](Transport::accept) from one (other) task, each in a loop. It calls
-//! [`send_to`](Transport::send_to) and [`connect`](Transport::connect) from many tasks
-//! concurrently, and [`shutdown`](Transport::shutdown) at any moment, possibly while all of the
-//! others are pending. Hence the `Send + Sync` bound and `&self` receivers: keep mutable state
-//! behind locks or atomics, and never hold a blocking lock across an `.await`.
+//! The runtime loops on [`recv_from`](Transport::recv_from) in one task and on
+//! [`accept`](Transport::accept) in another, calls [`send_to`](Transport::send_to) and
+//! [`connect`](Transport::connect) from many tasks, and [`shutdown`](Transport::shutdown) at
+//! any moment. Keep mutable state behind locks or atomics, and never hold a blocking lock
+//! across an `.await`.
 //!
 //! # Cancellation safety
 //!
-//! The runtime awaits [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept) inside
-//! `tokio::select!`, racing them against timers and commands, and drops the losing future. Both
-//! must therefore be **cancel-safe**: dropping the future before it completes must not lose a
-//! datagram or a connection. The usual way to achieve this is to take the item off its queue (the
-//! socket, the listener, a channel) in the same poll that returns it, with no `.await` in
-//! between. `tokio::net::UdpSocket::recv_from`, `tokio::net::TcpListener::accept` and
-//! `tokio::sync::mpsc::Receiver::recv` are cancel-safe; reading a length prefix and then a body
-//! with two awaits is not.
+//! The runtime races [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept)
+//! against timers in `tokio::select!` and drops the losing future, so both must be
+//! **cancel-safe**: take the item off its queue in the same poll that returns it, with no
+//! `.await` in between (as `UdpSocket::recv_from`, `TcpListener::accept` and
+//! `mpsc::Receiver::recv` do; a length prefix then a body, with two awaits, is not).
 //!
 //! [`send_to`](Transport::send_to) and [`connect`](Transport::connect) need not be cancel-safe
 //! (a dropped `send_to` may or may not have sent its datagram; a dropped `connect` must simply
@@ -53,21 +41,15 @@
 //!
 //! # Errors
 //!
-//! All methods report [`TransportError`]. From [`recv_from`](Transport::recv_from) and
-//! [`accept`](Transport::accept), [`TransportError::Shutdown`] is final: the runtime stops its
-//! loop. Any other error is treated as transient: the runtime logs it and calls again, so an
-//! implementation should absorb errors that concern one datagram or one connection itself (log
-//! and continue, backing off if the error repeats) and return only errors the runtime should
-//! hear about, never the same error in a tight loop.
+//! From [`recv_from`](Transport::recv_from) and [`accept`](Transport::accept),
+//! [`TransportError::Shutdown`] is final; any other error is logged and the call repeated, so
+//! absorb errors that concern one datagram or connection (log, back off) rather than return
+//! the same error in a tight loop.
 //!
 //! # Design notes
 //!
-//! The trait uses [`async_trait`], so each call allocates its future. That costs one small
-//! allocation per datagram, negligible next to the system call, and guarantees that the futures
-//! are `Send`, which `tokio::spawn` needs when the runtime is generic over the transport (native
-//! `async fn` in traits cannot promise that to a generic caller yet). It is generic
-//! over the stream type ([`Transport::Stream`]), so the runtime reads and writes TCP or QUIC
-//! streams without dynamic dispatch; a `dyn Transport` is possible by fixing the stream type.
+//! The trait uses [`async_trait`]: one small allocation per call, negligible next to the
+//! system call, for futures that `tokio::spawn` can take when the runtime is generic.
 //!
 //! # Example: a wrapper
 //!
@@ -117,11 +99,8 @@
 //! ```
 //!
 //! For tests, the facade crate `memberlist` has a ready-made kit behind its `testing`
-//! feature (`memberlist::testing`): `MemoryNetwork`, a complete in-memory transport
-//! (datagrams through channels, streams through `tokio::io::duplex` pipes) with per-link
-//! loss, latency, partitions and one-way cuts, and `Intercept`, a wrapper around any
-//! transport that counts traffic and drops or delays datagrams and dials by a policy. Their
-//! sources are worked examples of each guarantee above.
+//! feature: `MemoryNetwork` (an in-memory transport with per-link loss, latency and
+//! partitions) and `Intercept` (a wrapper that counts, drops or delays traffic).
 
 use std::net::SocketAddr;
 
@@ -133,9 +112,8 @@ mod error;
 
 pub use error::{AdvertiseError, IoOp, TransportError};
 
-/// Moves datagrams and reliable byte streams between nodes. See the [module
-/// documentation](self) for the guarantees each method must give, the concurrency model and
-/// cancellation safety.
+/// Moves datagrams and reliable byte streams between nodes (see the [module
+/// documentation](self)).
 #[async_trait::async_trait]
 pub trait Transport: Send + Sync + 'static {
     /// A connected, reliable, ordered byte stream (a TCP connection, a QUIC stream pair, ...).

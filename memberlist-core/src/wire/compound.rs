@@ -49,9 +49,8 @@ pub fn encode_compound<P: AsRef<[u8]>>(parts: &[P], out: &mut Vec<u8>) -> Result
     Ok(())
 }
 
-/// Encodes any number of parts as a sequence of compounds of at most [`MAX_COMPOUND_PARTS`]
-/// parts each (Go HEAD splits at 255; v0.2.2 peers need 127). A single part is returned bare,
-/// as Go sends a lone message.
+/// Encodes any number of parts as compounds of at most [`MAX_COMPOUND_PARTS`] parts each; a
+/// single part is returned bare, as Go sends a lone message.
 pub fn encode_compounds<P: AsRef<[u8]>>(parts: &[P]) -> Result<Vec<Vec<u8>>, WireError> {
     parts
         .chunks(MAX_COMPOUND_PARTS)
@@ -75,8 +74,7 @@ pub fn encode_compounds<P: AsRef<[u8]>>(parts: &[P]) -> Result<Vec<Vec<u8>>, Wir
 pub struct CompoundParts<'a> {
     /// Complete parts, in order.
     pub parts: Vec<&'a [u8]>,
-    /// How many declared parts were cut off by the end of the buffer (Go logs and drops them,
-    /// keeping the earlier parts).
+    /// How many declared parts were cut off by the end of the buffer (dropped, as in Go).
     pub truncated: usize,
 }
 

@@ -23,8 +23,7 @@ pub fn write_crc_wrapped(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// If `buf` is CRC-wrapped (length ≥ 5 and first byte 12), verifies and strips the wrapper;
-/// otherwise returns `buf` unchanged, as Go's receive path does.
+/// Verifies and strips the wrapper if `buf` has one; otherwise returns `buf`, as Go does.
 pub fn strip_crc(buf: &[u8]) -> Result<&[u8], WireError> {
     if buf.len() < CRC_HEADER_LEN || buf[0] != MessageType::HasCrc.byte() {
         return Ok(buf);

@@ -114,10 +114,8 @@ pub enum WireError {
 
 impl WireError {
     /// Whether this failure happened while unwrapping a stream's envelope (decryption, the
-    /// encryption policy, decompression, the type byte). Go answers such failures with an
-    /// `errResp`; failures inside a message body are only logged. A wrong or missing label
-    /// is not one: Go closes such a connection without a word (an answer would tell an
-    /// unauthenticated peer something about us).
+    /// encryption policy, decompression): Go answers those with an `errResp`. A label
+    /// mismatch is not one: Go closes such a connection without a word.
     pub fn is_envelope_error(&self) -> bool {
         matches!(
             self,

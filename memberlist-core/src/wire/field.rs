@@ -1,12 +1,10 @@
 //! How each kind of Go struct field is written and read: the field codecs that the
 //! [`go_struct!`](super::go_struct) tables name.
 //!
-//! A codec is chosen per field, not per Rust type, because Go writes the same Rust type in
-//! several ways: an address is nil-when-empty in `Addr` but a plain string in `SourceAddr`,
-//! and a count is an unsigned integer in `SeqNo` but a Go `int` in `Nodes`. Each codec is a
-//! unit value (or, for [`Count`], a value naming its limit) implementing [`Field`] for the
-//! Rust types it carries, owned and borrowed alike, so that a borrowed twin of a struct
-//! (such as `PushNodeStateRef`) is written by the same table.
+//! A codec is chosen per field, not per Rust type, because Go writes one type several ways
+//! (an address is nil-when-empty in `Addr` but a plain string in `SourceAddr`). Each
+//! implements [`Field`] for owned and borrowed types alike, so that a borrowed twin of a
+//! struct (such as `PushNodeStateRef`) is written by the same table.
 
 use std::borrow::Cow;
 
@@ -157,11 +155,7 @@ pub(crate) fn read_name(r: &mut Reader<'_>, field: &'static str) -> Result<SmolS
 pub(crate) fn checked_count(v: i64, what: Limit, limit: u32) -> Result<u32, DecodeError> {
     let v = u64::try_from(v).map_err(|_| DecodeError::NegativeInteger)?;
     if v > u64::from(limit) {
-        return Err(DecodeError::LimitExceeded {
-            what,
-            value: v,
-            limit: u64::from(limit),
-        });
+        return Err(what.exceeded(v, u64::from(limit)));
     }
     Ok(v as u32)
 }

@@ -82,8 +82,7 @@ pub(crate) fn compress_len(n: usize) -> usize {
     1 + 1 + 5 + 1 + 4 + str_size(n)
 }
 
-/// Decodes a `compress` body without copying its buffer (the fields of the table of
-/// [`Compress`], read in place).
+/// Decodes a `compress` body ([`Compress`]'s fields) without copying its buffer.
 pub(crate) fn decode_compress_ref(buf: &[u8]) -> Result<(u8, Cow<'_, [u8]>, usize), DecodeError> {
     let mut r = Reader::new(buf);
     let mut algo = 0u8;

@@ -1,11 +1,9 @@
 //! The [`go_struct!`] table: each message's encoding written once.
 //!
-//! Go memberlist writes its structs with go-msgpack as maps keyed by the Go field names in
-//! sorted order, leaving out `omitempty` fields that hold their zero value, and reads them in
-//! any key order, skipping unknown keys. One table per struct lists its keys in that sorted
-//! order, each with the Rust field it is held in and its [field codec](super::field); the
-//! macro derives from it the writer, the exact length and the reader, which therefore cannot
-//! disagree.
+//! Go writes a struct as a map keyed by the field names in sorted order (leaving out
+//! `omitempty` fields at their zero value) and reads the keys in any order. One table per
+//! struct lists its keys in that order, each with its Rust field and [field
+//! codec](super::field); the macro derives the writer, the exact length and the reader.
 //!
 //! To add a message: declare the struct (with `Default`) as usual, add its type byte to the
 //! `message_types!` list of [`MessageType`](super::MessageType) (and, if packets carry it,

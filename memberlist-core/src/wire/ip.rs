@@ -11,10 +11,9 @@ pub const IP_BYTES_MAX: usize = 16;
 
 /// The raw bytes of an address field (`Addr`, `Target`, `SourceAddr`).
 ///
-/// Go compares these bytes verbatim to detect address changes, so an IPv4 address sent as
-/// 4 bytes differs from the same address sent as 16 bytes (`::ffff:a.b.c.d`). This type keeps
-/// whichever form was received or chosen, so it can be relayed unchanged. Empty means "no
-/// address" (written as msgpack nil).
+/// Go compares these bytes verbatim, so an IPv4 address sent as 4 bytes differs from the
+/// same address as 16 (`::ffff:a.b.c.d`): the form received is kept, to be relayed
+/// unchanged. Empty means "no address" (written as msgpack nil).
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};

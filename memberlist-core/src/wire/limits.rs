@@ -28,18 +28,16 @@ pub struct Limits {
     /// Deepest nesting of compound and compressed wrappers accepted in a packet (Go sends at
     /// most compressed-compound, i.e. 2).
     pub max_nesting: usize,
-    /// Largest inbound datagram in bytes, label and envelope included (Go reads datagrams
-    /// into a `udpPacketBufSize` buffer of 65,536 bytes and the kernel truncates the rest).
-    /// Larger ones are dropped before anything is decoded.
+    /// Largest inbound datagram in bytes, label and envelope included (Go's
+    /// `udpPacketBufSize`); larger ones are dropped undecoded.
     pub max_datagram_size: usize,
-    /// Largest metadata accepted in another node's alive message (Go's `MetaMaxSize`, 512;
-    /// Go only checks its own metadata, but no Go node can announce more).
+    /// Largest metadata accepted in another node's alive message (Go's `MetaMaxSize`, which
+    /// Go only checks on its own).
     pub max_remote_meta: usize,
 }
 
 impl Limits {
-    /// The bound on the declared count or length `what` names: `u32::MAX` for a limit
-    /// that is not one.
+    /// The bound on the declared count or length `what` names (`u32::MAX` for other limits).
     pub(crate) fn count_limit(&self, what: Limit) -> u32 {
         match what {
             Limit::PushPullNodes => self.max_push_nodes,
@@ -69,28 +67,51 @@ impl Default for Limits {
     }
 }
 
-/// Declares [`Limit`] from one list of its variants, label values and descriptions.
-macro_rules! limits {
+/// Declares a fieldless enum from one list of its variants and their label values, with
+/// `ALL` (every value in index order), `as_str` and `index`; rows given as `(label,
+/// description)` also give it a `Display` that writes the description.
+macro_rules! label_enum {
     (
         $(#[$meta:meta])*
-        pub enum Limit {
+        pub enum $Enum:ident {
             $($(#[$doc:meta])* $Var:ident => ($label:literal, $describe:literal),)*
+        }
+    ) => {
+        label_enum! {
+            $(#[$meta])*
+            pub enum $Enum {
+                $($(#[$doc])* $Var => $label,)*
+            }
+        }
+
+        impl std::fmt::Display for $Enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $($Enum::$Var => $describe,)*
+                })
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub enum $Enum:ident {
+            $($(#[$doc:meta])* $Var:ident => $label:literal,)*
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Limit {
+        pub enum $Enum {
             $($(#[$doc])* $Var,)*
         }
 
-        impl Limit {
-            /// Every limit, in index order.
-            pub const ALL: [Limit; 15] = [$(Limit::$Var,)*];
+        impl $Enum {
+            /// Every value, in index order.
+            pub const ALL: [$Enum; [$($label),*].len()] = [$($Enum::$Var,)*];
 
-            /// The label value (`limit="…"`).
+            /// The label value.
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(Limit::$Var => $label,)*
+                    $($Enum::$Var => $label,)*
                 }
             }
 
@@ -99,18 +120,12 @@ macro_rules! limits {
                 self as usize
             }
         }
-
-        impl std::fmt::Display for Limit {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(match self {
-                    $(Limit::$Var => $describe,)*
-                })
-            }
-        }
     };
 }
 
-limits! {
+pub(crate) use label_enum;
+
+label_enum! {
     /// Which bound on hostile input was exceeded: the `limit` label of
     /// `memberlist_limit_exceeded_total` (see
     /// [`Counter::LimitExceeded`](crate::metrics::Counter::LimitExceeded)), and the `what` of
@@ -156,6 +171,17 @@ limits! {
         IncarnationJump => ("incarnation_jump", "incarnation jump"),
         /// An incarnation of `u32::MAX`, which no refutation can beat.
         IncarnationCeiling => ("incarnation_ceiling", "incarnation"),
+    }
+}
+
+impl Limit {
+    /// The error for a declared `value` over this limit's bound `limit`.
+    pub(crate) fn exceeded(self, value: u64, limit: u64) -> super::DecodeError {
+        super::DecodeError::LimitExceeded {
+            what: self,
+            value,
+            limit,
+        }
     }
 }
 

@@ -136,8 +136,7 @@ pub trait WireMessage: Sized {
 /// [`WireMessage`] whose type byte is the variant of its name), besides user messages.
 macro_rules! packet_messages {
     ($($(#[$doc:meta])* $variant:ident,)*) => {
-        /// A single message as carried in a UDP packet (after compound splitting and
-        /// decompression).
+        /// A single message as carried in a packet (after compound splitting and decompression).
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Message {
             $($(#[$doc])* $variant($variant),)*

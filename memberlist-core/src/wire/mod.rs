@@ -47,6 +47,7 @@ pub use frames::{Compress, ErrorResponse, UserMsgHeader, encode_stream_user_mess
 pub use gossip::{Alive, Dead, Suspect};
 pub use ip::{IP_BYTES_MAX, IpBytes};
 pub use label::{LABEL_MAX_SIZE, Label, LabelError};
+pub(crate) use limits::label_enum;
 pub use limits::{DEFAULT_MAX_DATAGRAM_SIZE, Limit, Limits};
 pub use message::{Message, MessageType, WireMessage};
 pub use node::{

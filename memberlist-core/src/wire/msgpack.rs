@@ -1,15 +1,10 @@
 //! The small subset of MessagePack that Go memberlist uses, written exactly as go-msgpack
 //! writes it and read as leniently as go-msgpack reads it.
 //!
-//! Writing (byte-identical to Go):
-//! - structs are maps whose keys are the Go field names in sorted order;
-//! - strings and byte slices use the raw/str family (`a0`-`bf`, `da`, `db`), never `d9`/`c4`;
-//! - a nil byte slice is `c0`;
-//! - unsigned integers take the smallest form; signed `int` fields use go-msgpack v2's style
-//!   (fixint, then `d1`/`d2`/`d3`).
-//!
-//! Reading (as lenient as Go): maps with any key order and unknown keys, byte fields as any
-//! str/bin form or as an array of small integers, integers in any width or signedness that fits.
+//! Writing: strings and byte slices in the raw/str family (`a0`-`bf`, `da`, `db`, never
+//! `d9`/`c4`), a nil byte slice as `c0`, integers in their smallest form (signed ones in
+//! go-msgpack v2's style). Reading: byte fields as any str/bin form or an array of small
+//! integers, integers in any width or signedness that fits.
 
 use std::borrow::Cow;
 

@@ -12,9 +12,8 @@ pub const PROTOCOL_VERSION_DEFAULT: u8 = 2;
 
 /// The `Vsn` field of `alive` and push/pull node states: `[pmin, pmax, pcur, dmin, dmax, dcur]`.
 ///
-/// Go writes exactly six bytes. Received values may be shorter (very old peers); the length is
-/// kept so the protocol can apply Go's rules for short version arrays. Bytes beyond the sixth are
-/// ignored.
+/// Go writes six bytes; shorter received values (very old peers) keep their length, for Go's
+/// rules on short version arrays, and bytes beyond the sixth are ignored.
 ///
 /// ```
 /// use memberlist_core::wire::Vsn;

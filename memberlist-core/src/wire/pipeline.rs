@@ -1,11 +1,8 @@
 //! The configured wire layer ([`Pipeline`]) and the packet (UDP) pipelines in both directions.
 //!
-//! Outgoing: message or compound → compress if strictly smaller → CRC (when the peer advertises
-//! protocol ≥ 5) → encrypt (when keys exist and GossipVerifyOutgoing) → label header.
-//!
-//! Incoming: label check → decrypt (when keys exist; on failure fall back to plaintext only if
-//! GossipVerifyIncoming is off) → CRC check → messages (compounds split and compressed parts
-//! expanded recursively).
+//! Outgoing: compress if strictly smaller → CRC (peer protocol ≥ 5) → encrypt → label.
+//! Incoming: label check → decrypt (falling back to plaintext only if GossipVerifyIncoming is
+//! off) → CRC check → messages (compounds split, compressed parts expanded recursively).
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -127,8 +124,8 @@ impl Pipeline {
         self
     }
 
-    /// Go's GossipVerifyIncoming / GossipVerifyOutgoing (both default true). The pipeline
-    /// gets flags of its own: clones made before this call keep theirs.
+    /// Go's GossipVerifyIncoming / GossipVerifyOutgoing (both default true), in flags of this
+    /// pipeline's own (clones made before keep theirs).
     pub fn with_gossip_verify(mut self, incoming: bool, outgoing: bool) -> Self {
         self.verify = GossipVerify::new(incoming, outgoing);
         self
@@ -146,8 +143,8 @@ impl Pipeline {
         self.verify.outgoing.load(Ordering::Relaxed)
     }
 
-    /// Switches GossipVerifyIncoming on a live pipeline: every clone of this pipeline (the
-    /// driver's, the stream tasks') sees the change from its next packet or stream frame on.
+    /// Switches GossipVerifyIncoming on a live pipeline: every clone sees the change from its
+    /// next packet or stream frame on.
     ///
     /// ```
     /// use memberlist_core::wire::Pipeline;
@@ -294,10 +291,9 @@ impl Pipeline {
         strip_crc(plaintext)
     }
 
-    /// Decodes every message in an already opened payload (see
-    /// [`open_packet`](Self::open_packet)), splitting compounds and decompressing, and calls
-    /// `sink` with each message or per-part error. Returns the number of truncated compound
-    /// parts.
+    /// Calls `sink` with each message, or per-part error, of an opened payload (see
+    /// [`open_packet`](Self::open_packet)), splitting compounds and decompressing. Returns the
+    /// number of truncated compound parts.
     pub fn decode_messages(
         &self,
         payload: &[u8],
@@ -399,9 +395,8 @@ thread_local! {
     static INFLATED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// Buffers for the intermediate forms of one outgoing packet, reused by the packets of a
-/// thread so that a compression attempt (which usually fails for small messages) allocates
-/// nothing.
+/// Buffers for the intermediate forms of one outgoing packet, reused by a thread's packets so
+/// that a compression attempt (which usually fails for small messages) allocates nothing.
 #[derive(Default)]
 struct PacketScratch {
     /// The compressed bytes.

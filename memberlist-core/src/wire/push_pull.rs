@@ -77,8 +77,8 @@ impl PushNodeState {
     }
 
     /// Decodes one state: the usual form by the fast reader, any other by the table. A
-    /// state without a name is refused: Go never sends one, and refusing it keeps the
-    /// memory a push/pull can claim proportional to real entries.
+    /// state without a name is refused (Go never sends one), which keeps the memory a
+    /// push/pull can claim proportional to real entries.
     #[inline]
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match read_usual(r.rest()) {
@@ -103,9 +103,8 @@ go_struct! {
     }
 }
 
-/// One node's state borrowed from wherever it is kept (a membership table), so that our
-/// own push/pull can be written without first copying every entry into a
-/// [`PushNodeState`]. Encodes to exactly the same bytes.
+/// A [`PushNodeState`] borrowed from where it is kept (a membership table); encodes to the
+/// same bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushNodeStateRef<'a> {
     /// Node name.
@@ -209,9 +208,7 @@ pub(crate) fn encode_push_pull_header(
     header.write_map(out);
 }
 
-/// Appends a whole push/pull message whose `nodes` entries are already encoded, end to
-/// end, in `entries` (as [`PushNodeStateRef::encode`] writes each): the bytes
-/// [`encode_push_pull`] writes for the same states in the same order.
+/// [`encode_push_pull`] for `nodes` entries already encoded end to end in `entries`.
 pub(crate) fn encode_push_pull_entries(
     join: bool,
     nodes: u32,

@@ -1,14 +1,10 @@
 //! The fast path of push/pull node states: the usual entry, written and read whole.
 //!
 //! The usual entry (an IPv4 address, a small state, six version bytes, no metadata, a name
-//! under 32 bytes; nearly every entry, ours or Go's) is at most [`USUAL_MAX`] bytes, all
-//! fixed but the name, the incarnation and the port. [`write_states`] writes it as a few
-//! 8-byte word stores into a stack buffer and one fixed-size copy, instead of a dozen `Vec`
-//! appends; [`read_usual`] recognises it from a fixed window of bytes, for the decoder and
-//! for [`scan_push_pull`](super::scan_push_pull).
-//!
-//! Entries of any other form are written and read by the general path, the `go_struct!`
-//! table of [`PushNodeState`]; the two paths give the same bytes and the same states
+//! under 32 bytes: nearly every entry, ours or Go's) is at most [`USUAL_MAX`] bytes, all
+//! fixed but the name, the incarnation and the port. [`write_states`] writes it by 8-byte
+//! word stores; [`read_usual`] recognises it from a fixed window of bytes. Other entries take
+//! the `go_struct!` table of [`PushNodeState`]; both paths give the same bytes and states
 //! (property-tested in `push_pull_tests.rs`).
 
 use bytes::Bytes;

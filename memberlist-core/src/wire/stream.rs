@@ -6,8 +6,8 @@
 //! or a plain message, which is self-delimiting: msgpack objects plus the raw lengths their
 //! headers declare.
 //!
-//! [`StreamDecoder`] is a sans-I/O decoder: feed it bytes as they arrive and poll it for the
-//! message. It never allocates more than the bytes it was fed, and enforces [`Limits`].
+//! [`StreamDecoder`] is sans-I/O: it allocates no more than the bytes it was fed, and
+//! enforces [`Limits`].
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -78,10 +78,8 @@ impl Pipeline {
         match &self.encryption {
             Some(enc) if self.verify_outgoing() => {
                 let sealed = enc.sealed_len(self.envelope_version, payload.len());
-                let len = u32::try_from(sealed).map_err(|_| DecodeError::LimitExceeded {
-                    what: Limit::EncryptedStream,
-                    value: sealed as u64,
-                    limit: u64::from(u32::MAX),
+                let len = u32::try_from(sealed).map_err(|_| {
+                    Limit::EncryptedStream.exceeded(sealed as u64, u64::from(u32::MAX))
                 })?;
                 let start = out.len();
                 out.reserve(5 + sealed);
@@ -147,8 +145,7 @@ impl Pipeline {
 }
 
 impl StreamMessage {
-    /// Decodes an opened stream message (type byte first, as
-    /// [`StreamDecoder::poll_opened`] returns it) within `limits`.
+    /// Decodes an opened stream message ([`StreamDecoder::poll_opened`]) within `limits`.
     ///
     /// ```
     /// use memberlist_core::wire::{Limits, StreamMessage, encode_stream_user_message};
@@ -256,12 +253,11 @@ impl StreamDecoder {
         }
     }
 
-    /// Returns the opened message — label checked and removed, decrypted, decompressed; type
-    /// byte first — once a whole frame has arrived, `None` while more bytes are needed, or
-    /// an error of the envelope (label, encryption, compression, framing limits). The
-    /// message itself is not decoded: that is the machine's business
-    /// ([`Machine::handle_stream`](crate::machine::Machine::handle_stream)). After a message
-    /// or an error the decoder starts over on the bytes that remain.
+    /// Returns the opened message (label removed, decrypted, decompressed; type byte first)
+    /// once a whole frame has arrived, `None` while more bytes are needed, or an envelope
+    /// error. The message is left to
+    /// [`Machine::handle_stream`](crate::machine::Machine::handle_stream) to decode. After a
+    /// message or an error the decoder starts over on the bytes that remain.
     ///
     /// ```
     /// use memberlist_core::wire::{Pipeline, StreamDecoder, StreamRole, encode_stream_user_message};
@@ -300,10 +296,9 @@ impl StreamDecoder {
         }
     }
 
-    /// Opens everything one side of a connection wrote, held whole in memory: what
-    /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder
-    /// return, except that a plain, unlabelled push/pull is returned as `data` itself, without
-    /// the framing scan (a truncated one then fails to decode rather than waiting for more).
+    /// [`feed`](Self::feed) then [`poll_opened`](Self::poll_opened) on a fresh decoder, for
+    /// everything one side wrote, held in memory; but a plain, unlabelled push/pull is returned
+    /// as `data` itself, unscanned (a truncated one then fails to decode).
     pub fn open_complete(
         role: StreamRole,
         pipeline: &Pipeline,
@@ -342,12 +337,8 @@ impl StreamDecoder {
                         };
                         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
                         if len > limits.max_encrypted_stream {
-                            return Err(DecodeError::LimitExceeded {
-                                what: Limit::EncryptedStream,
-                                value: u64::from(len),
-                                limit: u64::from(limits.max_encrypted_stream),
-                            }
-                            .into());
+                            let max = u64::from(limits.max_encrypted_stream);
+                            return Err(Limit::EncryptedStream.exceeded(len.into(), max).into());
                         }
                         self.scan = Scan::Encrypted {
                             total: 5 + len as usize,
@@ -394,21 +385,16 @@ impl StreamDecoder {
                         }
                         return Ok(None);
                     };
+                    let mut r = Reader::new(&self.buf[offset..]);
                     let (more_objects, more_raw) = match header {
                         Some(MessageType::PushPull) => {
-                            let h = PushPullHeader::read_map(
-                                &mut Reader::new(&self.buf[offset..]),
-                                limits,
-                            )?;
+                            let h = PushPullHeader::read_map(&mut r, limits)?;
                             (u64::from(h.nodes), h.user_state_len as usize)
                         }
-                        Some(_) => {
-                            let h = UserMsgHeader::read_map(
-                                &mut Reader::new(&self.buf[offset..]),
-                                limits,
-                            )?;
-                            (0, h.user_msg_len as usize)
-                        }
+                        Some(_) => (
+                            0,
+                            UserMsgHeader::read_map(&mut r, limits)?.user_msg_len as usize,
+                        ),
                         None => (0, 0),
                     };
                     self.scan = Scan::Plain {
@@ -424,10 +410,6 @@ impl StreamDecoder {
 }
 
 fn too_long(len: usize, limits: &Limits) -> WireError {
-    DecodeError::LimitExceeded {
-        what: Limit::StreamMessage,
-        value: len as u64,
-        limit: limits.max_stream_message as u64,
-    }
-    .into()
+    let max = limits.max_stream_message as u64;
+    Limit::StreamMessage.exceeded(len as u64, max).into()
 }

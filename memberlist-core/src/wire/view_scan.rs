@@ -1,10 +1,5 @@
-//! A borrowed walk over a received push/pull, for comparing it with a view we hold before
-//! (and usually instead of) decoding it.
-//!
-//! In a converged cluster nearly every push/pull carries exactly the view the receiver
-//! holds, byte for byte, and decoding it into owned [`PushNodeState`]s only to find that out
-//! is most of a push/pull's cost. [`scan_push_pull`] instead hands each entry's raw bytes to
-//! the caller, which compares them (by a keyed hash) with the encodings of its own entries.
+//! A borrowed walk over a received push/pull, for comparing it with a view we hold instead
+//! of decoding it (in a converged cluster nearly every push/pull carries exactly our view).
 //! Only bytes equal to entries the caller itself would write are trusted, so nothing here
 //! validates an entry's contents; on any mismatch the caller decodes the message in full.
 
@@ -37,16 +32,14 @@ fn entry_len(s: &[u8]) -> Option<usize> {
 /// returns `None` to stop the walk, `Some(true)` for the entry to decode and return as
 /// [`ScannedPushPull::me`] (the last such), `Some(false)` for the others.
 ///
-/// Returns `None` — and the caller should decode the message in full — when the header
-/// does not decode within `limits`, declares another count or a join, when an entry's end
-/// cannot be found, when `each` stops, when the user state is cut short, when the message
-/// (type byte included) reaches `limits.max_stream_message`, or when the entry to return
-/// does not decode. When it returns `Some`, the entries handed to `each` lie end to end
-/// between the header and the user state; if each of them is the encoding of some node
-/// state, as [`PushNodeStateRef::encode`](super::PushNodeStateRef::encode) writes it, then
-/// `PushPull::decode_body` on the same bytes gives exactly those states, this user state
-/// and no join, and the message is shorter than the limit, as
-/// `StreamDecoder::open_complete` requires to take it.
+/// Returns `None` (decode the message in full then) when the header does not decode within
+/// `limits` or declares another count or a join, an entry's end cannot be found, `each`
+/// stops, the user state is cut short, the message reaches `limits.max_stream_message`, or
+/// the entry to return does not decode. When it returns `Some`, the entries handed to
+/// `each` lie end to end between the header and the user state; if each is the encoding of
+/// a node state ([`PushNodeStateRef::encode`](super::PushNodeStateRef::encode)), then
+/// `PushPull::decode_body` gives exactly those states, this user state and no join, and the
+/// message is shorter than the limit, as `StreamDecoder::open_complete` requires.
 pub(crate) fn scan_push_pull(
     body: &[u8],
     limits: &Limits,
