@@ -30,7 +30,8 @@ pub enum Error {
     /// The member has no address we can use.
     #[error("node {0:?} has no usable address")]
     NoAddress(SmolStr),
-    /// The protocol machine refused the operation (for example, a message it cannot frame).
+    /// An error of the protocol machine without a variant of its own here (its error enum
+    /// may grow).
     #[error(transparent)]
     Protocol(MachineError),
     /// A datagram would exceed what the transport can carry.
