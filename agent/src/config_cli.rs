@@ -84,7 +84,7 @@ fn explain(args: ExplainArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot write JSON: {e}"))?;
         print_out(&text);
     } else {
-        print_out(&format!("{source}: {prediction}").trim_end().to_owned());
+        print_out(format!("{source}: {prediction}").trim_end());
     }
     Ok(())
 }

@@ -23,7 +23,7 @@
 //! 3. **Leave.** The second-to-last node calls [`leave`](memberlist::Memberlist::leave); the
 //!    demo waits until every remaining node sees it `left` (skipped with 2 nodes).
 //! 4. **Summary.** The measured times, the expectation of Go's formulas
-//!    ([`Model`](model::Model); with the local preset a crash is declared dead 3 s to 18 s
+//!    ([`Model`](model::Model), the advisor's prediction; with the local preset a crash is declared dead 3 s to 18 s
 //!    after the first suspicion at 5 nodes, 5.09 s to 30.56 s at 50), and the membership
 //!    events (joins, failures, leaves) the nodes delivered. The exit status is 0; it is 1
 //!    with an `error:` line when something did not happen within a generous bound (see
@@ -95,7 +95,7 @@ pub(crate) async fn run(args: DemoArgs, log_level: Option<&str>) -> Result<(), S
     crate::init_logging(log_level.unwrap_or("warn"))?;
     let n = usize::from(args.nodes);
     let protocol = preset("demo").protocol;
-    let model = Model::new(&protocol, n);
+    let model = Model::new(&protocol, n)?;
     let factory = Factory::new(args.transport)?;
     let live = std::io::stdout().is_terminal();
     let mut screen = Screen::new(std::io::stdout(), live);
