@@ -212,6 +212,15 @@ pub fn predict_with(
     if nodes < 2 {
         return Err(PredictError::Nodes(nodes));
     }
-    cfg.validate()?;
+    if cfg.name.is_empty() {
+        // The name does not enter any figure: check the rest.
+        let named = ProtocolConfig {
+            name: "predict".into(),
+            ..cfg.clone()
+        };
+        named.validate()?;
+    } else {
+        cfg.validate()?;
+    }
     Ok(model::build(cfg, nodes, loss, assumptions))
 }

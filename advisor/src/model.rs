@@ -197,7 +197,8 @@ fn dissemination(cfg: &ProtocolConfig, n: usize, loss: f64) -> (Figure<f64>, Fig
             "rounds",
             format!(
                 "log_(f+1) N + ln N / f with fanout f = {f:.2}{loss_words}: an estimate for push \
-                 gossip (Pittel; Frieze–Grimmett), about the median, not the worst case"
+                 gossip in synchronous rounds (Pittel; Frieze–Grimmett); nodes gossiping on \
+                 their own timers, with updates also riding on probes, usually need fewer"
             ),
         ),
         Figure::new(

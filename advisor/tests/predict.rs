@@ -72,10 +72,11 @@ fn first_detection_is_swim_e_over_e_minus_one() {
 }
 
 #[test]
-fn dissemination_matches_the_simulator_at_one_hundred_nodes() {
-    // The simulator measured ≈ 4.8 rounds at N = 100 with fanout 3.
+fn dissemination_estimate_at_one_hundred_nodes() {
+    // log4(100) + ln(100)/3 = 3.32 + 1.54. (The simulator, whose nodes gossip on their own
+    // timers, measured fewer: 2.8 rounds at N = 100, 4.8 at N = 1,000; BENCHMARKS.md.)
     let p = predict(&ProtocolConfig::lan("a"), 100, 0.0).expect("valid");
-    assert!((p.dissemination_rounds.value - 4.8).abs() < 0.2);
+    assert!((p.dissemination_rounds.value - 4.86).abs() < 0.01);
     let t = p.dissemination_time.value.as_secs_f64();
     assert!((t - 0.2 * p.dissemination_rounds.value).abs() < 1e-6);
 }
@@ -183,6 +184,8 @@ fn bad_inputs_are_refused() {
     for n in [0, 1] {
         assert_eq!(predict(&cfg, n, 0.0), Err(PredictError::Nodes(n)));
     }
+    // A configuration without a name is still explained.
+    assert!(predict(&ProtocolConfig::lan(""), 100, 0.0).is_ok());
     let mut bad = cfg.clone();
     bad.probe_interval = Duration::ZERO;
     let err = predict(&bad, 100, 0.0).expect_err("zero probe interval");
