@@ -90,10 +90,14 @@ pub(crate) fn bytes(b: f64) -> String {
     }
 }
 
-/// A probability or rate that may be tiny: `0.0032`, `4.1e-9`, `0`.
+/// A probability or rate that may be tiny or large: `0.25`, `4.1e-9`, `0`, `12.3`, `19134`.
 pub(crate) fn small(x: f64) -> String {
     if x == 0.0 {
         "0".to_owned()
+    } else if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        trim(format!("{x:.1}"))
     } else if x >= 0.01 {
         trim(format!("{x:.3}"))
     } else {
@@ -125,5 +129,7 @@ mod tests {
         assert_eq!(small(0.25), "0.25");
         assert_eq!(small(0.0), "0");
         assert_eq!(small(0.000_012_3), "1.23e-5");
+        assert_eq!(small(19_134.398), "19134");
+        assert_eq!(small(12.34), "12.3");
     }
 }

@@ -139,9 +139,10 @@ fn suspicion(cfg: &ProtocolConfig, n: usize) -> (Figure<u32>, Figure<Span>) {
         format!("{min_words}; fixed ({why})")
     } else {
         format!(
-            "{min_words} with {k} confirmations; max = SuspicionMaxTimeoutMult × min = {} × \
+            "{min_words} with {k} confirmation{}; max = SuspicionMaxTimeoutMult × min = {} × \
              min with none; each confirmation n shortens it to max − ln(n+1)/ln(k+1) × \
              (max − min)",
+            if k == 1 { "" } else { "s" },
             cfg.suspicion_max_timeout_mult
         )
     };
