@@ -359,7 +359,7 @@ fn memory(n: usize, a: &Assumptions) -> Figure<f64> {
         "B",
         format!(
             "N × {per_member} B: {TABLE_BYTES_PER_MEMBER} B per member measured on the machine \
-             (row, shared identity, name index), plus names longer than {INLINE_NAME_MAX} B \
+             (row, identity, name index), plus names longer than {INLINE_NAME_MAX} B \
              and metadata on the heap"
         ),
     )

@@ -106,8 +106,8 @@ pub(crate) fn risk(
             q_i,
             "probability",
             format!(
-                "1 − (1 − p)⁴ = {}: ping-req, ping, ack and the forwarded ack all arrive \
-                 otherwise",
+                "1 − (1 − p)⁴ = {}: it fails unless ping-req, ping, ack and the forwarded ack \
+                 all arrive",
                 small(q_i)
             ),
         ),
