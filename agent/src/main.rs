@@ -1,6 +1,7 @@
 //! `memberlist`: run a memberlist node (`agent`), look at a running cluster (`members`), rotate
 //! its keys (`keys`), watch a small cluster on this machine join, detect a failure and see a
-//! node leave (`demo`), or write development certificates for the QUIC transport (`tls-dev`).
+//! node leave (`demo`), write development certificates for the QUIC transport (`tls-dev`), or
+//! predict what a configuration does for a cluster size (`config explain`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod admin;
 mod agent;
+mod config_cli;
 mod demo;
 mod events_cli;
 mod faults;
@@ -51,6 +53,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a development CA and node certificates (PEM) for `agent --transport quic`.
     TlsDev(tls_dev::TlsDevArgs),
+    /// Explain a configuration: detection times, bandwidth, memory and false-suspicion risk
+    /// for a cluster size and loss, with the formulas.
+    Config(config_cli::ConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
             Command::Keys(args) => keys_cli::run(args).await,
             Command::Demo(args) => demo::run(args, cli.log_level.as_deref()).await,
             Command::TlsDev(args) => tls_dev::run(args),
+            Command::Config(args) => config_cli::run(args),
         }
     });
     match result {

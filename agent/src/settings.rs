@@ -258,6 +258,12 @@ fn quic_settings(flags: TlsArgs, file: &AgentKeys) -> Result<TransportSettings, 
     })
 }
 
+/// The memberlist part of a config file (the agent's own keys are checked and left out), for
+/// `memberlist config explain --config FILE`.
+pub(crate) fn read_config_file(path: &Path) -> Result<ConfigFile, String> {
+    read_file(path).map(|(file, _)| file)
+}
+
 /// Reads a TOML config file, rejecting unknown keys by name.
 fn read_file(path: &Path) -> Result<(ConfigFile, AgentKeys), String> {
     let shown = path.display();

@@ -15,6 +15,7 @@
 //! | `prometheus` | no | `prometheus::PrometheusMetrics`: every metric in a Prometheus registry |
 //! | `opentelemetry` | no | `opentelemetry::OtelMetrics` and `opentelemetry::Otlp` (OTLP export over HTTP) |
 //! | `testing` | no | `testing`: an in-memory network with loss, latency and partitions, a counting and fault-injecting transport wrapper, and cluster test helpers |
+//! | `advisor` | no | `advisor`: predictions for a configuration and cluster size (detection times, dissemination, bandwidth, memory, false-suspicion risk, each with its formula), also as `Config::predict` |
 //! | `quic` | no | `quic::QuicTransport`: QUIC (quinn) with TLS 1.3 from a cluster CA, mutual TLS, `quic::DevCa` development certificates; Rust-only (Go nodes cannot join) |
 //!
 //! ## Quick start
@@ -51,6 +52,8 @@ pub use runtime::{
     Config, Error, JoinError, MemberEvent, MemberInfo, Memberlist, Notification, Subscription,
 };
 
+#[cfg(feature = "advisor")]
+pub use memberlist_advisor as advisor;
 #[cfg(feature = "aes-gcm")]
 pub use memberlist_aes_gcm as aes_gcm;
 #[cfg(feature = "lz4")]

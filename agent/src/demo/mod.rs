@@ -12,9 +12,10 @@
 //! certificates from a CA generated in memory), with the [`preset`], and all join through the
 //! first; the last node crashes (shut down without leaving, so the others must notice by
 //! probing); the second-to-last one leaves (skipped with 2 nodes); then the measured times are
-//! printed next to what Go's formulas expect ([`Model`](model::Model)), with the membership
-//! events the nodes delivered. The exit status is 0; it is 1, with an `error:` line, when
-//! something did not happen within one of the model's generous deadlines.
+//! printed next to what Go's formulas expect ([`Model`](model::Model), the advisor's
+//! prediction), with the membership events the nodes delivered. The exit status is 0; it is
+//! 1, with an `error:` line, when something did not happen within one of the model's
+//! generous deadlines.
 //!
 //! ## Output
 //!
@@ -82,7 +83,7 @@ pub(crate) async fn run(args: DemoArgs, log_level: Option<&str>) -> Result<(), S
     crate::init_logging(log_level.unwrap_or("warn"))?;
     let n = usize::from(args.nodes);
     let protocol = preset("demo").protocol;
-    let model = Model::new(&protocol, n);
+    let model = Model::new(&protocol, n)?;
     let factory = Factory::new(args.transport)?;
     let live = std::io::stdout().is_terminal();
     let mut screen = Screen::new(std::io::stdout(), live);

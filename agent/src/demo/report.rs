@@ -80,30 +80,31 @@ pub(crate) fn header(n: usize, transport: &str, p: &ProtocolConfig, m: &Model) -
 
 /// The model's expectation for a crash, in one sentence.
 pub(crate) fn expectation(m: &Model) -> String {
-    let timeout = if m.confirmations == 0 {
+    let timeout = if m.confirmations() == 0 {
         format!(
             "dead {} after the first suspicion (no confirmation expected with so few nodes)",
-            secs(m.suspicion_min)
+            secs(m.suspicion_min())
         )
     } else {
-        let confirmations = count(m.confirmations as usize, "confirmation");
+        let confirmations = count(m.confirmations() as usize, "confirmation");
         format!(
             "dead {} after the first suspicion ({} once {confirmations} arrived, {} without)",
-            span(m.suspicion_min, m.suspicion_max),
-            secs(m.suspicion_min),
-            secs(m.suspicion_max),
+            span(m.suspicion_min(), m.suspicion_max()),
+            secs(m.suspicion_min()),
+            secs(m.suspicion_max()),
         )
     };
     format!(
-        "a crash is first suspected after ~{} on average (SWIM: T·e/(e−1)), {timeout}, \
-         so ~{} after the crash; every survivor knows within ~{} more ({} gossip rounds)",
-        secs(m.first_suspect),
+        "a crash is first suspected after ~{} on average (SWIM: T/(1 − (1 − 1/(N−1))^(N−1)), \
+         → T·e/(e−1)), {timeout}, \
+         so ~{} after the crash; every survivor knows within ~{} more (~{:.1} gossip rounds)",
+        secs(m.first_suspect()),
         span(
-            m.first_suspect + m.suspicion_min,
-            m.first_suspect + m.suspicion_max
+            m.first_suspect() + m.suspicion_min(),
+            m.first_suspect() + m.suspicion_max()
         ),
-        secs(m.gossip_spread),
-        m.gossip_rounds,
+        secs(m.gossip_spread()),
+        m.gossip_rounds(),
     )
 }
 
@@ -178,7 +179,7 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
             d.victim,
             secs(d.first_suspect.1),
             d.first_suspect.0,
-            secs(m.first_suspect)
+            secs(m.first_suspect())
         ),
         format!(
             "                      first dead {} after the crash ({}), {} after the first \
@@ -186,7 +187,7 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
             secs(d.first_dead.1),
             d.first_dead.0,
             secs(after_suspect),
-            span(m.suspicion_min, m.suspicion_max),
+            span(m.suspicion_min(), m.suspicion_max()),
         ),
         format!(
             "                      {} saw it dead {} after the crash ({} after the first; \
@@ -194,7 +195,7 @@ pub(crate) fn summary(s: &Summary, m: &Model) -> Vec<String> {
             every(d.survivors, "survivor"),
             secs(d.all_dead),
             secs(d.all_dead.saturating_sub(d.first_dead.1)),
-            secs(m.gossip_spread),
+            secs(m.gossip_spread()),
         ),
         format!("  expected:           {}", expectation(m)),
     ];

@@ -290,6 +290,40 @@ impl Config {
     }
 }
 
+#[cfg(feature = "advisor")]
+impl Config {
+    /// What this configuration will do in a cluster of `nodes` nodes where each datagram is
+    /// lost with probability `loss` (0 ≤ loss < 1): detection times, dissemination, scaled
+    /// timeouts, bandwidth, memory and false-suspicion risk, each with its formula (see
+    /// [`advisor`](crate::advisor)). The sizes assume 16-byte names and no metadata, with
+    /// this configuration's label and, when a keyring is set, encrypted packets; for other
+    /// names or metadata call [`advisor::predict_with`](crate::advisor::predict_with) on
+    /// [`Config::protocol`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memberlist::runtime::Config;
+    ///
+    /// let p = Config::lan("node-a").predict(100, 0.02)?;
+    /// assert_eq!(p.push_pull_interval.value, Duration::from_secs(90));
+    /// assert_eq!(p.suspicion_timeout.value.low, Duration::from_secs(8));
+    /// println!("{p}"); // the operator text, formulas included
+    /// # Ok::<(), memberlist::advisor::PredictError>(())
+    /// ```
+    pub fn predict(
+        &self,
+        nodes: usize,
+        loss: f64,
+    ) -> Result<crate::advisor::Prediction, crate::advisor::PredictError> {
+        let assumptions = crate::advisor::Assumptions {
+            label_len: self.label.len(),
+            encrypted: self.keyring.is_some() && self.gossip_verify_outgoing,
+            ..crate::advisor::Assumptions::default()
+        };
+        crate::advisor::predict_with(&self.protocol, nodes, loss, &assumptions)
+    }
+}
+
 /// A setting is out of range or cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -392,5 +426,23 @@ mod tests {
         let mut c = Config::lan("");
         c.label.clear();
         assert!(matches!(c.validate(), Err(ConfigError::Protocol(_))));
+    }
+
+    #[cfg(feature = "advisor")]
+    #[test]
+    fn predict_uses_the_protocol_label_and_keyring() {
+        let plain = Config::lan("a").predict(100, 0.0).unwrap();
+        assert_eq!(plain.push_pull_interval.value, Duration::from_secs(90));
+        assert_eq!(plain.sizes.datagram_overhead, 0);
+        let key = crate::encryption::SecretKey::new(&[7u8; 32]).unwrap();
+        let sealed = Config::lan("a")
+            .with_label("prod")
+            .with_keyring(Keyring::new(key))
+            .predict(100, 0.0)
+            .unwrap();
+        // Label header 2 + 4 bytes, envelope 29 bytes.
+        assert_eq!(sealed.sizes.datagram_overhead, 6 + 29);
+        assert!(sealed.bandwidth.probes.value > plain.bandwidth.probes.value);
+        assert!(Config::lan("a").predict(100, 2.0).is_err());
     }
 }

@@ -1,0 +1,366 @@
+//! The figures: timing from the machine's own formulas, sizes from the real encoders.
+
+use std::time::Duration;
+
+use memberlist_core::machine::ProtocolConfig;
+use memberlist_core::machine::broadcast::retransmit_limit;
+use memberlist_core::machine::suspicion::confirmations_needed;
+use memberlist_core::machine::timing::{push_pull_scale, suspicion_remaining, suspicion_timeout};
+
+use crate::figure::{bytes, secs};
+use crate::{
+    Assumptions, Bandwidth, Figure, INLINE_NAME_MAX, META_OVERHEAD, Prediction, Span,
+    TABLE_BYTES_PER_MEMBER, WireSizes, risk,
+};
+
+/// Builds the prediction; the inputs are already checked.
+pub(crate) fn build(cfg: &ProtocolConfig, n: usize, loss: f64, a: &Assumptions) -> Prediction {
+    let t = cfg.probe_interval;
+    let first_suspicion = first_suspicion(t, n);
+    let (confirmations, suspicion) = suspicion(cfg, n);
+    let (rounds, spread) = dissemination(cfg, n, loss);
+    let time_to_dead = time_to_dead(&first_suspicion, &suspicion, &spread);
+    let limit = retransmit_limit(cfg.retransmit_mult, n);
+    let retransmit_limit = Figure::new(
+        limit,
+        "count",
+        format!(
+            "RetransmitMult × ceil(log10(N + 1)) = {} × {}",
+            cfg.retransmit_mult,
+            limit.checked_div(cfg.retransmit_mult).unwrap_or(0)
+        ),
+    );
+    let pp = push_pull_scale(cfg.push_pull_interval, n);
+    let push_pull_interval = Figure::new(
+        pp,
+        "s",
+        if pp.is_zero() {
+            "PushPullInterval is 0: push/pull is off".to_owned()
+        } else {
+            format!(
+                "PushPullInterval {} for N ≤ 32, else × (ceil(log2 N − 5) + 1) = × {}",
+                secs(cfg.push_pull_interval),
+                pp.as_nanos() / cfg.push_pull_interval.as_nanos().max(1)
+            )
+        },
+    );
+    let sizes = WireSizes::measure(a);
+    let bandwidth = bandwidth(cfg, n, &sizes, pp, limit);
+    let memory = memory(n, a);
+    let risk = risk::risk(cfg, n, loss, limit, &suspicion.value, &spread.value);
+    Prediction {
+        nodes: n,
+        loss,
+        lifeguard: cfg.lifeguard,
+        assumptions: *a,
+        probe_interval: t,
+        first_suspicion,
+        confirmations,
+        suspicion_timeout: suspicion,
+        time_to_dead,
+        dissemination_rounds: rounds,
+        dissemination_time: spread,
+        retransmit_limit,
+        push_pull_interval,
+        sizes,
+        bandwidth,
+        memory,
+        risk,
+    }
+}
+
+/// SWIM §3.1: each of the N − 1 live members picks the crashed node with probability
+/// 1/(N − 1) per protocol period, so a period detects it with probability
+/// q = 1 − (1 − 1/(N − 1))^(N − 1) (→ 1 − 1/e), and the expected number of periods up to
+/// and including the detecting one is 1/q (→ e/(e − 1) ≈ 1.58).
+fn first_suspicion(t: Duration, n: usize) -> Figure<Duration> {
+    let m = (n - 1) as f64;
+    let q = 1.0 - (1.0 - 1.0 / m).powf(m);
+    let periods = 1.0 / q;
+    Figure::new(
+        t.mul_f64(periods),
+        "s",
+        format!(
+            "T / (1 − (1 − 1/(N−1))^(N−1)) = {} × {periods:.3} (SWIM; → T·e/(e−1) for large N): \
+             the expected protocol periods until some member probes the crashed node, each \
+             period ending with the verdict, as Go raises the suspicion when the probe's \
+             interval runs out; assumes healthy probers (awareness 0) and a crash at the \
+             start of a period",
+            secs(t)
+        ),
+    )
+}
+
+/// Lifeguard's dynamic suspicion timeout, from the machine's formulas.
+fn suspicion(cfg: &ProtocolConfig, n: usize) -> (Figure<u32>, Figure<Span>) {
+    let t = cfg.probe_interval;
+    let min = suspicion_timeout(cfg.suspicion_mult, n, t);
+    let k = if cfg.lifeguard {
+        confirmations_needed(cfg.suspicion_mult, n)
+    } else {
+        0
+    };
+    let max = if k == 0 {
+        min
+    } else {
+        suspicion_remaining(
+            0,
+            k,
+            Duration::ZERO,
+            min,
+            min.saturating_mul(cfg.suspicion_max_timeout_mult),
+        )
+    };
+    let confirmations = Figure::new(
+        k,
+        "count",
+        if !cfg.lifeguard {
+            "0: without Lifeguard the suspicion timeout is fixed".to_owned()
+        } else {
+            format!(
+                "SuspicionMult − 2 = {} − 2 (0 when N − 2 is smaller): independent suspicions \
+                 from other members that shorten the timeout",
+                cfg.suspicion_mult
+            )
+        },
+    );
+    let min_words = format!(
+        "min = SuspicionMult × max(1, log10 N) × T = {} × {:.3} × {}",
+        cfg.suspicion_mult,
+        (n as f64).log10().max(1.0),
+        secs(t)
+    );
+    let formula = if k == 0 {
+        let why = if cfg.lifeguard {
+            "too few members to confirm"
+        } else {
+            "Lifeguard off"
+        };
+        format!("{min_words}; fixed ({why})")
+    } else {
+        format!(
+            "{min_words} with {k} confirmation{}; max = SuspicionMaxTimeoutMult × min = {} × \
+             min with none; each confirmation n shortens it to max − ln(n+1)/ln(k+1) × \
+             (max − min)",
+            if k == 1 { "" } else { "s" },
+            cfg.suspicion_max_timeout_mult
+        )
+    };
+    let span = Span {
+        low: min,
+        high: max,
+    };
+    (confirmations, Figure::new(span, "s", formula))
+}
+
+/// Push gossip: rounds until every node has an update, log_{f+1}(N) + ln(N)/f with the
+/// effective fanout f = GossipNodes × (1 − p).
+fn dissemination(cfg: &ProtocolConfig, n: usize, loss: f64) -> (Figure<f64>, Figure<Duration>) {
+    let nf = n as f64;
+    if cfg.gossip_nodes == 0 || cfg.gossip_interval.is_zero() {
+        let pp = push_pull_scale(cfg.push_pull_interval, n);
+        let rounds = nf.log2().ceil();
+        let time = if pp.is_zero() {
+            Duration::MAX
+        } else {
+            pp.mul_f64(rounds)
+        };
+        return (
+            Figure::new(
+                0.0,
+                "rounds",
+                "gossip is off (GossipNodes or GossipInterval is 0)",
+            ),
+            Figure::new(
+                time,
+                "s",
+                format!(
+                    "gossip is off: updates spread only by push/pull, about log2 N = {rounds} \
+                     scaled push/pull intervals of {}",
+                    secs(pp)
+                ),
+            ),
+        );
+    }
+    let f = cfg.gossip_nodes as f64 * (1.0 - loss);
+    let rounds = nf.ln() / (f + 1.0).ln() + nf.ln() / f;
+    let loss_words = if loss > 0.0 {
+        format!(
+            " (GossipNodes {} × (1 − p), as lost packets do not count)",
+            cfg.gossip_nodes
+        )
+    } else {
+        String::new()
+    };
+    (
+        Figure::new(
+            rounds,
+            "rounds",
+            format!(
+                "log_(f+1) N + ln N / f with fanout f = {f:.2}{loss_words}: an estimate for push \
+                 gossip in synchronous rounds (Pittel; Frieze–Grimmett); nodes gossiping on \
+                 their own timers, with updates also riding on probes, usually need fewer"
+            ),
+        ),
+        Figure::new(
+            cfg.gossip_interval.mul_f64(rounds),
+            "s",
+            format!(
+                "{rounds:.1} rounds × GossipInterval {}",
+                secs(cfg.gossip_interval)
+            ),
+        ),
+    )
+}
+
+fn time_to_dead(
+    first: &Figure<Duration>,
+    suspicion: &Figure<Span>,
+    spread: &Figure<Duration>,
+) -> Figure<Span> {
+    let s = suspicion.value;
+    let span = Span {
+        low: first
+            .value
+            .saturating_add(s.low)
+            .saturating_add(spread.value),
+        high: first
+            .value
+            .saturating_add(s.high)
+            .saturating_add(spread.value),
+    };
+    let words = if s.low == s.high {
+        format!(
+            "first suspicion {} + suspicion timeout {} + dissemination {}",
+            secs(first.value),
+            secs(s.low),
+            secs(spread.value)
+        )
+    } else {
+        format!(
+            "first suspicion {} + suspicion timeout ({} once the confirmations arrive, {} \
+             without any) + dissemination {}",
+            secs(first.value),
+            secs(s.low),
+            secs(s.high),
+            secs(spread.value)
+        )
+    };
+    Figure::new(span, "s", words)
+}
+
+fn bandwidth(
+    cfg: &ProtocolConfig,
+    n: usize,
+    s: &WireSizes,
+    push_pull: Duration,
+    limit: u32,
+) -> Bandwidth {
+    let t = cfg.probe_interval.as_secs_f64();
+    let per_probe = (s.ping + s.ack + 2 * s.datagram_overhead) as f64;
+    let probes = Figure::new(
+        per_probe / t,
+        "B/s",
+        format!(
+            "(ping {} B + ack {} B{}) / T: each period a node sends a ping and answers the \
+             one probe it gets on average; as much comes in",
+            s.ping,
+            s.ack,
+            overhead_words(s.datagram_overhead, 2)
+        ),
+    );
+    let message = (s.push_pull_header + n * s.push_pull_per_member) as f64;
+    let push_pull = if push_pull.is_zero() {
+        Figure::new(0.0, "B/s", "push/pull is off")
+    } else {
+        Figure::new(
+            2.0 * message / push_pull.as_secs_f64(),
+            "B/s",
+            format!(
+                "2 × (header {} B + N × {} B per member) / {}: each interval a node starts one \
+                 exchange and is picked for one, each sending its whole table; uncompressed \
+                 (LZW compression, on by default, shrinks it)",
+                s.push_pull_header,
+                s.push_pull_per_member,
+                secs(push_pull)
+            ),
+        )
+    };
+    let gossip_quiet = Figure::new(0.0, "B/s", "nothing to gossip in a quiet cluster");
+    let quiet_total = Figure::new(
+        probes.value + push_pull.value,
+        "B/s",
+        format!(
+            "probes {}/s + push/pull {}/s + gossip 0",
+            bytes(probes.value),
+            bytes(push_pull.value)
+        ),
+    );
+    let update = f64::from(limit) * (s.alive + 2 + s.datagram_overhead) as f64;
+    let gossip_per_update = Figure::new(
+        update,
+        "B",
+        format!(
+            "retransmit limit {limit} × (alive {} B + 2 B compound entry{}): every node that \
+             learns an update sends it that many times",
+            s.alive,
+            overhead_words(s.datagram_overhead, 1)
+        ),
+    );
+    let ceiling = if cfg.gossip_interval.is_zero() {
+        0.0
+    } else {
+        (cfg.gossip_nodes * cfg.udp_buffer_size) as f64 / cfg.gossip_interval.as_secs_f64()
+    };
+    let gossip_ceiling = Figure::new(
+        ceiling,
+        "B/s",
+        format!(
+            "GossipNodes {} × UDPBufferSize {} B / GossipInterval {}: full packets every round",
+            cfg.gossip_nodes,
+            cfg.udp_buffer_size,
+            secs(cfg.gossip_interval)
+        ),
+    );
+    Bandwidth {
+        probes,
+        push_pull,
+        gossip_quiet,
+        quiet_total,
+        gossip_per_update,
+        gossip_ceiling,
+    }
+}
+
+fn overhead_words(overhead: usize, times: usize) -> String {
+    if overhead == 0 {
+        String::new()
+    } else {
+        format!(" + {times} × {overhead} B label/encryption")
+    }
+}
+
+/// N × (the measured fixed cost + heap for long names + metadata).
+fn memory(n: usize, a: &Assumptions) -> Figure<f64> {
+    let name_heap = if a.name_len > INLINE_NAME_MAX {
+        // A shared string: two counters and the bytes.
+        16 + a.name_len
+    } else {
+        0
+    };
+    let meta = if a.meta_len == 0 {
+        0
+    } else {
+        META_OVERHEAD + a.meta_len
+    };
+    let per_member = TABLE_BYTES_PER_MEMBER + name_heap + meta;
+    Figure::new(
+        (n * per_member) as f64,
+        "B",
+        format!(
+            "N × {per_member} B: {TABLE_BYTES_PER_MEMBER} B per member measured on the machine \
+             (row, identity, name index), plus names longer than {INLINE_NAME_MAX} B \
+             and metadata on the heap"
+        ),
+    )
+}

@@ -1,0 +1,112 @@
+//! `memberlist config explain` as an operator runs it: the text, the JSON, a config file,
+//! and refusals of nonsense.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn explain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memberlist"))
+        .args(["config", "explain"])
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn text_names_every_figure_with_its_formula() {
+    let text = stdout(&explain(&[
+        "--preset", "lan", "--nodes", "100", "--loss", "2",
+    ]));
+    for needle in [
+        "preset lan: 100 nodes, 2% datagram loss, Lifeguard on",
+        "first suspicion                    1.58 s",
+        "suspicion timeout                  8 s to 48 s",
+        "SuspicionMult × max(1, log10 N) × T",
+        "push/pull every                    90 s",
+        "retransmits per update             12",
+        "probes                             115 B/s",
+        "member table",
+        "per cluster-hour",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn json_carries_values_units_and_formulas() {
+    let out = stdout(&explain(&[
+        "--preset", "wan", "--nodes", "1000", "--loss", "0.5%", "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["nodes"], 1000);
+    assert_eq!(v["loss"], 0.005);
+    assert_eq!(v["probe_interval"], 5.0);
+    // WAN: 6 × log10(1000) × 5 s = 90 s, six times that without confirmations.
+    assert_eq!(v["suspicion_timeout"]["value"]["low"], 90.0);
+    assert_eq!(v["suspicion_timeout"]["value"]["high"], 540.0);
+    assert_eq!(v["suspicion_timeout"]["unit"], "s");
+    assert!(
+        v["time_to_dead"]["formula"]
+            .as_str()
+            .unwrap()
+            .contains("first suspicion")
+    );
+    assert_eq!(v["bandwidth"]["probes"]["unit"], "B/s");
+}
+
+#[test]
+fn a_config_file_is_explained_with_its_own_knobs() {
+    let dir = std::env::temp_dir().join(format!("ml-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cluster.toml");
+    std::fs::write(
+        &path,
+        "preset = \"local\"\nprobe_interval = \"2s\"\nlabel = \"prod\"\n",
+    )
+    .unwrap();
+    let out = stdout(&explain(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--nodes",
+        "50",
+        "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["probe_interval"], 2.0);
+    // Local: SuspicionMult 3 × 1.698 (log10 50, truncated) × 2 s.
+    assert_eq!(v["suspicion_timeout"]["value"]["low"], 10.188);
+    assert_eq!(v["assumptions"]["label_len"], 4);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn nonsense_is_refused_with_a_reason() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--nodes", "100", "--loss", "100"], "out of range"),
+        (&["--nodes", "100", "--loss", "two"], "not a percentage"),
+        (&["--nodes", "1"], "at least 2 nodes"),
+        (&["--nodes", "-5"], "--nodes"),
+        (
+            &["--nodes", "10", "--preset", "lan", "--config", "x.toml"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, reason) in cases {
+        let out = explain(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
