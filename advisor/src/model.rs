@@ -18,7 +18,8 @@ pub(crate) fn build(cfg: &ProtocolConfig, n: usize, loss: f64, a: &Assumptions) 
     let t = cfg.probe_interval;
     let first_suspicion = first_suspicion(t, n);
     let (confirmations, suspicion) = suspicion(cfg, n);
-    let (rounds, spread) = dissemination(cfg, n, loss);
+    let pp = push_pull_scale(cfg.push_pull_interval, n);
+    let (rounds, spread) = dissemination(cfg, n, loss, pp);
     let time_to_dead = time_to_dead(&first_suspicion, &suspicion, &spread);
     let limit = retransmit_limit(cfg.retransmit_mult, n);
     let retransmit_limit = Figure::new(
@@ -30,7 +31,6 @@ pub(crate) fn build(cfg: &ProtocolConfig, n: usize, loss: f64, a: &Assumptions) 
             limit.checked_div(cfg.retransmit_mult).unwrap_or(0)
         ),
     );
-    let pp = push_pull_scale(cfg.push_pull_interval, n);
     let push_pull_interval = Figure::new(
         pp,
         "s",
@@ -155,10 +155,16 @@ fn suspicion(cfg: &ProtocolConfig, n: usize) -> (Figure<u32>, Figure<Span>) {
 
 /// Push gossip: rounds until every node has an update, log_{f+1}(N) + ln(N)/f with the
 /// effective fanout f = GossipNodes × (1 − p).
-fn dissemination(cfg: &ProtocolConfig, n: usize, loss: f64) -> (Figure<f64>, Figure<Duration>) {
+///
+/// `pp` is the push/pull interval scaled to N, which spreads the update when gossip is off.
+fn dissemination(
+    cfg: &ProtocolConfig,
+    n: usize,
+    loss: f64,
+    pp: Duration,
+) -> (Figure<f64>, Figure<Duration>) {
     let nf = n as f64;
     if cfg.gossip_nodes == 0 || cfg.gossip_interval.is_zero() {
-        let pp = push_pull_scale(cfg.push_pull_interval, n);
         let rounds = nf.log2().ceil();
         let time = if pp.is_zero() {
             Duration::MAX

@@ -32,6 +32,20 @@ fn alive(incarnation: u32, meta: &'static [u8]) -> Alive {
     }
 }
 
+/// Node `a` at 10.0.0.1, knowing nobody yet.
+fn machine_a(now: Instant) -> Machine<Pings> {
+    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+    Machine::new(
+        ProtocolConfig::lan("a"),
+        Pipeline::new(),
+        addr,
+        Pings::default(),
+        3,
+        now,
+    )
+    .unwrap()
+}
+
 /// Starts a probe of `b` and answers it, after `between` ran on the machine.
 fn probe_and_ack(
     m: &mut Machine<Pings>,
@@ -60,16 +74,7 @@ fn probe_and_ack(
 #[test]
 fn a_completed_ping_reports_the_targets_entry_as_it_is_when_the_ack_comes() {
     let mut now = Instant::now();
-    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
-    let mut m = Machine::new(
-        ProtocolConfig::lan("a"),
-        Pipeline::new(),
-        addr,
-        Pings::default(),
-        3,
-        now,
-    )
-    .unwrap();
+    let mut m = machine_a(now);
     assert!(m.handle_alive(&alive(1, b"one"), AliveSource::Remote, now));
     probe_and_ack(&mut m, &mut now, |_, _| {});
     assert_eq!(m.delegate.0.len(), 1);
@@ -93,16 +98,7 @@ fn a_failed_probe_sends_the_suspicion_to_the_accused() {
     use crate::wire::Message;
 
     let mut now = Instant::now();
-    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
-    let mut m = Machine::new(
-        ProtocolConfig::lan("a"),
-        Pipeline::new(),
-        addr,
-        Pings::default(),
-        3,
-        now,
-    )
-    .unwrap();
+    let mut m = machine_a(now);
     assert!(m.handle_alive(&alive(1, b""), AliveSource::Remote, now));
     while m.poll_transmit().is_some() {}
     let b: SocketAddr = "10.0.0.2:7946".parse().unwrap();
