@@ -22,6 +22,7 @@ pub mod chaos;
 pub mod engine;
 pub mod invariants;
 pub mod net;
+pub mod preset;
 pub mod report;
 pub mod scenarios;
 pub mod trace;
@@ -31,5 +32,6 @@ pub use engine::{
     node_at, node_name,
 };
 pub use net::NetConfig;
+pub use preset::Preset;
 pub use report::Report;
 pub use scenarios::{Options, Scenario};
