@@ -19,6 +19,8 @@
 
 pub mod batch;
 pub mod chaos;
+pub mod compare;
+mod compare_loss;
 pub mod engine;
 pub mod invariants;
 pub mod net;
