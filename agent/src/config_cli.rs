@@ -1,7 +1,9 @@
 //! `memberlist config explain [--preset lan|wan|local | --config FILE] --nodes N [--loss P]
-//! [--json]`: what a configuration will do for a cluster of N nodes under P % datagram
-//! loss — detection times, dissemination, scaled timeouts, bandwidth, memory and the
-//! false-suspicion risk, each with its formula (the `memberlist::advisor` prediction).
+//! [--simulate [--seed S]] [--json]`: what a configuration will do for a cluster of N nodes
+//! under P % datagram loss — detection times, dissemination, scaled timeouts, bandwidth,
+//! memory and the false-suspicion risk, each with its formula (the `memberlist::advisor`
+//! prediction); with `--simulate`, the same configuration run in the deterministic simulator
+//! and its measured figures set next to the predicted ones (`memberlist_sim::compare`).
 
 use std::path::PathBuf;
 
@@ -41,8 +43,15 @@ struct ExplainArgs {
     /// Datagram loss in percent, each way: `2`, `2%` or `0.5` (0 ≤ P < 100).
     #[arg(long, value_name = "P", default_value = "0", value_parser = parse_loss_percent)]
     loss: f64,
+    /// Also run the configuration in the simulator (crashes, updates, a quiet cluster and,
+    /// under loss, a long lossy run) and print measured figures next to predicted ones.
+    #[arg(long)]
+    simulate: bool,
+    /// Seed of the first simulated run (with --simulate).
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "simulate")]
+    seed: u64,
     /// Print the prediction as JSON (durations in seconds; each figure with its unit and
-    /// formula).
+    /// formula); with --simulate, the comparison is under `"simulation"`.
     #[arg(long)]
     json: bool,
 }
@@ -79,12 +88,30 @@ fn explain(args: ExplainArgs) -> Result<(), String> {
     let prediction = config
         .predict(args.nodes, args.loss)
         .map_err(|e| format!("cannot predict: {e}"))?;
+    let simulation = if args.simulate {
+        tracing::info!(nodes = args.nodes, seed = args.seed, "simulating");
+        let c =
+            memberlist_sim::compare::compare(&config.protocol, args.nodes, args.loss, args.seed)
+                .map_err(|e| format!("cannot simulate: {e}"))?;
+        Some(c)
+    } else {
+        None
+    };
     if args.json {
-        let text = serde_json::to_string_pretty(&prediction)
-            .map_err(|e| format!("cannot write JSON: {e}"))?;
+        let mut value =
+            serde_json::to_value(&prediction).map_err(|e| format!("cannot write JSON: {e}"))?;
+        if let (Some(c), Some(object)) = (&simulation, value.as_object_mut()) {
+            let rows = serde_json::to_value(c).map_err(|e| format!("cannot write JSON: {e}"))?;
+            object.insert("simulation".to_owned(), rows);
+        }
+        let text =
+            serde_json::to_string_pretty(&value).map_err(|e| format!("cannot write JSON: {e}"))?;
         print_out(&text);
     } else {
         print_out(format!("{source}: {prediction}").trim_end());
+        if let Some(c) = simulation {
+            print_out(format!("\n{c}").trim_end());
+        }
     }
     Ok(())
 }

@@ -110,3 +110,49 @@ fn nonsense_is_refused_with_a_reason() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn simulate_prints_measured_next_to_predicted() {
+    let args = ["--preset", "local", "--nodes", "10", "--simulate"];
+    let text = stdout(&explain(&args));
+    for needle in [
+        "simulated: 10 nodes, 0% datagram loss, seeds from 1",
+        "predicted",
+        "measured",
+        "first suspicion",
+        "suspicion timeout",
+        "rounds to all",
+        "push/pull",
+        "bound",
+        "±20 %",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let mut json_args = args.to_vec();
+    json_args.extend(["--seed", "3", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&explain(&json_args))).expect("JSON");
+    assert_eq!(v["nodes"], 10);
+    let sim = &v["simulation"];
+    assert_eq!(sim["seed"], 3);
+    let rows = sim["rows"].as_array().expect("rows");
+    assert!(rows.len() >= 9, "{sim}");
+    let first = rows
+        .iter()
+        .find(|r| r["figure"] == "first suspicion")
+        .expect("first suspicion row");
+    assert!(first["predicted"].as_f64().unwrap() > 0.0);
+    assert!(first["measured"].as_f64().unwrap() > 0.0);
+    assert_eq!(first["check"]["kind"], "within");
+    let timeout = rows
+        .iter()
+        .find(|r| r["figure"] == "suspicion timeout")
+        .expect("suspicion timeout row");
+    assert_eq!(timeout["check"]["kind"], "bound");
+    assert_eq!(timeout["ok"], true, "{timeout}");
+}
+
+#[test]
+fn seed_needs_simulate() {
+    let out = explain(&["--nodes", "10", "--seed", "2"]);
+    assert!(!out.status.success());
+}
