@@ -13,6 +13,9 @@ use crate::scenarios::{self, Options};
 /// Suspicions the loss run aims to see (about ±10 % of Poisson noise).
 const TARGET_SUSPICIONS: f64 = 100.0;
 
+/// Below this many expected suspicions the rate is checked against a Poisson range.
+const FEW_EXPECTED: f64 = 25.0;
+
 /// Shortest loss run.
 const MIN_WINDOW: Duration = Duration::from_secs(600);
 
@@ -67,12 +70,27 @@ pub(crate) fn loss_rows(
         "{suspicions} refutations in {node_hours:.0} node-hours ({:.0} s), TCP pings off; model: UDP-only chance per probe × probes per hour",
         window.as_secs_f64()
     );
-    if suspicions == 0 {
-        // None seen: the rate is below 3 per run (95 %), which is the bound checked.
-        let bound = 3.0 / node_hours;
+    // Expected count over the run: with few, ±20 % is Poisson noise, so the measured rate
+    // is checked against the count's ±2σ range instead.
+    let expected = predicted * node_hours;
+    if expected < FEW_EXPECTED {
+        let spread = 2.0 * expected.sqrt() + 1.0;
+        let (low, high) = ((expected - spread).max(0.0), expected + spread);
+        let seen = if suspicions == 0 {
+            format!("none seen (rate < {:.4}, 95 %)", 3.0 / node_hours)
+        } else {
+            format!("{suspicions} seen")
+        };
         rows.push(
-            Row::bound("false suspicions", "per node-hour", 0.0, bound, Some(0.0)).note(format!(
-                "none seen: rate < {bound:.3} (95 %); predicted {predicted:.4}; {how}"
+            Row::bound(
+                "false suspicions",
+                "per node-hour",
+                low / node_hours,
+                high / node_hours,
+                Some(measured),
+            )
+            .note(format!(
+                "{seen}; predicted {predicted:.4} ({expected:.1} expected in the run, checked against expected ± (2√expected + 1)); {how}"
             )),
         );
     } else {
