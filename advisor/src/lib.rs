@@ -23,8 +23,8 @@
 //! assert_eq!(p.suspicion_timeout.value.high, Duration::from_secs(48));
 //! assert_eq!(p.push_pull_interval.value, Duration::from_secs(90));
 //! assert_eq!(p.retransmit_limit.value, 12);
-//! // SWIM: a crash is first suspected after about T·e/(e−1).
-//! assert!((p.first_suspicion.value.as_secs_f64() - 1.58).abs() < 0.01);
+//! // A crash is first suspected about two probe intervals after it happens.
+//! assert!((p.first_suspicion.value.as_secs_f64() - 2.0).abs() < 0.01);
 //! assert!(p.bandwidth.quiet_total.value < 1024.0); // bytes per second per direction
 //! println!("{p}");
 //! # Ok::<(), memberlist_advisor::PredictError>(())
@@ -132,10 +132,15 @@ pub struct Prediction {
     pub time_to_dead: Figure<Span>,
     /// Gossip rounds until an update reached every node (an estimate).
     pub dissemination_rounds: Figure<f64>,
-    /// Time until an update reached every node.
+    /// Time until an update reached every node, when gossip reaches every node (see
+    /// [`gossip_miss`](Self::gossip_miss)).
     pub dissemination_time: Figure<Duration>,
     /// How many times each node sends each update it gossips.
     pub retransmit_limit: Figure<u32>,
+    /// Probability that gossip stops before an update reached every node (the missed nodes
+    /// learn it by push/pull); [`dissemination_time`](Self::dissemination_time) holds for the
+    /// other updates.
+    pub gossip_miss: Figure<f64>,
     /// The push/pull interval scaled to N (zero: push/pull is off).
     pub push_pull_interval: Figure<Duration>,
     /// Message sizes the bandwidth figures use.

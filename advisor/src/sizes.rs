@@ -5,7 +5,8 @@ use std::net::Ipv4Addr;
 
 use bytes::Bytes;
 use memberlist_core::wire::{
-    Ack, Alive, IpBytes, NodeState, Ping, PushNodeState, PushPull, Suspect, Vsn, WireMessage,
+    Ack, Alive, IndirectPing, IpBytes, NodeState, Ping, PushNodeState, PushPull, Suspect, Vsn,
+    WireMessage,
 };
 
 use crate::Assumptions;
@@ -23,8 +24,10 @@ const ENCRYPTION_OVERHEAD: usize = 29;
 pub struct WireSizes {
     /// A ping carrying the target's name and our address and name.
     pub ping: usize,
-    /// An ack without payload.
+    /// An ack without payload (a nack is smaller).
     pub ack: usize,
+    /// An indirect ping request: the target's address and name and ours, asking for a nack.
+    pub indirect_ping: usize,
     /// An alive message (the usual gossip: join, metadata update, refutation).
     pub alive: usize,
     /// A suspect (or dead, the same size) message.
@@ -56,6 +59,16 @@ impl WireSizes {
         let ack = Ack {
             seq_no: TYPICAL_SEQ_NO,
             payload: Bytes::new(),
+        };
+        let indirect = IndirectPing {
+            seq_no: TYPICAL_SEQ_NO,
+            target: addr,
+            port: 7946,
+            node: other.as_str().into(),
+            nack: true,
+            source_addr: addr,
+            source_port: 7946,
+            source_node: name.as_str().into(),
         };
         let alive = Alive {
             incarnation: TYPICAL_INCARNATION,
@@ -93,6 +106,7 @@ impl WireSizes {
         Self {
             ping: ping.encoded_len(),
             ack: ack.encoded_len(),
+            indirect_ping: indirect.encoded_len(),
             alive: alive.encoded_len(),
             suspect: suspect.encoded_len(),
             push_pull_header: empty.encoded_len(),

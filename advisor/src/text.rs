@@ -31,6 +31,10 @@ fn span(s: &Span) -> String {
     }
 }
 
+fn percent(x: f64) -> String {
+    format!("{} %", small(x * 100.0))
+}
+
 fn rate(fig: &Figure<f64>) -> String {
     format!("{}/s", bytes(fig.value))
 }
@@ -89,6 +93,13 @@ impl Display for Prediction {
             "retransmits per update",
             &l.value.to_string(),
             &l.formula,
+        )?;
+        let m = &self.gossip_miss;
+        line(
+            f,
+            "updates gossip misses a node",
+            &percent(m.value),
+            &m.formula,
         )?;
         let p = &self.push_pull_interval;
         line(f, "push/pull every", &secs(p.value), &p.formula)?;

@@ -30,12 +30,12 @@ fn text_names_every_figure_with_its_formula() {
     ]));
     for needle in [
         "preset lan: 100 nodes, 2% datagram loss, Lifeguard on",
-        "first suspicion                    1.58 s",
+        "first suspicion                    2 s",
         "suspicion timeout                  8 s to 48 s",
         "SuspicionMult × max(1, log10 N) × T",
         "push/pull every                    90 s",
         "retransmits per update             12",
-        "probes                             115 B/s",
+        "probes                             145.4 B/s",
         "member table",
         "per cluster-hour",
     ] {

@@ -361,9 +361,15 @@ fn steady(sim: &mut Sim, opts: &Options, report: &mut Report) {
     let udp = |s: &Sim| (0..n).map(|i| s.stats(i).bytes_sent).sum::<u64>();
     let tcp = |s: &Sim| (0..n).map(|i| s.stream_bytes(i)).sum::<u64>();
     let (u0, t0) = (udp(sim), tcp(sim));
-    // At least one scaled push/pull interval, so that every node's periodic push/pull
-    // (phase-locked by the common start) falls inside the window exactly once.
-    let window = Duration::from_secs(120).max(push_pull_scale(base, n));
+    // Whole scaled push/pull intervals, at least 120 s: every node's periodic push/pull
+    // (phase-locked by the common start) falls inside the window as often as the steady rate
+    // says. (A 120 s window over a 90 s interval saw each node's once, not 1.33 times.)
+    let scaled = push_pull_scale(base, n);
+    let window = if scaled.is_zero() {
+        Duration::from_secs(120)
+    } else {
+        scaled * 120u32.div_ceil(scaled.as_secs().max(1) as u32)
+    };
     let clock = CpuClock::start();
     sim.run_for(window);
     let (cpu, _) = clock.elapsed();

@@ -1,6 +1,5 @@
-//! The advisor's predictions against the simulator at a small N: every row is produced, and
-//! the suspicion-timeout rows are within their bounds
-//! and the first suspicion is where the model's known gap puts it.
+//! The advisor's predictions against the simulator at a small N: every row is produced and
+//! every check holds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use memberlist_core::machine::ProtocolConfig;
@@ -18,6 +17,7 @@ fn rows_are_produced_and_detection_matches_the_model() {
         "dead at all",
         "rounds to all",
         "seconds to all",
+        "updates missing a node",
         "probes",
         "push/pull",
         "bandwidth total",
@@ -27,11 +27,8 @@ fn rows_are_produced_and_detection_matches_the_model() {
     assert!(c.rows.iter().all(|r| r.measured.is_some()), "{c}");
     let row = |name: &str| c.rows.iter().find(|r| r.figure == name).unwrap();
     assert!(matches!(row("first suspicion").check, Check::Within { .. }));
-    // The model (T·e/(e−1), the SWIM paper's periods until a first probe) leaves out the
-    // probe's own period: a probe that finds the node gone suspects it one protocol period
-    // after it began, so the simulator measures about T more (≈ 2 T in all).
-    let ratio = row("first suspicion").ratio.unwrap();
-    assert!((1.0..1.5).contains(&ratio), "{c}");
+    // Every row holds at this size (the wider sweep is tests/compare_sweep.rs).
+    assert_eq!(c.outside().count(), 0, "{c}");
     assert!(matches!(
         row("suspicion timeout").check,
         Check::Bound { .. }
