@@ -46,10 +46,12 @@ mod risk;
 mod serde_impl;
 mod sizes;
 mod text;
+mod tune;
 
 pub use figure::{Figure, Span};
 pub use risk::Risk;
 pub use sizes::WireSizes;
+pub use tune::{Goal, Targets, Tuned, tune, tune_with};
 
 /// Bytes one member costs in a node's member table besides a name longer than 23 bytes and
 /// its metadata, as measured on the machine by `tests/memory.rs` (170 B at 1,500 and 3,000

@@ -25,6 +25,9 @@ pub(crate) struct ConfigArgs {
 enum Action {
     /// Predict what a configuration does for a cluster size and loss, with the formulas.
     Explain(ExplainArgs),
+    /// Find the cheapest configuration that meets detection, dissemination and bandwidth
+    /// targets, check it in the simulator, and write it as a config file.
+    Tune(crate::tune_cli::TuneArgs),
 }
 
 /// Options of `memberlist config explain`.
@@ -60,6 +63,7 @@ struct ExplainArgs {
 pub(crate) fn run(args: ConfigArgs) -> Result<(), String> {
     match args.action {
         Action::Explain(args) => explain(args),
+        Action::Tune(args) => crate::tune_cli::run(args),
     }
 }
 
@@ -117,7 +121,7 @@ fn explain(args: ExplainArgs) -> Result<(), String> {
 }
 
 /// `2`, `2%`, `0.5` or ` 2.5 % ` → a fraction of datagrams in [0, 1).
-fn parse_loss_percent(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_loss_percent(text: &str) -> Result<f64, String> {
     let number = text.trim().trim_end_matches('%').trim();
     let percent: f64 = number
         .parse()

@@ -21,6 +21,7 @@ mod meta;
 mod settings;
 mod signals;
 mod tls_dev;
+mod tune_cli;
 mod view;
 
 /// Cluster membership and failure detection by gossip, wire-compatible with HashiCorp's Go
@@ -53,8 +54,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a development CA and node certificates (PEM) for `agent --transport quic`.
     TlsDev(tls_dev::TlsDevArgs),
-    /// Explain a configuration: detection times, bandwidth, memory and false-suspicion risk
-    /// for a cluster size and loss, with the formulas.
+    /// Explain a configuration (detection times, bandwidth, memory and false-suspicion risk
+    /// for a cluster size and loss, with the formulas) or tune one for targets.
     Config(config_cli::ConfigArgs),
 }
 

@@ -26,7 +26,7 @@ use crate::scenarios::{self, Options, Scenario};
 
 /// Crashes simulated (one per seed, from the given seed on): the first suspicion is a
 /// geometric wait, so one sample says little.
-pub const CRASH_RUNS: u64 = 20;
+pub const CRASH_RUNS: u64 = 40;
 
 /// Updates disseminated (one per seed).
 pub const UPDATE_RUNS: u64 = 40;
