@@ -57,6 +57,9 @@ struct ExplainArgs {
     /// formula); with --simulate, the comparison is under `"simulation"`.
     #[arg(long)]
     json: bool,
+    /// Also draw detection time and bandwidth against cluster size into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 /// Runs `memberlist config`.
@@ -92,6 +95,14 @@ fn explain(args: ExplainArgs) -> Result<(), String> {
     let prediction = config
         .predict(args.nodes, args.loss)
         .map_err(|e| format!("cannot predict: {e}"))?;
+    if let Some(path) = &args.plot {
+        let line = crate::plot::Line {
+            label: source.clone(),
+            config: &config.protocol,
+        };
+        crate::plot::plot(path, &[line], args.nodes, args.loss)?;
+        tracing::info!(path = %path.display(), "plot written");
+    }
     let simulation = if args.simulate {
         tracing::info!(nodes = args.nodes, seed = args.seed, "simulating");
         let c =

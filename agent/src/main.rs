@@ -18,6 +18,7 @@ mod http;
 mod keys_cli;
 mod members;
 mod meta;
+mod plot;
 mod settings;
 mod signals;
 mod tls_dev;

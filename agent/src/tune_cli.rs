@@ -54,6 +54,10 @@ pub(crate) struct TuneArgs {
     /// Write the tuned configuration here (TOML) instead of printing it.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also draw detection time and bandwidth against cluster size, base and tuned side by
+    /// side, into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Do not run the tuned configuration in the simulator.
     #[arg(long)]
     no_verify: bool,
@@ -106,6 +110,20 @@ pub(crate) fn run(args: TuneArgs) -> Result<(), String> {
     let tuned = tune(&base.protocol, args.nodes, args.loss, &targets)
         .map_err(|e| format!("cannot tune: {e}"))?;
     print_out(&summary(&args, &source, &base, &tuned));
+    if let Some(path) = &args.plot {
+        let lines = [
+            crate::plot::Line {
+                label: source.clone(),
+                config: &base.protocol,
+            },
+            crate::plot::Line {
+                label: "tuned".to_owned(),
+                config: &tuned.config,
+            },
+        ];
+        crate::plot::plot(path, &lines, args.nodes, args.loss)?;
+        print_out(&format!("\ndrew {}", path.display()));
+    }
     if !args.no_verify {
         tracing::info!(nodes = args.nodes, seed = args.seed, "simulating");
         let c = compare(&tuned.config, args.nodes, args.loss, args.seed)

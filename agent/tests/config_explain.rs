@@ -156,3 +156,24 @@ fn seed_needs_simulate() {
     let out = explain(&["--nodes", "10", "--seed", "2"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn plot_draws_the_configuration_against_cluster_size() {
+    let dir = std::env::temp_dir().join(format!("memberlist-explain-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("explain.svg");
+    let out = explain(&[
+        "--preset",
+        "wan",
+        "--nodes",
+        "300",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    stdout(&out);
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    for needle in ["<svg", "Bandwidth per node", "preset wan", "N = 300"] {
+        assert!(picture.contains(needle), "no {needle:?} in the plot");
+    }
+}

@@ -28,6 +28,7 @@ fn text(out: &Output) -> String {
 fn the_tuned_file_meets_the_target_when_explained() {
     let dir = TempDir::new("tune");
     let file = dir.file("tuned.toml");
+    let svg = dir.file("tuned.svg");
     let out = memberlist(&[
         "config",
         "tune",
@@ -37,6 +38,8 @@ fn the_tuned_file_meets_the_target_when_explained() {
         "2s",
         "--out",
         &file,
+        "--plot",
+        &svg,
     ]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
