@@ -74,13 +74,13 @@ pub(crate) fn build(cfg: &ProtocolConfig, n: usize, loss: f64, a: &Assumptions) 
 /// The wait until some member probes the crashed node, plus the one period the probe takes
 /// to reach its verdict (Go raises the suspicion when the probe's interval runs out).
 ///
-/// Each of the m = N − 1 live members probes on its own timer (Go staggers every node's
-/// ticker by a random offset) and picks the crashed node with probability p = 1/m per
-/// period. For a crash at a random moment, the chance that nobody has probed it after k + x
+/// Each of the m = N − 1 live members probes on its own timer (a node's ticker runs from its
+/// start, so the members' periods are not in step) and picks the crashed node with
+/// probability p = 1/m per period. For a crash at a random moment, the chance that nobody has probed it after k + x
 /// periods (0 ≤ x < 1) is ((1 − p)^k (1 − x·p))^m, whose integral is the expected wait:
 /// T × (1 − (1 − p)^(m+1)) / ((m + 1)·p·(1 − (1 − p)^m)), which is T for large N (and
 /// 0.95 T at N = 10). SWIM's T·e/(e − 1) ≈ 1.58 T counts whole periods from a crash at the
-/// start of every prober's period; the staggered timers of real nodes make it ≈ 2 T.
+/// start of every prober's period; timers out of step make it ≈ 2 T.
 fn first_suspicion(t: Duration, n: usize) -> Figure<Duration> {
     let m = (n - 1) as f64;
     let p = 1.0 / m;
@@ -92,7 +92,7 @@ fn first_suspicion(t: Duration, n: usize) -> Figure<Duration> {
         "s",
         format!(
             "T × (wait {wait:.3} + verdict 1) = {} × {periods:.3}: the N − 1 members probe on \
-             their own staggered timers, each picking the crashed node with probability \
+             their own timers, out of step, each picking the crashed node with probability \
              1/(N−1) per period, so the first probe comes about one period T after the crash \
              (T·(1 − (1−p)^N) / (N·p·(1 − (1−p)^(N−1))) with p = 1/(N−1)), and the probe \
              raises the suspicion when its interval T runs out; assumes healthy probers \
