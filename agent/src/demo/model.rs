@@ -44,7 +44,7 @@ impl Model {
         self.prediction.suspicion_timeout.value.high
     }
 
-    /// SWIM's mean time from a crash to its first detection.
+    /// The expected time from a crash to its first suspicion.
     pub(crate) fn first_suspect(&self) -> Duration {
         self.prediction.first_suspicion.value
     }
@@ -101,9 +101,11 @@ mod tests {
         assert_eq!(m.confirmations(), 1);
         assert_eq!(m.suspicion_min(), ms(3000));
         assert_eq!(m.suspicion_max(), ms(18_000));
-        // SWIM's finite-N form: T / (1 − (3/4)^4) = 1.463 s (→ 1.58 s for large N).
-        assert!(m.first_suspect() > ms(1462) && m.first_suspect() < ms(1464));
-        assert!(m.gossip_rounds() > 1.5 && m.gossip_rounds() < 2.5);
+        // The wait for a probe, T·(1 − (3/4)^5) / (5 · 1/4 · (1 − (3/4)^4)) = 0.893 s, plus
+        // the probe's period T (→ 2 T for large N).
+        assert!(m.first_suspect() > ms(1892) && m.first_suspect() < ms(1894));
+        // 2 ln 5 / (3 + 2 × 0.1 s / 1 s) ≈ 1.0 rounds.
+        assert!((m.gossip_rounds() - 2.0 * 5f64.ln() / 3.2).abs() < 1e-9);
         assert_eq!(
             m.gossip_spread(),
             Duration::from_millis(100).mul_f64(m.gossip_rounds())

@@ -95,8 +95,8 @@ pub(crate) fn expectation(m: &Model) -> String {
         )
     };
     format!(
-        "a crash is first suspected after ~{} on average (SWIM: T/(1 − (1 − 1/(N−1))^(N−1)), \
-         → T·e/(e−1)), {timeout}, \
+        "a crash is first suspected after ~{} on average (≈ T until some member probes it, \
+         plus the probe's period T), {timeout}, \
          so ~{} after the crash; every survivor knows within ~{} more (~{:.1} gossip rounds)",
         secs(m.first_suspect()),
         span(
