@@ -21,7 +21,6 @@ pub mod batch;
 pub mod chaos;
 pub mod compare;
 mod compare_loss;
-mod compare_runs;
 pub mod engine;
 pub mod invariants;
 pub mod net;
