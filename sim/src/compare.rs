@@ -172,8 +172,8 @@ impl From<SimError> for CompareError {
 }
 
 /// Runs `cfg` in the simulator at `nodes` nodes and `loss` (from `seed`) and compares what
-/// it measures with [`predict`]. Every run starts from a converged cluster, so that large
-/// clusters stay cheap; the result depends only on the inputs.
+/// it measures with [`predict_with`]. Every run starts from a converged cluster, so that
+/// large clusters stay cheap; the result depends only on the inputs.
 pub fn compare(
     cfg: &ProtocolConfig,
     nodes: usize,
