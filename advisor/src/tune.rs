@@ -162,7 +162,7 @@ pub fn tune_with(
         searched += 1;
         gossip.push((limits.gossip_ratio(&p), cfg, p));
     }
-    let shortlist = shortlist(gossip, base);
+    let shortlist = shortlist(gossip);
     // Stage 2: probing, suspicion and push/pull on top of each shortlisted gossip setting.
     let mut best: Option<(Key, ProtocolConfig, Prediction)> = None;
     let mut nearest: Option<(f64, ProtocolConfig, Prediction)> = None;
@@ -374,10 +374,7 @@ fn changes(a: &ProtocolConfig, b: &ProtocolConfig) -> usize {
 /// ones no other beats on every count (dissemination time, bytes per update, the ceiling and
 /// the retransmit limit, which lowers the false-death risk), at most [`GOSSIP_SHORTLIST`]
 /// spread evenly over their dissemination times; if none meets the targets, the nearest.
-fn shortlist(
-    mut all: Vec<(f64, ProtocolConfig, Prediction)>,
-    _base: &ProtocolConfig,
-) -> Vec<ProtocolConfig> {
+fn shortlist(mut all: Vec<(f64, ProtocolConfig, Prediction)>) -> Vec<ProtocolConfig> {
     let met: Vec<&(f64, ProtocolConfig, Prediction)> =
         all.iter().filter(|(r, _, _)| *r <= 1.0 + 1e-9).collect();
     if met.is_empty() {

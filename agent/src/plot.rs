@@ -45,8 +45,8 @@ fn curve(config: &ProtocolConfig, loss: f64, sizes: &[usize]) -> Vec<(usize, Pre
 }
 
 /// Draws two panels into `path`: seconds until a crash is dead everywhere (the expected low
-/// end, and the high end without confirmations, thinner), and bytes per second per node in a
-/// quiet cluster, both against N on a log scale, with `nodes` marked.
+/// end, with the confirmations in), and bytes per second per node in a quiet cluster, both
+/// against N on a log scale, with `nodes` marked.
 pub(crate) fn plot(path: &Path, lines: &[Line<'_>], nodes: usize, loss: f64) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot draw {}: {e}", path.display());
     let sizes = sizes(nodes);
@@ -55,14 +55,11 @@ pub(crate) fn plot(path: &Path, lines: &[Line<'_>], nodes: usize, loss: f64) -> 
         .map(|l| curve(l.config, loss, &sizes))
         .collect();
     let x_max = *sizes.last().unwrap_or(&10_000) as f64;
-    let secs = |p: &Prediction, high: bool| {
-        let s = p.time_to_dead.value;
-        if high { s.high } else { s.low }.as_secs_f64()
-    };
+    let secs = |p: &Prediction| p.time_to_dead.value.low.as_secs_f64();
     let y_time = curves
         .iter()
         .flatten()
-        .map(|(_, p)| secs(p, false))
+        .map(|(_, p)| secs(p))
         .fold(0.0_f64, f64::max)
         * 1.15;
     let bandwidth = |p: &Prediction| p.bandwidth.quiet_total.value.max(1.0);
@@ -111,7 +108,7 @@ pub(crate) fn plot(path: &Path, lines: &[Line<'_>], nodes: usize, loss: f64) -> 
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(90, 90, 90)));
     for (i, (line, c)) in lines.iter().zip(&curves).enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let points = c.iter().map(|(n, p)| (*n as f64, secs(p, false)));
+        let points = c.iter().map(|(n, p)| (*n as f64, secs(p)));
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))
             .map_err(|e| err(&e))?
